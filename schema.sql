@@ -1,0 +1,195 @@
+-- codepup's whole SQLite schema, applied at every start (src/db/mod.rs).
+-- Every statement is idempotent: applying this file twice changes nothing.
+-- Times are UTC text of fixed width ('2026-11-29T09:10:21.123456Z', src/clock.rs), so text order
+-- is time order and range filters can use the indexes.
+-- Changes IF NOT EXISTS cannot express go in numbered steps keyed on PRAGMA user_version.
+
+CREATE TABLE IF NOT EXISTS users (
+    id                 INTEGER PRIMARY KEY,
+    username           TEXT    NOT NULL UNIQUE,
+    nickname           TEXT    NOT NULL,
+    is_superuser       INTEGER NOT NULL DEFAULT 0 CHECK (is_superuser IN (0, 1)),
+    is_active          INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+    -- The token itself is never stored: its first 8 characters find the row, and its
+    -- SHA-256 is compared in constant time.
+    token_prefix       TEXT    NOT NULL,
+    token_hash         BLOB    NOT NULL,
+    token_created_time TEXT    NOT NULL,
+    created_time       TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_token_prefix ON users (token_prefix);
+
+CREATE TABLE IF NOT EXISTS orgs (
+    id           INTEGER PRIMARY KEY,
+    org_sid      TEXT    NOT NULL UNIQUE,
+    name         TEXT    NOT NULL,
+    description  TEXT,
+    -- 1 active, 2 pending, 3 expired, 99 forbidden (TCA); codepup creates active orgs.
+    status       INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2, 3, 99)),
+    level        INTEGER NOT NULL DEFAULT 1,
+    certificated INTEGER NOT NULL DEFAULT 0,
+    owner_id     INTEGER REFERENCES users (id),
+    created_time TEXT    NOT NULL
+);
+
+-- role: 1 admin, 2 member (TCA's PermissionEnum).
+CREATE TABLE IF NOT EXISTS org_members (
+    org_id  INTEGER NOT NULL REFERENCES orgs (id),
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    role    INTEGER NOT NULL CHECK (role IN (1, 2)),
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS org_members_user ON org_members (user_id);
+
+CREATE TABLE IF NOT EXISTS teams (
+    id           INTEGER PRIMARY KEY,
+    org_id       INTEGER NOT NULL REFERENCES orgs (id),
+    name         TEXT    NOT NULL,
+    display_name TEXT    NOT NULL,
+    description  TEXT,
+    status       INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2)),
+    creator_id   INTEGER REFERENCES users (id),
+    created_time TEXT    NOT NULL,
+    UNIQUE (org_id, name)
+);
+
+CREATE TABLE IF NOT EXISTS team_members (
+    team_id INTEGER NOT NULL REFERENCES teams (id),
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    role    INTEGER NOT NULL CHECK (role IN (1, 2)),
+    PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS team_members_user ON team_members (user_id);
+
+CREATE TABLE IF NOT EXISTS repos (
+    id           INTEGER PRIMARY KEY,
+    team_id      INTEGER NOT NULL REFERENCES teams (id),
+    name         TEXT    NOT NULL,
+    -- Normalised for display and uniqueness (TCA §9.1); git is given fetch_url.
+    scm_url      TEXT    NOT NULL,
+    fetch_url    TEXT    NOT NULL,
+    ssh_url      TEXT,
+    scm_type     TEXT    NOT NULL DEFAULT 'git' CHECK (scm_type IN ('git')),
+    created_from TEXT    NOT NULL DEFAULT 'codedog_web',
+    creator_id   INTEGER REFERENCES users (id),
+    state        INTEGER NOT NULL DEFAULT 1,
+    created_time TEXT    NOT NULL,
+    deleted_time TEXT,
+    UNIQUE (team_id, scm_url)
+);
+
+-- Templates have repo_id NULL; a repo's schemes are copies or made from scratch.
+CREATE TABLE IF NOT EXISTS scan_schemes (
+    id                INTEGER PRIMARY KEY,
+    repo_id           INTEGER REFERENCES repos (id),
+    name              TEXT    NOT NULL,
+    description       TEXT,
+    refer_scheme_id   INTEGER REFERENCES scan_schemes (id),
+    languages         TEXT    NOT NULL DEFAULT '[]',  -- JSON array of names
+    tools             TEXT    NOT NULL DEFAULT '[]',  -- JSON array of tool names
+    lint_enabled      INTEGER NOT NULL DEFAULT 0 CHECK (lint_enabled IN (0, 1)),
+    cc_scan_enabled   INTEGER NOT NULL DEFAULT 0 CHECK (cc_scan_enabled IN (0, 1)),
+    dup_scan_enabled  INTEGER NOT NULL DEFAULT 0 CHECK (dup_scan_enabled IN (0, 1)),
+    cloc_scan_enabled INTEGER NOT NULL DEFAULT 1 CHECK (cloc_scan_enabled IN (0, 1)),
+    job_runtime_limit INTEGER NOT NULL DEFAULT 600 CHECK (job_runtime_limit > 0),  -- minutes
+    default_flag      INTEGER NOT NULL DEFAULT 0 CHECK (default_flag IN (0, 1)),
+    status            INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2)),
+    created_from      TEXT    NOT NULL DEFAULT 'web',
+    creator_id        INTEGER REFERENCES users (id),
+    created_time      TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS scan_schemes_repo_name ON scan_schemes (repo_id, name) WHERE repo_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS scan_schemes_template_name ON scan_schemes (name) WHERE repo_id IS NULL;
+
+-- The global templates every server starts with.
+INSERT OR IGNORE INTO scan_schemes
+    (id, repo_id, name, description, cloc_scan_enabled, default_flag, created_from, created_time)
+VALUES
+    (1, NULL, 'default', 'line counting for every language', 1, 1, 'codepup', '1970-01-01T00:00:00.000000Z');
+
+CREATE TABLE IF NOT EXISTS projects (
+    id                   INTEGER PRIMARY KEY,
+    repo_id              INTEGER NOT NULL REFERENCES repos (id),
+    branch               TEXT    NOT NULL,
+    scan_scheme_id       INTEGER NOT NULL REFERENCES scan_schemes (id),
+    scan_path            TEXT    NOT NULL DEFAULT '/',
+    -- SHA-256 of 'repo_id#scheme_id#branch#scan_path' (TCA's project_key): creation is idempotent per key.
+    project_key          TEXT    NOT NULL UNIQUE,
+    -- 1 active, 2 inactive, 3 archiving, 4 archived-not-cleaned, 5 archived.
+    status               INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2, 3, 4, 5)),
+    created_from         TEXT    NOT NULL DEFAULT 'codedog_web',
+    creator_id           INTEGER REFERENCES users (id),
+    scm_initial_revision TEXT,
+    created_time         TEXT    NOT NULL,
+    deleted_time         TEXT
+);
+CREATE INDEX IF NOT EXISTS projects_repo ON projects (repo_id);
+
+-- A local scan-id sequence (TCA keeps scans on a separate analysis server).
+CREATE TABLE IF NOT EXISTS scans (
+    id            INTEGER PRIMARY KEY,
+    project_id    INTEGER NOT NULL REFERENCES projects (id),
+    scan_type     INTEGER NOT NULL CHECK (scan_type IN (1, 2)),  -- 1 incremental, 2 full
+    scm_revision  TEXT,
+    base_revision TEXT,
+    create_time   TEXT    NOT NULL
+);
+
+-- state: 0 WAITING, 1 RUNNING, 2 CLOSED, 3 CLOSING, 4 INITING, 5 INITED (TCA's values).
+CREATE TABLE IF NOT EXISTS jobs (
+    id                  INTEGER PRIMARY KEY,
+    project_id          INTEGER NOT NULL REFERENCES projects (id),
+    scan_id             INTEGER REFERENCES scans (id),
+    state               INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3, 4, 5)),
+    incr_scan           INTEGER NOT NULL DEFAULT 1 CHECK (incr_scan IN (0, 1)),
+    force_create        INTEGER NOT NULL DEFAULT 0 CHECK (force_create IN (0, 1)),
+    async_flag          INTEGER NOT NULL DEFAULT 1 CHECK (async_flag IN (0, 1)),
+    create_time         TEXT    NOT NULL,
+    initialized_time    TEXT,
+    start_time          TEXT,
+    closing_time        TEXT,
+    end_time            TEXT,
+    expire_time         TEXT,
+    result_code         INTEGER,
+    result_msg          TEXT,
+    result_path         TEXT,
+    task_num            INTEGER NOT NULL DEFAULT 0,
+    task_done           INTEGER NOT NULL DEFAULT 0,
+    remarks             TEXT,
+    remarked_by         INTEGER REFERENCES users (id),
+    code_line_num       INTEGER,
+    comment_line_num    INTEGER,
+    blank_line_num      INTEGER,
+    total_line_num      INTEGER,
+    efficient_comment_line_num          INTEGER,
+    filtered_efficient_comment_line_num INTEGER,
+    created_from        TEXT,
+    creator             TEXT,
+    creator_id          INTEGER REFERENCES users (id),
+    -- How many times a server start found this job unfinished and re-queued it.
+    restart_count       INTEGER NOT NULL DEFAULT 0
+);
+-- The job list: newest first within a project, filtered by time, state and result code.
+CREATE INDEX IF NOT EXISTS jobs_project_id ON jobs (project_id, id);
+CREATE INDEX IF NOT EXISTS jobs_project_create_time ON jobs (project_id, create_time);
+CREATE INDEX IF NOT EXISTS jobs_project_state ON jobs (project_id, state);
+CREATE INDEX IF NOT EXISTS jobs_project_result_code ON jobs (project_id, result_code);
+-- The queue: unfinished jobs in arrival order.
+CREATE INDEX IF NOT EXISTS jobs_state_id ON jobs (state, id);
+
+-- state: 0 WAITING, 1 RUNNING, 2 CLOSED (TCA's task states; codepup uses these three).
+CREATE TABLE IF NOT EXISTS tasks (
+    id            INTEGER PRIMARY KEY,
+    job_id        INTEGER NOT NULL REFERENCES jobs (id),
+    module        TEXT    NOT NULL,
+    task_name     TEXT    NOT NULL,
+    state         INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3, 4)),
+    progress_rate INTEGER NOT NULL DEFAULT 0 CHECK (progress_rate BETWEEN 0 AND 100),
+    result_code   INTEGER,
+    result_msg    TEXT,
+    result_path   TEXT,
+    create_time   TEXT    NOT NULL,
+    start_time    TEXT,
+    end_time      TEXT,
+    UNIQUE (job_id, task_name)
+);

@@ -1,0 +1,182 @@
+//! The URL table of the JSON API, on one screen, and the lookups every handler shares.
+//! Handlers hold no SQL: each makes one `db::run` call whose closure resolves the URL's objects,
+//! checks permission and does the work.
+
+pub mod orgs;
+pub mod projects;
+pub mod query;
+pub mod repos;
+pub mod schemes;
+pub mod teams;
+pub mod users;
+pub mod views;
+
+use actix_web::http::{header, Method};
+use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use rusqlite::Connection;
+
+use crate::db;
+use crate::domain::access::Access;
+use crate::domain::ids::RepoId;
+use crate::domain::org::{Org, Team};
+use crate::domain::repo::Repo;
+use crate::domain::user::User;
+use crate::error::AppError;
+
+/// Registers the API under both prefixes: `/server/main/api` as clients call it behind TCA's
+/// proxy, and `/api` for a proxy that strips the prefix.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for prefix in ["/server/main/api", "/api"] {
+        cfg.service(
+            web::scope(prefix)
+                .service(
+                    web::scope("/v3")
+                        .service(resource("/users/").route(web::post().to(users::create_user)))
+                        .service(
+                            resource("/authen/userinfo/").route(web::get().to(users::get_userinfo)),
+                        )
+                        .service(
+                            resource("/authen/userinfo/token/")
+                                .route(web::put().to(users::rotate_token)),
+                        )
+                        .service(web::scope("/orgs").configure(org_routes)),
+                )
+                .service(web::scope("/orgs").configure(org_routes)),
+        );
+    }
+}
+
+/// Everything below `orgs/`, served under both `orgs/` (TCA's v1 open API) and `v3/orgs/`.
+fn org_routes(cfg: &mut web::ServiceConfig) {
+    const TEAM: &str = "/{org_sid}/teams/{team_name}";
+    const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
+    cfg.service(
+        resource("/")
+            .route(web::get().to(orgs::list_orgs))
+            .route(web::post().to(orgs::create_org)),
+    )
+    .service(resource("/{org_sid}/").route(web::get().to(orgs::get_org)))
+    .service(
+        resource("/{org_sid}/memberconf/")
+            .route(web::get().to(orgs::list_org_members))
+            .route(web::post().to(orgs::add_org_members)),
+    )
+    .service(resource("/{org_sid}/schemes/").route(web::get().to(schemes::list_templates)))
+    .service(
+        resource("/{org_sid}/teams/")
+            .route(web::get().to(teams::list_teams))
+            .route(web::post().to(teams::create_team)),
+    )
+    .service(resource(&format!("{TEAM}/")).route(web::get().to(teams::get_team)))
+    .service(
+        resource(&format!("{TEAM}/memberconf/"))
+            .route(web::get().to(teams::list_team_members))
+            .route(web::post().to(teams::add_team_members)),
+    )
+    .service(
+        resource(&format!("{TEAM}/repos/"))
+            .route(web::get().to(repos::list_repos))
+            .route(web::post().to(repos::create_repo)),
+    )
+    .service(resource(&format!("{REPO}/")).route(web::get().to(repos::get_repo)))
+    .service(resource(&format!("{REPO}/initscheme/")).route(web::post().to(schemes::create_scheme)))
+    .service(resource(&format!("{REPO}/schemes/")).route(web::get().to(schemes::list_schemes)))
+    .service(
+        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/"))
+            .route(web::get().to(schemes::get_scheme)),
+    )
+    .service(
+        resource(&format!("{REPO}/projects/"))
+            .route(web::get().to(projects::list_projects))
+            .route(web::post().to(projects::create_project)),
+    )
+    .service(
+        resource(&format!("{REPO}/projects/{{project_id:\\d+}}/"))
+            .route(web::get().to(projects::get_project)),
+    );
+}
+
+/// A resource whose unlisted methods answer 405 with the envelope.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::MethodNotAllowed(request.method().to_string()))
+}
+
+/// Any path no route matched. A GET without its trailing slash is redirected to the slashed
+/// path, as Django's APPEND_SLASH does for TCA; everything else is a 404 envelope.
+pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, AppError> {
+    let path = request.path();
+    let is_api = path.starts_with("/api/") || path.starts_with("/server/");
+    if is_api && !path.ends_with('/') && matches!(*request.method(), Method::GET | Method::HEAD) {
+        let query = request.query_string();
+        let location = if query.is_empty() {
+            format!("{path}/")
+        } else {
+            format!("{path}/?{query}")
+        };
+        return Ok(HttpResponse::MovedPermanently()
+            .insert_header((header::LOCATION, location))
+            .finish());
+    }
+    Err(AppError::not_found(format!("route {path}")))
+}
+
+/// The org and the caller's roles in it, or 404; 403 when the org is not active.
+pub(crate) fn org_scope(
+    conn: &Connection,
+    user: &User,
+    org_sid: &str,
+) -> Result<(Org, Access), AppError> {
+    let (org, access) = db::access::for_org(conn, user, org_sid)?
+        .ok_or_else(|| AppError::not_found(format!("org {org_sid}")))?;
+    if org.status != 1 {
+        return Err(AppError::Forbidden);
+    }
+    Ok((org, access))
+}
+
+/// The team and the caller's roles around it, or 404 (unknown org or team); 403 for an inactive org.
+pub(crate) fn team_scope(
+    conn: &Connection,
+    user: &User,
+    org_sid: &str,
+    team_name: &str,
+) -> Result<(Org, Team, Access), AppError> {
+    let (org, team, access) = db::access::for_team(conn, user, org_sid, team_name)?
+        .ok_or_else(|| AppError::not_found(format!("team {org_sid}/{team_name}")))?;
+    if org.status != 1 {
+        return Err(AppError::Forbidden);
+    }
+    Ok((org, team, access))
+}
+
+/// The team's repository `repo_id` (404 when missing or in another team) with the caller's
+/// roles, including whether they registered it.
+pub(crate) fn repo_scope(
+    conn: &Connection,
+    user: &User,
+    org_sid: &str,
+    team_name: &str,
+    repo_id: RepoId,
+) -> Result<(Org, Team, Repo, Access), AppError> {
+    let (org, team, access) = team_scope(conn, user, org_sid, team_name)?;
+    let repo = db::repos::get(conn, team.id, repo_id)?
+        .ok_or_else(|| AppError::not_found(format!("repo {repo_id}")))?;
+    let access = Access {
+        is_repo_creator: repo.creator_id == Some(user.id),
+        ..access
+    };
+    Ok((org, team, repo, access))
+}
+
+/// Fails with 403 unless `allowed`.
+pub(crate) fn require(allowed: bool) -> Result<(), AppError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}

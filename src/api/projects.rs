@@ -1,0 +1,349 @@
+//! Projects: `.../repos/<repo_id>/projects/` and `.../projects/<project_id>/`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use rusqlite::Connection;
+use serde_json::Value;
+use time::UtcOffset;
+
+use crate::api::query::{paginated, Query};
+use crate::api::repos::repo_view;
+use crate::api::{repo_scope, require, views};
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::db;
+use crate::db::projects::{NewProject, ProjectFilter};
+use crate::domain::ids::{ProjectId, RepoId, SchemeId};
+use crate::domain::org::Team;
+use crate::domain::project::{self, Project};
+use crate::domain::repo::Repo;
+use crate::domain::scheme::Scheme;
+use crate::envelope;
+use crate::error::{AppError, E_PROJECT_CREATE};
+use crate::git::{self, GitError};
+use crate::AppState;
+
+/// Which scheme a new project uses.
+enum SchemeChoice {
+    /// One of the repository's schemes.
+    Own(Scheme),
+    /// A template, to be copied into the repository under `name` (unless already copied there).
+    FromTemplate { template: Scheme, name: String },
+}
+
+/// A validated project request, before the branch has been checked against the repository.
+struct ProjectRequest {
+    branch: String,
+    scan_path: String,
+    created_from: String,
+    scheme: SchemeChoice,
+}
+
+/// Creates a project (any team member). The branch must exist in the repository. Posting the
+/// same branch, scheme and path again answers 200 with the existing project.
+pub async fn create_project(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64)>,
+    body: Body,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id) = path.into_inner();
+    let repo_id = RepoId(repo_id);
+    let tz = state.config.tz_offset;
+    let scope_caller = caller.clone();
+    let (repo, team, request, existing) = db::run(&state.pool, move |conn| {
+        let (_, team, repo, access) =
+            repo_scope(conn, &scope_caller, &org_sid, &team_name, repo_id)?;
+        require(access.can_view_team())?;
+        let request = read_project_request(conn, repo.id, &body)?;
+        let existing = match &request.scheme {
+            SchemeChoice::Own(scheme) => {
+                let key =
+                    project::project_key(repo.id, scheme.id, &request.branch, &request.scan_path);
+                db::projects::get_by_key(conn, &key)?
+            }
+            SchemeChoice::FromTemplate { .. } => None,
+        };
+        Ok((repo, team, request, existing))
+    })
+    .await?;
+    if let Some(project) = existing {
+        let view = db::run(&state.pool, move |conn| {
+            project_view(conn, &project, &repo, &team, tz)
+        })
+        .await?;
+        return Ok(envelope::ok(view));
+    }
+
+    // git runs on the blocking pool without holding a database connection.
+    let fetch_url = repo.fetch_url.clone();
+    let branch = request.branch.clone();
+    let head = web::block(move || git::remote_branch_head(&fetch_url, &branch)).await?;
+    let revision = match head {
+        Ok(Some(revision)) => revision,
+        Ok(None) => {
+            return Err(AppError::invalid(
+                "branch",
+                format!(
+                    "代码库分支不存在: {:?} does not exist in {}",
+                    request.branch, repo.scm_url
+                ),
+            ))
+        }
+        Err(error) => return Err(git_failure(&repo, error)),
+    };
+
+    let (view, is_new) = db::run(&state.pool, move |conn| {
+        let tx = conn.transaction()?;
+        let scheme_id = match &request.scheme {
+            SchemeChoice::Own(scheme) => scheme.id,
+            SchemeChoice::FromTemplate { template, name } => {
+                copy_template(&tx, &repo, template, name, caller.id)?
+            }
+        };
+        let key = project::project_key(repo.id, scheme_id, &request.branch, &request.scan_path);
+        let (project, is_new) = match db::projects::get_by_key(&tx, &key)? {
+            Some(project) => (project, false),
+            None => {
+                let new_project = NewProject {
+                    branch: &request.branch,
+                    scheme_id,
+                    scan_path: &request.scan_path,
+                    project_key: &key,
+                    created_from: &request.created_from,
+                    creator: caller.id,
+                    scm_initial_revision: Some(&revision),
+                };
+                let project_id = db::projects::insert(&tx, repo.id, &new_project)?;
+                let project = db::projects::get(&tx, repo.id, project_id)?.ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!(
+                        "project {project_id} vanished after insert"
+                    ))
+                })?;
+                (project, true)
+            }
+        };
+        let view = project_view(&tx, &project, &repo, &team, tz)?;
+        tx.commit()?;
+        Ok((view, is_new))
+    })
+    .await?;
+    Ok(if is_new {
+        envelope::created(view)
+    } else {
+        envelope::ok(view)
+    })
+}
+
+fn read_project_request(
+    conn: &Connection,
+    repo_id: RepoId,
+    body: &Body,
+) -> Result<ProjectRequest, AppError> {
+    let mut fields = body.reader();
+    let branch = fields.required_str("branch", 200);
+    if !branch.is_empty() {
+        if let Err(message) = project::check_branch(&branch) {
+            fields.reject("branch", message);
+        }
+    }
+    let scan_scheme_id = fields.optional_int("scan_scheme_id", 1, i64::MAX);
+    let global_scheme_id = fields.optional_int("global_scheme_id", 1, i64::MAX);
+    let custom_scheme_name = fields
+        .optional_str("custom_scheme_name", 128)
+        .filter(|n| !n.is_empty());
+    let scan_path = match fields
+        .optional_str("scan_path", 1024)
+        .filter(|p| !p.is_empty())
+    {
+        None => "/".to_string(),
+        Some(path) => project::normalise_scan_path(&path).unwrap_or_else(|message| {
+            fields.reject("scan_path", message);
+            String::new()
+        }),
+    };
+    let created_from = fields
+        .optional_str("created_from", 32)
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "codedog_web".to_string());
+    let scheme = match (scan_scheme_id, global_scheme_id) {
+        (Some(_), Some(_)) => {
+            fields.reject(
+                "scan_scheme_id",
+                "give scan_scheme_id or global_scheme_id, not both",
+            );
+            None
+        }
+        (Some(id), None) => match db::schemes::get_for_repo(conn, repo_id, SchemeId(id))? {
+            Some(scheme) => Some(SchemeChoice::Own(scheme)),
+            None => {
+                fields.reject(
+                    "scan_scheme_id",
+                    format!("scheme {id} is not a scheme of this repository"),
+                );
+                None
+            }
+        },
+        (None, Some(id)) => match db::schemes::get_template(conn, SchemeId(id))? {
+            Some(template) => {
+                let name = custom_scheme_name.unwrap_or_else(|| template.name.clone());
+                Some(SchemeChoice::FromTemplate { template, name })
+            }
+            None => {
+                fields.reject(
+                    "global_scheme_id",
+                    format!("there is no scheme template {id}"),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            if !body.has("scan_scheme_id") && !body.has("global_scheme_id") {
+                fields.reject("scan_scheme_id", "give scan_scheme_id (a scheme of this repository) or global_scheme_id (a template)");
+            }
+            None
+        }
+    };
+    fields.finish()?;
+    let scheme = scheme.ok_or_else(|| AppError::invalid("scan_scheme_id", "no scheme chosen"))?;
+    Ok(ProjectRequest {
+        branch,
+        scan_path,
+        created_from,
+        scheme,
+    })
+}
+
+/// The repository's copy of `template` named `name`: an earlier copy is reused, so re-posting a
+/// project with `global_scheme_id` is idempotent; a different scheme of that name is a clash.
+fn copy_template(
+    conn: &Connection,
+    repo: &Repo,
+    template: &Scheme,
+    name: &str,
+    creator: crate::domain::ids::UserId,
+) -> Result<SchemeId, AppError> {
+    if let Some(scheme) = db::schemes::list_for_repo(conn, repo.id)?
+        .into_iter()
+        .find(|s| s.name == name)
+    {
+        if scheme.refer_scheme_id == Some(template.id.0) {
+            return Ok(scheme.id);
+        }
+        return Err(AppError::invalid(
+            "custom_scheme_name",
+            format!("the repository already has a scheme named {name:?}; choose another custom_scheme_name"),
+        ));
+    }
+    Ok(db::schemes::insert(
+        conn,
+        repo.id,
+        &template.to_new(name.to_string()),
+        Some(template.id),
+        creator,
+    )?)
+}
+
+fn git_failure(repo: &Repo, error: GitError) -> AppError {
+    AppError::business(
+        E_PROJECT_CREATE,
+        format!("cannot read the branches of {}: {error}", repo.scm_url),
+    )
+}
+
+/// The repository's projects, newest first; filters `branch`, `scan_scheme`, `status`; paginated.
+pub async fn list_projects(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id) = path.into_inner();
+    let query = Query::from_request(&request)?;
+    let page = query.page();
+    let filter = read_project_filter(&query)?;
+    let tz = state.config.tz_offset;
+    let (count, projects) = db::run(&state.pool, move |conn| {
+        let (_, team, repo, access) =
+            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        require(access.can_view_team())?;
+        let (count, projects) =
+            db::projects::list(conn, repo.id, &filter, page.limit, page.offset)?;
+        let views = projects
+            .iter()
+            .map(|project| project_view(conn, project, &repo, &team, tz))
+            .collect::<Result<Vec<Value>, AppError>>()?;
+        Ok((count, views))
+    })
+    .await?;
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, projects,
+    )))
+}
+
+fn read_project_filter(query: &Query) -> Result<ProjectFilter, AppError> {
+    let mut errors = Vec::new();
+    let mut number = |key: &str| -> Option<i64> {
+        let text = query.get(key)?;
+        text.parse().map_err(|_| errors.push(key.to_string())).ok()
+    };
+    let filter = ProjectFilter {
+        branch: query.get("branch").map(str::to_string),
+        scan_scheme: number("scan_scheme"),
+        status: number("status"),
+    };
+    if errors.is_empty() {
+        return Ok(filter);
+    }
+    Err(AppError::InvalidInput(
+        errors
+            .into_iter()
+            .map(|field| crate::error::FieldError {
+                field,
+                message: "Enter a number.".to_string(),
+            })
+            .collect(),
+    ))
+}
+
+pub async fn get_project(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let tz = state.config.tz_offset;
+    let view = db::run(&state.pool, move |conn| {
+        let (_, team, repo, access) =
+            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        let project = db::projects::get(conn, repo.id, ProjectId(project_id))?
+            .ok_or_else(|| AppError::not_found(format!("project {project_id}")))?;
+        require(access.can_view_team())?;
+        project_view(conn, &project, &repo, &team, tz)
+    })
+    .await?;
+    Ok(envelope::ok(view))
+}
+
+/// A project with its repository and scheme nested.
+fn project_view(
+    conn: &Connection,
+    project: &Project,
+    repo: &Repo,
+    team: &Team,
+    tz: UtcOffset,
+) -> Result<Value, AppError> {
+    let scheme = db::schemes::get(conn, project.scheme_id)?.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "project {} has no scheme {}",
+            project.id,
+            project.scheme_id
+        ))
+    })?;
+    let repo_json = repo_view(conn, repo, team, tz)?;
+    Ok(views::project(
+        project,
+        &repo_json,
+        &views::scheme(&scheme, tz),
+        tz,
+    ))
+}

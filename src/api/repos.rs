@@ -1,0 +1,172 @@
+//! Repositories: `.../teams/<team_name>/repos/` and `.../repos/<repo_id>/`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use rusqlite::Connection;
+use serde_json::Value;
+use time::UtcOffset;
+
+use crate::api::query::{paginated, Query};
+use crate::api::{repo_scope, require, team_scope, views};
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::db;
+use crate::db::repos::{NewRepo, RepoFilter};
+use crate::domain::ids::RepoId;
+use crate::domain::org::Team;
+use crate::domain::repo::{Repo, RepoUrl};
+use crate::envelope;
+use crate::error::{AppError, E_REPO_EXISTS};
+use crate::AppState;
+
+/// Registers a repository: team admin or org admin. The URL is checked and normalised; git never
+/// sees it here.
+pub async fn create_repo(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String)>,
+    body: Body,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name) = path.into_inner();
+    let config = state.config.clone();
+    let repo = db::run(&state.pool, move |conn| {
+        let tx = conn.transaction()?;
+        let (_, team, access) = team_scope(&tx, &caller, &org_sid, &team_name)?;
+        require(access.can_admin_team())?;
+        let mut fields = body.reader();
+        let scm_url = fields.required_str("scm_url", 1024);
+        let scm_type = fields
+            .optional_str("scm_type", 16)
+            .unwrap_or_else(|| "git".to_string());
+        if scm_type != "git" {
+            fields.reject(
+                "scm_type",
+                format!("\"{scm_type}\" is not supported: codepup scans git repositories only"),
+            );
+        }
+        let name = fields.optional_str("name", 128).filter(|n| !n.is_empty());
+        let ssh_url = fields
+            .optional_str("ssh_url", 1024)
+            .filter(|u| !u.is_empty());
+        if ssh_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with('-') || url.chars().any(char::is_whitespace))
+        {
+            fields.reject(
+                "ssh_url",
+                "an ssh URL may not start with '-' or contain spaces",
+            );
+        }
+        let created_from = fields
+            .optional_str("created_from", 32)
+            .filter(|c| !c.is_empty());
+        let url = if scm_url.is_empty() {
+            None
+        } else {
+            match RepoUrl::parse(&scm_url, &config.local_repo_roots) {
+                Ok(url) => Some(url),
+                Err(message) => {
+                    fields.reject("scm_url", message);
+                    None
+                }
+            }
+        };
+        fields.finish()?;
+        let url = url.ok_or_else(|| AppError::invalid("scm_url", "This field is required."))?;
+        let new_repo = NewRepo {
+            url: &url,
+            name: name.as_deref().unwrap_or(url.default_name()),
+            ssh_url: ssh_url.as_deref(),
+            created_from: created_from.as_deref().unwrap_or("codedog_web"),
+            creator: caller.id,
+        };
+        let repo_id = db::repos::insert(&tx, team.id, &new_repo).map_err(|error| {
+            if db::is_unique_violation(&error) {
+                AppError::business(
+                    E_REPO_EXISTS,
+                    format!(
+                        "代码库已接入: {} is already registered in this team",
+                        url.scm_url()
+                    ),
+                )
+            } else {
+                error.into()
+            }
+        })?;
+        let repo = db::repos::get(&tx, team.id, repo_id)?.ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("repo {repo_id} vanished after insert"))
+        })?;
+        let view = repo_view(&tx, &repo, &team, config.tz_offset)?;
+        tx.commit()?;
+        Ok(view)
+    })
+    .await?;
+    Ok(envelope::created(repo))
+}
+
+/// The team's repositories, newest first; filters `scm_url_or_name` (substring) and `scm_url`
+/// (exact after normalisation); paginated.
+pub async fn list_repos(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name) = path.into_inner();
+    let query = Query::from_request(&request)?;
+    let page = query.page();
+    let roots = state.config.local_repo_roots.clone();
+    let filter = RepoFilter {
+        scm_url_or_name: query.get("scm_url_or_name").map(str::to_string),
+        scm_url: query.get("scm_url").map(|text| {
+            RepoUrl::parse(text, &roots)
+                .map_or_else(|_| text.to_string(), |url| url.scm_url().to_string())
+        }),
+    };
+    let tz = state.config.tz_offset;
+    let (count, repos) = db::run(&state.pool, move |conn| {
+        let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
+        require(access.can_view_team())?;
+        let (count, repos) = db::repos::list(conn, team.id, &filter, page.limit, page.offset)?;
+        let views = repos
+            .iter()
+            .map(|repo| repo_view(conn, repo, &team, tz))
+            .collect::<Result<Vec<Value>, AppError>>()?;
+        Ok((count, views))
+    })
+    .await?;
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, repos,
+    )))
+}
+
+pub async fn get_repo(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id) = path.into_inner();
+    let tz = state.config.tz_offset;
+    let repo = db::run(&state.pool, move |conn| {
+        let (_, team, repo, access) =
+            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        require(access.can_view_team())?;
+        repo_view(conn, &repo, &team, tz)
+    })
+    .await?;
+    Ok(envelope::ok(repo))
+}
+
+/// A repository with its counts and creator, as every repository answer shows it.
+pub(crate) fn repo_view(
+    conn: &Connection,
+    repo: &Repo,
+    team: &Team,
+    tz: UtcOffset,
+) -> Result<Value, AppError> {
+    let stats = db::repos::stats(conn, repo.id)?;
+    let creator = match repo.creator_id {
+        Some(user_id) => db::users::summary(conn, user_id)?,
+        None => None,
+    };
+    Ok(views::repo(repo, &stats, creator.as_ref(), team, tz))
+}

@@ -1,0 +1,152 @@
+//! The JSON shapes of records, in TCA's field order. Times are shown in the configured offset.
+
+use serde_json::{json, Value};
+use time::UtcOffset;
+
+use crate::clock;
+use crate::domain::org::{Members, Org, Team};
+use crate::domain::project::Project;
+use crate::domain::repo::{Repo, RepoStats};
+use crate::domain::scheme::Scheme;
+use crate::domain::user::User;
+
+fn time(stored: &str, tz: UtcOffset) -> Value {
+    clock::display(stored, tz).map_or(Value::Null, Value::String)
+}
+
+pub fn user(user: &User) -> Value {
+    json!({
+        "username": user.username,
+        "nickname": user.nickname,
+        "is_superuser": user.is_superuser,
+        "status": if user.is_active { 1 } else { 2 },
+    })
+}
+
+/// A user as nested in other records (TCA's `creator` object).
+pub fn user_brief(user: &User) -> Value {
+    json!({
+        "username": user.username,
+        "nickname": user.nickname,
+        "status": if user.is_active { 1 } else { 2 },
+        "avatar": null,
+        "latest_login_time": null,
+        "org": null,
+    })
+}
+
+pub fn members(members: &Members) -> Value {
+    json!({
+        "admins": members.admins.iter().map(user).collect::<Vec<_>>(),
+        "users": members.users.iter().map(user).collect::<Vec<_>>(),
+    })
+}
+
+pub fn org(org: &Org, tz: UtcOffset) -> Value {
+    json!({
+        "id": org.id,
+        "org_sid": org.org_sid,
+        "name": org.name,
+        "description": org.description,
+        "status": org.status,
+        "level": org.level,
+        "certificated": org.certificated,
+        "owner": org.owner,
+        "created_time": time(&org.created_time, tz),
+    })
+}
+
+pub fn team(team: &Team, tz: UtcOffset) -> Value {
+    json!({
+        "id": team.id,
+        "name": team.name,
+        "display_name": team.display_name,
+        "description": team.description,
+        "status": team.status,
+        "org_sid": team.org_sid,
+        "created_time": time(&team.created_time, tz),
+    })
+}
+
+/// TCA's `project_team` object nested in repositories and jobs.
+pub fn team_brief(team: &Team) -> Value {
+    json!({
+        "name": team.name,
+        "display_name": team.display_name,
+        "status": team.status,
+        "org_sid": team.org_sid,
+    })
+}
+
+/// A repository with the fields of TCA's repo list and detail (§9.2).
+pub fn repo(
+    repo: &Repo,
+    stats: &RepoStats,
+    creator: Option<&User>,
+    team: &Team,
+    tz: UtcOffset,
+) -> Value {
+    let recent_active = stats.recent_active.as_ref().map(|recent| {
+        json!({
+            "id": recent.job_id,
+            "branch_name": recent.branch_name,
+            "active_time": time(&recent.active_time, tz),
+            "total_line_num": recent.total_line_num,
+            "code_line_num": recent.code_line_num,
+        })
+    });
+    json!({
+        "id": repo.id,
+        "name": repo.name,
+        "scm_url": repo.scm_url,
+        "scm_type": repo.scm_type,
+        "branch_count": stats.branch_count,
+        "scheme_count": stats.scheme_count,
+        "job_count": stats.job_count,
+        "created_time": time(&repo.created_time, tz),
+        "recent_active": recent_active,
+        "created_from": repo.created_from,
+        "creator": creator.map(user_brief),
+        "scm_auth": null,
+        "project_team": team_brief(team),
+        "ssh_url": repo.ssh_url,
+    })
+}
+
+pub fn scheme(scheme: &Scheme, tz: UtcOffset) -> Value {
+    json!({
+        "id": scheme.id,
+        "name": scheme.name,
+        "description": scheme.description,
+        "repo": scheme.repo_id,
+        "refer_scheme": scheme.refer_scheme_id,
+        "languages": scheme.languages,
+        "tag": null,
+        "default_flag": scheme.default_flag,
+        "status": scheme.status,
+        "created_from": scheme.created_from,
+        "lint_enabled": scheme.lint_enabled,
+        "cc_scan_enabled": scheme.cc_scan_enabled,
+        "dup_scan_enabled": scheme.dup_scan_enabled,
+        "cloc_scan_enabled": scheme.cloc_scan_enabled,
+        "tools": scheme.tools,
+        "job_runtime_limit": scheme.job_runtime_limit,
+        "created_time": time(&scheme.created_time, tz),
+    })
+}
+
+/// A project with its repository and scheme nested (TCA's project detail).
+pub fn project(project: &Project, repo: &Value, scheme: &Value, tz: UtcOffset) -> Value {
+    json!({
+        "id": project.id,
+        "branch": project.branch,
+        "repo": repo,
+        "scan_scheme": scheme,
+        "scan_path": project.scan_path,
+        "status": project.status,
+        "created_from": project.created_from,
+        "creator": project.creator,
+        "scm_initial_revision": project.scm_initial_revision,
+        "created_time": time(&project.created_time, tz),
+    })
+}

@@ -1,0 +1,92 @@
+//! `Authorization: Token <key>`: the `Caller` extractor every API handler takes.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::db;
+use crate::domain::user::User;
+use crate::error::{AppError, AuthFailure};
+use crate::AppState;
+
+/// The authenticated, active user a request acts for.
+#[derive(Debug, Clone)]
+pub struct Caller(pub User);
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, AppError>>>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let token = token_from_header(request.headers().get(header::AUTHORIZATION));
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token?;
+            let state = state
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
+            let user = db::run(&state.pool, move |conn| {
+                Ok(db::users::find_by_token(conn, &token)?)
+            })
+            .await?;
+            match user {
+                None => Err(AppError::Unauthenticated(AuthFailure::UnknownToken)),
+                Some(user) if !user.is_active => {
+                    Err(AppError::Unauthenticated(AuthFailure::Inactive))
+                }
+                Some(user) => Ok(Caller(user)),
+            }
+        })
+    }
+}
+
+/// Reads the key from `Token <key>` (keyword in any case), with TCA's distinct failures.
+fn token_from_header(value: Option<&header::HeaderValue>) -> Result<String, AppError> {
+    let Some(value) = value else {
+        return Err(AppError::Unauthenticated(AuthFailure::Missing));
+    };
+    let Ok(text) = value.to_str() else {
+        return Err(AppError::Unauthenticated(AuthFailure::UnknownToken));
+    };
+    let mut parts = text.split_whitespace();
+    match parts.next() {
+        Some(keyword) if keyword.eq_ignore_ascii_case("token") => {}
+        _ => return Err(AppError::Unauthenticated(AuthFailure::Missing)),
+    }
+    let Some(token) = parts.next() else {
+        return Err(AppError::Unauthenticated(AuthFailure::EmptyToken));
+    };
+    if parts.next().is_some() {
+        return Err(AppError::Unauthenticated(AuthFailure::TokenHasSpaces));
+    }
+    Ok(token.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(text: &str) -> Option<AuthFailure> {
+        let value = header::HeaderValue::from_str(text).unwrap();
+        match token_from_header(Some(&value)) {
+            Err(AppError::Unauthenticated(failure)) => Some(failure),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn headers_fail_the_way_tca_says() {
+        assert_eq!(
+            token_from_header(None).err().map(|e| e.to_string()),
+            Some(AppError::Unauthenticated(AuthFailure::Missing).to_string())
+        );
+        assert_eq!(failure("Bearer abc"), Some(AuthFailure::Missing));
+        assert_eq!(failure("Token"), Some(AuthFailure::EmptyToken));
+        assert_eq!(failure("Token a b"), Some(AuthFailure::TokenHasSpaces));
+        assert_eq!(failure("token abc"), None);
+        let value = header::HeaderValue::from_static("TOKEN  abc ");
+        assert_eq!(token_from_header(Some(&value)).ok().as_deref(), Some("abc"));
+    }
+}

@@ -1,0 +1,208 @@
+//! Settings for one codepup process, read from the command line and `CODEPUP_*` variables.
+//! No other module reads environment variables: everything else receives a `Config`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use time::UtcOffset;
+
+/// The whole command line. `codepup` alone means `codepup serve`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "codepup",
+    version,
+    about = "A self-hosted code-analysis job server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server settings, used when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the status page (the default).
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print their token.
+    Create {
+        name: String,
+        #[arg(long)]
+        nickname: Option<String>,
+        #[arg(long)]
+        superuser: bool,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Replace a user's token and print the new one.
+    Rotate {
+        name: String,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// Directory holding codepup.db, git caches and job workspaces.
+    #[arg(long, env = "CODEPUP_DATA_DIR", default_value = "./codepup-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "CODEPUP_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Scan worker threads (default: the number of cores).
+    #[arg(long, env = "CODEPUP_WORKERS")]
+    pub workers: Option<usize>,
+    /// A directory below which local repositories (paths, file:// URLs) may be registered.
+    /// Repeat the flag for several roots; the variable takes a colon-separated list.
+    #[arg(
+        long = "allow-local-repos",
+        env = "CODEPUP_LOCAL_REPO_ROOTS",
+        value_delimiter = ':'
+    )]
+    pub local_repo_roots: Vec<PathBuf>,
+    /// Fixed UTC offset in which times are shown and naive filter times are read.
+    #[arg(long, env = "CODEPUP_TZ_OFFSET", default_value = "+08:00")]
+    pub tz_offset: String,
+    /// Token for the `admin` superuser made at the first start (default: random).
+    #[arg(long, env = "CODEPUP_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+/// Everything `Application::build` needs, already validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub scan_workers: usize,
+    /// HTTP worker threads; `None` lets actix choose (one per core).
+    pub http_workers: Option<usize>,
+    pub local_repo_roots: Vec<PathBuf>,
+    pub tz_offset: UtcOffset,
+    pub admin_token: Option<String>,
+}
+
+impl Config {
+    /// Builds a `Config` from the `serve` arguments, rejecting values that cannot work.
+    pub fn from_args(args: ServeArgs) -> Result<Config, String> {
+        let tz_offset = parse_offset(&args.tz_offset).ok_or_else(|| {
+            format!(
+                "CODEPUP_TZ_OFFSET: expected +HH:MM or -HH:MM, got {:?}",
+                args.tz_offset
+            )
+        })?;
+        let scan_workers = match args.workers {
+            Some(0) => return Err("CODEPUP_WORKERS must be at least 1".to_string()),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
+        if let Some(token) = &args.admin_token {
+            crate::domain::user::check_token_shape(token)
+                .map_err(|msg| format!("CODEPUP_ADMIN_TOKEN: {msg}"))?;
+        }
+        let local_repo_roots = args
+            .local_repo_roots
+            .into_iter()
+            .filter(|root| !root.as_os_str().is_empty())
+            .collect();
+        Ok(Config {
+            bind: args.bind,
+            data_dir: args.data.data_dir,
+            scan_workers,
+            http_workers: None,
+            local_repo_roots,
+            tz_offset,
+            admin_token: args.admin_token,
+        })
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("codepup.db")
+    }
+
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.data_dir.join("admin.token")
+    }
+
+    /// Cached clones, one per repository (used by the scan engine).
+    pub fn git_cache_dir(&self) -> PathBuf {
+        self.data_dir.join("git")
+    }
+
+    /// Per-job checkouts, removed when a job ends.
+    pub fn workspace_dir(&self) -> PathBuf {
+        self.data_dir.join("workspaces")
+    }
+}
+
+/// The database file of a data directory, for the CLI subcommands.
+pub fn db_path_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("codepup.db")
+}
+
+/// Parses `+HH:MM`, `-HH:MM`, `+HHMM`, `+HH` and `Z`.
+pub fn parse_offset(text: &str) -> Option<UtcOffset> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("z") || text.eq_ignore_ascii_case("utc") {
+        return Some(UtcOffset::UTC);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || !(digits.len() == 2 || digits.len() == 4) {
+        return None;
+    }
+    if rest.contains(':') && rest.len() != 5 {
+        return None;
+    }
+    let hours: i8 = digits[..2].parse().ok()?;
+    let minutes: i8 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_in_the_usual_spellings_parse() {
+        assert_eq!(parse_offset("+08:00"), UtcOffset::from_hms(8, 0, 0).ok());
+        assert_eq!(parse_offset("-05:30"), UtcOffset::from_hms(-5, -30, 0).ok());
+        assert_eq!(parse_offset("+0800"), UtcOffset::from_hms(8, 0, 0).ok());
+        assert_eq!(parse_offset("Z"), Some(UtcOffset::UTC));
+        assert_eq!(parse_offset("8"), None);
+        assert_eq!(parse_offset("+25:00"), None);
+        assert_eq!(parse_offset("+08:0"), None);
+    }
+}

@@ -1,0 +1,164 @@
+//! The SQLite store: opening it, the pragmas every connection gets, applying `schema.sql`, and
+//! `run`, the one way handlers reach the database (off actix's event loop).
+
+pub mod access;
+pub mod orgs;
+pub mod projects;
+pub mod repos;
+pub mod schemes;
+pub mod teams;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use crate::error::AppError;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
+/// `migrate` and bump this number.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
+/// the server may write the same file at once; their transactions are short.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections in the pool. Writes are serialised by SQLite anyway; a few readers suffice.
+const POOL_SIZE: u32 = 8;
+
+/// Opens (creating if needed) the database at `path`, applies the schema, and returns a pool.
+pub fn open(path: &Path) -> anyhow::Result<Pool> {
+    let mut conn = connect(path)?;
+    prepare(&mut conn).with_context(|| format!("preparing database {}", path.display()))?;
+    drop(conn);
+    let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
+    r2d2::Pool::builder()
+        .max_size(POOL_SIZE)
+        // An exhausted pool answers 503 quickly instead of hanging the request.
+        .connection_timeout(Duration::from_secs(5))
+        .build(manager)
+        .with_context(|| format!("opening database {}", path.display()))
+}
+
+/// One connection outside any pool, schema applied: for the CLI subcommands.
+pub fn open_single(path: &Path) -> anyhow::Result<Connection> {
+    let mut conn = connect(path)?;
+    prepare(&mut conn).with_context(|| format!("preparing database {}", path.display()))?;
+    Ok(conn)
+}
+
+fn connect(path: &Path) -> anyhow::Result<Connection> {
+    let conn =
+        Connection::open(path).with_context(|| format!("opening database {}", path.display()))?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+/// Runs on every new connection.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+}
+
+/// Switches on WAL once (it is a property of the file), applies the schema and any migrations.
+fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
+    // WAL lets the status page and the job list read while a scan worker holds the write lock,
+    // and with synchronous=NORMAL a crash still loses no committed transaction.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        log::warn!("database journal mode is {mode}, not WAL");
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(SCHEMA).context("applying schema.sql")?;
+    migrate(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        anyhow::bail!(
+            "the database was written by a newer codepup (schema {version}, this binary knows {SCHEMA_VERSION})"
+        );
+    }
+    // Version 1 is schema.sql itself; later numbered steps go here, each followed by its bump.
+    if version < SCHEMA_VERSION {
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    }
+    Ok(())
+}
+
+/// Runs `work` with a pooled connection on actix's blocking thread pool, so the event loop never
+/// waits on SQLite, and turns every failure into an `AppError`.
+pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
+/// Whether `error` is a UNIQUE or PRIMARY KEY violation (a duplicate the caller can name).
+pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// Reads a JSON array of strings stored in a TEXT column; damaged text reads as empty.
+pub fn string_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applying_the_schema_twice_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twice.db");
+        let first = open_single(&path).unwrap();
+        let dump = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare("SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY name")
+                .unwrap();
+            stmt.query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let before = dump(&first);
+        drop(first);
+        let second = open_single(&path).unwrap();
+        assert_eq!(before, dump(&second));
+        let templates: i64 = second
+            .query_row(
+                "SELECT COUNT(*) FROM scan_schemes WHERE repo_id IS NULL",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(templates, 1);
+        let version: i64 = second
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+}

@@ -1,0 +1,130 @@
+//! SQL for projects.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::clock;
+use crate::domain::ids::{ProjectId, RepoId, SchemeId, UserId};
+use crate::domain::project::Project;
+
+const COLUMNS: &str =
+    "p.id, p.repo_id, p.branch, p.scan_scheme_id, p.scan_path, p.status, p.created_from,
+    u.nickname, p.scm_initial_revision, p.created_time";
+const FROM: &str = "FROM projects p LEFT JOIN users u ON u.id = p.creator_id";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: ProjectId(row.get(0)?),
+        repo_id: RepoId(row.get(1)?),
+        branch: row.get(2)?,
+        scheme_id: SchemeId(row.get(3)?),
+        scan_path: row.get(4)?,
+        status: row.get(5)?,
+        created_from: row.get(6)?,
+        creator: row.get(7)?,
+        scm_initial_revision: row.get(8)?,
+        created_time: row.get(9)?,
+    })
+}
+
+/// What a client asks for, already checked.
+pub struct NewProject<'a> {
+    pub branch: &'a str,
+    pub scheme_id: SchemeId,
+    pub scan_path: &'a str,
+    pub project_key: &'a str,
+    pub created_from: &'a str,
+    pub creator: UserId,
+    pub scm_initial_revision: Option<&'a str>,
+}
+
+pub fn insert(
+    conn: &Connection,
+    repo_id: RepoId,
+    new_project: &NewProject<'_>,
+) -> rusqlite::Result<ProjectId> {
+    conn.execute(
+        "INSERT INTO projects (repo_id, branch, scan_scheme_id, scan_path, project_key, created_from, creator_id,
+             scm_initial_revision, created_time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            repo_id.0,
+            new_project.branch,
+            new_project.scheme_id.0,
+            new_project.scan_path,
+            new_project.project_key,
+            new_project.created_from,
+            new_project.creator.0,
+            new_project.scm_initial_revision,
+            clock::now_stored()
+        ],
+    )?;
+    Ok(ProjectId(conn.last_insert_rowid()))
+}
+
+/// The project with this key, deleted or not (keys stay unique).
+pub fn get_by_key(conn: &Connection, project_key: &str) -> rusqlite::Result<Option<Project>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} {FROM} WHERE p.project_key = ?1 AND p.deleted_time IS NULL"),
+        params![project_key],
+        from_row,
+    )
+    .optional()
+}
+
+/// A project of `repo_id` that is not deleted.
+pub fn get(
+    conn: &Connection,
+    repo_id: RepoId,
+    project_id: ProjectId,
+) -> rusqlite::Result<Option<Project>> {
+    conn.query_row(
+        &format!(
+            "SELECT {COLUMNS} {FROM} WHERE p.id = ?1 AND p.repo_id = ?2 AND p.deleted_time IS NULL"
+        ),
+        params![project_id.0, repo_id.0],
+        from_row,
+    )
+    .optional()
+}
+
+/// Filters of the project list (all exact).
+#[derive(Debug, Default)]
+pub struct ProjectFilter {
+    pub branch: Option<String>,
+    pub scan_scheme: Option<i64>,
+    pub status: Option<i64>,
+}
+
+/// One page of the repository's projects, newest first, and the count of all that match.
+pub fn list(
+    conn: &Connection,
+    repo_id: RepoId,
+    filter: &ProjectFilter,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(i64, Vec<Project>)> {
+    const WHERE: &str = "WHERE p.repo_id = ?1 AND p.deleted_time IS NULL
+        AND (?2 IS NULL OR p.branch = ?2) AND (?3 IS NULL OR p.scan_scheme_id = ?3) AND (?4 IS NULL OR p.status = ?4)";
+    let count = conn.query_row(
+        &format!("SELECT COUNT(*) {FROM} {WHERE}"),
+        params![repo_id.0, filter.branch, filter.scan_scheme, filter.status],
+        |row| row.get(0),
+    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} {FROM} {WHERE} ORDER BY p.id DESC LIMIT ?5 OFFSET ?6"
+    ))?;
+    let projects = stmt
+        .query_map(
+            params![
+                repo_id.0,
+                filter.branch,
+                filter.scan_scheme,
+                filter.status,
+                limit,
+                offset
+            ],
+            from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<Project>>>()?;
+    Ok((count, projects))
+}

@@ -1,0 +1,9 @@
+//! Validated values: once you hold one, it is valid. Knows nothing of actix, rusqlite or threads.
+
+pub mod access;
+pub mod ids;
+pub mod org;
+pub mod project;
+pub mod repo;
+pub mod scheme;
+pub mod user;

@@ -1,0 +1,112 @@
+//! Projects: one branch of a repo, scanned with one scheme below one path.
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::ids::{RepoId, SchemeId};
+
+/// Branch names git would accept as `refs/heads/<name>` and that cannot be read as an option.
+pub fn check_branch(name: &str) -> Result<(), String> {
+    let bad = name.is_empty()
+        || name.len() > 200
+        || name.starts_with('-')
+        || name.starts_with('/')
+        || name.ends_with('/')
+        || name.ends_with('.')
+        || name.ends_with(".lock")
+        || name.contains("..")
+        || name.contains("//")
+        || name.contains("@{")
+        || name == "@"
+        || name.split('/').any(|part| part.starts_with('.'))
+        || name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c));
+    if bad {
+        return Err(format!("{name:?} is not a valid branch name"));
+    }
+    Ok(())
+}
+
+/// `scan_path`: an absolute path inside the repository, `/` for all of it. Returned normalised
+/// (no trailing slash, no empty or `.` segments).
+pub fn normalise_scan_path(path: &str) -> Result<String, String> {
+    if !path.starts_with('/') {
+        return Err("scan_path must start with '/' (the repository root)".to_string());
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("scan_path may not contain '..'".to_string()),
+            part if part.chars().any(char::is_control) => {
+                return Err("scan_path may not contain control characters".to_string())
+            }
+            part => parts.push(part),
+        }
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+/// TCA's `project_key`: SHA-256 of `repo_id#scheme_id#branch#scan_path`.
+pub fn project_key(repo_id: RepoId, scheme_id: SchemeId, branch: &str, scan_path: &str) -> String {
+    let digest = Sha256::digest(format!("{repo_id}#{scheme_id}#{branch}#{scan_path}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_follow_git_rules() {
+        for good in ["main", "feature/x-1", "release-2.0", "v1"] {
+            assert!(check_branch(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-x",
+            "a..b",
+            "a b",
+            "a:b",
+            "x.lock",
+            "a/.b",
+            "a~1",
+            "refs/heads/",
+        ] {
+            assert!(check_branch(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scan_paths_are_normalised() {
+        assert_eq!(normalise_scan_path("/").as_deref(), Ok("/"));
+        assert_eq!(
+            normalise_scan_path("/src//lib/./").as_deref(),
+            Ok("/src/lib")
+        );
+        assert!(normalise_scan_path("src").is_err());
+        assert!(normalise_scan_path("/a/../b").is_err());
+    }
+
+    #[test]
+    fn project_keys_depend_on_every_part() {
+        let key = project_key(RepoId(1), SchemeId(2), "main", "/");
+        assert_eq!(key.len(), 64);
+        assert_ne!(key, project_key(RepoId(1), SchemeId(2), "main", "/src"));
+    }
+}
+
+/// A project: what `scans/create` scans.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: crate::domain::ids::ProjectId,
+    pub repo_id: RepoId,
+    pub branch: String,
+    pub scheme_id: SchemeId,
+    pub scan_path: String,
+    pub status: i64,
+    pub created_from: String,
+    pub creator: Option<String>,
+    pub scm_initial_revision: Option<String>,
+    pub created_time: String,
+}
