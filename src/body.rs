@@ -244,8 +244,8 @@ impl FieldReader<'_> {
             }
             Value::Bool(flag) => Some(*flag),
             Value::Number(number) => match number.as_f64() {
-                Some(n) if n == 1.0 => Some(true),
-                Some(n) if n == 0.0 => Some(false),
+                Some(1.0) => Some(true),
+                Some(0.0) => Some(false),
                 _ => None,
             },
             Value::String(text) => parse_bool(text.trim()),

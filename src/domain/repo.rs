@@ -218,9 +218,9 @@ mod tests {
             RepoUrl::parse(&format!("file://{repo_text}"), std::slice::from_ref(&root)).unwrap();
         assert_eq!(url.default_name(), "inside");
         assert!(url.scm_url().starts_with("file:///"));
-        let outside = RepoUrl::parse("/", &[root.clone()]).unwrap_err();
+        let outside = RepoUrl::parse("/", std::slice::from_ref(&root)).unwrap_err();
         assert!(outside.contains("not below an allowed root"), "{outside}");
-        let escape = RepoUrl::parse(&format!("{repo_text}/../../"), &[root.clone()]);
+        let escape = RepoUrl::parse(&format!("{repo_text}/../../"), std::slice::from_ref(&root));
         assert!(escape.is_err());
         std::fs::remove_dir_all(&root).unwrap();
     }

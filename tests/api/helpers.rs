@@ -1,0 +1,299 @@
+//! `TestApp`: a real codepup server on 127.0.0.1:0 with its data in a temp dir, plus helpers to
+//! call it, and `make_git_repo` for real repositories built with the git CLI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use codepup::config::{parse_offset, Config};
+use codepup::{Application, RunningServer};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+pub struct TestApp {
+    /// Owns the data dir and the repositories: they live exactly as long as the test.
+    pub dir: TempDir,
+    pub config: Config,
+    server: Option<RunningServer>,
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+/// An answer, already checked against the envelope invariant.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Reply {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        self
+    }
+
+    /// The `field`s named by `invalid_fields`.
+    pub fn invalid_fields(&self) -> Vec<String> {
+        self.body["invalid_fields"]
+            .as_array()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .map(|field| field["field"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub enum Body<'a> {
+    None,
+    Json(Value),
+    Form(&'a [(&'a str, &'a str)]),
+    Raw(&'a str, Vec<u8>),
+}
+
+fn init_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = env_logger::builder().is_test(true).try_init();
+    }
+}
+
+impl TestApp {
+    pub fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {})
+    }
+
+    /// Starts a server whose config `adjust` may change first.
+    pub fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        init_logging();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            bind: "127.0.0.1:0".to_string(),
+            data_dir: dir.path().join("data"),
+            scan_workers: 2,
+            http_workers: Some(1),
+            local_repo_roots: vec![dir.path().join("repos")],
+            tz_offset: parse_offset("+08:00").unwrap(),
+            admin_token: Some(ADMIN_TOKEN.to_string()),
+        };
+        std::fs::create_dir_all(dir.path().join("repos")).unwrap();
+        adjust(&mut config);
+        let mut app = TestApp {
+            dir,
+            config,
+            server: None,
+            base: String::new(),
+            agent: ureq::AgentBuilder::new().redirects(0).build(),
+        };
+        app.start();
+        app
+    }
+
+    fn start(&mut self) {
+        let server = Application::build(self.config.clone())
+            .expect("the application builds")
+            .spawn()
+            .expect("the server starts");
+        self.base = format!("http://127.0.0.1:{}", server.port);
+        self.server = Some(server);
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start();
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// Where tests put repositories: below the allowed local root.
+    pub fn repos_dir(&self) -> PathBuf {
+        self.dir.path().join("repos")
+    }
+
+    /// Sends a request to `path` (below the host) and checks the envelope invariant.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Body<'_>) -> Reply {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.agent.request(method, &url);
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Token {token}"));
+        }
+        let result = match body {
+            Body::None => request.call(),
+            Body::Json(value) => request.send_json(value),
+            Body::Form(pairs) => request.send_form(pairs),
+            Body::Raw(content_type, bytes) => request.set("Content-Type", content_type).send_bytes(&bytes),
+        };
+        let response = match result {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("{method} {path} failed: {error}"),
+        };
+        let status = response.status();
+        let content_type = response.header("content-type").unwrap_or_default().to_string();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .map(|name| {
+                let value = response.header(&name).unwrap_or_default().to_string();
+                (name, value)
+            })
+            .collect();
+        let text = response.into_string().unwrap_or_default();
+        let body = if content_type.starts_with("application/json") {
+            let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
+            assert_eq!(body["status_code"], json!(status), "envelope status_code differs from HTTP: {body}");
+            if status < 400 {
+                assert_eq!(body["code"], json!(0), "success envelope without code 0: {body}");
+            } else {
+                assert!(body.get("data").is_none(), "error envelope with data: {body}");
+                assert!(body["code"].as_i64().is_some_and(|c| c != 0), "error envelope without a code: {body}");
+                assert!(body["msg"].is_string(), "error envelope without msg: {body}");
+            }
+            body
+        } else {
+            Value::String(text)
+        };
+        Reply {
+            status,
+            body,
+            content_type,
+            headers,
+        }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), Body::None)
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(token), Body::Json(body))
+    }
+
+    pub fn post_form(&self, path: &str, token: &str, pairs: &[(&str, &str)]) -> Reply {
+        self.call("POST", path, Some(token), Body::Form(pairs))
+    }
+
+    /// Creates a user through the API and returns their token.
+    pub fn create_user(&self, username: &str) -> String {
+        let reply = self
+            .post("/server/main/api/v3/users/", ADMIN_TOKEN, json!({"username": username, "nickname": format!("{username}-nick")}))
+            .expect(201);
+        reply.data()["token"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `/server/main/api/orgs/<org>/teams/<team>` and so on.
+pub fn team_path(org: &str, team: &str) -> String {
+    format!("/server/main/api/orgs/{org}/teams/{team}")
+}
+
+/// A git repository at `dir` with one commit holding `files`, on branch `main`. The environment
+/// is isolated (no system or global config, fixed author and dates), so hashes are stable.
+pub fn make_git_repo(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q", "-b", "main"]);
+    for (path, content) in files {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "--allow-empty", "-m", "initial"]);
+    dir.to_path_buf()
+}
+
+/// Runs git in `dir` with an isolated, fixed environment; panics on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_COMMITTER_NAME", "Test Author")
+        .env("GIT_COMMITTER_EMAIL", "author@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// An org `acme` with team `web` holding one repository and one project on `main`, created by
+/// the admin. Paths and ids for tests that need a populated server.
+pub struct World {
+    pub org: String,
+    pub team: String,
+    pub repo_id: i64,
+    pub project_id: i64,
+    pub scheme_id: i64,
+    pub repo_dir: PathBuf,
+}
+
+impl World {
+    pub fn build(app: &TestApp) -> World {
+        let repo_dir = make_git_repo(&app.repos_dir().join("demo"), &[("src/main.py", "print('hi')\n")]);
+        app.post("/server/main/api/v3/orgs/", ADMIN_TOKEN, json!({"name": "Acme", "org_sid": "acme"})).expect(201);
+        app.post("/server/main/api/v3/orgs/acme/teams/", ADMIN_TOKEN, json!({"name": "web"})).expect(201);
+        let repo = app
+            .post(&format!("{}/repos/", team_path("acme", "web")), ADMIN_TOKEN, json!({"scm_url": repo_dir.to_str().unwrap()}))
+            .expect(201);
+        let repo_id = repo.data()["id"].as_i64().unwrap();
+        let project = app
+            .post(
+                &format!("{}/repos/{repo_id}/projects/", team_path("acme", "web")),
+                ADMIN_TOKEN,
+                json!({"branch": "main", "global_scheme_id": 1}),
+            )
+            .expect(201);
+        World {
+            org: "acme".into(),
+            team: "web".into(),
+            repo_id,
+            project_id: project.data()["id"].as_i64().unwrap(),
+            scheme_id: project.data()["scan_scheme"]["id"].as_i64().unwrap(),
+            repo_dir,
+        }
+    }
+
+    pub fn team_path(&self) -> String {
+        team_path(&self.org, &self.team)
+    }
+
+    pub fn repo_path(&self) -> String {
+        format!("{}/repos/{}", self.team_path(), self.repo_id)
+    }
+}

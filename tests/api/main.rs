@@ -1,0 +1,8 @@
+//! Integration tests: the real server on a loopback port, a real SQLite file in a temp dir, real
+//! git repositories made with the git CLI. One test binary, linked once.
+
+mod bad_input;
+mod helpers;
+mod permissions;
+mod records;
+mod startup;
