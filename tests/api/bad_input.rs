@@ -5,7 +5,12 @@ use serde_json::json;
 use crate::helpers::{Body, TestApp, World, ADMIN_TOKEN};
 
 fn org_count(app: &TestApp) -> usize {
-    app.get("/server/main/api/v3/orgs/", ADMIN_TOKEN).expect(200).data().as_array().unwrap().len()
+    app.get("/server/main/api/v3/orgs/", ADMIN_TOKEN)
+        .expect(200)
+        .data()
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[test]
@@ -20,10 +25,26 @@ fn malformed_and_non_object_bodies_get_envelopes_and_create_nothing() {
         ("application/json", b"{\"name\": \"x\"} trailing"),
     ];
     for (content_type, bytes) in cases {
-        let reply = app.call("POST", "/server/main/api/v3/orgs/", Some(ADMIN_TOKEN), Body::Raw(content_type, bytes.to_vec()));
-        assert_eq!(reply.status, 400, "{content_type} {:?}: {}", String::from_utf8_lossy(bytes), reply.body);
+        let reply = app.call(
+            "POST",
+            "/server/main/api/v3/orgs/",
+            Some(ADMIN_TOKEN),
+            Body::Raw(content_type, bytes.to_vec()),
+        );
+        assert_eq!(
+            reply.status,
+            400,
+            "{content_type} {:?}: {}",
+            String::from_utf8_lossy(bytes),
+            reply.body
+        );
     }
-    let xml = app.call("POST", "/server/main/api/v3/orgs/", Some(ADMIN_TOKEN), Body::Raw("text/xml", b"<org/>".to_vec()));
+    let xml = app.call(
+        "POST",
+        "/server/main/api/v3/orgs/",
+        Some(ADMIN_TOKEN),
+        Body::Raw("text/xml", b"<org/>".to_vec()),
+    );
     assert_eq!(xml.status, 415);
     assert_eq!(org_count(&app), before);
 }
@@ -39,16 +60,36 @@ fn wrong_types_are_named_in_invalid_fields() {
             json!({"name": ["x"], "lint_enabled": "maybe", "job_runtime_limit": "ten", "languages": "python", "cloc_scan_enabled": null}),
         )
         .expect(400);
-    assert_eq!(reply.invalid_fields(), ["name", "languages", "lint_enabled", "cloc_scan_enabled", "job_runtime_limit"]);
+    assert_eq!(
+        reply.invalid_fields(),
+        [
+            "name",
+            "languages",
+            "lint_enabled",
+            "cloc_scan_enabled",
+            "job_runtime_limit"
+        ]
+    );
     assert_eq!(reply.body["msg"], "name Not a valid string.");
-    assert_eq!(reply.body["invalid_fields"][2], json!({"field": "lint_enabled", "message": ["Must be a valid boolean."]}));
+    assert_eq!(
+        reply.body["invalid_fields"][2],
+        json!({"field": "lint_enabled", "message": ["Must be a valid boolean."]})
+    );
     let too_long = app
-        .post(&format!("{}/initscheme/", world.repo_path()), ADMIN_TOKEN, json!({"name": "x", "job_runtime_limit": 0}))
+        .post(
+            &format!("{}/initscheme/", world.repo_path()),
+            ADMIN_TOKEN,
+            json!({"name": "x", "job_runtime_limit": 0}),
+        )
         .expect(400);
     assert_eq!(too_long.invalid_fields(), ["job_runtime_limit"]);
-    let missing = app.post("/server/main/api/v3/users/", ADMIN_TOKEN, json!({})).expect(400);
+    let missing = app
+        .post("/server/main/api/v3/users/", ADMIN_TOKEN, json!({}))
+        .expect(400);
     assert_eq!(missing.body["msg"], "username This field is required.");
-    let schemes = app.get(&format!("{}/schemes/", world.repo_path()), ADMIN_TOKEN).expect(200);
+    let schemes = app
+        .get(&format!("{}/schemes/", world.repo_path()), ADMIN_TOKEN)
+        .expect(200);
     assert_eq!(schemes.data().as_array().unwrap().len(), 1);
 }
 
@@ -65,14 +106,34 @@ fn unknown_routes_bad_ids_and_wrong_methods_get_envelopes() {
     ] {
         let reply = app.get(&path, ADMIN_TOKEN);
         assert_eq!(reply.status, 404, "{path}: {}", reply.body);
-        assert!(reply.content_type.starts_with("application/json"), "{path}: {}", reply.content_type);
+        assert!(
+            reply.content_type.starts_with("application/json"),
+            "{path}: {}",
+            reply.content_type
+        );
     }
-    let wrong = app.call("DELETE", &format!("{}/", world.repo_path()), Some(ADMIN_TOKEN), Body::None).expect(405);
+    let wrong = app
+        .call(
+            "DELETE",
+            &format!("{}/", world.repo_path()),
+            Some(ADMIN_TOKEN),
+            Body::None,
+        )
+        .expect(405);
     assert_eq!(wrong.body["msg"], "方法 “DELETE” 不被允许。");
-    app.call("PUT", "/server/main/api/v3/orgs/", Some(ADMIN_TOKEN), Body::Json(json!({}))).expect(405);
+    app.call(
+        "PUT",
+        "/server/main/api/v3/orgs/",
+        Some(ADMIN_TOKEN),
+        Body::Json(json!({})),
+    )
+    .expect(405);
     // A GET without the trailing slash is redirected to the slashed route, as in TCA.
     let redirect = app.get(&world.repo_path(), ADMIN_TOKEN).expect(301);
-    assert_eq!(redirect.header("location"), Some(format!("{}/", world.repo_path()).as_str()));
+    assert_eq!(
+        redirect.header("location"),
+        Some(format!("{}/", world.repo_path()).as_str())
+    );
 }
 
 #[test]
@@ -80,7 +141,9 @@ fn a_body_over_one_mebibyte_is_refused_with_413() {
     let app = TestApp::spawn();
     let before = org_count(&app);
     let huge = json!({"name": "x", "description": "d".repeat(1024 * 1024 + 10)});
-    let reply = app.post("/server/main/api/v3/orgs/", ADMIN_TOKEN, huge).expect(413);
+    let reply = app
+        .post("/server/main/api/v3/orgs/", ADMIN_TOKEN, huge)
+        .expect(413);
     assert!(reply.body["msg"].as_str().unwrap().contains("1 MiB"));
     assert_eq!(org_count(&app), before);
 }
@@ -90,9 +153,15 @@ fn an_internal_error_is_a_500_envelope_that_shows_no_internals() {
     let app = TestApp::spawn();
     let world = World::build(&app);
     let conn = rusqlite::Connection::open(app.data_dir().join("codepup.db")).unwrap();
-    conn.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE projects;").unwrap();
-    let reply = app.get(&format!("{}/projects/", world.repo_path()), ADMIN_TOKEN).expect(500);
-    assert_eq!(reply.body, json!({"status_code": 500, "code": 1000, "msg": "internal error"}));
+    conn.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE projects;")
+        .unwrap();
+    let reply = app
+        .get(&format!("{}/projects/", world.repo_path()), ADMIN_TOKEN)
+        .expect(500);
+    assert_eq!(
+        reply.body,
+        json!({"status_code": 500, "code": 1000, "msg": "internal error"})
+    );
     let text = reply.body.to_string().to_lowercase();
     assert!(!text.contains("sql") && !text.contains("table"));
 }
@@ -104,30 +173,73 @@ fn local_repositories_must_lie_below_an_allowed_root() {
     let repos = format!("{}/repos/", world.team_path());
     let outside = tempfile::tempdir().unwrap();
     crate::helpers::make_git_repo(outside.path(), &[("a.txt", "a\n")]);
-    let refused = app.post(&repos, ADMIN_TOKEN, json!({"scm_url": outside.path().to_str().unwrap()})).expect(400);
-    assert!(refused.body["msg"].as_str().unwrap().contains("--allow-local-repos"), "{}", refused.body);
+    let refused = app
+        .post(
+            &repos,
+            ADMIN_TOKEN,
+            json!({"scm_url": outside.path().to_str().unwrap()}),
+        )
+        .expect(400);
+    assert!(
+        refused.body["msg"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-local-repos"),
+        "{}",
+        refused.body
+    );
     let escape = format!("{}/../../", world.repo_dir.to_str().unwrap());
-    app.post(&repos, ADMIN_TOKEN, json!({"scm_url": escape})).expect(400);
+    app.post(&repos, ADMIN_TOKEN, json!({"scm_url": escape}))
+        .expect(400);
     for url in ["-uhttp://evil/x", "ext::sh -c id", "ftp://host/x", "fd::3"] {
-        let reply = app.post(&repos, ADMIN_TOKEN, json!({"scm_url": url})).expect(400);
+        let reply = app
+            .post(&repos, ADMIN_TOKEN, json!({"scm_url": url}))
+            .expect(400);
         assert_eq!(reply.invalid_fields(), ["scm_url"], "{url}: {}", reply.body);
     }
-    let inside = crate::helpers::make_git_repo(&app.repos_dir().join("inside"), &[("b.txt", "b\n")]);
-    let accepted = app.post(&repos, ADMIN_TOKEN, json!({"scm_url": format!("file://{}", inside.display())})).expect(201);
-    assert!(accepted.data()["scm_url"].as_str().unwrap().starts_with("file:///"));
+    let inside =
+        crate::helpers::make_git_repo(&app.repos_dir().join("inside"), &[("b.txt", "b\n")]);
+    let accepted = app
+        .post(
+            &repos,
+            ADMIN_TOKEN,
+            json!({"scm_url": format!("file://{}", inside.display())}),
+        )
+        .expect(201);
+    assert!(accepted.data()["scm_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("file:///"));
 }
 
 #[test]
 fn a_server_without_local_roots_refuses_every_local_repository() {
     let app = TestApp::spawn_with(|config| config.local_repo_roots.clear());
-    app.post("/server/main/api/v3/orgs/", ADMIN_TOKEN, json!({"name": "A", "org_sid": "a"})).expect(201);
-    app.post("/server/main/api/v3/orgs/a/teams/", ADMIN_TOKEN, json!({"name": "t"})).expect(201);
+    app.post(
+        "/server/main/api/v3/orgs/",
+        ADMIN_TOKEN,
+        json!({"name": "A", "org_sid": "a"}),
+    )
+    .expect(201);
+    app.post(
+        "/server/main/api/v3/orgs/a/teams/",
+        ADMIN_TOKEN,
+        json!({"name": "t"}),
+    )
+    .expect(201);
     let repo = crate::helpers::make_git_repo(&app.repos_dir().join("r"), &[("x", "x\n")]);
     let reply = app
-        .post("/server/main/api/orgs/a/teams/t/repos/", ADMIN_TOKEN, json!({"scm_url": repo.to_str().unwrap()}))
+        .post(
+            "/server/main/api/orgs/a/teams/t/repos/",
+            ADMIN_TOKEN,
+            json!({"scm_url": repo.to_str().unwrap()}),
+        )
         .expect(400);
     let msg = reply.body["msg"].as_str().unwrap();
-    assert!(msg.contains("not allowed") && msg.contains("CODEPUP_LOCAL_REPO_ROOTS"), "{msg}");
+    assert!(
+        msg.contains("not allowed") && msg.contains("CODEPUP_LOCAL_REPO_ROOTS"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -137,7 +249,13 @@ fn the_status_page_and_its_assets_are_served_with_their_types() {
     assert!(index.content_type.starts_with("text/html"));
     assert!(index.body.as_str().unwrap().contains("codepup-status-page"));
     for path in codepup::web::asset_paths() {
-        let reply = app.call("GET", &format!("/assets/{path}"), None, Body::None).expect(200);
-        assert_eq!(reply.content_type, codepup::web::content_type(&path), "{path}");
+        let reply = app
+            .call("GET", &format!("/assets/{path}"), None, Body::None)
+            .expect(200);
+        assert_eq!(
+            reply.content_type,
+            codepup::web::content_type(&path),
+            "{path}"
+        );
     }
 }

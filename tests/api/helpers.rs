@@ -44,7 +44,11 @@ impl Reply {
     /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Reply {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
 
@@ -147,14 +151,19 @@ impl TestApp {
             Body::None => request.call(),
             Body::Json(value) => request.send_json(value),
             Body::Form(pairs) => request.send_form(pairs),
-            Body::Raw(content_type, bytes) => request.set("Content-Type", content_type).send_bytes(&bytes),
+            Body::Raw(content_type, bytes) => {
+                request.set("Content-Type", content_type).send_bytes(&bytes)
+            }
         };
         let response = match result {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(error) => panic!("{method} {path} failed: {error}"),
         };
         let status = response.status();
-        let content_type = response.header("content-type").unwrap_or_default().to_string();
+        let content_type = response
+            .header("content-type")
+            .unwrap_or_default()
+            .to_string();
         let headers = response
             .headers_names()
             .into_iter()
@@ -165,14 +174,32 @@ impl TestApp {
             .collect();
         let text = response.into_string().unwrap_or_default();
         let body = if content_type.starts_with("application/json") {
-            let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
-            assert_eq!(body["status_code"], json!(status), "envelope status_code differs from HTTP: {body}");
+            let body: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
+            assert_eq!(
+                body["status_code"],
+                json!(status),
+                "envelope status_code differs from HTTP: {body}"
+            );
             if status < 400 {
-                assert_eq!(body["code"], json!(0), "success envelope without code 0: {body}");
+                assert_eq!(
+                    body["code"],
+                    json!(0),
+                    "success envelope without code 0: {body}"
+                );
             } else {
-                assert!(body.get("data").is_none(), "error envelope with data: {body}");
-                assert!(body["code"].as_i64().is_some_and(|c| c != 0), "error envelope without a code: {body}");
-                assert!(body["msg"].is_string(), "error envelope without msg: {body}");
+                assert!(
+                    body.get("data").is_none(),
+                    "error envelope with data: {body}"
+                );
+                assert!(
+                    body["code"].as_i64().is_some_and(|c| c != 0),
+                    "error envelope without a code: {body}"
+                );
+                assert!(
+                    body["msg"].is_string(),
+                    "error envelope without msg: {body}"
+                );
             }
             body
         } else {
@@ -201,7 +228,11 @@ impl TestApp {
     /// Creates a user through the API and returns their token.
     pub fn create_user(&self, username: &str) -> String {
         let reply = self
-            .post("/server/main/api/v3/users/", ADMIN_TOKEN, json!({"username": username, "nickname": format!("{username}-nick")}))
+            .post(
+                "/server/main/api/v3/users/",
+                ADMIN_TOKEN,
+                json!({"username": username, "nickname": format!("{username}-nick")}),
+            )
             .expect(201);
         reply.data()["token"].as_str().unwrap().to_string()
     }
@@ -248,7 +279,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
         .output()
         .expect("git runs");
-    assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
@@ -265,11 +300,28 @@ pub struct World {
 
 impl World {
     pub fn build(app: &TestApp) -> World {
-        let repo_dir = make_git_repo(&app.repos_dir().join("demo"), &[("src/main.py", "print('hi')\n")]);
-        app.post("/server/main/api/v3/orgs/", ADMIN_TOKEN, json!({"name": "Acme", "org_sid": "acme"})).expect(201);
-        app.post("/server/main/api/v3/orgs/acme/teams/", ADMIN_TOKEN, json!({"name": "web"})).expect(201);
+        let repo_dir = make_git_repo(
+            &app.repos_dir().join("demo"),
+            &[("src/main.py", "print('hi')\n")],
+        );
+        app.post(
+            "/server/main/api/v3/orgs/",
+            ADMIN_TOKEN,
+            json!({"name": "Acme", "org_sid": "acme"}),
+        )
+        .expect(201);
+        app.post(
+            "/server/main/api/v3/orgs/acme/teams/",
+            ADMIN_TOKEN,
+            json!({"name": "web"}),
+        )
+        .expect(201);
         let repo = app
-            .post(&format!("{}/repos/", team_path("acme", "web")), ADMIN_TOKEN, json!({"scm_url": repo_dir.to_str().unwrap()}))
+            .post(
+                &format!("{}/repos/", team_path("acme", "web")),
+                ADMIN_TOKEN,
+                json!({"scm_url": repo_dir.to_str().unwrap()}),
+            )
             .expect(201);
         let repo_id = repo.data()["id"].as_i64().unwrap();
         let project = app

@@ -21,14 +21,38 @@ fn cast(app: &TestApp, world: &World) -> Cast {
         outsider: app.create_user("outsider"),
     };
     let org = "/server/main/api/v3/orgs/acme/memberconf/";
-    app.post(org, ADMIN_TOKEN, json!({"users": ["org_admin"], "role": 1})).expect(200);
-    app.post(org, ADMIN_TOKEN, json!({"users": ["team_admin", "member", "other_member"], "role": 2})).expect(200);
-    let team = format!("/server/main/api/v3/orgs/acme/teams/{}/memberconf/", world.team);
-    app.post(&team, ADMIN_TOKEN, json!({"users": ["team_admin"], "role": 1})).expect(200);
-    app.post(&team, ADMIN_TOKEN, json!({"users": ["member"], "role": 2})).expect(200);
-    app.post("/server/main/api/v3/orgs/acme/teams/", ADMIN_TOKEN, json!({"name": "other"})).expect(201);
-    app.post("/server/main/api/v3/orgs/acme/teams/other/memberconf/", ADMIN_TOKEN, json!({"users": ["other_member"], "role": 2}))
+    app.post(org, ADMIN_TOKEN, json!({"users": ["org_admin"], "role": 1}))
         .expect(200);
+    app.post(
+        org,
+        ADMIN_TOKEN,
+        json!({"users": ["team_admin", "member", "other_member"], "role": 2}),
+    )
+    .expect(200);
+    let team = format!(
+        "/server/main/api/v3/orgs/acme/teams/{}/memberconf/",
+        world.team
+    );
+    app.post(
+        &team,
+        ADMIN_TOKEN,
+        json!({"users": ["team_admin"], "role": 1}),
+    )
+    .expect(200);
+    app.post(&team, ADMIN_TOKEN, json!({"users": ["member"], "role": 2}))
+        .expect(200);
+    app.post(
+        "/server/main/api/v3/orgs/acme/teams/",
+        ADMIN_TOKEN,
+        json!({"name": "other"}),
+    )
+    .expect(201);
+    app.post(
+        "/server/main/api/v3/orgs/acme/teams/other/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": ["other_member"], "role": 2}),
+    )
+    .expect(200);
     cast
 }
 
@@ -56,15 +80,69 @@ fn each_kind_of_caller_gets_the_status_tca_gives() {
         format!("{prefix}{n}")
     };
     let cases = vec![
-        Case { name: "read team", method: "GET", path: format!("{team}/"), body: None, expected: [200, 200, 200, 200, 403, 403] },
-        Case { name: "list repos", method: "GET", path: format!("{team}/repos/"), body: None, expected: [200, 200, 200, 200, 403, 403] },
-        Case { name: "read repo", method: "GET", path: format!("{repo}/"), body: None, expected: [200, 200, 200, 200, 403, 403] },
-        Case { name: "list schemes", method: "GET", path: format!("{repo}/schemes/"), body: None, expected: [200, 200, 200, 200, 403, 403] },
-        Case { name: "read project", method: "GET", path: project.clone(), body: None, expected: [200, 200, 200, 200, 403, 403] },
-        Case { name: "list projects", method: "GET", path: format!("{repo}/projects/"), body: None, expected: [200, 200, 200, 200, 403, 403] },
-        Case { name: "team members", method: "GET", path: format!("{team}/memberconf/"), body: None, expected: [200, 200, 200, 200, 403, 403] },
-        Case { name: "templates", method: "GET", path: "/server/main/api/orgs/acme/schemes/".into(), body: None, expected: [200, 200, 200, 200, 200, 403] },
-        Case { name: "read org", method: "GET", path: "/server/main/api/v3/orgs/acme/".into(), body: None, expected: [200, 200, 200, 200, 200, 403] },
+        Case {
+            name: "read team",
+            method: "GET",
+            path: format!("{team}/"),
+            body: None,
+            expected: [200, 200, 200, 200, 403, 403],
+        },
+        Case {
+            name: "list repos",
+            method: "GET",
+            path: format!("{team}/repos/"),
+            body: None,
+            expected: [200, 200, 200, 200, 403, 403],
+        },
+        Case {
+            name: "read repo",
+            method: "GET",
+            path: format!("{repo}/"),
+            body: None,
+            expected: [200, 200, 200, 200, 403, 403],
+        },
+        Case {
+            name: "list schemes",
+            method: "GET",
+            path: format!("{repo}/schemes/"),
+            body: None,
+            expected: [200, 200, 200, 200, 403, 403],
+        },
+        Case {
+            name: "read project",
+            method: "GET",
+            path: project.clone(),
+            body: None,
+            expected: [200, 200, 200, 200, 403, 403],
+        },
+        Case {
+            name: "list projects",
+            method: "GET",
+            path: format!("{repo}/projects/"),
+            body: None,
+            expected: [200, 200, 200, 200, 403, 403],
+        },
+        Case {
+            name: "team members",
+            method: "GET",
+            path: format!("{team}/memberconf/"),
+            body: None,
+            expected: [200, 200, 200, 200, 403, 403],
+        },
+        Case {
+            name: "templates",
+            method: "GET",
+            path: "/server/main/api/orgs/acme/schemes/".into(),
+            body: None,
+            expected: [200, 200, 200, 200, 200, 403],
+        },
+        Case {
+            name: "read org",
+            method: "GET",
+            path: "/server/main/api/v3/orgs/acme/".into(),
+            body: None,
+            expected: [200, 200, 200, 200, 200, 403],
+        },
         Case {
             name: "register repo",
             method: "POST",
@@ -83,7 +161,9 @@ fn each_kind_of_caller_gets_the_status_tca_gives() {
             name: "make project",
             method: "POST",
             path: format!("{repo}/projects/"),
-            body: Some(json!({"branch": "main", "global_scheme_id": 1, "custom_scheme_name": "REPLACE"})),
+            body: Some(
+                json!({"branch": "main", "global_scheme_id": 1, "custom_scheme_name": "REPLACE"}),
+            ),
             expected: [201, 201, 201, 201, 403, 403],
         },
         Case {
@@ -123,16 +203,28 @@ fn each_kind_of_caller_gets_the_status_tca_gives() {
                 let text = body.to_string().replace("REPLACE", &unique("n"));
                 serde_json::from_str(&text).unwrap()
             });
-            let reply = app.call(case.method, &case.path, Some(token), body.map_or(Body::None, Body::Json));
+            let reply = app.call(
+                case.method,
+                &case.path,
+                Some(token),
+                body.map_or(Body::None, Body::Json),
+            );
             if reply.status != expected {
-                failures.push(format!("{} as {who}: expected {expected}, got {} {}", case.name, reply.status, reply.body));
+                failures.push(format!(
+                    "{} as {who}: expected {expected}, got {} {}",
+                    case.name, reply.status, reply.body
+                ));
             }
             if reply.status == 403 {
                 assert_eq!(reply.body["msg"], "您没有执行该操作的权限。");
             }
         }
     }
-    assert!(failures.is_empty(), "permission mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "permission mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -163,8 +255,14 @@ fn requests_without_a_valid_token_get_401_with_a_challenge() {
         (None, "身份认证信息未提供。"),
         (Some("Bearer abc"), "身份认证信息未提供。"),
         (Some("Token"), "没有提供认证信息（认证令牌HTTP头无效）。"),
-        (Some("Token a b"), "认证令牌字符串不应该包含空格（无效的认证令牌HTTP头）。"),
-        (Some("Token 0123456789abcdef0123456789abcdef01234567"), "认证令牌无效。"),
+        (
+            Some("Token a b"),
+            "认证令牌字符串不应该包含空格（无效的认证令牌HTTP头）。",
+        ),
+        (
+            Some("Token 0123456789abcdef0123456789abcdef01234567"),
+            "认证令牌无效。",
+        ),
     ];
     for (header, msg) in cases {
         let url = format!("{}{path}", app.base);
@@ -182,6 +280,8 @@ fn requests_without_a_valid_token_get_401_with_a_challenge() {
         assert_eq!(body, json!({"status_code": 401, "code": 1000, "msg": msg}));
     }
     // The keyword is case-insensitive.
-    let lower = ureq::get(&format!("{}{path}", app.base)).set("Authorization", &format!("token {ADMIN_TOKEN}")).call();
+    let lower = ureq::get(&format!("{}{path}", app.base))
+        .set("Authorization", &format!("token {ADMIN_TOKEN}"))
+        .call();
     assert_eq!(lower.unwrap().status(), 200);
 }
