@@ -145,6 +145,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     force_create        INTEGER NOT NULL DEFAULT 0 CHECK (force_create IN (0, 1)),
     async_flag          INTEGER NOT NULL DEFAULT 1 CHECK (async_flag IN (0, 1)),
     create_time         TEXT    NOT NULL,
+    -- When a worker took the job; job_runtime_limit counts from here.
+    claim_time          TEXT,
     initialized_time    TEXT,
     start_time          TEXT,
     closing_time        TEXT,
@@ -176,6 +178,17 @@ CREATE INDEX IF NOT EXISTS jobs_project_state ON jobs (project_id, state);
 CREATE INDEX IF NOT EXISTS jobs_project_result_code ON jobs (project_id, result_code);
 -- The queue: unfinished jobs in arrival order.
 CREATE INDEX IF NOT EXISTS jobs_state_id ON jobs (state, id);
+
+-- Per-language line counts of a job's codecount task.
+CREATE TABLE IF NOT EXISTS job_languages (
+    job_id   INTEGER NOT NULL REFERENCES jobs (id),
+    language TEXT    NOT NULL,
+    files    INTEGER NOT NULL,
+    code     INTEGER NOT NULL,
+    comment  INTEGER NOT NULL,
+    blank    INTEGER NOT NULL,
+    PRIMARY KEY (job_id, language)
+);
 
 -- state: 0 WAITING, 1 RUNNING, 2 CLOSED (TCA's task states; codepup uses these three).
 CREATE TABLE IF NOT EXISTS tasks (

@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// Fixed UTC offset in which times are shown and naive filter times are read.
     #[arg(long, env = "CODEPUP_TZ_OFFSET", default_value = "+08:00")]
     pub tz_offset: String,
+    /// The admin's tool definitions (default: `<data-dir>/tools.toml`, if it exists).
+    #[arg(long, env = "CODEPUP_TOOLS_FILE")]
+    pub tools_file: Option<PathBuf>,
     /// Token for the `admin` superuser made at the first start (default: random).
     #[arg(long, env = "CODEPUP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -101,6 +104,8 @@ pub struct Config {
     pub local_repo_roots: Vec<PathBuf>,
     pub tz_offset: UtcOffset,
     pub admin_token: Option<String>,
+    /// `None` means `<data-dir>/tools.toml` when it exists.
+    pub tools_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -134,6 +139,7 @@ impl Config {
             local_repo_roots,
             tz_offset,
             admin_token: args.admin_token,
+            tools_file: args.tools_file,
         })
     }
 

@@ -1,6 +1,7 @@
 //! codepup: a self-hosted code-analysis job server that speaks TCA's task-management API.
 //! Modules in reading order; `Application` is the seam `main.rs` and the tests both go through.
 
+pub mod analyzers;
 pub mod api;
 pub mod auth;
 pub mod body;
@@ -12,6 +13,7 @@ pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod git;
+pub mod scan;
 pub mod web;
 
 use std::fs;
@@ -25,20 +27,26 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web as aw, App, HttpServer};
 use anyhow::Context;
 
+use crate::analyzers::Catalog;
 use crate::config::Config;
 use crate::db::Pool;
 use crate::error::AppError;
+use crate::scan::{ScanPool, ScanQueue};
 
-/// What every handler can reach: the database pool and the settings.
+/// What every handler can reach: the database pool, the settings, the known tools and the scan
+/// queue.
 pub struct AppState {
     pub pool: Pool,
     pub config: Config,
+    pub catalog: Catalog,
+    pub queue: ScanQueue,
 }
 
-/// A built server: database open and prepared, listener bound. Nothing is served until it runs.
+/// A built server: database open and prepared, scan workers running, listener bound.
 pub struct Application {
     listener: TcpListener,
     state: aw::Data<AppState>,
+    scan_pool: ScanPool,
 }
 
 impl Application {
@@ -55,10 +63,15 @@ impl Application {
         if !git::is_available() {
             log::warn!("git is not on PATH: projects cannot be created until it is installed");
         }
+        let catalog = match &config.tools_file {
+            Some(path) => Catalog::load(path, true)?,
+            None => Catalog::load(&config.data_dir.join("tools.toml"), false)?,
+        };
         let pool = db::open(&config.db_path())?;
         ensure_admin(&pool, &config)?;
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let scan_pool = ScanPool::start(pool.clone(), &config, catalog.clone())?;
         log::info!(
             "codepup listening on http://{} with data in {}",
             listener.local_addr()?,
@@ -66,7 +79,13 @@ impl Application {
         );
         Ok(Application {
             listener,
-            state: aw::Data::new(AppState { pool, config }),
+            state: aw::Data::new(AppState {
+                pool,
+                config,
+                catalog,
+                queue: scan_pool.queue(),
+            }),
+            scan_pool,
         })
     }
 
@@ -77,8 +96,8 @@ impl Application {
             .unwrap_or(0)
     }
 
-    /// The actix server; must be polled inside an actix system.
-    fn server(self) -> anyhow::Result<Server> {
+    /// The actix server (to be polled inside an actix system) and the scan pool to stop after it.
+    fn server(self) -> anyhow::Result<(Server, ScanPool)> {
         let state = self.state.clone();
         let http_workers = state.config.http_workers;
         let mut server = HttpServer::new(move || {
@@ -97,12 +116,17 @@ impl Application {
         if let Some(workers) = http_workers {
             server = server.workers(workers);
         }
-        Ok(server.listen(self.listener)?.run())
+        Ok((server.listen(self.listener)?.run(), self.scan_pool))
     }
 
     /// Serves until the process gets SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server()?.await.context("serving HTTP")
+        let (server, scan_pool) = self.server()?;
+        let served = server.await.context("serving HTTP");
+        // Order matters: the HTTP server is stopped first, so no request can queue a job or
+        // wait on one while the scan pool shuts down.
+        scan_pool.shutdown();
+        served
     }
 
     /// Serves on a thread of its own (with its own actix system) and returns a handle that can
@@ -115,11 +139,13 @@ impl Application {
             .spawn(move || {
                 actix_web::rt::System::new().block_on(async move {
                     match self.server() {
-                        Ok(server) => {
+                        Ok((server, scan_pool)) => {
                             let _ = sender.send(Ok(server.handle()));
                             if let Err(error) = server.await {
                                 log::error!("server stopped with an error: {error}");
                             }
+                            // The HTTP server first, then the scan pool (see run_until_stopped).
+                            scan_pool.shutdown();
                         }
                         Err(error) => {
                             let _ = sender.send(Err(error));

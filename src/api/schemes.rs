@@ -43,11 +43,12 @@ pub async fn create_scheme(
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
+    let known_tools = state.catalog.names();
     let scheme_id = db::run(&state.pool, move |conn| {
         let tx = conn.transaction()?;
         let (_, _, repo, access) = repo_scope(&tx, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
-        let new_scheme = read_new_scheme(&body)?;
+        let new_scheme = read_new_scheme(&body, &known_tools)?;
         let scheme_id =
             db::schemes::insert(&tx, repo.id, &new_scheme, None, caller.id).map_err(|error| {
                 if db::is_unique_violation(&error) {
@@ -69,7 +70,7 @@ pub async fn create_scheme(
     Ok(envelope::created(json!({"scan_scheme": scheme_id})))
 }
 
-fn read_new_scheme(body: &Body) -> Result<NewScheme, AppError> {
+fn read_new_scheme(body: &Body, known_tools: &[String]) -> Result<NewScheme, AppError> {
     let mut fields = body.reader();
     let name = fields.required_str("name", 128);
     let description = fields.optional_str("description", 512);
@@ -84,10 +85,9 @@ fn read_new_scheme(body: &Body) -> Result<NewScheme, AppError> {
             Err(message) => fields.reject("languages", message),
         }
     }
-    let known_tools = scheme::known_tools();
     let mut tools: Vec<String> = Vec::new();
     for tool in fields.optional_str_list("tools", 64).unwrap_or_default() {
-        match scheme::check_tool(&tool, &known_tools) {
+        match scheme::check_tool(&tool, known_tools) {
             Ok(()) if !tools.contains(&tool) => tools.push(tool),
             Ok(()) => {}
             Err(message) => fields.reject("tools", message),

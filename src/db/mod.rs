@@ -2,10 +2,12 @@
 //! `run`, the one way handlers reach the database (off actix's event loop).
 
 pub mod access;
+pub mod jobs;
 pub mod orgs;
 pub mod projects;
 pub mod repos;
 pub mod schemes;
+pub mod tasks;
 pub mod teams;
 pub mod users;
 

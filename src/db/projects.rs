@@ -128,3 +128,13 @@ pub fn list(
         .collect::<rusqlite::Result<Vec<Project>>>()?;
     Ok((count, projects))
 }
+
+/// A project by id alone (the scan engine already knows it exists).
+pub fn get_by_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Option<Project>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} {FROM} WHERE p.id = ?1"),
+        params![project_id.0],
+        from_row,
+    )
+    .optional()
+}

@@ -145,3 +145,13 @@ pub fn stats(conn: &Connection, repo_id: RepoId) -> rusqlite::Result<RepoStats> 
         recent_active,
     })
 }
+
+/// A repository by id alone (the scan engine already knows it exists).
+pub fn get_by_id(conn: &Connection, repo_id: RepoId) -> rusqlite::Result<Option<Repo>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM repos WHERE id = ?1"),
+        params![repo_id.0],
+        from_row,
+    )
+    .optional()
+}

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod ids;
+pub mod job;
 pub mod org;
 pub mod project;
 pub mod repo;

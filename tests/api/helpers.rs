@@ -96,6 +96,7 @@ impl TestApp {
             local_repo_roots: vec![dir.path().join("repos")],
             tz_offset: parse_offset("+08:00").unwrap(),
             admin_token: Some(ADMIN_TOKEN.to_string()),
+            tools_file: None,
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         adjust(&mut config);

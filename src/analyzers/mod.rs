@@ -1,0 +1,151 @@
+//! The tools a scan can run: the built-in line counter and the command tools the server's admin
+//! defines in `tools.toml`. Only that file can define a command; no API request can make the
+//! server run a program of its choosing.
+
+pub mod codecount;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use crate::domain::scheme::BUILTIN_TOOLS;
+
+/// Modules a tool may belong to (TCA's task modules).
+pub const MODULES: &[&str] = &["codelint", "codemetric"];
+
+/// One `[[tool]]` of `tools.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDef {
+    /// What schemes list in `tools`.
+    pub name: String,
+    /// `codelint` or `codemetric`.
+    pub module: String,
+    /// argv; `{checkout}` and `{files}` are substituted.
+    pub command: Vec<String>,
+    /// Seconds the tool may run; the job's own limit applies in any case.
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolsFile {
+    #[serde(default)]
+    tool: Vec<ToolDef>,
+}
+
+/// The tools this server knows: built-ins first, then the admin's, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    defined: Vec<ToolDef>,
+}
+
+impl Catalog {
+    /// Reads `path`. A missing file is an empty catalog unless `required` (the admin named it).
+    pub fn load(path: &Path, required: bool) -> anyhow::Result<Catalog> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Catalog::default())
+            }
+            Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+        };
+        Catalog::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Catalog> {
+        let file: ToolsFile = toml::from_str(text).context("tools.toml is not valid")?;
+        let mut seen = HashSet::new();
+        for tool in &file.tool {
+            let name = &tool.name;
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                bail!("tool name {name:?}: use letters, digits, '-', '_' and '.'");
+            }
+            if BUILTIN_TOOLS.iter().any(|(_, builtin)| builtin == name) {
+                bail!("tool {name}: the name is taken by a built-in tool");
+            }
+            if !seen.insert(name.clone()) {
+                bail!("tool {name} is defined twice");
+            }
+            if !MODULES.contains(&tool.module.as_str()) {
+                bail!("tool {name}: module must be one of {}", MODULES.join(", "));
+            }
+            if tool
+                .command
+                .first()
+                .is_none_or(|program| program.trim().is_empty())
+            {
+                bail!("tool {name}: command must name a program");
+            }
+            if tool.timeout == Some(0) {
+                bail!("tool {name}: timeout must be at least 1 second");
+            }
+        }
+        Ok(Catalog { defined: file.tool })
+    }
+
+    /// Every name a scheme may list in `tools`.
+    pub fn names(&self) -> Vec<String> {
+        BUILTIN_TOOLS
+            .iter()
+            .map(|(_, name)| name.to_string())
+            .chain(self.defined.iter().map(|tool| tool.name.clone()))
+            .collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ToolDef> {
+        self.defined.iter().find(|tool| tool.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tools_file_defines_command_tools() {
+        let catalog = Catalog::parse(
+            r#"
+            [[tool]]
+            name = "sleeper"
+            module = "codelint"
+            command = ["sleep", "600"]
+            timeout = 300
+            "#,
+        )
+        .unwrap();
+        assert_eq!(catalog.names(), ["codecount", "sleeper"]);
+        assert_eq!(catalog.get("sleeper").unwrap().timeout, Some(300));
+    }
+
+    #[test]
+    fn bad_tools_files_are_refused_with_the_reason() {
+        for (text, reason) in [
+            (
+                "[[tool]]\nname = \"x\"\nmodule = \"other\"\ncommand = [\"true\"]",
+                "module",
+            ),
+            (
+                "[[tool]]\nname = \"codecount\"\nmodule = \"codemetric\"\ncommand = [\"true\"]",
+                "built-in",
+            ),
+            (
+                "[[tool]]\nname = \"x\"\nmodule = \"codelint\"\ncommand = []",
+                "program",
+            ),
+            (
+                "[[tool]]\nname = \"x\"\nmodule = \"codelint\"\ncommand = [\"a\"]\nshell = true",
+                "valid",
+            ),
+        ] {
+            let error = format!("{:#}", Catalog::parse(text).unwrap_err());
+            assert!(error.contains(reason), "{error}");
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! SQL for jobs, their scans and their line counts. State changes are compare-and-set updates:
+//! each names the state it expects, and reports whether it won.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::clock;
+use crate::domain::ids::{JobId, ProjectId, ScanId, UserId};
+use crate::domain::job::{code, Job, JobState, LanguageCount, LineCounts};
+
+const COLUMNS: &str = "id, project_id, scan_id, state, incr_scan, create_time, claim_time, initialized_time,
+    start_time, closing_time, end_time, expire_time, result_code, result_msg, result_path, task_num, task_done,
+    remarks, remarked_by, code_line_num, comment_line_num, blank_line_num, total_line_num, created_from,
+    creator, restart_count";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    Ok(Job {
+        id: JobId(row.get(0)?),
+        project_id: ProjectId(row.get(1)?),
+        scan_id: row.get::<_, Option<i64>>(2)?.map(ScanId),
+        state: row.get(3)?,
+        incr_scan: row.get(4)?,
+        create_time: row.get(5)?,
+        claim_time: row.get(6)?,
+        initialized_time: row.get(7)?,
+        start_time: row.get(8)?,
+        closing_time: row.get(9)?,
+        end_time: row.get(10)?,
+        expire_time: row.get(11)?,
+        result_code: row.get(12)?,
+        result_msg: row.get(13)?,
+        result_path: row.get(14)?,
+        task_num: row.get(15)?,
+        task_done: row.get(16)?,
+        remarks: row.get(17)?,
+        remarked_by: row.get(18)?,
+        lines: LineCounts {
+            code: row.get(19)?,
+            comment: row.get(20)?,
+            blank: row.get(21)?,
+            total: row.get(22)?,
+        },
+        created_from: row.get(23)?,
+        creator: row.get(24)?,
+        restart_count: row.get(25)?,
+    })
+}
+
+/// What `scans/create` stores.
+pub struct NewJob<'a> {
+    pub incr_scan: bool,
+    pub force_create: bool,
+    pub async_flag: bool,
+    pub created_from: &'a str,
+    pub creator: &'a str,
+    pub creator_id: UserId,
+}
+
+/// Inserts a WAITING job and its scan row.
+pub fn insert(
+    conn: &Connection,
+    project_id: ProjectId,
+    new_job: &NewJob<'_>,
+) -> rusqlite::Result<(JobId, ScanId)> {
+    let now = clock::now_stored();
+    let scan_type = if new_job.incr_scan { 1 } else { 2 };
+    conn.execute(
+        "INSERT INTO scans (project_id, scan_type, create_time) VALUES (?1, ?2, ?3)",
+        params![project_id.0, scan_type, now],
+    )?;
+    let scan_id = ScanId(conn.last_insert_rowid());
+    conn.execute(
+        "INSERT INTO jobs (project_id, scan_id, state, incr_scan, force_create, async_flag, create_time,
+             created_from, creator, creator_id)
+         VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            project_id.0,
+            scan_id.0,
+            new_job.incr_scan,
+            new_job.force_create,
+            new_job.async_flag,
+            now,
+            new_job.created_from,
+            new_job.creator,
+            new_job.creator_id.0
+        ],
+    )?;
+    Ok((JobId(conn.last_insert_rowid()), scan_id))
+}
+
+/// The scan ids of the project's jobs that are not CLOSED, oldest first.
+pub fn unfinished_scan_ids(
+    conn: &Connection,
+    project_id: ProjectId,
+) -> rusqlite::Result<Vec<Option<i64>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT scan_id FROM jobs WHERE project_id = ?1 AND state != 2 ORDER BY id",
+    )?;
+    let ids = stmt
+        .query_map(params![project_id.0], |row| row.get(0))?
+        .collect();
+    ids
+}
+
+/// The project's unfinished jobs older than `job_id`.
+pub fn older_unfinished(
+    conn: &Connection,
+    project_id: ProjectId,
+    job_id: JobId,
+) -> rusqlite::Result<Vec<JobId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM jobs WHERE project_id = ?1 AND id < ?2 AND state != 2 ORDER BY id",
+    )?;
+    let ids = stmt
+        .query_map(params![project_id.0, job_id.0], |row| row.get(0).map(JobId))?
+        .collect();
+    ids
+}
+
+pub fn get(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<Job>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+        params![job_id.0],
+        from_row,
+    )
+    .optional()
+}
+
+/// A job of the project (404 material when it belongs to another).
+pub fn get_in_project(
+    conn: &Connection,
+    project_id: ProjectId,
+    job_id: JobId,
+) -> rusqlite::Result<Option<Job>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1 AND project_id = ?2"),
+        params![job_id.0, project_id.0],
+        from_row,
+    )
+    .optional()
+}
+
+pub fn state(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<JobState>> {
+    let state: Option<i64> = conn
+        .query_row(
+            "SELECT state FROM jobs WHERE id = ?1",
+            params![job_id.0],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(state.and_then(JobState::from_i64))
+}
+
+/// Filters of the job list (TCA_API.md §5.3), already parsed. Times are stored-form text.
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    pub create_time_gte: Option<String>,
+    pub create_time_lte: Option<String>,
+    pub result_code_gte: Option<f64>,
+    pub result_code_lte: Option<f64>,
+    pub result_msg: Option<String>,
+    pub created_from: Option<String>,
+    pub creator: Option<String>,
+    /// `,1,2,` for `state IN (1, 2)`.
+    pub states: Option<String>,
+}
+
+const LIST_WHERE: &str = "WHERE project_id = ?1
+    AND (?2 IS NULL OR create_time >= ?2) AND (?3 IS NULL OR create_time <= ?3)
+    AND (?4 IS NULL OR result_code >= ?4) AND (?5 IS NULL OR result_code <= ?5)
+    AND (?6 IS NULL OR instr(lower(result_msg), lower(?6)) > 0)
+    AND (?7 IS NULL OR instr(lower(created_from), lower(?7)) > 0)
+    AND (?8 IS NULL OR instr(lower(creator), lower(?8)) > 0)
+    AND (?9 IS NULL OR instr(?9, ',' || state || ',') > 0)";
+
+/// One page of the project's jobs, newest first, and the count of all that match.
+pub fn list(
+    conn: &Connection,
+    project_id: ProjectId,
+    filter: &JobFilter,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(i64, Vec<Job>)> {
+    let f = filter;
+    let count = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs {LIST_WHERE}"))?
+        .query_row(
+            params![
+                project_id.0,
+                f.create_time_gte,
+                f.create_time_lte,
+                f.result_code_gte,
+                f.result_code_lte,
+                f.result_msg,
+                f.created_from,
+                f.creator,
+                f.states
+            ],
+            |row| row.get(0),
+        )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM jobs {LIST_WHERE} ORDER BY id DESC LIMIT ?10 OFFSET ?11"
+    ))?;
+    let jobs = stmt
+        .query_map(
+            params![
+                project_id.0,
+                f.create_time_gte,
+                f.create_time_lte,
+                f.result_code_gte,
+                f.result_code_lte,
+                f.result_msg,
+                f.created_from,
+                f.creator,
+                f.states,
+                limit,
+                offset
+            ],
+            from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<Job>>>()?;
+    Ok((count, jobs))
+}
+
+/// Takes the oldest WAITING job for a worker (WAITING -> INITING), or `None` when there is none.
+/// One statement, so two workers can never take the same job.
+pub fn claim_next(conn: &Connection) -> rusqlite::Result<Option<JobId>> {
+    conn.query_row(
+        "UPDATE jobs SET state = 4, claim_time = ?1
+         WHERE id = (SELECT id FROM jobs WHERE state = 0 ORDER BY id LIMIT 1) AND state = 0
+         RETURNING id",
+        params![clock::now_stored()],
+        |row| row.get(0).map(JobId),
+    )
+    .optional()
+}
+
+/// Moves a job from `from` to `to` if it is still in `from`, stamping the time column that
+/// belongs to `to`. Returns whether it moved.
+pub fn transition(
+    conn: &Connection,
+    job_id: JobId,
+    from: JobState,
+    to: JobState,
+) -> rusqlite::Result<bool> {
+    debug_assert!(from.can_become(to), "{from:?} -> {to:?}");
+    let stamp = match to {
+        JobState::Inited => Some("initialized_time"),
+        JobState::Running => Some("start_time"),
+        JobState::Closing => Some("closing_time"),
+        _ => None,
+    };
+    let changed = match stamp {
+        Some(column) => conn.execute(
+            &format!("UPDATE jobs SET state = ?3, {column} = ?4 WHERE id = ?1 AND state = ?2"),
+            params![job_id.0, from as i64, to as i64, clock::now_stored()],
+        )?,
+        None => conn.execute(
+            "UPDATE jobs SET state = ?3 WHERE id = ?1 AND state = ?2",
+            params![job_id.0, from as i64, to as i64],
+        )?,
+    };
+    Ok(changed == 1)
+}
+
+/// Closes a job that is not CLOSED yet with `result_code`/`result_msg`. `end_time` is set on
+/// every close (TCA leaves it null on revokes); `expire_time` marks a revoke. Returns whether
+/// this call closed it.
+pub fn close(
+    conn: &Connection,
+    job_id: JobId,
+    result_code: i64,
+    result_msg: &str,
+    is_revoke: bool,
+) -> rusqlite::Result<bool> {
+    let now = clock::now_stored();
+    let changed = conn.execute(
+        "UPDATE jobs SET state = 2, result_code = ?2, result_msg = ?3,
+             closing_time = COALESCE(closing_time, ?4), end_time = ?4,
+             expire_time = CASE WHEN ?5 THEN ?4 ELSE expire_time END
+         WHERE id = ?1 AND state != 2",
+        params![job_id.0, result_code, result_msg, now, is_revoke],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Records who cancelled a job and why.
+pub fn set_remarks(
+    conn: &Connection,
+    job_id: JobId,
+    remarks: &str,
+    user_id: UserId,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET remarks = ?2, remarked_by = ?3 WHERE id = ?1",
+        params![job_id.0, remarks, user_id.0],
+    )?;
+    Ok(())
+}
+
+/// At start-up: every job a worker had taken was interrupted. Jobs interrupted fewer than
+/// `max_restarts` times go back to WAITING with their tasks removed; the others are closed with
+/// code 100. Returns `(requeued, given_up)`.
+pub fn requeue_interrupted(
+    conn: &Connection,
+    max_restarts: i64,
+) -> rusqlite::Result<(usize, usize)> {
+    let now = clock::now_stored();
+    let given_up = conn.execute(
+        "UPDATE jobs SET state = 2, result_code = ?1,
+             result_msg = 'interrupted by ' || (restart_count + 1) || ' server restarts; start a new scan',
+             closing_time = COALESCE(closing_time, ?2), end_time = ?2, expire_time = ?2,
+             restart_count = restart_count + 1
+         WHERE state IN (1, 3, 4, 5) AND restart_count + 1 >= ?3",
+        params![code::E_SERVER, now, max_restarts],
+    )?;
+    conn.execute(
+        "UPDATE tasks SET state = 2, result_code = ?1, result_msg = 'Job revoked: server restarted', end_time = ?2
+         WHERE state != 2 AND job_id IN (SELECT id FROM jobs WHERE state = 2)",
+        params![code::E_SERVER, now],
+    )?;
+    conn.execute(
+        "DELETE FROM tasks WHERE job_id IN (SELECT id FROM jobs WHERE state IN (1, 3, 4, 5))",
+        [],
+    )?;
+    let requeued = conn.execute(
+        "UPDATE jobs SET state = 0, restart_count = restart_count + 1, claim_time = NULL, initialized_time = NULL,
+             start_time = NULL, closing_time = NULL, task_num = 0, task_done = 0
+         WHERE state IN (1, 3, 4, 5)",
+        [],
+    )?;
+    Ok((requeued, given_up))
+}
+
+/// Jobs a worker holds (not WAITING, not CLOSED) with the minutes their scheme allows.
+pub fn active_with_limits(
+    conn: &Connection,
+) -> rusqlite::Result<Vec<(JobId, i64, Option<String>, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.id, j.state, j.claim_time, s.job_runtime_limit
+         FROM jobs j JOIN projects p ON p.id = j.project_id JOIN scan_schemes s ON s.id = p.scan_scheme_id
+         WHERE j.state IN (1, 3, 4, 5)",
+    )?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((JobId(row.get(0)?), row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .collect();
+    rows
+}
+
+pub fn set_task_num(conn: &Connection, job_id: JobId, task_num: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET task_num = ?2, task_done = 0 WHERE id = ?1",
+        params![job_id.0, task_num],
+    )?;
+    Ok(())
+}
+
+pub fn increment_task_done(conn: &Connection, job_id: JobId) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET task_done = task_done + 1 WHERE id = ?1",
+        params![job_id.0],
+    )?;
+    Ok(())
+}
+
+/// Sets the job's line counts and replaces its per-language breakdown.
+pub fn set_line_counts(
+    conn: &Connection,
+    job_id: JobId,
+    lines: &LineCounts,
+    languages: &[LanguageCount],
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET code_line_num = ?2, comment_line_num = ?3, blank_line_num = ?4, total_line_num = ?5
+         WHERE id = ?1",
+        params![job_id.0, lines.code, lines.comment, lines.blank, lines.total],
+    )?;
+    conn.execute(
+        "DELETE FROM job_languages WHERE job_id = ?1",
+        params![job_id.0],
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO job_languages (job_id, language, files, code, comment, blank) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for language in languages {
+        insert.execute(params![
+            job_id.0,
+            language.name,
+            language.files,
+            language.code,
+            language.comment,
+            language.blank
+        ])?;
+    }
+    Ok(())
+}
+
+pub fn languages(conn: &Connection, job_id: JobId) -> rusqlite::Result<Vec<LanguageCount>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT language, files, code, comment, blank FROM job_languages WHERE job_id = ?1
+         ORDER BY code DESC, language",
+    )?;
+    let rows = stmt
+        .query_map(params![job_id.0], |row| {
+            Ok(LanguageCount {
+                name: row.get(0)?,
+                files: row.get(1)?,
+                code: row.get(2)?,
+                comment: row.get(3)?,
+                blank: row.get(4)?,
+            })
+        })?
+        .collect();
+    rows
+}
+
+/// Records the revisions a job scans (and, when incremental, compares with).
+pub fn set_revisions(
+    conn: &Connection,
+    scan_id: ScanId,
+    revision: &str,
+    base: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE scans SET scm_revision = ?2, base_revision = ?3 WHERE id = ?1",
+        params![scan_id.0, revision, base],
+    )?;
+    Ok(())
+}
+
+pub fn revision(conn: &Connection, scan_id: ScanId) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT scm_revision FROM scans WHERE id = ?1",
+        params![scan_id.0],
+        |row| row.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
+/// The baseline of an incremental scan: the revision and job of the project's latest job whose
+/// results were stored (result code 0 or 1), other than `job_id`.
+pub fn baseline(
+    conn: &Connection,
+    project_id: ProjectId,
+    job_id: JobId,
+) -> rusqlite::Result<Option<(String, JobId)>> {
+    conn.query_row(
+        "SELECT s.scm_revision, j.id FROM jobs j JOIN scans s ON s.id = j.scan_id
+         WHERE j.project_id = ?1 AND j.id != ?2 AND j.state = 2 AND j.result_code IN (?3, ?4)
+           AND s.scm_revision IS NOT NULL
+         ORDER BY j.id DESC LIMIT 1",
+        params![project_id.0, job_id.0, code::OK, code::INCR_IGNORE],
+        |row| Ok((row.get(0)?, JobId(row.get(1)?))),
+    )
+    .optional()
+}
+
+/// Copies line counts (and the breakdown) from `from` to `to`: a scan of an unchanged head
+/// describes the same tree.
+pub fn copy_line_counts(conn: &Connection, from: JobId, to: JobId) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET (code_line_num, comment_line_num, blank_line_num, total_line_num) =
+            (SELECT code_line_num, comment_line_num, blank_line_num, total_line_num FROM jobs WHERE id = ?1)
+         WHERE id = ?2",
+        params![from.0, to.0],
+    )?;
+    conn.execute(
+        "INSERT OR REPLACE INTO job_languages (job_id, language, files, code, comment, blank)
+         SELECT ?2, language, files, code, comment, blank FROM job_languages WHERE job_id = ?1",
+        params![from.0, to.0],
+    )?;
+    Ok(())
+}

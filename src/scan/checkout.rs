@@ -1,0 +1,243 @@
+//! Source for a job: one cached bare clone per repository (cloned once, fetched on later scans),
+//! and a clean per-job checkout of one revision, removed when the job ends.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::git::{self, GitError};
+
+/// How long a clone or fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// How long a local git command (read-tree, diff, ...) may take.
+const LOCAL_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The cache of repository `repo_id`, cloned or brought up to date from `fetch_url`. The caller
+/// holds the repository's lock, so one repository is never fetched twice at once.
+pub fn update_cache(
+    cache_root: &Path,
+    repo_id: i64,
+    fetch_url: &str,
+    log: &mut impl Write,
+) -> Result<PathBuf, GitError> {
+    let cache = cache_root.join(format!("repo-{repo_id}.git"));
+    if cache.join("HEAD").exists() {
+        let _ = writeln!(log, "$ git fetch --prune -- {fetch_url}");
+        let mut command = git::command();
+        command
+            .args(["-c", "gc.auto=0", "--git-dir"])
+            .arg(&cache)
+            .args([
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--force",
+                "--no-tags",
+                "--",
+                fetch_url,
+                "+refs/heads/*:refs/heads/*",
+            ]);
+        git::run(command, FETCH_TIMEOUT)?;
+        return Ok(cache);
+    }
+    // Clone under a temporary name and rename, so a clone cut short is never taken for a cache.
+    let partial = cache_root.join(format!("repo-{repo_id}.git.partial"));
+    let _ = fs::remove_dir_all(&partial);
+    let _ = writeln!(log, "$ git clone --bare -- {fetch_url}");
+    let mut command = git::command();
+    command
+        .args([
+            "-c",
+            "gc.auto=0",
+            "clone",
+            "--bare",
+            "--quiet",
+            "--",
+            fetch_url,
+        ])
+        .arg(&partial);
+    git::run(command, FETCH_TIMEOUT)?;
+    fs::rename(&partial, &cache)
+        .map_err(|error| GitError::Other(format!("cannot keep the clone: {error}")))?;
+    Ok(cache)
+}
+
+/// Removes clones a crash cut short.
+pub fn remove_partial_clones(cache_root: &Path) {
+    let Ok(entries) = fs::read_dir(cache_root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".partial") {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn local(cache: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+    let mut command = git::command();
+    command.arg("--git-dir").arg(cache).args(args);
+    git::run(command, LOCAL_TIMEOUT)
+}
+
+/// The commit `branch` points to in the cache, or `None` when the branch does not exist.
+pub fn resolve_branch(cache: &Path, branch: &str) -> Result<Option<String>, GitError> {
+    match local(
+        cache,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}^{{commit}}"),
+        ],
+    ) {
+        Ok(stdout) => Ok(Some(String::from_utf8_lossy(&stdout).trim().to_string())),
+        // rev-parse --quiet fails without a message when the ref is missing.
+        Err(GitError::Other(message)) if message.contains("without a message") => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether the cache holds `revision` (a baseline may be gone after a force-push).
+pub fn has_commit(cache: &Path, revision: &str) -> bool {
+    local(
+        cache,
+        &["cat-file", "-e", &format!("{revision}^{{commit}}")],
+    )
+    .is_ok()
+}
+
+/// Writes the tree of `revision` into `dest` (which must not exist), using `index` as a private
+/// index file so concurrent jobs never share one.
+pub fn checkout(cache: &Path, revision: &str, dest: &Path, index: &Path) -> Result<(), GitError> {
+    fs::create_dir_all(dest)
+        .map_err(|error| GitError::Other(format!("cannot create the workspace: {error}")))?;
+    for args in [
+        vec!["read-tree", revision],
+        vec!["checkout-index", "--all", "--force"],
+    ] {
+        let mut command = git::command();
+        command
+            .env("GIT_INDEX_FILE", index)
+            .arg("--git-dir")
+            .arg(cache)
+            .arg("--work-tree")
+            .arg(dest)
+            .args(&args);
+        git::run(command, LOCAL_TIMEOUT)?;
+    }
+    Ok(())
+}
+
+/// Paths changed between `base` and `head` (added, copied, modified, renamed; not deleted).
+pub fn changed_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>, GitError> {
+    let stdout = local(
+        cache,
+        &[
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--diff-filter=ACMRT",
+            base,
+            head,
+            "--",
+        ],
+    )?;
+    Ok(split_nul(&stdout))
+}
+
+/// Every file of `revision`.
+pub fn all_files(cache: &Path, revision: &str) -> Result<Vec<String>, GitError> {
+    let stdout = local(
+        cache,
+        &[
+            "ls-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            "--full-tree",
+            revision,
+        ],
+    )?;
+    Ok(split_nul(&stdout))
+}
+
+fn split_nul(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|b| *b == 0)
+        .filter(|part| !part.is_empty())
+        .map(|part| String::from_utf8_lossy(part).into_owned())
+        .collect()
+}
+
+/// Keeps the paths inside `scan_path` (`/` keeps everything).
+pub fn within_scan_path(files: Vec<String>, scan_path: &str) -> Vec<String> {
+    let prefix = scan_path.trim_start_matches('/');
+    if prefix.is_empty() {
+        return files;
+    }
+    let dir = format!("{prefix}/");
+    files
+        .into_iter()
+        .filter(|file| file.starts_with(&dir))
+        .collect()
+}
+
+/// A job's workspace: the checkout and its private index, removed when dropped, whatever the
+/// job's outcome.
+pub struct Workspace {
+    pub dir: PathBuf,
+    pub index: PathBuf,
+    pub file_list: PathBuf,
+}
+
+impl Workspace {
+    pub fn new(root: &Path, job_id: i64) -> Workspace {
+        Workspace {
+            dir: root.join(format!("job-{job_id}")),
+            index: root.join(format!("job-{job_id}.index")),
+            file_list: root.join(format!("job-{job_id}.files")),
+        }
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.index);
+        let _ = fs::remove_file(&self.file_list);
+    }
+}
+
+/// Removes every workspace left behind by a crash (called before workers start).
+pub fn clear_workspaces(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let _ = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_paths_keep_only_their_directory() {
+        let files = vec![
+            "src/a.rs".to_string(),
+            "srcx/b.rs".to_string(),
+            "README".to_string(),
+        ];
+        assert_eq!(within_scan_path(files.clone(), "/"), files);
+        assert_eq!(within_scan_path(files, "/src"), ["src/a.rs"]);
+    }
+}

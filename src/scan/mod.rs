@@ -1,0 +1,224 @@
+//! The scan engine: a pool of named worker threads that take jobs from the jobs table (the
+//! queue, which survives restarts), a monitor thread that enforces job time limits, and
+//! `ScanQueue`, the handle the API uses to wake workers, revoke jobs and wait for them.
+
+pub mod checkout;
+pub mod lifecycle;
+pub mod process;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::analyzers::Catalog;
+use crate::config::Config;
+use crate::db::{self, Pool};
+use crate::domain::ids::{JobId, RepoId};
+
+/// A job is re-queued at most this many times by server starts; then it is closed with code 100.
+pub const MAX_RESTARTS: i64 = 3;
+
+/// How often idle workers and the monitor look at the table even without a wake-up.
+const POLL: Duration = Duration::from_secs(1);
+
+/// State shared by the workers, the monitor and the API.
+pub struct Shared {
+    pub pool: Pool,
+    pub catalog: Catalog,
+    pub git_cache_dir: PathBuf,
+    pub workspace_dir: PathBuf,
+    pub logs_dir: PathBuf,
+    pub processes: process::Processes,
+    stopping: AtomicBool,
+    wake: (Mutex<u64>, Condvar),
+    watchers: Mutex<HashMap<JobId, Vec<tokio::sync::oneshot::Sender<()>>>>,
+    repo_locks: Mutex<HashMap<RepoId, Arc<Mutex<()>>>>,
+}
+
+impl Shared {
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Wakes one idle worker (a job was queued).
+    pub fn wake(&self) {
+        let (count, condvar) = &self.wake;
+        *count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        condvar.notify_all();
+    }
+
+    /// Sleeps until woken or `POLL` passes.
+    fn idle(&self) {
+        let (count, condvar) = &self.wake;
+        let guard = count.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = *guard;
+        let _ = condvar
+            .wait_timeout_while(guard, POLL, |now| *now == seen && !self.is_stopping())
+            .map_err(|p| p.into_inner());
+    }
+
+    /// Tells everyone waiting on `job_id` that it closed.
+    pub fn job_closed(&self, job_id: JobId) {
+        let senders = self
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&job_id);
+        for sender in senders.into_iter().flatten() {
+            let _ = sender.send(());
+        }
+    }
+
+    /// The lock that serialises git work on one repository's cache.
+    pub fn repo_lock(&self, repo_id: RepoId) -> Arc<Mutex<()>> {
+        self.repo_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(repo_id)
+            .or_default()
+            .clone()
+    }
+
+    /// A task's log file.
+    pub fn task_log_path(&self, job_id: JobId, task_id: crate::domain::ids::TaskId) -> PathBuf {
+        self.logs_dir
+            .join(format!("job-{job_id}"))
+            .join(format!("task-{task_id}.log"))
+    }
+
+    /// The job's own log (source, revisions, file counts).
+    pub fn job_log_path(&self, job_id: JobId) -> PathBuf {
+        self.logs_dir.join(format!("job-{job_id}")).join("job.log")
+    }
+}
+
+/// The handle the API holds. Cloning is cheap.
+#[derive(Clone)]
+pub struct ScanQueue {
+    shared: Arc<Shared>,
+}
+
+impl ScanQueue {
+    /// Wakes a worker: a job was inserted.
+    pub fn job_added(&self) {
+        self.shared.wake();
+    }
+
+    /// A receiver that fires once `job_id` is CLOSED. Register before checking the job's state,
+    /// so a close in between is not missed. It fails if the server stops first.
+    pub fn watch(&self, job_id: JobId) -> tokio::sync::oneshot::Receiver<()> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.shared
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(job_id)
+            .or_default()
+            .push(sender);
+        receiver
+    }
+
+    /// Forgets watchers whose requests went away (the client hung up).
+    pub fn forget_closed_watchers(&self, job_id: JobId) {
+        let mut watchers = self
+            .shared
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = watchers.get_mut(&job_id) {
+            list.retain(|sender| !sender.is_closed());
+            if list.is_empty() {
+                watchers.remove(&job_id);
+            }
+        }
+    }
+
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// The running engine. Dropping it without `shutdown` leaves the threads running.
+pub struct ScanPool {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ScanPool {
+    /// Re-queues interrupted jobs, clears stale workspaces, then starts `config.scan_workers`
+    /// workers and the monitor.
+    pub fn start(pool: Pool, config: &Config, catalog: Catalog) -> anyhow::Result<ScanPool> {
+        let logs_dir = config.data_dir.join("logs");
+        std::fs::create_dir_all(&logs_dir)
+            .with_context(|| format!("creating {}", logs_dir.display()))?;
+        let shared = Arc::new(Shared {
+            pool,
+            catalog,
+            git_cache_dir: config.git_cache_dir(),
+            workspace_dir: config.workspace_dir(),
+            logs_dir,
+            processes: process::Processes::default(),
+            stopping: AtomicBool::new(false),
+            wake: (Mutex::new(0), Condvar::new()),
+            watchers: Mutex::new(HashMap::new()),
+            repo_locks: Mutex::new(HashMap::new()),
+        });
+        // Before any worker runs: whatever a previous process had taken was interrupted.
+        {
+            let conn = shared.pool.get()?;
+            let (requeued, given_up) = db::jobs::requeue_interrupted(&conn, MAX_RESTARTS)?;
+            if requeued + given_up > 0 {
+                log::warn!("found {requeued} interrupted jobs (re-queued) and {given_up} interrupted too often (closed with 100)");
+            }
+        }
+        checkout::clear_workspaces(&shared.workspace_dir);
+        checkout::remove_partial_clones(&shared.git_cache_dir);
+        let mut threads = Vec::new();
+        for n in 0..config.scan_workers {
+            let shared = shared.clone();
+            threads.push(
+                thread::Builder::new()
+                    .name(format!("scan-worker-{n}"))
+                    .spawn(move || worker::run(&shared))
+                    .context("starting a scan worker")?,
+            );
+        }
+        let monitor_shared = shared.clone();
+        threads.push(
+            thread::Builder::new()
+                .name("scan-monitor".into())
+                .spawn(move || lifecycle::monitor(&monitor_shared))
+                .context("starting the scan monitor")?,
+        );
+        Ok(ScanPool { shared, threads })
+    }
+
+    pub fn queue(&self) -> ScanQueue {
+        ScanQueue {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Stops the engine. Call after the HTTP server stopped, so no new job can arrive. Running
+    /// tools are killed and their jobs left unfinished: the next start re-queues them (that is
+    /// what `restart_count` counts). Waiting requests are released with an error.
+    pub fn shutdown(self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.wake();
+        self.shared.processes.kill_all();
+        for handle in self.threads {
+            let _ = handle.join();
+        }
+        self.shared
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}

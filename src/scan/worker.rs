@@ -1,0 +1,594 @@
+//! The worker loop: take the oldest waiting job, fetch its source, plan one task per tool, check
+//! out the revision, run the tasks in order, and close the job. Never holds a database connection
+//! while git or a tool runs.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::analyzers::{codecount, ToolDef};
+use crate::db;
+use crate::domain::ids::{JobId, TaskId};
+use crate::domain::job::{code, Job, JobState, INCR_IGNORE_MSG};
+use crate::domain::project::Project;
+use crate::domain::repo::Repo;
+use crate::domain::scheme::Scheme;
+use crate::git::GitError;
+use crate::scan::checkout::{self, Workspace};
+use crate::scan::process::{self, Outcome};
+use crate::scan::{lifecycle, Shared};
+
+/// Why a job stopped before closing normally.
+enum Stop {
+    /// Close the job with this code and message.
+    Fail(i64, String),
+    /// Someone else closed the job (cancel, timeout, superseded) or the server is stopping:
+    /// leave the row as it is.
+    Abandon,
+}
+
+impl From<rusqlite::Error> for Stop {
+    fn from(error: rusqlite::Error) -> Stop {
+        Stop::Fail(code::E_SERVER, format!("database error: {error}"))
+    }
+}
+
+impl From<r2d2::Error> for Stop {
+    fn from(error: r2d2::Error) -> Stop {
+        Stop::Fail(code::E_SERVER, format!("no database connection: {error}"))
+    }
+}
+
+type Step<T> = Result<T, Stop>;
+
+/// The worker thread's body.
+pub fn run(shared: &Shared) {
+    while !shared.is_stopping() {
+        let claimed = shared
+            .pool
+            .get()
+            .map_err(anyhow::Error::from)
+            .and_then(|conn| Ok(db::jobs::claim_next(&conn)?));
+        match claimed {
+            Ok(Some(job_id)) => run_guarded(shared, job_id),
+            Ok(None) => shared.idle(),
+            Err(error) => {
+                log::error!("cannot take a job: {error:#}");
+                shared.idle();
+            }
+        }
+    }
+}
+
+/// Runs one job; a panic closes it with a server code instead of killing the worker.
+fn run_guarded(shared: &Shared, job_id: JobId) {
+    log::info!("job {job_id}: started");
+    let result = catch_unwind(AssertUnwindSafe(|| run_job(shared, job_id)));
+    let stop = match result {
+        Ok(Ok(())) => return,
+        Ok(Err(stop)) => stop,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Stop::Fail(
+                code::E_SERVER,
+                format!("internal error while running the job: {what}"),
+            )
+        }
+    };
+    match stop {
+        Stop::Abandon => {
+            log::info!("job {job_id}: left as it is (closed elsewhere or server stopping)")
+        }
+        Stop::Fail(result_code, message) => {
+            let revoked = shared
+                .pool
+                .get()
+                .map_err(anyhow::Error::from)
+                .and_then(|mut conn| {
+                    Ok(lifecycle::revoke(
+                        shared,
+                        &mut conn,
+                        job_id,
+                        result_code,
+                        &message,
+                    )?)
+                });
+            if let Err(error) = revoked {
+                log::error!(
+                    "job {job_id}: could not record failure {result_code} ({message}): {error:#}"
+                );
+            }
+        }
+    }
+}
+
+/// What a job needs to know about its project.
+struct Context {
+    job: Job,
+    project: Project,
+    repo: Repo,
+    scheme: Scheme,
+}
+
+fn load(shared: &Shared, job_id: JobId) -> Step<Context> {
+    let conn = shared.pool.get()?;
+    let job = db::jobs::get(&conn, job_id)?.ok_or(Stop::Abandon)?;
+    let project = db::projects::get_by_id(&conn, job.project_id)?.ok_or_else(|| {
+        Stop::Fail(
+            code::E_SERVER,
+            format!("project {} is gone", job.project_id),
+        )
+    })?;
+    let repo = db::repos::get_by_id(&conn, project.repo_id)?.ok_or_else(|| {
+        Stop::Fail(
+            code::E_SERVER,
+            format!("repository {} is gone", project.repo_id),
+        )
+    })?;
+    let scheme = db::schemes::get(&conn, project.scheme_id)?.ok_or_else(|| {
+        Stop::Fail(
+            code::E_SERVER,
+            format!("scheme {} is gone", project.scheme_id),
+        )
+    })?;
+    Ok(Context {
+        job,
+        project,
+        repo,
+        scheme,
+    })
+}
+
+/// One task to run.
+enum Planned {
+    Codecount,
+    Command(ToolDef),
+}
+
+impl Planned {
+    fn module_and_name(&self) -> (&str, &str) {
+        match self {
+            Planned::Codecount => ("codemetric", "codecount"),
+            Planned::Command(tool) => (tool.module.as_str(), tool.name.as_str()),
+        }
+    }
+}
+
+/// One task per enabled tool, in a stable order: line counting first, then the scheme's tools.
+fn plan(shared: &Shared, scheme: &Scheme, log: &mut File) -> Step<Vec<Planned>> {
+    let mut tasks = Vec::new();
+    if scheme.cloc_scan_enabled {
+        tasks.push(Planned::Codecount);
+    }
+    for name in &scheme.tools {
+        if name == "codecount" {
+            if !scheme.cloc_scan_enabled {
+                tasks.push(Planned::Codecount);
+            }
+            continue;
+        }
+        let tool = shared.catalog.get(name).ok_or_else(|| {
+            Stop::Fail(
+                code::E_NODE_TASK_CONFIG,
+                format!("tool {name} is not defined in this server's tools.toml"),
+            )
+        })?;
+        tasks.push(Planned::Command(tool.clone()));
+    }
+    if scheme.lint_enabled {
+        if scheme.languages.is_empty() {
+            return Err(Stop::Fail(
+                code::E_USER_CONFIG_LANG_ERROR,
+                "配置错误，请在项目配置中设置项目语言。 (the scheme enables lint but names no languages)".into(),
+            ));
+        }
+        if !tasks
+            .iter()
+            .any(|task| task.module_and_name().0 == "codelint")
+        {
+            return Err(Stop::Fail(
+                code::E_USER_CONFIG_CODELINT_PKG_ERROR,
+                "未配置扫描规则，请在\"扫描方案-代码扫描\"中添加 (the scheme enables lint but lists no codelint tool)".into(),
+            ));
+        }
+    }
+    for (enabled, what) in [
+        (scheme.cc_scan_enabled, "cc_scan_enabled (complexity)"),
+        (scheme.dup_scan_enabled, "dup_scan_enabled (duplication)"),
+    ] {
+        if enabled {
+            let _ = writeln!(
+                log,
+                "note: {what} is on, but this server has no such tool yet; skipped"
+            );
+        }
+    }
+    if tasks.is_empty() {
+        return Err(Stop::Fail(
+            code::E_USER_CONFIG_NO_LINT_OR_METRIC,
+            "配置错误，请在设置中启用代码检查或代码度量功能 (the scheme runs no tool)".into(),
+        ));
+    }
+    Ok(tasks)
+}
+
+fn open_log(path: &Path) -> Step<File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| {
+            Stop::Fail(
+                code::E_SERVER,
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| {
+            Stop::Fail(
+                code::E_SERVER,
+                format!("cannot open {}: {e}", path.display()),
+            )
+        })
+}
+
+fn git_stop(error: GitError) -> Stop {
+    let result_code = match &error {
+        GitError::Auth(_) => code::E_SERVER_SCM_AUTH_ERROR,
+        GitError::NotFound(_) => code::E_SERVER_SCM_NOT_FOUND,
+        GitError::Forbidden(_) => code::E_SERVER_SCM_FORBIDDEN_ACCESS,
+        GitError::Timeout(_) | GitError::Other(_) => code::E_SERVER_SCM,
+    };
+    Stop::Fail(result_code, error.to_string())
+}
+
+/// Stops unless the job is still in `expected` and the server is not stopping.
+fn still(shared: &Shared, job_id: JobId, expected: JobState) -> Step<()> {
+    if shared.is_stopping() {
+        return Err(Stop::Abandon);
+    }
+    let conn = shared.pool.get()?;
+    match db::jobs::state(&conn, job_id)? {
+        Some(state) if state == expected => Ok(()),
+        _ => Err(Stop::Abandon),
+    }
+}
+
+fn advance(shared: &Shared, job_id: JobId, from: JobState, to: JobState) -> Step<()> {
+    let conn = shared.pool.get()?;
+    if db::jobs::transition(&conn, job_id, from, to)? {
+        Ok(())
+    } else {
+        Err(Stop::Abandon)
+    }
+}
+
+fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
+    let context = load(shared, job_id)?;
+    let mut job_log = open_log(&shared.job_log_path(job_id))?;
+    let _ = writeln!(
+        job_log,
+        "job {job_id}: {} branch {} scheme {}",
+        context.repo.scm_url, context.project.branch, context.scheme.name
+    );
+
+    // Source: bring the cached clone up to date and resolve the branch head.
+    let (cache, revision) = {
+        let lock = shared.repo_lock(context.repo.id);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = checkout::update_cache(
+            &shared.git_cache_dir,
+            context.repo.id.0,
+            &context.repo.fetch_url,
+            &mut job_log,
+        )
+        .map_err(git_stop)?;
+        let revision = checkout::resolve_branch(&cache, &context.project.branch)
+            .map_err(git_stop)?
+            .ok_or_else(|| {
+                Stop::Fail(
+                    code::E_SERVER_SCM_NOT_FOUND,
+                    format!(
+                        "branch {} does not exist in {}",
+                        context.project.branch, context.repo.scm_url
+                    ),
+                )
+            })?;
+        (cache, revision)
+    };
+    let _ = writeln!(job_log, "revision {revision}");
+    still(shared, job_id, JobState::Initing)?;
+
+    // The baseline of an incremental scan: the revision of the last job whose results were stored.
+    let baseline = if context.job.incr_scan {
+        let conn = shared.pool.get()?;
+        match db::jobs::baseline(&conn, context.project.id, job_id)? {
+            Some((base, base_job)) if checkout::has_commit(&cache, &base) => Some((base, base_job)),
+            Some((base, _)) => {
+                let _ = writeln!(
+                    job_log,
+                    "baseline {base} is no longer in the repository: full scan"
+                );
+                None
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
+    let tasks = plan(shared, &context.scheme, &mut job_log)?;
+    {
+        let conn = shared.pool.get()?;
+        if let Some(scan_id) = context.job.scan_id {
+            db::jobs::set_revisions(
+                &conn,
+                scan_id,
+                &revision,
+                baseline.as_ref().map(|(base, _)| base.as_str()),
+            )?;
+        }
+    }
+
+    // Same head as the baseline: nothing to scan (TCA's code 1). The counts still describe the tree.
+    if let Some((base, base_job)) = &baseline {
+        if *base == revision {
+            let _ = writeln!(
+                job_log,
+                "head {revision} equals the baseline: nothing to scan"
+            );
+            let mut conn = shared.pool.get()?;
+            db::jobs::copy_line_counts(&conn, *base_job, job_id)?;
+            db::jobs::set_task_num(&conn, job_id, tasks.len() as i64)?;
+            conn.execute(
+                "UPDATE jobs SET task_done = task_num WHERE id = ?1",
+                [job_id.0],
+            )?;
+            if !db::jobs::transition(&conn, job_id, JobState::Initing, JobState::Running)? {
+                return Err(Stop::Abandon);
+            }
+            lifecycle::revoke(
+                shared,
+                &mut conn,
+                job_id,
+                code::INCR_IGNORE,
+                INCR_IGNORE_MSG,
+            )?;
+            return Ok(());
+        }
+    }
+
+    // Tasks, then INITED.
+    let task_ids = {
+        let mut conn = shared.pool.get()?;
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            let (module, name) = task.module_and_name();
+            ids.push(db::tasks::insert(&tx, job_id, module, name)?);
+        }
+        db::jobs::set_task_num(&tx, job_id, tasks.len() as i64)?;
+        tx.commit()?;
+        ids
+    };
+    advance(shared, job_id, JobState::Initing, JobState::Inited)?;
+
+    // A clean checkout of the revision, and the files the tools should look at.
+    let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
+    checkout::checkout(&cache, &revision, &workspace.dir, &workspace.index).map_err(git_stop)?;
+    let scan_root = workspace
+        .dir
+        .join(context.project.scan_path.trim_start_matches('/'));
+    if !scan_root.is_dir() {
+        return Err(Stop::Fail(
+            code::E_CLIENT,
+            format!(
+                "scan_path {} does not exist at revision {revision}",
+                context.project.scan_path
+            ),
+        ));
+    }
+    let files = match &baseline {
+        Some((base, _)) => {
+            let changed = checkout::changed_files(&cache, base, &revision).map_err(git_stop)?;
+            let changed = checkout::within_scan_path(changed, &context.project.scan_path);
+            let _ = writeln!(
+                job_log,
+                "incremental scan against {base}: {} changed files",
+                changed.len()
+            );
+            changed
+        }
+        None => {
+            let all = checkout::within_scan_path(
+                checkout::all_files(&cache, &revision).map_err(git_stop)?,
+                &context.project.scan_path,
+            );
+            let _ = writeln!(job_log, "full scan: {} files", all.len());
+            all
+        }
+    };
+    let mut list = String::with_capacity(files.len() * 32);
+    for file in &files {
+        list.push_str(file);
+        list.push('\n');
+    }
+    fs::write(&workspace.file_list, list)
+        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot write the file list: {e}")))?;
+
+    advance(shared, job_id, JobState::Inited, JobState::Running)?;
+    let header = format!(
+        "job {job_id} revision {revision}{}\n{} files to scan\n",
+        baseline
+            .as_ref()
+            .map_or(String::new(), |(base, _)| format!(" baseline {base}")),
+        files.len()
+    );
+
+    let mut counted = None;
+    for (task, task_id) in tasks.iter().zip(task_ids) {
+        still(shared, job_id, JobState::Running)?;
+        let mut task_log = open_log(&shared.task_log_path(job_id, task_id))?;
+        let _ = task_log.write_all(header.as_bytes());
+        {
+            let conn = shared.pool.get()?;
+            db::tasks::start(&conn, task_id)?;
+        }
+        let result = match task {
+            Planned::Codecount => {
+                set_progress(shared, task_id, 10)?;
+                let _ = writeln!(
+                    task_log,
+                    "counting lines below {}",
+                    context.project.scan_path
+                );
+                let count = codecount::count(&scan_root);
+                let _ = writeln!(
+                    task_log,
+                    "{} languages: code {} comment {} blank {} total {}",
+                    count.languages.len(),
+                    count.lines.code.unwrap_or(0),
+                    count.lines.comment.unwrap_or(0),
+                    count.lines.blank.unwrap_or(0),
+                    count.lines.total.unwrap_or(0)
+                );
+                counted = Some(count);
+                Ok(())
+            }
+            Planned::Command(tool) => run_command(
+                shared,
+                job_id,
+                task_id,
+                tool,
+                &scan_root,
+                &workspace.file_list,
+                &task_log,
+            ),
+        };
+        match result {
+            Ok(()) => {
+                let conn = shared.pool.get()?;
+                db::tasks::close(&conn, task_id, code::OK, "success", 100)?;
+                db::jobs::increment_task_done(&conn, job_id)?;
+            }
+            Err(Stop::Fail(result_code, message)) => {
+                let _ = writeln!(task_log, "failed ({result_code}): {message}");
+                let conn = shared.pool.get()?;
+                db::tasks::close(&conn, task_id, result_code, &message, 100)?;
+                db::jobs::increment_task_done(&conn, job_id)?;
+                let (_, name) = task.module_and_name();
+                return Err(Stop::Fail(result_code, format!("{name}: {message}")));
+            }
+            Err(Stop::Abandon) => return Err(Stop::Abandon),
+        }
+    }
+
+    let mut conn = shared.pool.get()?;
+    let closed = lifecycle::close_ok(shared, &mut conn, job_id, |tx| match &counted {
+        Some(count) => db::jobs::set_line_counts(tx, job_id, &count.lines, &count.languages),
+        None => Ok(()),
+    })?;
+    if !closed {
+        return Err(Stop::Abandon);
+    }
+    log::info!("job {job_id}: closed with 0");
+    drop(workspace);
+    Ok(())
+}
+
+fn set_progress(shared: &Shared, task_id: TaskId, progress_rate: i64) -> Step<()> {
+    let conn = shared.pool.get()?;
+    db::tasks::set_progress(&conn, task_id, progress_rate)?;
+    Ok(())
+}
+
+/// Runs an admin-defined command tool in the checkout; its output goes to the task log.
+fn run_command(
+    shared: &Shared,
+    job_id: JobId,
+    task_id: TaskId,
+    tool: &ToolDef,
+    scan_root: &Path,
+    file_list: &Path,
+    log: &File,
+) -> Step<()> {
+    let argv: Vec<String> = tool
+        .command
+        .iter()
+        .map(|arg| {
+            arg.replace("{checkout}", &scan_root.to_string_lossy())
+                .replace("{files}", &file_list.to_string_lossy())
+        })
+        .collect();
+    let mut writer = log;
+    let _ = writeln!(writer, "$ {}", argv.join(" "));
+    let mut command = Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .current_dir(scan_root)
+        .env("CODEPUP_JOB_ID", job_id.to_string());
+    set_progress(shared, task_id, 10)?;
+    // Checking the job's state at most every half second keeps a cancel well inside 2 seconds.
+    let last_check = std::cell::Cell::new(std::time::Instant::now());
+    let should_stop = || {
+        if shared.is_stopping() {
+            return true;
+        }
+        if last_check.get().elapsed() < Duration::from_millis(500) {
+            return false;
+        }
+        last_check.set(std::time::Instant::now());
+        shared
+            .pool
+            .get()
+            .ok()
+            .and_then(|conn| db::jobs::state(&conn, job_id).ok().flatten())
+            .is_some_and(|state| state == JobState::Closed)
+    };
+    let outcome = process::run(
+        &shared.processes,
+        job_id,
+        command,
+        log,
+        tool.timeout.map(Duration::from_secs),
+        &should_stop,
+    );
+    set_progress(shared, task_id, 90)?;
+    match outcome {
+        Outcome::Exited(status) if status.success() => Ok(()),
+        Outcome::Exited(status) => {
+            // A tool killed because its job was revoked is not a tool failure.
+            still(shared, job_id, JobState::Running)?;
+            Err(Stop::Fail(
+                code::E_NODE_TASK_ANALYZE,
+                format!("{} exited with {status}", tool.name),
+            ))
+        }
+        Outcome::TimedOut => Err(Stop::Fail(
+            code::E_NODE_TASK_EXPIRED,
+            format!(
+                "{} ran longer than its timeout of {} seconds and was killed",
+                tool.name,
+                tool.timeout.unwrap_or(0)
+            ),
+        )),
+        Outcome::Stopped => Err(Stop::Abandon),
+        Outcome::SpawnFailed(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(Stop::Fail(
+                code::E_NODE_TASK_CONFIG,
+                format!("{} not found on PATH", argv[0]),
+            ))
+        }
+        Outcome::SpawnFailed(error) => Err(Stop::Fail(
+            code::E_NODE_TASK_CONFIG,
+            format!("cannot start {}: {error}", argv[0]),
+        )),
+    }
+}
