@@ -86,3 +86,342 @@ mod tests {
         assert_eq!(display("garbage", east), None);
     }
 }
+
+/// Reads a datetime filter value the way TCA's Django stack does (TCA_API.md §5.3): ISO-8601 with
+/// `T` or a space (seconds, fraction and offset optional), a date alone (midnight), US
+/// `MM/DD/YYYY` and `MM/DD/YY` with an optional time, and `Jan 01 2020`-style dates. A value
+/// without an offset is read in `tz`.
+pub fn parse_filter_datetime(text: &str, tz: UtcOffset) -> Option<OffsetDateTime> {
+    let text = text.trim();
+    parse_iso(text, tz)
+        .or_else(|| parse_us(text, tz))
+        .or_else(|| parse_month_name(text, tz))
+}
+
+fn number(text: &str, min_digits: usize, max_digits: usize) -> Option<u32> {
+    if text.len() < min_digits
+        || text.len() > max_digits
+        || !text.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn build(
+    year: i32,
+    month: u32,
+    day: u32,
+    (hour, minute, second, micro): (u32, u32, u32, u32),
+    offset: UtcOffset,
+) -> Option<OffsetDateTime> {
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()?;
+    let time = time::Time::from_hms_micro(
+        u8::try_from(hour).ok()?,
+        u8::try_from(minute).ok()?,
+        u8::try_from(second).ok()?,
+        micro,
+    )
+    .ok()?;
+    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+}
+
+/// `H:M[:S[.ffffff]]` (Django: one or two digits each, up to six fraction digits, `.` or `,`).
+fn parse_clock(text: &str) -> Option<(u32, u32, u32, u32)> {
+    let mut parts = text.splitn(3, ':');
+    let hour = number(parts.next()?, 1, 2)?;
+    let minute = number(parts.next()?, 1, 2)?;
+    let (second, micro) = match parts.next() {
+        None => (0, 0),
+        Some(rest) => {
+            let (second, fraction) = match rest.find(['.', ',']) {
+                Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+                None => (rest, None),
+            };
+            let micro = match fraction {
+                None => 0,
+                Some(digits) => {
+                    if digits.is_empty()
+                        || digits.len() > 12
+                        || !digits.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        return None;
+                    }
+                    let kept = &digits[..digits.len().min(6)];
+                    kept.parse::<u32>().ok()? * 10u32.pow(6 - kept.len() as u32)
+                }
+            };
+            (number(second, 1, 2)?, micro)
+        }
+    };
+    Some((hour, minute, second, micro))
+}
+
+/// `Z`, `±HH`, `±HHMM` or `±HH:MM`.
+fn parse_zone(text: &str) -> Option<UtcOffset> {
+    if text == "Z" {
+        return Some(UtcOffset::UTC);
+    }
+    let sign: i8 = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let rest = &text[1..];
+    let (hours, minutes) = match rest.len() {
+        2 => (rest, "00"),
+        4 => (&rest[..2], &rest[2..]),
+        5 if rest.as_bytes()[2] == b':' => (&rest[..2], &rest[3..]),
+        _ => return None,
+    };
+    let hours = i8::try_from(number(hours, 2, 2)?).ok()?;
+    let minutes = i8::try_from(number(minutes, 2, 2)?).ok()?;
+    UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()
+}
+
+fn parse_date(text: &str) -> Option<(i32, u32, u32)> {
+    let mut parts = text.split('-');
+    let year = number(parts.next()?, 4, 4)?;
+    let month = number(parts.next()?, 1, 2)?;
+    let day = number(parts.next()?, 1, 2)?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((i32::try_from(year).ok()?, month, day))
+}
+
+fn parse_iso(text: &str, tz: UtcOffset) -> Option<OffsetDateTime> {
+    let Some(at) = text.find(['T', ' ']) else {
+        let (year, month, day) = parse_date(text)?;
+        return build(year, month, day, (0, 0, 0, 0), tz);
+    };
+    let (year, month, day) = parse_date(&text[..at])?;
+    let rest = &text[at + 1..];
+    let zone_at = rest.find(['Z', '+', '-']);
+    let (clock_text, zone) = match zone_at {
+        Some(at) => (rest[..at].trim_end(), Some(parse_zone(&rest[at..])?)),
+        None => (rest, None),
+    };
+    build(
+        year,
+        month,
+        day,
+        parse_clock(clock_text)?,
+        zone.unwrap_or(tz),
+    )
+}
+
+/// `MM/DD/YYYY` or `MM/DD/YY`, optionally followed by ` H:M[:S[.f]]`.
+fn parse_us(text: &str, tz: UtcOffset) -> Option<OffsetDateTime> {
+    let (date, clock) = match text.split_once(' ') {
+        Some((date, clock)) => (date, Some(clock)),
+        None => (text, None),
+    };
+    let mut parts = date.split('/');
+    let month = number(parts.next()?, 1, 2)?;
+    let day = number(parts.next()?, 1, 2)?;
+    let year_text = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let year = match year_text.len() {
+        4 => number(year_text, 4, 4)? as i32,
+        // Python's %y: 69-99 are the 1900s, 00-68 the 2000s.
+        2 => {
+            let short = number(year_text, 2, 2)? as i32;
+            if short >= 69 {
+                1900 + short
+            } else {
+                2000 + short
+            }
+        }
+        _ => return None,
+    };
+    let clock = match clock {
+        Some(clock) => parse_clock(clock.trim())?,
+        None => (0, 0, 0, 0),
+    };
+    build(year, month, day, clock, tz)
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+const FULL_MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+fn month_number(name: &str) -> Option<u32> {
+    let lower = name.to_ascii_lowercase();
+    MONTHS
+        .iter()
+        .position(|m| *m == lower)
+        .or_else(|| FULL_MONTHS.iter().position(|m| *m == lower))
+        .map(|index| index as u32 + 1)
+}
+
+/// `Jan 01 2020`, `Jan 01, 2020`, `01 Jan 2020`, `01 Jan, 2020`, and the same with full names.
+fn parse_month_name(text: &str, tz: UtcOffset) -> Option<OffsetDateTime> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let [first, second, year] = words.as_slice() else {
+        return None;
+    };
+    let year = number(year, 4, 4)? as i32;
+    let (month, day) = match month_number(first) {
+        Some(month) => (
+            month,
+            number(second.strip_suffix(',').unwrap_or(second), 1, 2)?,
+        ),
+        None => (
+            month_number(second.strip_suffix(',').unwrap_or(second))?,
+            number(first, 1, 2)?,
+        ),
+    };
+    build(year, month, day, (0, 0, 0, 0), tz)
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Option<String> {
+        let tz = UtcOffset::from_hms(8, 0, 0).unwrap();
+        parse_filter_datetime(text, tz).map(to_stored)
+    }
+
+    #[test]
+    fn the_accepted_forms_parse_in_the_configured_offset() {
+        assert_eq!(
+            parsed("2020-01-01T10:00").as_deref(),
+            Some("2020-01-01T02:00:00.000000Z")
+        );
+        assert_eq!(
+            parsed("2020-01-01 10:00:00.123").as_deref(),
+            Some("2020-01-01T02:00:00.123000Z")
+        );
+        assert_eq!(
+            parsed("2020-01-01T10:00:00Z").as_deref(),
+            Some("2020-01-01T10:00:00.000000Z")
+        );
+        assert_eq!(
+            parsed("2020-01-01T10:00:00.123456+0800").as_deref(),
+            Some("2020-01-01T02:00:00.123456Z")
+        );
+        assert_eq!(
+            parsed("2020-01-01 10:00:00+08").as_deref(),
+            Some("2020-01-01T02:00:00.000000Z")
+        );
+        assert_eq!(
+            parsed("2020-01-01T10:00:00-05:30").as_deref(),
+            Some("2020-01-01T15:30:00.000000Z")
+        );
+        assert_eq!(
+            parsed("2020-1-2 3:4").as_deref(),
+            Some("2020-01-01T19:04:00.000000Z")
+        );
+        assert_eq!(
+            parsed("2020-01-01").as_deref(),
+            Some("2019-12-31T16:00:00.000000Z")
+        );
+        assert_eq!(
+            parsed("01/02/2020").as_deref(),
+            Some("2020-01-01T16:00:00.000000Z")
+        );
+        assert_eq!(
+            parsed("01/02/20").as_deref(),
+            Some("2020-01-01T16:00:00.000000Z")
+        );
+        assert_eq!(
+            parsed("Jan 01 2020").as_deref(),
+            Some("2019-12-31T16:00:00.000000Z")
+        );
+    }
+
+    #[test]
+    fn the_rejected_forms_do_not_parse() {
+        for text in [
+            "2020/01/01",
+            "2020-01-01 10",
+            "1577836800",
+            "2020-13-01",
+            "2020-01-01 10:00:00 08:00",
+            "",
+            "abc",
+        ] {
+            assert_eq!(parsed(text), None, "{text}");
+        }
+    }
+}
+
+/// Microseconds from `from` to `to` (both stored form), `None` if either is unreadable.
+pub fn micros_between(from: &str, to: &str) -> Option<i64> {
+    let from = from_stored(from)?;
+    let to = from_stored(to)?;
+    i64::try_from((to - from).whole_microseconds()).ok()
+}
+
+/// Now as stored, truncated to whole seconds (TCA computes running durations that way).
+pub fn now_stored_whole_seconds() -> String {
+    let now = OffsetDateTime::now_utc();
+    to_stored(now.replace_nanosecond(0).unwrap_or(now))
+}
+
+/// A duration as TCA shows it: Python's `str(timedelta.total_seconds())`, e.g. `1.0`, `62.75`,
+/// `-0.401359`, `1e-05`.
+pub fn seconds_text(micros: i64) -> String {
+    let seconds = micros as f64 / 1e6;
+    if seconds == 0.0 {
+        return "0.0".to_string();
+    }
+    let magnitude = seconds.abs();
+    if !(1e-4..1e16).contains(&magnitude) {
+        // Python switches to exponent form: mantissa as short as possible, exponent two digits.
+        let text = format!("{seconds:e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.abs());
+    }
+    let text = format!("{seconds}");
+    if text.contains('.') {
+        text
+    } else {
+        format!("{text}.0")
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_python_floats() {
+        assert_eq!(seconds_text(1_000_000), "1.0");
+        assert_eq!(seconds_text(62_750_000), "62.75");
+        assert_eq!(seconds_text(-401_359), "-0.401359");
+        assert_eq!(seconds_text(10), "1e-05");
+        assert_eq!(seconds_text(15), "1.5e-05");
+        assert_eq!(seconds_text(0), "0.0");
+        assert_eq!(seconds_text(86_400_000_000), "86400.0");
+    }
+
+    #[test]
+    fn micros_between_stored_times() {
+        assert_eq!(
+            micros_between("2026-01-01T00:00:00.000000Z", "2026-01-01T00:01:02.750000Z"),
+            Some(62_750_000)
+        );
+    }
+}

@@ -52,7 +52,7 @@ pub struct Application {
 impl Application {
     /// Creates the data directory, opens the database, makes the first admin on an empty one and
     /// binds the listener (so the real port is known before anything runs).
-    pub fn build(config: Config) -> anyhow::Result<Application> {
+    pub fn build(mut config: Config) -> anyhow::Result<Application> {
         for dir in [
             config.data_dir.clone(),
             config.git_cache_dir(),
@@ -60,6 +60,9 @@ impl Application {
         ] {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        // Absolute from here on: git resolves relative paths against directories it changes to.
+        config.data_dir = fs::canonicalize(&config.data_dir)
+            .with_context(|| format!("resolving {}", config.data_dir.display()))?;
         if !git::is_available() {
             log::warn!("git is not on PATH: projects cannot be created until it is installed");
         }

@@ -2,6 +2,7 @@
 //! Handlers hold no SQL: each makes one `db::run` call whose closure resolves the URL's objects,
 //! checks permission and does the work.
 
+pub mod jobs;
 pub mod orgs;
 pub mod projects;
 pub mod query;
@@ -17,8 +18,9 @@ use rusqlite::Connection;
 
 use crate::db;
 use crate::domain::access::Access;
-use crate::domain::ids::RepoId;
+use crate::domain::ids::{ProjectId, RepoId};
 use crate::domain::org::{Org, Team};
+use crate::domain::project::Project;
 use crate::domain::repo::Repo;
 use crate::domain::user::User;
 use crate::error::AppError;
@@ -50,6 +52,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn org_routes(cfg: &mut web::ServiceConfig) {
     const TEAM: &str = "/{org_sid}/teams/{team_name}";
     const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
+    const PROJECT: &str =
+        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
+    const JOB: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/jobs/{job_id:\\d+}";
     cfg.service(
         resource("/")
             .route(web::get().to(orgs::list_orgs))
@@ -93,6 +98,16 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource(&format!("{REPO}/projects/{{project_id:\\d+}}/"))
             .route(web::get().to(projects::get_project)),
+    )
+    .service(resource(&format!("{PROJECT}/scans/create/")).route(web::post().to(jobs::create_scan)))
+    .service(resource(&format!("{PROJECT}/jobs/")).route(web::get().to(jobs::list_jobs)))
+    .service(resource(&format!("{JOB}/detail/")).route(web::get().to(jobs::get_job_detail)))
+    .service(resource(&format!("{JOB}/cancel/")).route(web::post().to(jobs::cancel_job)))
+    .service(resource(&format!("{JOB}/codecount/")).route(web::get().to(jobs::get_job_codecount)))
+    .service(resource(&format!("{JOB}/log/")).route(web::get().to(jobs::get_job_log)))
+    .service(
+        resource(&format!("{JOB}/tasks/{{task_id:\\d+}}/log/"))
+            .route(web::get().to(jobs::get_task_log)),
     );
 }
 
@@ -170,6 +185,22 @@ pub(crate) fn repo_scope(
         ..access
     };
     Ok((org, team, repo, access))
+}
+
+/// The repository's project `project_id` (404 when missing or in another repository) with the
+/// caller's roles.
+pub(crate) fn project_scope(
+    conn: &Connection,
+    user: &User,
+    org_sid: &str,
+    team_name: &str,
+    repo_id: RepoId,
+    project_id: ProjectId,
+) -> Result<(Org, Team, Repo, Project, Access), AppError> {
+    let (org, team, repo, access) = repo_scope(conn, user, org_sid, team_name, repo_id)?;
+    let project = db::projects::get(conn, repo.id, project_id)?
+        .ok_or_else(|| AppError::not_found(format!("project {project_id}")))?;
+    Ok((org, team, repo, project, access))
 }
 
 /// Fails with 403 unless `allowed`.

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 use time::UtcOffset;
 
 use crate::clock;
+use crate::domain::job::{result_code_msg, Job, LanguageCount, Task};
 use crate::domain::org::{Members, Org, Team};
 use crate::domain::project::Project;
 use crate::domain::repo::{Repo, RepoStats};
@@ -148,5 +149,144 @@ pub fn project(project: &Project, repo: &Value, scheme: &Value, tz: UtcOffset) -
         "creator": project.creator,
         "scm_initial_revision": project.scm_initial_revision,
         "created_time": time(&project.created_time, tz),
+    })
+}
+
+/// A job in the job list (TCA's `JobCodeLineSerializer`).
+pub fn job_item(job: &Job) -> Value {
+    json!({
+        "id": job.id,
+        "state": job.state,
+        "result_code": job.result_code,
+        "result_msg": job.result_msg,
+        "code_line_num": job.lines.code,
+        "comment_line_num": job.lines.comment,
+        "blank_line_num": job.lines.blank,
+        "total_line_num": job.lines.total,
+        "efficient_comment_line_num": null,
+        "filtered_efficient_comment_line_num": null,
+    })
+}
+
+fn duration(from: Option<&str>, to: &str) -> Option<i64> {
+    clock::micros_between(from?, to)
+}
+
+/// A job's detail (TCA's `JobSerializerV3`, with every key of the seed and of TCA's code).
+/// Durations follow TCA §6.3; "now" is truncated to whole seconds.
+pub fn job_detail(
+    job: &Job,
+    tasks: &[Task],
+    project: &Project,
+    repo: &Repo,
+    team: &Team,
+    org: &Org,
+    tz: UtcOffset,
+) -> Value {
+    let now = clock::now_stored_whole_seconds();
+    let waiting = match (&job.start_time, &job.expire_time) {
+        (Some(start), _) => duration(Some(&job.create_time), start).map(|m| m.max(0)),
+        (None, Some(expire)) => duration(Some(&job.create_time), expire),
+        (None, None) => duration(Some(&job.create_time), &now),
+    };
+    let execute =
+        job.start_time
+            .as_deref()
+            .and_then(|start| match (&job.end_time, &job.expire_time) {
+                (Some(end), _) => duration(Some(start), end),
+                (None, Some(expire)) => duration(Some(start), expire),
+                (None, None) => duration(Some(start), &now).map(|m| m.max(0)),
+            });
+    let save = job
+        .closing_time
+        .as_deref()
+        .and_then(|closing| match &job.end_time {
+            Some(end) => duration(Some(closing), end),
+            None => duration(Some(closing), &now),
+        });
+    let optional_time =
+        |stored: &Option<String>| stored.as_deref().map_or(Value::Null, |t| time(t, tz));
+    let tasks: Vec<Value> = tasks
+        .iter()
+        .map(|task| {
+            json!({
+                "id": task.id,
+                "module": task.module,
+                "task_name": task.task_name,
+                "progress_rate": task.progress_rate,
+                "state": task.state,
+                "result_code": task.result_code,
+                "result_msg": task.result_msg,
+                "result_path": task.result_path,
+            })
+        })
+        .collect();
+    json!({
+        "id": job.id,
+        "scan_id": job.scan_id,
+        "create_time": time(&job.create_time, tz),
+        "waiting_time": waiting.map(clock::seconds_text),
+        "start_time": optional_time(&job.start_time),
+        "execute_time": execute.map(clock::seconds_text),
+        "save_time": save.map(clock::seconds_text),
+        "project": {
+            "id": project.id,
+            "branch": project.branch,
+            "repo_id": repo.id,
+            "scan_scheme": project.scheme_id,
+            "repo_scm_url": repo.scm_url,
+            "organization": {
+                "org_sid": org.org_sid,
+                "name": org.name,
+                "certificated": org.certificated,
+                "status": org.status,
+                "level": org.level,
+            },
+            "project_team": team_brief(team),
+        },
+        "end_time": optional_time(&job.end_time),
+        "expire_time": optional_time(&job.expire_time),
+        "task_num": job.task_num,
+        "task_done": job.task_done,
+        "tasks": tasks,
+        "co_jobs": [],
+        "state": job.state,
+        "result_code": job.result_code,
+        "result_code_msg": result_code_msg(job.result_code),
+        "result_msg": job.result_msg,
+        "result_path": job.result_path,
+        "remarks": job.remarks,
+        "remarked_by": job.remarked_by,
+        "code_line_num": job.lines.code,
+        "comment_line_num": job.lines.comment,
+        "blank_line_num": job.lines.blank,
+        "total_line_num": job.lines.total,
+        "created_from": job.created_from,
+        "creator": job.creator,
+    })
+}
+
+/// A job's line counts by language (codepup's addition).
+pub fn codecount(job: &Job, languages: &[LanguageCount]) -> Value {
+    let languages: Vec<Value> = languages
+        .iter()
+        .map(|language| {
+            json!({
+                "name": language.name,
+                "files": language.files,
+                "code_line_num": language.code,
+                "comment_line_num": language.comment,
+                "blank_line_num": language.blank,
+                "total_line_num": language.code + language.comment + language.blank,
+            })
+        })
+        .collect();
+    json!({
+        "job_id": job.id,
+        "code_line_num": job.lines.code,
+        "comment_line_num": job.lines.comment,
+        "blank_line_num": job.lines.blank,
+        "total_line_num": job.lines.total,
+        "languages": languages,
     })
 }

@@ -331,10 +331,17 @@ pub fn requeue_interrupted(
     Ok((requeued, given_up))
 }
 
+/// A job a worker holds, with what its time limit needs.
+pub struct ActiveJob {
+    pub job_id: JobId,
+    pub state: i64,
+    pub claim_time: Option<String>,
+    /// The scheme's `job_runtime_limit`, in minutes.
+    pub limit_minutes: i64,
+}
+
 /// Jobs a worker holds (not WAITING, not CLOSED) with the minutes their scheme allows.
-pub fn active_with_limits(
-    conn: &Connection,
-) -> rusqlite::Result<Vec<(JobId, i64, Option<String>, i64)>> {
+pub fn active_with_limits(conn: &Connection) -> rusqlite::Result<Vec<ActiveJob>> {
     let mut stmt = conn.prepare_cached(
         "SELECT j.id, j.state, j.claim_time, s.job_runtime_limit
          FROM jobs j JOIN projects p ON p.id = j.project_id JOIN scan_schemes s ON s.id = p.scan_scheme_id
@@ -342,7 +349,12 @@ pub fn active_with_limits(
     )?;
     let rows = stmt
         .query_map([], |row| {
-            Ok((JobId(row.get(0)?), row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok(ActiveJob {
+                job_id: JobId(row.get(0)?),
+                state: row.get(1)?,
+                claim_time: row.get(2)?,
+                limit_minutes: row.get(3)?,
+            })
         })?
         .collect();
     rows

@@ -95,6 +95,17 @@ pub const INCR_IGNORE_MSG: &str = "代码无变更，无需再次增量扫描。
 /// `result_code_msg`: the label of a result code, or of its range (TCA's `interpret_code`).
 pub fn result_code_msg(result_code: Option<i64>) -> Option<&'static str> {
     let result_code = result_code?;
+    Some(code_label(result_code).unwrap_or(match result_code {
+        0..=99 => "成功",
+        100..=199 => "未知服务异常",
+        200..=299 => "未知节点异常",
+        300..=399 => "未知使用异常",
+        _ => "未知异常",
+    }))
+}
+
+/// The labels of the codes in TCA's choice tables.
+fn code_label(result_code: i64) -> Option<&'static str> {
     let label = match result_code {
         0 => "成功",
         1 => "无需扫描",
@@ -144,11 +155,7 @@ pub fn result_code_msg(result_code: Option<i64>) -> Option<&'static str> {
         320 => "扫描方案的代码扫描配置错误",
         321 => "扫描方案未配置扫描规则",
         330 => "扫描方案的代码度量配置错误",
-        0..=99 => "成功",
-        100..=199 => "未知服务异常",
-        200..=299 => "未知节点异常",
-        300..=399 => "未知使用异常",
-        _ => "未知异常",
+        _ => return None,
     };
     Some(label)
 }

@@ -139,20 +139,21 @@ pub fn monitor(shared: &Shared) {
 fn check_time_limits(shared: &Shared) -> anyhow::Result<()> {
     let mut conn = shared.pool.get()?;
     let now = OffsetDateTime::now_utc();
-    for (job_id, state, claim_time, limit_minutes) in db::jobs::active_with_limits(&conn)? {
-        let Some(claimed) = claim_time.as_deref().and_then(clock::from_stored) else {
+    for active in db::jobs::active_with_limits(&conn)? {
+        let Some(claimed) = active.claim_time.as_deref().and_then(clock::from_stored) else {
             continue;
         };
-        if now - claimed < Duration::minutes(limit_minutes) {
+        if now - claimed < Duration::minutes(active.limit_minutes) {
             continue;
         }
-        let state = JobState::from_i64(state).map_or("Unknown", JobState::display);
+        let state = JobState::from_i64(active.state).map_or("Unknown", JobState::display);
+        let message = format!("Time out while {state}");
         revoke(
             shared,
             &mut conn,
-            job_id,
+            active.job_id,
             code::E_NODE_JOB_TIMEOUT,
-            &format!("Time out while {state}"),
+            &message,
         )?;
     }
     Ok(())

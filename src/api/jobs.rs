@@ -1,0 +1,456 @@
+//! The task-management endpoints: `scans/create/`, the job list, job detail, cancel, and
+//! codepup's additions (line counts by language, task and job logs).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use rusqlite::Connection;
+use serde_json::json;
+
+use crate::api::query::{paginated, Query};
+use crate::api::{project_scope, require, views};
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::clock;
+use crate::db;
+use crate::db::jobs::{JobFilter, NewJob};
+use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
+use crate::domain::job::{code, JobState};
+use crate::envelope;
+use crate::error::{AppError, FieldError};
+use crate::scan::lifecycle::{self, Cancelled};
+use crate::AppState;
+
+/// The largest piece of a log one answer carries; clients continue with `offset`.
+const LOG_CHUNK: u64 = 1024 * 1024;
+
+type ProjectPath = web::Path<(String, String, i64, i64)>;
+type JobPath = web::Path<(String, String, i64, i64, i64)>;
+
+/// Starts a scan (TCA §4). With `async_flag=false` the answer waits, without holding a thread,
+/// until the job is CLOSED; a client that hangs up does not stop the job.
+pub async fn create_scan(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: ProjectPath,
+    body: Body,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let (job_id, scan_id, async_flag) = db::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        require(access.can_start_scan())?;
+        let mut fields = body.reader();
+        // TCA reads a boolean missing from a form as false (the HTML checkbox rule); from JSON
+        // or an empty body, a missing incr_scan means incremental.
+        let missing = |name: &str| {
+            if body.is_form() && !body.has(name) {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        let incr_scan = fields
+            .optional_bool("incr_scan")
+            .or(missing("incr_scan"))
+            .unwrap_or(true);
+        let force_create = fields.optional_bool("force_create").unwrap_or(false);
+        // TCA ignores async_flag; codepup honours it, and a form without it stays asynchronous.
+        let async_flag = fields.optional_bool("async_flag").unwrap_or(true);
+        let created_from = fields
+            .optional_str("created_from", 32)
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "tca_web".to_string());
+        fields.finish()?;
+        let tx = conn.transaction()?;
+        if !force_create {
+            let unfinished = db::jobs::unfinished_scan_ids(&tx, project.id)?;
+            if !unfinished.is_empty() {
+                let ids: Vec<String> = unfinished
+                    .iter()
+                    .map(|id| id.map_or("None".to_string(), |id| id.to_string()))
+                    .collect();
+                return Err(AppError::business(
+                    code::E_CLIENT,
+                    format!(
+                        "当前项目分支[{}]{}还有未完成任务，编号为: [{}]",
+                        project.id,
+                        project.branch,
+                        ids.join(", ")
+                    ),
+                ));
+            }
+        }
+        let new_job = NewJob {
+            incr_scan,
+            force_create,
+            async_flag,
+            created_from: &created_from,
+            creator: &caller.nickname,
+            creator_id: caller.id,
+        };
+        let (job_id, scan_id) = db::jobs::insert(&tx, project.id, &new_job)?;
+        tx.commit()?;
+        Ok((job_id, scan_id, async_flag))
+    })
+    .await?;
+    if async_flag {
+        state.queue.job_added();
+        return Ok(envelope::ok(
+            json!({"job": {"id": job_id}, "scan": {"id": scan_id}}),
+        ));
+    }
+    // Watch before the workers can see the job, so its close cannot be missed.
+    let closed = state.queue.watch(job_id);
+    state.queue.job_added();
+    let job = wait_until_closed(&state, job_id, closed).await?;
+    Ok(envelope::ok(json!({
+        "job": {"id": job_id, "state": job.state, "result_code": job.result_code, "result_msg": job.result_msg},
+        "scan": {"id": scan_id},
+    })))
+}
+
+async fn wait_until_closed(
+    state: &web::Data<AppState>,
+    job_id: JobId,
+    closed: tokio::sync::oneshot::Receiver<()>,
+) -> Result<crate::domain::job::Job, AppError> {
+    let job = read_job(state, job_id).await?;
+    if job.state == JobState::Closed as i64 {
+        return Ok(job);
+    }
+    if closed.await.is_err() {
+        return Err(AppError::Unavailable(format!(
+            "the server is stopping; job {job_id} goes on after the restart"
+        )));
+    }
+    read_job(state, job_id).await
+}
+
+async fn read_job(
+    state: &web::Data<AppState>,
+    job_id: JobId,
+) -> Result<crate::domain::job::Job, AppError> {
+    db::run(&state.pool, move |conn| {
+        db::jobs::get(conn, job_id)?.ok_or_else(|| AppError::not_found(format!("job {job_id}")))
+    })
+    .await
+}
+
+/// The project's jobs, newest first, with TCA's filters (§5.3) and pagination.
+pub async fn list_jobs(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: ProjectPath,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let query = Query::from_request(&request)?;
+    let page = query.page();
+    let tz = state.config.tz_offset;
+    let filter = read_job_filter(&query, tz)?;
+    let (count, jobs) = db::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        require(access.can_view_team())?;
+        Ok(db::jobs::list(
+            conn,
+            project.id,
+            &filter,
+            page.limit,
+            page.offset,
+        )?)
+    })
+    .await?;
+    let results = jobs.iter().map(views::job_item).collect();
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
+}
+
+fn read_job_filter(query: &Query, tz: time::UtcOffset) -> Result<JobFilter, AppError> {
+    let mut errors = Vec::new();
+    let mut fail = |field: &str, message: &str| {
+        errors.push(FieldError {
+            field: field.to_string(),
+            message: message.to_string(),
+        })
+    };
+    let mut time = |field: &str| {
+        let text = query.get(field)?;
+        match clock::parse_filter_datetime(text, tz) {
+            Some(moment) => Some(clock::to_stored(moment)),
+            None => {
+                fail(field, "Enter a valid date/time.");
+                None
+            }
+        }
+    };
+    let create_time_gte = time("create_time_gte");
+    let create_time_lte = time("create_time_lte");
+    let mut number = |field: &str| {
+        let text = query.get(field)?;
+        match text.parse::<f64>() {
+            Ok(value) if value.is_finite() => Some(value),
+            _ => {
+                fail(field, "Enter a number.");
+                None
+            }
+        }
+    };
+    let result_code_gte = number("result_code_gte");
+    let result_code_lte = number("result_code_lte");
+    let states = query.get("state").and_then(|text| {
+        let parsed: Option<Vec<i64>> = text
+            .split(',')
+            .map(|piece| piece.trim().parse::<i64>().ok())
+            .collect();
+        match parsed {
+            Some(states) => Some(format!(
+                ",{},",
+                states
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+            None => {
+                fail(
+                    "state",
+                    "Enter whole numbers separated by commas, e.g. 1,2.",
+                );
+                None
+            }
+        }
+    });
+    if !errors.is_empty() {
+        return Err(AppError::InvalidInput(errors));
+    }
+    Ok(JobFilter {
+        create_time_gte,
+        create_time_lte,
+        result_code_gte,
+        result_code_lte,
+        result_msg: query.get("result_msg").map(str::to_string),
+        created_from: query.get("created_from").map(str::to_string),
+        creator: query.get("creator").map(str::to_string),
+        states,
+    })
+}
+
+/// One job with its tasks (TCA §6, plus the seed's `co_jobs`, `result_path`, `tasks[].result_path`).
+pub async fn get_job_detail(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: JobPath,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let tz = state.config.tz_offset;
+    let detail = db::run(&state.pool, move |conn| {
+        let (org, team, repo, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        let job = job_in(conn, project.id, job_id)?;
+        require(access.can_view_team())?;
+        let tasks = db::tasks::list_for_job(conn, job.id)?;
+        Ok(views::job_detail(
+            &job, &tasks, &project, &repo, &team, &org, tz,
+        ))
+    })
+    .await?;
+    Ok(envelope::ok(detail))
+}
+
+fn job_in(
+    conn: &Connection,
+    project_id: ProjectId,
+    job_id: i64,
+) -> Result<crate::domain::job::Job, AppError> {
+    db::jobs::get_in_project(conn, project_id, JobId(job_id))?
+        .ok_or_else(|| AppError::not_found(format!("job {job_id}")))
+}
+
+/// Cancels an unfinished job (any team member): revoke with 301, tools killed.
+pub async fn cancel_job(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: JobPath,
+    body: Body,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let queue = state.queue.clone();
+    let outcome = db::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        let job = job_in(conn, project.id, job_id)?;
+        require(access.can_view_team())?;
+        let mut fields = body.reader();
+        let remarks = fields.optional_str("remarks", 512).unwrap_or_default();
+        fields.optional_bool("force");
+        fields.finish()?;
+        Ok(lifecycle::cancel(
+            queue.shared(),
+            conn,
+            job.id,
+            &caller.nickname,
+            caller.id,
+            &remarks,
+        )?)
+    })
+    .await?;
+    let msg = match outcome {
+        Cancelled::Now => "取消成功",
+        Cancelled::AlreadyClosed => "任务已结束，无需取消",
+    };
+    Ok(envelope::ok(json!({"msg": msg})))
+}
+
+/// The job's line counts with the per-language breakdown.
+pub async fn get_job_codecount(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: JobPath,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let counts = db::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        let job = job_in(conn, project.id, job_id)?;
+        require(access.can_view_team())?;
+        let languages = db::jobs::languages(conn, job.id)?;
+        Ok(views::codecount(&job, &languages))
+    })
+    .await?;
+    Ok(envelope::ok(counts))
+}
+
+/// A task's log as plain text; `?offset=N` answers only the bytes after N, so a client can tail
+/// a running task. `X-Log-Size` gives the whole log's size.
+pub async fn get_task_log(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64, i64, i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id, job_id, task_id) = path.into_inner();
+    let offset = log_offset(&request)?;
+    let queue = state.queue.clone();
+    let log_path = db::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        let job = job_in(conn, project.id, job_id)?;
+        let tasks = db::tasks::list_for_job(conn, job.id)?;
+        if !tasks.iter().any(|task| task.id == TaskId(task_id)) {
+            return Err(AppError::not_found(format!("task {task_id}")));
+        }
+        require(access.can_view_team())?;
+        Ok(queue.shared().task_log_path(job.id, TaskId(task_id)))
+    })
+    .await?;
+    serve_log(log_path, offset).await
+}
+
+/// The job's own log (source, revision, baseline, file counts), served like a task log.
+pub async fn get_job_log(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: JobPath,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let offset = log_offset(&request)?;
+    let queue = state.queue.clone();
+    let log_path = db::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        let job = job_in(conn, project.id, job_id)?;
+        require(access.can_view_team())?;
+        Ok(queue.shared().job_log_path(job.id))
+    })
+    .await?;
+    serve_log(log_path, offset).await
+}
+
+fn log_offset(request: &HttpRequest) -> Result<u64, AppError> {
+    let query = Query::from_request(request)?;
+    match query.get("offset") {
+        None => Ok(0),
+        Some(text) => text
+            .parse::<u64>()
+            .map_err(|_| AppError::invalid("offset", "A valid non-negative integer is required.")),
+    }
+}
+
+async fn serve_log(path: PathBuf, offset: u64) -> Result<HttpResponse, AppError> {
+    let (size, bytes) = web::block(move || -> std::io::Result<(u64, Vec<u8>)> {
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            // A task that has not started has no log yet: an empty one.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((0, Vec::new()))
+            }
+            Err(error) => return Err(error),
+        };
+        let size = file.metadata()?.len();
+        let mut bytes = Vec::new();
+        if offset < size {
+            file.seek(SeekFrom::Start(offset))?;
+            file.take(LOG_CHUNK).read_to_end(&mut bytes)?;
+        }
+        Ok((size, bytes))
+    })
+    .await?
+    .map_err(|error| AppError::Internal(anyhow::Error::new(error).context("reading a log")))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+        .insert_header(("X-Log-Size", size.to_string()))
+        .insert_header((
+            "X-Log-Next-Offset",
+            (offset.min(size) + bytes.len() as u64).to_string(),
+        ))
+        .body(bytes))
+}
