@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod helpers;
+mod jobs_api;
 mod permissions;
 mod records;
+mod scans;
 mod startup;
