@@ -53,13 +53,32 @@ pub fn command() -> Command {
 }
 
 /// Runs `command`, returning stdout, or a classified error with git's stderr.
-pub fn run(mut command: Command, timeout: Duration) -> Result<Vec<u8>, GitError> {
+pub fn run(command: Command, timeout: Duration) -> Result<Vec<u8>, GitError> {
+    run_with_input(command, Vec::new(), timeout)
+}
+
+/// Like `run`, writing `input` to the command's stdin (for `--stdin` options).
+pub fn run_with_input(
+    mut command: Command,
+    input: Vec<u8>,
+    timeout: Duration,
+) -> Result<Vec<u8>, GitError> {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if !input.is_empty() {
+        command.stdin(Stdio::piped());
+    }
     let mut child = command.spawn().map_err(|error| {
         GitError::Other(format!(
             "cannot run git: {error} (is git installed and on PATH?)"
         ))
     })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A writer thread, so a command that answers before reading everything cannot block us.
+        thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+    }
     // Read both pipes on their own threads, so a chatty command can never fill a pipe and stall.
     let stdout = child.stdout.take().map(spawn_reader);
     let stderr = child.stderr.take().map(spawn_reader);

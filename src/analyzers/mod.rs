@@ -27,6 +27,10 @@ pub struct ToolDef {
     pub command: Vec<String>,
     /// Seconds the tool may run; the job's own limit applies in any case.
     pub timeout: Option<u64>,
+    /// The tool reads only the files in `{files}`: an incremental job that runs only such tools
+    /// checks out just the changed files. Off by default (linters often need the whole tree).
+    #[serde(default)]
+    pub changed_files_only: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,6 +2,7 @@
 //! `run`, the one way handlers reach the database (off actix's event loop).
 
 pub mod access;
+pub mod counts;
 pub mod jobs;
 pub mod orgs;
 pub mod projects;

@@ -108,15 +108,19 @@ pub fn has_commit(cache: &Path, revision: &str) -> bool {
     .is_ok()
 }
 
-/// Writes the tree of `revision` into `dest` (which must not exist), using `index` as a private
-/// index file so concurrent jobs never share one.
-pub fn checkout(cache: &Path, revision: &str, dest: &Path, index: &Path) -> Result<(), GitError> {
+/// Writes the tree of `revision` into `dest`, using `index` as a private index file so concurrent
+/// jobs never share one. With `only`, just those paths are written (an incremental job whose
+/// tools need nothing else); the rest of the tree stays in git.
+pub fn checkout(
+    cache: &Path,
+    revision: &str,
+    dest: &Path,
+    index: &Path,
+    only: Option<&[String]>,
+) -> Result<(), GitError> {
     fs::create_dir_all(dest)
         .map_err(|error| GitError::Other(format!("cannot create the workspace: {error}")))?;
-    for args in [
-        vec!["read-tree", revision],
-        vec!["checkout-index", "--all", "--force"],
-    ] {
+    let in_workspace = |args: &[&str]| {
         let mut command = git::command();
         command
             .env("GIT_INDEX_FILE", index)
@@ -124,10 +128,47 @@ pub fn checkout(cache: &Path, revision: &str, dest: &Path, index: &Path) -> Resu
             .arg(cache)
             .arg("--work-tree")
             .arg(dest)
-            .args(&args);
-        git::run(command, LOCAL_TIMEOUT)?;
+            .args(args);
+        command
+    };
+    git::run(in_workspace(&["read-tree", revision]), LOCAL_TIMEOUT)?;
+    match only {
+        None => {
+            git::run(
+                in_workspace(&["checkout-index", "--all", "--force"]),
+                LOCAL_TIMEOUT,
+            )?;
+        }
+        Some([]) => {}
+        Some(paths) => {
+            let mut input = Vec::with_capacity(paths.len() * 32);
+            for path in paths {
+                input.extend_from_slice(path.as_bytes());
+                input.push(0);
+            }
+            let command = in_workspace(&["checkout-index", "--force", "-z", "--stdin"]);
+            git::run_with_input(command, input, LOCAL_TIMEOUT)?;
+        }
     }
     Ok(())
+}
+
+/// Paths deleted between `base` and `head`.
+pub fn deleted_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>, GitError> {
+    let stdout = local(
+        cache,
+        &[
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--diff-filter=D",
+            base,
+            head,
+            "--",
+        ],
+    )?;
+    Ok(split_nul(&stdout))
 }
 
 /// Paths changed between `base` and `head` (added, copied, modified, renamed; not deleted).

@@ -2,6 +2,7 @@
 //! out the revision, run the tasks in order, and close the job. Never holds a database connection
 //! while git or a tool runs.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -9,9 +10,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::analyzers::{codecount, ToolDef};
+use crate::analyzers::codecount::{self, FileCount};
+use crate::analyzers::ToolDef;
 use crate::db;
-use crate::domain::ids::{JobId, TaskId};
+use crate::domain::ids::{JobId, ProjectId, TaskId};
 use crate::domain::job::{code, Job, JobState, INCR_IGNORE_MSG};
 use crate::domain::project::Project;
 use crate::domain::repo::Repo;
@@ -380,41 +382,65 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     };
     advance(shared, job_id, JobState::Initing, JobState::Inited)?;
 
-    // A clean checkout of the revision, and the files the tools should look at.
-    let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
-    checkout::checkout(&cache, &revision, &workspace.dir, &workspace.index).map_err(git_stop)?;
-    let scan_root = workspace
-        .dir
-        .join(context.project.scan_path.trim_start_matches('/'));
-    if !scan_root.is_dir() {
-        return Err(Stop::Fail(
-            code::E_CLIENT,
-            format!(
-                "scan_path {} does not exist at revision {revision}",
-                context.project.scan_path
-            ),
-        ));
-    }
-    let files = match &baseline {
+    // The files the tools should look at: the changed ones against a baseline, else all of them.
+    let scan_path = context.project.scan_path.as_str();
+    let (files, deleted) = match &baseline {
         Some((base, _)) => {
             let changed = checkout::changed_files(&cache, base, &revision).map_err(git_stop)?;
-            let changed = checkout::within_scan_path(changed, &context.project.scan_path);
+            let deleted = checkout::deleted_files(&cache, base, &revision).map_err(git_stop)?;
+            let changed = checkout::within_scan_path(changed, scan_path);
+            let deleted = checkout::within_scan_path(deleted, scan_path);
             let _ = writeln!(
                 job_log,
-                "incremental scan against {base}: {} changed files",
-                changed.len()
+                "incremental scan against {base}: {} changed files, {} deleted",
+                changed.len(),
+                deleted.len()
             );
-            changed
+            (changed, deleted)
         }
         None => {
             let all = checkout::within_scan_path(
                 checkout::all_files(&cache, &revision).map_err(git_stop)?,
-                &context.project.scan_path,
+                scan_path,
             );
             let _ = writeln!(job_log, "full scan: {} files", all.len());
-            all
+            (all, Vec::new())
         }
     };
+
+    // Line counts start from the project's per-file snapshot when it describes the baseline.
+    let counts_base = match &baseline {
+        Some((base, _)) => {
+            let conn = shared.pool.get()?;
+            db::counts::revision(&conn, context.project.id)?.filter(|revision| revision == base)
+        }
+        None => None,
+    };
+    // A job whose every task needs only the changed files gets only those checked out.
+    let only_changed = baseline.is_some()
+        && tasks.iter().all(|task| match task {
+            Planned::Codecount => counts_base.is_some(),
+            Planned::Command(tool) => tool.changed_files_only,
+        });
+    let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
+    let only = only_changed.then_some(files.as_slice());
+    checkout::checkout(&cache, &revision, &workspace.dir, &workspace.index, only)
+        .map_err(git_stop)?;
+    let scan_root = workspace.dir.join(scan_path.trim_start_matches('/'));
+    if only_changed {
+        let _ = writeln!(job_log, "checked out the changed files only");
+        fs::create_dir_all(&scan_root).map_err(|e| {
+            Stop::Fail(
+                code::E_SERVER,
+                format!("cannot create the scan directory: {e}"),
+            )
+        })?;
+    } else if !scan_root.is_dir() {
+        return Err(Stop::Fail(
+            code::E_CLIENT,
+            format!("scan_path {scan_path} does not exist at revision {revision}"),
+        ));
+    }
     let mut list = String::with_capacity(files.len() * 32);
     for file in &files {
         list.push_str(file);
@@ -444,22 +470,26 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         let result = match task {
             Planned::Codecount => {
                 set_progress(shared, task_id, 10)?;
+                let (count, update) = count_lines(
+                    shared,
+                    &context,
+                    &workspace.dir,
+                    &scan_root,
+                    counts_base.as_deref(),
+                    &files,
+                    &deleted,
+                )?;
                 let _ = writeln!(
                     task_log,
-                    "counting lines below {}",
-                    context.project.scan_path
-                );
-                let count = codecount::count(&scan_root);
-                let _ = writeln!(
-                    task_log,
-                    "{} languages: code {} comment {} blank {} total {}",
+                    "{}; {} languages: code {} comment {} blank {} total {}",
+                    update.describe(),
                     count.languages.len(),
                     count.lines.code.unwrap_or(0),
                     count.lines.comment.unwrap_or(0),
                     count.lines.blank.unwrap_or(0),
                     count.lines.total.unwrap_or(0)
                 );
-                counted = Some(count);
+                counted = Some((count, update));
                 Ok(())
             }
             Planned::Command(tool) => run_command(
@@ -491,8 +521,12 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     }
 
     let mut conn = shared.pool.get()?;
+    let project_id = context.project.id;
     let closed = lifecycle::close_ok(shared, &mut conn, job_id, |tx| match &counted {
-        Some(count) => db::jobs::set_line_counts(tx, job_id, &count.lines, &count.languages),
+        Some((count, update)) => {
+            db::jobs::set_line_counts(tx, job_id, &count.lines, &count.languages)?;
+            update.store(tx, project_id, &revision)
+        }
         None => Ok(()),
     })?;
     if !closed {
@@ -501,6 +535,89 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     log::info!("job {job_id}: closed with 0");
     drop(workspace);
     Ok(())
+}
+
+/// How a job's line count changes the project's per-file snapshot when the job's results are stored.
+enum SnapshotUpdate {
+    Replace(Vec<FileCount>),
+    Delta {
+        base: String,
+        removed: Vec<String>,
+        added: Vec<FileCount>,
+    },
+}
+
+impl SnapshotUpdate {
+    fn describe(&self) -> String {
+        match self {
+            SnapshotUpdate::Replace(files) => format!("counted all {} files", files.len()),
+            SnapshotUpdate::Delta { base, added, .. } => {
+                format!(
+                    "recounted {} changed files on top of the count of {base}",
+                    added.len()
+                )
+            }
+        }
+    }
+
+    fn store(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        project_id: ProjectId,
+        revision: &str,
+    ) -> rusqlite::Result<()> {
+        match self {
+            SnapshotUpdate::Replace(files) => db::counts::replace(tx, project_id, revision, files),
+            SnapshotUpdate::Delta {
+                base,
+                removed,
+                added,
+            } => {
+                // If another job stored a count meanwhile, its snapshot stays: this job's totals
+                // are already right, and the next scan starts from that snapshot instead.
+                db::counts::apply_delta(tx, project_id, base, revision, removed, added).map(|_| ())
+            }
+        }
+    }
+}
+
+/// Line counts of the whole tree below `scan_root`: from the baseline's per-file snapshot plus a
+/// recount of the changed files when there is one, else a count of every file.
+#[allow(clippy::too_many_arguments)]
+fn count_lines(
+    shared: &Shared,
+    context: &Context,
+    checkout_root: &Path,
+    scan_root: &Path,
+    counts_base: Option<&str>,
+    changed: &[String],
+    deleted: &[String],
+) -> Step<(codecount::Count, SnapshotUpdate)> {
+    let Some(base) = counts_base else {
+        let files = codecount::count_tree(checkout_root, scan_root);
+        return Ok((codecount::summarise(&files), SnapshotUpdate::Replace(files)));
+    };
+    let snapshot = {
+        let conn = shared.pool.get()?;
+        db::counts::load(&conn, context.project.id)?
+    };
+    let added = codecount::count_files(checkout_root, changed);
+    let removed: Vec<String> = changed.iter().chain(deleted).cloned().collect();
+    let gone: HashSet<&str> = removed.iter().map(String::as_str).collect();
+    let count = codecount::summarise(
+        snapshot
+            .iter()
+            .filter(|file| !gone.contains(file.path.as_str()))
+            .chain(&added),
+    );
+    Ok((
+        count,
+        SnapshotUpdate::Delta {
+            base: base.to_string(),
+            removed,
+            added,
+        },
+    ))
 }
 
 fn set_progress(shared: &Shared, task_id: TaskId, progress_rate: i64) -> Step<()> {

@@ -641,3 +641,92 @@ fn read_listen_address(server: &mut std::process::Child) -> String {
     std::thread::spawn(move || for _ in lines {});
     address
 }
+
+#[test]
+fn incremental_line_counts_follow_changes_deletions_and_renames_of_the_tree() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    std::fs::write(world.repo_dir.join("keep.rs"), RUST).unwrap();
+    std::fs::write(world.repo_dir.join("gone.py"), PYTHON).unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "two files"]);
+    let project = world.project_path();
+    let (first, _) = app.start_scan(&project, json!({}));
+    let full = app.wait_for_job(&project, first, QUICK);
+    // src/main.py (1 code line), keep.rs (3 code, 2 comment), gone.py (2 code, 1 comment, 1 blank).
+    assert_eq!(
+        (
+            full["code_line_num"].as_i64(),
+            full["total_line_num"].as_i64()
+        ),
+        (Some(6), Some(10)),
+        "{full}"
+    );
+
+    git(&world.repo_dir, &["rm", "-q", "gone.py"]);
+    git(&world.repo_dir, &["mv", "keep.rs", "moved.rs"]);
+    std::fs::write(
+        world.repo_dir.join("src/main.py"),
+        "print('hi')\nprint('again')\n",
+    )
+    .unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "shuffle"]);
+    let (second, _) = app.start_scan(&project, json!({}));
+    let incremental = app.wait_for_job(&project, second, QUICK);
+    let (third, _) = app.start_scan(&project, json!({"incr_scan": false}));
+    let recount = app.wait_for_job(&project, third, QUICK);
+    for key in [
+        "code_line_num",
+        "comment_line_num",
+        "blank_line_num",
+        "total_line_num",
+    ] {
+        assert_eq!(
+            incremental[key], recount[key],
+            "{key}: incremental {incremental} full {recount}"
+        );
+    }
+    assert_eq!(incremental["code_line_num"], 5);
+    let log = task_log(&app, &project, second, &incremental["tasks"][0]["id"]);
+    assert!(log.contains("recounted 2 changed files"), "{log}");
+    let counts = app
+        .get(&format!("{project}/jobs/{second}/codecount/"), ADMIN_TOKEN)
+        .expect(200);
+    let names: Vec<&str> = counts.data()["languages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Rust", "Python"]);
+}
+
+#[test]
+fn an_incremental_job_of_changed_files_only_tools_checks_out_just_those_files() {
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "tree",
+        r#"["sh", "-c", "find . -type f | sort"]"#,
+        "changed_files_only = true",
+    )]));
+    let world = World::build(&app);
+    let project = world.project_with_scheme(&app, "main", json!({"name": "t", "tools": ["tree"]}));
+    let (first, _) = app.start_scan(&project, json!({}));
+    let full = app.wait_for_job(&project, first, QUICK);
+    assert!(task_log(&app, &project, first, &full["tasks"][1]["id"]).contains("./src/main.py"));
+    std::fs::write(world.repo_dir.join("new.txt"), "n\n").unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "new"]);
+    let (second, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, second, QUICK);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = task_log(&app, &project, second, &detail["tasks"][1]["id"]);
+    assert!(
+        log.contains("./new.txt") && !log.contains("./src/main.py"),
+        "{log}"
+    );
+    assert_eq!(
+        detail["total_line_num"],
+        full["total_line_num"].as_i64().unwrap() + 1
+    );
+}
