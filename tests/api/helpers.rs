@@ -369,25 +369,49 @@ impl TestApp {
     pub fn wait_for_job(&self, project_path: &str, job_id: i64, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let detail = self.get(&format!("{project_path}/jobs/{job_id}/detail/"), ADMIN_TOKEN).expect(200);
+            let detail = self
+                .get(
+                    &format!("{project_path}/jobs/{job_id}/detail/"),
+                    ADMIN_TOKEN,
+                )
+                .expect(200);
             if detail.data()["state"] == 2 {
                 return detail.data().clone();
             }
-            assert!(Instant::now() < deadline, "job {job_id} did not close in {timeout:?}: {}", detail.body);
+            assert!(
+                Instant::now() < deadline,
+                "job {job_id} did not close in {timeout:?}: {}",
+                detail.body
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// Polls until `check` holds for the job's detail; panics with the last body after `timeout`.
     #[track_caller]
-    pub fn wait_for_detail(&self, project_path: &str, job_id: i64, timeout: Duration, check: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_for_detail(
+        &self,
+        project_path: &str,
+        job_id: i64,
+        timeout: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let detail = self.get(&format!("{project_path}/jobs/{job_id}/detail/"), ADMIN_TOKEN).expect(200);
+            let detail = self
+                .get(
+                    &format!("{project_path}/jobs/{job_id}/detail/"),
+                    ADMIN_TOKEN,
+                )
+                .expect(200);
             if check(detail.data()) {
                 return detail.data().clone();
             }
-            assert!(Instant::now() < deadline, "job {job_id} never got there in {timeout:?}: {}", detail.body);
+            assert!(
+                Instant::now() < deadline,
+                "job {job_id} never got there in {timeout:?}: {}",
+                detail.body
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -395,8 +419,13 @@ impl TestApp {
     /// Starts a scan and returns `(job_id, scan_id)`.
     #[track_caller]
     pub fn start_scan(&self, project_path: &str, body: Value) -> (i64, i64) {
-        let reply = self.post(&format!("{project_path}/scans/create/"), ADMIN_TOKEN, body).expect(200);
-        (reply.data()["job"]["id"].as_i64().unwrap(), reply.data()["scan"]["id"].as_i64().unwrap())
+        let reply = self
+            .post(&format!("{project_path}/scans/create/"), ADMIN_TOKEN, body)
+            .expect(200);
+        (
+            reply.data()["job"]["id"].as_i64().unwrap(),
+            reply.data()["scan"]["id"].as_i64().unwrap(),
+        )
     }
 }
 
@@ -404,7 +433,13 @@ impl World {
     /// A new scheme on the world's repository and a project on `branch` with it; returns the
     /// project's path (`.../projects/<id>`).
     pub fn project_with_scheme(&self, app: &TestApp, branch: &str, scheme: Value) -> String {
-        let created = app.post(&format!("{}/initscheme/", self.repo_path()), ADMIN_TOKEN, scheme).expect(201);
+        let created = app
+            .post(
+                &format!("{}/initscheme/", self.repo_path()),
+                ADMIN_TOKEN,
+                scheme,
+            )
+            .expect(201);
         let scheme_id = created.data()["scan_scheme"].as_i64().unwrap();
         let project = app
             .post(
@@ -427,13 +462,25 @@ pub fn process_running(needle: &str) -> bool {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .any(|entry| {
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
             // A zombie has exited; only its parent's bookkeeping is left.
-            let is_zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
-            !is_zombie && String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(needle)
+            let is_zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            !is_zombie
+                && String::from_utf8_lossy(&cmdline)
+                    .replace('\0', " ")
+                    .contains(needle)
         })
 }
 
