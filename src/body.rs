@@ -17,13 +17,28 @@ use crate::error::{AppError, FieldError, E_SERVER_BASE};
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 const REQUIRED: &str = "This field is required.";
-const NOT_NULL: &str = "This field may not be null.";
+const NOT_NULL: &str = "该字段不能为 null。";
 const NOT_BLANK: &str = "This field may not be blank.";
+
+/// The request body as an extractor. Reading and parsing happen here, but a failure (413, 415,
+/// malformed JSON) is only reported when the handler asks for the fields with `fields()`, after
+/// its 404 and 403 checks, so the order of checks holds for bodies too.
+#[derive(Debug)]
+pub struct Body {
+    parsed: Result<Fields, AppError>,
+}
+
+impl Body {
+    /// The parsed fields, or why the body could not be read.
+    pub fn fields(self) -> Result<Fields, AppError> {
+        self.parsed
+    }
+}
 
 /// A parsed request body: its fields, and whether it came as a form (TCA reads a boolean missing
 /// from a form as false, following the HTML checkbox rule; `scans/create` needs to know).
 #[derive(Debug, Default)]
-pub struct Body {
+pub struct Fields {
     fields: Map<String, Value>,
     is_form: bool,
 }
@@ -53,42 +68,49 @@ impl FromRequest for Body {
             .and_then(|value| value.parse::<usize>().ok());
         let mut payload = payload.take();
         Box::pin(async move {
-            if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
-                return Err(AppError::PayloadTooLarge);
-            }
-            let mut bytes = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| {
-                    AppError::business(
-                        E_SERVER_BASE,
-                        format!("could not read the request body: {error}"),
-                    )
-                })?;
-                if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(AppError::PayloadTooLarge);
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            Body::parse(&content_type, &bytes)
+            let parsed = read(&mut payload, declared_length)
+                .await
+                .and_then(|bytes| Fields::parse(&content_type, &bytes));
+            Ok(Body { parsed })
         })
     }
 }
 
-impl Body {
+async fn read(payload: &mut Payload, declared_length: Option<usize>) -> Result<Vec<u8>, AppError> {
+    if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| {
+            AppError::business(
+                E_SERVER_BASE,
+                format!("could not read the request body: {error}"),
+            )
+        })?;
+        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(AppError::PayloadTooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+impl Fields {
     /// Parses `bytes` sent with `content_type` (already lowercased, without parameters).
-    pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Body, AppError> {
+    pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Fields, AppError> {
         let is_blank = bytes.iter().all(u8::is_ascii_whitespace);
         if content_type == "application/x-www-form-urlencoded" {
-            return Ok(Body {
+            return Ok(Fields {
                 fields: parse_form(bytes)?,
                 is_form: true,
             });
         }
         if content_type == "application/json" || content_type.ends_with("+json") {
             if is_blank {
-                return Ok(Body::default());
+                return Ok(Fields::default());
             }
-            return parse_json(bytes).map(|fields| Body {
+            return parse_json(bytes).map(|fields| Fields {
                 fields,
                 is_form: false,
             });
@@ -96,9 +118,9 @@ impl Body {
         if content_type.is_empty() {
             // curl -d without -H sends a form type, but a bare client may send JSON with no type.
             if is_blank {
-                return Ok(Body::default());
+                return Ok(Fields::default());
             }
-            return parse_json(bytes).map(|fields| Body {
+            return parse_json(bytes).map(|fields| Fields {
                 fields,
                 is_form: false,
             });
@@ -174,7 +196,7 @@ fn json_type(value: &Value) -> &'static str {
 /// Typed access to a body's fields. Each getter records what was wrong instead of failing, so one
 /// answer can name every bad field.
 pub struct FieldReader<'a> {
-    body: &'a Body,
+    body: &'a Fields,
     errors: Vec<FieldError>,
 }
 
@@ -386,12 +408,12 @@ mod tests {
 
     #[test]
     fn json_and_form_bodies_give_the_same_fields() {
-        let json = Body::parse(
+        let json = Fields::parse(
             "application/json",
             br#"{"name": " web ", "lint_enabled": "yes"}"#,
         )
         .unwrap();
-        let form = Body::parse(
+        let form = Fields::parse(
             "application/x-www-form-urlencoded",
             b"name=+web+&lint_enabled=yes",
         )
@@ -407,7 +429,7 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported_at_once() {
-        let body = Body::parse(
+        let body = Fields::parse(
             "application/json",
             br#"{"flag": "maybe", "n": "x", "name": ""}"#,
         )
@@ -427,7 +449,8 @@ mod tests {
 
     #[test]
     fn form_lists_come_from_repeated_keys_or_commas() {
-        let body = Body::parse("application/x-www-form-urlencoded", b"users=a&users=b,c").unwrap();
+        let body =
+            Fields::parse("application/x-www-form-urlencoded", b"users=a&users=b,c").unwrap();
         let mut reader = body.reader();
         assert_eq!(
             reader.optional_str_list("users", 10),
@@ -438,17 +461,17 @@ mod tests {
     #[test]
     fn bodies_that_are_not_objects_or_not_json_are_refused() {
         assert!(matches!(
-            Body::parse("application/json", b"[1]"),
+            Fields::parse("application/json", b"[1]"),
             Err(AppError::InvalidInput(_))
         ));
         assert!(matches!(
-            Body::parse("application/json", b"{"),
+            Fields::parse("application/json", b"{"),
             Err(AppError::Business { .. })
         ));
         assert!(matches!(
-            Body::parse("text/plain", b"x"),
+            Fields::parse("text/plain", b"x"),
             Err(AppError::UnsupportedMediaType(_))
         ));
-        assert!(Body::parse("", b"").unwrap().fields.is_empty());
+        assert!(Fields::parse("", b"").unwrap().fields.is_empty());
     }
 }

@@ -185,7 +185,7 @@ impl RunningServer {
 /// `<data-dir>/admin.token` (mode 0600). Later starts change nothing.
 fn ensure_admin(pool: &Pool, config: &Config) -> anyhow::Result<()> {
     let mut conn = pool.get()?;
-    let tx = conn.transaction()?;
+    let tx = db::begin(&mut conn)?;
     if db::users::count(&tx)? > 0 {
         return Ok(());
     }

@@ -49,6 +49,7 @@ pub async fn create_scan(
             ProjectId(project_id),
         )?;
         require(access.can_start_scan())?;
+        let body = body.fields()?;
         let mut fields = body.reader();
         // TCA reads a boolean missing from a form as false (the HTML checkbox rule); from JSON
         // or an empty body, a missing incr_scan means incremental.
@@ -71,7 +72,7 @@ pub async fn create_scan(
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "tca_web".to_string());
         fields.finish()?;
-        let tx = conn.transaction()?;
+        let tx = db::begin(conn)?;
         if !force_create {
             let unfinished = db::jobs::unfinished_scan_ids(&tx, project.id)?;
             if !unfinished.is_empty() {
@@ -154,11 +155,10 @@ pub async fn list_jobs(
     path: ProjectPath,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
-    let query = Query::from_request(&request)?;
+    let query = Query::from_request(&request);
     let page = query.page();
     let tz = state.config.tz_offset;
-    let filter = read_job_filter(&query, tz)?;
-    let (count, jobs) = db::run(&state.pool, move |conn| {
+    let (query, count, jobs) = db::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -168,13 +168,9 @@ pub async fn list_jobs(
             ProjectId(project_id),
         )?;
         require(access.can_view_team())?;
-        Ok(db::jobs::list(
-            conn,
-            project.id,
-            &filter,
-            page.limit,
-            page.offset,
-        )?)
+        let filter = read_job_filter(&query, tz)?;
+        let (count, jobs) = db::jobs::list(conn, project.id, &filter, page.limit, page.offset)?;
+        Ok((query, count, jobs))
     })
     .await?;
     let results = jobs.iter().map(views::job_item).collect();
@@ -206,7 +202,8 @@ fn read_job_filter(query: &Query, tz: time::UtcOffset) -> Result<JobFilter, AppE
     let mut number = |field: &str| {
         let text = query.get(field)?;
         match text.parse::<f64>() {
-            Ok(value) if value.is_finite() => Some(value),
+            // Django's DecimalField takes `1e400` too; only NaN compares with nothing.
+            Ok(value) if !value.is_nan() => Some(value),
             _ => {
                 fail(field, "Enter a number.");
                 None
@@ -310,6 +307,7 @@ pub async fn cancel_job(
         )?;
         let job = job_in(conn, project.id, job_id)?;
         require(access.can_view_team())?;
+        let body = body.fields()?;
         let mut fields = body.reader();
         let remarks = fields.optional_str("remarks", 512).unwrap_or_default();
         fields.optional_bool("force");
@@ -365,9 +363,9 @@ pub async fn get_task_log(
     path: web::Path<(String, String, i64, i64, i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id, task_id) = path.into_inner();
-    let offset = log_offset(&request)?;
+    let offset = log_offset(&request);
     let queue = state.queue.clone();
-    let log_path = db::run(&state.pool, move |conn| {
+    let (log_path, offset) = db::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -382,7 +380,10 @@ pub async fn get_task_log(
             return Err(AppError::not_found(format!("task {task_id}")));
         }
         require(access.can_view_team())?;
-        Ok(queue.shared().task_log_path(job.id, TaskId(task_id)))
+        Ok((
+            queue.shared().task_log_path(job.id, TaskId(task_id)),
+            offset?,
+        ))
     })
     .await?;
     serve_log(log_path, offset).await
@@ -396,9 +397,9 @@ pub async fn get_job_log(
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
-    let offset = log_offset(&request)?;
+    let offset = log_offset(&request);
     let queue = state.queue.clone();
-    let log_path = db::run(&state.pool, move |conn| {
+    let (log_path, offset) = db::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -409,14 +410,14 @@ pub async fn get_job_log(
         )?;
         let job = job_in(conn, project.id, job_id)?;
         require(access.can_view_team())?;
-        Ok(queue.shared().job_log_path(job.id))
+        Ok((queue.shared().job_log_path(job.id), offset?))
     })
     .await?;
     serve_log(log_path, offset).await
 }
 
 fn log_offset(request: &HttpRequest) -> Result<u64, AppError> {
-    let query = Query::from_request(request)?;
+    let query = Query::from_request(request);
     match query.get("offset") {
         None => Ok(0),
         Some(text) => text

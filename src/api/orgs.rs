@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::api::{org_scope, require, views};
 use crate::auth::Caller;
-use crate::body::Body;
+use crate::body::{Body, Fields};
 use crate::db;
 use crate::domain::org::{self, Role};
 use crate::envelope;
@@ -17,6 +17,7 @@ pub async fn create_org(
     Caller(caller): Caller,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
+    let body = body.fields()?;
     let mut fields = body.reader();
     let name = fields.required_str("name", 128);
     let org_sid = fields
@@ -29,7 +30,7 @@ pub async fn create_org(
     fields.finish()?;
     let tz = state.config.tz_offset;
     let org = db::run(&state.pool, move |conn| {
-        let tx = conn.transaction()?;
+        let tx = db::begin(conn)?;
         let org_sid = org_sid.unwrap_or_else(org::new_org_sid);
         db::orgs::insert(&tx, &org_sid, &name, description.as_deref(), caller.id).map_err(
             |error| {
@@ -106,10 +107,10 @@ pub async fn add_org_members(
 ) -> Result<HttpResponse, AppError> {
     let org_sid = path.into_inner();
     let members = db::run(&state.pool, move |conn| {
-        let tx = conn.transaction()?;
+        let tx = db::begin(conn)?;
         let (org, access) = org_scope(&tx, &caller, &org_sid)?;
         require(access.can_admin_org())?;
-        let (usernames, role) = read_member_change(&body)?;
+        let (usernames, role) = read_member_change(&body.fields()?)?;
         for user_id in resolve_usernames(&tx, &usernames)? {
             db::orgs::set_role(&tx, org.id, user_id, role)?;
         }
@@ -122,7 +123,7 @@ pub async fn add_org_members(
 }
 
 /// Reads a `memberconf` body: a non-empty user list and a role.
-pub(crate) fn read_member_change(body: &Body) -> Result<(Vec<String>, Role), AppError> {
+pub(crate) fn read_member_change(body: &Fields) -> Result<(Vec<String>, Role), AppError> {
     let mut fields = body.reader();
     let usernames = fields.optional_str_list("users", 150);
     let role = fields.optional_int("role", 1, 2);

@@ -9,7 +9,7 @@ use crate::api::query::{paginated, Query};
 use crate::api::repos::repo_view;
 use crate::api::{repo_scope, require, views};
 use crate::auth::Caller;
-use crate::body::Body;
+use crate::body::{Body, Fields};
 use crate::db;
 use crate::db::projects::{NewProject, ProjectFilter};
 use crate::domain::ids::{ProjectId, RepoId, SchemeId};
@@ -54,7 +54,7 @@ pub async fn create_project(
         let (_, team, repo, access) =
             repo_scope(conn, &scope_caller, &org_sid, &team_name, repo_id)?;
         require(access.can_view_team())?;
-        let request = read_project_request(conn, repo.id, &body)?;
+        let request = read_project_request(conn, repo.id, &body.fields()?)?;
         let existing = match &request.scheme {
             SchemeChoice::Own(scheme) => {
                 let key =
@@ -93,7 +93,7 @@ pub async fn create_project(
     };
 
     let (view, is_new) = db::run(&state.pool, move |conn| {
-        let tx = conn.transaction()?;
+        let tx = db::begin(conn)?;
         let scheme_id = match &request.scheme {
             SchemeChoice::Own(scheme) => scheme.id,
             SchemeChoice::FromTemplate { template, name } => {
@@ -137,7 +137,7 @@ pub async fn create_project(
 fn read_project_request(
     conn: &Connection,
     repo_id: RepoId,
-    body: &Body,
+    body: &Fields,
 ) -> Result<ProjectRequest, AppError> {
     let mut fields = body.reader();
     let branch = fields.required_str("branch", 200);
@@ -258,21 +258,21 @@ pub async fn list_projects(
     path: web::Path<(String, String, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
-    let query = Query::from_request(&request)?;
+    let query = Query::from_request(&request);
     let page = query.page();
-    let filter = read_project_filter(&query)?;
     let tz = state.config.tz_offset;
-    let (count, projects) = db::run(&state.pool, move |conn| {
+    let (query, count, projects) = db::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
+        let filter = read_project_filter(&query)?;
         let (count, projects) =
             db::projects::list(conn, repo.id, &filter, page.limit, page.offset)?;
         let views = projects
             .iter()
             .map(|project| project_view(conn, project, &repo, &team, tz))
             .collect::<Result<Vec<Value>, AppError>>()?;
-        Ok((count, views))
+        Ok((query, count, views))
     })
     .await?;
     Ok(envelope::ok(paginated(

@@ -4,8 +4,6 @@
 use actix_web::HttpRequest;
 use serde_json::{json, Value};
 
-use crate::error::AppError;
-
 pub const DEFAULT_LIMIT: i64 = 10;
 pub const MAX_LIMIT: i64 = 1000;
 
@@ -16,11 +14,11 @@ pub struct Query {
 }
 
 impl Query {
-    pub fn from_request(request: &HttpRequest) -> Result<Query, AppError> {
-        let pairs = serde_urlencoded::from_str(request.query_string()).map_err(|error| {
-            AppError::invalid("query", format!("cannot read the query string: {error}"))
-        })?;
-        Ok(Query { pairs })
+    /// Decoding is lossy (bad percent-escapes and UTF-8 are kept as they are or replaced), so
+    /// reading a query never fails; its values are checked where they are used.
+    pub fn from_request(request: &HttpRequest) -> Query {
+        let pairs = serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+        Query { pairs }
     }
 
     /// The last value of `key`, trimmed; an empty value means "no filter", as in TCA.

@@ -29,9 +29,10 @@ pub async fn create_repo(
     let (org_sid, team_name) = path.into_inner();
     let config = state.config.clone();
     let repo = db::run(&state.pool, move |conn| {
-        let tx = conn.transaction()?;
+        let tx = db::begin(conn)?;
         let (_, team, access) = team_scope(&tx, &caller, &org_sid, &team_name)?;
         require(access.can_admin_team())?;
+        let body = body.fields()?;
         let mut fields = body.reader();
         let scm_url = fields.required_str("scm_url", 1024);
         let scm_type = fields
@@ -112,7 +113,7 @@ pub async fn list_repos(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
-    let query = Query::from_request(&request)?;
+    let query = Query::from_request(&request);
     let page = query.page();
     let roots = state.config.local_repo_roots.clone();
     let filter = RepoFilter {

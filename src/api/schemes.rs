@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::api::{org_scope, repo_scope, require, views};
 use crate::auth::Caller;
-use crate::body::Body;
+use crate::body::{Body, Fields};
 use crate::db;
 use crate::domain::ids::{RepoId, SchemeId};
 use crate::domain::scheme::{self, NewScheme};
@@ -45,10 +45,10 @@ pub async fn create_scheme(
     let (org_sid, team_name, repo_id) = path.into_inner();
     let known_tools = state.catalog.names();
     let scheme_id = db::run(&state.pool, move |conn| {
-        let tx = conn.transaction()?;
+        let tx = db::begin(conn)?;
         let (_, _, repo, access) = repo_scope(&tx, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
-        let new_scheme = read_new_scheme(&body, &known_tools)?;
+        let new_scheme = read_new_scheme(&body.fields()?, &known_tools)?;
         let scheme_id =
             db::schemes::insert(&tx, repo.id, &new_scheme, None, caller.id).map_err(|error| {
                 if db::is_unique_violation(&error) {
@@ -70,7 +70,7 @@ pub async fn create_scheme(
     Ok(envelope::created(json!({"scan_scheme": scheme_id})))
 }
 
-fn read_new_scheme(body: &Body, known_tools: &[String]) -> Result<NewScheme, AppError> {
+fn read_new_scheme(body: &Fields, known_tools: &[String]) -> Result<NewScheme, AppError> {
     let mut fields = body.reader();
     let name = fields.required_str("name", 128);
     let description = fields.optional_str("description", 512);

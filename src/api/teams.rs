@@ -22,9 +22,10 @@ pub async fn create_team(
     let org_sid = path.into_inner();
     let tz = state.config.tz_offset;
     let team = db::run(&state.pool, move |conn| {
-        let tx = conn.transaction()?;
+        let tx = db::begin(conn)?;
         let (org, access) = org_scope(&tx, &caller, &org_sid)?;
         require(access.can_view_org())?;
+        let body = body.fields()?;
         let mut fields = body.reader();
         let name = fields.required_str("name", 64);
         if !name.is_empty() {
@@ -133,10 +134,10 @@ pub async fn add_team_members(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
     let members = db::run(&state.pool, move |conn| {
-        let tx = conn.transaction()?;
+        let tx = db::begin(conn)?;
         let (org, team, access) = team_scope(&tx, &caller, &org_sid, &team_name)?;
         require(access.can_admin_team())?;
-        let (usernames, role) = read_member_change(&body)?;
+        let (usernames, role) = read_member_change(&body.fields()?)?;
         let user_ids = resolve_usernames(&tx, &usernames)?;
         let mut outsiders = Vec::new();
         for (username, user_id) in usernames.iter().zip(&user_ids) {

@@ -18,6 +18,7 @@ pub async fn create_user(
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     require(caller.is_superuser)?;
+    let body = body.fields()?;
     let mut fields = body.reader();
     let username = fields.required_str("username", 150);
     if !username.is_empty() {

@@ -78,7 +78,7 @@ fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("database journal mode is {mode}, not WAL");
     }
-    let tx = conn.transaction()?;
+    let tx = begin(conn)?;
     tx.execute_batch(SCHEMA).context("applying schema.sql")?;
     migrate(&tx)?;
     tx.commit()?;
@@ -127,6 +127,13 @@ pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
 /// Reads a JSON array of strings stored in a TEXT column; damaged text reads as empty.
 pub fn string_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Starts a write transaction. IMMEDIATE takes the write lock at once: a deferred transaction that
+/// reads and then writes fails with SQLITE_BUSY at once (busy_timeout cannot help) when another
+/// connection committed in between, which under load turned cancels into 503s.
+pub fn begin(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub fn revoke(
     result_code: i64,
     result_msg: &str,
 ) -> rusqlite::Result<bool> {
-    let tx = conn.transaction()?;
+    let tx = db::begin(conn)?;
     let closed = revoke_in(&tx, job_id, result_code, result_msg)?;
     tx.commit()?;
     if closed {
@@ -74,7 +74,7 @@ pub fn cancel(
     user_id: UserId,
     remarks: &str,
 ) -> rusqlite::Result<Cancelled> {
-    let tx = conn.transaction()?;
+    let tx = db::begin(conn)?;
     let message = match db::jobs::state(&tx, job_id)? {
         None | Some(JobState::Closed) => return Ok(Cancelled::AlreadyClosed),
         Some(JobState::Closing) => {
@@ -104,7 +104,7 @@ pub fn close_ok(
         return Ok(false);
     }
     // The results and the final state go in one transaction: a crash keeps both or neither.
-    let tx = conn.transaction()?;
+    let tx = db::begin(conn)?;
     store(&tx)?;
     let closed = db::jobs::close(&tx, job_id, code::OK, "success", false)?;
     tx.commit()?;

@@ -124,21 +124,6 @@ impl ScanQueue {
         receiver
     }
 
-    /// Forgets watchers whose requests went away (the client hung up).
-    pub fn forget_closed_watchers(&self, job_id: JobId) {
-        let mut watchers = self
-            .shared
-            .watchers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(list) = watchers.get_mut(&job_id) {
-            list.retain(|sender| !sender.is_closed());
-            if list.is_empty() {
-                watchers.remove(&job_id);
-            }
-        }
-    }
-
     pub fn shared(&self) -> &Shared {
         &self.shared
     }

@@ -370,7 +370,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     // Tasks, then INITED.
     let task_ids = {
         let mut conn = shared.pool.get()?;
-        let tx = conn.transaction()?;
+        let tx = db::begin(&mut conn)?;
         let mut ids = Vec::with_capacity(tasks.len());
         for task in &tasks {
             let (module, name) = task.module_and_name();
