@@ -35,22 +35,10 @@ fn config() -> tokei::Config {
     }
 }
 
-/// Counts every file tokei recognises below `dir`, naming files relative to `root`.
+/// Counts every file tokei recognises below `dir`, naming files relative to `root` (the way the
+/// tokei command counts a checkout; the scan engine counts blobs with `count_blob`).
 pub fn count_tree(root: &Path, dir: &Path) -> Vec<FileCount> {
     count_paths(root, &[dir.to_path_buf()])
-}
-
-/// Counts the given files (relative to `root`); files tokei does not recognise are skipped.
-pub fn count_files(root: &Path, paths: &[String]) -> Vec<FileCount> {
-    let paths: Vec<PathBuf> = paths
-        .iter()
-        .map(|path| root.join(path))
-        .filter(|path| path.is_file())
-        .collect();
-    if paths.is_empty() {
-        return Vec::new();
-    }
-    count_paths(root, &paths)
 }
 
 fn count_paths(root: &Path, paths: &[PathBuf]) -> Vec<FileCount> {
@@ -72,6 +60,64 @@ fn count_paths(root: &Path, paths: &[PathBuf]) -> Vec<FileCount> {
         }
     }
     files
+}
+
+/// Counts one file from its bytes (a blob read from git), or `None` when tokei does not know its
+/// language. A file without an extension is recognised by its shebang line, as tokei does.
+pub fn count_blob(path: &str, bytes: &[u8]) -> Option<FileCount> {
+    let config = config();
+    let language = tokei::LanguageType::from_path(Path::new(path), &config)
+        .or_else(|| shebang_language(path, bytes))?;
+    // Folds embedded languages (code blocks in Markdown, say) into the file's language.
+    let stats = language.parse_from_slice(bytes, &config).summarise();
+    Some(FileCount {
+        path: path.to_string(),
+        language: language.name().to_string(),
+        code: stats.code as i64,
+        comment: stats.comments as i64,
+        blank: stats.blanks as i64,
+    })
+}
+
+/// tokei reads a shebang from a file on disk; a blob has none, so its first line goes through a
+/// small temporary file. Only extension-less files that start with `#!` get here.
+fn shebang_language(path: &str, bytes: &[u8]) -> Option<tokei::LanguageType> {
+    let name = Path::new(path).file_name()?.to_str()?;
+    if name.contains('.') || !bytes.starts_with(b"#!") {
+        return None;
+    }
+    let first_line = bytes.split(|b| *b == b'\n').next()?;
+    let file = tempfile_with(first_line).ok()?;
+    tokei::LanguageType::from_shebang(file.path())
+}
+
+fn tempfile_with(bytes: &[u8]) -> std::io::Result<TempFile> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "codepup-shebang-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut file = std::fs::File::create(&path)?;
+    file.write_all(bytes)?;
+    Ok(TempFile(path))
+}
+
+/// A file removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Adds up file counts into totals and a per-language breakdown.
@@ -130,9 +176,22 @@ mod tests {
         let mut paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         paths.sort_unstable();
         assert_eq!(paths, [".hidden/b.rs", "a.py"]);
+    }
 
-        let some = count_files(dir.path(), &["a.py".to_string(), "gone.py".to_string()]);
-        assert_eq!(some.len(), 1);
-        assert_eq!((some[0].path.as_str(), some[0].code), ("a.py", 2));
+    #[test]
+    fn blobs_count_like_the_files_they_come_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let python = b"# comment\nprint(1)\n\nprint(2)\n";
+        std::fs::write(dir.path().join("a.py"), python).unwrap();
+        let script = b"#!/usr/bin/env bash\n# c\necho hi\n";
+        std::fs::write(dir.path().join("run"), script).unwrap();
+        let mut from_files = count_tree(dir.path(), dir.path());
+        from_files.sort_by(|a, b| a.path.cmp(&b.path));
+        let from_blobs: Vec<FileCount> = [("a.py", &python[..]), ("run", &script[..])]
+            .iter()
+            .filter_map(|(path, bytes)| count_blob(path, bytes))
+            .collect();
+        assert_eq!(from_blobs, from_files);
+        assert_eq!(count_blob("notes.unknownext", b"x"), None);
     }
 }

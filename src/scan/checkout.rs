@@ -282,3 +282,102 @@ mod tests {
         assert_eq!(within_scan_path(files, "/src"), ["src/a.rs"]);
     }
 }
+
+/// A file of a revision as git stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub blob: String,
+    pub path: String,
+}
+
+/// Every regular file of `revision` (symlinks and submodules left out), with its blob id.
+pub fn tree_entries(cache: &Path, revision: &str) -> Result<Vec<TreeEntry>, GitError> {
+    let stdout = local(cache, &["ls-tree", "-r", "-z", "--full-tree", revision])?;
+    Ok(stdout
+        .split(|b| *b == 0)
+        .filter_map(|record| {
+            let record = std::str::from_utf8(record).ok()?;
+            let (meta, path) = record.split_once('\t')?;
+            let mut meta = meta.split(' ');
+            let (mode, kind, blob) = (meta.next()?, meta.next()?, meta.next()?);
+            (kind == "blob" && mode != "120000").then(|| TreeEntry {
+                blob: blob.to_string(),
+                path: path.to_string(),
+            })
+        })
+        .collect())
+}
+
+/// Streams the contents of `entries` out of the cache with one `git cat-file --batch`, calling
+/// `each` with every entry and its bytes, in order. Nothing is written to disk.
+pub fn read_blobs(
+    cache: &Path,
+    entries: &[TreeEntry],
+    mut each: impl FnMut(&TreeEntry, &[u8]),
+) -> Result<(), GitError> {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut command = git::command();
+    command
+        .arg("--git-dir")
+        .arg(cache)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command
+        .spawn()
+        .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| GitError::Other("no stdin for git".into()))?;
+    let ids: Vec<u8> = entries
+        .iter()
+        .flat_map(|entry| format!("{}\n", entry.blob).into_bytes())
+        .collect();
+    // A writer thread: git answers while we are still asking, and both pipes must keep moving.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&ids);
+    });
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| GitError::Other("no stdout for git".into()))?;
+    let mut reader = BufReader::with_capacity(1 << 20, stdout);
+    let mut header = String::new();
+    let mut content = Vec::new();
+    let result = (|| {
+        for entry in entries {
+            header.clear();
+            reader
+                .read_line(&mut header)
+                .map_err(|error| GitError::Other(format!("reading blobs: {error}")))?;
+            let size = header
+                .trim_end()
+                .rsplit(' ')
+                .next()
+                .and_then(|size| size.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    GitError::Other(format!(
+                        "unexpected answer from git cat-file: {}",
+                        header.trim_end()
+                    ))
+                })?;
+            content.resize(size + 1, 0);
+            reader.read_exact(&mut content).map_err(|error| {
+                GitError::Other(format!("reading blob {}: {error}", entry.blob))
+            })?;
+            each(entry, &content[..size]);
+        }
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = writer.join();
+    result
+}

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::analyzers::codecount::{self, FileCount};
 use crate::analyzers::ToolDef;
@@ -274,6 +274,7 @@ fn advance(shared: &Shared, job_id: JobId, from: JobState, to: JobState) -> Step
 }
 
 fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
+    let started = Instant::now();
     let context = load(shared, job_id)?;
     let mut job_log = open_log(&shared.job_log_path(job_id))?;
     let _ = writeln!(
@@ -306,7 +307,11 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             })?;
         (cache, revision)
     };
-    let _ = writeln!(job_log, "revision {revision}");
+    let _ = writeln!(
+        job_log,
+        "revision {revision} (source ready after {} ms)",
+        started.elapsed().as_millis()
+    );
     still(shared, job_id, JobState::Initing)?;
 
     // The baseline of an incremental scan: the revision of the last job whose results were stored.
@@ -416,30 +421,46 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         }
         None => None,
     };
-    // A job whose every task needs only the changed files gets only those checked out.
+    // Only command tools need files on disk (codecount reads blobs from git), and a job whose
+    // tools all read just the changed files gets just those.
+    let needs_tree = tasks.iter().any(|task| matches!(task, Planned::Command(_)));
     let only_changed = baseline.is_some()
         && tasks.iter().all(|task| match task {
-            Planned::Codecount => counts_base.is_some(),
+            Planned::Codecount => true,
             Planned::Command(tool) => tool.changed_files_only,
         });
     let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
-    let only = only_changed.then_some(files.as_slice());
-    checkout::checkout(&cache, &revision, &workspace.dir, &workspace.index, only)
-        .map_err(git_stop)?;
     let scan_root = workspace.dir.join(scan_path.trim_start_matches('/'));
-    if only_changed {
-        let _ = writeln!(job_log, "checked out the changed files only");
+    if baseline.is_none() && scan_path != "/" && files.is_empty() {
+        return Err(Stop::Fail(
+            code::E_CLIENT,
+            format!("scan_path {scan_path} holds no files at revision {revision}"),
+        ));
+    }
+    if needs_tree {
+        let only = only_changed.then_some(files.as_slice());
+        checkout::checkout(&cache, &revision, &workspace.dir, &workspace.index, only)
+            .map_err(git_stop)?;
         fs::create_dir_all(&scan_root).map_err(|e| {
             Stop::Fail(
                 code::E_SERVER,
                 format!("cannot create the scan directory: {e}"),
             )
         })?;
-    } else if !scan_root.is_dir() {
-        return Err(Stop::Fail(
-            code::E_CLIENT,
-            format!("scan_path {scan_path} does not exist at revision {revision}"),
-        ));
+        let what = if only_changed {
+            "the changed files"
+        } else {
+            "the whole tree"
+        };
+        let _ = writeln!(
+            job_log,
+            "checked out {what} after {} ms",
+            started.elapsed().as_millis()
+        );
+    } else {
+        fs::create_dir_all(&shared.workspace_dir)
+            .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot create the workspace: {e}")))?;
+        let _ = writeln!(job_log, "no tool needs a checkout");
     }
     let mut list = String::with_capacity(files.len() * 32);
     for file in &files {
@@ -461,6 +482,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     let mut counted = None;
     for (task, task_id) in tasks.iter().zip(task_ids) {
         still(shared, job_id, JobState::Running)?;
+        let task_started = Instant::now();
         let mut task_log = open_log(&shared.task_log_path(job_id, task_id))?;
         let _ = task_log.write_all(header.as_bytes());
         {
@@ -473,8 +495,8 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                 let (count, update) = count_lines(
                     shared,
                     &context,
-                    &workspace.dir,
-                    &scan_root,
+                    &cache,
+                    &revision,
                     counts_base.as_deref(),
                     &files,
                     &deleted,
@@ -502,6 +524,12 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                 &task_log,
             ),
         };
+        let (_, name) = task.module_and_name();
+        let _ = writeln!(
+            job_log,
+            "task {name} took {} ms",
+            task_started.elapsed().as_millis()
+        );
         match result {
             Ok(()) => {
                 let conn = shared.pool.get()?;
@@ -513,7 +541,6 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                 let conn = shared.pool.get()?;
                 db::tasks::close(&conn, task_id, result_code, &message, 100)?;
                 db::jobs::increment_task_done(&conn, job_id)?;
-                let (_, name) = task.module_and_name();
                 return Err(Stop::Fail(result_code, format!("{name}: {message}")));
             }
             Err(Stop::Abandon) => return Err(Stop::Abandon),
@@ -532,6 +559,11 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     if !closed {
         return Err(Stop::Abandon);
     }
+    let _ = writeln!(
+        job_log,
+        "closed with 0 after {} ms",
+        started.elapsed().as_millis()
+    );
     log::info!("job {job_id}: closed with 0");
     drop(workspace);
     Ok(())
@@ -581,41 +613,66 @@ impl SnapshotUpdate {
     }
 }
 
-/// Line counts of the whole tree below `scan_root`: from the baseline's per-file snapshot plus a
-/// recount of the changed files when there is one, else a count of every file.
+/// Line counts of the whole tree below the project's `scan_path`, read straight from git's
+/// objects: from the baseline's per-file snapshot plus a recount of the changed files when there
+/// is one, else a count of every file.
 #[allow(clippy::too_many_arguments)]
 fn count_lines(
     shared: &Shared,
     context: &Context,
-    checkout_root: &Path,
-    scan_root: &Path,
+    cache: &Path,
+    revision: &str,
     counts_base: Option<&str>,
     changed: &[String],
     deleted: &[String],
 ) -> Step<(codecount::Count, SnapshotUpdate)> {
+    let entries = checkout::tree_entries(cache, revision).map_err(git_stop)?;
+    let wanted: Vec<checkout::TreeEntry> = match counts_base {
+        None => {
+            let prefix = context.project.scan_path.trim_start_matches('/');
+            let dir = format!("{prefix}/");
+            entries
+                .into_iter()
+                .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
+                .collect()
+        }
+        Some(_) => {
+            let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
+            entries
+                .into_iter()
+                .filter(|entry| changed.contains(entry.path.as_str()))
+                .collect()
+        }
+    };
+    let mut counted = Vec::with_capacity(wanted.len());
+    checkout::read_blobs(cache, &wanted, |entry, bytes| {
+        counted.extend(codecount::count_blob(&entry.path, bytes));
+    })
+    .map_err(git_stop)?;
     let Some(base) = counts_base else {
-        let files = codecount::count_tree(checkout_root, scan_root);
-        return Ok((codecount::summarise(&files), SnapshotUpdate::Replace(files)));
+        return Ok((
+            codecount::summarise(&counted),
+            SnapshotUpdate::Replace(counted),
+        ));
     };
     let snapshot = {
         let conn = shared.pool.get()?;
         db::counts::load(&conn, context.project.id)?
     };
-    let added = codecount::count_files(checkout_root, changed);
     let removed: Vec<String> = changed.iter().chain(deleted).cloned().collect();
     let gone: HashSet<&str> = removed.iter().map(String::as_str).collect();
     let count = codecount::summarise(
         snapshot
             .iter()
             .filter(|file| !gone.contains(file.path.as_str()))
-            .chain(&added),
+            .chain(&counted),
     );
     Ok((
         count,
         SnapshotUpdate::Delta {
             base: base.to_string(),
             removed,
-            added,
+            added: counted,
         },
     ))
 }

@@ -91,14 +91,22 @@ class Server:
         import threading
         threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, raw=False):
         headers = {"Authorization": f"Token {TOKEN}"}
         payload = None
         if body is not None:
             payload = json.dumps(body)
             headers["Content-Type"] = "application/json"
-        self.conn.request(method, "/server/main/api/" + path, body=payload, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, "/server/main/api/" + path, body=payload, headers=headers)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed an idle keep-alive connection: open a new one.
+            self.conn = http.client.HTTPConnection(self.host, int(self.port), timeout=3600)
+            self.conn.request(method, "/server/main/api/" + path, body=payload, headers=headers)
+            response = self.conn.getresponse()
+        if raw:
+            return response.read().decode()
         data = json.loads(response.read())
         if response.status >= 400:
             raise RuntimeError(f"{method} {path}: {data}")
@@ -162,8 +170,13 @@ def run(args, work):
 
     first, _ = timed(lambda: scan(False))
     print(f"first full scan (with the clone): {first:.2f} s")
-    full_times = [timed(lambda: scan(False))[0] for _ in range(3)]
+    full_times = []
+    for _ in range(3):
+        elapsed, job = timed(lambda: scan(False))
+        full_times.append(elapsed)
     full = statistics.median(full_times)
+    print("job log of the last full scan:")
+    print(server.call("GET", f"{base}/jobs/{job['id']}/log/", raw=True))
     checkout = work / "checkout"
     subprocess.run(["git", "clone", "-q", str(repos / "big"), str(checkout)], check=True)
     shutil.rmtree(checkout / ".git")
@@ -176,8 +189,11 @@ def run(args, work):
         with open(target, "a") as handle:
             handle.write(f"\n// bench change {n}\n")
         git(repos / "big", "commit", "-q", "-am", f"one file {n}")
-        incr_times.append(timed(lambda: scan(True))[0])
+        elapsed, last_incr = timed(lambda: scan(True))
+        incr_times.append(elapsed)
     incremental = statistics.median(incr_times)
+    print("job log of the last incremental scan:")
+    print(server.call("GET", f"{base}/jobs/{last_incr['id']}/log/", raw=True))
     print(f"incremental scan after a one-file commit: {incremental:.3f} s (median of 3) = {100 * incremental / full:.1f}% of a full scan")
 
     # The job list: N jobs in one project, written straight into the database (a bench fixture).
