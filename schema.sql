@@ -120,18 +120,17 @@ CREATE TABLE IF NOT EXISTS projects (
     created_from         TEXT    NOT NULL DEFAULT 'codedog_web',
     creator_id           INTEGER REFERENCES users (id),
     scm_initial_revision TEXT,
-    -- The revision project_file_counts describes (the last stored line count).
-    counts_revision      TEXT,
     created_time         TEXT    NOT NULL,
     deleted_time         TEXT
 );
 CREATE INDEX IF NOT EXISTS projects_repo ON projects (repo_id);
 
--- Per-file line counts of a project's last stored count, so an incremental scan recounts only
--- the files that changed and still reports the whole tree.
+-- Per-file line counts of a project's last stored count, with the blob each was counted from: a
+-- scan reads and counts only files whose blob changed, and still reports the whole tree.
 CREATE TABLE IF NOT EXISTS project_file_counts (
     project_id INTEGER NOT NULL REFERENCES projects (id),
     path       TEXT    NOT NULL,
+    blob       TEXT    NOT NULL,
     language   TEXT    NOT NULL,
     code       INTEGER NOT NULL,
     comment    INTEGER NOT NULL,

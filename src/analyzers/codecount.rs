@@ -62,6 +62,21 @@ fn count_paths(root: &Path, paths: &[PathBuf]) -> Vec<FileCount> {
     files
 }
 
+/// Whether a file may hold countable code, judged by its name alone: tokei knows its name or
+/// extension, or it has no extension (a script may say what it is in a shebang line). Files
+/// that fail this (images, archives, ...) are never read.
+pub fn may_count(path: &str) -> bool {
+    Path::new(path).extension().is_none() || language_by_name(path).is_some()
+}
+
+/// The language tokei gives a path by its file name or extension. tokei would look for a shebang
+/// in a file of that name when there is no extension; the path is put below a directory that
+/// cannot exist, so it never reads a file of the server's own.
+fn language_by_name(path: &str) -> Option<tokei::LanguageType> {
+    let nowhere = Path::new("/proc/codepup-no-such-directory").join(path);
+    tokei::LanguageType::from_path(nowhere, &config())
+}
+
 /// Counts one file from its bytes (a blob read from git), or `None` when tokei does not know its
 /// language. A file without an extension is recognised by its shebang line, as tokei does.
 pub fn count_blob(path: &str, bytes: &[u8]) -> Option<FileCount> {

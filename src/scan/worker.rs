@@ -2,7 +2,7 @@
 //! out the revision, run the tasks in order, and close the job. Never holds a database connection
 //! while git or a tool runs.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -389,19 +389,16 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
 
     // The files the tools should look at: the changed ones against a baseline, else all of them.
     let scan_path = context.project.scan_path.as_str();
-    let (files, deleted) = match &baseline {
+    let files = match &baseline {
         Some((base, _)) => {
             let changed = checkout::changed_files(&cache, base, &revision).map_err(git_stop)?;
-            let deleted = checkout::deleted_files(&cache, base, &revision).map_err(git_stop)?;
             let changed = checkout::within_scan_path(changed, scan_path);
-            let deleted = checkout::within_scan_path(deleted, scan_path);
             let _ = writeln!(
                 job_log,
-                "incremental scan against {base}: {} changed files, {} deleted",
-                changed.len(),
-                deleted.len()
+                "incremental scan against {base}: {} changed files",
+                changed.len()
             );
-            (changed, deleted)
+            changed
         }
         None => {
             let all = checkout::within_scan_path(
@@ -409,17 +406,8 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                 scan_path,
             );
             let _ = writeln!(job_log, "full scan: {} files", all.len());
-            (all, Vec::new())
+            all
         }
-    };
-
-    // Line counts start from the project's per-file snapshot when it describes the baseline.
-    let counts_base = match &baseline {
-        Some((base, _)) => {
-            let conn = shared.pool.get()?;
-            db::counts::revision(&conn, context.project.id)?.filter(|revision| revision == base)
-        }
-        None => None,
     };
     // Only command tools need files on disk (codecount reads blobs from git), and a job whose
     // tools all read just the changed files gets just those.
@@ -492,15 +480,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         let result = match task {
             Planned::Codecount => {
                 set_progress(shared, task_id, 10)?;
-                let (count, update) = count_lines(
-                    shared,
-                    &context,
-                    &cache,
-                    &revision,
-                    counts_base.as_deref(),
-                    &files,
-                    &deleted,
-                )?;
+                let (count, update) = count_lines(shared, &context, &cache, &revision)?;
                 let _ = writeln!(
                     task_log,
                     "{}; {} languages: code {} comment {} blank {} total {}",
@@ -552,7 +532,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     let closed = lifecycle::close_ok(shared, &mut conn, job_id, |tx| match &counted {
         Some((count, update)) => {
             db::jobs::set_line_counts(tx, job_id, &count.lines, &count.languages)?;
-            update.store(tx, project_id, &revision)
+            update.store(tx, project_id)
         }
         None => Ok(()),
     })?;
@@ -569,110 +549,82 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     Ok(())
 }
 
-/// How a job's line count changes the project's per-file snapshot when the job's results are stored.
-enum SnapshotUpdate {
-    Replace(Vec<FileCount>),
-    Delta {
-        base: String,
-        removed: Vec<String>,
-        added: Vec<FileCount>,
-    },
+/// How a job's line count changes the project's per-file snapshot when its results are stored.
+struct SnapshotUpdate {
+    /// Paths whose rows go: gone from the tree, or changed.
+    removed: Vec<String>,
+    /// Files counted anew, with their blob ids.
+    added: Vec<(String, FileCount)>,
+    reused: usize,
 }
 
 impl SnapshotUpdate {
     fn describe(&self) -> String {
-        match self {
-            SnapshotUpdate::Replace(files) => format!("counted all {} files", files.len()),
-            SnapshotUpdate::Delta { base, added, .. } => {
-                format!(
-                    "recounted {} changed files on top of the count of {base}",
-                    added.len()
-                )
-            }
-        }
+        format!(
+            "counted {} files, reused the counts of {} unchanged ones",
+            self.added.len(),
+            self.reused
+        )
     }
 
-    fn store(
-        &self,
-        tx: &rusqlite::Transaction<'_>,
-        project_id: ProjectId,
-        revision: &str,
-    ) -> rusqlite::Result<()> {
-        match self {
-            SnapshotUpdate::Replace(files) => db::counts::replace(tx, project_id, revision, files),
-            SnapshotUpdate::Delta {
-                base,
-                removed,
-                added,
-            } => {
-                // If another job stored a count meanwhile, its snapshot stays: this job's totals
-                // are already right, and the next scan starts from that snapshot instead.
-                db::counts::apply_delta(tx, project_id, base, revision, removed, added).map(|_| ())
-            }
-        }
+    fn store(&self, tx: &rusqlite::Transaction<'_>, project_id: ProjectId) -> rusqlite::Result<()> {
+        db::counts::apply(tx, project_id, &self.removed, &self.added)
     }
 }
 
-/// Line counts of the whole tree below the project's `scan_path`, read straight from git's
-/// objects: from the baseline's per-file snapshot plus a recount of the changed files when there
-/// is one, else a count of every file.
-#[allow(clippy::too_many_arguments)]
+/// Line counts of the whole tree below the project's `scan_path` at `revision`, read from git's
+/// objects, not from a checkout. A file whose blob id matches the project's snapshot (the last
+/// stored count) keeps its counts, since the same id means the same bytes; every other file is
+/// read and counted. A full scan and an incremental one give the same totals.
 fn count_lines(
     shared: &Shared,
     context: &Context,
     cache: &Path,
     revision: &str,
-    counts_base: Option<&str>,
-    changed: &[String],
-    deleted: &[String],
 ) -> Step<(codecount::Count, SnapshotUpdate)> {
-    let entries = checkout::tree_entries(cache, revision).map_err(git_stop)?;
-    let wanted: Vec<checkout::TreeEntry> = match counts_base {
-        None => {
-            let prefix = context.project.scan_path.trim_start_matches('/');
-            let dir = format!("{prefix}/");
-            entries
-                .into_iter()
-                .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
-                .collect()
-        }
-        Some(_) => {
-            let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
-            entries
-                .into_iter()
-                .filter(|entry| changed.contains(entry.path.as_str()))
-                .collect()
-        }
-    };
-    let mut counted = Vec::with_capacity(wanted.len());
-    checkout::read_blobs(cache, &wanted, |entry, bytes| {
-        counted.extend(codecount::count_blob(&entry.path, bytes));
-    })
-    .map_err(git_stop)?;
-    let Some(base) = counts_base else {
-        return Ok((
-            codecount::summarise(&counted),
-            SnapshotUpdate::Replace(counted),
-        ));
-    };
-    let snapshot = {
+    let prefix = context.project.scan_path.trim_start_matches('/');
+    let dir = format!("{prefix}/");
+    let entries: Vec<checkout::TreeEntry> = checkout::tree_entries(cache, revision)
+        .map_err(git_stop)?
+        .into_iter()
+        .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
+        .filter(|entry| codecount::may_count(&entry.path))
+        .collect();
+    let mut snapshot: HashMap<String, (String, FileCount)> = {
         let conn = shared.pool.get()?;
         db::counts::load(&conn, context.project.id)?
+            .into_iter()
+            .map(|(blob, file)| (file.path.clone(), (blob, file)))
+            .collect()
     };
-    let removed: Vec<String> = changed.iter().chain(deleted).cloned().collect();
-    let gone: HashSet<&str> = removed.iter().map(String::as_str).collect();
-    let count = codecount::summarise(
-        snapshot
-            .iter()
-            .filter(|file| !gone.contains(file.path.as_str()))
-            .chain(&counted),
-    );
+    let mut files = Vec::with_capacity(entries.len());
+    let mut to_read = Vec::new();
+    for entry in entries {
+        match snapshot.remove(&entry.path) {
+            Some((blob, file)) if blob == entry.blob => files.push(file),
+            _ => to_read.push(entry),
+        }
+    }
+    let reused = files.len();
+    let mut added = Vec::with_capacity(to_read.len());
+    checkout::read_blobs(cache, &to_read, |entry, bytes| {
+        if let Some(file) = codecount::count_blob(&entry.path, bytes) {
+            added.push((entry.blob.clone(), file));
+        }
+    })
+    .map_err(git_stop)?;
+    files.extend(added.iter().map(|(_, file)| file.clone()));
+    // What is left of the snapshot is gone from the tree; changed paths are replaced.
+    let removed = snapshot
+        .into_keys()
+        .chain(to_read.into_iter().map(|entry| entry.path))
+        .collect();
     Ok((
-        count,
-        SnapshotUpdate::Delta {
-            base: base.to_string(),
+        codecount::summarise(&files),
+        SnapshotUpdate {
             removed,
-            added: counted,
+            added,
+            reused,
         },
     ))
 }
