@@ -218,14 +218,7 @@ fn read_job_filter(query: &Query, tz: time::UtcOffset) -> Result<JobFilter, AppE
             .map(|piece| piece.trim().parse::<i64>().ok())
             .collect();
         match parsed {
-            Some(states) => Some(format!(
-                ",{},",
-                states
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )),
+            Some(states) => Some(states),
             None => {
                 fail(
                     "state",

@@ -160,17 +160,54 @@ pub struct JobFilter {
     pub result_msg: Option<String>,
     pub created_from: Option<String>,
     pub creator: Option<String>,
-    /// `,1,2,` for `state IN (1, 2)`.
-    pub states: Option<String>,
+    pub states: Option<Vec<i64>>,
 }
 
-const LIST_WHERE: &str = "WHERE project_id = ?1
-    AND (?2 IS NULL OR create_time >= ?2) AND (?3 IS NULL OR create_time <= ?3)
-    AND (?4 IS NULL OR result_code >= ?4) AND (?5 IS NULL OR result_code <= ?5)
-    AND (?6 IS NULL OR instr(lower(result_msg), lower(?6)) > 0)
-    AND (?7 IS NULL OR instr(lower(created_from), lower(?7)) > 0)
-    AND (?8 IS NULL OR instr(lower(creator), lower(?8)) > 0)
-    AND (?9 IS NULL OR instr(?9, ',' || state || ',') > 0)";
+impl JobFilter {
+    /// The WHERE clause and its values. Only the filters given appear in the SQL, so SQLite can
+    /// use the (project, state), (project, create_time) and (project, result_code) indexes;
+    /// a catch-all `?n IS NULL OR ...` form would make it scan every job of the project.
+    fn where_clause(&self, project_id: ProjectId) -> (String, Vec<rusqlite::types::Value>) {
+        use rusqlite::types::Value;
+        let mut clauses = vec!["project_id = ?".to_string()];
+        let mut values = vec![Value::Integer(project_id.0)];
+        let mut add = |clause: &str, value: Value| {
+            clauses.push(clause.to_string());
+            values.push(value);
+        };
+        if let Some(time) = &self.create_time_gte {
+            add("create_time >= ?", Value::Text(time.clone()));
+        }
+        if let Some(time) = &self.create_time_lte {
+            add("create_time <= ?", Value::Text(time.clone()));
+        }
+        if let Some(code) = self.result_code_gte {
+            add("result_code >= ?", Value::Real(code));
+        }
+        if let Some(code) = self.result_code_lte {
+            add("result_code <= ?", Value::Real(code));
+        }
+        // Case-insensitive substrings in which `%` and `_` are literal, as Django's icontains.
+        for (column, text) in [
+            ("result_msg", &self.result_msg),
+            ("created_from", &self.created_from),
+            ("creator", &self.creator),
+        ] {
+            if let Some(text) = text {
+                add(
+                    &format!("instr(lower({column}), lower(?)) > 0"),
+                    Value::Text(text.clone()),
+                );
+            }
+        }
+        if let Some(states) = &self.states {
+            let marks = vec!["?"; states.len()].join(", ");
+            clauses.push(format!("state IN ({marks})"));
+            values.extend(states.iter().map(|state| Value::Integer(*state)));
+        }
+        (clauses.join(" AND "), values)
+    }
+}
 
 /// One page of the project's jobs, newest first, and the count of all that match.
 pub fn list(
@@ -180,43 +217,18 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<(i64, Vec<Job>)> {
-    let f = filter;
+    // Positional `?` parameters: the clause is built from the filters present.
+    let (clause, mut values) = filter.where_clause(project_id);
     let count = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs {LIST_WHERE}"))?
-        .query_row(
-            params![
-                project_id.0,
-                f.create_time_gte,
-                f.create_time_lte,
-                f.result_code_gte,
-                f.result_code_lte,
-                f.result_msg,
-                f.created_from,
-                f.creator,
-                f.states
-            ],
-            |row| row.get(0),
-        )?;
+        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
+    values.push(rusqlite::types::Value::Integer(limit));
+    values.push(rusqlite::types::Value::Integer(offset));
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM jobs {LIST_WHERE} ORDER BY id DESC LIMIT ?10 OFFSET ?11"
+        "SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
     ))?;
     let jobs = stmt
-        .query_map(
-            params![
-                project_id.0,
-                f.create_time_gte,
-                f.create_time_lte,
-                f.result_code_gte,
-                f.result_code_lte,
-                f.result_msg,
-                f.created_from,
-                f.creator,
-                f.states,
-                limit,
-                offset
-            ],
-            from_row,
-        )?
+        .query_map(rusqlite::params_from_iter(values.iter()), from_row)?
         .collect::<rusqlite::Result<Vec<Job>>>()?;
     Ok((count, jobs))
 }

@@ -689,7 +689,10 @@ fn incremental_line_counts_follow_changes_deletions_and_renames_of_the_tree() {
     }
     assert_eq!(incremental["code_line_num"], 5);
     let log = task_log(&app, &project, second, &incremental["tasks"][0]["id"]);
-    assert!(log.contains("counted 2 files, reused the counts of 0"), "{log}");
+    assert!(
+        log.contains("counted 2 files, reused the counts of 0"),
+        "{log}"
+    );
     let counts = app
         .get(&format!("{project}/jobs/{second}/codecount/"), ADMIN_TOKEN)
         .expect(200);
