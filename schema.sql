@@ -189,6 +189,9 @@ CREATE INDEX IF NOT EXISTS jobs_project_id ON jobs (project_id, id);
 CREATE INDEX IF NOT EXISTS jobs_project_create_time ON jobs (project_id, create_time);
 CREATE INDEX IF NOT EXISTS jobs_project_state ON jobs (project_id, state);
 CREATE INDEX IF NOT EXISTS jobs_project_result_code ON jobs (project_id, result_code);
+-- Covers the substring filters (creator, created_from, result_msg): a scan of this index reads far
+-- less than a scan of the jobs themselves.
+CREATE INDEX IF NOT EXISTS jobs_project_text ON jobs (project_id, creator, created_from, result_msg);
 -- The queue: unfinished jobs in arrival order.
 CREATE INDEX IF NOT EXISTS jobs_state_id ON jobs (state, id);
 

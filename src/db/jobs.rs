@@ -187,7 +187,8 @@ impl JobFilter {
         if let Some(code) = self.result_code_lte {
             add("result_code <= ?", Value::Real(code));
         }
-        // Case-insensitive substrings in which `%` and `_` are literal, as Django's icontains.
+        // Case-insensitive substrings, as Django's icontains: LIKE ignores ASCII case, and the
+        // value's own `%`, `_` and `\` are escaped so they match literally.
         for (column, text) in [
             ("result_msg", &self.result_msg),
             ("created_from", &self.created_from),
@@ -195,8 +196,8 @@ impl JobFilter {
         ] {
             if let Some(text) = text {
                 add(
-                    &format!("instr(lower({column}), lower(?)) > 0"),
-                    Value::Text(text.clone()),
+                    &format!("{column} LIKE ? ESCAPE '\\'"),
+                    Value::Text(format!("%{}%", escape_like(text))),
                 );
             }
         }
@@ -208,6 +209,21 @@ impl JobFilter {
         (clauses.join(" AND "), values)
     }
 }
+
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Below this many matches a page is found through the filters' own indexes and sorted; above
+/// it, walking the jobs newest first meets enough matches quickly.
+const FEW_MATCHES: i64 = 10_000;
 
 /// One page of the project's jobs, newest first, and the count of all that match.
 pub fn list(
@@ -222,11 +238,20 @@ pub fn list(
     let count = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
         .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
+    if count == 0 || offset >= count {
+        return Ok((count, Vec::new()));
+    }
     values.push(rusqlite::types::Value::Integer(limit));
     values.push(rusqlite::types::Value::Integer(offset));
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
-    ))?;
+    // The count tells how selective the filters are, which SQLite's planner can only guess. Few
+    // matches: `+id` keeps the id index out, so the filters' indexes find them and they are
+    // sorted. Many: walk the (project, id) index newest first and stop after the page.
+    let sql = if count < FEW_MATCHES {
+        format!("SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY +id DESC LIMIT ? OFFSET ?")
+    } else {
+        format!("SELECT {COLUMNS} FROM jobs INDEXED BY jobs_project_id WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?")
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
     let jobs = stmt
         .query_map(rusqlite::params_from_iter(values.iter()), from_row)?
         .collect::<rusqlite::Result<Vec<Job>>>()?;
