@@ -291,14 +291,19 @@ pub fn tree_entries(cache: &Path, revision: &str) -> Result<Vec<TreeEntry>, GitE
 }
 
 /// Streams the contents of `entries` out of the cache with one `git cat-file --batch`, calling
-/// `each` with every entry and its bytes, in order. Nothing is written to disk.
+/// `each` with every entry and its bytes, in order. Nothing is written to disk. A reader thread
+/// drains git's output into a bounded queue, so git inflates objects on one core while `each`
+/// works on the other.
 pub fn read_blobs(
     cache: &Path,
     entries: &[TreeEntry],
     mut each: impl FnMut(&TreeEntry, &[u8]),
 ) -> Result<(), GitError> {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufRead, BufReader, Read, Write};
     use std::process::Stdio;
+    use std::sync::mpsc;
+    /// Blobs waiting to be handled; bounds the memory the queue can hold to this many blobs.
+    const QUEUE: usize = 256;
     if entries.is_empty() {
         return Ok(());
     }
@@ -323,43 +328,67 @@ pub fn read_blobs(
         .collect();
     // A writer thread: git answers while we are still asking, and both pipes must keep moving.
     let writer = std::thread::spawn(move || {
-        use std::io::Write;
         let _ = stdin.write_all(&ids);
     });
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| GitError::Other("no stdout for git".into()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, stdout);
-    let mut header = String::new();
-    let mut content = Vec::new();
-    let result = (|| {
-        for entry in entries {
+    let count = entries.len();
+    let (sender, receiver) = mpsc::sync_channel::<Result<Vec<u8>, GitError>>(QUEUE);
+    let reader = std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(1 << 20, stdout);
+        let mut header = String::new();
+        for _ in 0..count {
             header.clear();
-            reader
+            let blob = reader
                 .read_line(&mut header)
-                .map_err(|error| GitError::Other(format!("reading blobs: {error}")))?;
-            let size = header
-                .trim_end()
-                .rsplit(' ')
-                .next()
-                .and_then(|size| size.parse::<usize>().ok())
-                .ok_or_else(|| {
-                    GitError::Other(format!(
-                        "unexpected answer from git cat-file: {}",
-                        header.trim_end()
-                    ))
-                })?;
-            content.resize(size + 1, 0);
-            reader.read_exact(&mut content).map_err(|error| {
-                GitError::Other(format!("reading blob {}: {error}", entry.blob))
-            })?;
-            each(entry, &content[..size]);
+                .map_err(|error| GitError::Other(format!("reading blobs: {error}")))
+                .and_then(|_| {
+                    header
+                        .trim_end()
+                        .rsplit(' ')
+                        .next()
+                        .and_then(|size| size.parse::<usize>().ok())
+                        .ok_or_else(|| {
+                            GitError::Other(format!(
+                                "unexpected answer from git cat-file: {}",
+                                header.trim_end()
+                            ))
+                        })
+                })
+                .and_then(|size| {
+                    let mut content = vec![0; size + 1];
+                    reader
+                        .read_exact(&mut content)
+                        .map_err(|error| GitError::Other(format!("reading a blob: {error}")))?;
+                    content.truncate(size);
+                    Ok(content)
+                });
+            let failed = blob.is_err();
+            if sender.send(blob).is_err() || failed {
+                return;
+            }
         }
-        Ok(())
-    })();
+    });
+    let mut result = Ok(());
+    for entry in entries {
+        match receiver.recv() {
+            Ok(Ok(bytes)) => each(entry, &bytes),
+            Ok(Err(error)) => {
+                result = Err(error);
+                break;
+            }
+            Err(_) => {
+                result = Err(GitError::Other("git cat-file stopped early".into()));
+                break;
+            }
+        }
+    }
+    drop(receiver);
     let _ = child.kill();
     let _ = child.wait();
     let _ = writer.join();
+    let _ = reader.join();
     result
 }
