@@ -16,6 +16,13 @@ const PYTHON: &str = "def f():\n    # c\n    return 1\n\n";
 /// A Rust file: 3 code, 2 comment, 0 blank.
 const RUST: &str = "// one\nfn main() {\n    // two\n}\nfn x() {}\n";
 
+/// A number unique to this test process, for tool command lines that tests look for among all
+/// processes (several test runs may share a machine): `641` becomes `641.12345`, which `sleep`
+/// still reads as seconds.
+fn n(base: u32) -> String {
+    format!("{base}.{:05}", std::process::id() % 100_000)
+}
+
 fn tools(entries: &[(&str, &str, &str)]) -> String {
     entries
         .iter()
@@ -219,7 +226,10 @@ fn force_create_is_refused_while_a_job_runs_and_a_forced_job_supersedes_the_olde
     // The tool sleeps only while the checkout holds a file named `slow`.
     let app = TestApp::spawn_with_tools(&tools(&[(
         "maybe-slow",
-        r#"["sh", "-c", "if [ -f slow ]; then exec sleep 641; fi"]"#,
+        &format!(
+            r#"["sh", "-c", "if [ -f slow ]; then exec sleep {}; fi"]"#,
+            n(641)
+        ),
         "",
     )]));
     let world = World::build(&app);
@@ -231,7 +241,7 @@ fn force_create_is_refused_while_a_job_runs_and_a_forced_job_supersedes_the_olde
 
     let (first, first_scan) = app.start_scan(&project, json!({}));
     assert!(
-        eventually(QUICK, || process_running("sleep 641")),
+        eventually(QUICK, || process_running(&format!("sleep {}", n(641)))),
         "the tool never started"
     );
     let refused = app
@@ -266,20 +276,27 @@ fn force_create_is_refused_while_a_job_runs_and_a_forced_job_supersedes_the_olde
     );
     assert!(older["end_time"].is_string() && older["expire_time"].is_string());
     assert!(
-        eventually(Duration::from_secs(2), || !process_running("sleep 641")),
+        eventually(Duration::from_secs(2), || !process_running(&format!(
+            "sleep {}",
+            n(641)
+        ))),
         "the superseded job's tool still runs"
     );
 }
 
 #[test]
 fn cancelling_a_running_job_kills_its_tool_within_two_seconds() {
-    let app = TestApp::spawn_with_tools(&tools(&[("sleeper", r#"["sleep", "642"]"#, "")]));
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "sleeper",
+        &format!(r#"["sleep", "{}"]"#, n(642)),
+        "",
+    )]));
     let world = World::build(&app);
     let project =
         world.project_with_scheme(&app, "main", json!({"name": "slow", "tools": ["sleeper"]}));
     let (job_id, _) = app.start_scan(&project, json!({}));
     assert!(
-        eventually(QUICK, || process_running("sleep 642")),
+        eventually(QUICK, || process_running(&format!("sleep {}", n(642)))),
         "the tool never started"
     );
     let running = app
@@ -301,7 +318,10 @@ fn cancelling_a_running_job_kills_its_tool_within_two_seconds() {
         json!({"data": {"msg": "取消成功"}, "code": 0, "msg": "取消成功", "status_code": 200})
     );
     assert!(
-        eventually(Duration::from_secs(2), || !process_running("sleep 642")),
+        eventually(Duration::from_secs(2), || !process_running(&format!(
+            "sleep {}",
+            n(642)
+        ))),
         "the tool outlived the cancel"
     );
 
@@ -332,7 +352,11 @@ fn cancelling_a_running_job_kills_its_tool_within_two_seconds() {
 
 #[test]
 fn a_job_over_its_schemes_runtime_limit_is_revoked_with_297() {
-    let app = TestApp::spawn_with_tools(&tools(&[("sleeper", r#"["sleep", "643"]"#, "")]));
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "sleeper",
+        &format!(r#"["sleep", "{}"]"#, n(643)),
+        "",
+    )]));
     let world = World::build(&app);
     let project = world.project_with_scheme(
         &app,
@@ -340,19 +364,25 @@ fn a_job_over_its_schemes_runtime_limit_is_revoked_with_297() {
         json!({"name": "slow", "tools": ["sleeper"], "job_runtime_limit": 1}),
     );
     let (job_id, _) = app.start_scan(&project, json!({}));
-    assert!(eventually(QUICK, || process_running("sleep 643")));
+    assert!(eventually(QUICK, || process_running(&format!(
+        "sleep {}",
+        n(643)
+    ))));
     let detail = app.wait_for_job(&project, job_id, Duration::from_secs(120));
     assert_eq!(detail["result_code"], 297, "{detail}");
     assert_eq!(detail["result_msg"], "Time out while Running");
     assert!(eventually(Duration::from_secs(2), || !process_running(
-        "sleep 643"
+        &format!("sleep {}", n(643))
     )));
 }
 
 #[test]
 fn a_tool_over_its_own_timeout_fails_its_task_with_202_and_the_job_with_it() {
-    let app =
-        TestApp::spawn_with_tools(&tools(&[("sleeper", r#"["sleep", "644"]"#, "timeout = 1")]));
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "sleeper",
+        &format!(r#"["sleep", "{}"]"#, n(644)),
+        "timeout = 1",
+    )]));
     let world = World::build(&app);
     let project =
         world.project_with_scheme(&app, "main", json!({"name": "slow", "tools": ["sleeper"]}));
@@ -363,7 +393,7 @@ fn a_tool_over_its_own_timeout_fails_its_task_with_202_and_the_job_with_it() {
         .as_str()
         .unwrap()
         .contains("timeout of 1 seconds"));
-    assert!(!process_running("sleep 644"));
+    assert!(!process_running(&format!("sleep {}", n(644))));
 }
 
 #[test]
@@ -469,21 +499,25 @@ fn a_repository_that_disappeared_fails_the_scan_with_an_scm_code_and_gits_messag
 fn a_job_interrupted_by_a_restart_runs_again_and_completes() {
     let mut app = TestApp::spawn_with_tools(&tools(&[(
         "pause",
-        r#"["sh", "-c", "sleep 3 && echo done-645"]"#,
+        &format!(r#"["sh", "-c", "sleep 3 && echo done-{}"]"#, n(645)),
         "",
     )]));
     let world = World::build(&app);
     let project = world.project_with_scheme(&app, "main", json!({"name": "p", "tools": ["pause"]}));
     let (job_id, _) = app.start_scan(&project, json!({}));
-    assert!(eventually(QUICK, || process_running("done-645")));
+    assert!(eventually(QUICK, || process_running(&format!(
+        "done-{}",
+        n(645)
+    ))));
     app.restart();
     assert!(
-        !process_running("done-645"),
+        !process_running(&format!("done-{}", n(645))),
         "a stopped server left its tool running"
     );
     let detail = app.wait_for_job(&project, job_id, QUICK);
     assert_eq!(detail["result_code"], 0, "{detail}");
-    assert!(task_log(&app, &project, job_id, &detail["tasks"][1]["id"]).contains("done-645"));
+    assert!(task_log(&app, &project, job_id, &detail["tasks"][1]["id"])
+        .contains(&format!("done-{}", n(645))));
 }
 
 #[test]
@@ -521,7 +555,7 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(
         data.join("tools.toml"),
-        tools(&[("sleeper", r#"["sleep", "646"]"#, "")]),
+        tools(&[("sleeper", &format!(r#"["sleep", "{}"]"#, n(646)), "")]),
     )
     .unwrap();
     let start = || {
@@ -582,14 +616,17 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
     );
     assert_eq!(started["code"], 0, "{started}");
     assert!(
-        eventually(QUICK, || process_running("sleep 646")),
+        eventually(QUICK, || process_running(&format!("sleep {}", n(646)))),
         "the tool never started"
     );
 
     server.kill().unwrap();
     server.wait().unwrap();
     assert!(
-        eventually(Duration::from_secs(2), || !process_running("sleep 646")),
+        eventually(Duration::from_secs(2), || !process_running(&format!(
+            "sleep {}",
+            n(646)
+        ))),
         "the tool outlived kill -9"
     );
 
@@ -605,7 +642,7 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
         response.into_json().unwrap()
     };
     assert!(
-        eventually(QUICK, || process_running("sleep 646")),
+        eventually(QUICK, || process_running(&format!("sleep {}", n(646)))),
         "the job was not run again: {}",
         detail(&base)
     );
@@ -613,7 +650,7 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
     server.kill().unwrap();
     server.wait().unwrap();
     assert!(eventually(Duration::from_secs(2), || !process_running(
-        "sleep 646"
+        &format!("sleep {}", n(646))
     )));
 }
 
