@@ -367,24 +367,7 @@ impl TestApp {
     /// last body after `timeout`.
     #[track_caller]
     pub fn wait_for_job(&self, project_path: &str, job_id: i64, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let detail = self
-                .get(
-                    &format!("{project_path}/jobs/{job_id}/detail/"),
-                    ADMIN_TOKEN,
-                )
-                .expect(200);
-            if detail.data()["state"] == 2 {
-                return detail.data().clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "job {job_id} did not close in {timeout:?}: {}",
-                detail.body
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.wait_for_detail(project_path, job_id, timeout, |detail| detail["state"] == 2)
     }
 
     /// Polls until `check` holds for the job's detail; panics with the last body after `timeout`.
