@@ -194,6 +194,8 @@ CREATE INDEX IF NOT EXISTS jobs_project_result_code ON jobs (project_id, result_
 CREATE INDEX IF NOT EXISTS jobs_project_text ON jobs (project_id, creator, created_from, result_msg);
 -- The queue: unfinished jobs in arrival order.
 CREATE INDEX IF NOT EXISTS jobs_state_id ON jobs (state, id);
+-- The status page's queue health: jobs closed in the last day.
+CREATE INDEX IF NOT EXISTS jobs_end_time ON jobs (end_time);
 
 -- Per-language line counts of a job's codecount task.
 CREATE TABLE IF NOT EXISTS job_languages (

@@ -179,6 +179,47 @@ pub async fn list_jobs(
     )))
 }
 
+/// Recent jobs of every project the caller may see, newest first, with the project job list's
+/// filters and pagination; each says where it belongs and what the caller may do with it.
+pub async fn list_recent_jobs(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+) -> Result<HttpResponse, AppError> {
+    let query = Query::from_request(&request);
+    let page = query.page();
+    let tz = state.config.tz_offset;
+    let (query, count, jobs) = db::run(&state.pool, move |conn| {
+        let filter = read_job_filter(&query, tz)?;
+        let (count, jobs) =
+            db::jobs::list_visible(conn, &caller, &filter, page.limit, page.offset)?;
+        Ok((query, count, jobs))
+    })
+    .await?;
+    let results = jobs
+        .iter()
+        .map(|job| views::job_overview(job, tz))
+        .collect();
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
+}
+
+/// Queue health over the projects the caller may see: waiting and running jobs, jobs closed in
+/// the last 24 hours and how many failed, the oldest waiting job's age.
+pub async fn get_queue_summary(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+) -> Result<HttpResponse, AppError> {
+    let now = clock::now_stored();
+    let since = clock::to_stored(time::OffsetDateTime::now_utc() - time::Duration::days(1));
+    let health = db::run(&state.pool, move |conn| {
+        Ok(db::jobs::queue_health(conn, &caller, &since)?)
+    })
+    .await?;
+    Ok(envelope::ok(views::queue_health(&health, &now)))
+}
+
 fn read_job_filter(query: &Query, tz: time::UtcOffset) -> Result<JobFilter, AppError> {
     let mut errors = Vec::new();
     let mut fail = |field: &str, message: &str| {

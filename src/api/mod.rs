@@ -41,6 +41,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                             resource("/authen/userinfo/token/")
                                 .route(web::put().to(users::rotate_token)),
                         )
+                        .service(resource("/jobs/").route(web::get().to(jobs::list_recent_jobs)))
+                        .service(
+                            resource("/jobs/summary/")
+                                .route(web::get().to(jobs::get_queue_summary)),
+                        )
+                        .service(
+                            resource("/projects/")
+                                .route(web::get().to(projects::list_visible_projects)),
+                        )
                         .service(web::scope("/orgs").configure(org_routes)),
                 )
                 .service(web::scope("/orgs").configure(org_routes)),

@@ -347,3 +347,27 @@ fn project_view(
         tz,
     ))
 }
+
+/// The projects the caller may see, across orgs and teams, each with whether the caller may
+/// start a scan of it (the status page's "scan now" list); paginated like every list.
+pub async fn list_visible_projects(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+) -> Result<HttpResponse, AppError> {
+    let query = Query::from_request(&request);
+    let page = query.page();
+    let (count, places) = db::run(&state.pool, move |conn| {
+        Ok(db::access::list_visible_projects(
+            conn,
+            &caller,
+            page.limit,
+            page.offset,
+        )?)
+    })
+    .await?;
+    let results = places.iter().map(views::project_place).collect();
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
+}

@@ -4,9 +4,9 @@ use serde_json::{json, Value};
 use time::UtcOffset;
 
 use crate::clock;
-use crate::domain::job::{result_code_msg, Job, LanguageCount, Task};
+use crate::domain::job::{result_code_msg, Job, JobOverview, LanguageCount, QueueHealth, Task};
 use crate::domain::org::{Members, Org, Team};
-use crate::domain::project::Project;
+use crate::domain::project::{Project, ProjectPlace};
 use crate::domain::repo::{Repo, RepoStats};
 use crate::domain::scheme::Scheme;
 use crate::domain::user::User;
@@ -172,17 +172,9 @@ fn duration(from: Option<&str>, to: &str) -> Option<i64> {
     clock::micros_between(from?, to)
 }
 
-/// A job's detail (TCA's `JobSerializerV3`, with every key of the seed and of TCA's code).
-/// Durations follow TCA §6.3; "now" is truncated to whole seconds.
-pub fn job_detail(
-    job: &Job,
-    tasks: &[Task],
-    project: &Project,
-    repo: &Repo,
-    team: &Team,
-    org: &Org,
-    tz: UtcOffset,
-) -> Value {
+/// Waiting, execution and save durations in microseconds (TCA §6.3); "now" is truncated to
+/// whole seconds.
+fn durations(job: &Job) -> (Option<i64>, Option<i64>, Option<i64>) {
     let now = clock::now_stored_whole_seconds();
     let waiting = match (&job.start_time, &job.expire_time) {
         (Some(start), _) => duration(Some(&job.create_time), start).map(|m| m.max(0)),
@@ -204,6 +196,21 @@ pub fn job_detail(
             Some(end) => duration(Some(closing), end),
             None => duration(Some(closing), &now),
         });
+    (waiting, execute, save)
+}
+
+/// A job's detail (TCA's `JobSerializerV3`, with every key of the seed and of TCA's code).
+/// Durations follow TCA §6.3; "now" is truncated to whole seconds.
+pub fn job_detail(
+    job: &Job,
+    tasks: &[Task],
+    project: &Project,
+    repo: &Repo,
+    team: &Team,
+    org: &Org,
+    tz: UtcOffset,
+) -> Value {
+    let (waiting, execute, save) = durations(job);
     let optional_time =
         |stored: &Option<String>| stored.as_deref().map_or(Value::Null, |t| time(t, tz));
     let tasks: Vec<Value> = tasks
@@ -288,5 +295,77 @@ pub fn codecount(job: &Job, languages: &[LanguageCount]) -> Value {
         "blank_line_num": job.lines.blank,
         "total_line_num": job.lines.total,
         "languages": languages,
+    })
+}
+
+/// Where a project sits, with what the caller may do there (the status page's project list).
+pub fn project_place(place: &ProjectPlace) -> Value {
+    json!({
+        "id": place.project_id,
+        "branch": place.branch,
+        "repo_id": place.repo_id,
+        "repo_name": place.repo_name,
+        "repo_scm_url": place.scm_url,
+        "org_sid": place.org_sid,
+        "team_name": place.team_name,
+        "can_scan": place.access.can_start_scan(),
+    })
+}
+
+/// A job in the cross-project list: the job list's fields, the detail's times and durations,
+/// where it belongs, and whether the caller may cancel it or scan its project again.
+pub fn job_overview(overview: &JobOverview, tz: UtcOffset) -> Value {
+    let job = &overview.job;
+    let place = &overview.place;
+    let (waiting, execute, _) = durations(job);
+    let optional_time =
+        |stored: &Option<String>| stored.as_deref().map_or(Value::Null, |t| time(t, tz));
+    json!({
+        "id": job.id,
+        "project": {
+            "id": place.project_id,
+            "branch": place.branch,
+            "repo_id": place.repo_id,
+            "repo_name": place.repo_name,
+            "repo_scm_url": place.scm_url,
+            "org_sid": place.org_sid,
+            "team_name": place.team_name,
+        },
+        "incr_scan": job.incr_scan,
+        "state": job.state,
+        "result_code": job.result_code,
+        "result_code_msg": result_code_msg(job.result_code),
+        "result_msg": job.result_msg,
+        "task_num": job.task_num,
+        "task_done": job.task_done,
+        "create_time": time(&job.create_time, tz),
+        "start_time": optional_time(&job.start_time),
+        "end_time": optional_time(&job.end_time),
+        "waiting_time": waiting.map(clock::seconds_text),
+        "execute_time": execute.map(clock::seconds_text),
+        "code_line_num": job.lines.code,
+        "comment_line_num": job.lines.comment,
+        "blank_line_num": job.lines.blank,
+        "total_line_num": job.lines.total,
+        "created_from": job.created_from,
+        "creator": job.creator,
+        "can_cancel": job.state != 2 && place.access.can_view_team(),
+        "can_scan": place.access.can_start_scan(),
+    })
+}
+
+/// Queue health: counts, and the oldest waiting job's age in whole seconds at `now` (stored form).
+pub fn queue_health(health: &QueueHealth, now: &str) -> Value {
+    let oldest_waiting_age = health
+        .oldest_waiting_since
+        .as_deref()
+        .and_then(|since| clock::micros_between(since, now))
+        .map(|micros| (micros / 1_000_000).max(0));
+    json!({
+        "waiting": health.waiting,
+        "running": health.running,
+        "closed_last_24h": health.closed_recently,
+        "failed_last_24h": health.failed_recently,
+        "oldest_waiting_age": oldest_waiting_age,
     })
 }

@@ -1,11 +1,17 @@
 //! SQL for jobs, their scans and their line counts. State changes are compare-and-set updates:
 //! each names the state it expects, and reports whether it won.
 
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
+use crate::db::access::{PLACE_COLUMNS, PLACE_JOINS};
 use crate::domain::ids::{JobId, ProjectId, ScanId, UserId};
-use crate::domain::job::{code, Job, JobState, LanguageCount, LineCounts};
+use crate::domain::job::{
+    code, Job, JobOverview, JobState, LanguageCount, LineCounts, QueueHealth,
+};
+use crate::domain::user::User;
 
 const COLUMNS: &str = "id, project_id, scan_id, state, incr_scan, create_time, claim_time, initialized_time,
     start_time, closing_time, end_time, expire_time, result_code, result_msg, result_path, task_num, task_done,
@@ -163,14 +169,40 @@ pub struct JobFilter {
     pub states: Option<Vec<i64>>,
 }
 
+/// Which jobs a list covers: one project's, or those of every project a user may see.
+pub enum JobScope<'a> {
+    Project(ProjectId),
+    VisibleTo(&'a User),
+}
+
+impl JobScope<'_> {
+    /// The scope as a condition on `jobs.project_id`, with its values.
+    fn condition(&self) -> (String, Vec<Value>) {
+        match self {
+            JobScope::Project(project_id) => (
+                "project_id = ?".to_string(),
+                vec![Value::Integer(project_id.0)],
+            ),
+            JobScope::VisibleTo(user) => {
+                let (visible, values) = db::access::visible_projects(user);
+                (
+                    format!(
+                        "project_id IN (SELECT p.id FROM projects p {PLACE_JOINS} WHERE {visible})"
+                    ),
+                    values,
+                )
+            }
+        }
+    }
+}
+
 impl JobFilter {
     /// The WHERE clause and its values. Only the filters given appear in the SQL, so SQLite can
     /// use the (project, state), (project, create_time) and (project, result_code) indexes;
     /// a catch-all `?n IS NULL OR ...` form would make it scan every job of the project.
-    fn where_clause(&self, project_id: ProjectId) -> (String, Vec<rusqlite::types::Value>) {
-        use rusqlite::types::Value;
-        let mut clauses = vec!["project_id = ?".to_string()];
-        let mut values = vec![Value::Integer(project_id.0)];
+    fn where_clause(&self, scope: &JobScope<'_>) -> (String, Vec<Value>) {
+        let (scope_condition, mut values) = scope.condition();
+        let mut clauses = vec![scope_condition];
         let mut add = |clause: &str, value: Value| {
             clauses.push(clause.to_string());
             values.push(value);
@@ -234,15 +266,15 @@ pub fn list(
     offset: i64,
 ) -> rusqlite::Result<(i64, Vec<Job>)> {
     // Positional `?` parameters: the clause is built from the filters present.
-    let (clause, mut values) = filter.where_clause(project_id);
+    let (clause, mut values) = filter.where_clause(&JobScope::Project(project_id));
     let count = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
         .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
     if count == 0 || offset >= count {
         return Ok((count, Vec::new()));
     }
-    values.push(rusqlite::types::Value::Integer(limit));
-    values.push(rusqlite::types::Value::Integer(offset));
+    values.push(Value::Integer(limit));
+    values.push(Value::Integer(offset));
     // The count tells how selective the filters are, which SQLite's planner can only guess. Few
     // matches: `+id` keeps the id index out, so the filters' indexes find them and they are
     // sorted. Many: walk the (project, id) index newest first and stop after the page.
@@ -256,6 +288,86 @@ pub fn list(
         .query_map(rusqlite::params_from_iter(values.iter()), from_row)?
         .collect::<rusqlite::Result<Vec<Job>>>()?;
     Ok((count, jobs))
+}
+
+/// One page of the jobs of every project `user` may see, newest first, each with its place and
+/// the user's roles there, and the count of all that match.
+pub fn list_visible(
+    conn: &Connection,
+    user: &User,
+    filter: &JobFilter,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(i64, Vec<JobOverview>)> {
+    let (clause, where_values) = filter.where_clause(&JobScope::VisibleTo(user));
+    let count = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
+        .query_row(rusqlite::params_from_iter(where_values.iter()), |row| {
+            row.get(0)
+        })?;
+    if count == 0 || offset >= count {
+        return Ok((count, Vec::new()));
+    }
+    // The page is picked from the jobs alone and only its rows are joined with their places.
+    // Positional `?`s take their values in the order they appear: the place columns' first.
+    let job_columns: Vec<String> = COLUMNS
+        .split(',')
+        .map(|column| format!("j.{}", column.trim()))
+        .collect();
+    let sql = format!(
+        "SELECT {}, {PLACE_COLUMNS}
+         FROM (SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?) j
+         JOIN projects p ON p.id = j.project_id {PLACE_JOINS}
+         ORDER BY j.id DESC",
+        job_columns.join(", ")
+    );
+    let mut values = db::access::place_values(user);
+    values.extend(where_values);
+    values.push(Value::Integer(limit));
+    values.push(Value::Integer(offset));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let jobs = stmt
+        .query_map(rusqlite::params_from_iter(values.iter()), |row| {
+            Ok(JobOverview {
+                job: from_row(row)?,
+                place: db::access::place_from_row(row, job_columns.len(), user)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<JobOverview>>>()?;
+    Ok((count, jobs))
+}
+
+/// Queue health over the projects `user` may see; "recently" means closed at or after `since`
+/// (stored form). Two queries, each on an index: unfinished jobs by state, closed ones by
+/// `end_time`, so the cost follows the queue and the last day, not the whole history.
+pub fn queue_health(conn: &Connection, user: &User, since: &str) -> rusqlite::Result<QueueHealth> {
+    let (scope, scope_values) = JobScope::VisibleTo(user).condition();
+    let (waiting, running, oldest_waiting_since) = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FILTER (WHERE state IN (0, 4, 5)), COUNT(*) FILTER (WHERE state IN (1, 3)),
+                 MIN(create_time) FILTER (WHERE state IN (0, 4, 5))
+             FROM jobs WHERE state IN (0, 1, 3, 4, 5) AND {scope}"
+        ))?
+        .query_row(rusqlite::params_from_iter(scope_values.iter()), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+    let mut values = vec![Value::Text(since.to_string())];
+    values.extend(scope_values);
+    let (closed_recently, failed_recently) = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE result_code >= 100)
+             FROM jobs WHERE end_time >= ? AND state = 2 AND {scope}"
+        ))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    Ok(QueueHealth {
+        waiting,
+        running,
+        closed_recently,
+        failed_recently,
+        oldest_waiting_since,
+    })
 }
 
 /// Takes the oldest WAITING job for a worker (WAITING -> INITING), or `None` when there is none.

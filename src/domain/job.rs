@@ -250,3 +250,22 @@ mod tests {
         assert_eq!(result_code_msg(Some(-1)), Some("未知异常"));
     }
 }
+
+/// A job with where it belongs and the caller's roles there (the cross-project job list).
+#[derive(Debug, Clone)]
+pub struct JobOverview {
+    pub job: Job,
+    pub place: crate::domain::project::ProjectPlace,
+}
+
+/// Queue health over the projects a user may see. "Waiting" covers WAITING, INITING and
+/// INITED (no tool runs yet); "running" covers RUNNING and CLOSING.
+#[derive(Debug, Clone, Default)]
+pub struct QueueHealth {
+    pub waiting: i64,
+    pub running: i64,
+    pub closed_recently: i64,
+    pub failed_recently: i64,
+    /// The stored `create_time` of the oldest waiting job.
+    pub oldest_waiting_since: Option<String>,
+}

@@ -110,3 +110,17 @@ pub struct Project {
     pub scm_initial_revision: Option<String>,
     pub created_time: String,
 }
+
+/// Where a project sits (org, team, repository) and the caller's roles there: what a page that
+/// lists projects or jobs across teams needs to link to them and to offer only allowed actions.
+#[derive(Debug, Clone)]
+pub struct ProjectPlace {
+    pub project_id: crate::domain::ids::ProjectId,
+    pub branch: String,
+    pub repo_id: RepoId,
+    pub repo_name: String,
+    pub scm_url: String,
+    pub org_sid: String,
+    pub team_name: String,
+    pub access: crate::domain::access::Access,
+}

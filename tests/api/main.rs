@@ -8,3 +8,4 @@ mod permissions;
 mod records;
 mod scans;
 mod startup;
+mod status_page;

@@ -1,0 +1,762 @@
+//! The status page: the read-only endpoints it lives on (recent jobs across projects, queue
+//! health, visible projects), and the page itself in a real headless Chromium over WebDriver.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::helpers::{
+    eventually, make_git_repo, process_running, team_path, Body, TestApp, World, ADMIN_TOKEN,
+};
+
+const QUICK: Duration = Duration::from_secs(30);
+const JOBS: &str = "/server/main/api/v3/jobs/";
+const SUMMARY: &str = "/server/main/api/v3/jobs/summary/";
+const PROJECTS: &str = "/server/main/api/v3/projects/";
+
+fn tools(entries: &[(&str, &str)]) -> String {
+    entries
+        .iter()
+        .map(|(name, command)| {
+            format!("[[tool]]\nname = \"{name}\"\nmodule = \"codelint\"\ncommand = {command}\n")
+        })
+        .collect()
+}
+
+/// A second team `ops` in `acme` with its own repository and project; returns the project path.
+fn ops_project(app: &TestApp) -> String {
+    app.post(
+        "/server/main/api/v3/orgs/acme/teams/",
+        ADMIN_TOKEN,
+        json!({"name": "ops"}),
+    )
+    .expect(201);
+    let repo_dir = make_git_repo(&app.repos_dir().join("infra"), &[("run.sh", "echo hi\n")]);
+    let repo = app
+        .post(
+            &format!("{}/repos/", team_path("acme", "ops")),
+            ADMIN_TOKEN,
+            json!({"scm_url": repo_dir.to_str().unwrap()}),
+        )
+        .expect(201);
+    let repo_path = format!("{}/repos/{}", team_path("acme", "ops"), repo.data()["id"]);
+    let project = app
+        .post(
+            &format!("{repo_path}/projects/"),
+            ADMIN_TOKEN,
+            json!({"branch": "main", "global_scheme_id": 1}),
+        )
+        .expect(201);
+    format!("{repo_path}/projects/{}", project.data()["id"])
+}
+
+/// Makes `username` an org member of `acme` and a member (role 2) of `team`; returns the token.
+fn team_member(app: &TestApp, username: &str, team: &str) -> String {
+    let token = app.create_user(username);
+    app.post(
+        "/server/main/api/v3/orgs/acme/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": [username], "role": 2}),
+    )
+    .expect(200);
+    app.post(
+        &format!("/server/main/api/v3/orgs/acme/teams/{team}/memberconf/"),
+        ADMIN_TOKEN,
+        json!({"users": [username], "role": 2}),
+    )
+    .expect(200);
+    token
+}
+
+fn sync_scan(app: &TestApp, project: &str, body: Value) -> i64 {
+    let mut body = body;
+    body["async_flag"] = json!(false);
+    let reply = app
+        .post(&format!("{project}/scans/create/"), ADMIN_TOKEN, body)
+        .expect(200);
+    reply.data()["job"]["id"].as_i64().unwrap()
+}
+
+fn ids(reply: &Value) -> Vec<i64> {
+    reply["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn recent_jobs_cover_every_visible_project_newest_first_with_place_times_and_actions() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let ops = ops_project(&app);
+    let web_job = sync_scan(&app, &world.project_path(), json!({"incr_scan": false}));
+    let ops_job = sync_scan(&app, &ops, json!({"created_from": "nightly"}));
+
+    let all = app.get(JOBS, ADMIN_TOKEN).expect(200);
+    assert_eq!(all.data()["count"], 2);
+    assert_eq!(ids(all.data()), vec![ops_job, web_job]);
+    let job = &all.data()["results"][1];
+    assert_eq!(
+        job["project"],
+        json!({
+            "id": world.project_id,
+            "branch": "main",
+            "repo_id": world.repo_id,
+            "repo_name": "demo",
+            "repo_scm_url": format!("file://{}", world.repo_dir.display()),
+            "org_sid": "acme",
+            "team_name": "web",
+        })
+    );
+    assert_eq!(job["state"], 2);
+    assert_eq!(job["result_code"], 0);
+    assert_eq!(job["result_code_msg"], "成功");
+    assert_eq!(job["result_msg"], "success");
+    assert_eq!(
+        (job["task_num"].as_i64(), job["task_done"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(job["total_line_num"], 1);
+    assert_eq!(job["code_line_num"], 1);
+    assert_eq!(job["incr_scan"], false);
+    assert_eq!(job["created_from"], "tca_web");
+    assert!(job["creator"].is_string());
+    for field in ["create_time", "start_time", "end_time"] {
+        assert!(
+            job[field].as_str().is_some_and(|t| t.ends_with("+08:00")),
+            "{field}: {job}"
+        );
+    }
+    for field in ["waiting_time", "execute_time"] {
+        assert!(
+            job[field]
+                .as_str()
+                .is_some_and(|t| t.parse::<f64>().is_ok()),
+            "{field}: {job}"
+        );
+    }
+    // The superuser may scan again; nothing is left to cancel.
+    assert_eq!(
+        (job["can_scan"].as_bool(), job["can_cancel"].as_bool()),
+        (Some(true), Some(false))
+    );
+    // The same keys and times as the job's detail.
+    let detail = app
+        .get(
+            &format!("{}/jobs/{web_job}/detail/", world.project_path()),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    for field in [
+        "create_time",
+        "start_time",
+        "end_time",
+        "waiting_time",
+        "execute_time",
+    ] {
+        assert_eq!(job[field], detail.data()[field], "{field}");
+    }
+    // The `/api` prefix answers too.
+    let short = app.get("/api/v3/jobs/", ADMIN_TOKEN).expect(200);
+    assert_eq!(ids(short.data()), vec![ops_job, web_job]);
+}
+
+#[test]
+fn a_team_member_sees_only_their_teams_jobs_and_projects_and_may_not_scan_them() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let ops = ops_project(&app);
+    let web_job = sync_scan(&app, &world.project_path(), json!({}));
+    sync_scan(&app, &ops, json!({}));
+    let alice = team_member(&app, "alice", "web");
+    let bob = team_member(&app, "bob", "ops");
+    let carol = app.create_user("carol");
+
+    let seen = app.get(JOBS, &alice).expect(200);
+    assert_eq!(ids(seen.data()), vec![web_job]);
+    let job = &seen.data()["results"][0];
+    assert_eq!(job["project"]["team_name"], "web");
+    assert_eq!(job["can_scan"], false, "a plain member may not start scans");
+    let bobs = app.get(JOBS, &bob).expect(200);
+    assert_eq!(bobs.data()["count"], 1);
+    assert_eq!(bobs.data()["results"][0]["project"]["team_name"], "ops");
+    let nothing = app.get(JOBS, &carol).expect(200);
+    assert_eq!(nothing.data()["count"], 0);
+    assert_eq!(nothing.data()["results"], json!([]));
+
+    let projects = app.get(PROJECTS, &alice).expect(200);
+    assert_eq!(projects.data()["count"], 1);
+    assert_eq!(
+        &projects.data()["results"],
+        &json!([{
+            "id": world.project_id,
+            "branch": "main",
+            "repo_id": world.repo_id,
+            "repo_name": "demo",
+            "repo_scm_url": format!("file://{}", world.repo_dir.display()),
+            "org_sid": "acme",
+            "team_name": "web",
+            "can_scan": false,
+        }])
+    );
+    assert_eq!(
+        app.get(PROJECTS, &carol).expect(200).data()["results"],
+        json!([])
+    );
+    let everything = app.get(PROJECTS, ADMIN_TOKEN).expect(200);
+    let teams: Vec<&str> = everything.data()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|project| project["team_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(teams, vec!["ops", "web"]);
+    assert!(everything.data()["results"][0]["can_scan"]
+        .as_bool()
+        .unwrap());
+    let second = app
+        .get(&format!("{PROJECTS}?limit=1&offset=1"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(second.data()["count"], 2);
+    assert_eq!(second.data()["results"][0]["team_name"], "web");
+    assert!(second.data()["next"].is_null() && second.data()["previous"].is_string());
+
+    // An org admin sees every team of the org without being in any.
+    let dora = app.create_user("dora");
+    app.post(
+        "/server/main/api/v3/orgs/acme/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": ["dora"], "role": 1}),
+    )
+    .expect(200);
+    let doras = app.get(JOBS, &dora).expect(200);
+    assert_eq!(doras.data()["count"], 2);
+    assert_eq!(doras.data()["results"][0]["can_scan"], true);
+
+    let summary = app.get(SUMMARY, &carol).expect(200);
+    assert_eq!(summary.data()["closed_last_24h"], 0);
+    assert_eq!(
+        app.get(SUMMARY, &alice).expect(200).data()["closed_last_24h"],
+        1
+    );
+}
+
+#[test]
+fn recent_jobs_take_the_project_job_lists_filters_and_pagination() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let ops = ops_project(&app);
+    let first = sync_scan(&app, &world.project_path(), json!({"incr_scan": false}));
+    let second = sync_scan(&app, &ops, json!({"created_from": "Nightly-Job"}));
+    let third = sync_scan(&app, &world.project_path(), json!({}));
+
+    let query = |text: &str| app.get(&format!("{JOBS}?{text}"), ADMIN_TOKEN).expect(200);
+    assert_eq!(ids(query("created_from=nightly").data()), vec![second]);
+    assert_eq!(ids(query("result_code_gte=1").data()), vec![third]);
+    assert_eq!(ids(query("result_code_lte=0").data()), vec![second, first]);
+    assert_eq!(ids(query("state=0,1").data()), Vec::<i64>::new());
+    assert_eq!(ids(query("state=2").data()).len(), 3);
+    assert_eq!(
+        ids(query("create_time_gte=2999-01-01").data()),
+        Vec::<i64>::new()
+    );
+
+    let page = query("limit=1&offset=1&state=2");
+    assert_eq!(page.data()["count"], 3);
+    assert_eq!(ids(page.data()), vec![second]);
+    let next = page.data()["next"].as_str().unwrap();
+    assert!(
+        next.ends_with("/server/main/api/v3/jobs/?limit=1&offset=2&state=2"),
+        "{next}"
+    );
+    let previous = page.data()["previous"].as_str().unwrap();
+    assert!(
+        previous.ends_with("/server/main/api/v3/jobs/?limit=1&state=2"),
+        "{previous}"
+    );
+    assert_eq!(query("offset=5").data()["results"], json!([]));
+
+    let bad = app
+        .get(
+            &format!("{JOBS}?state=running&result_code_gte=x"),
+            ADMIN_TOKEN,
+        )
+        .expect(400);
+    let mut fields = bad.invalid_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["result_code_gte", "state"]);
+}
+
+#[test]
+fn the_status_endpoints_need_a_valid_token() {
+    let app = TestApp::spawn();
+    for path in [JOBS, SUMMARY, PROJECTS, "/api/v3/jobs/summary/"] {
+        let reply = app.call("GET", path, None, Body::None).expect(401);
+        assert_eq!(reply.header("WWW-Authenticate"), Some("Token"), "{path}");
+        app.call("GET", path, Some("not-a-token"), Body::None)
+            .expect(401);
+    }
+    app.call("POST", JOBS, Some(ADMIN_TOKEN), Body::None)
+        .expect(405);
+}
+
+#[test]
+fn the_summary_counts_waiting_running_and_recently_failed_jobs() {
+    let app = TestApp::spawn_with_tools(&tools(&[
+        ("sleeper", r#"["sleep", "651"]"#),
+        ("failer", r#"["false"]"#),
+    ]));
+    let world = World::build(&app);
+    let empty = app.get(SUMMARY, ADMIN_TOKEN).expect(200);
+    assert_eq!(
+        empty.data(),
+        &json!({"waiting": 0, "running": 0, "closed_last_24h": 0, "failed_last_24h": 0,
+                "oldest_waiting_age": null})
+    );
+
+    let failing =
+        world.project_with_scheme(&app, "main", json!({"name": "fails", "tools": ["failer"]}));
+    let failed = sync_scan(&app, &failing, json!({}));
+    let slow =
+        world.project_with_scheme(&app, "main", json!({"name": "slow", "tools": ["sleeper"]}));
+    // Two workers: two jobs run, the third waits.
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        jobs.push(app.start_scan(&slow, json!({"force_create": true})).0);
+        if jobs.len() < 3 {
+            let job_id = *jobs.last().unwrap();
+            app.wait_for_detail(&slow, job_id, QUICK, |detail| detail["state"] == 1);
+        }
+    }
+    let summary = app.get(SUMMARY, ADMIN_TOKEN).expect(200);
+    assert_eq!(summary.data()["running"], 2, "{}", summary.body);
+    assert_eq!(summary.data()["waiting"], 1);
+    assert_eq!(summary.data()["closed_last_24h"], 1);
+    assert_eq!(summary.data()["failed_last_24h"], 1);
+    assert!(summary.data()["oldest_waiting_age"]
+        .as_i64()
+        .is_some_and(|age| age >= 0));
+
+    let failed_job = app
+        .get(&format!("{JOBS}?result_code_gte=100"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(ids(failed_job.data()), vec![failed]);
+    let running = app.get(&format!("{JOBS}?state=1"), ADMIN_TOKEN).expect(200);
+    assert!(running.data()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|job| job["can_cancel"] == true && job["end_time"].is_null()));
+    for job_id in jobs {
+        app.post(
+            &format!("{slow}/jobs/{job_id}/cancel/"),
+            ADMIN_TOKEN,
+            json!({}),
+        )
+        .expect(200);
+    }
+    assert!(eventually(QUICK, || !process_running("sleep 651")));
+}
+
+/// A W3C WebDriver session on a headless Chromium, driven over HTTP with ureq. The driver is a
+/// child process on a loopback port of its own; dropping the value ends the session and kills it.
+struct Browser {
+    driver: Child,
+    url: String,
+    agent: ureq::Agent,
+    /// The fresh profile Chromium is told to use, removed with the value.
+    _profile: TempDir,
+}
+
+/// What WebDriver calls an element reference.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    /// Starts chromedriver and a session; `None` when chromium or chromedriver is missing.
+    fn start() -> Option<Browser> {
+        let chromium = Path::new("/usr/bin/chromium");
+        let chromedriver = Path::new("/usr/bin/chromedriver");
+        if !chromium.exists() || !chromedriver.exists() {
+            return None;
+        }
+        // A free port: the OS picks one, and chromedriver binds it right after.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(60))
+            .build();
+        let driver_url = format!("http://127.0.0.1:{port}");
+        let profile = tempfile::tempdir().expect("a temp dir for the profile");
+        let mut browser = Browser {
+            driver,
+            url: driver_url.clone(),
+            agent,
+            _profile: profile,
+        };
+        let ready = eventually(QUICK, || {
+            browser
+                .agent
+                .get(&format!("{driver_url}/status"))
+                .call()
+                .ok()
+                .and_then(|response| response.into_json::<Value>().ok())
+                .is_some_and(|status| status["value"]["ready"] == true)
+        });
+        assert!(ready, "chromedriver did not get ready on port {port}");
+        let args = json!([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--disable-dev-shm-usage",
+            "--window-size=1366,768",
+            format!("--user-data-dir={}", browser._profile.path().display()),
+        ]);
+        let session = browser
+            .send(
+                "POST",
+                "/session",
+                json!({"capabilities": {"alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {"binary": chromium, "args": args},
+                }}}),
+            )
+            .expect("a WebDriver session starts");
+        let session_id = session["sessionId"].as_str().expect("a session id");
+        browser.url = format!("{driver_url}/session/{session_id}");
+        browser
+            .send(
+                "POST",
+                "/window/rect",
+                json!({"width": 1366, "height": 768}),
+            )
+            .expect("the window takes 1366x768");
+        Some(browser)
+    }
+
+    /// One WebDriver command below the session; its `value`, or WebDriver's error message.
+    fn send(&self, method: &str, path: &str, body: Value) -> Result<Value, String> {
+        let url = format!("{}{path}", self.url);
+        let request = self.agent.request(method, &url);
+        let result = if method == "GET" || method == "DELETE" {
+            request.call()
+        } else {
+            request.send_json(body)
+        };
+        match result {
+            Ok(response) => response
+                .into_json::<Value>()
+                .map(|body| body["value"].clone())
+                .map_err(|error| error.to_string()),
+            Err(ureq::Error::Status(status, response)) => {
+                let body: Value = response.into_json().unwrap_or_default();
+                Err(format!(
+                    "{status} {}: {}",
+                    body["value"]["error"], body["value"]["message"]
+                ))
+            }
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    fn open(&self, url: &str) {
+        self.send("POST", "/url", json!({"url": url}))
+            .expect("the page opens");
+    }
+
+    /// Runs `script` in the page (a function body: `return ...`).
+    fn run(&self, script: &str) -> Value {
+        self.send(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+        .unwrap_or_else(|error| panic!("script failed: {error}\n{script}"))
+    }
+
+    fn find(&self, css: &str) -> Result<String, String> {
+        let found = self.send(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        )?;
+        found[ELEMENT_KEY]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("no element reference for {css}"))
+    }
+
+    /// Clicks the element `css` selects with a real pointer click, retrying until it exists,
+    /// is visible and takes the click.
+    #[track_caller]
+    fn click(&self, css: &str) {
+        let last = std::cell::RefCell::new(String::new());
+        let clicked = eventually(QUICK, || {
+            match self.find(css).and_then(|element| {
+                self.send("POST", &format!("/element/{element}/click"), json!({}))
+            }) {
+                Ok(_) => true,
+                Err(error) => {
+                    *last.borrow_mut() = error;
+                    false
+                }
+            }
+        });
+        assert!(clicked, "could not click {css}: {}", last.borrow());
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).expect("the input exists");
+        self.send(
+            "POST",
+            &format!("/element/{element}/value"),
+            json!({"text": text}),
+        )
+        .expect("typing works");
+    }
+
+    /// Waits until `script` returns something truthy and returns it; panics with `what` after
+    /// `timeout`.
+    #[track_caller]
+    fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.run(script);
+            let truthy = match &value {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(text) => !text.is_empty(),
+                _ => true,
+            };
+            if truthy {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "the page never showed {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn screenshot(&self, path: &Path) {
+        match self.send("GET", "/screenshot", Value::Null) {
+            Ok(Value::String(encoded)) => {
+                let _ = std::fs::create_dir_all(path.parent().unwrap());
+                let _ = std::fs::write(path, base64_decode(&encoded));
+                eprintln!("screenshot saved to {}", path.display());
+            }
+            other => eprintln!("no screenshot: {other:?}"),
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.send("DELETE", "", Value::Null);
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Standard base64 (WebDriver's screenshots); no crate for one function.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let digits: Vec<u32> = text.bytes().filter_map(value).collect();
+    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut word = 0u32;
+        for (index, digit) in chunk.iter().enumerate() {
+            word |= digit << (18 - 6 * index);
+        }
+        let n_bytes = chunk.len().saturating_sub(1);
+        bytes.extend_from_slice(&word.to_be_bytes()[1..1 + n_bytes]);
+    }
+    bytes
+}
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target")
+}
+
+#[test]
+fn in_a_real_browser_a_person_signs_in_scans_follows_the_job_and_its_log_and_cancels_a_long_one() {
+    let Some(browser) = Browser::start() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have /usr/bin/chromium and /usr/bin/chromedriver (.ci/run installs them)"
+        );
+        eprintln!("note: chromium or chromedriver missing; the browser test did not run");
+        return;
+    };
+    let app = TestApp::spawn_with_tools(&tools(&[("sleeper", r#"["sleep", "652"]"#)]));
+    let world = World::build(&app);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drive_the_page(&browser, &app, &world)
+    }));
+    if let Err(panic) = outcome {
+        browser.screenshot(&target_dir().join("status-page-failure.png"));
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn drive_the_page(browser: &Browser, app: &TestApp, world: &World) {
+    let slow =
+        world.project_with_scheme(app, "main", json!({"name": "slow", "tools": ["sleeper"]}));
+    let slow_id = slow.rsplit('/').next().unwrap().to_string();
+    browser.open(&format!("{}/", app.base));
+    // Set after the load: still there at the end means the page never reloaded.
+    browser.run("window.__noReload = true; return true;");
+
+    // A bad token says so plainly, and the page stays signed out.
+    browser.type_into("#token-input", "not-a-real-token");
+    browser.click("#sign-in-button");
+    let error = browser.wait_for(
+        "the bad-token message",
+        QUICK,
+        "const e = document.getElementById('sign-in-error'); return !e.hidden && e.textContent;",
+    );
+    assert!(error.as_str().unwrap().contains("not accepted"), "{error}");
+    assert_eq!(
+        browser.run("return document.getElementById('app').hidden"),
+        true
+    );
+
+    browser.type_into("#token-input", ADMIN_TOKEN);
+    browser.click("#sign-in-button");
+    browser.wait_for(
+        "the signed-in view",
+        QUICK,
+        "return !document.getElementById('app').hidden && document.getElementById('whoami').textContent",
+    );
+    browser.wait_for(
+        "the queue health",
+        QUICK,
+        "return document.getElementById('h-waiting').textContent === '0'",
+    );
+    assert_eq!(
+        browser.run("return localStorage.getItem('codepup.token')"),
+        ADMIN_TOKEN
+    );
+
+    // Scan now, from the project list; the job reaches CLOSED on the page without a reload.
+    browser.click(&format!(
+        "li[data-project-id='{}'] button.scan[data-incremental='false']",
+        world.project_id
+    ));
+    let job_id = browser.wait_for(
+        "the new job in the list",
+        QUICK,
+        "const row = document.querySelector('#jobs-body tr'); return row && Number(row.dataset.jobId)",
+    );
+    let closed = browser.wait_for(
+        "the job CLOSED",
+        QUICK,
+        &format!(
+            "const row = document.querySelector(\"tr[data-job-id='{job_id}']\");
+             return row && row.dataset.state === '2' && row.innerText"
+        ),
+    );
+    let closed = closed.as_str().unwrap();
+    assert!(
+        closed.contains("CLOSED") && closed.contains("0 success"),
+        "{closed}"
+    );
+    assert!(closed.contains("1/1"), "{closed}");
+    let detail = app.wait_for_job(&world.project_path(), job_id.as_i64().unwrap(), QUICK);
+    assert_eq!(detail["result_code"], 0);
+
+    // The job's page: its task, the log's text, the line counts by language.
+    browser.click(&format!("tr[data-job-id='{job_id}'] td.c-repo"));
+    let log = browser.wait_for(
+        "the task log",
+        QUICK,
+        "const log = document.getElementById('jv-log'); return log.textContent.includes('total 1') && log.textContent",
+    );
+    assert!(log.as_str().unwrap().contains("code 1"), "{log}");
+    let tasks = browser.run("return document.getElementById('jv-tasks').innerText");
+    assert!(
+        tasks.as_str().unwrap().contains("codecount") && tasks.as_str().unwrap().contains("100%"),
+        "{tasks}"
+    );
+    browser.wait_for(
+        "the Python line counts",
+        QUICK,
+        "return document.getElementById('jv-languages').innerText.includes('Python')",
+    );
+
+    // A long job: scan the slow project, then cancel it with the row's button.
+    browser.click(&format!(
+        "li[data-project-id='{slow_id}'] button.scan[data-incremental='false']"
+    ));
+    assert!(
+        eventually(QUICK, || process_running("sleep 652")),
+        "the slow tool never started"
+    );
+    let recent = app.get(&format!("{JOBS}?limit=1"), ADMIN_TOKEN).expect(200);
+    let slow_job = recent.data()["results"][0]["id"].as_i64().unwrap();
+    browser.wait_for(
+        "the running job",
+        QUICK,
+        &format!(
+            "const row = document.querySelector(\"tr[data-job-id='{slow_job}']\");
+             return row && row.innerText.includes('RUNNING')"
+        ),
+    );
+    browser.run("window.scrollTo(0, 0); return true;");
+    browser.screenshot(&target_dir().join("status-page-1366x768.png"));
+    browser.click(&format!("tr[data-job-id='{slow_job}'] button.cancel"));
+    let cancelled = app.wait_for_job(&slow, slow_job, QUICK);
+    assert_eq!(cancelled["result_code"], 301, "{cancelled}");
+    assert!(eventually(QUICK, || !process_running("sleep 652")));
+    let row = browser.wait_for(
+        "the cancelled job CLOSED",
+        QUICK,
+        &format!(
+            "const row = document.querySelector(\"tr[data-job-id='{slow_job}']\");
+             return row && row.dataset.state === '2' && row.innerText"
+        ),
+    );
+    assert!(row.as_str().unwrap().contains("301"), "{row}");
+    assert_eq!(
+        browser.run(&format!(
+            "return document.querySelector(\"tr[data-job-id='{slow_job}'] button.cancel\").hidden"
+        )),
+        true
+    );
+    assert_eq!(browser.run("return window.__noReload === true"), true);
+
+    // A phone-width window: one card per job, nothing wider than the screen.
+    browser
+        .send("POST", "/window/rect", json!({"width": 390, "height": 844}))
+        .expect("the window narrows");
+    browser.wait_for(
+        "no horizontal overflow",
+        QUICK,
+        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth",
+    );
+    browser.screenshot(&target_dir().join("status-page-phone.png"));
+}
