@@ -17,8 +17,14 @@ use crate::body::Body;
 use crate::clock;
 use crate::db;
 use crate::db::jobs::{JobFilter, NewJob};
+use crate::domain::access::Access;
 use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
+use crate::domain::job::Job;
 use crate::domain::job::{code, JobState};
+use crate::domain::org::{Org, Team};
+use crate::domain::project::Project;
+use crate::domain::repo::Repo;
+use crate::domain::user::User;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::scan::lifecycle::{self, Cancelled};
@@ -293,15 +299,16 @@ pub async fn get_job_detail(
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let tz = state.config.tz_offset;
     let detail = db::run(&state.pool, move |conn| {
-        let (org, team, repo, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
+        let JobScope {
+            job,
+            org,
+            team,
+            repo,
+            project,
+            access,
+        } = job_scope(
+            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        let job = job_in(conn, project.id, job_id)?;
         require(access.can_view_team())?;
         let tasks = db::tasks::list_for_job(conn, job.id)?;
         Ok(views::job_detail(
@@ -312,13 +319,44 @@ pub async fn get_job_detail(
     Ok(envelope::ok(detail))
 }
 
-fn job_in(
+/// The job a URL names, with everything around it (404 when any of it is missing). The caller
+/// still checks permission with `access`.
+struct JobScope {
+    org: Org,
+    team: Team,
+    repo: Repo,
+    project: Project,
+    job: Job,
+    access: Access,
+}
+
+fn job_scope(
     conn: &Connection,
-    project_id: ProjectId,
+    caller: &User,
+    org_sid: &str,
+    team_name: &str,
+    repo_id: i64,
+    project_id: i64,
     job_id: i64,
-) -> Result<crate::domain::job::Job, AppError> {
-    db::jobs::get_in_project(conn, project_id, JobId(job_id))?
-        .ok_or_else(|| AppError::not_found(format!("job {job_id}")))
+) -> Result<JobScope, AppError> {
+    let (org, team, repo, project, access) = project_scope(
+        conn,
+        caller,
+        org_sid,
+        team_name,
+        RepoId(repo_id),
+        ProjectId(project_id),
+    )?;
+    let job = db::jobs::get_in_project(conn, project.id, JobId(job_id))?
+        .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
+    Ok(JobScope {
+        org,
+        team,
+        repo,
+        project,
+        job,
+        access,
+    })
 }
 
 /// Cancels an unfinished job (any team member): revoke with 301, tools killed.
@@ -331,15 +369,9 @@ pub async fn cancel_job(
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let queue = state.queue.clone();
     let outcome = db::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
+        let JobScope { job, access, .. } = job_scope(
+            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        let job = job_in(conn, project.id, job_id)?;
         require(access.can_view_team())?;
         let body = body.fields()?;
         let mut fields = body.reader();
@@ -371,15 +403,9 @@ pub async fn get_job_codecount(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let counts = db::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
+        let JobScope { job, access, .. } = job_scope(
+            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        let job = job_in(conn, project.id, job_id)?;
         require(access.can_view_team())?;
         let languages = db::jobs::languages(conn, job.id)?;
         Ok(views::codecount(&job, &languages))
@@ -400,15 +426,9 @@ pub async fn get_task_log(
     let offset = log_offset(&request);
     let queue = state.queue.clone();
     let (log_path, offset) = db::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
+        let JobScope { job, access, .. } = job_scope(
+            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        let job = job_in(conn, project.id, job_id)?;
         let tasks = db::tasks::list_for_job(conn, job.id)?;
         if !tasks.iter().any(|task| task.id == TaskId(task_id)) {
             return Err(AppError::not_found(format!("task {task_id}")));
@@ -434,15 +454,9 @@ pub async fn get_job_log(
     let offset = log_offset(&request);
     let queue = state.queue.clone();
     let (log_path, offset) = db::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
+        let JobScope { job, access, .. } = job_scope(
+            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        let job = job_in(conn, project.id, job_id)?;
         require(access.can_view_team())?;
         Ok((queue.shared().job_log_path(job.id), offset?))
     })
