@@ -1,6 +1,7 @@
 //! Validated values: once you hold one, it is valid. Knows nothing of actix, rusqlite or threads.
 
 pub mod access;
+pub mod finding;
 pub mod ids;
 pub mod job;
 pub mod org;
