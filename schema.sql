@@ -224,3 +224,42 @@ CREATE TABLE IF NOT EXISTS tasks (
     end_time      TEXT,
     UNIQUE (job_id, task_name)
 );
+
+-- Lint findings, kept per project across scans (TCA's codelint issues). A finding is known by its
+-- fingerprint (src/domain/finding.rs), which does not change when lines move.
+-- state: 1 open, 2 resolved, 3 closed; resolution: 0 none, 1 fixed, 2 won't fix, 3 false
+-- positive, 4 duplicate, 5 path filtered, 6 rule removed.
+CREATE TABLE IF NOT EXISTS issues (
+    id            INTEGER PRIMARY KEY,
+    project_id    INTEGER NOT NULL REFERENCES projects (id),
+    fingerprint   TEXT    NOT NULL,
+    tool          TEXT    NOT NULL,
+    rule          TEXT    NOT NULL,
+    path          TEXT    NOT NULL,
+    line          INTEGER NOT NULL,
+    column_no     INTEGER NOT NULL,
+    severity      INTEGER NOT NULL CHECK (severity BETWEEN 1 AND 4),
+    category      TEXT    NOT NULL,
+    message       TEXT    NOT NULL,
+    state         INTEGER NOT NULL DEFAULT 1 CHECK (state IN (1, 2, 3)),
+    resolution    INTEGER NOT NULL DEFAULT 0 CHECK (resolution BETWEEN 0 AND 6),
+    author        TEXT,
+    author_email  TEXT,
+    revision      TEXT,
+    scan_open     INTEGER REFERENCES scans (id),
+    scan_fix      INTEGER REFERENCES scans (id),
+    fixed_time    TEXT,
+    created_time  TEXT    NOT NULL,
+    modified_time TEXT    NOT NULL,
+    UNIQUE (project_id, fingerprint)
+);
+CREATE INDEX IF NOT EXISTS issues_project_state ON issues (project_id, state, severity);
+
+-- Which findings each job saw, where: the job's SARIF export.
+CREATE TABLE IF NOT EXISTS job_issues (
+    job_id    INTEGER NOT NULL REFERENCES jobs (id),
+    issue_id  INTEGER NOT NULL REFERENCES issues (id),
+    line      INTEGER NOT NULL,
+    column_no INTEGER NOT NULL,
+    PRIMARY KEY (job_id, issue_id)
+) WITHOUT ROWID;

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod counts;
+pub mod findings;
 pub mod jobs;
 pub mod orgs;
 pub mod projects;
