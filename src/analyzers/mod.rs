@@ -2,7 +2,12 @@
 //! defines in `tools.toml`. Only that file can define a command; no API request can make the
 //! server run a program of its choosing.
 
+pub mod builtin;
 pub mod codecount;
+pub mod pylint;
+pub mod ruff;
+pub mod sarif;
+pub mod shellcheck;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -124,7 +129,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(catalog.names(), ["codecount", "sleeper"]);
+        assert_eq!(catalog.names(), ["codecount", "codepup", "sleeper"]);
         assert_eq!(catalog.get("sleeper").unwrap().timeout, Some(300));
     }
 

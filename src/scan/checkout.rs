@@ -153,6 +153,24 @@ pub fn checkout(
     Ok(())
 }
 
+/// Paths deleted between `base` and `head`.
+pub fn deleted_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>, GitError> {
+    let stdout = local(
+        cache,
+        &[
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--diff-filter=D",
+            base,
+            head,
+            "--",
+        ],
+    )?;
+    Ok(split_nul(&stdout))
+}
+
 /// Paths changed between `base` and `head` (added, copied, modified, renamed; not deleted).
 pub fn changed_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>, GitError> {
     let stdout = local(

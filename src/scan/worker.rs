@@ -2,7 +2,7 @@
 //! out the revision, run the tasks in order, and close the job. Never holds a database connection
 //! while git or a tool runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -11,8 +11,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::analyzers::codecount::{self, FileCount};
-use crate::analyzers::ToolDef;
+use crate::analyzers::{builtin, ToolDef};
 use crate::db;
+use crate::domain::finding::{self, Finding};
 use crate::domain::ids::{JobId, ProjectId, TaskId};
 use crate::domain::job::{code, Job, JobState, INCR_IGNORE_MSG};
 use crate::domain::project::Project;
@@ -151,6 +152,8 @@ fn load(shared: &Shared, job_id: JobId) -> Step<Context> {
 /// One task to run.
 enum Planned {
     Codecount,
+    /// The built-in checker (`codepup`, module `codelint`).
+    Builtin,
     Command(ToolDef),
 }
 
@@ -158,6 +161,7 @@ impl Planned {
     fn module_and_name(&self) -> (&str, &str) {
         match self {
             Planned::Codecount => ("codemetric", "codecount"),
+            Planned::Builtin => (builtin::MODULE, builtin::TOOL),
             Planned::Command(tool) => (tool.module.as_str(), tool.name.as_str()),
         }
     }
@@ -176,6 +180,10 @@ fn plan(shared: &Shared, scheme: &Scheme, log: &mut File) -> Step<Vec<Planned>> 
             }
             continue;
         }
+        if name == builtin::TOOL {
+            tasks.push(Planned::Builtin);
+            continue;
+        }
         let tool = shared.catalog.get(name).ok_or_else(|| {
             Stop::Fail(
                 code::E_NODE_TASK_CONFIG,
@@ -184,8 +192,13 @@ fn plan(shared: &Shared, scheme: &Scheme, log: &mut File) -> Step<Vec<Planned>> 
         })?;
         tasks.push(Planned::Command(tool.clone()));
     }
+    // The built-in checker looks at every text file, so it needs no languages.
+    let only_builtin_lint = tasks.iter().any(|task| matches!(task, Planned::Builtin))
+        && !tasks
+            .iter()
+            .any(|task| matches!(task, Planned::Command(tool) if tool.module == "codelint"));
     if scheme.lint_enabled {
-        if scheme.languages.is_empty() {
+        if scheme.languages.is_empty() && !only_builtin_lint {
             return Err(Stop::Fail(
                 code::E_USER_CONFIG_LANG_ERROR,
                 "配置错误，请在项目配置中设置项目语言。 (the scheme enables lint but names no languages)".into(),
@@ -412,9 +425,18 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     // Only command tools need files on disk (codecount reads blobs from git), and a job whose
     // tools all read just the changed files gets just those.
     let needs_tree = tasks.iter().any(|task| matches!(task, Planned::Command(_)));
+    // Files the scan covered, for deciding which open findings it fixed: every file, or the
+    // changed and deleted ones of an incremental scan.
+    let covered: Option<HashSet<String>> = match &baseline {
+        Some((base, _)) => {
+            let deleted = checkout::deleted_files(&cache, base, &revision).map_err(git_stop)?;
+            Some(files.iter().cloned().chain(deleted).collect())
+        }
+        None => None,
+    };
     let only_changed = baseline.is_some()
         && tasks.iter().all(|task| match task {
-            Planned::Codecount => true,
+            Planned::Codecount | Planned::Builtin => true,
             Planned::Command(tool) => tool.changed_files_only,
         });
     let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
@@ -468,6 +490,8 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     );
 
     let mut counted = None;
+    let mut findings: Vec<(Finding, String, Option<String>)> = Vec::new();
+    let mut lint_tools: Vec<String> = Vec::new();
     for (task, task_id) in tasks.iter().zip(task_ids) {
         still(shared, job_id, JobState::Running)?;
         let task_started = Instant::now();
@@ -492,6 +516,19 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                     count.lines.total.unwrap_or(0)
                 );
                 counted = Some((count, update));
+                Ok(())
+            }
+            Planned::Builtin => {
+                set_progress(shared, task_id, 10)?;
+                let only = baseline.as_ref().map(|_| files.as_slice());
+                let found = run_builtin(&cache, &revision, &context.project.scan_path, only)?;
+                let _ = writeln!(task_log, "{}", describe_findings(&found));
+                lint_tools.push(builtin::TOOL.to_string());
+                findings.extend(
+                    found
+                        .into_iter()
+                        .map(|(finding, fingerprint)| (finding, fingerprint, None)),
+                );
                 Ok(())
             }
             Planned::Command(tool) => run_command(
@@ -529,13 +566,35 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
 
     let mut conn = shared.pool.get()?;
     let project_id = context.project.id;
-    let closed = lifecycle::close_ok(shared, &mut conn, job_id, |tx| match &counted {
-        Some((count, update)) => {
+    let scan_findings = db::findings::ScanFindings {
+        project_id,
+        job_id,
+        scan_id: context.job.scan_id,
+        revision: &revision,
+        tools: &lint_tools,
+        coverage: covered
+            .as_ref()
+            .map_or(db::findings::Coverage::Full, db::findings::Coverage::Files),
+        findings: &findings,
+    };
+    let mut recorded = None;
+    let closed = lifecycle::close_ok(shared, &mut conn, job_id, |tx| {
+        if let Some((count, update)) = &counted {
             db::jobs::set_line_counts(tx, job_id, &count.lines, &count.languages)?;
-            update.store(tx, project_id)
+            update.store(tx, project_id)?;
         }
-        None => Ok(()),
+        if !lint_tools.is_empty() {
+            recorded = Some(db::findings::record(tx, &scan_findings)?);
+        }
+        Ok(())
     })?;
+    if let Some(recorded) = recorded {
+        let _ = writeln!(
+            job_log,
+            "findings: {} seen, {} new, {} reopened, {} fixed",
+            recorded.seen, recorded.opened, recorded.reopened, recorded.fixed
+        );
+    }
     if !closed {
         return Err(Stop::Abandon);
     }
@@ -627,6 +686,62 @@ fn count_lines(
             reused,
         },
     ))
+}
+
+/// Runs the built-in checker over the revision's files below `scan_path` (or only `only`, the
+/// changed files of an incremental scan), reading them from git. Returns each finding with its
+/// fingerprint, computed from the file's own lines.
+fn run_builtin(
+    cache: &Path,
+    revision: &str,
+    scan_path: &str,
+    only: Option<&[String]>,
+) -> Step<Vec<(Finding, String)>> {
+    let prefix = scan_path.trim_start_matches('/');
+    let dir = format!("{prefix}/");
+    let only: Option<HashSet<&str>> = only.map(|files| files.iter().map(String::as_str).collect());
+    let entries: Vec<checkout::TreeEntry> = checkout::tree_entries(cache, revision)
+        .map_err(git_stop)?
+        .into_iter()
+        .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
+        .filter(|entry| {
+            only.as_ref()
+                .is_none_or(|only| only.contains(entry.path.as_str()))
+        })
+        .collect();
+    let config = builtin::Config::default();
+    let mut found = Vec::new();
+    checkout::read_blobs(cache, &entries, |entry, bytes| {
+        let file_findings = builtin::check_file(&entry.path, bytes, &config);
+        if file_findings.is_empty() {
+            return;
+        }
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        let fingerprints = finding::fingerprints(&file_findings, |_, line| {
+            let index = usize::try_from(line).ok()?.checked_sub(1)?;
+            lines
+                .get(index)
+                .map(|text| String::from_utf8_lossy(text).into_owned())
+        });
+        found.extend(file_findings.into_iter().zip(fingerprints));
+    })
+    .map_err(git_stop)?;
+    Ok(found)
+}
+
+fn describe_findings(found: &[(Finding, String)]) -> String {
+    let mut by_severity = [0usize; 5];
+    for (finding, _) in found {
+        by_severity[finding.severity as usize] += 1;
+    }
+    format!(
+        "{} findings: {} fatal, {} error, {} warning, {} info",
+        found.len(),
+        by_severity[1],
+        by_severity[2],
+        by_severity[3],
+        by_severity[4]
+    )
 }
 
 fn set_progress(shared: &Shared, task_id: TaskId, progress_rate: i64) -> Step<()> {

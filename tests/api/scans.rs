@@ -770,3 +770,97 @@ fn an_incremental_job_of_changed_files_only_tools_checks_out_just_those_files() 
         full["total_line_num"].as_i64().unwrap() + 1
     );
 }
+
+/// `(rule, path, line, state)` of every finding the project keeps, read from the database (the
+/// findings API arrives with the rest of the lint issue).
+fn stored_findings(app: &TestApp) -> Vec<(String, String, i64, i64)> {
+    let conn = rusqlite::Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT rule, path, line, state FROM issues ORDER BY path, line")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn the_built_in_checker_finds_planted_problems_and_an_incremental_scan_fixes_exactly_one() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let marker = "<".repeat(7);
+    std::fs::write(
+        world.repo_dir.join("merge.txt"),
+        format!("a\n{marker} HEAD\nb\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        world.repo_dir.join("long.py"),
+        format!("x = 1\ny = '{}'\n", "z".repeat(130)),
+    )
+    .unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "plant"]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
+    );
+    let (first, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, first, QUICK);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    assert_eq!(detail["tasks"][1]["task_name"], "codepup");
+    assert_eq!(detail["tasks"][1]["module"], "codelint");
+    let found = stored_findings(&app);
+    assert!(
+        found.contains(&("conflict-marker".into(), "merge.txt".into(), 2, 1)),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("long-line".into(), "long.py".into(), 2, 1)),
+        "{found:?}"
+    );
+
+    // Lines inserted above a finding do not make it a new one.
+    std::fs::write(
+        world.repo_dir.join("long.py"),
+        format!("# new\n# lines\nx = 1\ny = '{}'\n", "z".repeat(130)),
+    )
+    .unwrap();
+    std::fs::write(world.repo_dir.join("merge.txt"), "a\nb\n").unwrap();
+    git(
+        &world.repo_dir,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "fix the conflict, move the long line",
+        ],
+    );
+    let (second, _) = app.start_scan(&project, json!({}));
+    assert_eq!(app.wait_for_job(&project, second, QUICK)["result_code"], 0);
+    let after = stored_findings(&app);
+    assert!(
+        after.contains(&("conflict-marker".into(), "merge.txt".into(), 2, 2)),
+        "fixed: {after:?}"
+    );
+    assert!(
+        after.contains(&("long-line".into(), "long.py".into(), 4, 1)),
+        "still open, moved: {after:?}"
+    );
+    assert_eq!(after.len(), found.len(), "no new findings: {after:?}");
+    let job_log = app
+        .get(&format!("{project}/jobs/{second}/log/"), ADMIN_TOKEN)
+        .expect(200);
+    assert!(
+        job_log
+            .body
+            .as_str()
+            .unwrap()
+            .contains("0 new, 0 reopened, 1 fixed"),
+        "{}",
+        job_log.body
+    );
+}
