@@ -17,6 +17,68 @@ use serde::Deserialize;
 
 use crate::domain::scheme::BUILTIN_TOOLS;
 
+/// The linters codepup runs itself and whose machine output it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linter {
+    Pylint,
+    Ruff,
+    Shellcheck,
+}
+
+impl Linter {
+    pub const ALL: [Linter; 3] = [Linter::Pylint, Linter::Ruff, Linter::Shellcheck];
+
+    pub fn from_name(name: &str) -> Option<Linter> {
+        Linter::ALL.into_iter().find(|linter| linter.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Linter::Pylint => pylint::NAME,
+            Linter::Ruff => ruff::NAME,
+            Linter::Shellcheck => shellcheck::NAME,
+        }
+    }
+
+    /// Whether the linter should be given this file.
+    pub fn wants(self, path: &str) -> bool {
+        let extension = Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("");
+        match self {
+            Linter::Pylint | Linter::Ruff => matches!(extension, "py" | "pyi"),
+            Linter::Shellcheck => matches!(extension, "sh" | "bash" | "ksh"),
+        }
+    }
+
+    /// Whether it can work on the changed files alone (pylint follows imports into the tree).
+    pub fn changed_files_only(self) -> bool {
+        !matches!(self, Linter::Pylint)
+    }
+
+    pub fn command(self, files: &[String]) -> Vec<String> {
+        match self {
+            Linter::Pylint => pylint::command(files),
+            Linter::Ruff => ruff::command(files),
+            Linter::Shellcheck => shellcheck::command(files),
+        }
+    }
+
+    /// Reads the linter's output; `root` is the checkout the linter ran in.
+    pub fn parse(
+        self,
+        output: &str,
+        root: &Path,
+    ) -> Result<Vec<crate::domain::finding::Finding>, String> {
+        match self {
+            Linter::Pylint => pylint::parse(output),
+            Linter::Ruff => ruff::parse(output, root),
+            Linter::Shellcheck => shellcheck::parse(output),
+        }
+    }
+}
+
 /// Modules a tool may belong to (TCA's task modules).
 pub const MODULES: &[&str] = &["codelint", "codemetric"];
 
@@ -36,6 +98,9 @@ pub struct ToolDef {
     /// checks out just the changed files. Off by default (linters often need the whole tree).
     #[serde(default)]
     pub changed_files_only: bool,
+    /// What the tool writes on stdout: nothing codepup reads (absent), or `"sarif"`, a SARIF 2.1.0
+    /// log whose results become findings.
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +157,13 @@ impl Catalog {
             {
                 bail!("tool {name}: command must name a program");
             }
+            if tool
+                .format
+                .as_deref()
+                .is_some_and(|format| format != "sarif")
+            {
+                bail!("tool {name}: format must be \"sarif\" (or left out)");
+            }
             if tool.timeout == Some(0) {
                 bail!("tool {name}: timeout must be at least 1 second");
             }
@@ -129,7 +201,17 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(catalog.names(), ["codecount", "codepup", "sleeper"]);
+        assert_eq!(
+            catalog.names(),
+            [
+                "codecount",
+                "codepup",
+                "pylint",
+                "ruff",
+                "shellcheck",
+                "sleeper"
+            ]
+        );
         assert_eq!(catalog.get("sleeper").unwrap().timeout, Some(300));
     }
 

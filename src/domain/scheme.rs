@@ -2,7 +2,13 @@
 
 /// Tools built into codepup: `(module, task_name)`. Line counting is switched on by
 /// `cloc_scan_enabled` rather than listed in `tools`.
-pub const BUILTIN_TOOLS: &[(&str, &str)] = &[("codemetric", "codecount"), ("codelint", "codepup")];
+pub const BUILTIN_TOOLS: &[(&str, &str)] = &[
+    ("codemetric", "codecount"),
+    ("codelint", "codepup"),
+    ("codelint", "pylint"),
+    ("codelint", "ruff"),
+    ("codelint", "shellcheck"),
+];
 
 /// Minutes a job may run when the scheme does not say (TCA's `JOB_RUNTIME_LIMIT`).
 pub const DEFAULT_JOB_RUNTIME_LIMIT: i64 = 600;

@@ -86,17 +86,18 @@ pub enum Outcome {
     SpawnFailed(io::Error),
 }
 
-/// Runs `command` with stdout and stderr appended to `log`, in a new process group registered
-/// under `job_id`. Polls `should_stop` while it runs; kills the group on `timeout` or stop.
+/// Runs `command` with its stdout written to `stdout` and its stderr to `stderr` (often the
+/// same file, the task log), in a new process group registered under `job_id`. Polls
+/// `should_stop` while it runs; kills the group on `timeout` or stop.
 pub fn run(
     processes: &Processes,
     job_id: JobId,
     mut command: Command,
-    log: &File,
+    (stdout, stderr): (&File, &File),
     timeout: Option<Duration>,
     should_stop: &dyn Fn() -> bool,
 ) -> Outcome {
-    let (stdout, stderr) = match (log.try_clone(), log.try_clone()) {
+    let (stdout, stderr) = match (stdout.try_clone(), stderr.try_clone()) {
         (Ok(out), Ok(err)) => (out, err),
         (Err(error), _) | (_, Err(error)) => return Outcome::SpawnFailed(error),
     };

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::analyzers::codecount::{self, FileCount};
-use crate::analyzers::{builtin, ToolDef};
+use crate::analyzers::{builtin, Linter, ToolDef};
 use crate::db;
 use crate::domain::finding::{self, Finding};
 use crate::domain::ids::{JobId, ProjectId, TaskId};
@@ -154,6 +154,8 @@ enum Planned {
     Codecount,
     /// The built-in checker (`codepup`, module `codelint`).
     Builtin,
+    /// A linter codepup knows how to run and read (pylint, ruff, shellcheck).
+    Linter(Linter),
     Command(ToolDef),
 }
 
@@ -162,6 +164,7 @@ impl Planned {
         match self {
             Planned::Codecount => ("codemetric", "codecount"),
             Planned::Builtin => (builtin::MODULE, builtin::TOOL),
+            Planned::Linter(linter) => ("codelint", linter.name()),
             Planned::Command(tool) => (tool.module.as_str(), tool.name.as_str()),
         }
     }
@@ -184,6 +187,10 @@ fn plan(shared: &Shared, scheme: &Scheme, log: &mut File) -> Step<Vec<Planned>> 
             tasks.push(Planned::Builtin);
             continue;
         }
+        if let Some(linter) = Linter::from_name(name) {
+            tasks.push(Planned::Linter(linter));
+            continue;
+        }
         let tool = shared.catalog.get(name).ok_or_else(|| {
             Stop::Fail(
                 code::E_NODE_TASK_CONFIG,
@@ -194,9 +201,10 @@ fn plan(shared: &Shared, scheme: &Scheme, log: &mut File) -> Step<Vec<Planned>> 
     }
     // The built-in checker looks at every text file, so it needs no languages.
     let only_builtin_lint = tasks.iter().any(|task| matches!(task, Planned::Builtin))
-        && !tasks
-            .iter()
-            .any(|task| matches!(task, Planned::Command(tool) if tool.module == "codelint"));
+        && !tasks.iter().any(|task| {
+            matches!(task, Planned::Linter(_))
+                || matches!(task, Planned::Command(tool) if tool.module == "codelint")
+        });
     if scheme.lint_enabled {
         if scheme.languages.is_empty() && !only_builtin_lint {
             return Err(Stop::Fail(
@@ -424,7 +432,9 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     };
     // Only command tools need files on disk (codecount reads blobs from git), and a job whose
     // tools all read just the changed files gets just those.
-    let needs_tree = tasks.iter().any(|task| matches!(task, Planned::Command(_)));
+    let needs_tree = tasks
+        .iter()
+        .any(|task| matches!(task, Planned::Command(_) | Planned::Linter(_)));
     // Files the scan covered, for deciding which open findings it fixed: every file, or the
     // changed and deleted ones of an incremental scan.
     let covered: Option<HashSet<String>> = match &baseline {
@@ -437,6 +447,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     let only_changed = baseline.is_some()
         && tasks.iter().all(|task| match task {
             Planned::Codecount | Planned::Builtin => true,
+            Planned::Linter(linter) => linter.changed_files_only(),
             Planned::Command(tool) => tool.changed_files_only,
         });
     let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
@@ -531,15 +542,34 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                 );
                 Ok(())
             }
-            Planned::Command(tool) => run_command(
-                shared,
-                job_id,
-                task_id,
-                tool,
-                &scan_root,
-                &workspace.file_list,
-                &task_log,
-            ),
+            Planned::Linter(linter) => {
+                let found = run_linter(
+                    shared, job_id, task_id, *linter, &workspace, &files, &task_log,
+                )?;
+                let _ = writeln!(task_log, "{}", describe_findings(&found));
+                lint_tools.push(linter.name().to_string());
+                findings.extend(
+                    found
+                        .into_iter()
+                        .map(|(finding, fingerprint)| (finding, fingerprint, None)),
+                );
+                Ok(())
+            }
+            Planned::Command(tool) => {
+                let found = run_command(
+                    shared, job_id, task_id, tool, &workspace, &scan_root, &task_log,
+                )?;
+                if let Some(found) = found {
+                    let _ = writeln!(task_log, "{}", describe_findings(&found));
+                    lint_tools.push(tool.name.clone());
+                    findings.extend(
+                        found
+                            .into_iter()
+                            .map(|(finding, fingerprint)| (finding, fingerprint, None)),
+                    );
+                }
+                Ok(())
+            }
         };
         let (_, name) = task.module_and_name();
         let _ = writeln!(
@@ -750,34 +780,29 @@ fn set_progress(shared: &Shared, task_id: TaskId, progress_rate: i64) -> Step<()
     Ok(())
 }
 
-/// Runs an admin-defined command tool in the checkout; its output goes to the task log.
-fn run_command(
+/// Runs a tool process for a job: cwd `cwd`, stdout to `stdout`, stderr to the task log,
+/// killed on `timeout`, on the job's close (checked at most every half second, which keeps a
+/// cancel well inside 2 seconds) or on shutdown.
+#[allow(clippy::too_many_arguments)]
+fn run_process(
     shared: &Shared,
     job_id: JobId,
     task_id: TaskId,
-    tool: &ToolDef,
-    scan_root: &Path,
-    file_list: &Path,
+    argv: &[String],
+    cwd: &Path,
+    stdout: &File,
     log: &File,
-) -> Step<()> {
-    let argv: Vec<String> = tool
-        .command
-        .iter()
-        .map(|arg| {
-            arg.replace("{checkout}", &scan_root.to_string_lossy())
-                .replace("{files}", &file_list.to_string_lossy())
-        })
-        .collect();
+    timeout: Option<Duration>,
+) -> Step<Outcome> {
     let mut writer = log;
     let _ = writeln!(writer, "$ {}", argv.join(" "));
     let mut command = Command::new(&argv[0]);
     command
         .args(&argv[1..])
-        .current_dir(scan_root)
+        .current_dir(cwd)
         .env("CODEPUP_JOB_ID", job_id.to_string());
     set_progress(shared, task_id, 10)?;
-    // Checking the job's state at most every half second keeps a cancel well inside 2 seconds.
-    let last_check = std::cell::Cell::new(std::time::Instant::now());
+    let last_check = std::cell::Cell::new(Instant::now());
     let should_stop = || {
         if shared.is_stopping() {
             return true;
@@ -785,7 +810,7 @@ fn run_command(
         if last_check.get().elapsed() < Duration::from_millis(500) {
             return false;
         }
-        last_check.set(std::time::Instant::now());
+        last_check.set(Instant::now());
         shared
             .pool
             .get()
@@ -797,29 +822,12 @@ fn run_command(
         &shared.processes,
         job_id,
         command,
-        log,
-        tool.timeout.map(Duration::from_secs),
+        (stdout, log),
+        timeout,
         &should_stop,
     );
     set_progress(shared, task_id, 90)?;
     match outcome {
-        Outcome::Exited(status) if status.success() => Ok(()),
-        Outcome::Exited(status) => {
-            // A tool killed because its job was revoked is not a tool failure.
-            still(shared, job_id, JobState::Running)?;
-            Err(Stop::Fail(
-                code::E_NODE_TASK_ANALYZE,
-                format!("{} exited with {status}", tool.name),
-            ))
-        }
-        Outcome::TimedOut => Err(Stop::Fail(
-            code::E_NODE_TASK_EXPIRED,
-            format!(
-                "{} ran longer than its timeout of {} seconds and was killed",
-                tool.name,
-                tool.timeout.unwrap_or(0)
-            ),
-        )),
         Outcome::Stopped => Err(Stop::Abandon),
         Outcome::SpawnFailed(error) if error.kind() == std::io::ErrorKind::NotFound => {
             Err(Stop::Fail(
@@ -831,5 +839,180 @@ fn run_command(
             code::E_NODE_TASK_CONFIG,
             format!("cannot start {}: {error}", argv[0]),
         )),
+        other => Ok(other),
     }
+}
+
+/// A file in the workspaces directory that holds a tool's stdout, removed when dropped.
+struct Capture {
+    path: std::path::PathBuf,
+    file: File,
+}
+
+impl Capture {
+    fn new(shared: &Shared, job_id: JobId, task_id: TaskId) -> Step<Capture> {
+        let path = shared
+            .workspace_dir
+            .join(format!("job-{job_id}-task-{task_id}.out"));
+        let file = File::create(&path)
+            .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot capture tool output: {e}")))?;
+        Ok(Capture { path, file })
+    }
+
+    fn read(&self) -> Step<String> {
+        fs::read(&self.path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Findings with fingerprints computed from the checked-out files' own lines.
+fn fingerprinted(root: &Path, found: Vec<Finding>) -> Vec<(Finding, String)> {
+    let mut files: HashMap<String, Vec<String>> = HashMap::new();
+    for finding in &found {
+        files.entry(finding.path.clone()).or_insert_with(|| {
+            fs::read(root.join(&finding.path))
+                .map(|bytes| {
+                    String::from_utf8_lossy(&bytes)
+                        .lines()
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+    }
+    let fingerprints = finding::fingerprints(&found, |path, line| {
+        let index = usize::try_from(line).ok()?.checked_sub(1)?;
+        files.get(path)?.get(index).cloned()
+    });
+    found.into_iter().zip(fingerprints).collect()
+}
+
+/// Runs pylint, ruff or shellcheck on the files it wants among `files` (all files below the
+/// scan path, or the changed ones), in the checkout, and reads its findings.
+fn run_linter(
+    shared: &Shared,
+    job_id: JobId,
+    task_id: TaskId,
+    linter: Linter,
+    workspace: &Workspace,
+    files: &[String],
+    log: &File,
+) -> Step<Vec<(Finding, String)>> {
+    let targets: Vec<String> = files
+        .iter()
+        .filter(|path| linter.wants(path) && workspace.dir.join(path).is_file())
+        .cloned()
+        .collect();
+    let mut writer = log;
+    if targets.is_empty() {
+        let _ = writeln!(writer, "no files for {}", linter.name());
+        return Ok(Vec::new());
+    }
+    let capture = Capture::new(shared, job_id, task_id)?;
+    let argv = linter.command(&targets);
+    // Linters exit non-zero when they find something; what matters is whether their report reads.
+    let outcome = run_process(
+        shared,
+        job_id,
+        task_id,
+        &argv,
+        &workspace.dir,
+        &capture.file,
+        log,
+        None,
+    )?;
+    let output = capture.read()?;
+    match linter.parse(&output, &workspace.dir) {
+        Ok(found) => Ok(fingerprinted(&workspace.dir, found)),
+        Err(error) => {
+            still(shared, job_id, JobState::Running)?;
+            let status = match outcome {
+                Outcome::Exited(status) => status.to_string(),
+                _ => "no exit status".to_string(),
+            };
+            Err(Stop::Fail(
+                code::E_NODE_TASK_ANALYZE,
+                format!("{} failed ({status}): {error}", linter.name()),
+            ))
+        }
+    }
+}
+
+/// Runs an admin-defined command tool in the checkout; its output goes to the task log, or, for
+/// `format = "sarif"`, its stdout is read as a SARIF log and its results become findings.
+fn run_command(
+    shared: &Shared,
+    job_id: JobId,
+    task_id: TaskId,
+    tool: &ToolDef,
+    workspace: &Workspace,
+    scan_root: &Path,
+    log: &File,
+) -> Step<Option<Vec<(Finding, String)>>> {
+    let argv: Vec<String> = tool
+        .command
+        .iter()
+        .map(|arg| {
+            arg.replace("{checkout}", &scan_root.to_string_lossy())
+                .replace("{files}", &workspace.file_list.to_string_lossy())
+        })
+        .collect();
+    let is_sarif = tool.format.as_deref() == Some("sarif");
+    let capture = if is_sarif {
+        Some(Capture::new(shared, job_id, task_id)?)
+    } else {
+        None
+    };
+    let stdout = capture.as_ref().map_or(log, |capture| &capture.file);
+    let timeout = tool.timeout.map(Duration::from_secs);
+    let outcome = run_process(
+        shared, job_id, task_id, &argv, scan_root, stdout, log, timeout,
+    )?;
+    let status = match outcome {
+        Outcome::Exited(status) => status,
+        Outcome::TimedOut => {
+            return Err(Stop::Fail(
+                code::E_NODE_TASK_EXPIRED,
+                format!(
+                    "{} ran longer than its timeout of {} seconds and was killed",
+                    tool.name,
+                    tool.timeout.unwrap_or(0)
+                ),
+            ))
+        }
+        _ => return Err(Stop::Abandon),
+    };
+    if let Some(capture) = capture {
+        // SARIF tools often exit 1 when they find something: the report decides.
+        return match crate::analyzers::sarif::parse_as(
+            Some(&tool.name),
+            &capture.read()?,
+            &workspace.dir,
+        ) {
+            Ok(found) => Ok(Some(fingerprinted(&workspace.dir, found))),
+            Err(error) => {
+                still(shared, job_id, JobState::Running)?;
+                Err(Stop::Fail(
+                    code::E_NODE_TASK_ANALYZE,
+                    format!("{} failed ({status}): {error}", tool.name),
+                ))
+            }
+        };
+    }
+    if status.success() {
+        return Ok(None);
+    }
+    // A tool killed because its job was revoked is not a tool failure.
+    still(shared, job_id, JobState::Running)?;
+    Err(Stop::Fail(
+        code::E_NODE_TASK_ANALYZE,
+        format!("{} exited with {status}", tool.name),
+    ))
 }

@@ -864,3 +864,92 @@ fn the_built_in_checker_finds_planted_problems_and_an_incremental_scan_fixes_exa
         job_log.body
     );
 }
+
+/// Whether a linter is installed; in CI it must be (`.ci/run` installs it).
+fn has_tool(name: &str) -> bool {
+    let found = Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "{name} is missing, and CI must have it"
+    );
+    if !found {
+        eprintln!("note: {name} is not installed; skipping");
+    }
+    found
+}
+
+#[test]
+fn pylint_ruff_shellcheck_and_a_sarif_tool_report_findings_on_their_files() {
+    if !["pylint", "ruff", "shellcheck"].into_iter().all(has_tool) {
+        return;
+    }
+    let sarif = json!({
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "fake", "rules": [{"id": "FAKE1"}]}},
+                  "results": [{"ruleId": "FAKE1", "level": "error", "message": {"text": "planted"},
+                               "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/main.py"},
+                                              "region": {"startLine": 1}}}]}]}]
+    });
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "fake-sarif",
+        r#"["cat", "report.sarif"]"#,
+        "format = \"sarif\"",
+    )]));
+    let world = World::build(&app);
+    std::fs::write(
+        world.repo_dir.join("bad.py"),
+        "import os\n\n\nprint(undefined_name)\n",
+    )
+    .unwrap();
+    std::fs::write(world.repo_dir.join("bad.sh"), "#!/bin/sh\necho $1\n").unwrap();
+    std::fs::write(world.repo_dir.join("report.sarif"), sarif.to_string()).unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "planted"]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "linters", "lint_enabled": true, "languages": ["python", "shell"],
+               "tools": ["pylint", "ruff", "shellcheck", "fake-sarif"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, Duration::from_secs(120));
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let names: Vec<&str> = detail["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["codecount", "pylint", "ruff", "shellcheck", "fake-sarif"]
+    );
+    let found = stored_findings(&app);
+    let has = |rule: &str, path: &str, line: i64| {
+        found
+            .iter()
+            .any(|f| f.0 == rule && f.1 == path && f.2 == line)
+    };
+    assert!(
+        has("W0611", "bad.py", 1),
+        "pylint's unused import: {found:?}"
+    );
+    assert!(
+        has("E0602", "bad.py", 4),
+        "pylint's undefined name: {found:?}"
+    );
+    assert!(has("F401", "bad.py", 1), "ruff's unused import: {found:?}");
+    assert!(
+        has("SC2086", "bad.sh", 2),
+        "shellcheck's unquoted variable: {found:?}"
+    );
+    assert!(
+        has("FAKE1", "src/main.py", 1),
+        "the SARIF tool's result: {found:?}"
+    );
+}
