@@ -2,6 +2,7 @@
 //! Handlers hold no SQL: each makes one `db::run` call whose closure resolves the URL's objects,
 //! checks permission and does the work.
 
+pub mod findings;
 pub mod jobs;
 pub mod orgs;
 pub mod projects;
@@ -55,6 +56,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::scope("/orgs").configure(org_routes)),
         );
     }
+    cfg.service(web::scope("/server/analysis/api/orgs").configure(analysis_routes));
+}
+
+/// TCA's analysis API (lint findings and the project overview), below `orgs/`.
+fn analysis_routes(cfg: &mut web::ServiceConfig) {
+    const PROJECT: &str =
+        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
+    cfg.service(
+        resource(&format!("{PROJECT}/codelint/issues/"))
+            .route(web::get().to(findings::list_issues)),
+    )
+    .service(
+        resource(&format!("{PROJECT}/codelint/issues/{{issue_id:\\d+}}/"))
+            .route(web::get().to(findings::get_issue)),
+    )
+    .service(
+        resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)),
+    );
 }
 
 /// Everything below `orgs/`, served under both `orgs/` (TCA's v1 open API) and `v3/orgs/`.
@@ -117,7 +136,8 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource(&format!("{JOB}/tasks/{{task_id:\\d+}}/log/"))
             .route(web::get().to(jobs::get_task_log)),
-    );
+    )
+    .service(resource(&format!("{JOB}/sarif/")).route(web::get().to(findings::get_job_sarif)));
 }
 
 /// A resource whose unlisted methods answer 405 with the envelope.

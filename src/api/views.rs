@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 use time::UtcOffset;
 
 use crate::clock;
+use crate::db::findings::{IssueTally, Sighting, StoredIssue};
 use crate::domain::job::{result_code_msg, Job, JobOverview, LanguageCount, QueueHealth, Task};
 use crate::domain::org::{Members, Org, Team};
 use crate::domain::project::{Project, ProjectPlace};
@@ -367,5 +368,236 @@ pub fn queue_health(health: &QueueHealth, now: &str) -> Value {
         "closed_last_24h": health.closed_recently,
         "failed_last_24h": health.failed_recently,
         "oldest_waiting_age": oldest_waiting_age,
+    })
+}
+
+fn optional_time(stored: &Option<String>, tz: UtcOffset) -> Value {
+    stored.as_deref().map_or(Value::Null, |t| time(t, tz))
+}
+
+/// A finding in the issue list (codelint-issues-api.md's keys, then codepup's `line`, `column`
+/// and `category`). Commit times and file owners are not kept: `ci_time` and `file_owners` are
+/// null.
+pub fn issue_item(issue: &StoredIssue, repo: &Repo, tz: UtcOffset) -> Value {
+    let finding = &issue.finding;
+    json!({
+        "id": issue.id,
+        "file_path": finding.path,
+        "project": issue.project_id,
+        "repo": repo.id,
+        "checkrule_real_name": finding.rule,
+        "checkrule_display_name": finding.rule,
+        "checktool_name": finding.tool,
+        "msg": finding.message,
+        "state": issue.state,
+        "resolution": issue.resolution,
+        "author": issue.author,
+        "author_email": issue.author_email,
+        "severity": finding.severity as i64,
+        "revision": issue.revision,
+        "ci_time": null,
+        "file_owners": null,
+        "is_external": false,
+        "scm_url": repo.scm_url,
+        "real_file_path": "",
+        "scan_open": issue.scan_open,
+        "scan_fix": issue.scan_fix,
+        "fixed_time": optional_time(&issue.fixed_time, tz),
+        "line": finding.line,
+        "column": finding.column,
+        "category": finding.category,
+    })
+}
+
+/// One finding with its latest sighting as `issue_details` (the detail's keys; what codepup does
+/// not keep is null). `category` is codepup's category name, not TCA's number.
+pub fn issue_detail(
+    issue: &StoredIssue,
+    sighting: Option<&Sighting>,
+    repo: &Repo,
+    tz: UtcOffset,
+) -> Value {
+    let finding = &issue.finding;
+    let details: Vec<Value> = sighting
+        .map(|sighting| {
+            json!({
+                "id": null,
+                "issue_refers": [],
+                "creator": null,
+                "modifier": null,
+                "deleted_time": null,
+                "deleter": null,
+                "issuedetail_uuid": null,
+                "checkrule_real_name": finding.rule,
+                "checktool_name": finding.tool,
+                "author": issue.author,
+                "author_email": issue.author_email,
+                "line": sighting.line,
+                "column": sighting.column,
+                "scan_revision": sighting.scan_revision,
+                "revision": issue.revision,
+                "ci_time": null,
+                "real_revision": "",
+                "created_time": time(&sighting.job_create_time, tz),
+                "modified_time": time(&sighting.job_create_time, tz),
+                "issue": issue.id,
+                "project": issue.project_id,
+                "job_id": sighting.job_id,
+            })
+        })
+        .into_iter()
+        .collect();
+    json!({
+        "id": issue.id,
+        "issue_details": details,
+        "is_external": false,
+        "repo": repo.id,
+        "author": issue.author,
+        "created_time": time(&issue.created_time, tz),
+        "creator": null,
+        "modifier": null,
+        "deleted_time": null,
+        "deleter": null,
+        "file_path": finding.path,
+        "file_hash": null,
+        "scm_url": repo.scm_url,
+        "real_file_path": "",
+        "checkrule_gid": null,
+        "checkrule_real_name": finding.rule,
+        "checkrule_display_name": finding.rule,
+        "checkrule_rule_title": null,
+        "checktool_name": finding.tool,
+        "category": finding.category,
+        "state": issue.state,
+        "resolution": issue.resolution,
+        "scan_revision": sighting.and_then(|sighting| sighting.scan_revision.clone()),
+        "severity": finding.severity as i64,
+        "language": null,
+        "revision": issue.revision,
+        "ci_time": null,
+        "file_owners": null,
+        "fixed_time": optional_time(&issue.fixed_time, tz),
+        "tapd_ws_id": null,
+        "tapd_bug_id": null,
+        "modified_time": time(&issue.modified_time, tz),
+        "project": issue.project_id,
+        "scan_open": issue.scan_open,
+        "scan_fix": issue.scan_fix,
+        "msg": finding.message,
+        "line": finding.line,
+        "column": finding.column,
+        "fingerprint": issue.fingerprint,
+    })
+}
+
+fn state_name(state: i64) -> &'static str {
+    match state {
+        1 => "active",
+        2 => "resolved",
+        _ => "closed",
+    }
+}
+
+fn severity_name(severity: i64) -> &'static str {
+    match severity {
+        1 => "fatal",
+        2 => "error",
+        3 => "warning",
+        _ => "info",
+    }
+}
+
+/// Adds `count` to `totals[group][state]`, creating either level as needed. Like TCA, a
+/// breakdown only lists the states that have findings.
+fn add_to(totals: &mut serde_json::Map<String, Value>, group: &str, state: i64, count: i64) {
+    let entry = totals.entry(group.to_string()).or_insert_with(|| json!({}));
+    let slot = &mut entry[state_name(state)];
+    *slot = json!(slot.as_i64().unwrap_or(0) + count);
+}
+
+/// The project overview (overview-api.md's `lintscan` and `clocscan`, the parts codepup has),
+/// plus `total.tool_detail` and the latest job. `latest` is the newest job, the revision it
+/// scanned and how many findings it saw.
+pub fn overview(
+    tally: &[IssueTally],
+    latest: Option<&(Job, Option<String>, i64)>,
+    tz: UtcOffset,
+) -> Value {
+    let mut state_detail = serde_json::Map::new();
+    let mut category_detail = serde_json::Map::new();
+    let mut severity_detail = serde_json::Map::new();
+    let mut tool_detail = serde_json::Map::new();
+    for row in tally {
+        let slot = state_detail
+            .entry(state_name(row.state).to_string())
+            .or_insert(json!(0));
+        *slot = json!(slot.as_i64().unwrap_or(0) + row.count);
+        add_to(&mut category_detail, &row.category, row.state, row.count);
+        add_to(
+            &mut severity_detail,
+            severity_name(row.severity),
+            row.state,
+            row.count,
+        );
+        add_to(&mut tool_detail, &row.tool, row.state, row.count);
+    }
+    let sum = |state: i64| -> i64 {
+        tally
+            .iter()
+            .filter(|row| row.state == state)
+            .map(|row| row.count)
+            .sum()
+    };
+    let scan = latest.map(|(job, _, _)| {
+        json!({
+            "id": job.scan_id,
+            "job_id": job.id,
+            "scan_time": time(&job.create_time, tz),
+            "execute_time": durations(job).1.map(clock::seconds_text),
+        })
+    });
+    let latest_job = latest.map(|(job, revision, _)| {
+        json!({
+            "id": job.id,
+            "scan_id": job.scan_id,
+            "state": job.state,
+            "result_code": job.result_code,
+            "result_code_msg": result_code_msg(job.result_code),
+            "result_msg": job.result_msg,
+            "create_time": time(&job.create_time, tz),
+            "end_time": optional_time(&job.end_time, tz),
+            "scan_revision": revision,
+        })
+    });
+    let clocscan = latest.map(|(job, revision, _)| {
+        json!({
+            "id": job.id,
+            "scan_revision": revision,
+            "scan_time": time(&job.create_time, tz),
+            "code_line_num": job.lines.code,
+            "comment_line_num": job.lines.comment,
+            "blank_line_num": job.lines.blank,
+            "total_line_num": job.lines.total,
+            "scan": job.scan_id,
+        })
+    });
+    json!({
+        "lintscan": {
+            "issue_open_num": sum(1),
+            "issue_fix_num": sum(2),
+            "issue_detail_num": latest.map_or(0, |(_, _, n_findings)| *n_findings),
+            "scan": scan,
+            "total": {
+                "state_detail": state_detail,
+                "category_detail": category_detail,
+                "severity_detail": severity_detail,
+                "tool_detail": tool_detail,
+            },
+            "status": 0,
+            "text": "成功",
+            "description": null,
+        },
+        "clocscan": clocscan,
+        "latest_job": latest_job,
     })
 }

@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::clock;
-use crate::domain::finding::Finding;
+use crate::domain::finding::{Finding, Severity};
 use crate::domain::ids::{JobId, ProjectId, ScanId};
 
 /// Which files a scan looked at: all of them, or only these paths (an incremental scan).
@@ -144,10 +145,278 @@ pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Re
     Ok(recorded)
 }
 
+/// A finding as the store keeps it, with TCA's state, resolution and scan bookkeeping.
+#[derive(Debug, Clone)]
+pub struct StoredIssue {
+    pub id: i64,
+    pub project_id: ProjectId,
+    pub fingerprint: String,
+    /// The tool, rule, place (as last seen), severity, category and message.
+    pub finding: Finding,
+    pub state: i64,
+    pub resolution: i64,
+    pub author: Option<String>,
+    pub author_email: Option<String>,
+    pub revision: Option<String>,
+    pub scan_open: Option<i64>,
+    pub scan_fix: Option<i64>,
+    pub fixed_time: Option<String>,
+    pub created_time: String,
+    pub modified_time: String,
+}
+
+const ISSUE_COLUMNS: &str =
+    "id, project_id, fingerprint, tool, rule, path, line, column_no, severity, category,
+     message, state, resolution, author, author_email, revision, scan_open, scan_fix, fixed_time,
+     created_time, modified_time";
+
+fn issue_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredIssue> {
+    let severity: i64 = row.get(8)?;
+    Ok(StoredIssue {
+        id: row.get(0)?,
+        project_id: ProjectId(row.get(1)?),
+        fingerprint: row.get(2)?,
+        finding: Finding {
+            tool: row.get(3)?,
+            rule: row.get(4)?,
+            path: row.get(5)?,
+            line: row.get(6)?,
+            column: row.get(7)?,
+            // The schema's CHECK keeps severities within TCA's four.
+            severity: Severity::from_i64(severity).unwrap_or(Severity::Info),
+            category: row.get(9)?,
+            message: row.get(10)?,
+        },
+        state: row.get(11)?,
+        resolution: row.get(12)?,
+        author: row.get(13)?,
+        author_email: row.get(14)?,
+        revision: row.get(15)?,
+        scan_open: row.get(16)?,
+        scan_fix: row.get(17)?,
+        fixed_time: row.get(18)?,
+        created_time: row.get(19)?,
+        modified_time: row.get(20)?,
+    })
+}
+
+/// Filters of the issue list (codelint-issues-api.md), already parsed. Text filters are
+/// case-insensitive substrings, as Django's `icontains`.
+#[derive(Debug, Default, Clone)]
+pub struct IssueFilter {
+    pub states: Option<Vec<i64>>,
+    pub severities: Option<Vec<i64>>,
+    pub resolutions: Option<Vec<i64>>,
+    pub author: Option<String>,
+    pub scan_open: Option<i64>,
+    pub scan_fix: Option<i64>,
+    pub file_path: Option<String>,
+    /// The rule id (`checkrule_display_name`), as a substring.
+    pub rule: Option<String>,
+}
+
+impl IssueFilter {
+    /// The WHERE clause and its values; only the filters given appear in the SQL.
+    fn where_clause(&self, project_id: ProjectId) -> (String, Vec<SqlValue>) {
+        let mut clauses = vec!["project_id = ?".to_string()];
+        let mut values = vec![SqlValue::Integer(project_id.0)];
+        for (column, list) in [
+            ("state", &self.states),
+            ("severity", &self.severities),
+            ("resolution", &self.resolutions),
+        ] {
+            if let Some(list) = list {
+                let marks = vec!["?"; list.len()].join(", ");
+                clauses.push(format!("{column} IN ({marks})"));
+                values.extend(list.iter().map(|value| SqlValue::Integer(*value)));
+            }
+        }
+        for (column, number) in [("scan_open", self.scan_open), ("scan_fix", self.scan_fix)] {
+            if let Some(number) = number {
+                clauses.push(format!("{column} = ?"));
+                values.push(SqlValue::Integer(number));
+            }
+        }
+        for (column, text) in [
+            ("author", &self.author),
+            ("path", &self.file_path),
+            ("rule", &self.rule),
+        ] {
+            if let Some(text) = text {
+                clauses.push(format!("{column} LIKE ? ESCAPE '\\'"));
+                values.push(SqlValue::Text(format!("%{}%", escape_like(text))));
+            }
+        }
+        (clauses.join(" AND "), values)
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// One page of the project's findings, newest first, and the count of all that match.
+pub fn list(
+    conn: &Connection,
+    project_id: ProjectId,
+    filter: &IssueFilter,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(i64, Vec<StoredIssue>)> {
+    let (condition, values) = filter.where_clause(project_id);
+    let count: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM issues WHERE {condition}"),
+        params_from_iter(values.iter()),
+        |row| row.get(0),
+    )?;
+    let mut page_values = values;
+    page_values.push(SqlValue::Integer(limit));
+    page_values.push(SqlValue::Integer(offset));
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ISSUE_COLUMNS} FROM issues WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?"
+    ))?;
+    let issues = stmt
+        .query_map(params_from_iter(page_values.iter()), issue_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((count, issues))
+}
+
+/// A finding of the project (`None` when missing or in another project).
+pub fn get(
+    conn: &Connection,
+    project_id: ProjectId,
+    issue_id: i64,
+) -> rusqlite::Result<Option<StoredIssue>> {
+    conn.query_row(
+        &format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?1 AND project_id = ?2"),
+        params![issue_id, project_id.0],
+        issue_from_row,
+    )
+    .optional()
+}
+
+/// Where the latest job that saw a finding saw it, and what it scanned.
+#[derive(Debug, Clone)]
+pub struct Sighting {
+    pub job_id: JobId,
+    pub line: i64,
+    pub column: i64,
+    pub scan_revision: Option<String>,
+    pub job_create_time: String,
+}
+
+pub fn latest_sighting(conn: &Connection, issue_id: i64) -> rusqlite::Result<Option<Sighting>> {
+    conn.query_row(
+        "SELECT ji.job_id, ji.line, ji.column_no, s.scm_revision, j.create_time
+         FROM job_issues ji
+         JOIN jobs j ON j.id = ji.job_id
+         LEFT JOIN scans s ON s.id = j.scan_id
+         WHERE ji.issue_id = ?1
+         ORDER BY ji.job_id DESC LIMIT 1",
+        params![issue_id],
+        |row| {
+            Ok(Sighting {
+                job_id: JobId(row.get(0)?),
+                line: row.get(1)?,
+                column: row.get(2)?,
+                scan_revision: row.get(3)?,
+                job_create_time: row.get(4)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// The findings a job saw, at the line and column it saw them, each with its fingerprint, in
+/// tool, path and line order.
+pub fn for_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<Vec<(Finding, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.tool, i.rule, i.path, ji.line, ji.column_no, i.severity, i.category, i.message,
+                i.fingerprint
+         FROM job_issues ji JOIN issues i ON i.id = ji.issue_id
+         WHERE ji.job_id = ?1
+         ORDER BY i.tool, i.path, ji.line, ji.column_no, i.id",
+    )?;
+    let findings = stmt
+        .query_map(params![job_id.0], |row| {
+            let severity: i64 = row.get(5)?;
+            Ok((
+                Finding {
+                    tool: row.get(0)?,
+                    rule: row.get(1)?,
+                    path: row.get(2)?,
+                    line: row.get(3)?,
+                    column: row.get(4)?,
+                    severity: Severity::from_i64(severity).unwrap_or(Severity::Info),
+                    category: row.get(6)?,
+                    message: row.get(7)?,
+                },
+                row.get(8)?,
+            ))
+        })?
+        .collect();
+    findings
+}
+
+/// How many findings a job saw.
+pub fn count_for_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM job_issues WHERE job_id = ?1",
+        params![job_id.0],
+        |row| row.get(0),
+    )
+}
+
+/// The project's findings counted by state, severity, category and tool together: small
+/// (one row per combination), so callers sum it any way they need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueTally {
+    pub state: i64,
+    pub severity: i64,
+    pub category: String,
+    pub tool: String,
+    pub count: i64,
+}
+
+pub fn tally(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Vec<IssueTally>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, severity, category, tool, COUNT(*) FROM issues WHERE project_id = ?1
+         GROUP BY state, severity, category, tool ORDER BY state, severity, category, tool",
+    )?;
+    let tally = stmt
+        .query_map(params![project_id.0], |row| {
+            Ok(IssueTally {
+                state: row.get(0)?,
+                severity: row.get(1)?,
+                category: row.get(2)?,
+                tool: row.get(3)?,
+                count: row.get(4)?,
+            })
+        })?
+        .collect();
+    tally
+}
+
+/// The project's newest job, in any state.
+pub fn latest_job_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Option<JobId>> {
+    conn.query_row(
+        "SELECT id FROM jobs WHERE project_id = ?1 ORDER BY id DESC LIMIT 1",
+        params![project_id.0],
+        |row| Ok(JobId(row.get(0)?)),
+    )
+    .optional()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::finding::Severity;
 
     fn finding(path: &str) -> Finding {
         Finding {

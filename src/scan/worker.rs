@@ -527,49 +527,24 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                     count.lines.total.unwrap_or(0)
                 );
                 counted = Some((count, update));
-                Ok(())
+                Ok(None)
             }
+            // A failing tool must not leave the loop with `?`: the match below closes its task
+            // with its code first.
             Planned::Builtin => {
-                set_progress(shared, task_id, 10)?;
                 let only = baseline.as_ref().map(|_| files.as_slice());
-                let found = run_builtin(&cache, &revision, &context.project.scan_path, only)?;
-                let _ = writeln!(task_log, "{}", describe_findings(&found));
-                lint_tools.push(builtin::TOOL.to_string());
-                findings.extend(
-                    found
-                        .into_iter()
-                        .map(|(finding, fingerprint)| (finding, fingerprint, None)),
-                );
-                Ok(())
+                set_progress(shared, task_id, 10)
+                    .and_then(|()| run_builtin(&cache, &revision, &context.project.scan_path, only))
+                    .map(|found| Some((builtin::TOOL.to_string(), found)))
             }
-            Planned::Linter(linter) => {
-                let found = run_linter(
-                    shared, job_id, task_id, *linter, &workspace, &files, &task_log,
-                )?;
-                let _ = writeln!(task_log, "{}", describe_findings(&found));
-                lint_tools.push(linter.name().to_string());
-                findings.extend(
-                    found
-                        .into_iter()
-                        .map(|(finding, fingerprint)| (finding, fingerprint, None)),
-                );
-                Ok(())
-            }
-            Planned::Command(tool) => {
-                let found = run_command(
-                    shared, job_id, task_id, tool, &workspace, &scan_root, &task_log,
-                )?;
-                if let Some(found) = found {
-                    let _ = writeln!(task_log, "{}", describe_findings(&found));
-                    lint_tools.push(tool.name.clone());
-                    findings.extend(
-                        found
-                            .into_iter()
-                            .map(|(finding, fingerprint)| (finding, fingerprint, None)),
-                    );
-                }
-                Ok(())
-            }
+            Planned::Linter(linter) => run_linter(
+                shared, job_id, task_id, *linter, &workspace, &files, &task_log,
+            )
+            .map(|found| Some((linter.name().to_string(), found))),
+            Planned::Command(tool) => run_command(
+                shared, job_id, task_id, tool, &workspace, &scan_root, &task_log,
+            )
+            .map(|found| found.map(|found| (tool.name.clone(), found))),
         };
         let (_, name) = task.module_and_name();
         let _ = writeln!(
@@ -578,7 +553,16 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             task_started.elapsed().as_millis()
         );
         match result {
-            Ok(()) => {
+            Ok(lint) => {
+                if let Some((tool, found)) = lint {
+                    let _ = writeln!(task_log, "{}", describe_findings(&found));
+                    lint_tools.push(tool);
+                    findings.extend(
+                        found
+                            .into_iter()
+                            .map(|(finding, fingerprint)| (finding, fingerprint, None)),
+                    );
+                }
                 let conn = shared.pool.get()?;
                 db::tasks::close(&conn, task_id, code::OK, "success", 100)?;
                 db::jobs::increment_task_done(&conn, job_id)?;
