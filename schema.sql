@@ -103,9 +103,16 @@ CREATE UNIQUE INDEX IF NOT EXISTS scan_schemes_template_name ON scan_schemes (na
 
 -- The global templates every server starts with.
 INSERT OR IGNORE INTO scan_schemes
-    (id, repo_id, name, description, cloc_scan_enabled, default_flag, created_from, created_time)
+    (id, repo_id, name, description, lint_enabled, tools, cloc_scan_enabled, default_flag, created_from, created_time)
 VALUES
-    (1, NULL, 'default', 'line counting for every language', 1, 1, 'codepup', '1970-01-01T00:00:00.000000Z');
+    (1, NULL, 'default', 'line counting and the built-in checker, for every language', 1, '["codepup"]', 1, 1,
+     'codepup', '1970-01-01T00:00:00.000000Z');
+-- Added by name, not id: a database made before it existed may hold a repository's scheme as id 2.
+INSERT INTO scan_schemes
+    (repo_id, name, description, languages, lint_enabled, tools, cloc_scan_enabled, created_from, created_time)
+SELECT NULL, 'python', 'line counting, the built-in checker and ruff for Python', '["python"]', 1,
+       '["codepup", "ruff"]', 1, 'codepup', '1970-01-01T00:00:00.000000Z'
+WHERE NOT EXISTS (SELECT 1 FROM scan_schemes WHERE repo_id IS NULL AND name = 'python');
 
 CREATE TABLE IF NOT EXISTS projects (
     id                   INTEGER PRIMARY KEY,

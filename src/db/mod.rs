@@ -166,7 +166,7 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(templates, 1);
+        assert_eq!(templates, 2, "default and python, each once");
         let version: i64 = second
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();

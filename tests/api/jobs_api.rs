@@ -1067,8 +1067,9 @@ fn job_detail_has_every_key_in_order_with_iso_times_and_float_second_durations()
     assert_eq!(done["result_code_msg"], "成功");
     assert_eq!(done["result_msg"], "success");
     assert_eq!(done["expire_time"], Value::Null);
-    assert_eq!(done["task_num"], 1);
-    assert_eq!(done["task_done"], 1);
+    // The default template runs codecount and the built-in checker.
+    assert_eq!(done["task_num"], 2);
+    assert_eq!(done["task_done"], 2);
     assert_eq!(
         [
             &done["code_line_num"],
@@ -1079,7 +1080,8 @@ fn job_detail_has_every_key_in_order_with_iso_times_and_float_second_durations()
         [&json!(1), &json!(0), &json!(0), &json!(1)]
     );
     let tasks = done["tasks"].as_array().unwrap();
-    assert_eq!(tasks.len(), 1, "{done}");
+    assert_eq!(tasks.len(), 2, "{done}");
+    assert_eq!(tasks[1]["task_name"], "codepup");
     let task = &tasks[0];
     assert_eq!(
         keys(task),

@@ -61,8 +61,9 @@ fn an_async_scan_reaches_closed_with_the_line_counts_of_the_tree() {
     assert_eq!(detail["comment_line_num"], 3);
     assert_eq!(detail["blank_line_num"], 1);
     assert_eq!(detail["total_line_num"], 9);
-    assert_eq!(detail["task_num"], 1);
-    assert_eq!(detail["task_done"], 1);
+    // The default template runs codecount and the built-in checker.
+    assert_eq!(detail["task_num"], 2);
+    assert_eq!(detail["task_done"], 2);
     let task = &detail["tasks"][0];
     assert_eq!(
         (task["module"].as_str(), task["task_name"].as_str()),
@@ -952,4 +953,49 @@ fn pylint_ruff_shellcheck_and_a_sarif_tool_report_findings_on_their_files() {
         has("FAKE1", "src/main.py", 1),
         "the SARIF tool's result: {found:?}"
     );
+}
+
+#[test]
+fn the_python_template_counts_lines_and_runs_the_built_in_checker_and_ruff() {
+    if !has_tool("ruff") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let templates = app
+        .get("/server/main/api/orgs/acme/schemes/", ADMIN_TOKEN)
+        .expect(200);
+    let python = templates
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "python")
+        .unwrap()
+        .clone();
+    assert_eq!(python["languages"], json!(["python"]));
+    std::fs::write(world.repo_dir.join("bad.py"), "import os\n").unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "unused import"]);
+    let project = app
+        .post(
+            &format!("{}/projects/", world.repo_path()),
+            ADMIN_TOKEN,
+            json!({"branch": "main", "global_scheme_id": python["id"]}),
+        )
+        .expect(201);
+    let project = format!("{}/projects/{}", world.repo_path(), project.data()["id"]);
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, QUICK);
+    let names: Vec<&str> = detail["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["codecount", "codepup", "ruff"], "{detail}");
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    assert!(stored_findings(&app)
+        .iter()
+        .any(|f| f.0 == "F401" && f.1 == "bad.py"));
 }

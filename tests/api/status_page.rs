@@ -120,7 +120,7 @@ fn recent_jobs_cover_every_visible_project_newest_first_with_place_times_and_act
     assert_eq!(job["result_msg"], "success");
     assert_eq!(
         (job["task_num"].as_i64(), job["task_done"].as_i64()),
-        (Some(1), Some(1))
+        (Some(2), Some(2))
     );
     assert_eq!(job["total_line_num"], 1);
     assert_eq!(job["code_line_num"], 1);
@@ -685,7 +685,7 @@ fn drive_the_page(browser: &Browser, app: &TestApp, world: &World) {
         closed.contains("CLOSED") && closed.contains("0 success"),
         "{closed}"
     );
-    assert!(closed.contains("1/1"), "{closed}");
+    assert!(closed.contains("2/2"), "{closed}");
     let detail = app.wait_for_job(&world.project_path(), job_id.as_i64().unwrap(), QUICK);
     assert_eq!(detail["result_code"], 0);
 
