@@ -159,8 +159,10 @@ def run(args, work):
     server.call("POST", "v3/orgs/", {"name": "bench", "org_sid": "bench"})
     server.call("POST", "v3/orgs/bench/teams/", {"name": "t"})
     repo = server.call("POST", "orgs/bench/teams/t/repos/", {"scm_url": str(repos / "big")})
+    # Line counting alone (the default template also runs the built-in checker, timed below).
+    count_scheme = server.call("POST", f"orgs/bench/teams/t/repos/{repo['id']}/initscheme/", {"name": "count"})
     project = server.call("POST", f"orgs/bench/teams/t/repos/{repo['id']}/projects/",
-                          {"branch": "main", "global_scheme_id": 1})
+                          {"branch": "main", "scan_scheme_id": count_scheme["scan_scheme"]})
     base = f"orgs/bench/teams/t/repos/{repo['id']}/projects/{project['id']}"
 
     def scan(incr):
@@ -209,6 +211,24 @@ def run(args, work):
     print(server.call("GET", f"{base}/jobs/{last_incr['id']}/log/", raw=True))
     print(f"incremental scan after a one-file commit: {incremental:.3f} s (median of 3) = "
           f"{100 * incremental / cold:.1f}% of a cold full scan, {100 * incremental / full:.1f}% of a warm one")
+
+    # The built-in checker: a lint-only scheme, timed by the task itself (from the job log), against
+    # reading the same files with cat as the floor.
+    scheme = server.call("POST", f"orgs/bench/teams/t/repos/{repo['id']}/initscheme/",
+                         {"name": "checker", "cloc_scan_enabled": False, "lint_enabled": True, "tools": ["codepup"]})
+    lint_project = server.call("POST", f"orgs/bench/teams/t/repos/{repo['id']}/projects/",
+                               {"branch": "main", "scan_scheme_id": scheme["scan_scheme"]})
+    lint_base = f"orgs/bench/teams/t/repos/{repo['id']}/projects/{lint_project['id']}"
+    checker_ms = []
+    for _ in range(3):
+        job = server.call("POST", f"{lint_base}/scans/create/", {"incr_scan": False, "async_flag": False})["job"]
+        log = server.call("GET", f"{lint_base}/jobs/{job['id']}/log/", raw=True)
+        checker_ms.append(next(int(line.split()[3]) for line in log.splitlines() if line.startswith("task codepup took")))
+    checker = statistics.median(checker_ms) / 1000
+    files = [str(p) for p in checkout.rglob("*") if p.is_file()]
+    cat = median_of(3, lambda: subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True))
+    print(f"built-in checker over the whole tree: {checker:.2f} s = {size / 1e6 / checker:.0f} MB/s "
+          f"(blobs read from git); cat of the same files: {cat:.2f} s = {size / 1e6 / cat:.0f} MB/s")
 
     # The job list: N jobs in one project, written straight into the database (a bench fixture).
     db = sqlite3.connect(work / "data" / "codepup.db")
