@@ -133,6 +133,7 @@ pub fn scheme(scheme: &Scheme, tz: UtcOffset) -> Value {
         "cloc_scan_enabled": scheme.cloc_scan_enabled,
         "tools": scheme.tools,
         "job_runtime_limit": scheme.job_runtime_limit,
+        "blame_enabled": scheme.blame_enabled,
         "created_time": time(&scheme.created_time, tz),
     })
 }

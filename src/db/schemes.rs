@@ -10,7 +10,7 @@ use crate::domain::scheme::{NewScheme, Scheme};
 const COLUMNS: &str =
     "id, repo_id, name, description, refer_scheme_id, languages, tools, lint_enabled,
     cc_scan_enabled, dup_scan_enabled, cloc_scan_enabled, job_runtime_limit, default_flag, status,
-    created_from, created_time";
+    created_from, created_time, blame_enabled";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Scheme> {
     Ok(Scheme {
@@ -30,6 +30,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Scheme> {
         status: row.get(13)?,
         created_from: row.get(14)?,
         created_time: row.get(15)?,
+        blame_enabled: row.get(16)?,
     })
 }
 
@@ -47,9 +48,9 @@ pub fn insert(
     conn.execute(
         "INSERT INTO scan_schemes (repo_id, name, description, refer_scheme_id, languages, tools, lint_enabled,
              cc_scan_enabled, dup_scan_enabled, cloc_scan_enabled, job_runtime_limit, default_flag,
-             creator_id, created_time)
+             creator_id, created_time, blame_enabled)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
-             NOT EXISTS (SELECT 1 FROM scan_schemes WHERE repo_id = ?1), ?12, ?13)",
+             NOT EXISTS (SELECT 1 FROM scan_schemes WHERE repo_id = ?1), ?12, ?13, ?14)",
         params![
             repo_id.0,
             new_scheme.name,
@@ -63,7 +64,8 @@ pub fn insert(
             new_scheme.cloc_scan_enabled,
             new_scheme.job_runtime_limit,
             creator.0,
-            clock::now_stored()
+            clock::now_stored(),
+            new_scheme.blame_enabled
         ],
     )?;
     Ok(SchemeId(conn.last_insert_rowid()))

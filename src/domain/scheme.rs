@@ -27,6 +27,8 @@ pub struct NewScheme {
     pub dup_scan_enabled: bool,
     pub cloc_scan_enabled: bool,
     pub job_runtime_limit: i64,
+    /// Findings get their author from `git blame` of the flagged line.
+    pub blame_enabled: bool,
 }
 
 /// Language names are lowercase identifiers (`python`, `c++`, `objective-c`).
@@ -101,6 +103,7 @@ pub struct Scheme {
     pub status: i64,
     pub created_from: String,
     pub created_time: String,
+    pub blame_enabled: bool,
 }
 
 impl Scheme {
@@ -116,6 +119,7 @@ impl Scheme {
             dup_scan_enabled: self.dup_scan_enabled,
             cloc_scan_enabled: self.cloc_scan_enabled,
             job_runtime_limit: self.job_runtime_limit,
+            blame_enabled: self.blame_enabled,
         }
     }
 }

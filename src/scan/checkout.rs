@@ -410,3 +410,36 @@ pub fn read_blobs(
     let _ = reader.join();
     result
 }
+
+/// The author (name and e-mail) of every line of `path` at `revision`, from `git blame`.
+pub fn blame(
+    cache: &Path,
+    revision: &str,
+    path: &str,
+) -> Result<std::collections::HashMap<u32, (String, String)>, GitError> {
+    let stdout = local(cache, &["blame", "--line-porcelain", revision, "--", path])?;
+    let mut authors = std::collections::HashMap::new();
+    let (mut line, mut name, mut mail) = (0u32, String::new(), String::new());
+    for text in String::from_utf8_lossy(&stdout).lines() {
+        if text.starts_with('\t') {
+            authors.insert(line, (std::mem::take(&mut name), std::mem::take(&mut mail)));
+        } else if let Some(value) = text.strip_prefix("author-mail ") {
+            mail = value
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string();
+        } else if let Some(value) = text.strip_prefix("author ") {
+            name = value.to_string();
+        } else {
+            // A group's first line: `<sha> <original line> <final line> [<lines in group>]`.
+            let mut fields = text.split(' ');
+            let is_header = fields
+                .next()
+                .is_some_and(|sha| sha.len() >= 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()));
+            if is_header {
+                line = fields.nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+            }
+        }
+    }
+    Ok(authors)
+}

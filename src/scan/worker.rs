@@ -580,6 +580,9 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
 
     let mut conn = shared.pool.get()?;
     let project_id = context.project.id;
+    if context.scheme.blame_enabled && !findings.is_empty() {
+        blame_findings(&cache, &revision, &mut findings, &mut job_log);
+    }
     let scan_findings = db::findings::ScanFindings {
         project_id,
         job_id,
@@ -700,6 +703,38 @@ fn count_lines(
             reused,
         },
     ))
+}
+
+/// Sets each finding's author from `git blame` of its line. A file git cannot blame (it is
+/// gone, say) leaves its findings without one; the reason goes to the job log.
+fn blame_findings(
+    cache: &Path,
+    revision: &str,
+    findings: &mut [(Finding, String, Option<String>)],
+    log: &mut File,
+) {
+    let paths: HashSet<String> = findings
+        .iter()
+        .filter(|(f, _, _)| f.line > 0)
+        .map(|(f, _, _)| f.path.clone())
+        .collect();
+    let mut authors = HashMap::new();
+    for path in paths {
+        match checkout::blame(cache, revision, &path) {
+            Ok(lines) => {
+                authors.insert(path, lines);
+            }
+            Err(error) => {
+                let _ = writeln!(log, "cannot blame {path}: {error}");
+            }
+        }
+    }
+    for (finding, _, author) in findings.iter_mut() {
+        *author = authors
+            .get(&finding.path)
+            .and_then(|lines| lines.get(&finding.line))
+            .map(|(name, _)| name.clone());
+    }
 }
 
 /// Runs the built-in checker over the revision's files below `scan_path` (or only `only`, the

@@ -999,3 +999,45 @@ fn the_python_template_counts_lines_and_runs_the_built_in_checker_and_ruff() {
         .iter()
         .any(|f| f.0 == "F401" && f.1 == "bad.py"));
 }
+
+#[test]
+fn with_blame_on_findings_name_the_author_of_their_line() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    std::fs::write(
+        world.repo_dir.join("long.py"),
+        format!("x = '{}'\n", "z".repeat(130)),
+    )
+    .unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "long line"]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "blamed", "lint_enabled": true, "tools": ["codepup"], "blame_enabled": true}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    assert_eq!(app.wait_for_job(&project, job_id, QUICK)["result_code"], 0);
+    let issues = project.replacen("/server/main/api/", "/server/analysis/api/", 1);
+    let by_author = app
+        .get(
+            &format!("{issues}/codelint/issues/?author=test%20auth"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    let results = by_author.data()["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{}", by_author.body);
+    assert!(
+        results.iter().all(|issue| issue["author"] == "Test Author"),
+        "{}",
+        by_author.body
+    );
+    assert!(results.iter().any(|issue| issue["file_path"] == "long.py"));
+    let nobody = app
+        .get(
+            &format!("{issues}/codelint/issues/?author=nobody"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    assert_eq!(nobody.data()["count"], 0);
+}
