@@ -244,22 +244,11 @@ impl IssueFilter {
         ] {
             if let Some(text) = text {
                 clauses.push(format!("{column} LIKE ? ESCAPE '\\'"));
-                values.push(SqlValue::Text(format!("%{}%", escape_like(text))));
+                values.push(SqlValue::Text(crate::db::contains_pattern(text)));
             }
         }
         (clauses.join(" AND "), values)
     }
-}
-
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 /// One page of the project's findings, newest first, and the count of all that match.

@@ -229,7 +229,7 @@ impl JobFilter {
             if let Some(text) = text {
                 add(
                     &format!("{column} LIKE ? ESCAPE '\\'"),
-                    Value::Text(format!("%{}%", escape_like(text))),
+                    Value::Text(crate::db::contains_pattern(text)),
                 );
             }
         }
@@ -240,17 +240,6 @@ impl JobFilter {
         }
         (clauses.join(" AND "), values)
     }
-}
-
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 /// Below this many matches a page is found through the filters' own indexes and sorted; above

@@ -130,6 +130,21 @@ pub fn string_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
+/// A `LIKE ... ESCAPE '\'` pattern matching `text` anywhere, with `text`'s own `%`, `_` and `\`
+/// escaped so they match literally (Django's icontains; LIKE ignores ASCII case).
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Starts a write transaction. IMMEDIATE takes the write lock at once: a deferred transaction that
 /// reads and then writes fails with SQLITE_BUSY at once (busy_timeout cannot help) when another
 /// connection committed in between, which under load turned cancels into 503s.
