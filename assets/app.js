@@ -361,6 +361,7 @@ function openJobView(job) {
   setText($("jv-log-name"), "–");
   $("jv-tasks").replaceChildren();
   $("jv-languages").replaceChildren();
+  $("jv-findings").replaceChildren();
   $("job-view").hidden = false;
   $("job-view").scrollIntoView({ block: "nearest" });
   refreshJob().catch(() => {});
@@ -385,7 +386,8 @@ async function refreshJob() {
   $("jv-cancel").hidden = !(job.state !== 2 && row && row.job.can_cancel);
   renderTasks(detail.tasks);
   if (current.logTaskId === null && detail.tasks.length) selectTask(detail.tasks[0]);
-  await Promise.all([tailLog(current), job.state === 2 && !current.countsLoaded ? loadCounts(current) : null]);
+  const closedNow = job.state === 2 && !current.countsLoaded;
+  await Promise.all([tailLog(current), closedNow ? loadCounts(current) : null, closedNow ? loadFindings(current) : null]);
 }
 
 function renderTasks(tasks) {
@@ -460,6 +462,33 @@ async function loadCounts(current) {
   });
   $("jv-languages").replaceChildren(...rows);
   $("jv-languages-empty").hidden = rows.length > 0;
+}
+
+// The findings the job saw, read from its SARIF export (the first 200).
+async function loadFindings(current) {
+  const response = await api(`${current.base}/jobs/${current.id}/sarif/`, { raw: true });
+  if (!response.ok || openJob !== current) return;
+  const log = await response.json();
+  const rows = [];
+  for (const run of log.runs || []) {
+    const tool = run.tool && run.tool.driver ? run.tool.driver.name : "";
+    for (const result of run.results || []) {
+      const location = (result.locations || [])[0];
+      const physical = location ? location.physicalLocation : null;
+      const uri = physical && physical.artifactLocation ? decodeURIComponent(physical.artifactLocation.uri || "") : "";
+      const line = physical && physical.region ? physical.region.startLine : null;
+      const row = element("tr");
+      row.append(
+        element("td", "level " + (result.level || ""), result.level || ""),
+        element("td", "", `${tool} ${result.ruleId || ""}`),
+        element("td", "", line ? `${uri}:${line}` : uri),
+        element("td", "", result.message ? result.message.text || "" : ""),
+      );
+      rows.push(row);
+    }
+  }
+  $("jv-findings").replaceChildren(...rows.slice(0, 200));
+  $("jv-findings-empty").hidden = rows.length > 0;
 }
 
 // ---- wiring -----------------------------------------------------------------------------

@@ -614,6 +614,13 @@ fn in_a_real_browser_a_person_signs_in_scans_follows_the_job_and_its_log_and_can
     };
     let app = TestApp::spawn_with_tools(&tools(&[("sleeper", r#"["sleep", "652"]"#)]));
     let world = World::build(&app);
+    // A finding for the built-in checker, in a file tokei does not count.
+    std::fs::write(world.repo_dir.join("notes.zzz"), "trailing \n").unwrap();
+    crate::helpers::git(&world.repo_dir, &["add", "-A"]);
+    crate::helpers::git(
+        &world.repo_dir,
+        &["commit", "-q", "-m", "trailing whitespace"],
+    );
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         drive_the_page(&browser, &app, &world)
     }));
@@ -706,6 +713,11 @@ fn drive_the_page(browser: &Browser, app: &TestApp, world: &World) {
         "the Python line counts",
         QUICK,
         "return document.getElementById('jv-languages').innerText.includes('Python')",
+    );
+    browser.wait_for(
+        "the job's findings",
+        QUICK,
+        "return document.getElementById('jv-findings').innerText.includes('trailing-whitespace')",
     );
 
     // A long job: scan the slow project, then cancel it with the row's button.
