@@ -1041,3 +1041,79 @@ fn with_blame_on_findings_name_the_author_of_their_line() {
         .expect(200);
     assert_eq!(nobody.data()["count"], 0);
 }
+
+#[test]
+fn planted_secrets_conflicts_and_long_lines_are_served_with_rule_path_line_and_severity() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    // Built at run time, so this source file holds no secret-looking literal of its own.
+    let key_id = format!("{}{}", "AKIA", "Q3ZT7W2MXK4PLR9B");
+    let pem = format!("-----BEGIN {} PRIVATE KEY-----", "RSA");
+    std::fs::write(
+        world.repo_dir.join("config.ini"),
+        format!("[aws]\nid = {key_id}\n"),
+    )
+    .unwrap();
+    std::fs::write(world.repo_dir.join("id_rsa"), format!("{pem}\nMIIB\n")).unwrap();
+    std::fs::write(
+        world.repo_dir.join("merge.c"),
+        format!("int a;\n{} ours\n", ">".repeat(7)),
+    )
+    .unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "plant"]);
+    let (job_id, _) = app.start_scan(&world.project_path(), json!({}));
+    assert_eq!(
+        app.wait_for_job(&world.project_path(), job_id, QUICK)["result_code"],
+        0
+    );
+    let issues = world
+        .project_path()
+        .replacen("/server/main/api/", "/server/analysis/api/", 1);
+    let list = app
+        .get(&format!("{issues}/codelint/issues/?limit=100"), ADMIN_TOKEN)
+        .expect(200);
+    let found: Vec<(String, String, i64, i64)> = list.data()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|issue| {
+            (
+                issue["checkrule_real_name"].as_str().unwrap().to_string(),
+                issue["file_path"].as_str().unwrap().to_string(),
+                issue["line"].as_i64().unwrap(),
+                issue["severity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("secret-token", "config.ini", 2, 1),
+        ("private-key", "id_rsa", 1, 1),
+        ("conflict-marker", "merge.c", 2, 2),
+    ] {
+        let expected = (
+            expected.0.to_string(),
+            expected.1.to_string(),
+            expected.2,
+            expected.3,
+        );
+        assert!(found.contains(&expected), "{expected:?} not in {found:?}");
+    }
+    let secret = list.data()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["checkrule_real_name"] == "secret-token")
+        .unwrap();
+    assert!(
+        !secret["msg"].as_str().unwrap().contains(&key_id),
+        "the message shows the secret: {secret}"
+    );
+    let fatal = app
+        .get(
+            &format!("{issues}/codelint/issues/?severity=1"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    assert_eq!(fatal.data()["count"], 2, "{}", fatal.body);
+}
