@@ -913,6 +913,9 @@ fn fingerprinted(root: &Path, found: Vec<Finding>) -> Vec<(Finding, String)> {
     found.into_iter().zip(fingerprints).collect()
 }
 
+/// How many files one linter run is given.
+const LINTER_BATCH: usize = 500;
+
 /// Runs pylint, ruff or shellcheck on the files it wants among `files` (all files below the
 /// scan path, or the changed ones), in the checkout, and reads its findings.
 fn run_linter(
@@ -934,34 +937,38 @@ fn run_linter(
         let _ = writeln!(writer, "no files for {}", linter.name());
         return Ok(Vec::new());
     }
-    let capture = Capture::new(shared, job_id, task_id)?;
-    let argv = linter.command(&targets);
-    // Linters exit non-zero when they find something; what matters is whether their report reads.
-    let outcome = run_process(
-        shared,
-        job_id,
-        task_id,
-        &argv,
-        &workspace.dir,
-        &capture.file,
-        log,
-        None,
-    )?;
-    let output = capture.read()?;
-    match linter.parse(&output, &workspace.dir) {
-        Ok(found) => Ok(fingerprinted(&workspace.dir, found)),
-        Err(error) => {
-            still(shared, job_id, JobState::Running)?;
-            let status = match outcome {
-                Outcome::Exited(status) => status.to_string(),
-                _ => "no exit status".to_string(),
-            };
-            Err(Stop::Fail(
-                code::E_NODE_TASK_ANALYZE,
-                format!("{} failed ({status}): {error}", linter.name()),
-            ))
+    // In batches, so a large tree never overflows the argument list (ARG_MAX).
+    let mut found = Vec::new();
+    for batch in targets.chunks(LINTER_BATCH) {
+        let capture = Capture::new(shared, job_id, task_id)?;
+        let argv = linter.command(batch);
+        // Linters exit non-zero when they find something; what matters is whether their report reads.
+        let outcome = run_process(
+            shared,
+            job_id,
+            task_id,
+            &argv,
+            &workspace.dir,
+            &capture.file,
+            log,
+            None,
+        )?;
+        match linter.parse(&capture.read()?, &workspace.dir) {
+            Ok(batch_found) => found.extend(batch_found),
+            Err(error) => {
+                still(shared, job_id, JobState::Running)?;
+                let status = match outcome {
+                    Outcome::Exited(status) => status.to_string(),
+                    _ => "no exit status".to_string(),
+                };
+                return Err(Stop::Fail(
+                    code::E_NODE_TASK_ANALYZE,
+                    format!("{} failed ({status}): {error}", linter.name()),
+                ));
+            }
         }
     }
+    Ok(fingerprinted(&workspace.dir, found))
 }
 
 /// Runs an admin-defined command tool in the checkout; its output goes to the task log, or, for
