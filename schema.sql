@@ -272,3 +272,13 @@ CREATE TABLE IF NOT EXISTS job_issues (
     column_no INTEGER NOT NULL,
     PRIMARY KEY (job_id, issue_id)
 ) WITHOUT ROWID;
+
+-- What the built-in checker found in each file of a project's last full or incremental scan,
+-- keyed by the file's blob (and the checker's version): a later scan re-reads only changed files.
+CREATE TABLE IF NOT EXISTS project_checked_files (
+    project_id INTEGER NOT NULL REFERENCES projects (id),
+    path       TEXT    NOT NULL,
+    blob       TEXT    NOT NULL,
+    findings   TEXT    NOT NULL,  -- JSON: [[finding, fingerprint], ...]
+    PRIMARY KEY (project_id, path)
+) WITHOUT ROWID;

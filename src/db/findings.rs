@@ -403,6 +403,43 @@ pub fn latest_job_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Resu
     .optional()
 }
 
+/// The built-in checker's per-file results of the project: path -> (blob key, findings as JSON).
+pub fn load_checked(
+    conn: &Connection,
+    project_id: ProjectId,
+) -> rusqlite::Result<std::collections::HashMap<String, (String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT path, blob, findings FROM project_checked_files WHERE project_id = ?1",
+    )?;
+    let rows = stmt
+        .query_map(params![project_id.0], |row| {
+            Ok((row.get(0)?, (row.get(1)?, row.get(2)?)))
+        })?
+        .collect();
+    rows
+}
+
+/// Drops the results of `removed` paths and stores `added` ones: `(path, blob key, findings JSON)`.
+pub fn apply_checked(
+    conn: &Connection,
+    project_id: ProjectId,
+    removed: &[String],
+    added: &[(String, String, String)],
+) -> rusqlite::Result<()> {
+    let mut delete = conn
+        .prepare_cached("DELETE FROM project_checked_files WHERE project_id = ?1 AND path = ?2")?;
+    for path in removed {
+        delete.execute(params![project_id.0, path])?;
+    }
+    let mut insert = conn.prepare_cached(
+        "INSERT OR REPLACE INTO project_checked_files (project_id, path, blob, findings) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (path, blob, findings) in added {
+        insert.execute(params![project_id.0, path, blob, findings])?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,10 @@
 //! A problem a lint tool found in one place of one file, in the shape every analyzer returns and
 //! the store keeps (TCA's codelint issue, simplified).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// TCA's severities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Severity {
     Fatal = 1,
     Error = 2,
@@ -26,7 +26,7 @@ impl Severity {
 
 /// One finding. `path` is relative to the repository root, with `/` separators; `line` and
 /// `column` are 1-based, 0 when the tool gives none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The tool's name, as a scheme lists it (`codepup`, `pylint`, `ruff`, `shellcheck`, ...).
     pub tool: String,

@@ -502,6 +502,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
 
     let mut counted = None;
     let mut findings: Vec<(Finding, String, Option<String>)> = Vec::new();
+    let mut checked: Option<CheckedUpdate> = None;
     let mut lint_tools: Vec<String> = Vec::new();
     for (task, task_id) in tasks.iter().zip(task_ids) {
         still(shared, job_id, JobState::Running)?;
@@ -534,8 +535,20 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             Planned::Builtin => {
                 let only = baseline.as_ref().map(|_| files.as_slice());
                 set_progress(shared, task_id, 10)
-                    .and_then(|()| run_builtin(&cache, &revision, &context.project.scan_path, only))
-                    .map(|found| Some((builtin::TOOL.to_string(), found)))
+                    .and_then(|()| {
+                        run_builtin(
+                            shared,
+                            context.project.id,
+                            &cache,
+                            &revision,
+                            &context.project.scan_path,
+                            only,
+                        )
+                    })
+                    .map(|(found, update)| {
+                        checked = Some(update);
+                        Some((builtin::TOOL.to_string(), found))
+                    })
             }
             Planned::Linter(linter) => run_linter(
                 shared, job_id, task_id, *linter, &workspace, &files, &task_log,
@@ -602,6 +615,9 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         }
         if !lint_tools.is_empty() {
             recorded = Some(db::findings::record(tx, &scan_findings)?);
+        }
+        if let Some(update) = &checked {
+            db::findings::apply_checked(tx, project_id, &update.removed, &update.added)?;
         }
         Ok(())
     })?;
@@ -737,15 +753,29 @@ fn blame_findings(
     }
 }
 
+/// Bumped whenever the built-in checker's rules or settings change, so cached results of an
+/// older checker are never reused.
+const CHECKER_VERSION: &str = "1";
+
+/// What a run of the built-in checker changes in the project's per-file results.
+#[derive(Default)]
+struct CheckedUpdate {
+    removed: Vec<String>,
+    added: Vec<(String, String, String)>,
+}
+
 /// Runs the built-in checker over the revision's files below `scan_path` (or only `only`, the
-/// changed files of an incremental scan), reading them from git. Returns each finding with its
-/// fingerprint, computed from the file's own lines.
+/// changed files of an incremental scan), reading them from git. A file whose blob the project's
+/// last check already saw keeps that result; only other files are read. Returns each finding
+/// with its fingerprint, computed from the file's own lines.
 fn run_builtin(
+    shared: &Shared,
+    project_id: ProjectId,
     cache: &Path,
     revision: &str,
     scan_path: &str,
     only: Option<&[String]>,
-) -> Step<Vec<(Finding, String)>> {
+) -> Step<(Vec<(Finding, String)>, CheckedUpdate)> {
     let prefix = scan_path.trim_start_matches('/');
     let dir = format!("{prefix}/");
     let only: Option<HashSet<&str>> = only.map(|files| files.iter().map(String::as_str).collect());
@@ -758,13 +788,27 @@ fn run_builtin(
                 .is_none_or(|only| only.contains(entry.path.as_str()))
         })
         .collect();
-    let config = builtin::Config::default();
-    let mut found = Vec::new();
-    checkout::read_blobs(cache, &entries, |entry, bytes| {
-        let file_findings = builtin::check_file(&entry.path, bytes, &config);
-        if file_findings.is_empty() {
-            return;
+    let mut checked = {
+        let conn = shared.pool.get()?;
+        db::findings::load_checked(&conn, project_id)?
+    };
+    let key = |blob: &str| format!("{blob}@{CHECKER_VERSION}");
+    let mut found: Vec<(Finding, String)> = Vec::new();
+    let mut to_read = Vec::new();
+    for entry in entries {
+        match checked.remove(&entry.path) {
+            Some((blob, json)) if blob == key(&entry.blob) => {
+                found.extend(
+                    serde_json::from_str::<Vec<(Finding, String)>>(&json).unwrap_or_default(),
+                );
+            }
+            _ => to_read.push(entry),
         }
+    }
+    let config = builtin::Config::default();
+    let mut update = CheckedUpdate::default();
+    checkout::read_blobs(cache, &to_read, |entry, bytes| {
+        let file_findings = builtin::check_file(&entry.path, bytes, &config);
         let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
         let fingerprints = finding::fingerprints(&file_findings, |_, line| {
             let index = usize::try_from(line).ok()?.checked_sub(1)?;
@@ -772,10 +816,20 @@ fn run_builtin(
                 .get(index)
                 .map(|text| String::from_utf8_lossy(text).into_owned())
         });
-        found.extend(file_findings.into_iter().zip(fingerprints));
+        let file_found: Vec<(Finding, String)> =
+            file_findings.into_iter().zip(fingerprints).collect();
+        let json = serde_json::to_string(&file_found).unwrap_or_else(|_| "[]".to_string());
+        update
+            .added
+            .push((entry.path.clone(), key(&entry.blob), json));
+        found.extend(file_found);
     })
     .map_err(git_stop)?;
-    Ok(found)
+    // A full scan saw the whole tree: what is left of the old results is gone from it.
+    if only.is_none() {
+        update.removed.extend(checked.into_keys());
+    }
+    Ok((found, update))
 }
 
 fn describe_findings(found: &[(Finding, String)]) -> String {

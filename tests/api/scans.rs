@@ -1117,3 +1117,49 @@ fn planted_secrets_conflicts_and_long_lines_are_served_with_rule_path_line_and_s
         .expect(200);
     assert_eq!(fatal.data()["count"], 2, "{}", fatal.body);
 }
+
+#[test]
+fn repeated_full_scans_reuse_the_checkers_results_for_unchanged_files_and_still_fix_what_changed() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    std::fs::write(world.repo_dir.join("a.txt"), "trailing \n").unwrap();
+    std::fs::write(world.repo_dir.join("b.txt"), "also trailing \n").unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "two"]);
+    let project = world.project_path();
+    let full = json!({"incr_scan": false});
+    let (first, _) = app.start_scan(&project, full.clone());
+    app.wait_for_job(&project, first, QUICK);
+    let before = stored_findings(&app);
+    let (second, _) = app.start_scan(&project, full.clone());
+    app.wait_for_job(&project, second, QUICK);
+    assert_eq!(
+        stored_findings(&app),
+        before,
+        "a repeat full scan of the same tree changes nothing"
+    );
+    let conn = rusqlite::Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let cached: i64 = conn
+        .query_row("SELECT COUNT(*) FROM project_checked_files", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert!(
+        cached >= 3,
+        "every checked file is remembered, with or without findings: {cached}"
+    );
+
+    std::fs::write(world.repo_dir.join("a.txt"), "clean\n").unwrap();
+    git(&world.repo_dir, &["commit", "-q", "-am", "clean a"]);
+    let (third, _) = app.start_scan(&project, full);
+    app.wait_for_job(&project, third, QUICK);
+    let after = stored_findings(&app);
+    assert!(
+        after.contains(&("trailing-whitespace".into(), "a.txt".into(), 1, 2)),
+        "a.txt's finding is fixed: {after:?}"
+    );
+    assert!(
+        after.contains(&("trailing-whitespace".into(), "b.txt".into(), 1, 1)),
+        "b.txt's stays open: {after:?}"
+    );
+}
