@@ -224,11 +224,14 @@ def run(args, work):
         job = server.call("POST", f"{lint_base}/scans/create/", {"incr_scan": False, "async_flag": False})["job"]
         log = server.call("GET", f"{lint_base}/jobs/{job['id']}/log/", raw=True)
         checker_ms.append(next(int(line.split()[3]) for line in log.splitlines() if line.startswith("task codepup took")))
-    checker = statistics.median(checker_ms) / 1000
+    # The first run reads every file; later full scans reuse the results for unchanged blobs.
+    checker = checker_ms[0] / 1000
+    checker_warm = statistics.median(checker_ms[1:]) / 1000
     files = [str(p) for p in checkout.rglob("*") if p.is_file()]
     cat = median_of(3, lambda: subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True))
-    print(f"built-in checker over the whole tree: {checker:.2f} s = {size / 1e6 / checker:.0f} MB/s "
+    print(f"built-in checker over the whole tree, cold: {checker:.2f} s = {size / 1e6 / checker:.0f} MB/s "
           f"(blobs read from git); cat of the same files: {cat:.2f} s = {size / 1e6 / cat:.0f} MB/s")
+    print(f"built-in checker, repeat full scan of the same tree: {checker_warm:.3f} s")
 
     # The job list: N jobs in one project, written straight into the database (a bench fixture).
     db = sqlite3.connect(work / "data" / "codepup.db")
