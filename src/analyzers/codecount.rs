@@ -35,33 +35,6 @@ fn config() -> tokei::Config {
     }
 }
 
-/// Counts every file tokei recognises below `dir`, naming files relative to `root` (the way the
-/// tokei command counts a checkout; the scan engine counts blobs with `count_blob`).
-pub fn count_tree(root: &Path, dir: &Path) -> Vec<FileCount> {
-    count_paths(root, &[dir.to_path_buf()])
-}
-
-fn count_paths(root: &Path, paths: &[PathBuf]) -> Vec<FileCount> {
-    let mut languages = tokei::Languages::new();
-    languages.get_statistics(paths, &[], &config());
-    let mut files = Vec::new();
-    for (language_type, language) in languages.iter() {
-        for report in &language.reports {
-            // Folds embedded languages (code blocks in Markdown, say) into the file's language.
-            let stats = report.stats.summarise();
-            let path = report.name.strip_prefix(root).unwrap_or(&report.name);
-            files.push(FileCount {
-                path: path.to_string_lossy().into_owned(),
-                language: language_type.name().to_string(),
-                code: stats.code as i64,
-                comment: stats.comments as i64,
-                blank: stats.blanks as i64,
-            });
-        }
-    }
-    files
-}
-
 /// Whether a file may hold countable code, judged by its name alone: tokei knows its name or
 /// extension, or it has no extension (a script may say what it is in a shebang line). Files
 /// that fail this (images, archives, ...) are never read.
@@ -173,6 +146,30 @@ pub fn summarise<'a>(files: impl IntoIterator<Item = &'a FileCount>) -> Count {
 mod tests {
     use super::*;
 
+    /// Counts every file tokei recognises below `dir` the way the tokei command counts a
+    /// checkout, naming files relative to `dir`: the reference `count_blob` must agree with.
+    fn count_tree(dir: &Path) -> Vec<FileCount> {
+        let root = dir;
+        let mut languages = tokei::Languages::new();
+        languages.get_statistics(&[dir.to_path_buf()], &[], &config());
+        let mut files = Vec::new();
+        for (language_type, language) in languages.iter() {
+            for report in &language.reports {
+                // Folds embedded languages (code blocks in Markdown, say) into the file's language.
+                let stats = report.stats.summarise();
+                let path = report.name.strip_prefix(root).unwrap_or(&report.name);
+                files.push(FileCount {
+                    path: path.to_string_lossy().into_owned(),
+                    language: language_type.name().to_string(),
+                    code: stats.code as i64,
+                    comment: stats.comments as i64,
+                    blank: stats.blanks as i64,
+                });
+            }
+        }
+        files
+    }
+
     #[test]
     fn counts_code_comments_and_blanks_per_language_and_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -180,7 +177,7 @@ mod tests {
         std::fs::create_dir(dir.path().join(".hidden")).unwrap();
         std::fs::write(dir.path().join(".hidden/b.rs"), "fn main() {}\n// c\n").unwrap();
         std::fs::write(dir.path().join(".gitignore"), "*.rs\n").unwrap();
-        let files = count_tree(dir.path(), dir.path());
+        let files = count_tree(dir.path());
         let count = summarise(&files);
         assert_eq!(count.lines.code, Some(3));
         assert_eq!(count.lines.comment, Some(2));
@@ -200,7 +197,7 @@ mod tests {
         std::fs::write(dir.path().join("a.py"), python).unwrap();
         let script = b"#!/usr/bin/env bash\n# c\necho hi\n";
         std::fs::write(dir.path().join("run"), script).unwrap();
-        let mut from_files = count_tree(dir.path(), dir.path());
+        let mut from_files = count_tree(dir.path());
         from_files.sort_by(|a, b| a.path.cmp(&b.path));
         let from_blobs: Vec<FileCount> = [("a.py", &python[..]), ("run", &script[..])]
             .iter()

@@ -17,6 +17,17 @@ use serde::Deserialize;
 
 use crate::domain::scheme::BUILTIN_TOOLS;
 
+/// `fixed` followed by `--` and `files`: a file named like an option (`--rcfile=x.py`) must stay a
+/// file. Every linter's argv is built this way.
+fn argv_with_files(fixed: &[&str], files: &[String]) -> Vec<String> {
+    fixed
+        .iter()
+        .map(|arg| arg.to_string())
+        .chain(std::iter::once("--".to_string()))
+        .chain(files.iter().cloned())
+        .collect()
+}
+
 /// The linters codepup runs itself and whose machine output it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Linter {

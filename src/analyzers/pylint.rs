@@ -14,19 +14,15 @@ pub const NAME: &str = "pylint";
 /// pylint's exit status is a bit mask of the message types it printed, so it says nothing about
 /// whether the run worked: read the output instead.
 pub fn command(files: &[String]) -> Vec<String> {
-    let mut argv: Vec<String> = [
-        "pylint",
-        "--output-format=json",
-        "--score=n",
-        "--persistent=n",
-    ]
-    .iter()
-    .map(|arg| arg.to_string())
-    .collect();
-    // A file named like an option (`--rcfile=x.py`) must stay a file.
-    argv.push("--".to_string());
-    argv.extend(files.iter().cloned());
-    argv
+    super::argv_with_files(
+        &[
+            "pylint",
+            "--output-format=json",
+            "--score=n",
+            "--persistent=n",
+        ],
+        files,
+    )
 }
 
 /// One message of `--output-format=json`. Fields pylint prints that findings do not need

@@ -15,20 +15,16 @@ pub const NAME: &str = "ruff";
 /// `.ruff_cache` into the checkout, and `--exit-zero` makes a non-zero status mean that ruff
 /// itself failed, not that it found something.
 pub fn command(files: &[String]) -> Vec<String> {
-    let mut argv: Vec<String> = [
-        "ruff",
-        "check",
-        "--output-format=json",
-        "--no-cache",
-        "--exit-zero",
-    ]
-    .iter()
-    .map(|arg| arg.to_string())
-    .collect();
-    // A file named like an option must stay a file.
-    argv.push("--".to_string());
-    argv.extend(files.iter().cloned());
-    argv
+    super::argv_with_files(
+        &[
+            "ruff",
+            "check",
+            "--output-format=json",
+            "--no-cache",
+            "--exit-zero",
+        ],
+        files,
+    )
 }
 
 /// One diagnostic of `--output-format=json`. Fields findings do not need (`end_location`, `fix`,

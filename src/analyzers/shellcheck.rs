@@ -12,11 +12,7 @@ pub const NAME: &str = "shellcheck";
 /// and prints shellcheck's json1 report. shellcheck exits 1 when it found something, so the
 /// status alone does not mean it failed: a report that parses is the test.
 pub fn command(files: &[String]) -> Vec<String> {
-    let mut argv = vec!["shellcheck".to_string(), "--format=json1".to_string()];
-    // A file named like an option must stay a file.
-    argv.push("--".to_string());
-    argv.extend(files.iter().cloned());
-    argv
+    super::argv_with_files(&["shellcheck", "--format=json1"], files)
 }
 
 #[derive(Debug, Deserialize)]

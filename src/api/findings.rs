@@ -6,12 +6,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::analyzers::sarif::{self, ExportOptions};
 use crate::api::query::{paginated, Query};
-use crate::api::{project_scope, require, views};
+use crate::api::{job_scope, project_scope, require, views, JobScope};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::findings::IssueFilter;
 use crate::domain::finding::Finding;
-use crate::domain::ids::{JobId, ProjectId, RepoId};
+use crate::domain::ids::{ProjectId, RepoId};
 use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::AppState;
@@ -170,10 +170,7 @@ pub async fn get_overview(
         };
         let latest = match latest {
             Some(job) => {
-                let revision = match job.scan_id {
-                    Some(scan_id) => db::jobs::revision(conn, scan_id)?,
-                    None => None,
-                };
+                let revision = db::jobs::revision(conn, job.scan_id)?;
                 let n_findings = db::findings::count_for_job(conn, job.id)?;
                 Some((job, revision, n_findings))
             }
@@ -194,16 +191,15 @@ pub async fn get_job_sarif(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let log = db::run(&state.pool, move |conn| {
-        let (_, _, repo, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
+        let JobScope {
+            repo,
+            project,
+            job,
+            access,
+            ..
+        } = job_scope(
+            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        let job = db::jobs::get_in_project(conn, project.id, JobId(job_id))?
-            .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
         require(access.can_view_team())?;
         let tools: Vec<String> = db::tasks::list_for_job(conn, job.id)?
             .into_iter()
@@ -211,10 +207,7 @@ pub async fn get_job_sarif(
             .map(|task| task.task_name)
             .collect();
         let findings = db::findings::for_job(conn, job.id)?;
-        let revision = match job.scan_id {
-            Some(scan_id) => db::jobs::revision(conn, scan_id)?,
-            None => None,
-        };
+        let revision = db::jobs::revision(conn, job.scan_id)?;
         let options = ExportOptions {
             repository_uri: Some(&repo.scm_url),
             revision: revision.as_deref(),

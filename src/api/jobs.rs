@@ -7,24 +7,17 @@ use std::path::PathBuf;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use rusqlite::Connection;
 use serde_json::json;
 
 use crate::api::query::{paginated, Query};
-use crate::api::{project_scope, require, views};
+use crate::api::{job_scope, project_scope, require, views, JobScope};
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::clock;
 use crate::db;
 use crate::db::jobs::{JobFilter, NewJob};
-use crate::domain::access::Access;
 use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
-use crate::domain::job::Job;
 use crate::domain::job::{code, JobState};
-use crate::domain::org::{Org, Team};
-use crate::domain::project::Project;
-use crate::domain::repo::Repo;
-use crate::domain::user::User;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::scan::lifecycle::{self, Cancelled};
@@ -317,46 +310,6 @@ pub async fn get_job_detail(
     })
     .await?;
     Ok(envelope::ok(detail))
-}
-
-/// The job a URL names, with everything around it (404 when any of it is missing). The caller
-/// still checks permission with `access`.
-struct JobScope {
-    org: Org,
-    team: Team,
-    repo: Repo,
-    project: Project,
-    job: Job,
-    access: Access,
-}
-
-fn job_scope(
-    conn: &Connection,
-    caller: &User,
-    org_sid: &str,
-    team_name: &str,
-    repo_id: i64,
-    project_id: i64,
-    job_id: i64,
-) -> Result<JobScope, AppError> {
-    let (org, team, repo, project, access) = project_scope(
-        conn,
-        caller,
-        org_sid,
-        team_name,
-        RepoId(repo_id),
-        ProjectId(project_id),
-    )?;
-    let job = db::jobs::get_in_project(conn, project.id, JobId(job_id))?
-        .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
-    Ok(JobScope {
-        org,
-        team,
-        repo,
-        project,
-        job,
-        access,
-    })
 }
 
 /// Cancels an unfinished job (any team member): revoke with 301, tools killed.

@@ -19,7 +19,8 @@ use rusqlite::Connection;
 
 use crate::db;
 use crate::domain::access::Access;
-use crate::domain::ids::{ProjectId, RepoId};
+use crate::domain::ids::{JobId, ProjectId, RepoId};
+use crate::domain::job::Job;
 use crate::domain::org::{Org, Team};
 use crate::domain::project::Project;
 use crate::domain::repo::Repo;
@@ -230,6 +231,46 @@ pub(crate) fn project_scope(
     let project = db::projects::get(conn, repo.id, project_id)?
         .ok_or_else(|| AppError::not_found(format!("project {project_id}")))?;
     Ok((org, team, repo, project, access))
+}
+
+/// The job a URL names, with everything around it (404 when any of it is missing). The caller
+/// still checks permission with `access`.
+pub(crate) struct JobScope {
+    pub org: Org,
+    pub team: Team,
+    pub repo: Repo,
+    pub project: Project,
+    pub job: Job,
+    pub access: Access,
+}
+
+pub(crate) fn job_scope(
+    conn: &Connection,
+    caller: &User,
+    org_sid: &str,
+    team_name: &str,
+    repo_id: i64,
+    project_id: i64,
+    job_id: i64,
+) -> Result<JobScope, AppError> {
+    let (org, team, repo, project, access) = project_scope(
+        conn,
+        caller,
+        org_sid,
+        team_name,
+        RepoId(repo_id),
+        ProjectId(project_id),
+    )?;
+    let job = db::jobs::get_in_project(conn, project.id, JobId(job_id))?
+        .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
+    Ok(JobScope {
+        org,
+        team,
+        repo,
+        project,
+        job,
+        access,
+    })
 }
 
 /// Fails with 403 unless `allowed`.

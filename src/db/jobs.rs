@@ -579,7 +579,10 @@ pub fn set_revisions(
     Ok(())
 }
 
-pub fn revision(conn: &Connection, scan_id: ScanId) -> rusqlite::Result<Option<String>> {
+pub fn revision(conn: &Connection, scan_id: Option<ScanId>) -> rusqlite::Result<Option<String>> {
+    let Some(scan_id) = scan_id else {
+        return Ok(None);
+    };
     conn.query_row(
         "SELECT scm_revision FROM scans WHERE id = ?1",
         params![scan_id.0],

@@ -189,22 +189,6 @@ pub fn changed_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>
     Ok(split_nul(&stdout))
 }
 
-/// Every file of `revision`.
-pub fn all_files(cache: &Path, revision: &str) -> Result<Vec<String>, GitError> {
-    let stdout = local(
-        cache,
-        &[
-            "ls-tree",
-            "-r",
-            "-z",
-            "--name-only",
-            "--full-tree",
-            revision,
-        ],
-    )?;
-    Ok(split_nul(&stdout))
-}
-
 fn split_nul(bytes: &[u8]) -> Vec<String> {
     bytes
         .split(|b| *b == 0)

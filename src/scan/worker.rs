@@ -410,6 +410,15 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
 
     // The files the tools should look at: the changed ones against a baseline, else all of them.
     let scan_path = context.project.scan_path.as_str();
+    // The revision's files below the scan path, listed once for the file list, codecount and
+    // the built-in checker.
+    let prefix = scan_path.trim_start_matches('/');
+    let dir = format!("{prefix}/");
+    let tree: Vec<checkout::TreeEntry> = checkout::tree_entries(&cache, &revision)
+        .map_err(git_stop)?
+        .into_iter()
+        .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
+        .collect();
     let files = match &baseline {
         Some((base, _)) => {
             let changed = checkout::changed_files(&cache, base, &revision).map_err(git_stop)?;
@@ -422,10 +431,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             changed
         }
         None => {
-            let all = checkout::within_scan_path(
-                checkout::all_files(&cache, &revision).map_err(git_stop)?,
-                scan_path,
-            );
+            let all: Vec<String> = tree.iter().map(|entry| entry.path.clone()).collect();
             let _ = writeln!(job_log, "full scan: {} files", all.len());
             all
         }
@@ -516,7 +522,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         let result = match task {
             Planned::Codecount => {
                 set_progress(shared, task_id, 10)?;
-                let (count, update) = count_lines(shared, &context, &cache, &revision)?;
+                let (count, update) = count_lines(shared, &context, &cache, &tree)?;
                 let _ = writeln!(
                     task_log,
                     "{}; {} languages: code {} comment {} blank {} total {}",
@@ -535,16 +541,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             Planned::Builtin => {
                 let only = baseline.as_ref().map(|_| files.as_slice());
                 set_progress(shared, task_id, 10)
-                    .and_then(|()| {
-                        run_builtin(
-                            shared,
-                            context.project.id,
-                            &cache,
-                            &revision,
-                            &context.project.scan_path,
-                            only,
-                        )
-                    })
+                    .and_then(|()| run_builtin(shared, context.project.id, &cache, &tree, only))
                     .map(|(found, update)| {
                         checked = Some(update);
                         Some((builtin::TOOL.to_string(), found))
@@ -672,16 +669,12 @@ fn count_lines(
     shared: &Shared,
     context: &Context,
     cache: &Path,
-    revision: &str,
+    tree: &[checkout::TreeEntry],
 ) -> Step<(codecount::Count, SnapshotUpdate)> {
-    let prefix = context.project.scan_path.trim_start_matches('/');
-    let dir = format!("{prefix}/");
-    let entries: Vec<checkout::TreeEntry> = checkout::tree_entries(cache, revision)
-        .map_err(git_stop)?
-        .into_iter()
-        .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
+    let entries = tree
+        .iter()
         .filter(|entry| codecount::may_count(&entry.path))
-        .collect();
+        .cloned();
     let mut snapshot: HashMap<String, (String, FileCount)> = {
         let conn = shared.pool.get()?;
         db::counts::load(&conn, context.project.id)?
@@ -689,7 +682,7 @@ fn count_lines(
             .map(|(blob, file)| (file.path.clone(), (blob, file)))
             .collect()
     };
-    let mut files = Vec::with_capacity(entries.len());
+    let mut files = Vec::with_capacity(tree.len());
     let mut to_read = Vec::new();
     for entry in entries {
         match snapshot.remove(&entry.path) {
@@ -772,22 +765,17 @@ fn run_builtin(
     shared: &Shared,
     project_id: ProjectId,
     cache: &Path,
-    revision: &str,
-    scan_path: &str,
+    tree: &[checkout::TreeEntry],
     only: Option<&[String]>,
 ) -> Step<(Vec<(Finding, String)>, CheckedUpdate)> {
-    let prefix = scan_path.trim_start_matches('/');
-    let dir = format!("{prefix}/");
     let only: Option<HashSet<&str>> = only.map(|files| files.iter().map(String::as_str).collect());
-    let entries: Vec<checkout::TreeEntry> = checkout::tree_entries(cache, revision)
-        .map_err(git_stop)?
-        .into_iter()
-        .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
+    let entries = tree
+        .iter()
         .filter(|entry| {
             only.as_ref()
                 .is_none_or(|only| only.contains(entry.path.as_str()))
         })
-        .collect();
+        .cloned();
     let mut checked = {
         let conn = shared.pool.get()?;
         db::findings::load_checked(&conn, project_id)?
