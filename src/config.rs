@@ -31,6 +31,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Internal: run one tool confined, as the server asks (see `sandbox::supervisor`).
+    #[command(hide = true)]
+    SandboxExec { spec: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +94,51 @@ pub struct ServeArgs {
     /// Token for the `admin` superuser made at the first start (default: random).
     #[arg(long, env = "CODEPUP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The user tools run as when the server runs as root.
+    #[arg(long, env = "CODEPUP_TOOL_USER", default_value = "nobody")]
+    pub tool_user: String,
+    /// Run tools even where the kernel cannot confine them with Landlock.
+    #[arg(long, env = "CODEPUP_UNCONFINED_TOOLS")]
+    pub unconfined_tools: bool,
+    /// Paths tools may never read, even inside /etc or /usr (colon-separated in the variable).
+    /// Default: /etc/shadow, /etc/gshadow, /etc/ssh, /etc/ssl/private, /etc/sudoers and kin.
+    #[arg(
+        long = "tool-hidden-paths",
+        env = "CODEPUP_TOOL_HIDDEN_PATHS",
+        value_delimiter = ':'
+    )]
+    pub tool_hidden_paths: Vec<PathBuf>,
+}
+
+/// How tool processes are confined (see `sandbox`).
+#[derive(Debug, Clone)]
+pub struct ToolSettings {
+    /// Whom tools run as when the server runs as root.
+    pub user: String,
+    /// Run tools without Landlock where the kernel lacks it.
+    pub unconfined: bool,
+    /// Paths hidden from tools besides the data directory.
+    pub hidden_paths: Vec<PathBuf>,
+    /// The supervisor program; `None` is this very binary. The tests name the built codepup
+    /// binary, since they run the server inside the test program.
+    pub helper: Option<PathBuf>,
+    /// The `PATH` tools are found on and get.
+    pub path: std::ffi::OsString,
+}
+
+impl Default for ToolSettings {
+    fn default() -> ToolSettings {
+        ToolSettings {
+            user: "nobody".to_string(),
+            unconfined: false,
+            hidden_paths: crate::sandbox::paths::DEFAULT_HIDDEN
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
+            helper: None,
+            path: std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+        }
+    }
 }
 
 /// Everything `Application::build` needs, already validated.
@@ -106,6 +154,7 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `None` means `<data-dir>/tools.toml` when it exists.
     pub tools_file: Option<PathBuf>,
+    pub tools: ToolSettings,
 }
 
 impl Config {
@@ -131,6 +180,25 @@ impl Config {
             .into_iter()
             .filter(|root| !root.as_os_str().is_empty())
             .collect();
+        let mut tools = ToolSettings {
+            user: args.tool_user,
+            unconfined: args.unconfined_tools,
+            ..ToolSettings::default()
+        };
+        let hidden: Vec<PathBuf> = args
+            .tool_hidden_paths
+            .into_iter()
+            .filter(|path| !path.as_os_str().is_empty())
+            .collect();
+        if let Some(relative) = hidden.iter().find(|path| !path.is_absolute()) {
+            return Err(format!(
+                "CODEPUP_TOOL_HIDDEN_PATHS: {} is not an absolute path",
+                relative.display()
+            ));
+        }
+        if !hidden.is_empty() {
+            tools.hidden_paths = hidden;
+        }
         Ok(Config {
             bind: args.bind,
             data_dir: args.data.data_dir,
@@ -140,6 +208,7 @@ impl Config {
             tz_offset,
             admin_token: args.admin_token,
             tools_file: args.tools_file,
+            tools,
         })
     }
 

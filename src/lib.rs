@@ -13,6 +13,7 @@ pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod git;
+pub mod sandbox;
 pub mod scan;
 pub mod web;
 

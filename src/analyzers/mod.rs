@@ -10,19 +10,20 @@ pub mod sarif;
 pub mod shellcheck;
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
 use crate::domain::scheme::BUILTIN_TOOLS;
+use crate::sandbox::{Limits, LimitsOverride};
 
 /// `fixed` followed by `--` and `files`: a file named like an option (`--rcfile=x.py`) must stay a
 /// file. Every linter's argv is built this way.
-fn argv_with_files(fixed: &[&str], files: &[String]) -> Vec<String> {
+fn argv_with_files(fixed: &[String], files: &[String]) -> Vec<String> {
     fixed
         .iter()
-        .map(|arg| arg.to_string())
+        .cloned()
         .chain(std::iter::once("--".to_string()))
         .chain(files.iter().cloned())
         .collect()
@@ -68,12 +69,20 @@ impl Linter {
         !matches!(self, Linter::Pylint)
     }
 
-    pub fn command(self, files: &[String]) -> Vec<String> {
+    /// The argv that checks `files`. Linters that can write their report to a file named on the
+    /// command line write it to `report` (see `writes_report_file`); the others print it.
+    /// Every linter runs in a mode that reports and never changes a file.
+    pub fn command(self, files: &[String], report: &Path) -> Vec<String> {
         match self {
-            Linter::Pylint => pylint::command(files),
-            Linter::Ruff => ruff::command(files),
+            Linter::Pylint => pylint::command(files, report),
+            Linter::Ruff => ruff::command(files, report),
             Linter::Shellcheck => shellcheck::command(files),
         }
+    }
+
+    /// Whether the report goes to the `report` file rather than stdout.
+    pub fn writes_report_file(self) -> bool {
+        !matches!(self, Linter::Shellcheck)
     }
 
     /// Reads the linter's output; `root` is the checkout the linter ran in.
@@ -112,11 +121,23 @@ pub struct ToolDef {
     /// What the tool writes on stdout: nothing codepup reads (absent), or `"sarif"`, a SARIF 2.1.0
     /// log whose results become findings.
     pub format: Option<String>,
+    /// The tool may use the network (off: it runs in an empty network namespace).
+    #[serde(default)]
+    pub network: bool,
+    /// Paths the tool may read besides the system, its own installation and the checkout.
+    #[serde(default)]
+    pub read_paths: Vec<PathBuf>,
+    /// Resource limits of this tool, over the file's `[limits]`.
+    #[serde(default)]
+    pub limits: LimitsOverride,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ToolsFile {
+    /// Limits of every tool, the built-in linters included.
+    #[serde(default)]
+    limits: LimitsOverride,
     #[serde(default)]
     tool: Vec<ToolDef>,
 }
@@ -125,6 +146,7 @@ struct ToolsFile {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     defined: Vec<ToolDef>,
+    limits: Limits,
 }
 
 impl Catalog {
@@ -142,6 +164,9 @@ impl Catalog {
 
     pub fn parse(text: &str) -> anyhow::Result<Catalog> {
         let file: ToolsFile = toml::from_str(text).context("tools.toml is not valid")?;
+        if let Err(error) = file.limits.check() {
+            bail!("[limits]: {error}");
+        }
         let mut seen = HashSet::new();
         for tool in &file.tool {
             let name = &tool.name;
@@ -178,8 +203,28 @@ impl Catalog {
             if tool.timeout == Some(0) {
                 bail!("tool {name}: timeout must be at least 1 second");
             }
+            if let Some(path) = tool.read_paths.iter().find(|path| !path.is_absolute()) {
+                bail!(
+                    "tool {name}: read_paths must be absolute, not {}",
+                    path.display()
+                );
+            }
+            if let Err(error) = tool.limits.check() {
+                bail!("tool {name}: limits: {error}");
+            }
         }
-        Ok(Catalog { defined: file.tool })
+        Ok(Catalog {
+            defined: file.tool,
+            limits: file.limits.apply(Limits::default()),
+        })
+    }
+
+    /// The resource limits of a tool run (built-in linters get the file's `[limits]`).
+    pub fn limits_for(&self, name: &str) -> Limits {
+        match self.get(name) {
+            Some(tool) => tool.limits.apply(self.limits),
+            None => self.limits,
+        }
     }
 
     /// Every name a scheme may list in `tools`.

@@ -1,6 +1,8 @@
 //! pylint as a lint tool: the argv that makes it print JSON, and a pure parser from that JSON to
 //! findings. Nothing here runs a process or touches the file system; the scan engine does that.
 
+use std::path::Path;
+
 use serde::Deserialize;
 
 use crate::domain::finding::{Finding, Severity};
@@ -13,13 +15,20 @@ pub const NAME: &str = "pylint";
 /// `--persistent=n` keeps pylint from writing its statistics cache into the home directory.
 /// pylint's exit status is a bit mask of the message types it printed, so it says nothing about
 /// whether the run worked: read the output instead.
-pub fn command(files: &[String]) -> Vec<String> {
+///
+/// The report goes to `report`, named on the command line, so a repository's `output = ...` in
+/// its pylintrc cannot send it elsewhere; `--jobs=1` keeps one process per run whatever the
+/// repository's `jobs` says. The repository's configuration is otherwise honoured: its
+/// `init-hook` and `load-plugins` run Python, which is why pylint runs confined.
+pub fn command(files: &[String], report: &Path) -> Vec<String> {
     super::argv_with_files(
         &[
-            "pylint",
-            "--output-format=json",
-            "--score=n",
-            "--persistent=n",
+            "pylint".to_string(),
+            "--output-format=json".to_string(),
+            format!("--output={}", report.display()),
+            "--score=n".to_string(),
+            "--persistent=n".to_string(),
+            "--jobs=1".to_string(),
         ],
         files,
     )
@@ -247,12 +256,17 @@ mod tests {
     #[test]
     fn the_command_asks_for_json_without_score_or_cache() {
         assert_eq!(
-            command(&["a.py".to_string(), "pkg/b.py".to_string()]),
+            command(
+                &["a.py".to_string(), "pkg/b.py".to_string()],
+                Path::new("/s/r.json")
+            ),
             [
                 "pylint",
                 "--output-format=json",
+                "--output=/s/r.json",
                 "--score=n",
                 "--persistent=n",
+                "--jobs=1",
                 "--",
                 "a.py",
                 "pkg/b.py"

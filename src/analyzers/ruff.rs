@@ -11,17 +11,21 @@ use crate::domain::finding::{Finding, Severity};
 pub const NAME: &str = "ruff";
 
 /// The argv that checks `files` (paths relative to the checkout, which is the working directory)
-/// and prints ruff's JSON list of diagnostics. `--no-cache` keeps ruff from writing
-/// `.ruff_cache` into the checkout, and `--exit-zero` makes a non-zero status mean that ruff
-/// itself failed, not that it found something.
-pub fn command(files: &[String]) -> Vec<String> {
+/// and writes ruff's JSON list of diagnostics to `report` (named on the command line, so a
+/// repository's `output-file` setting cannot send it elsewhere). `--no-fix` overrides a
+/// repository's `fix = true`: ruff reports every finding and changes no file. `--no-cache` keeps
+/// ruff from writing `.ruff_cache` into the checkout, and `--exit-zero` makes a non-zero status
+/// mean that ruff itself failed, not that it found something.
+pub fn command(files: &[String], report: &Path) -> Vec<String> {
     super::argv_with_files(
         &[
-            "ruff",
-            "check",
-            "--output-format=json",
-            "--no-cache",
-            "--exit-zero",
+            "ruff".to_string(),
+            "check".to_string(),
+            "--output-format=json".to_string(),
+            format!("--output-file={}", report.display()),
+            "--no-fix".to_string(),
+            "--no-cache".to_string(),
+            "--exit-zero".to_string(),
         ],
         files,
     )
@@ -440,11 +444,13 @@ mod tests {
     #[test]
     fn the_command_asks_for_json_without_cache_or_failing_status() {
         assert_eq!(
-            command(&["a.py".to_string()]),
+            command(&["a.py".to_string()], Path::new("/s/r.json")),
             [
                 "ruff",
                 "check",
                 "--output-format=json",
+                "--output-file=/s/r.json",
+                "--no-fix",
                 "--no-cache",
                 "--exit-zero",
                 "--",

@@ -12,7 +12,10 @@ pub const NAME: &str = "shellcheck";
 /// and prints shellcheck's json1 report. shellcheck exits 1 when it found something, so the
 /// status alone does not mean it failed: a report that parses is the test.
 pub fn command(files: &[String]) -> Vec<String> {
-    super::argv_with_files(&["shellcheck", "--format=json1"], files)
+    super::argv_with_files(
+        &["shellcheck".to_string(), "--format=json1".to_string()],
+        files,
+    )
 }
 
 #[derive(Debug, Deserialize)]

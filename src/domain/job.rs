@@ -77,6 +77,7 @@ pub mod code {
     pub const E_SERVER_SCM_NOT_FOUND: i64 = 112;
     pub const E_SERVER_SCM_FORBIDDEN_ACCESS: i64 = 114;
     pub const E_SERVER_JOB_CREATE_ERROR: i64 = 120;
+    pub const E_NODE_TASK: i64 = 201;
     pub const E_NODE_TASK_EXPIRED: i64 = 202;
     pub const E_NODE_TASK_CONFIG: i64 = 204;
     pub const E_NODE_TASK_ANALYZE: i64 = 211;

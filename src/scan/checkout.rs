@@ -216,6 +216,8 @@ pub struct Workspace {
     pub dir: PathBuf,
     pub index: PathBuf,
     pub file_list: PathBuf,
+    /// The tools' own writable space (home, temporary files, caches), made on first use.
+    pub scratch: PathBuf,
 }
 
 impl Workspace {
@@ -224,6 +226,7 @@ impl Workspace {
             dir: root.join(format!("job-{job_id}")),
             index: root.join(format!("job-{job_id}.index")),
             file_list: root.join(format!("job-{job_id}.files")),
+            scratch: root.join(format!("job-{job_id}.scratch")),
         }
     }
 }
@@ -231,6 +234,7 @@ impl Workspace {
 impl Drop for Workspace {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_dir_all(&self.scratch);
         let _ = fs::remove_file(&self.index);
         let _ = fs::remove_file(&self.file_list);
     }

@@ -5,6 +5,7 @@
 pub mod checkout;
 pub mod lifecycle;
 pub mod process;
+mod tools;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ pub struct Shared {
     pub workspace_dir: PathBuf,
     pub logs_dir: PathBuf,
     pub processes: process::Processes,
+    pub confinement: crate::sandbox::Confinement,
     stopping: AtomicBool,
     wake: (Mutex<u64>, Condvar),
     watchers: Mutex<HashMap<JobId, Vec<tokio::sync::oneshot::Sender<()>>>>,
@@ -142,6 +144,7 @@ impl ScanPool {
         let logs_dir = config.data_dir.join("logs");
         std::fs::create_dir_all(&logs_dir)
             .with_context(|| format!("creating {}", logs_dir.display()))?;
+        let confinement = crate::sandbox::Confinement::build(config)?;
         let shared = Arc::new(Shared {
             pool,
             catalog,
@@ -149,6 +152,7 @@ impl ScanPool {
             workspace_dir: config.workspace_dir(),
             logs_dir,
             processes: process::Processes::default(),
+            confinement,
             stopping: AtomicBool::new(false),
             wake: (Mutex::new(0), Condvar::new()),
             watchers: Mutex::new(HashMap::new()),

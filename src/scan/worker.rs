@@ -7,8 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::analyzers::codecount::{self, FileCount};
 use crate::analyzers::{builtin, Linter, ToolDef};
@@ -21,11 +20,11 @@ use crate::domain::repo::Repo;
 use crate::domain::scheme::Scheme;
 use crate::git::GitError;
 use crate::scan::checkout::{self, Workspace};
-use crate::scan::process::{self, Outcome};
+use crate::scan::tools::{self, TaskScope};
 use crate::scan::{lifecycle, Shared};
 
 /// Why a job stopped before closing normally.
-enum Stop {
+pub(super) enum Stop {
     /// Close the job with this code and message.
     Fail(i64, String),
     /// Someone else closed the job (cancel, timeout, superseded) or the server is stopping:
@@ -45,7 +44,7 @@ impl From<r2d2::Error> for Stop {
     }
 }
 
-type Step<T> = Result<T, Stop>;
+pub(super) type Step<T> = Result<T, Stop>;
 
 /// The worker thread's body.
 pub fn run(shared: &Shared) {
@@ -274,7 +273,7 @@ fn git_stop(error: GitError) -> Stop {
 }
 
 /// Stops unless the job is still in `expected` and the server is not stopping.
-fn still(shared: &Shared, job_id: JobId, expected: JobState) -> Step<()> {
+pub(super) fn still(shared: &Shared, job_id: JobId, expected: JobState) -> Step<()> {
     if shared.is_stopping() {
         return Err(Stop::Abandon);
     }
@@ -547,14 +546,16 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                         Some((builtin::TOOL.to_string(), found))
                     })
             }
-            Planned::Linter(linter) => run_linter(
-                shared, job_id, task_id, *linter, &workspace, &files, &task_log,
-            )
-            .map(|found| Some((linter.name().to_string(), found))),
-            Planned::Command(tool) => run_command(
-                shared, job_id, task_id, tool, &workspace, &scan_root, &task_log,
-            )
-            .map(|found| found.map(|found| (tool.name.clone(), found))),
+            Planned::Linter(linter) => {
+                let scope = TaskScope::new(shared, job_id, task_id, &workspace, &task_log);
+                tools::run_linter(&scope, *linter, &files)
+                    .map(|found| Some((linter.name().to_string(), found)))
+            }
+            Planned::Command(tool) => {
+                let scope = TaskScope::new(shared, job_id, task_id, &workspace, &task_log);
+                tools::run_command(&scope, tool, &scan_root)
+                    .map(|found| found.map(|found| (tool.name.clone(), found)))
+            }
         };
         let (_, name) = task.module_and_name();
         let _ = writeln!(
@@ -835,252 +836,8 @@ fn describe_findings(found: &[(Finding, String)]) -> String {
     )
 }
 
-fn set_progress(shared: &Shared, task_id: TaskId, progress_rate: i64) -> Step<()> {
+pub(super) fn set_progress(shared: &Shared, task_id: TaskId, progress_rate: i64) -> Step<()> {
     let conn = shared.pool.get()?;
     db::tasks::set_progress(&conn, task_id, progress_rate)?;
     Ok(())
-}
-
-/// Runs a tool process for a job: cwd `cwd`, stdout to `stdout`, stderr to the task log,
-/// killed on `timeout`, on the job's close (checked at most every half second, which keeps a
-/// cancel well inside 2 seconds) or on shutdown.
-#[allow(clippy::too_many_arguments)]
-fn run_process(
-    shared: &Shared,
-    job_id: JobId,
-    task_id: TaskId,
-    argv: &[String],
-    cwd: &Path,
-    stdout: &File,
-    log: &File,
-    timeout: Option<Duration>,
-) -> Step<Outcome> {
-    let mut writer = log;
-    let _ = writeln!(writer, "$ {}", argv.join(" "));
-    let mut command = Command::new(&argv[0]);
-    command
-        .args(&argv[1..])
-        .current_dir(cwd)
-        .env("CODEPUP_JOB_ID", job_id.to_string());
-    set_progress(shared, task_id, 10)?;
-    let last_check = std::cell::Cell::new(Instant::now());
-    let should_stop = || {
-        if shared.is_stopping() {
-            return true;
-        }
-        if last_check.get().elapsed() < Duration::from_millis(500) {
-            return false;
-        }
-        last_check.set(Instant::now());
-        shared
-            .pool
-            .get()
-            .ok()
-            .and_then(|conn| db::jobs::state(&conn, job_id).ok().flatten())
-            .is_some_and(|state| state == JobState::Closed)
-    };
-    let outcome = process::run(
-        &shared.processes,
-        job_id,
-        command,
-        (stdout, log),
-        timeout,
-        &should_stop,
-    );
-    set_progress(shared, task_id, 90)?;
-    match outcome {
-        Outcome::Stopped => Err(Stop::Abandon),
-        Outcome::SpawnFailed(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            Err(Stop::Fail(
-                code::E_NODE_TASK_CONFIG,
-                format!("{} not found on PATH", argv[0]),
-            ))
-        }
-        Outcome::SpawnFailed(error) => Err(Stop::Fail(
-            code::E_NODE_TASK_CONFIG,
-            format!("cannot start {}: {error}", argv[0]),
-        )),
-        other => Ok(other),
-    }
-}
-
-/// A file in the workspaces directory that holds a tool's stdout, removed when dropped.
-struct Capture {
-    path: std::path::PathBuf,
-    file: File,
-}
-
-impl Capture {
-    fn new(shared: &Shared, job_id: JobId, task_id: TaskId) -> Step<Capture> {
-        let path = shared
-            .workspace_dir
-            .join(format!("job-{job_id}-task-{task_id}.out"));
-        let file = File::create(&path)
-            .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot capture tool output: {e}")))?;
-        Ok(Capture { path, file })
-    }
-
-    fn read(&self) -> Step<String> {
-        fs::read(&self.path)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
-/// Findings with fingerprints computed from the checked-out files' own lines.
-fn fingerprinted(root: &Path, found: Vec<Finding>) -> Vec<(Finding, String)> {
-    let mut files: HashMap<String, Vec<String>> = HashMap::new();
-    for finding in &found {
-        files.entry(finding.path.clone()).or_insert_with(|| {
-            fs::read(root.join(&finding.path))
-                .map(|bytes| {
-                    String::from_utf8_lossy(&bytes)
-                        .lines()
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
-    }
-    let fingerprints = finding::fingerprints(&found, |path, line| {
-        let index = usize::try_from(line).ok()?.checked_sub(1)?;
-        files.get(path)?.get(index).cloned()
-    });
-    found.into_iter().zip(fingerprints).collect()
-}
-
-/// How many files one linter run is given.
-const LINTER_BATCH: usize = 500;
-
-/// Runs pylint, ruff or shellcheck on the files it wants among `files` (all files below the
-/// scan path, or the changed ones), in the checkout, and reads its findings.
-fn run_linter(
-    shared: &Shared,
-    job_id: JobId,
-    task_id: TaskId,
-    linter: Linter,
-    workspace: &Workspace,
-    files: &[String],
-    log: &File,
-) -> Step<Vec<(Finding, String)>> {
-    let targets: Vec<String> = files
-        .iter()
-        .filter(|path| linter.wants(path) && workspace.dir.join(path).is_file())
-        .cloned()
-        .collect();
-    let mut writer = log;
-    if targets.is_empty() {
-        let _ = writeln!(writer, "no files for {}", linter.name());
-        return Ok(Vec::new());
-    }
-    // In batches, so a large tree never overflows the argument list (ARG_MAX).
-    let mut found = Vec::new();
-    for batch in targets.chunks(LINTER_BATCH) {
-        let capture = Capture::new(shared, job_id, task_id)?;
-        let argv = linter.command(batch);
-        // Linters exit non-zero when they find something; what matters is whether their report reads.
-        let outcome = run_process(
-            shared,
-            job_id,
-            task_id,
-            &argv,
-            &workspace.dir,
-            &capture.file,
-            log,
-            None,
-        )?;
-        match linter.parse(&capture.read()?, &workspace.dir) {
-            Ok(batch_found) => found.extend(batch_found),
-            Err(error) => {
-                still(shared, job_id, JobState::Running)?;
-                let status = match outcome {
-                    Outcome::Exited(status) => status.to_string(),
-                    _ => "no exit status".to_string(),
-                };
-                return Err(Stop::Fail(
-                    code::E_NODE_TASK_ANALYZE,
-                    format!("{} failed ({status}): {error}", linter.name()),
-                ));
-            }
-        }
-    }
-    Ok(fingerprinted(&workspace.dir, found))
-}
-
-/// Runs an admin-defined command tool in the checkout; its output goes to the task log, or, for
-/// `format = "sarif"`, its stdout is read as a SARIF log and its results become findings.
-fn run_command(
-    shared: &Shared,
-    job_id: JobId,
-    task_id: TaskId,
-    tool: &ToolDef,
-    workspace: &Workspace,
-    scan_root: &Path,
-    log: &File,
-) -> Step<Option<Vec<(Finding, String)>>> {
-    let argv: Vec<String> = tool
-        .command
-        .iter()
-        .map(|arg| {
-            arg.replace("{checkout}", &scan_root.to_string_lossy())
-                .replace("{files}", &workspace.file_list.to_string_lossy())
-        })
-        .collect();
-    let is_sarif = tool.format.as_deref() == Some("sarif");
-    let capture = if is_sarif {
-        Some(Capture::new(shared, job_id, task_id)?)
-    } else {
-        None
-    };
-    let stdout = capture.as_ref().map_or(log, |capture| &capture.file);
-    let timeout = tool.timeout.map(Duration::from_secs);
-    let outcome = run_process(
-        shared, job_id, task_id, &argv, scan_root, stdout, log, timeout,
-    )?;
-    let status = match outcome {
-        Outcome::Exited(status) => status,
-        Outcome::TimedOut => {
-            return Err(Stop::Fail(
-                code::E_NODE_TASK_EXPIRED,
-                format!(
-                    "{} ran longer than its timeout of {} seconds and was killed",
-                    tool.name,
-                    tool.timeout.unwrap_or(0)
-                ),
-            ))
-        }
-        _ => return Err(Stop::Abandon),
-    };
-    if let Some(capture) = capture {
-        // SARIF tools often exit 1 when they find something: the report decides.
-        return match crate::analyzers::sarif::parse_as(
-            Some(&tool.name),
-            &capture.read()?,
-            &workspace.dir,
-        ) {
-            Ok(found) => Ok(Some(fingerprinted(&workspace.dir, found))),
-            Err(error) => {
-                still(shared, job_id, JobState::Running)?;
-                Err(Stop::Fail(
-                    code::E_NODE_TASK_ANALYZE,
-                    format!("{} failed ({status}): {error}", tool.name),
-                ))
-            }
-        };
-    }
-    if status.success() {
-        return Ok(None);
-    }
-    // A tool killed because its job was revoked is not a tool failure.
-    still(shared, job_id, JobState::Running)?;
-    Err(Stop::Fail(
-        code::E_NODE_TASK_ANALYZE,
-        format!("{} exited with {status}", tool.name),
-    ))
 }

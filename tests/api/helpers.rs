@@ -2,10 +2,10 @@
 //! call it, and `make_git_repo` for real repositories built with the git CLI.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use codepup::config::{parse_offset, Config};
+use codepup::config::{parse_offset, Config, ToolSettings};
 use codepup::{Application, RunningServer};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -98,6 +98,10 @@ impl TestApp {
             tz_offset: parse_offset("+08:00").unwrap(),
             admin_token: Some(ADMIN_TOKEN.to_string()),
             tools_file: None,
+            tools: ToolSettings {
+                helper: Some(env!("CARGO_BIN_EXE_codepup").into()),
+                ..ToolSettings::default()
+            },
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         adjust(&mut config);
@@ -479,4 +483,43 @@ pub fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A `tools.toml` of `codelint` tools: (name, command as a TOML array, extra lines).
+pub fn tools(entries: &[(&str, &str, &str)]) -> String {
+    entries
+        .iter()
+        .map(|(name, command, extra)| {
+            format!("[[tool]]\nname = \"{name}\"\nmodule = \"codelint\"\ncommand = {command}\n{extra}\n")
+        })
+        .collect()
+}
+
+/// The log of one task of a job.
+pub fn task_log(app: &TestApp, project: &str, job_id: i64, task_id: &Value) -> String {
+    let reply = app
+        .get(
+            &format!("{project}/jobs/{job_id}/tasks/{task_id}/log/"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    reply.body.as_str().unwrap().to_string()
+}
+
+/// Whether a linter is installed; in CI it must be (`.ci/run` installs it).
+pub fn has_tool(name: &str) -> bool {
+    let found = Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "{name} is missing, and CI must have it"
+    );
+    if !found {
+        eprintln!("note: {name} is not installed; skipping");
+    }
+    found
 }

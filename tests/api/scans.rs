@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    eventually, git, make_git_repo, process_running, TestApp, World, ADMIN_TOKEN,
+    eventually, git, has_tool, make_git_repo, process_running, task_log, tools, TestApp, World,
+    ADMIN_TOKEN,
 };
 
 const QUICK: Duration = Duration::from_secs(30);
@@ -21,25 +22,6 @@ const RUST: &str = "// one\nfn main() {\n    // two\n}\nfn x() {}\n";
 /// still reads as seconds.
 fn n(base: u32) -> String {
     format!("{base}.{:05}", std::process::id() % 100_000)
-}
-
-fn tools(entries: &[(&str, &str, &str)]) -> String {
-    entries
-        .iter()
-        .map(|(name, command, extra)| {
-            format!("[[tool]]\nname = \"{name}\"\nmodule = \"codelint\"\ncommand = {command}\n{extra}\n")
-        })
-        .collect()
-}
-
-fn task_log(app: &TestApp, project: &str, job_id: i64, task_id: &Value) -> String {
-    let reply = app
-        .get(
-            &format!("{project}/jobs/{job_id}/tasks/{task_id}/log/"),
-            ADMIN_TOKEN,
-        )
-        .expect(200);
-    reply.body.as_str().unwrap().to_string()
 }
 
 #[test]
@@ -864,24 +846,6 @@ fn the_built_in_checker_finds_planted_problems_and_an_incremental_scan_fixes_exa
         "{}",
         job_log.body
     );
-}
-
-/// Whether a linter is installed; in CI it must be (`.ci/run` installs it).
-fn has_tool(name: &str) -> bool {
-    let found = Command::new(name)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found || std::env::var_os("CI").is_none(),
-        "{name} is missing, and CI must have it"
-    );
-    if !found {
-        eprintln!("note: {name} is not installed; skipping");
-    }
-    found
 }
 
 #[test]

@@ -1,0 +1,418 @@
+//! Confinement of tool processes. Every process codepup starts for a tool (a linter, a
+//! `tools.toml` command) runs under a supervisor: the codepup binary itself, re-executed as
+//! `codepup sandbox-exec SPEC` (`supervisor.rs`). The supervisor puts itself into new PID and
+//! network namespaces, sets resource limits, drops to the tool user, restricts itself with
+//! Landlock, and only then starts the tool, so the tool inherits all of it.
+//!
+//! This module is the server's half: the server-wide `Confinement` (decided once at start), the
+//! per-run `Spec` that the supervisor reads, the paths a tool may read, and the `Report` the
+//! supervisor writes back.
+
+pub mod paths;
+pub mod supervisor;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+/// Exit status of a supervisor that could not set the sandbox up (its report says why).
+pub const SETUP_FAILED: i32 = 125;
+
+/// Resource limits of one tool run (rlimits). `None` leaves that limit as the server has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Address space, MiB (RLIMIT_AS).
+    pub memory_mb: u64,
+    /// CPU seconds (RLIMIT_CPU); the tool gets SIGXCPU there and SIGKILL 5 s later.
+    pub cpu_seconds: u64,
+    /// Processes and threads of the tool user (RLIMIT_NPROC).
+    pub processes: u64,
+    /// Largest file the tool may write, MiB (RLIMIT_FSIZE).
+    pub file_size_mb: u64,
+    /// Open files (RLIMIT_NOFILE).
+    pub open_files: u64,
+    /// Wall-clock seconds, enforced by the server (a `tools.toml` tool's own `timeout` wins).
+    pub wall_seconds: u64,
+}
+
+impl Default for Limits {
+    /// Sized for a 2-core, 24 GiB machine running two tools at once: 8 GiB of address space
+    /// each leaves the server and the page cache room.
+    fn default() -> Limits {
+        Limits {
+            memory_mb: 8 * 1024,
+            cpu_seconds: 3600,
+            processes: 512,
+            file_size_mb: 1024,
+            open_files: 4096,
+            wall_seconds: 1800,
+        }
+    }
+}
+
+/// Partial limits, as `tools.toml` writes them: what is left out keeps its default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsOverride {
+    pub memory_mb: Option<u64>,
+    pub cpu_seconds: Option<u64>,
+    pub processes: Option<u64>,
+    pub file_size_mb: Option<u64>,
+    pub open_files: Option<u64>,
+    pub wall_seconds: Option<u64>,
+}
+
+impl LimitsOverride {
+    pub fn apply(&self, base: Limits) -> Limits {
+        Limits {
+            memory_mb: self.memory_mb.unwrap_or(base.memory_mb),
+            cpu_seconds: self.cpu_seconds.unwrap_or(base.cpu_seconds),
+            processes: self.processes.unwrap_or(base.processes),
+            file_size_mb: self.file_size_mb.unwrap_or(base.file_size_mb),
+            open_files: self.open_files.unwrap_or(base.open_files),
+            wall_seconds: self.wall_seconds.unwrap_or(base.wall_seconds),
+        }
+    }
+
+    /// The first value that cannot work, as a message.
+    pub fn check(&self) -> Result<(), String> {
+        let fields = [
+            ("memory_mb", self.memory_mb, 64),
+            ("cpu_seconds", self.cpu_seconds, 1),
+            ("processes", self.processes, 1),
+            ("file_size_mb", self.file_size_mb, 1),
+            ("open_files", self.open_files, 16),
+            ("wall_seconds", self.wall_seconds, 1),
+        ];
+        for (name, value, least) in fields {
+            if value.is_some_and(|value| value < least) {
+                return Err(format!("{name} must be at least {least}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A user id and group id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ids {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// How this server confines tools, decided once at start.
+#[derive(Debug, Clone)]
+pub struct Confinement {
+    /// The supervisor program: the codepup binary.
+    pub helper: PathBuf,
+    /// Whom tools run as, when the server runs as root; `None` keeps the server's user.
+    pub tool_user: Option<Ids>,
+    /// The kernel enforces Landlock.
+    pub landlock: bool,
+    /// The admin allowed tools to run without Landlock (`--unconfined-tools`).
+    pub unconfined: bool,
+    /// Paths no tool may read, even below a readable root: the data directory and the admin's
+    /// `--tool-hidden-paths`.
+    pub hidden: Vec<PathBuf>,
+    /// The `PATH` tools get (the server's own).
+    pub path: OsString,
+}
+
+impl Confinement {
+    /// Decides how tools run on this machine: finds the tool user, asks the kernel for Landlock,
+    /// and readies the data directory so the tool user can reach its own scratch space.
+    pub fn build(config: &Config) -> anyhow::Result<Confinement> {
+        let helper = match &config.tools.helper {
+            Some(helper) => helper.clone(),
+            None => std::env::current_exe().context("finding the codepup binary")?,
+        };
+        let tool_user = if nix::unistd::geteuid().is_root() {
+            let name = &config.tools.user;
+            let user = nix::unistd::User::from_name(name)
+                .with_context(|| format!("looking up the tool user {name}"))?
+                .with_context(|| format!("the tool user {name} does not exist (--tool-user)"))?;
+            if user.uid.is_root() {
+                log::warn!("tools run as root (--tool-user {name}): only Landlock confines them");
+            }
+            Some(Ids {
+                uid: user.uid.as_raw(),
+                gid: user.gid.as_raw(),
+            })
+        } else {
+            None
+        };
+        let mut hidden = config.tools.hidden_paths.clone();
+        hidden.push(config.data_dir.clone());
+        let confinement = Confinement {
+            helper,
+            tool_user,
+            landlock: landlock_works(),
+            unconfined: config.tools.unconfined,
+            hidden,
+            path: config.tools.path.clone(),
+        };
+        if let Some(ids) = confinement.tool_user {
+            prepare_data_dir(config, ids)?;
+        }
+        if confinement.refusal().is_some() {
+            log::error!("this kernel does not enforce Landlock: tool processes are refused");
+        } else if !confinement.landlock {
+            log::warn!("this kernel does not enforce Landlock: tools run unconfined");
+        }
+        log::info!("tool confinement: {}", confinement.describe());
+        Ok(confinement)
+    }
+
+    /// The command that runs `spec` under a supervisor.
+    pub fn command(&self, spec: &Spec) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.helper);
+        command
+            .arg("sandbox-exec")
+            .arg(serde_json::to_string(spec).unwrap_or_default())
+            .env_clear();
+        command
+    }
+
+    /// What a tool run may read: the system (less what is hidden), the installation of
+    /// `program` and the admin's `extra` paths, then the checkout.
+    pub fn readable(&self, program: &Path, extra: &[PathBuf], checkout: &Path) -> Vec<PathBuf> {
+        let roots: Vec<PathBuf> = paths::SYSTEM_ROOTS
+            .iter()
+            .map(PathBuf::from)
+            .chain(paths::installation_of(program, &self.path))
+            .chain(extra.iter().cloned())
+            .collect();
+        let mut readable = paths::without_hidden(&roots, &self.hidden);
+        readable.push(checkout.to_path_buf());
+        readable
+    }
+
+    /// Whether tools may run at all: with Landlock, or without it when the admin said so.
+    pub fn refusal(&self) -> Option<&'static str> {
+        if self.landlock || self.unconfined {
+            None
+        } else {
+            Some(
+                "tools are refused: this kernel does not enforce Landlock, so a tool could read \
+                 the server's data; start codepup with --unconfined-tools to run them anyway",
+            )
+        }
+    }
+
+    /// One line for the logs and the status page.
+    pub fn describe(&self) -> String {
+        let files = if self.landlock {
+            "Landlock on"
+        } else if self.unconfined {
+            "Landlock unavailable, tools unconfined (--unconfined-tools)"
+        } else {
+            "Landlock unavailable, tools refused"
+        };
+        let user = match self.tool_user {
+            Some(ids) => format!("uid {} gid {}", ids.uid, ids.gid),
+            None => "the server's user".to_string(),
+        };
+        format!("{files}; tools run as {user}")
+    }
+}
+
+/// Whether this kernel enforces Landlock (a ruleset can be made).
+fn landlock_works() -> bool {
+    use landlock::{Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, ABI};
+    Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(ABI::V1))
+        .and_then(|ruleset| ruleset.create())
+        .is_ok()
+}
+
+/// Lets the tool user reach the workspaces (and nothing else) in the data directory: the data
+/// directory and `workspaces/` can be passed through but not listed, what holds secrets is the
+/// server's alone, and files the server writes for tools (checkouts) are readable by others.
+fn prepare_data_dir(config: &Config, ids: Ids) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let modes = [
+        (config.data_dir.clone(), 0o711),
+        (config.workspace_dir(), 0o711),
+        (config.git_cache_dir(), 0o700),
+        (config.data_dir.join("logs"), 0o700),
+        (config.db_path(), 0o600),
+        (config.data_dir.join("codepup.db-wal"), 0o600),
+        (config.data_dir.join("codepup.db-shm"), 0o600),
+    ];
+    for (path, mode) in modes {
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(error)
+                    .with_context(|| format!("setting the mode of {}", path.display()))
+            }
+            _ => {}
+        }
+    }
+    // Checkouts are written by git with the process umask: keep them readable by the tool user.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    for dir in config.data_dir.ancestors().skip(1) {
+        let mode = std::fs::metadata(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o001 == 0 {
+            anyhow::bail!(
+                "tools run as uid {} but cannot pass through {} (mode {:o}): give others \
+                 search permission (chmod o+x) or choose another --data-dir",
+                ids.uid,
+                dir.display(),
+                mode & 0o777
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A per-job scratch directory, owned by the tool user: `home`, `tmp` and `cache` inside.
+pub fn make_scratch(dir: &Path, owner: Option<Ids>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for sub in ["", "home", "tmp", "cache"] {
+        let path = dir.join(sub);
+        std::fs::create_dir_all(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+        if let Some(ids) = owner {
+            std::os::unix::fs::chown(&path, Some(ids.uid), Some(ids.gid))?;
+        }
+    }
+    Ok(())
+}
+
+/// The environment of every tool: nothing of the server's but `PATH`.
+pub fn tool_env(scratch: &Path, path: &std::ffi::OsStr) -> Vec<(String, String)> {
+    let at = |sub: &str| scratch.join(sub).to_string_lossy().into_owned();
+    vec![
+        ("PATH".to_string(), path.to_string_lossy().into_owned()),
+        ("HOME".to_string(), at("home")),
+        ("TMPDIR".to_string(), at("tmp")),
+        ("XDG_CACHE_HOME".to_string(), at("cache")),
+        ("XDG_CONFIG_HOME".to_string(), at("home")),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("LC_ALL".to_string(), "C.UTF-8".to_string()),
+        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
+    ]
+}
+
+/// Everything the supervisor needs for one tool run. Sent as JSON on its command line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Spec {
+    /// Absolute path of the program.
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Working directory (the checkout, or the scan path inside it).
+    pub cwd: PathBuf,
+    /// The whole environment of the tool.
+    pub env: Vec<(String, String)>,
+    /// Paths the tool may read and execute below.
+    pub read: Vec<PathBuf>,
+    /// Paths the tool may read and write below (its scratch directory).
+    pub write: Vec<PathBuf>,
+    pub network: bool,
+    pub limits: Limits,
+    /// Switch to this user first (the server runs as root).
+    pub user: Option<Ids>,
+    /// Fail instead of running the tool when Landlock cannot be enforced.
+    pub require_landlock: bool,
+    /// Where the supervisor writes its `Report` (opened before anything is restricted).
+    pub report: PathBuf,
+}
+
+/// How a confined run ended, as the supervisor saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The tool's exit code, when it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
+    /// Why the tool never ran (the sandbox could not be set up, or the program not started).
+    pub error: Option<String>,
+    /// The program does not exist.
+    pub not_found: bool,
+    /// CPU time of the tool and the children it waited for, milliseconds.
+    pub cpu_ms: u64,
+    /// Largest resident set among them, KiB.
+    pub max_rss_kb: u64,
+    /// What was in force: "landlock", "pid-namespace", "network-namespace", "user".
+    pub confined_by: Vec<String>,
+}
+
+impl Report {
+    /// Reads what a supervisor wrote; `None` when it wrote nothing (killed before the end).
+    pub fn read(path: &Path) -> Option<Report> {
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Which limit, if any, ended the run, in words.
+    pub fn limit_hit(&self, limits: &Limits) -> Option<String> {
+        const SIGXCPU: i32 = 24;
+        const SIGXFSZ: i32 = 25;
+        const SIGKILL: i32 = 9;
+        let cpu_spent = self.cpu_ms / 1000 >= limits.cpu_seconds;
+        match self.signal {
+            Some(SIGXCPU) => Some(format!("its CPU-time limit of {} s", limits.cpu_seconds)),
+            Some(SIGKILL) if cpu_spent => {
+                Some(format!("its CPU-time limit of {} s", limits.cpu_seconds))
+            }
+            Some(SIGXFSZ) => Some(format!(
+                "its file-size limit of {} MiB",
+                limits.file_size_mb
+            )),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_left_out_keep_their_defaults() {
+        let base = Limits::default();
+        let changed = LimitsOverride {
+            cpu_seconds: Some(5),
+            ..LimitsOverride::default()
+        }
+        .apply(base);
+        assert_eq!(changed.cpu_seconds, 5);
+        assert_eq!(changed.memory_mb, base.memory_mb);
+        assert!(LimitsOverride {
+            memory_mb: Some(1),
+            ..LimitsOverride::default()
+        }
+        .check()
+        .unwrap_err()
+        .contains("memory_mb"));
+    }
+
+    #[test]
+    fn signals_name_the_limit_that_ended_a_run() {
+        let limits = Limits {
+            cpu_seconds: 2,
+            ..Limits::default()
+        };
+        let report = |signal, cpu_ms| Report {
+            signal: Some(signal),
+            cpu_ms,
+            ..Report::default()
+        };
+        assert!(report(24, 0).limit_hit(&limits).unwrap().contains("CPU"));
+        assert!(report(9, 2100).limit_hit(&limits).unwrap().contains("CPU"));
+        assert_eq!(report(9, 100).limit_hit(&limits), None);
+        assert!(report(25, 0)
+            .limit_hit(&limits)
+            .unwrap()
+            .contains("file-size"));
+    }
+}

@@ -1,0 +1,263 @@
+//! The supervisor: `codepup sandbox-exec SPEC`, one per tool run, started by the server with a
+//! parent-death signal. It confines itself, then starts the tool, which inherits everything:
+//!
+//! 1. new PID and network namespaces (and a user namespace when not root): the tool is PID 1 of
+//!    its own namespace, so when it ends, or the supervisor or server dies (parent-death signals
+//!    all the way down), the kernel kills every process it left behind;
+//! 2. resource limits;
+//! 3. the working directory, entered while the server's user can still reach it;
+//! 4. the tool user (when the server runs as root), then the parent-death signal again, which a
+//!    change of user clears;
+//! 5. Landlock: read below `spec.read`, write below `spec.write`, no TCP unless allowed, no
+//!    signals or abstract sockets out of the sandbox; `no_new_privs`.
+//!
+//! It writes a `Report` to a file it opened before any of that, and exits with the tool's status.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitCode, Stdio};
+
+use landlock::{
+    path_beneath_rules, Access, AccessFs, AccessNet, Ruleset, RulesetAttr, RulesetCreatedAttr,
+    RulesetStatus, Scope, ABI,
+};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::resource::{getrusage, setrlimit, Resource, UsageWho};
+use nix::sys::signal::Signal;
+use nix::sys::time::TimeValLike;
+use nix::unistd::{getegid, geteuid, getppid, setgroups, setresgid, setresuid, Gid, Uid};
+
+use super::paths::DEVICES;
+use super::{Ids, Limits, Report, Spec, SETUP_FAILED};
+
+/// Runs one tool as `spec_json` says and exits with its status.
+pub fn main(spec_json: &str) -> ExitCode {
+    let spec: Spec = match serde_json::from_str(spec_json) {
+        Ok(spec) => spec,
+        Err(error) => {
+            let _ = writeln!(io::stderr(), "codepup sandbox-exec: bad spec: {error}");
+            return ExitCode::from(SETUP_FAILED as u8);
+        }
+    };
+    let mut report_file = match OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&spec.report)
+    {
+        Ok(file) => file,
+        Err(error) => {
+            let _ = writeln!(io::stderr(), "codepup sandbox-exec: report file: {error}");
+            return ExitCode::from(SETUP_FAILED as u8);
+        }
+    };
+    let mut report = Report::default();
+    let status = match confine(&spec, &mut report) {
+        Ok(()) => run_tool(&spec, &mut report),
+        Err(error) => {
+            report.error = Some(error);
+            SETUP_FAILED
+        }
+    };
+    write_report(&mut report_file, &report);
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
+}
+
+fn write_report(file: &mut File, report: &Report) {
+    if let Ok(text) = serde_json::to_string(report) {
+        let _ = file.write_all(text.as_bytes());
+    }
+}
+
+/// Steps 1 to 5 of the module comment.
+fn confine(spec: &Spec, report: &mut Report) -> Result<(), String> {
+    let parent = getppid();
+    enter_namespaces(spec, report);
+    set_limits(&spec.limits)?;
+    std::env::set_current_dir(&spec.cwd)
+        .map_err(|e| format!("cannot enter {}: {e}", spec.cwd.display()))?;
+    if let Some(ids) = spec.user {
+        become_user(ids)?;
+        report.confined_by.push("user".to_string());
+    }
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| format!("parent-death signal: {e}"))?;
+    if getppid() != parent {
+        return Err("the server went away".to_string());
+    }
+    restrict(spec, report)
+}
+
+/// New PID and network namespaces; a user namespace too when not root (so an unprivileged
+/// server can make the others). Where the kernel refuses, the tool runs without them: the
+/// server still kills its process group, and Landlock still denies TCP.
+fn enter_namespaces(spec: &Spec, report: &mut Report) {
+    let root = geteuid().is_root();
+    let (uid, gid) = (geteuid(), getegid());
+    let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
+    if !spec.network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if !root {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    match unshare(flags) {
+        Ok(()) => {
+            if !root {
+                if let Err(error) = map_ids(uid, gid) {
+                    let _ = writeln!(io::stderr(), "codepup sandbox: user namespace: {error}");
+                }
+            }
+            report.confined_by.push("pid-namespace".to_string());
+            if !spec.network {
+                report.confined_by.push("network-namespace".to_string());
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(
+                io::stderr(),
+                "codepup sandbox: no namespaces ({error}); the tool's process group is killed instead"
+            );
+            let _ = nix::sys::prctl::set_child_subreaper(true);
+        }
+    }
+}
+
+/// Maps the server's own ids into a new user namespace, so files keep their owners.
+fn map_ids(uid: Uid, gid: Gid) -> io::Result<()> {
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
+}
+
+fn set_limits(limits: &Limits) -> Result<(), String> {
+    const MIB: u64 = 1024 * 1024;
+    let table = [
+        (
+            Resource::RLIMIT_AS,
+            limits.memory_mb * MIB,
+            limits.memory_mb * MIB,
+        ),
+        (
+            Resource::RLIMIT_CPU,
+            limits.cpu_seconds,
+            limits.cpu_seconds + 5,
+        ),
+        (Resource::RLIMIT_NPROC, limits.processes, limits.processes),
+        (
+            Resource::RLIMIT_FSIZE,
+            limits.file_size_mb * MIB,
+            limits.file_size_mb * MIB,
+        ),
+        (
+            Resource::RLIMIT_NOFILE,
+            limits.open_files,
+            limits.open_files,
+        ),
+        (Resource::RLIMIT_CORE, 0, 0),
+    ];
+    for (resource, soft, hard) in table {
+        setrlimit(resource, soft, hard).map_err(|e| format!("limit {resource:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn become_user(ids: Ids) -> Result<(), String> {
+    let (uid, gid) = (Uid::from_raw(ids.uid), Gid::from_raw(ids.gid));
+    setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+    setresgid(gid, gid, gid).map_err(|e| format!("setresgid {gid}: {e}"))?;
+    setresuid(uid, uid, uid).map_err(|e| format!("setresuid {uid}: {e}"))?;
+    Ok(())
+}
+
+/// Landlock, as strict as this kernel allows (best effort from the newest ABI the crate knows).
+fn restrict(spec: &Spec, report: &mut Report) -> Result<(), String> {
+    let abi = ABI::V10;
+    let fail = |e: landlock::RulesetError| format!("landlock: {e}");
+    let mut ruleset = Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(fail)?
+        .scope(Scope::from_all(abi))
+        .map_err(fail)?;
+    if !spec.network {
+        ruleset = ruleset
+            .handle_access(AccessNet::from_all(abi))
+            .map_err(fail)?;
+    }
+    let status = ruleset
+        .create()
+        .map_err(fail)?
+        .add_rules(path_beneath_rules(&spec.read, AccessFs::from_read(abi)))
+        .map_err(fail)?
+        .add_rules(path_beneath_rules(&spec.write, AccessFs::from_all(abi)))
+        .map_err(fail)?
+        .add_rules(path_beneath_rules(DEVICES, AccessFs::from_file(abi)))
+        .map_err(fail)?
+        .restrict_self()
+        .map_err(fail)?;
+    if status.ruleset == RulesetStatus::NotEnforced {
+        if spec.require_landlock {
+            return Err("this kernel does not enforce Landlock".to_string());
+        }
+    } else {
+        report.confined_by.push("landlock".to_string());
+    }
+    if !status.no_new_privs {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Starts the tool (PID 1 of the new namespace), waits for it, and returns the exit status to
+/// pass on: its code, or 128 + the signal that ended it.
+fn run_tool(spec: &Spec, report: &mut Report) -> i32 {
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(key, value)| (key, value)))
+        .stdin(Stdio::null());
+    set_parent_death_signal(&mut command);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            report.not_found = error.kind() == io::ErrorKind::NotFound;
+            report.error = Some(format!("cannot start {}: {error}", spec.program.display()));
+            return SETUP_FAILED;
+        }
+    };
+    let status = child.wait();
+    if let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) {
+        let cpu = usage.user_time() + usage.system_time();
+        report.cpu_ms = u64::try_from(cpu.num_milliseconds()).unwrap_or(0);
+        report.max_rss_kb = u64::try_from(usage.max_rss()).unwrap_or(0);
+    }
+    match status {
+        Ok(status) => {
+            report.code = status.code();
+            report.signal = status.signal();
+            status
+                .code()
+                .or_else(|| status.signal().map(|signal| 128 + signal))
+                .unwrap_or(1)
+        }
+        Err(error) => {
+            report.error = Some(format!("waiting for the tool: {error}"));
+            1
+        }
+    }
+}
+
+/// The tool dies with its supervisor.
+#[allow(unsafe_code)]
+fn set_parent_death_signal(command: &mut Command) {
+    // SAFETY: the closure runs in the child between fork and exec. It only calls prctl(2), which
+    // is async-signal-safe, and allocates nothing.
+    unsafe {
+        command
+            .pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from));
+    }
+}

@@ -1,0 +1,466 @@
+//! Tool tasks: the linters codepup runs itself and the admin's `tools.toml` commands. Every one
+//! runs confined (`sandbox`): under a supervisor, as the tool user, reading the system, its own
+//! installation and the job's checkout, writing only the job's scratch directory, with no
+//! network unless its definition allows it, and within resource limits.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::analyzers::{Linter, ToolDef};
+use crate::db;
+use crate::domain::finding::{self, Finding};
+use crate::domain::ids::{JobId, TaskId};
+use crate::domain::job::{code, JobState};
+use crate::sandbox::{self, paths, Limits, Report, Spec};
+use crate::scan::checkout::Workspace;
+use crate::scan::process::{self, Outcome};
+use crate::scan::worker::{set_progress, still, Step, Stop};
+use crate::scan::Shared;
+
+/// What every tool run of one task shares.
+pub struct TaskScope<'a> {
+    shared: &'a Shared,
+    job_id: JobId,
+    task_id: TaskId,
+    workspace: &'a Workspace,
+    log: &'a File,
+}
+
+impl<'a> TaskScope<'a> {
+    pub fn new(
+        shared: &'a Shared,
+        job_id: JobId,
+        task_id: TaskId,
+        workspace: &'a Workspace,
+        log: &'a File,
+    ) -> TaskScope<'a> {
+        TaskScope {
+            shared,
+            job_id,
+            task_id,
+            workspace,
+            log,
+        }
+    }
+
+    fn note(&self, line: &str) {
+        let mut log = self.log;
+        let _ = writeln!(log, "{line}");
+    }
+}
+
+/// One tool process to run.
+struct Run<'a> {
+    /// The tool's name, for messages and its limits.
+    name: &'a str,
+    argv: Vec<String>,
+    cwd: &'a Path,
+    /// Where its stdout goes (the task log, or a capture file).
+    stdout: &'a File,
+    timeout: Option<Duration>,
+    network: bool,
+    read_paths: &'a [PathBuf],
+}
+
+/// How many files one linter run is given.
+const LINTER_BATCH: usize = 500;
+
+/// Runs pylint, ruff or shellcheck on the files it wants among `files` (all files below the
+/// scan path, or the changed ones), in the checkout, and reads its findings.
+pub(super) fn run_linter(
+    scope: &TaskScope,
+    linter: Linter,
+    files: &[String],
+) -> Step<Vec<(Finding, String)>> {
+    let dir = &scope.workspace.dir;
+    let targets: Vec<String> = files
+        .iter()
+        .filter(|path| linter.wants(path) && dir.join(path).is_file())
+        .cloned()
+        .collect();
+    if targets.is_empty() {
+        scope.note(&format!("no files for {}", linter.name()));
+        return Ok(Vec::new());
+    }
+    let report_path = scope
+        .workspace
+        .scratch
+        .join("tmp")
+        .join(format!("{}-report.json", linter.name()));
+    // In batches, so a large tree never overflows the argument list (ARG_MAX).
+    let mut found = Vec::new();
+    for batch in targets.chunks(LINTER_BATCH) {
+        let capture = Capture::new(scope)?;
+        // Whatever was there before (another tool of the job may write here) is not the report.
+        let _ = fs::remove_file(&report_path);
+        let run = Run {
+            name: linter.name(),
+            argv: linter.command(batch, &report_path),
+            cwd: dir,
+            stdout: &capture.file,
+            timeout: None,
+            network: false,
+            read_paths: &[],
+        };
+        // Linters exit non-zero when they find something; what matters is whether their report reads.
+        let report = run_confined(scope, run)?;
+        let output = if linter.writes_report_file() {
+            fs::read(&report_path)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default()
+        } else {
+            capture.read()?
+        };
+        match linter.parse(&output, dir) {
+            Ok(batch_found) => found.extend(batch_found),
+            Err(error) => {
+                still(scope.shared, scope.job_id, JobState::Running)?;
+                return Err(Stop::Fail(
+                    code::E_NODE_TASK_ANALYZE,
+                    format!("{} failed ({}): {error}", linter.name(), describe(&report)),
+                ));
+            }
+        }
+    }
+    Ok(fingerprinted(dir, found))
+}
+
+/// Runs an admin-defined command tool in the checkout; its output goes to the task log, or, for
+/// `format = "sarif"`, its stdout is read as a SARIF log and its results become findings.
+pub(super) fn run_command(
+    scope: &TaskScope,
+    tool: &ToolDef,
+    scan_root: &Path,
+) -> Step<Option<Vec<(Finding, String)>>> {
+    let argv: Vec<String> = tool
+        .command
+        .iter()
+        .map(|arg| {
+            arg.replace("{checkout}", &scan_root.to_string_lossy())
+                .replace("{files}", &scope.workspace.file_list.to_string_lossy())
+        })
+        .collect();
+    let is_sarif = tool.format.as_deref() == Some("sarif");
+    let capture = if is_sarif {
+        Some(Capture::new(scope)?)
+    } else {
+        None
+    };
+    let run = Run {
+        name: &tool.name,
+        argv,
+        cwd: scan_root,
+        stdout: capture.as_ref().map_or(scope.log, |capture| &capture.file),
+        timeout: tool.timeout.map(Duration::from_secs),
+        network: tool.network,
+        read_paths: &tool.read_paths,
+    };
+    let report = run_confined(scope, run)?;
+    let dir = &scope.workspace.dir;
+    if let Some(capture) = capture {
+        // SARIF tools often exit 1 when they find something: the report decides.
+        return match crate::analyzers::sarif::parse_as(Some(&tool.name), &capture.read()?, dir) {
+            Ok(found) => Ok(Some(fingerprinted(dir, found))),
+            Err(error) => {
+                still(scope.shared, scope.job_id, JobState::Running)?;
+                Err(Stop::Fail(
+                    code::E_NODE_TASK_ANALYZE,
+                    format!("{} failed ({}): {error}", tool.name, describe(&report)),
+                ))
+            }
+        };
+    }
+    if report.code == Some(0) {
+        return Ok(None);
+    }
+    // A tool killed because its job was revoked is not a tool failure.
+    still(scope.shared, scope.job_id, JobState::Running)?;
+    Err(Stop::Fail(
+        code::E_NODE_TASK_ANALYZE,
+        format!("{} {}", tool.name, describe(&report)),
+    ))
+}
+
+/// "exited with 1", "was killed by signal 9", with what it used.
+fn describe(report: &Report) -> String {
+    let ended = match (report.code, report.signal) {
+        (Some(code), _) => format!("exited with {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        (None, None) => "ended without a status".to_string(),
+    };
+    format!(
+        "{ended}; it used {:.1} s of CPU and at most {} MiB of memory",
+        report.cpu_ms as f64 / 1000.0,
+        report.max_rss_kb / 1024
+    )
+}
+
+/// Runs one tool process confined, stdout to `run.stdout` and stderr to the task log. Killed on
+/// its timeout, on the job's close (checked at most every half second, which keeps a cancel
+/// well inside 2 seconds) or on shutdown. Returns how it ended when it ran to its end; a
+/// missing program, a sandbox that cannot be set up or a limit reached fail the task.
+fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
+    let shared = scope.shared;
+    let confinement = &shared.confinement;
+    if let Some(refusal) = confinement.refusal() {
+        return Err(Stop::Fail(code::E_NODE_TASK_CONFIG, refusal.to_string()));
+    }
+    let program = paths::find_program(&run.argv[0], &confinement.path, confinement.tool_user)
+        .ok_or_else(|| {
+            Stop::Fail(
+                code::E_NODE_TASK_CONFIG,
+                format!("{} not found on PATH", run.argv[0]),
+            )
+        })?;
+    let limits = shared.catalog.limits_for(run.name);
+    let timeout = run
+        .timeout
+        .unwrap_or(Duration::from_secs(limits.wall_seconds));
+    let spec = spec_for(scope, &run, program, limits)?;
+    scope.note(&format!("$ {}", run.argv.join(" ")));
+    set_progress(shared, scope.task_id, 10)?;
+    let outcome = process::run(
+        &shared.processes,
+        scope.job_id,
+        confinement.command(&spec),
+        (run.stdout, scope.log),
+        Some(timeout),
+        &stop_check(shared, scope.job_id),
+    );
+    set_progress(shared, scope.task_id, 90)?;
+    let report = Report::read(&spec.report);
+    let _ = fs::remove_file(&spec.report);
+    match outcome {
+        Outcome::Exited(status) => ended(scope, &run, &limits, status, report),
+        Outcome::Stopped => Err(Stop::Abandon),
+        Outcome::TimedOut => Err(Stop::Fail(
+            code::E_NODE_TASK_EXPIRED,
+            format!(
+                "{} ran longer than its timeout of {} seconds and was killed",
+                run.name,
+                timeout.as_secs()
+            ),
+        )),
+        Outcome::SpawnFailed(error) => Err(Stop::Fail(
+            code::E_SERVER,
+            format!(
+                "cannot start the tool supervisor {}: {error}",
+                confinement.helper.display()
+            ),
+        )),
+    }
+}
+
+/// What the supervisor is told for `run`.
+fn spec_for(scope: &TaskScope, run: &Run, program: PathBuf, limits: Limits) -> Step<Spec> {
+    let confinement = &scope.shared.confinement;
+    let workspace = scope.workspace;
+    sandbox::make_scratch(&workspace.scratch, confinement.tool_user).map_err(|e| {
+        Stop::Fail(
+            code::E_SERVER,
+            format!("cannot make the tool's scratch directory: {e}"),
+        )
+    })?;
+    let mut read = confinement.readable(&program, run.read_paths, &workspace.dir);
+    read.push(workspace.file_list.clone());
+    Ok(Spec {
+        env: sandbox::tool_env(&workspace.scratch, &confinement.path),
+        args: run.argv[1..].to_vec(),
+        program,
+        cwd: run.cwd.to_path_buf(),
+        read,
+        write: vec![workspace.scratch.clone()],
+        network: run.network,
+        limits,
+        user: confinement.tool_user,
+        require_landlock: !confinement.unconfined,
+        report: scope.shared.workspace_dir.join(format!(
+            "job-{}-task-{}.report",
+            scope.job_id, scope.task_id
+        )),
+    })
+}
+
+/// Reads how a supervised run ended: the tool's own status, or why it could not run.
+fn ended(
+    scope: &TaskScope,
+    run: &Run,
+    limits: &Limits,
+    status: std::process::ExitStatus,
+    report: Option<Report>,
+) -> Step<Report> {
+    let Some(report) = report else {
+        // The supervisor died before writing (the tool killed it, or it was killed).
+        still(scope.shared, scope.job_id, JobState::Running)?;
+        return Ok(Report {
+            code: None,
+            signal: std::os::unix::process::ExitStatusExt::signal(&status),
+            ..Report::default()
+        });
+    };
+    scope.note(&format!(
+        "confined by: {}",
+        if report.confined_by.is_empty() {
+            "nothing".to_string()
+        } else {
+            report.confined_by.join(", ")
+        }
+    ));
+    if report.not_found {
+        return Err(Stop::Fail(
+            code::E_NODE_TASK_CONFIG,
+            format!("{} not found on PATH", run.argv[0]),
+        ));
+    }
+    if let Some(error) = &report.error {
+        return Err(Stop::Fail(
+            code::E_NODE_TASK_CONFIG,
+            format!("cannot run {} confined: {error}", run.name),
+        ));
+    }
+    if let Some(limit) = report.limit_hit(limits) {
+        still(scope.shared, scope.job_id, JobState::Running)?;
+        let result_code = if limit.contains("CPU") {
+            code::E_NODE_TASK_EXPIRED
+        } else {
+            code::E_NODE_TASK
+        };
+        return Err(Stop::Fail(
+            result_code,
+            format!("{} reached {limit} and was stopped", run.name),
+        ));
+    }
+    Ok(report)
+}
+
+/// Whether a running tool should be stopped: the server stops, or the job closed.
+fn stop_check(shared: &Shared, job_id: JobId) -> impl Fn() -> bool + '_ {
+    let last_check = std::cell::Cell::new(Instant::now());
+    move || {
+        if shared.is_stopping() {
+            return true;
+        }
+        if last_check.get().elapsed() < Duration::from_millis(500) {
+            return false;
+        }
+        last_check.set(Instant::now());
+        shared
+            .pool
+            .get()
+            .ok()
+            .and_then(|conn| db::jobs::state(&conn, job_id).ok().flatten())
+            .is_some_and(|state| state == JobState::Closed)
+    }
+}
+
+/// A file in the workspaces directory that holds a tool's stdout, removed when dropped.
+struct Capture {
+    path: PathBuf,
+    file: File,
+}
+
+impl Capture {
+    fn new(scope: &TaskScope) -> Step<Capture> {
+        let path = scope
+            .shared
+            .workspace_dir
+            .join(format!("job-{}-task-{}.out", scope.job_id, scope.task_id));
+        let file = File::create(&path)
+            .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot capture tool output: {e}")))?;
+        Ok(Capture { path, file })
+    }
+
+    fn read(&self) -> Step<String> {
+        fs::read(&self.path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Files larger than this are not read for fingerprints (their findings get none from lines).
+const FINGERPRINT_READ_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Findings with fingerprints computed from the checked-out files' own lines. A tool names the
+/// paths, so only plain relative paths to regular files inside `root` are read.
+fn fingerprinted(root: &Path, found: Vec<Finding>) -> Vec<(Finding, String)> {
+    let mut files: HashMap<String, Vec<String>> = HashMap::new();
+    for finding in &found {
+        files
+            .entry(finding.path.clone())
+            .or_insert_with(|| lines_inside(root, &finding.path));
+    }
+    let fingerprints = finding::fingerprints(&found, |path, line| {
+        let index = usize::try_from(line).ok()?.checked_sub(1)?;
+        files.get(path)?.get(index).cloned()
+    });
+    found.into_iter().zip(fingerprints).collect()
+}
+
+/// The lines of `root/path`, or none when the path leaves `root`, passes through a symlink, or
+/// names something other than a regular file of a reasonable size.
+fn lines_inside(root: &Path, path: &str) -> Vec<String> {
+    use std::path::Component;
+    let relative = Path::new(path);
+    if !relative
+        .components()
+        .all(|part| matches!(part, Component::Normal(_)))
+    {
+        return Vec::new();
+    }
+    let mut at = root.to_path_buf();
+    for part in relative.components() {
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => return Vec::new(),
+            Ok(_) => {}
+            Err(_) => return Vec::new(),
+        }
+    }
+    match fs::symlink_metadata(&at) {
+        Ok(meta) if meta.is_file() && meta.len() <= FINGERPRINT_READ_LIMIT => {}
+        _ => return Vec::new(),
+    }
+    fs::read(&at)
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_read_only_regular_files_inside_the_checkout() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("checkout");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("sub/a.py"), "one\ntwo\n").unwrap();
+        fs::write(dir.path().join("secret"), "s\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), root.join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("up")).unwrap();
+        assert_eq!(lines_inside(&root, "sub/a.py"), ["one", "two"]);
+        for hostile in [
+            "../secret",
+            "/etc/passwd",
+            "link",
+            "up/secret",
+            "sub/../../secret",
+        ] {
+            assert!(lines_inside(&root, hostile).is_empty(), "{hostile}");
+        }
+    }
+}
