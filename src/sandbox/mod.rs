@@ -353,13 +353,17 @@ impl Report {
         serde_json::from_str(&text).ok()
     }
 
-    /// Which limit, if any, ended the run, in words.
+    /// Which limit, if any, ended the run, in words. A shell that ran the tool passes its
+    /// child's death on as `128 + signal`, which counts too.
     pub fn limit_hit(&self, limits: &Limits) -> Option<String> {
+        const SIGKILL: i32 = 9;
         const SIGXCPU: i32 = 24;
         const SIGXFSZ: i32 = 25;
-        const SIGKILL: i32 = 9;
+        let signal = self
+            .signal
+            .or_else(|| self.code.filter(|code| *code > 128).map(|code| code - 128));
         let cpu_spent = self.cpu_ms / 1000 >= limits.cpu_seconds;
-        match self.signal {
+        match signal {
             Some(SIGXCPU) => Some(format!("its CPU-time limit of {} s", limits.cpu_seconds)),
             Some(SIGKILL) if cpu_spent => {
                 Some(format!("its CPU-time limit of {} s", limits.cpu_seconds))
