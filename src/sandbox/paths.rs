@@ -251,7 +251,7 @@ mod tests {
         fs::write(bin.join("tool"), "binary").unwrap();
         assert_eq!(
             installation_of(&bin.join("tool"), OsStr::new("")),
-            [bin.clone()]
+            [bin]
         );
     }
 }

@@ -155,7 +155,7 @@ enum Planned {
     Builtin,
     /// A linter codepup knows how to run and read (pylint, ruff, shellcheck).
     Linter(Linter),
-    Command(ToolDef),
+    Command(Box<ToolDef>),
 }
 
 impl Planned {
@@ -196,7 +196,7 @@ fn plan(shared: &Shared, scheme: &Scheme, log: &mut File) -> Step<Vec<Planned>> 
                 format!("tool {name} is not defined in this server's tools.toml"),
             )
         })?;
-        tasks.push(Planned::Command(tool.clone()));
+        tasks.push(Planned::Command(Box::new(tool.clone())));
     }
     // The built-in checker looks at every text file, so it needs no languages.
     let only_builtin_lint = tasks.iter().any(|task| matches!(task, Planned::Builtin))
