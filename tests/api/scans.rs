@@ -538,7 +538,17 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(
         data.join("tools.toml"),
-        tools(&[("sleeper", &format!(r#"["sleep", "{}"]"#, n(646)), "")]),
+        // The tool leaves a grandchild in a session of its own, which a process-group kill
+        // and the tool's parent-death signal both miss.
+        tools(&[(
+            "sleeper",
+            &format!(
+                r#"["sh", "-c", "(setsid sleep {} &); exec sleep {}"]"#,
+                n(647),
+                n(646)
+            ),
+            "",
+        )]),
     )
     .unwrap();
     let start = || {
@@ -603,15 +613,22 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
         "the tool never started"
     );
 
+    assert!(
+        eventually(QUICK, || process_running(&format!("sleep {}", n(647)))),
+        "the grandchild never started"
+    );
+
     server.kill().unwrap();
     server.wait().unwrap();
-    assert!(
-        eventually(Duration::from_secs(2), || !process_running(&format!(
-            "sleep {}",
-            n(646)
-        ))),
-        "the tool outlived kill -9"
-    );
+    for (who, base) in [("tool", 646), ("grandchild", 647)] {
+        assert!(
+            eventually(Duration::from_secs(2), || !process_running(&format!(
+                "sleep {}",
+                n(base)
+            ))),
+            "the {who} outlived kill -9"
+        );
+    }
 
     let mut server = start();
     let base = read_listen_address(&mut server);
