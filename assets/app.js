@@ -205,6 +205,14 @@ async function refreshSummary() {
   setText($("h-failed"), String(summary.failed_last_24h));
   $("h-failed").parentElement.classList.toggle("alert", summary.failed_last_24h > 0);
   setText($("h-oldest"), summary.oldest_waiting_age === null ? "none" : duration(summary.oldest_waiting_age));
+  const tools = summary.tools;
+  const warning = $("tools-warning");
+  warning.hidden = !tools || tools.confined;
+  if (tools && !tools.confined) {
+    setText(warning, tools.refused
+      ? "Tools are refused: this kernel cannot confine them (no Landlock). Start codepup with --unconfined-tools to run them anyway."
+      : "Tools run unconfined (--unconfined-tools): a scanned repository can run code with the server's rights.");
+  }
 }
 
 // Rows are kept by job id and updated in place, so a poll never rebuilds the table under the

@@ -216,7 +216,8 @@ pub async fn get_queue_summary(
         Ok(db::jobs::queue_health(conn, &caller, &since)?)
     })
     .await?;
-    Ok(envelope::ok(views::queue_health(&health, &now)))
+    let tools = views::tool_confinement(&state.queue.shared().confinement);
+    Ok(envelope::ok(views::queue_health(&health, &now, tools)))
 }
 
 fn read_job_filter(query: &Query, tz: time::UtcOffset) -> Result<JobFilter, AppError> {

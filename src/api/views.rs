@@ -357,7 +357,17 @@ pub fn job_overview(overview: &JobOverview, tz: UtcOffset) -> Value {
 }
 
 /// Queue health: counts, and the oldest waiting job's age in whole seconds at `now` (stored form).
-pub fn queue_health(health: &QueueHealth, now: &str) -> Value {
+/// How tools run here, for the status page: confined, unconfined by the admin's choice, or
+/// refused because the kernel cannot confine them.
+pub fn tool_confinement(confinement: &crate::sandbox::Confinement) -> Value {
+    json!({
+        "confined": confinement.landlock,
+        "refused": confinement.refusal().is_some(),
+        "description": confinement.describe(),
+    })
+}
+
+pub fn queue_health(health: &QueueHealth, now: &str, tools: Value) -> Value {
     let oldest_waiting_age = health
         .oldest_waiting_since
         .as_deref()
@@ -369,6 +379,7 @@ pub fn queue_health(health: &QueueHealth, now: &str) -> Value {
         "closed_last_24h": health.closed_recently,
         "failed_last_24h": health.failed_recently,
         "oldest_waiting_age": oldest_waiting_age,
+        "tools": tools,
     })
 }
 

@@ -249,9 +249,6 @@ mod tests {
         let bin = dir.path().join("home/bin");
         fs::create_dir_all(&bin).unwrap();
         fs::write(bin.join("tool"), "binary").unwrap();
-        assert_eq!(
-            installation_of(&bin.join("tool"), OsStr::new("")),
-            [bin]
-        );
+        assert_eq!(installation_of(&bin.join("tool"), OsStr::new("")), [bin]);
     }
 }
