@@ -314,11 +314,17 @@ fn the_summary_counts_waiting_running_and_recently_failed_jobs() {
     ]));
     let world = World::build(&app);
     let empty = app.get(SUMMARY, ADMIN_TOKEN).expect(200);
+    let mut counts = empty.data().clone();
+    let tools = counts.as_object_mut().unwrap().remove("tools").unwrap();
     assert_eq!(
-        empty.data(),
-        &json!({"waiting": 0, "running": 0, "closed_last_24h": 0, "failed_last_24h": 0,
+        counts,
+        json!({"waiting": 0, "running": 0, "closed_last_24h": 0, "failed_last_24h": 0,
                 "oldest_waiting_age": null})
     );
+    // How tools run here: this kernel (like CI's) enforces Landlock.
+    assert_eq!(tools["confined"], true, "{tools}");
+    assert_eq!(tools["refused"], false, "{tools}");
+    assert!(tools["description"].as_str().unwrap().contains("Landlock on"));
 
     let failing =
         world.project_with_scheme(&app, "main", json!({"name": "fails", "tools": ["failer"]}));
