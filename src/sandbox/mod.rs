@@ -400,6 +400,29 @@ mod tests {
         .contains("memory_mb"));
     }
 
+    fn confinement(landlock: bool, unconfined: bool) -> Confinement {
+        Confinement {
+            helper: PathBuf::from("/bin/codepup"),
+            tool_user: None,
+            landlock,
+            unconfined,
+            hidden: Vec::new(),
+            path: OsString::from("/usr/bin"),
+        }
+    }
+
+    #[test]
+    fn without_landlock_tools_are_refused_unless_the_admin_says_unconfined() {
+        assert_eq!(confinement(true, false).refusal(), None);
+        assert!(confinement(false, false)
+            .refusal()
+            .unwrap()
+            .contains("--unconfined-tools"));
+        assert_eq!(confinement(false, true).refusal(), None);
+        assert!(confinement(false, true).describe().contains("unconfined"));
+        assert!(confinement(true, false).describe().contains("Landlock on"));
+    }
+
     #[test]
     fn signals_name_the_limit_that_ended_a_run() {
         let limits = Limits {

@@ -340,3 +340,83 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .unwrap();
     String::from_utf8(output.stdout).unwrap()[..64].to_string()
 }
+
+/// A server that does not run as root confines its tools too: the supervisor makes a user
+/// namespace to own the PID and network namespaces. Run here as `nobody` through `setpriv`.
+#[test]
+fn an_unprivileged_supervisor_confines_its_tool_with_a_user_namespace() {
+    if !nix_is_root() {
+        eprintln!("note: not root, so this test cannot become another user; skipped");
+        return;
+    }
+    use std::os::unix::fs::chown;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (checkout, scratch, secret) = (root.join("ck"), root.join("scratch"), root.join("secret"));
+    for path in [&checkout, &scratch] {
+        std::fs::create_dir_all(path).unwrap();
+    }
+    std::fs::write(checkout.join("a.txt"), "committed\n").unwrap();
+    std::fs::write(&secret, "token\n").unwrap();
+    let helper = root.join("codepup");
+    std::fs::copy(env!("CARGO_BIN_EXE_codepup"), &helper).unwrap();
+    for path in [
+        root,
+        &checkout,
+        &scratch,
+        &secret,
+        &helper,
+        &checkout.join("a.txt"),
+    ] {
+        chown(path, Some(65534), Some(65534)).unwrap();
+    }
+    let script = format!(
+        "echo pid $$; id -u; cat a.txt; cat {secret} || echo secret-refused; \
+         echo x > {scratch}/w && echo scratch-written; echo x > a.txt || echo checkout-refused",
+        secret = secret.display(),
+        scratch = scratch.display()
+    );
+    let report = root.join("report.json");
+    let spec = json!({
+        "program": "/bin/sh", "args": ["-c", script], "cwd": checkout,
+        "env": [["PATH", "/usr/bin:/bin"]],
+        "read": ["/usr", "/lib", "/lib64", "/bin", "/proc", checkout],
+        "write": [scratch], "network": false,
+        "limits": {"memory_mb": 1024, "cpu_seconds": 10, "processes": 64, "file_size_mb": 10,
+                   "open_files": 256, "wall_seconds": 60},
+        "user": null, "require_landlock": true, "report": report,
+    });
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&helper)
+        .arg("sandbox-exec")
+        .arg(spec.to_string())
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["code"], 0, "{report} {stdout}");
+    for layer in ["pid-namespace", "network-namespace", "landlock"] {
+        assert!(
+            report["confined_by"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(layer)),
+            "{report}"
+        );
+    }
+    for line in [
+        "pid 1",
+        "65534",
+        "committed",
+        "secret-refused",
+        "scratch-written",
+        "checkout-refused",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "{line}: {stdout}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(checkout.join("a.txt")).unwrap(),
+        "committed\n"
+    );
+}

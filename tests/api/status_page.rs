@@ -324,7 +324,10 @@ fn the_summary_counts_waiting_running_and_recently_failed_jobs() {
     // How tools run here: this kernel (like CI's) enforces Landlock.
     assert_eq!(tools["confined"], true, "{tools}");
     assert_eq!(tools["refused"], false, "{tools}");
-    assert!(tools["description"].as_str().unwrap().contains("Landlock on"));
+    assert!(tools["description"]
+        .as_str()
+        .unwrap()
+        .contains("Landlock on"));
 
     let failing =
         world.project_with_scheme(&app, "main", json!({"name": "fails", "tools": ["failer"]}));
