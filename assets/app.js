@@ -207,10 +207,10 @@ async function refreshSummary() {
   setText($("h-oldest"), summary.oldest_waiting_age === null ? "none" : duration(summary.oldest_waiting_age));
   const tools = summary.tools;
   const warning = $("tools-warning");
-  warning.hidden = !tools || tools.confined;
-  if (tools && !tools.confined) {
+  warning.hidden = !tools || (tools.confined && !tools.refused);
+  if (tools && !warning.hidden) {
     setText(warning, tools.refused
-      ? "Tools are refused: this kernel cannot confine them (no Landlock). Start codepup with --unconfined-tools to run them anyway."
+      ? "Tool processes are refused. " + tools.refusal
       : "Tools run unconfined (--unconfined-tools): a scanned repository can run code with the server's rights.");
   }
 }

@@ -363,6 +363,7 @@ pub fn tool_confinement(confinement: &crate::sandbox::Confinement) -> Value {
     json!({
         "confined": confinement.landlock,
         "refused": confinement.refusal().is_some(),
+        "refusal": confinement.refusal(),
         "description": confinement.describe(),
     })
 }

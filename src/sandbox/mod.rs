@@ -121,6 +121,8 @@ pub struct Confinement {
     pub hidden: Vec<PathBuf>,
     /// The `PATH` tools get (the server's own).
     pub path: OsString,
+    /// Why the tool user cannot reach the workspaces, if it cannot.
+    pub unreachable: Option<String>,
 }
 
 impl Confinement {
@@ -148,19 +150,21 @@ impl Confinement {
         };
         let mut hidden = config.tools.hidden_paths.clone();
         hidden.push(config.data_dir.clone());
-        let confinement = Confinement {
+        let mut confinement = Confinement {
             helper,
             tool_user,
             landlock: landlock_works(),
             unconfined: config.tools.unconfined,
             hidden,
             path: config.tools.path.clone(),
+            unreachable: None,
         };
         if let Some(ids) = confinement.tool_user {
-            prepare_data_dir(config, ids)?;
+            prepare_data_dir(config)?;
+            confinement.unreachable = unreachable_by(&config.data_dir, ids);
         }
-        if confinement.refusal().is_some() {
-            log::error!("this kernel does not enforce Landlock: tool processes are refused");
+        if let Some(refusal) = confinement.refusal() {
+            log::error!("{refusal}");
         } else if !confinement.landlock {
             log::warn!("this kernel does not enforce Landlock: tools run unconfined");
         }
@@ -193,13 +197,17 @@ impl Confinement {
     }
 
     /// Whether tools may run at all: with Landlock, or without it when the admin said so.
-    pub fn refusal(&self) -> Option<&'static str> {
+    pub fn refusal(&self) -> Option<String> {
+        if let Some(why) = &self.unreachable {
+            return Some(why.clone());
+        }
         if self.landlock || self.unconfined {
             None
         } else {
             Some(
                 "tools are refused: this kernel does not enforce Landlock, so a tool could read \
-                 the server's data; start codepup with --unconfined-tools to run them anyway",
+                 the server's data; start codepup with --unconfined-tools to run them anyway"
+                    .to_string(),
             )
         }
     }
@@ -234,7 +242,7 @@ fn landlock_works() -> bool {
 /// Lets the tool user reach the workspaces (and nothing else) in the data directory: the data
 /// directory and `workspaces/` can be passed through but not listed, what holds secrets is the
 /// server's alone, and files the server writes for tools (checkouts) are readable by others.
-fn prepare_data_dir(config: &Config, ids: Ids) -> anyhow::Result<()> {
+fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let modes = [
         (config.data_dir.clone(), 0o711),
@@ -256,22 +264,35 @@ fn prepare_data_dir(config: &Config, ids: Ids) -> anyhow::Result<()> {
     }
     // Checkouts are written by git with the process umask: keep them readable by the tool user.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    for dir in config.data_dir.ancestors().skip(1) {
-        let mode = std::fs::metadata(dir)
-            .with_context(|| format!("reading {}", dir.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o001 == 0 {
-            anyhow::bail!(
-                "tools run as uid {} but cannot pass through {} (mode {:o}): give others \
-                 search permission (chmod o+x) or choose another --data-dir",
+    Ok(())
+}
+
+/// Why `ids` cannot pass through the directories above the data directory, if it cannot: then
+/// tools are refused (their tasks say this) rather than the whole server.
+fn unreachable_by(data_dir: &Path, ids: Ids) -> Option<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for dir in data_dir.ancestors().skip(1) {
+        let meta = std::fs::metadata(dir).ok()?;
+        let mode = meta.permissions().mode();
+        let passes = if meta.uid() == ids.uid {
+            mode & 0o100 != 0
+        } else if meta.gid() == ids.gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        };
+        if !passes {
+            return Some(format!(
+                "tools are refused: they run as uid {} (--tool-user), which cannot pass through \
+                 {} (mode {:o}) to the job's files; give others search permission there \
+                 (chmod o+x) or choose a --data-dir outside it",
                 ids.uid,
                 dir.display(),
                 mode & 0o777
-            );
+            ));
         }
     }
-    Ok(())
+    None
 }
 
 /// A per-job scratch directory, owned by the tool user: `home`, `tmp` and `cache` inside.
@@ -408,6 +429,7 @@ mod tests {
             unconfined,
             hidden: Vec::new(),
             path: OsString::from("/usr/bin"),
+            unreachable: None,
         }
     }
 
@@ -421,6 +443,9 @@ mod tests {
         assert_eq!(confinement(false, true).refusal(), None);
         assert!(confinement(false, true).describe().contains("unconfined"));
         assert!(confinement(true, false).describe().contains("Landlock on"));
+        let mut blocked = confinement(true, false);
+        blocked.unreachable = Some("tools are refused: /root".to_string());
+        assert!(blocked.refusal().unwrap().contains("/root"));
     }
 
     #[test]

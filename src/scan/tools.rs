@@ -206,7 +206,7 @@ fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
     let shared = scope.shared;
     let confinement = &shared.confinement;
     if let Some(refusal) = confinement.refusal() {
-        return Err(Stop::Fail(code::E_NODE_TASK_CONFIG, refusal.to_string()));
+        return Err(Stop::Fail(code::E_NODE_TASK_CONFIG, refusal));
     }
     let program = paths::find_program(&run.argv[0], &confinement.path, confinement.tool_user)
         .ok_or_else(|| {
