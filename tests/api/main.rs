@@ -4,6 +4,7 @@
 mod bad_input;
 mod findings;
 mod helpers;
+mod hostile_repos;
 mod jobs_api;
 mod permissions;
 mod records;

@@ -23,7 +23,7 @@ fn n(base: u32) -> String {
     format!("{base}.{:05}", std::process::id() % 100_000)
 }
 
-fn tools(entries: &[(&str, &str, &str)]) -> String {
+pub(crate) fn tools(entries: &[(&str, &str, &str)]) -> String {
     entries
         .iter()
         .map(|(name, command, extra)| {
@@ -32,7 +32,7 @@ fn tools(entries: &[(&str, &str, &str)]) -> String {
         .collect()
 }
 
-fn task_log(app: &TestApp, project: &str, job_id: i64, task_id: &Value) -> String {
+pub(crate) fn task_log(app: &TestApp, project: &str, job_id: i64, task_id: &Value) -> String {
     let reply = app
         .get(
             &format!("{project}/jobs/{job_id}/tasks/{task_id}/log/"),
@@ -774,7 +774,7 @@ fn an_incremental_job_of_changed_files_only_tools_checks_out_just_those_files() 
 
 /// `(rule, path, line, state)` of every finding the project keeps, read from the database (the
 /// findings API arrives with the rest of the lint issue).
-fn stored_findings(app: &TestApp) -> Vec<(String, String, i64, i64)> {
+pub(crate) fn stored_findings(app: &TestApp) -> Vec<(String, String, i64, i64)> {
     let conn = rusqlite::Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let mut stmt = conn
         .prepare("SELECT rule, path, line, state FROM issues ORDER BY path, line")
@@ -867,7 +867,7 @@ fn the_built_in_checker_finds_planted_problems_and_an_incremental_scan_fixes_exa
 }
 
 /// Whether a linter is installed; in CI it must be (`.ci/run` installs it).
-fn has_tool(name: &str) -> bool {
+pub(crate) fn has_tool(name: &str) -> bool {
     let found = Command::new(name)
         .arg("--version")
         .stdout(Stdio::null())

@@ -1,0 +1,161 @@
+//! A hostile repository, or a hostile user of the local-repository root, must not make codepup
+//! read or run anything outside what was allowed (issue 8, holes 1 and 2).
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{git, TestApp, World, ADMIN_TOKEN};
+use crate::scans::{has_tool, stored_findings, task_log, tools};
+
+const QUICK: Duration = Duration::from_secs(30);
+
+/// A project on `main` of the world's repository with a new scheme and `scan_path`; returns its
+/// path (`.../projects/<id>`).
+fn project(app: &TestApp, world: &World, scheme: Value, scan_path: &str) -> String {
+    let created = app
+        .post(
+            &format!("{}/initscheme/", world.repo_path()),
+            ADMIN_TOKEN,
+            scheme,
+        )
+        .expect(201);
+    let scheme_id = created.data()["scan_scheme"].as_i64().unwrap();
+    let project = app
+        .post(
+            &format!("{}/projects/", world.repo_path()),
+            ADMIN_TOKEN,
+            json!({"branch": "main", "scan_scheme_id": scheme_id, "scan_path": scan_path}),
+        )
+        .expect(201);
+    format!("{}/projects/{}", world.repo_path(), project.data()["id"])
+}
+
+fn commit_all(repo: &Path, message: &str) {
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", message]);
+}
+
+/// Every task log of a job, one after the other.
+fn task_logs(app: &TestApp, project: &str, job_id: i64, detail: &Value) -> String {
+    detail["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task_log(app, project, job_id, &task["id"]))
+        .collect()
+}
+
+#[test]
+fn an_incremental_scan_hands_tools_no_symlink_to_a_file_outside_the_checkout() {
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "reader",
+        r#"["sh", "-c", "while IFS= read -r f; do echo \"== $f\"; cat -- \"$f\"; done < {files}"]"#,
+        "changed_files_only = true",
+    )]));
+    let secret = app.dir.path().join("secret.txt");
+    let marker = format!("TOP-SECRET-{}", std::process::id());
+    std::fs::write(&secret, format!("{marker}\n")).unwrap();
+    let world = World::build(&app);
+    let project =
+        world.project_with_scheme(&app, "main", json!({"name": "r", "tools": ["reader"]}));
+    let (first, _) = app.start_scan(&project, json!({}));
+    assert_eq!(app.wait_for_job(&project, first, QUICK)["result_code"], 0);
+
+    std::fs::write(world.repo_dir.join("ok.sh"), "echo ok-file\n").unwrap();
+    symlink(&secret, world.repo_dir.join("evil.sh")).unwrap();
+    commit_all(
+        &world.repo_dir,
+        "a file and a symlink out of the repository",
+    );
+    let (second, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, second, QUICK);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = task_logs(&app, &project, second, &detail);
+    assert!(log.contains("== ok.sh") && log.contains("ok-file"), "{log}");
+    assert!(!log.contains(&marker), "the secret was read: {log}");
+    assert!(!log.contains("evil.sh"), "the symlink was listed: {log}");
+    assert!(log.contains("1 files to scan"), "{log}");
+}
+
+#[test]
+fn shellcheck_never_reads_a_symlinked_file_of_an_incremental_scan() {
+    if !has_tool("shellcheck") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let secret = app.dir.path().join("secret.sh");
+    std::fs::write(&secret, "#!/bin/sh\necho $1 # TOP-SECRET\n").unwrap();
+    let world = World::build(&app);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "sc", "lint_enabled": true, "languages": ["shell"], "tools": ["shellcheck"]}),
+    );
+    let (first, _) = app.start_scan(&project, json!({}));
+    assert_eq!(app.wait_for_job(&project, first, QUICK)["result_code"], 0);
+
+    std::fs::write(world.repo_dir.join("ok.sh"), "#!/bin/sh\necho $1\n").unwrap();
+    symlink(&secret, world.repo_dir.join("evil.sh")).unwrap();
+    commit_all(
+        &world.repo_dir,
+        "a script and a symlink out of the repository",
+    );
+    let (second, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, second, Duration::from_secs(120));
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let found = stored_findings(&app);
+    assert!(
+        found.iter().any(|f| f.0 == "SC2086" && f.1 == "ok.sh"),
+        "the regular file is checked: {found:?}"
+    );
+    assert!(
+        !found.iter().any(|f| f.1 == "evil.sh"),
+        "the symlink's target was checked: {found:?}"
+    );
+}
+
+#[test]
+fn a_scan_path_that_became_a_symlink_closes_the_job_with_300_and_runs_no_tool() {
+    let app = TestApp::spawn_with_tools(&tools(&[("where", r#"["sh", "-c", "pwd -P; ls"]"#, "")]));
+    let outside = app.dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("sub")).unwrap();
+    std::fs::write(outside.join("outside-marker.txt"), "x\n").unwrap();
+    std::fs::write(outside.join("sub/outside-marker.txt"), "x\n").unwrap();
+    let world = World::build(&app);
+    for dir in ["sub", "deep/sub"] {
+        std::fs::create_dir_all(world.repo_dir.join(dir)).unwrap();
+        std::fs::write(world.repo_dir.join(dir).join("inside.txt"), "i\n").unwrap();
+    }
+    commit_all(&world.repo_dir, "two scan paths");
+    let scheme = |name: &str| json!({"name": name, "tools": ["where"]});
+    let sub = project(&app, &world, scheme("s1"), "/sub");
+    let deep = project(&app, &world, scheme("s2"), "/deep/sub");
+    for project in [&sub, &deep] {
+        let (job, _) = app.start_scan(project, json!({}));
+        let detail = app.wait_for_job(project, job, QUICK);
+        assert_eq!(detail["result_code"], 0, "{detail}");
+        assert!(task_logs(&app, project, job, &detail).contains("inside.txt"));
+    }
+
+    // `sub` itself, and `deep` above the other scan path, become symlinks to a directory outside.
+    git(&world.repo_dir, &["rm", "-r", "-q", "sub", "deep"]);
+    symlink(&outside, world.repo_dir.join("sub")).unwrap();
+    symlink(&outside, world.repo_dir.join("deep")).unwrap();
+    std::fs::write(world.repo_dir.join("other.txt"), "o\n").unwrap();
+    commit_all(&world.repo_dir, "scan paths out of the repository");
+    for (project, scan_path) in [(&sub, "/sub"), (&deep, "/deep/sub")] {
+        let (job, _) = app.start_scan(project, json!({}));
+        let detail = app.wait_for_job(project, job, QUICK);
+        assert_eq!(detail["result_code"], 300, "{scan_path}: {detail}");
+        let message = detail["result_msg"].as_str().unwrap();
+        assert!(
+            message.contains(scan_path) && message.contains("not a directory"),
+            "{message}"
+        );
+        let log = task_logs(&app, project, job, &detail);
+        assert!(!log.contains("outside-marker"), "{scan_path}: {log}");
+    }
+}
