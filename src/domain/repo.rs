@@ -95,14 +95,21 @@ fn scp_like(text: &str) -> Option<(&str, &str)> {
 /// Builds TCA's `http://<host>/<path>` form from `authority/path` and keeps `fetch_url` for git.
 fn remote(scheme: &str, rest: &str, fetch_url: &str) -> Result<RepoUrl, String> {
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let (users, host_port) = authority.rsplit_once('@').unwrap_or(("", authority));
+    // git hands ssh the user, host and port as arguments: one that starts with `-` would be
+    // read as an option (`-oProxyCommand=...`), bracketed or not. git refuses them too, but
+    // they are never registered.
+    let option_like = |part: &str| part.trim_start_matches('[').starts_with('-');
+    if users.split('@').any(option_like) || host_port.split(':').any(option_like) {
+        return Err("a repository URL's user, host or port may not start with '-'".to_string());
+    }
     let host_port = if scheme == "ssh" {
         // An ssh port says nothing about where the web view lives.
         host_port.split(':').next().unwrap_or(host_port)
     } else {
         host_port
     };
-    if host_port.is_empty() || host_port.starts_with('-') {
+    if host_port.is_empty() {
         return Err("a repository URL needs a host".to_string());
     }
     let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
@@ -203,6 +210,35 @@ mod tests {
             "",
         ] {
             assert!(RepoUrl::parse(text, &[]).is_err(), "{text} was accepted");
+        }
+    }
+
+    #[test]
+    fn users_hosts_and_ports_that_ssh_would_read_as_options_are_refused() {
+        for text in [
+            "ssh://-oProxyCommand=touch@host/x/y",
+            "ssh://[-oProxyCommand=touch]/x/y",
+            "ssh://[-oProxyCommand=touch]:22/x/y",
+            "ssh://git@[-oProxyCommand=touch]/x/y",
+            "ssh://git@-oProxyCommand=touch/x/y",
+            "ssh://git@host:-oProxyCommand=touch/x/y",
+            "ssh://a@b@-oProxyCommand=touch/x/y",
+            "git@[-oProxyCommand=touch]:x/y",
+            "[-oProxyCommand=touch]:x/y",
+            "git@-oProxyCommand=touch:x/y",
+            "https://-oProxyCommand=touch@host/x/y",
+            "git://[-x]/y",
+        ] {
+            let error = RepoUrl::parse(text, &[]).unwrap_err();
+            assert!(error.contains("'-'"), "{text}: {error}");
+        }
+        for text in [
+            "ssh://git@host:2222/x/y",
+            "ssh://my-user@my-host/x-y/z",
+            "git@host:-x/y",
+            "https://user:-password@host/x/y",
+        ] {
+            assert!(RepoUrl::parse(text, &[]).is_ok(), "{text} was refused");
         }
     }
 

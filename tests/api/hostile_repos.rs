@@ -159,3 +159,25 @@ fn a_scan_path_that_became_a_symlink_closes_the_job_with_300_and_runs_no_tool() 
         assert!(!log.contains("outside-marker"), "{scan_path}: {log}");
     }
 }
+
+#[test]
+fn ssh_urls_whose_host_or_user_would_be_an_option_are_refused_at_registration() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let repos = format!("{}/repos/", world.team_path());
+    for url in [
+        "ssh://-oProxyCommand=touch@host/x/y",
+        "ssh://[-oProxyCommand=touch]/x/y",
+        "ssh://[-oProxyCommand=touch]:22/x/y",
+        "ssh://git@[-oProxyCommand=touch]/x/y",
+        "ssh://git@-oProxyCommand=touch/x/y",
+        "git@[-oProxyCommand=touch]:x/y",
+        "[-oProxyCommand=touch]:x/y",
+        "git+ssh://-oProxyCommand=touch@host/x/y",
+    ] {
+        let reply = app
+            .post(&repos, ADMIN_TOKEN, json!({"scm_url": url}))
+            .expect(400);
+        assert_eq!(reply.invalid_fields(), ["scm_url"], "{url}: {}", reply.body);
+    }
+}
