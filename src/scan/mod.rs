@@ -34,6 +34,8 @@ pub struct Shared {
     pub git_cache_dir: PathBuf,
     pub workspace_dir: PathBuf,
     pub logs_dir: PathBuf,
+    /// Where local repositories may live; checked again before every fetch.
+    pub local_repo_roots: Vec<PathBuf>,
     pub processes: process::Processes,
     stopping: AtomicBool,
     wake: (Mutex<u64>, Condvar),
@@ -148,6 +150,7 @@ impl ScanPool {
             git_cache_dir: config.git_cache_dir(),
             workspace_dir: config.workspace_dir(),
             logs_dir,
+            local_repo_roots: config.local_repo_roots.clone(),
             processes: process::Processes::default(),
             stopping: AtomicBool::new(false),
             wake: (Mutex::new(0), Condvar::new()),

@@ -308,6 +308,11 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     let (cache, revision) = {
         let lock = shared.repo_lock(context.repo.id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        // A local repository may have changed since it was registered: a `.git` file, or a
+        // symlink, could now lead git out of the allowed roots.
+        if let Some(path) = context.repo.local_path() {
+            crate::git::check_local_repository(path, &shared.local_repo_roots).map_err(git_stop)?;
+        }
         let cache = checkout::update_cache(
             &shared.git_cache_dir,
             context.repo.id.0,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{git, TestApp, World, ADMIN_TOKEN};
+use crate::helpers::{git, make_git_repo, TestApp, World, ADMIN_TOKEN};
 use crate::scans::{has_tool, stored_findings, task_log, tools};
 
 const QUICK: Duration = Duration::from_secs(30);
@@ -158,6 +158,144 @@ fn a_scan_path_that_became_a_symlink_closes_the_job_with_300_and_runs_no_tool() 
         let log = task_logs(&app, project, job, &detail);
         assert!(!log.contains("outside-marker"), "{scan_path}: {log}");
     }
+}
+
+/// `dir/.git` becomes a file that points git at `gitdir`.
+fn git_file(dir: &Path, gitdir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(".git"), format!("gitdir: {}\n", gitdir.display())).unwrap();
+}
+
+#[test]
+fn a_git_file_below_the_local_root_cannot_register_a_repository_outside_it() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let repos = format!("{}/repos/", world.team_path());
+    let outside = tempfile::tempdir().unwrap();
+    let outside_repo = make_git_repo(&outside.path().join("secret"), &[("s.txt", "s\n")]);
+
+    // A `.git` file naming the outside repository, and a worktree of it, both below the root.
+    let trojan = app.repos_dir().join("trojan");
+    git_file(&trojan, &outside_repo.join(".git"));
+    git(
+        &outside_repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "wt",
+            app.repos_dir().join("wt").to_str().unwrap(),
+        ],
+    );
+    for dir in [&trojan, &app.repos_dir().join("wt")] {
+        for url in [
+            dir.display().to_string(),
+            format!("file://{}", dir.display()),
+        ] {
+            let reply = app
+                .post(&repos, ADMIN_TOKEN, json!({"scm_url": url}))
+                .expect(400);
+            assert_eq!(reply.invalid_fields(), ["scm_url"], "{url}: {}", reply.body);
+            let message = reply.body["msg"].as_str().unwrap();
+            assert!(message.contains("not below an allowed root"), "{message}");
+        }
+    }
+    // A directory that is no repository at all is refused too (git would look further up).
+    std::fs::create_dir_all(app.repos_dir().join("plain")).unwrap();
+    let plain = app
+        .post(
+            &repos,
+            ADMIN_TOKEN,
+            json!({"scm_url": app.repos_dir().join("plain").to_str().unwrap()}),
+        )
+        .expect(400);
+    assert_eq!(plain.invalid_fields(), ["scm_url"], "{}", plain.body);
+
+    // A worktree of a repository below the root, and a bare repository, are fine.
+    git(
+        &world.repo_dir,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "wt",
+            app.repos_dir().join("inside-wt").to_str().unwrap(),
+        ],
+    );
+    git(
+        &app.repos_dir(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            world.repo_dir.to_str().unwrap(),
+            "bare.git",
+        ],
+    );
+    for dir in ["inside-wt", "bare.git"] {
+        app.post(
+            &repos,
+            ADMIN_TOKEN,
+            json!({"scm_url": app.repos_dir().join(dir).to_str().unwrap()}),
+        )
+        .expect(201);
+    }
+}
+
+#[test]
+fn a_local_repository_that_points_outside_the_root_after_registration_fails_its_scans() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let project = world.project_path();
+    let (first, _) = app.start_scan(&project, json!({}));
+    assert_eq!(app.wait_for_job(&project, first, QUICK)["result_code"], 0);
+    let outside = tempfile::tempdir().unwrap();
+    let outside_repo = make_git_repo(
+        &outside.path().join("secret"),
+        &[("secret.py", "x = 1\ny = 2\n")],
+    );
+
+    // The registered directory's `.git` becomes a file naming a repository outside the root.
+    let moved = app.repos_dir().join("demo-moved.git");
+    std::fs::rename(world.repo_dir.join(".git"), &moved).unwrap();
+    git_file(&world.repo_dir, &outside_repo.join(".git"));
+    let (second, _) = app.start_scan(&project, json!({"incr_scan": false}));
+    let detail = app.wait_for_job(&project, second, QUICK);
+    assert_eq!(detail["result_code"], 114, "{detail}");
+    let message = detail["result_msg"].as_str().unwrap();
+    assert!(message.contains("not below an allowed root"), "{message}");
+    // Nor can a new project read its branches.
+    let reply = app.post(
+        &format!("{}/projects/", world.repo_path()),
+        ADMIN_TOKEN,
+        json!({"branch": "main", "global_scheme_id": 1, "scan_path": "/src"}),
+    );
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply.body["msg"]
+            .as_str()
+            .unwrap()
+            .contains("not below an allowed root"),
+        "{}",
+        reply.body
+    );
+
+    // The directory itself replaced by a symlink to the outside repository.
+    std::fs::remove_dir_all(&world.repo_dir).unwrap();
+    symlink(&outside_repo, &world.repo_dir).unwrap();
+    let (third, _) = app.start_scan(&project, json!({"incr_scan": false}));
+    let detail = app.wait_for_job(&project, third, QUICK);
+    assert_eq!(detail["result_code"], 114, "{detail}");
+
+    // Put back, the repository scans again.
+    std::fs::remove_file(&world.repo_dir).unwrap();
+    std::fs::create_dir_all(&world.repo_dir).unwrap();
+    std::fs::rename(&moved, world.repo_dir.join(".git")).unwrap();
+    let (fourth, _) = app.start_scan(&project, json!({"incr_scan": false}));
+    let detail = app.wait_for_job(&project, fourth, QUICK);
+    assert_eq!(detail["result_code"], 0, "{detail}");
 }
 
 #[test]
