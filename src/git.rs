@@ -2,9 +2,12 @@
 //! and a time limit. Errors keep git's own message and say which kind of failure it was.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::domain::repo::{below_a_root, is_below_a_root};
 
 /// The transports git may use (`GIT_ALLOW_PROTOCOL`), matching what `RepoUrl` accepts.
 const ALLOWED_PROTOCOLS: &str = "http:https:ssh:git:file";
@@ -162,6 +165,122 @@ pub fn remote_branch_head(fetch_url: &str, branch: &str) -> Result<Option<String
     }))
 }
 
+/// How long the check of a local repository may take.
+const LOCAL_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How deep git follows alternates of alternates (its own limit).
+const ALTERNATES_DEPTH: usize = 5;
+
+/// Checks that everything git would read for the local repository at `path` lies below one of
+/// `roots`: the directory itself, the git directory it names (a `.git` file can point
+/// anywhere), the common directory (a worktree's main repository), the object store and its
+/// alternates. All resolved with symlinks. Run at registration and before every fetch, since
+/// the directory may change in between; a directory that is no repository is refused, and git
+/// is not allowed to look in the directories above it. A repository that is gone is
+/// `NotFound`; one that leads out of the roots is `Forbidden`.
+pub fn check_local_repository(path: &Path, roots: &[PathBuf]) -> Result<(), GitError> {
+    if !path.exists() {
+        return Err(GitError::NotFound(format!(
+            "local repository {} does not exist",
+            path.display()
+        )));
+    }
+    let dir = below_a_root(path, roots).map_err(GitError::Forbidden)?;
+    let mut command = command();
+    command
+        .current_dir(&dir)
+        // Only the repository's own config: no system file, no hooks, no fsmonitor daemon.
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "core.fsmonitor=false",
+        ])
+        .args(["rev-parse", "--git-dir", "--git-common-dir"]);
+    for variable in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_COMMON_DIR",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    ] {
+        command.env_remove(variable);
+    }
+    if let Some(parent) = dir.parent() {
+        command.env("GIT_CEILING_DIRECTORIES", parent);
+    }
+    let stdout = run(command, LOCAL_CHECK_TIMEOUT).map_err(|error| match error {
+        GitError::Timeout(_) => error,
+        _ => GitError::NotFound(format!(
+            "local repository {} does not appear to be a git repository: {error}",
+            dir.display()
+        )),
+    })?;
+    let stdout = String::from_utf8(stdout).map_err(|_| {
+        GitError::Other(format!(
+            "local repository {} has a non-UTF-8 git directory",
+            dir.display()
+        ))
+    })?;
+    let mut lines = stdout.lines();
+    let (Some(git_dir), Some(common_dir)) = (lines.next(), lines.next()) else {
+        return Err(GitError::Other(format!(
+            "local repository {}: git named no git directory",
+            dir.display()
+        )));
+    };
+    // Each resolved, and below a root: what git reads, named in the refusal.
+    let inside = |what: &str, path: PathBuf| {
+        let resolved = path.canonicalize().map_err(|error| {
+            GitError::NotFound(format!(
+                "local repository {}: its {what} {} cannot be read: {error}",
+                dir.display(),
+                path.display()
+            ))
+        })?;
+        if is_below_a_root(&resolved, roots) {
+            Ok(resolved)
+        } else {
+            Err(GitError::Forbidden(format!(
+                "local repository {}: its {what} {} is not below an allowed root",
+                dir.display(),
+                resolved.display()
+            )))
+        }
+    };
+    inside("git directory", dir.join(git_dir))?;
+    let common_dir = inside("common git directory", dir.join(common_dir))?;
+    // Objects can come from the object store and the alternates it lists, wherever they are.
+    let mut stores = vec![inside("object store", common_dir.join("objects"))?];
+    for _ in 0..ALTERNATES_DEPTH {
+        let mut next = Vec::new();
+        for store in &stores {
+            let Ok(text) = std::fs::read_to_string(store.join("info/alternates")) else {
+                continue;
+            };
+            for line in text.lines() {
+                let line = line.trim_end();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                if line.starts_with('"') {
+                    return Err(GitError::Forbidden(format!(
+                        "local repository {} has a quoted alternate, which codepup does not follow: {line}",
+                        dir.display()
+                    )));
+                }
+                next.push(inside("alternate object store", store.join(line))?);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        stores = next;
+    }
+    Ok(())
+}
+
 /// Whether `git` can be run at all (checked once at start-up, to warn early).
 pub fn is_available() -> bool {
     Command::new("git")
@@ -175,6 +294,83 @@ pub fn is_available() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn init(dir: &Path, bare: bool) {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut command = Command::new("git");
+        command
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .args(["init", "-q"]);
+        if bare {
+            command.arg("--bare");
+        }
+        assert!(command.status().unwrap().success());
+    }
+
+    #[test]
+    fn a_local_repository_must_read_nothing_outside_the_roots() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let roots = [root.path().to_path_buf()];
+        let forbidden = |dir: &Path| match check_local_repository(dir, &roots) {
+            Err(GitError::Forbidden(message)) => message,
+            other => panic!("{}: {other:?}", dir.display()),
+        };
+        // The root itself a repository: git must not find it from a directory below.
+        init(root.path(), false);
+        init(&root.path().join("work"), false);
+        init(&root.path().join("bare.git"), true);
+        assert_eq!(
+            check_local_repository(&root.path().join("work"), &roots),
+            Ok(())
+        );
+        assert_eq!(
+            check_local_repository(&root.path().join("bare.git"), &roots),
+            Ok(())
+        );
+
+        init(&outside.path().join("secret"), false);
+        let trojan = root.path().join("trojan");
+        std::fs::create_dir(&trojan).unwrap();
+        let gitdir = outside.path().join("secret/.git");
+        std::fs::write(
+            trojan.join(".git"),
+            format!("gitdir: {}\n", gitdir.display()),
+        )
+        .unwrap();
+        assert!(forbidden(&trojan).contains("git directory"));
+
+        // Alternates lend objects from wherever they name, relative or absolute.
+        let alternates = root.path().join("bare.git/objects/info/alternates");
+        std::fs::write(
+            &alternates,
+            format!("{}\n", gitdir.join("objects").display()),
+        )
+        .unwrap();
+        assert!(forbidden(&root.path().join("bare.git")).contains("alternate"));
+        std::fs::write(&alternates, "# a comment\n../../work/.git/objects\n").unwrap();
+        assert_eq!(
+            check_local_repository(&root.path().join("bare.git"), &roots),
+            Ok(())
+        );
+
+        // Not a repository (git would look further up without the ceiling), gone, or no roots.
+        std::fs::create_dir(root.path().join("plain")).unwrap();
+        assert!(matches!(
+            check_local_repository(&root.path().join("plain"), &roots),
+            Err(GitError::NotFound(_))
+        ));
+        assert!(matches!(
+            check_local_repository(&root.path().join("gone"), &roots),
+            Err(GitError::NotFound(_))
+        ));
+        assert!(matches!(
+            check_local_repository(&root.path().join("work"), &[]),
+            Err(GitError::Forbidden(_))
+        ));
+    }
 
     #[test]
     fn stderr_is_sorted_into_failure_classes() {

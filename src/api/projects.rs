@@ -77,7 +77,16 @@ pub async fn create_project(
     // git runs on the blocking pool without holding a database connection.
     let fetch_url = repo.fetch_url.clone();
     let branch = request.branch.clone();
-    let head = web::block(move || git::remote_branch_head(&fetch_url, &branch)).await?;
+    let local = repo.local_path().map(|path| path.to_path_buf());
+    let roots = state.config.local_repo_roots.clone();
+    let head = web::block(move || {
+        // The directory may have changed since it was registered.
+        if let Some(path) = local {
+            git::check_local_repository(&path, &roots)?;
+        }
+        git::remote_branch_head(&fetch_url, &branch)
+    })
+    .await?;
     let revision = match head {
         Ok(Some(revision)) => revision,
         Ok(None) => {

@@ -16,10 +16,11 @@ use crate::domain::org::Team;
 use crate::domain::repo::{Repo, RepoUrl};
 use crate::envelope;
 use crate::error::{AppError, E_REPO_EXISTS};
+use crate::git;
 use crate::AppState;
 
 /// Registers a repository: team admin or org admin. The URL is checked and normalised; git never
-/// sees it here.
+/// sees a remote one here, and a local one only through `git::check_local_repository`.
 pub async fn create_repo(
     state: web::Data<AppState>,
     Caller(caller): Caller,
@@ -63,7 +64,15 @@ pub async fn create_repo(
         let url = if scm_url.is_empty() {
             None
         } else {
-            match RepoUrl::parse(&scm_url, &config.local_repo_roots) {
+            // A local path is also checked with git (one quick `rev-parse`, run here with the
+            // transaction open: registrations are rare, and what is checked is what is stored).
+            let roots = &config.local_repo_roots;
+            match RepoUrl::parse(&scm_url, roots).and_then(|url| match url.local_path() {
+                Some(path) => git::check_local_repository(path, roots)
+                    .map(|()| url)
+                    .map_err(|error| error.to_string()),
+                None => Ok(url),
+            }) {
                 Ok(url) => Some(url),
                 Err(message) => {
                     fields.reject("scm_url", message);

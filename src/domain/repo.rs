@@ -72,6 +72,52 @@ impl RepoUrl {
     pub fn default_name(&self) -> &str {
         &self.default_name
     }
+
+    /// The directory of a local repository, `None` for a remote one. Where git would really
+    /// read from (a `.git` file can point anywhere) is for `git::check_local_repository`.
+    pub fn local_path(&self) -> Option<&Path> {
+        local_path(&self.scm_url, &self.fetch_url)
+    }
+}
+
+/// A local repository's directory: its `scm_url` is always `file://` and its `fetch_url` the
+/// canonical path.
+fn local_path<'a>(scm_url: &str, fetch_url: &'a str) -> Option<&'a Path> {
+    scm_url.starts_with("file://").then(|| Path::new(fetch_url))
+}
+
+/// How an admin allows local repositories, for error messages.
+const HOW: &str = "start codepup with --allow-local-repos DIR (or CODEPUP_LOCAL_REPO_ROOTS) naming a directory above it";
+
+/// `path` with symlinks and `..` resolved, when it lies below one of `roots` (resolved too).
+pub fn below_a_root(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
+    if roots.is_empty() {
+        return Err(format!(
+            "local repositories are not allowed on this server: {HOW}"
+        ));
+    }
+    let canonical = path.canonicalize().map_err(|error| {
+        format!(
+            "local repository {} cannot be read: {error}",
+            path.display()
+        )
+    })?;
+    if !is_below_a_root(&canonical, roots) {
+        return Err(format!(
+            "local repository {} is not below an allowed root: {HOW}",
+            canonical.display()
+        ));
+    }
+    Ok(canonical)
+}
+
+/// Whether `canonical` (a path with symlinks and `..` already resolved) lies below one of
+/// `roots`.
+pub fn is_below_a_root(canonical: &Path, roots: &[PathBuf]) -> bool {
+    roots.iter().any(|root| {
+        root.canonicalize()
+            .is_ok_and(|root| canonical.starts_with(root))
+    })
 }
 
 /// `scheme://rest` -> `(scheme, rest)` when `scheme` looks like a URL scheme.
@@ -95,14 +141,21 @@ fn scp_like(text: &str) -> Option<(&str, &str)> {
 /// Builds TCA's `http://<host>/<path>` form from `authority/path` and keeps `fetch_url` for git.
 fn remote(scheme: &str, rest: &str, fetch_url: &str) -> Result<RepoUrl, String> {
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let (users, host_port) = authority.rsplit_once('@').unwrap_or(("", authority));
+    // git hands ssh the user, host and port as arguments: one that starts with `-` would be
+    // read as an option (`-oProxyCommand=...`), bracketed or not. git refuses them too, but
+    // they are never registered.
+    let option_like = |part: &str| part.trim_start_matches('[').starts_with('-');
+    if users.split('@').any(option_like) || host_port.split(':').any(option_like) {
+        return Err("a repository URL's user, host or port may not start with '-'".to_string());
+    }
     let host_port = if scheme == "ssh" {
         // An ssh port says nothing about where the web view lives.
         host_port.split(':').next().unwrap_or(host_port)
     } else {
         host_port
     };
-    if host_port.is_empty() || host_port.starts_with('-') {
+    if host_port.is_empty() {
         return Err("a repository URL needs a host".to_string());
     }
     let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
@@ -122,26 +175,7 @@ fn remote(scheme: &str, rest: &str, fetch_url: &str) -> Result<RepoUrl, String> 
 }
 
 fn local(path_text: &str, local_roots: &[PathBuf]) -> Result<RepoUrl, String> {
-    const HOW: &str = "start codepup with --allow-local-repos DIR (or CODEPUP_LOCAL_REPO_ROOTS) naming a directory above it";
-    if local_roots.is_empty() {
-        return Err(format!(
-            "local repositories are not allowed on this server: {HOW}"
-        ));
-    }
-    let path = Path::new(path_text);
-    let canonical = path
-        .canonicalize()
-        .map_err(|error| format!("local repository {path_text} cannot be read: {error}"))?;
-    let is_below_a_root = local_roots.iter().any(|root| {
-        root.canonicalize()
-            .is_ok_and(|root| canonical.starts_with(root))
-    });
-    if !is_below_a_root {
-        return Err(format!(
-            "local repository {} is not below an allowed root: {HOW}",
-            canonical.display()
-        ));
-    }
+    let canonical = below_a_root(Path::new(path_text), local_roots)?;
     let canonical_text = canonical
         .to_str()
         .ok_or_else(|| "a local repository path must be valid UTF-8".to_string())?
@@ -207,6 +241,35 @@ mod tests {
     }
 
     #[test]
+    fn users_hosts_and_ports_that_ssh_would_read_as_options_are_refused() {
+        for text in [
+            "ssh://-oProxyCommand=touch@host/x/y",
+            "ssh://[-oProxyCommand=touch]/x/y",
+            "ssh://[-oProxyCommand=touch]:22/x/y",
+            "ssh://git@[-oProxyCommand=touch]/x/y",
+            "ssh://git@-oProxyCommand=touch/x/y",
+            "ssh://git@host:-oProxyCommand=touch/x/y",
+            "ssh://a@b@-oProxyCommand=touch/x/y",
+            "git@[-oProxyCommand=touch]:x/y",
+            "[-oProxyCommand=touch]:x/y",
+            "git@-oProxyCommand=touch:x/y",
+            "https://-oProxyCommand=touch@host/x/y",
+            "git://[-x]/y",
+        ] {
+            let error = RepoUrl::parse(text, &[]).unwrap_err();
+            assert!(error.contains("'-'"), "{text}: {error}");
+        }
+        for text in [
+            "ssh://git@host:2222/x/y",
+            "ssh://my-user@my-host/x-y/z",
+            "git@host:-x/y",
+            "https://user:-password@host/x/y",
+        ] {
+            assert!(RepoUrl::parse(text, &[]).is_ok(), "{text} was refused");
+        }
+    }
+
+    #[test]
     fn local_repositories_need_an_allowed_root() {
         let root = std::env::temp_dir().join(format!("codepup-repo-test-{}", std::process::id()));
         let repo = root.join("inside.git");
@@ -222,6 +285,12 @@ mod tests {
         assert!(outside.contains("not below an allowed root"), "{outside}");
         let escape = RepoUrl::parse(&format!("{repo_text}/../../"), std::slice::from_ref(&root));
         assert!(escape.is_err());
+        assert_eq!(
+            url.local_path(),
+            Some(repo.canonicalize().unwrap().as_path())
+        );
+        let remote = RepoUrl::parse("https://host/a/b", std::slice::from_ref(&root)).unwrap();
+        assert_eq!(remote.local_path(), None);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
@@ -239,6 +308,13 @@ pub struct Repo {
     pub created_from: String,
     pub creator_id: Option<crate::domain::ids::UserId>,
     pub created_time: String,
+}
+
+impl Repo {
+    /// The directory of a local repository, `None` for a remote one.
+    pub fn local_path(&self) -> Option<&Path> {
+        local_path(&self.scm_url, &self.fetch_url)
+    }
 }
 
 /// Counts shown with a repository (TCA's repo detail).

@@ -1,6 +1,7 @@
 //! Source for a job: one cached bare clone per repository (cloned once, fetched on later scans),
 //! and a clean per-job checkout of one revision, removed when the job ends.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -197,6 +198,67 @@ fn split_nul(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// Whether `path` (relative, without a leading `/`) is a directory in the tree of `revision`:
+/// every component a tree, none a symlink, a file or a submodule.
+pub fn is_directory(cache: &Path, revision: &str, path: &str) -> Result<bool, GitError> {
+    if path.is_empty() {
+        return Ok(true);
+    }
+    match local(cache, &["cat-file", "-t", &format!("{revision}:{path}")]) {
+        Ok(kind) => Ok(kind.trim_ascii() == b"tree"),
+        // A path that does not exist, or that runs through a blob, has no object.
+        Err(GitError::Other(_) | GitError::NotFound(_)) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Keeps the paths of `files` that are regular files in `tree` (the revision's listing, which
+/// has no symlinks or submodules); returns them and the paths left out.
+pub fn regular_files(files: Vec<String>, tree: &[TreeEntry]) -> (Vec<String>, Vec<String>) {
+    let regular: HashSet<&str> = tree.iter().map(|entry| entry.path.as_str()).collect();
+    files
+        .into_iter()
+        .partition(|file| regular.contains(file.as_str()))
+}
+
+/// Whether `root/path` is a directory reached through real directories only: no component
+/// below `root` is a symlink (or anything but a directory). `path` is relative.
+pub fn is_real_directory(root: &Path, path: &Path) -> bool {
+    let mut dir = root.to_path_buf();
+    for component in path.components() {
+        let std::path::Component::Normal(name) = component else {
+            return false;
+        };
+        dir.push(name);
+        if !fs::symlink_metadata(&dir).is_ok_and(|meta| meta.file_type().is_dir()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Keeps the paths of `files` that are regular files on disk below `root` reached through real
+/// directories only, so that no path a tool is given can lead out of the checkout; returns
+/// them and the paths left out. Each directory is looked at once.
+pub fn confined_files(root: &Path, files: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let mut directories: HashMap<PathBuf, bool> = HashMap::new();
+    files.into_iter().partition(|file| {
+        let path = Path::new(file);
+        let parent_ok = match path.parent() {
+            None => false,
+            Some(parent) if parent.as_os_str().is_empty() => true,
+            Some(parent) => *directories
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| is_real_directory(root, parent)),
+        };
+        parent_ok
+            && path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && fs::symlink_metadata(root.join(path)).is_ok_and(|meta| meta.file_type().is_file())
+    })
+}
+
 /// Keeps the paths inside `scan_path` (`/` keeps everything).
 pub fn within_scan_path(files: Vec<String>, scan_path: &str) -> Vec<String> {
     let prefix = scan_path.trim_start_matches('/');
@@ -269,6 +331,43 @@ mod tests {
         assert_eq!(within_scan_path(files.clone(), "/"), files);
         assert_eq!(within_scan_path(files, "/src"), ["src/a.rs"]);
     }
+
+    #[test]
+    fn only_regular_files_reached_through_real_directories_are_confined() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), "s").unwrap();
+        fs::create_dir(outside.path().join("dir")).unwrap();
+        fs::write(outside.path().join("dir/f"), "f").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        fs::create_dir_all(root.join("src/deep")).unwrap();
+        fs::write(root.join("a.sh"), "a").unwrap();
+        fs::write(root.join("src/deep/b.sh"), "b").unwrap();
+        symlink(outside.path().join("secret"), root.join("evil.sh")).unwrap();
+        symlink(outside.path().join("dir"), root.join("linked")).unwrap();
+        symlink(outside.path(), root.join("src/up")).unwrap();
+        let files = [
+            "a.sh",
+            "src/deep/b.sh",
+            "evil.sh",
+            "linked/f",
+            "src/up/dir/f",
+            "src/deep",
+            "missing.sh",
+            "src/../a.sh",
+            "/etc/passwd",
+        ];
+        let (kept, left_out) = confined_files(root, files.iter().map(|f| f.to_string()).collect());
+        assert_eq!(kept, ["a.sh", "src/deep/b.sh"]);
+        assert_eq!(left_out.len(), files.len() - 2);
+        assert!(is_real_directory(root, Path::new("src/deep")));
+        assert!(is_real_directory(root, Path::new("")));
+        assert!(!is_real_directory(root, Path::new("linked")));
+        assert!(!is_real_directory(root, Path::new("src/up/dir")));
+        assert!(!is_real_directory(root, Path::new("a.sh")));
+        assert!(!is_real_directory(root, Path::new("src/../src")));
+    }
 }
 
 /// A file of a revision as git stores it.
@@ -288,7 +387,8 @@ pub fn tree_entries(cache: &Path, revision: &str) -> Result<Vec<TreeEntry>, GitE
             let (meta, path) = record.split_once('\t')?;
             let mut meta = meta.split(' ');
             let (mode, kind, blob) = (meta.next()?, meta.next()?, meta.next()?);
-            (kind == "blob" && mode != "120000").then(|| TreeEntry {
+            // Regular files only: no symlinks (120000), no submodules (160000, a commit).
+            (kind == "blob" && matches!(mode, "100644" | "100755")).then(|| TreeEntry {
                 blob: blob.to_string(),
                 path: path.to_string(),
             })

@@ -35,6 +35,8 @@ pub struct Shared {
     pub git_cache_dir: PathBuf,
     pub workspace_dir: PathBuf,
     pub logs_dir: PathBuf,
+    /// Where local repositories may live; checked again before every fetch.
+    pub local_repo_roots: Vec<PathBuf>,
     pub processes: process::Processes,
     pub confinement: crate::sandbox::Confinement,
     stopping: AtomicBool,
@@ -151,6 +153,7 @@ impl ScanPool {
             git_cache_dir: config.git_cache_dir(),
             workspace_dir: config.workspace_dir(),
             logs_dir,
+            local_repo_roots: config.local_repo_roots.clone(),
             processes: process::Processes::default(),
             confinement,
             stopping: AtomicBool::new(false),

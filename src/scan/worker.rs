@@ -307,6 +307,11 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     let (cache, revision) = {
         let lock = shared.repo_lock(context.repo.id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        // A local repository may have changed since it was registered: a `.git` file, or a
+        // symlink, could now lead git out of the allowed roots.
+        if let Some(path) = context.repo.local_path() {
+            crate::git::check_local_repository(path, &shared.local_repo_roots).map_err(git_stop)?;
+        }
         let cache = checkout::update_cache(
             &shared.git_cache_dir,
             context.repo.id.0,
@@ -418,21 +423,31 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         .into_iter()
         .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
         .collect();
-    let files = match &baseline {
+    let (mut files, changed) = match &baseline {
         Some((base, _)) => {
             let changed = checkout::changed_files(&cache, base, &revision).map_err(git_stop)?;
             let changed = checkout::within_scan_path(changed, scan_path);
+            // Tools get regular files only, as in a full scan: a symlink may point anywhere.
+            let (regular, left_out) = checkout::regular_files(changed.clone(), &tree);
             let _ = writeln!(
                 job_log,
                 "incremental scan against {base}: {} changed files",
-                changed.len()
+                regular.len()
             );
-            changed
+            if !left_out.is_empty() {
+                let _ = writeln!(
+                    job_log,
+                    "left out {} changed symlinks or submodules: {}",
+                    left_out.len(),
+                    some_of(&left_out)
+                );
+            }
+            (regular, Some(changed))
         }
         None => {
             let all: Vec<String> = tree.iter().map(|entry| entry.path.clone()).collect();
             let _ = writeln!(job_log, "full scan: {} files", all.len());
-            all
+            (all, None)
         }
     };
     // Only command tools need files on disk (codecount reads blobs from git), and a job whose
@@ -441,13 +456,13 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         .iter()
         .any(|task| matches!(task, Planned::Command(_) | Planned::Linter(_)));
     // Files the scan covered, for deciding which open findings it fixed: every file, or the
-    // changed and deleted ones of an incremental scan.
-    let covered: Option<HashSet<String>> = match &baseline {
-        Some((base, _)) => {
+    // changed (a file that became a symlink too) and deleted ones of an incremental scan.
+    let covered: Option<HashSet<String>> = match (&baseline, changed) {
+        (Some((base, _)), Some(changed)) => {
             let deleted = checkout::deleted_files(&cache, base, &revision).map_err(git_stop)?;
-            Some(files.iter().cloned().chain(deleted).collect())
+            Some(changed.into_iter().chain(deleted).collect())
         }
-        None => None,
+        _ => None,
     };
     let only_changed = baseline.is_some()
         && tasks.iter().all(|task| match task {
@@ -457,6 +472,19 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         });
     let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
     let scan_root = workspace.dir.join(scan_path.trim_start_matches('/'));
+    // Tools run in the scan path: it must be a real directory of the scanned tree, never a
+    // symlink (to `/etc`, say) that a later commit put in its place.
+    let not_a_directory = || {
+        Stop::Fail(
+            code::E_CLIENT,
+            format!(
+                "scan_path {scan_path} is not a directory at revision {revision} (missing, or a file, symlink or submodule)"
+            ),
+        )
+    };
+    if !checkout::is_directory(&cache, &revision, prefix).map_err(git_stop)? {
+        return Err(not_a_directory());
+    }
     if baseline.is_none() && scan_path != "/" && files.is_empty() {
         return Err(Stop::Fail(
             code::E_CLIENT,
@@ -473,6 +501,20 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                 format!("cannot create the scan directory: {e}"),
             )
         })?;
+        if !checkout::is_real_directory(&workspace.dir, Path::new(prefix)) {
+            return Err(not_a_directory());
+        }
+        // Nothing handed to a tool may lead out of the checkout, whatever git wrote.
+        let (confined, left_out) = checkout::confined_files(&workspace.dir, files);
+        if !left_out.is_empty() {
+            let _ = writeln!(
+                job_log,
+                "left out {} paths that are not regular files inside the checkout: {}",
+                left_out.len(),
+                some_of(&left_out)
+            );
+        }
+        files = confined;
         let what = if only_changed {
             "the changed files"
         } else {
@@ -637,6 +679,21 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     log::info!("job {job_id}: closed with 0");
     drop(workspace);
     Ok(())
+}
+
+/// The first few of `paths`, for a log line.
+fn some_of(paths: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut text = paths
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        text.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    text
 }
 
 /// How a job's line count changes the project's per-file snapshot when its results are stored.

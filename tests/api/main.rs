@@ -5,6 +5,7 @@ mod bad_input;
 mod confinement;
 mod findings;
 mod helpers;
+mod hostile_repos;
 mod jobs_api;
 mod permissions;
 mod records;

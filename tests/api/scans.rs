@@ -773,7 +773,7 @@ fn an_incremental_job_of_changed_files_only_tools_checks_out_just_those_files() 
 
 /// `(rule, path, line, state)` of every finding the project keeps, read from the database (the
 /// findings API arrives with the rest of the lint issue).
-fn stored_findings(app: &TestApp) -> Vec<(String, String, i64, i64)> {
+pub(crate) fn stored_findings(app: &TestApp) -> Vec<(String, String, i64, i64)> {
     let conn = rusqlite::Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let mut stmt = conn
         .prepare("SELECT rule, path, line, state FROM issues ORDER BY path, line")
