@@ -1,8 +1,8 @@
 //! Confinement of tool processes. Every process codepup starts for a tool (a linter, a
 //! `tools.toml` command) runs under a supervisor: the codepup binary itself, re-executed as
-//! `codepup sandbox-exec SPEC` (`supervisor.rs`). The supervisor puts itself into new PID and
-//! network namespaces, sets resource limits, drops to the tool user, restricts itself with
-//! Landlock, and only then starts the tool, so the tool inherits all of it.
+//! `codepup sandbox-exec SPEC` (`supervisor.rs`). The supervisor drops to the tool user, puts
+//! itself into new user, PID, IPC and network namespaces, sets resource limits, restricts itself
+//! with Landlock, and only then starts the tool, so the tool inherits all of it.
 //!
 //! This module is the server's half: the server-wide `Confinement` (decided once at start), the
 //! per-run `Spec` that the supervisor reads, the paths a tool may read, and the `Report` the
@@ -30,7 +30,7 @@ pub struct Limits {
     pub memory_mb: u64,
     /// CPU seconds (RLIMIT_CPU); the tool gets SIGXCPU there and SIGKILL 5 s later.
     pub cpu_seconds: u64,
-    /// Processes and threads of the tool user (RLIMIT_NPROC).
+    /// Processes and threads of one run (RLIMIT_NPROC, counted in the run's user namespace).
     pub processes: u64,
     /// Largest file the tool may write, MiB (RLIMIT_FSIZE).
     pub file_size_mb: u64,

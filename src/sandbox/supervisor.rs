@@ -1,13 +1,12 @@
 //! The supervisor: `codepup sandbox-exec SPEC`, one per tool run, started by the server with a
 //! parent-death signal. It confines itself, then starts the tool, which inherits everything:
 //!
-//! 1. new PID and network namespaces (and a user namespace when not root): the tool is PID 1 of
-//!    its own namespace, so when it ends, or the supervisor or server dies (parent-death signals
-//!    all the way down), the kernel kills every process it left behind;
-//! 2. resource limits;
-//! 3. the working directory, entered while the server's user can still reach it;
-//! 4. the tool user (when the server runs as root), then the parent-death signal again, which a
-//!    change of user clears;
+//! 1. the working directory, entered while the server's user can still reach it;
+//! 2. the tool user (when the server runs as root);
+//! 3. new user, PID, IPC and network namespaces: the tool is PID 1 of its own namespace, so when
+//!    it ends, or the supervisor or server dies (parent-death signals all the way down), the
+//!    kernel kills every process it left behind;
+//! 4. resource limits, then the parent-death signal again, which a change of user clears;
 //! 5. Landlock: read below `spec.read`, write below `spec.write`, no TCP unless allowed, no
 //!    signals or abstract sockets out of the sandbox; `no_new_privs`.
 //!
@@ -75,14 +74,17 @@ fn write_report(file: &mut File, report: &Report) {
 /// Steps 1 to 5 of the module comment.
 fn confine(spec: &Spec, report: &mut Report) -> Result<(), String> {
     let parent = getppid();
-    enter_namespaces(spec, report);
-    set_limits(&spec.limits)?;
+    // The working directory is entered while the server's user can still reach it.
     std::env::set_current_dir(&spec.cwd)
         .map_err(|e| format!("cannot enter {}: {e}", spec.cwd.display()))?;
     if let Some(ids) = spec.user {
         become_user(ids)?;
         report.confined_by.push("user".to_string());
     }
+    enter_namespaces(spec, report);
+    set_limits(&spec.limits)?;
+    // A change of user or user namespace clears the parent-death signal: set it again, and make
+    // sure the server did not die in between.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| format!("parent-death signal: {e}"))?;
     if getppid() != parent {
@@ -91,25 +93,22 @@ fn confine(spec: &Spec, report: &mut Report) -> Result<(), String> {
     restrict(spec, report)
 }
 
-/// New PID and network namespaces; a user namespace too when not root (so an unprivileged
-/// server can make the others). Where the kernel refuses, the tool runs without them: the
-/// server still kills its process group, and Landlock still denies TCP.
+/// New user, PID, IPC and network namespaces, made by the tool user itself (root has already
+/// become it). The user namespace maps the tool user's own ids, so files keep their owners, and
+/// it is made before the limits are lowered, so the tool's process limit counts the processes of
+/// this one run (the kernel counts per user namespace), not every process of the tool user on
+/// the machine. Where the kernel refuses, the tool runs without them: the server still kills its
+/// process group, and Landlock still denies TCP.
 fn enter_namespaces(spec: &Spec, report: &mut Report) {
-    let root = geteuid().is_root();
     let (uid, gid) = (geteuid(), getegid());
-    let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
+    let mut flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
     if !spec.network {
         flags |= CloneFlags::CLONE_NEWNET;
     }
-    if !root {
-        flags |= CloneFlags::CLONE_NEWUSER;
-    }
     match unshare(flags) {
         Ok(()) => {
-            if !root {
-                if let Err(error) = map_ids(uid, gid) {
-                    let _ = writeln!(io::stderr(), "codepup sandbox: user namespace: {error}");
-                }
+            if let Err(error) = map_ids(uid, gid) {
+                let _ = writeln!(io::stderr(), "codepup sandbox: user namespace: {error}");
             }
             report.confined_by.push("pid-namespace".to_string());
             if !spec.network {
@@ -126,7 +125,7 @@ fn enter_namespaces(spec: &Spec, report: &mut Report) {
     }
 }
 
-/// Maps the server's own ids into a new user namespace, so files keep their owners.
+/// Maps the tool user's own ids into its new user namespace.
 fn map_ids(uid: Uid, gid: Gid) -> io::Result<()> {
     std::fs::write("/proc/self/setgroups", "deny")?;
     std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;

@@ -420,3 +420,60 @@ fn an_unprivileged_supervisor_confines_its_tool_with_a_user_namespace() {
         "committed\n"
     );
 }
+
+/// The process limit counts one tool run's processes: a tool that forks until its limit stops
+/// it does not leave another job's tool, running as the same user, unable to start a process.
+#[test]
+fn one_tools_fork_bomb_does_not_starve_another_jobs_tool() {
+    let sleeper = marker(654);
+    let bomb = format!(
+        "import os, time\nn = 0\ntry:\n    while n < 2000:\n        if os.fork() == 0:\n            os.execv('/bin/sleep', ['sleep', '{sleeper}'])\n        n += 1\nexcept OSError:\n    pass\nprint('bomb made', n)\ntime.sleep(30)\n"
+    );
+    let forker = "import os\nn = 0\nfor _ in range(20):\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\n    n += 1\nprint('forked', n)\n";
+    let app = TestApp::spawn_with_tools(&format!(
+        "[limits]\nprocesses = 64\n{}",
+        tools(&[
+            ("bomb", r#"["python3", "bomb.py"]"#, ""),
+            ("forker", r#"["python3", "forker.py"]"#, ""),
+        ])
+    ));
+    let world = World::build(&app);
+    commit(&world, &[("bomb.py", &bomb), ("forker.py", forker)]);
+    let bombing =
+        world.project_with_scheme(&app, "main", json!({"name": "bomb", "tools": ["bomb"]}));
+    let forking =
+        world.project_with_scheme(&app, "main", json!({"name": "forker", "tools": ["forker"]}));
+    let (bomb_job, _) = app.start_scan(&bombing, json!({}));
+    assert!(
+        eventually(SLOW, || process_count(&format!("sleep {sleeper}")) >= 50),
+        "the bomb never reached its limit"
+    );
+    let (job_id, _) = app.start_scan(&forking, json!({}));
+    let detail = app.wait_for_job(&forking, job_id, SLOW);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = task_log(&app, &forking, job_id, &detail["tasks"][1]["id"]);
+    assert!(log.contains("forked 20"), "{log}");
+    app.post(
+        &format!("{bombing}/jobs/{bomb_job}/cancel/"),
+        crate::helpers::ADMIN_TOKEN,
+        json!({}),
+    )
+    .expect(200);
+    assert!(eventually(Duration::from_secs(5), || !process_running(
+        &format!("sleep {sleeper}")
+    )));
+}
+
+/// How many processes have `needle` in their command line.
+fn process_count(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| {
+            String::from_utf8_lossy(cmdline)
+                .replace('\0', " ")
+                .contains(needle)
+        })
+        .count()
+}
