@@ -100,6 +100,15 @@ pub struct ServeArgs {
     /// Run tools even where the kernel cannot confine them with Landlock.
     #[arg(long, env = "CODEPUP_UNCONFINED_TOOLS")]
     pub unconfined_tools: bool,
+    /// Address for the Prometheus scrape (`GET /metrics`, no token); off when not given.
+    #[arg(long, env = "CODEPUP_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// Seconds a stopping server lets running jobs finish before it stops their tools.
+    #[arg(long, env = "CODEPUP_SHUTDOWN_GRACE", default_value_t = 30)]
+    pub shutdown_grace: u64,
+    /// Log lines as plain text or as one JSON object per line.
+    #[arg(long, env = "CODEPUP_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     /// Paths tools may never read, even inside /etc or /usr (colon-separated in the variable).
     /// Default: /etc/shadow, /etc/gshadow, /etc/ssh, /etc/ssl/private, /etc/sudoers and kin.
     #[arg(
@@ -108,6 +117,13 @@ pub struct ServeArgs {
         value_delimiter = ':'
     )]
     pub tool_hidden_paths: Vec<PathBuf>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// How tool processes are confined (see `sandbox`).
@@ -155,6 +171,10 @@ pub struct Config {
     /// `None` means `<data-dir>/tools.toml` when it exists.
     pub tools_file: Option<PathBuf>,
     pub tools: ToolSettings,
+    /// Where `/metrics` is served; `None` serves it nowhere.
+    pub metrics_bind: Option<String>,
+    /// How long a stopping server lets running jobs finish.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Config {
@@ -209,6 +229,8 @@ impl Config {
             admin_token: args.admin_token,
             tools_file: args.tools_file,
             tools,
+            metrics_bind: args.metrics_bind.filter(|bind| !bind.is_empty()),
+            shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
         })
     }
 

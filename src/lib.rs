@@ -13,6 +13,7 @@ pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod git;
+pub mod metrics;
 pub mod sandbox;
 pub mod scan;
 pub mod web;
@@ -21,7 +22,7 @@ use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -32,6 +33,7 @@ use crate::analyzers::Catalog;
 use crate::config::Config;
 use crate::db::Pool;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::scan::{ScanPool, ScanQueue};
 
 /// What every handler can reach: the database pool, the settings, the known tools and the scan
@@ -41,11 +43,14 @@ pub struct AppState {
     pub config: Config,
     pub catalog: Catalog,
     pub queue: ScanQueue,
+    pub metrics: Arc<Metrics>,
 }
 
 /// A built server: database open and prepared, scan workers running, listener bound.
 pub struct Application {
     listener: TcpListener,
+    /// Where `/metrics` is served, when the admin asked for it.
+    metrics_listener: Option<TcpListener>,
     state: aw::Data<AppState>,
     scan_pool: ScanPool,
 }
@@ -75,19 +80,31 @@ impl Application {
         ensure_admin(&pool, &config)?;
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
-        let scan_pool = ScanPool::start(pool.clone(), &config, catalog.clone())?;
+        let metrics_listener = match &config.metrics_bind {
+            Some(bind) => Some(
+                TcpListener::bind(bind).with_context(|| format!("binding metrics to {bind}"))?,
+            ),
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::new(&config.data_dir));
+        let scan_pool = ScanPool::start(pool.clone(), &config, catalog.clone(), metrics.clone())?;
         log::info!(
             "codepup listening on http://{} with data in {}",
             listener.local_addr()?,
             config.data_dir.display()
         );
+        if let Some(listener) = &metrics_listener {
+            log::info!("metrics on http://{}/metrics", listener.local_addr()?);
+        }
         Ok(Application {
             listener,
+            metrics_listener,
             state: aw::Data::new(AppState {
                 pool,
                 config,
                 catalog,
                 queue: scan_pool.queue(),
+                metrics,
             }),
             scan_pool,
         })
@@ -100,8 +117,9 @@ impl Application {
             .unwrap_or(0)
     }
 
-    /// The actix server (to be polled inside an actix system) and the scan pool to stop after it.
-    fn server(self) -> anyhow::Result<(Server, ScanPool)> {
+    /// The actix servers (to be polled inside an actix system) and the scan pool to stop after
+    /// them.
+    fn server(self) -> anyhow::Result<Serving> {
         let state = self.state.clone();
         let http_workers = state.config.http_workers;
         let mut server = HttpServer::new(move || {
@@ -112,6 +130,7 @@ impl Application {
                     log::debug!("path {} refused: {error}", request.path());
                     AppError::not_found(format!("route {}", request.path())).into()
                 }))
+                .wrap(actix_web::middleware::from_fn(api::ops::access))
                 .configure(api::routes)
                 .configure(web::routes)
                 .default_service(aw::to(api::not_found))
@@ -120,36 +139,55 @@ impl Application {
         if let Some(workers) = http_workers {
             server = server.workers(workers);
         }
-        Ok((server.listen(self.listener)?.run(), self.scan_pool))
+        let metrics = match self.metrics_listener {
+            Some(listener) => {
+                let state = self.state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .route("/metrics", aw::get().to(api::ops::metrics))
+                        .default_service(aw::to(api::not_found))
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(1);
+                Some(server.listen(listener)?.run())
+            }
+            None => None,
+        };
+        Ok(Serving {
+            http: server.listen(self.listener)?.run(),
+            metrics,
+            scan_pool: self.scan_pool,
+            grace: self.state.config.shutdown_grace,
+        })
     }
 
-    /// Serves until the process gets SIGINT or SIGTERM.
+    /// Serves until the process gets SIGINT or SIGTERM, then stops gracefully.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let (server, scan_pool) = self.server()?;
-        let served = server.await.context("serving HTTP");
-        // Order matters: the HTTP server is stopped first, so no request can queue a job or
-        // wait on one while the scan pool shuts down.
-        scan_pool.shutdown();
-        served
+        self.server()?.serve().await
     }
 
     /// Serves on a thread of its own (with its own actix system) and returns a handle that can
     /// stop it. Used by the tests, which need to stop and restart servers on one data directory.
     pub fn spawn(self) -> anyhow::Result<RunningServer> {
         let port = self.port();
+        let metrics_port = self
+            .metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .map(|addr| addr.port());
         let (sender, receiver) = mpsc::channel();
         let thread = thread::Builder::new()
             .name(format!("codepup-http-{port}"))
             .spawn(move || {
                 actix_web::rt::System::new().block_on(async move {
                     match self.server() {
-                        Ok((server, scan_pool)) => {
-                            let _ = sender.send(Ok(server.handle()));
-                            if let Err(error) = server.await {
+                        Ok(serving) => {
+                            let _ = sender.send(Ok(serving.http.handle()));
+                            if let Err(error) = serving.serve().await {
                                 log::error!("server stopped with an error: {error}");
                             }
-                            // The HTTP server first, then the scan pool (see run_until_stopped).
-                            scan_pool.shutdown();
                         }
                         Err(error) => {
                             let _ = sender.send(Err(error));
@@ -161,15 +199,47 @@ impl Application {
         let handle = receiver.recv().context("server thread ended early")??;
         Ok(RunningServer {
             port,
+            metrics_port,
             handle,
             thread,
         })
     }
 }
 
+/// The servers of a built application, ready to be awaited.
+struct Serving {
+    http: Server,
+    metrics: Option<Server>,
+    scan_pool: ScanPool,
+    grace: std::time::Duration,
+}
+
+impl Serving {
+    /// Serves until the HTTP server stops (a signal, or a handle's `stop`). Order matters: the
+    /// HTTP server stops first, so no request can queue a job or wait on one while the scan pool
+    /// lets running jobs finish and then shuts down.
+    async fn serve(self) -> anyhow::Result<()> {
+        let metrics = self.metrics.map(|server| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
+        let served = self.http.await.context("serving HTTP");
+        if let Some(handle) = metrics {
+            handle.stop(false).await;
+        }
+        let (scan_pool, grace) = (self.scan_pool, self.grace);
+        // Waiting for jobs blocks: off the event loop.
+        let _ = actix_web::rt::task::spawn_blocking(move || scan_pool.shutdown(grace)).await;
+        served
+    }
+}
+
 /// A server serving on its own thread.
 pub struct RunningServer {
     pub port: u16,
+    /// Where `/metrics` answers, when it was asked for.
+    pub metrics_port: Option<u16>,
     handle: ServerHandle,
     thread: thread::JoinHandle<()>,
 }

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-use codepup::config::{Cli, Command, Config};
+use codepup::config::{Cli, Command, Config, LogFormat};
 use codepup::{cli, Application};
 
 fn main() -> std::process::ExitCode {
@@ -10,14 +10,16 @@ fn main() -> std::process::ExitCode {
     let result = match args.command {
         // The supervisor of one tool run: no logging, its stderr is the task log.
         Some(Command::SandboxExec { spec }) => return codepup::sandbox::supervisor::main(&spec),
-        None => start_logging_then(|| serve(args.serve)),
-        Some(Command::Serve(serve_args)) => start_logging_then(|| serve(serve_args)),
-        Some(Command::User(command)) => {
-            start_logging_then(|| cli::create_user(command).map(print_token))
+        None => start_logging(args.serve.log_format).and_then(|()| serve(args.serve)),
+        Some(Command::Serve(serve_args)) => {
+            start_logging(serve_args.log_format).and_then(|()| serve(serve_args))
         }
-        Some(Command::Token(command)) => {
-            start_logging_then(|| cli::rotate_token(command).map(print_token))
-        }
+        Some(Command::User(command)) => start_logging(LogFormat::Text)
+            .and_then(|()| cli::create_user(command))
+            .map(print_token),
+        Some(Command::Token(command)) => start_logging(LogFormat::Text)
+            .and_then(|()| cli::rotate_token(command))
+            .map(print_token),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -28,9 +30,26 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn start_logging_then(run: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    run()
+/// Logs at `info` unless `RUST_LOG` says otherwise, as text or as one JSON object a line.
+fn start_logging(format: LogFormat) -> anyhow::Result<()> {
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if format == LogFormat::Json {
+        builder.format(|out, record| {
+            use std::io::Write;
+            let line = serde_json::json!({
+                "ts": time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                "level": record.level().as_str(),
+                "target": record.target(),
+                "msg": record.args().to_string(),
+            });
+            writeln!(out, "{line}")
+        });
+    }
+    builder.try_init()?;
+    Ok(())
 }
 
 #[allow(clippy::print_stdout)] // The token on stdout is what these subcommands are for.

@@ -4,6 +4,7 @@
 
 pub mod findings;
 pub mod jobs;
+pub mod ops;
 pub mod orgs;
 pub mod projects;
 pub mod query;
@@ -30,6 +31,8 @@ use crate::error::AppError;
 /// Registers the API under both prefixes: `/server/main/api` as clients call it behind TCA's
 /// proxy, and `/api` for a proxy that strips the prefix.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz").route(web::get().to(ops::readyz)));
     for prefix in ["/server/main/api", "/api"] {
         cfg.service(
             web::scope(prefix)

@@ -626,3 +626,37 @@ pub fn copy_line_counts(conn: &Connection, from: JobId, to: JobId) -> rusqlite::
     )?;
     Ok(())
 }
+
+/// Jobs not yet closed, by state, and the age of the oldest waiting one: what a metrics scrape
+/// reads (cheap: `jobs_state_id` holds only a few rows per open state).
+#[derive(Debug, Default)]
+pub struct OpenJobs {
+    pub by_state: Vec<(String, i64)>,
+    pub oldest_waiting_seconds: Option<i64>,
+}
+
+pub fn open_job_snapshot(conn: &Connection) -> rusqlite::Result<OpenJobs> {
+    let mut by_state = Vec::new();
+    for state in [
+        JobState::Waiting,
+        JobState::Initing,
+        JobState::Inited,
+        JobState::Running,
+        JobState::Closing,
+    ] {
+        let count: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM jobs WHERE state = ?1")?
+            .query_row([state as i64], |row| row.get(0))?;
+        by_state.push((state.display().to_lowercase(), count));
+    }
+    let oldest: Option<String> = conn
+        .prepare_cached("SELECT MIN(create_time) FROM jobs WHERE state = 0")?
+        .query_row([], |row| row.get(0))?;
+    let oldest_waiting_seconds = oldest
+        .and_then(|since| clock::micros_between(&since, &clock::now_stored()))
+        .map(|micros| (micros / 1_000_000).max(0));
+    Ok(OpenJobs {
+        by_state,
+        oldest_waiting_seconds,
+    })
+}

@@ -53,6 +53,7 @@ pub fn revoke(
     tx.commit()?;
     if closed {
         log::info!("job {job_id} revoked with {result_code}: {result_msg}");
+        shared.metrics.job_closed(result_code);
         after_close(shared, job_id);
     }
     Ok(closed)
@@ -88,6 +89,7 @@ pub fn cancel(
     db::jobs::set_remarks(&tx, job_id, remarks, user_id)?;
     tx.commit()?;
     log::info!("job {job_id} cancelled by {nickname}");
+    shared.metrics.job_closed(code::E_CLIENT_CANCELED);
     after_close(shared, job_id);
     Ok(Cancelled::Now)
 }
@@ -111,6 +113,7 @@ pub fn close_ok(
     if !closed {
         return Ok(false);
     }
+    shared.metrics.job_closed(code::OK);
     after_close(shared, job_id);
     let Some(job) = db::jobs::get(conn, job_id)? else {
         return Ok(true);

@@ -10,7 +10,7 @@ pub mod worker;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -39,7 +39,14 @@ pub struct Shared {
     pub local_repo_roots: Vec<PathBuf>,
     pub processes: process::Processes,
     pub confinement: crate::sandbox::Confinement,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// No new job is taken (a graceful stop has begun); running jobs go on.
+    draining: AtomicBool,
+    /// Running jobs are abandoned and their tools killed.
     stopping: AtomicBool,
+    workers_wanted: usize,
+    workers_alive: AtomicUsize,
+    workers_busy: AtomicUsize,
     wake: (Mutex<u64>, Condvar),
     watchers: Mutex<HashMap<JobId, Vec<tokio::sync::oneshot::Sender<()>>>>,
     repo_locks: Mutex<HashMap<RepoId, Arc<Mutex<()>>>>,
@@ -48,6 +55,25 @@ pub struct Shared {
 impl Shared {
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether workers should take no new job.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst) || self.is_stopping()
+    }
+
+    /// Marks a worker busy with a job until the guard drops.
+    fn working(&self) -> AliveGuard<'_> {
+        self.workers_busy.fetch_add(1, Ordering::SeqCst);
+        AliveGuard(&self.workers_busy)
+    }
+
+    /// (scan workers running their loop, scan workers started).
+    pub fn workers_alive(&self) -> (usize, usize) {
+        (
+            self.workers_alive.load(Ordering::SeqCst),
+            self.workers_wanted,
+        )
     }
 
     /// Wakes one idle worker (a job was queued).
@@ -63,7 +89,7 @@ impl Shared {
         let guard = count.lock().unwrap_or_else(|p| p.into_inner());
         let seen = *guard;
         let _ = condvar
-            .wait_timeout_while(guard, POLL, |now| *now == seen && !self.is_stopping())
+            .wait_timeout_while(guard, POLL, |now| *now == seen && !self.is_draining())
             .map_err(|p| p.into_inner());
     }
 
@@ -142,7 +168,12 @@ pub struct ScanPool {
 impl ScanPool {
     /// Re-queues interrupted jobs, clears stale workspaces, then starts `config.scan_workers`
     /// workers and the monitor.
-    pub fn start(pool: Pool, config: &Config, catalog: Catalog) -> anyhow::Result<ScanPool> {
+    pub fn start(
+        pool: Pool,
+        config: &Config,
+        catalog: Catalog,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> anyhow::Result<ScanPool> {
         let logs_dir = config.data_dir.join("logs");
         std::fs::create_dir_all(&logs_dir)
             .with_context(|| format!("creating {}", logs_dir.display()))?;
@@ -156,7 +187,12 @@ impl ScanPool {
             local_repo_roots: config.local_repo_roots.clone(),
             processes: process::Processes::default(),
             confinement,
+            metrics,
+            draining: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            workers_wanted: config.scan_workers,
+            workers_alive: AtomicUsize::new(0),
+            workers_busy: AtomicUsize::new(0),
             wake: (Mutex::new(0), Condvar::new()),
             watchers: Mutex::new(HashMap::new()),
             repo_locks: Mutex::new(HashMap::new()),
@@ -177,7 +213,12 @@ impl ScanPool {
             threads.push(
                 thread::Builder::new()
                     .name(format!("scan-worker-{n}"))
-                    .spawn(move || worker::run(&shared))
+                    .spawn(move || {
+                        shared.workers_alive.fetch_add(1, Ordering::SeqCst);
+                        // Counted down however the loop ends, a panic included.
+                        let _alive = AliveGuard(&shared.workers_alive);
+                        worker::run(&shared)
+                    })
                     .context("starting a scan worker")?,
             );
         }
@@ -197,10 +238,21 @@ impl ScanPool {
         }
     }
 
-    /// Stops the engine. Call after the HTTP server stopped, so no new job can arrive. Running
-    /// tools are killed and their jobs left unfinished: the next start re-queues them (that is
-    /// what `restart_count` counts). Waiting requests are released with an error.
-    pub fn shutdown(self) {
+    /// Stops the engine. Call after the HTTP server stopped, so no new job can arrive. Workers
+    /// take no new job; running jobs get `grace` to finish. Then the tools still running are
+    /// killed and their jobs left unfinished: the next start re-queues them (that is what
+    /// `restart_count` counts). Waiting requests are released with an error.
+    pub fn shutdown(self, grace: Duration) {
+        self.shared.draining.store(true, Ordering::SeqCst);
+        self.shared.wake();
+        let deadline = std::time::Instant::now() + grace;
+        let busy = || self.shared.workers_busy.load(Ordering::SeqCst) > 0;
+        if busy() && !grace.is_zero() {
+            log::info!("stopping: letting running jobs finish for up to {grace:?}");
+        }
+        while busy() && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.wake();
         self.shared.processes.kill_all();
@@ -212,5 +264,14 @@ impl ScanPool {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+}
+
+/// Counts a worker down when its loop (or its job) ends.
+struct AliveGuard<'a>(&'a AtomicUsize);
+
+impl Drop for AliveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -233,6 +233,9 @@ fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
     set_progress(shared, scope.task_id, 90)?;
     let report = Report::read(&spec.report);
     let _ = fs::remove_file(&spec.report);
+    shared
+        .metrics
+        .tool_run(run.name, outcome_name(&outcome, report.as_ref(), &limits));
     match outcome {
         Outcome::Exited(status) => ended(scope, &run, &limits, status, report),
         Outcome::Stopped => Err(Stop::Abandon),
@@ -251,6 +254,20 @@ fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
                 confinement.helper.display()
             ),
         )),
+    }
+}
+
+/// The `outcome` label of the tool-run metric.
+fn outcome_name(outcome: &Outcome, report: Option<&Report>, limits: &Limits) -> &'static str {
+    match (outcome, report) {
+        (Outcome::TimedOut, _) => "timed_out",
+        (Outcome::Stopped, _) => "stopped",
+        (Outcome::SpawnFailed(_), _) => "supervisor_failed",
+        (Outcome::Exited(_), None) => "killed",
+        (Outcome::Exited(_), Some(report)) if report.error.is_some() => "not_started",
+        (Outcome::Exited(_), Some(report)) if report.limit_hit(limits).is_some() => "limit",
+        (Outcome::Exited(_), Some(report)) if report.code == Some(0) => "exit_0",
+        (Outcome::Exited(_), Some(_)) => "exit_nonzero",
     }
 }
 

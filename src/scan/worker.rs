@@ -48,14 +48,17 @@ pub(super) type Step<T> = Result<T, Stop>;
 
 /// The worker thread's body.
 pub fn run(shared: &Shared) {
-    while !shared.is_stopping() {
+    while !shared.is_draining() {
         let claimed = shared
             .pool
             .get()
             .map_err(anyhow::Error::from)
             .and_then(|conn| Ok(db::jobs::claim_next(&conn)?));
         match claimed {
-            Ok(Some(job_id)) => run_guarded(shared, job_id),
+            Ok(Some(job_id)) => {
+                let _busy = shared.working();
+                run_guarded(shared, job_id)
+            }
             Ok(None) => shared.idle(),
             Err(error) => {
                 log::error!("cannot take a job: {error:#}");
@@ -68,7 +71,9 @@ pub fn run(shared: &Shared) {
 /// Runs one job; a panic closes it with a server code instead of killing the worker.
 fn run_guarded(shared: &Shared, job_id: JobId) {
     log::info!("job {job_id}: started");
+    let started = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| run_job(shared, job_id)));
+    shared.metrics.job_ran(started.elapsed());
     let stop = match result {
         Ok(Ok(())) => return,
         Ok(Err(stop)) => stop,
@@ -337,6 +342,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         "revision {revision} (source ready after {} ms)",
         started.elapsed().as_millis()
     );
+    shared.metrics.phase("source", started.elapsed());
     still(shared, job_id, JobState::Initing)?;
 
     // The baseline of an incremental scan: the revision of the last job whose results were stored.
@@ -605,6 +611,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             "task {name} took {} ms",
             task_started.elapsed().as_millis()
         );
+        shared.metrics.task(name, task_started.elapsed());
         match result {
             Ok(lint) => {
                 if let Some((tool, found)) = lint {
@@ -648,6 +655,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         findings: &findings,
     };
     let mut recorded = None;
+    let store_started = Instant::now();
     let closed = lifecycle::close_ok(shared, &mut conn, job_id, |tx| {
         if let Some((count, update)) = &counted {
             db::jobs::set_line_counts(tx, job_id, &count.lines, &count.languages)?;
@@ -661,6 +669,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         }
         Ok(())
     })?;
+    shared.metrics.phase("store", store_started.elapsed());
     if let Some(recorded) = recorded {
         let _ = writeln!(
             job_log,

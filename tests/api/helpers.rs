@@ -102,6 +102,9 @@ impl TestApp {
                 helper: Some(env!("CARGO_BIN_EXE_codepup").into()),
                 ..ToolSettings::default()
             },
+            metrics_bind: None,
+            // Tests stop servers in the middle of jobs: no grace unless a test asks for it.
+            shutdown_grace: Duration::ZERO,
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         adjust(&mut config);
@@ -123,6 +126,12 @@ impl TestApp {
             .expect("the server starts");
         self.base = format!("http://127.0.0.1:{}", server.port);
         self.server = Some(server);
+    }
+
+    /// `http://127.0.0.1:PORT` of the metrics listener, when the config asked for one.
+    pub fn metrics_base(&self) -> Option<String> {
+        let port = self.server.as_ref()?.metrics_port?;
+        Some(format!("http://127.0.0.1:{port}"))
     }
 
     /// Stops the server and starts a new one on the same data directory.

@@ -7,6 +7,7 @@ mod findings;
 mod helpers;
 mod hostile_repos;
 mod jobs_api;
+mod operations;
 mod permissions;
 mod records;
 mod scans;
