@@ -1,10 +1,13 @@
 //! The `user` and `token` subcommands: they write the database directly, so they work with or
 //! without a server running on the same data directory (WAL and a busy timeout make that safe).
 
+use std::path::Path;
+
 use anyhow::{bail, Context};
 
 use crate::config::{db_path_in, DataDirArg, TokenCommand, UserCommand};
 use crate::db;
+use crate::domain::ids::{JobId, TaskId};
 use crate::domain::user;
 
 /// Creates a user and returns their new token.
@@ -44,4 +47,83 @@ fn open(data: &DataDirArg) -> anyhow::Result<rusqlite::Connection> {
     std::fs::create_dir_all(&data.data_dir)
         .with_context(|| format!("creating {}", data.data_dir.display()))?;
     db::open_single(&db_path_in(&data.data_dir))
+}
+
+/// Copies the database to `file` with SQLite's online backup: a consistent snapshot, taken a
+/// few pages at a time so a running server's writers wait at most a moment. Refuses to replace
+/// an existing file.
+pub fn backup(file: &Path, data: &DataDirArg) -> anyhow::Result<String> {
+    if file.exists() {
+        bail!("{} exists; choose a new file", file.display());
+    }
+    let source = open(data)?;
+    let partial = file.with_extension("partial");
+    let mut target = rusqlite::Connection::open(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    {
+        let backup = rusqlite::backup::Backup::new(&source, &mut target)?;
+        backup
+            .run_to_completion(256, std::time::Duration::from_millis(5), None)
+            .context("copying the database")?;
+    }
+    drop(target);
+    std::fs::rename(&partial, file).with_context(|| format!("writing {}", file.display()))?;
+    let pages: i64 =
+        rusqlite::Connection::open(file)?.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+    Ok(format!("backed up {pages} pages to {}", file.display()))
+}
+
+/// What `codepup check` found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub problems: Vec<String>,
+    pub jobs: i64,
+    pub logs_checked: usize,
+}
+
+/// Checks the database's integrity and foreign keys, and that the log of every closed job that
+/// ran and of every task that started is on disk.
+pub fn check(data: &DataDirArg) -> anyhow::Result<CheckReport> {
+    let conn = open(data)?;
+    let mut report = CheckReport::default();
+    let integrity: Vec<String> = conn
+        .prepare("PRAGMA integrity_check")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    if integrity != ["ok"] {
+        report.problems.extend(
+            integrity
+                .into_iter()
+                .map(|line| format!("integrity: {line}")),
+        );
+    }
+    let broken: Vec<(String, i64, String)> = conn
+        .prepare("PRAGMA foreign_key_check")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (table, rowid, parent) in broken {
+        report.problems.push(format!(
+            "foreign key: {table} row {rowid} points to a missing {parent}"
+        ));
+    }
+    report.jobs = conn.query_row("SELECT COUNT(*) FROM jobs", [], |row| row.get(0))?;
+    let logs = crate::config::logs_dir_in(&data.data_dir);
+    let mut expected: Vec<std::path::PathBuf> = Vec::new();
+    let mut jobs =
+        conn.prepare("SELECT id FROM jobs WHERE start_time IS NOT NULL AND state = 2")?;
+    for job in jobs.query_map([], |row| row.get::<_, i64>(0))? {
+        expected.push(crate::scan::job_log_path(&logs, JobId(job?)));
+    }
+    let mut tasks = conn.prepare("SELECT job_id, id FROM tasks WHERE start_time IS NOT NULL")?;
+    for row in tasks.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))? {
+        let (job, task) = row?;
+        expected.push(crate::scan::task_log_path(&logs, JobId(job), TaskId(task)));
+    }
+    report.logs_checked = expected.len();
+    for path in expected.iter().filter(|path| !path.is_file()) {
+        report
+            .problems
+            .push(format!("missing log {}", path.display()));
+    }
+    Ok(report)
 }

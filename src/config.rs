@@ -31,6 +31,17 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy the database to FILE while the server runs (SQLite's online backup).
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Check the database (integrity, foreign keys) and the log files its rows point to.
+    Check {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
     /// Internal: run one tool confined, as the server asks (see `sandbox::supervisor`).
     #[command(hide = true)]
     SandboxExec { spec: String },
@@ -247,10 +258,20 @@ impl Config {
         self.data_dir.join("git")
     }
 
+    /// Job and task logs.
+    pub fn logs_dir(&self) -> PathBuf {
+        logs_dir_in(&self.data_dir)
+    }
+
     /// Per-job checkouts, removed when a job ends.
     pub fn workspace_dir(&self) -> PathBuf {
         self.data_dir.join("workspaces")
     }
+}
+
+/// The logs directory of a data directory.
+pub fn logs_dir_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("logs")
 }
 
 /// The database file of a data directory, for the CLI subcommands.

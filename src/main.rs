@@ -16,10 +16,24 @@ fn main() -> std::process::ExitCode {
         }
         Some(Command::User(command)) => start_logging(LogFormat::Text)
             .and_then(|()| cli::create_user(command))
-            .map(print_token),
+            .map(print_line),
         Some(Command::Token(command)) => start_logging(LogFormat::Text)
             .and_then(|()| cli::rotate_token(command))
-            .map(print_token),
+            .map(print_line),
+        Some(Command::Backup { file, data }) => start_logging(LogFormat::Text)
+            .and_then(|()| cli::backup(&file, &data))
+            .map(print_line),
+        Some(Command::Check { data }) => {
+            return start_logging(LogFormat::Text)
+                .and_then(|()| cli::check(&data))
+                .map_or_else(
+                    |error| {
+                        log::error!("{error:#}");
+                        std::process::ExitCode::FAILURE
+                    },
+                    report_check,
+                )
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -52,9 +66,28 @@ fn start_logging(format: LogFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::print_stdout)] // The token on stdout is what these subcommands are for.
-fn print_token(token: String) {
+#[allow(clippy::print_stdout)] // The token (or summary) on stdout is what these commands are for.
+fn print_line(token: String) {
     println!("{token}");
+}
+
+/// Prints what `check` found; fails when it found anything.
+#[allow(clippy::print_stdout)]
+fn report_check(report: cli::CheckReport) -> std::process::ExitCode {
+    for problem in &report.problems {
+        println!("{problem}");
+    }
+    println!(
+        "{} jobs, {} logs checked, {} problems",
+        report.jobs,
+        report.logs_checked,
+        report.problems.len()
+    );
+    if report.problems.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
 }
 
 fn serve(args: codepup::config::ServeArgs) -> anyhow::Result<()> {

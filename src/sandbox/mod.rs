@@ -248,7 +248,7 @@ fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
         (config.data_dir.clone(), 0o711),
         (config.workspace_dir(), 0o711),
         (config.git_cache_dir(), 0o700),
-        (config.data_dir.join("logs"), 0o700),
+        (config.logs_dir(), 0o700),
         (config.db_path(), 0o600),
         (config.data_dir.join("codepup.db-wal"), 0o600),
         (config.data_dir.join("codepup.db-shm"), 0o600),

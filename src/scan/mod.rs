@@ -9,7 +9,7 @@ mod tools;
 pub mod worker;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -117,15 +117,29 @@ impl Shared {
 
     /// A task's log file.
     pub fn task_log_path(&self, job_id: JobId, task_id: crate::domain::ids::TaskId) -> PathBuf {
-        self.logs_dir
-            .join(format!("job-{job_id}"))
-            .join(format!("task-{task_id}.log"))
+        task_log_path(&self.logs_dir, job_id, task_id)
     }
 
     /// The job's own log (source, revisions, file counts).
     pub fn job_log_path(&self, job_id: JobId) -> PathBuf {
-        self.logs_dir.join(format!("job-{job_id}")).join("job.log")
+        job_log_path(&self.logs_dir, job_id)
     }
+}
+
+/// Where a task's log lives below the logs directory.
+pub fn task_log_path(
+    logs_dir: &Path,
+    job_id: JobId,
+    task_id: crate::domain::ids::TaskId,
+) -> PathBuf {
+    logs_dir
+        .join(format!("job-{job_id}"))
+        .join(format!("task-{task_id}.log"))
+}
+
+/// Where a job's own log lives below the logs directory.
+pub fn job_log_path(logs_dir: &Path, job_id: JobId) -> PathBuf {
+    logs_dir.join(format!("job-{job_id}")).join("job.log")
 }
 
 /// The handle the API holds. Cloning is cheap.
@@ -174,7 +188,7 @@ impl ScanPool {
         catalog: Catalog,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<ScanPool> {
-        let logs_dir = config.data_dir.join("logs");
+        let logs_dir = config.logs_dir();
         std::fs::create_dir_all(&logs_dir)
             .with_context(|| format!("creating {}", logs_dir.display()))?;
         let confinement = crate::sandbox::Confinement::build(config)?;

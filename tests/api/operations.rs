@@ -130,3 +130,94 @@ fn a_graceful_stop_lets_a_running_job_finish_and_a_short_grace_leaves_it_for_the
     let detail = app.wait_for_job(&project, second, QUICK);
     assert_eq!(detail["result_code"], 0, "{detail}");
 }
+
+/// Runs the real binary's subcommand on a data directory.
+fn codepup(args: &[&str], data: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_codepup"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_backup_taken_under_write_load_restores_to_a_server_that_serves_every_job_it_holds() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let project = world.project_path();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let backup = app.dir.path().join("backup.db");
+    std::thread::scope(|scope| {
+        // Writers: scans started as fast as one client can, while the backup runs.
+        let writer = scope.spawn(|| {
+            let mut started = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                app.post(
+                    &format!("{project}/scans/create/"),
+                    ADMIN_TOKEN,
+                    json!({"incr_scan": false, "force_create": true}),
+                )
+                .expect(200);
+                started += 1;
+            }
+            started
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let output = codepup(&["backup", backup.to_str().unwrap()], &app.data_dir());
+        assert!(output.status.success(), "{output:?}");
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(writer.join().unwrap() > 0);
+    });
+    // A second backup to the same file is refused rather than overwriting it.
+    let again = codepup(&["backup", backup.to_str().unwrap()], &app.data_dir());
+    assert!(!again.status.success());
+
+    let check = codepup(&["check"], &app.data_dir());
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    let jobs: Vec<i64> = {
+        let db = rusqlite::Connection::open(&backup).unwrap();
+        let mut stmt = db.prepare("SELECT id FROM jobs").unwrap();
+        let ids = stmt.query_map([], |row| row.get(0)).unwrap();
+        ids.map(Result::unwrap).collect()
+    };
+    assert!(!jobs.is_empty());
+    let restored = TestApp::spawn_with(|config| {
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        std::fs::copy(&backup, config.data_dir.join("codepup.db")).unwrap();
+    });
+    for job_id in jobs {
+        restored
+            .get(&format!("{project}/jobs/{job_id}/detail/"), ADMIN_TOKEN)
+            .expect(200);
+    }
+}
+
+#[test]
+fn check_reports_a_missing_log_and_fails() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let project = world.project_path();
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    app.wait_for_job(&project, job_id, QUICK);
+    let log = app
+        .data_dir()
+        .join("logs")
+        .join(format!("job-{job_id}"))
+        .join("job.log");
+    assert!(log.is_file());
+    std::fs::remove_file(&log).unwrap();
+    let check = codepup(&["check"], &app.data_dir());
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("missing log") && stdout.contains("job.log"),
+        "{stdout}"
+    );
+}
