@@ -54,7 +54,12 @@ pub fn without_hidden(roots: &[PathBuf], hidden: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn narrow(root: &Path, hidden: &[PathBuf], allowed: &mut Vec<PathBuf>, depth: usize) {
-    if hidden.iter().any(|secret| root.starts_with(secret)) {
+    // A rule follows a symlink to its target: judge the target too.
+    let target = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    if hidden
+        .iter()
+        .any(|secret| root.starts_with(secret) || target.starts_with(secret))
+    {
         return;
     }
     let holds_hidden = hidden.iter().any(|secret| secret.starts_with(root));
@@ -75,15 +80,15 @@ fn narrow(root: &Path, hidden: &[PathBuf], allowed: &mut Vec<PathBuf>, depth: us
     }
 }
 
-/// Finds `program` on `path` (or takes it as given when it has a slash), as an absolute path
-/// that `user` (the tool user; `None` is the server's own) can reach and run.
-pub fn find_program(program: &str, path: &OsStr, user: Option<Ids>) -> Option<PathBuf> {
+/// Finds `program` on `path` (or takes it as given when it has a slash, relative to `cwd`), as
+/// an absolute path that `user` (the tool user; `None` is the server's own) can reach and run.
+pub fn find_program(program: &str, path: &OsStr, cwd: &Path, user: Option<Ids>) -> Option<PathBuf> {
     let usable = |candidate: &Path| match user {
         None => runnable_by(candidate, 0o111),
         Some(ids) => reachable_by(candidate, ids),
     };
     if program.contains('/') {
-        let candidate = PathBuf::from(program);
+        let candidate = cwd.join(program);
         return usable(&candidate).then_some(candidate);
     }
     std::env::split_paths(path)
@@ -190,7 +195,7 @@ fn shebang_interpreter(file: &Path, path: &OsStr) -> Option<PathBuf> {
     let interpreter = words.next()?;
     if interpreter.ends_with("/env") {
         let name = words.find(|word| !word.starts_with('-'))?;
-        return find_program(name, path, None);
+        return find_program(name, path, Path::new("/"), None);
     }
     Some(PathBuf::from(interpreter))
 }
@@ -213,6 +218,11 @@ mod tests {
         assert_eq!(allowed, [root.join("hosts"), root.join("ssl/certs")]);
         // A root below a hidden path is dropped; one beside it is kept whole.
         assert!(without_hidden(&[root.join("ssl/private/key")], &hidden).is_empty());
+        // A link to a hidden path is no way around it.
+        std::os::unix::fs::symlink(root.join("shadow"), root.join("ssl/certs/link")).unwrap();
+        let below = without_hidden(&[root.join("ssl")], &[root.join("ssl/certs/link")]);
+        assert_eq!(below, [root.join("ssl/private")]);
+        assert!(without_hidden(&[root.join("ssl/certs/link")], &hidden).is_empty());
         assert_eq!(
             without_hidden(&[root.join("hosts")], &hidden),
             [root.join("hosts")]

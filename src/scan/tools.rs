@@ -208,13 +208,18 @@ fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
     if let Some(refusal) = confinement.refusal() {
         return Err(Stop::Fail(code::E_NODE_TASK_CONFIG, refusal));
     }
-    let program = paths::find_program(&run.argv[0], &confinement.path, confinement.tool_user)
-        .ok_or_else(|| {
-            Stop::Fail(
-                code::E_NODE_TASK_CONFIG,
-                format!("{} not found on PATH", run.argv[0]),
-            )
-        })?;
+    let program = paths::find_program(
+        &run.argv[0],
+        &confinement.path,
+        run.cwd,
+        confinement.tool_user,
+    )
+    .ok_or_else(|| {
+        Stop::Fail(
+            code::E_NODE_TASK_CONFIG,
+            format!("{} not found on PATH", run.argv[0]),
+        )
+    })?;
     let limits = shared.catalog.limits_for(run.name);
     let timeout = run
         .timeout

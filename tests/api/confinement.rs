@@ -477,3 +477,26 @@ fn process_count(needle: &str) -> usize {
         })
         .count()
 }
+
+/// A `tools.toml` command may name a script of the repository by a relative path: it is found
+/// in the checkout (the tool's working directory) and runs confined like any tool.
+#[test]
+fn a_tool_command_may_run_a_script_of_the_repository_by_its_relative_path() {
+    let app = TestApp::spawn_with_tools(&tools(&[("script", r#"["./check.sh"]"#, "")]));
+    let world = World::build(&app);
+    let script = world.repo_dir.join("check.sh");
+    std::fs::write(&script, "#!/bin/sh\necho \"ran in $(pwd) as $(id -u)\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    commit(&world, &[]);
+    let project =
+        world.project_with_scheme(&app, "main", json!({"name": "script", "tools": ["script"]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(
+        log.contains("ran in ") && log.contains("workspaces/job-"),
+        "{log}"
+    );
+}
