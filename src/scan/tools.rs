@@ -108,9 +108,7 @@ pub(super) fn run_linter(
         // Linters exit non-zero when they find something; what matters is whether their report reads.
         let report = run_confined(scope, run)?;
         let output = if linter.writes_report_file() {
-            fs::read(&report_path)
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .unwrap_or_default()
+            read_report(&report_path)?.unwrap_or_default()
         } else {
             capture.read()?
         };
@@ -396,9 +394,8 @@ impl Capture {
     }
 
     fn read(&self) -> Step<String> {
-        fs::read(&self.path)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))
+        read_report(&self.path)?
+            .ok_or_else(|| Stop::Fail(code::E_SERVER, "the tool's output is gone".to_string()))
     }
 }
 
@@ -410,6 +407,31 @@ impl Drop for Capture {
 
 /// Files larger than this are not read for fingerprints (their findings get none from lines).
 const FINGERPRINT_READ_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The largest report a tool may hand back; a bigger one fails its task rather than the server's
+/// memory.
+const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A tool's report as text, `None` when it wrote none; too large a report fails the task.
+fn read_report(path: &Path) -> Step<Option<String>> {
+    let size = match fs::metadata(path) {
+        Ok(meta) => meta.len(),
+        Err(_) => return Ok(None),
+    };
+    if size > MAX_REPORT_BYTES {
+        return Err(Stop::Fail(
+            code::E_NODE_TASK_ANALYZE,
+            format!(
+                "the tool's report is {} MiB, over the {} MiB codepup reads",
+                size >> 20,
+                MAX_REPORT_BYTES >> 20
+            ),
+        ));
+    }
+    fs::read(path)
+        .map(|bytes| Some(String::from_utf8_lossy(&bytes).into_owned()))
+        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))
+}
 
 /// Findings with fingerprints computed from the checked-out files' own lines. A tool names the
 /// paths, so only plain relative paths to regular files inside `root` are read.

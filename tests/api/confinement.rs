@@ -500,3 +500,26 @@ fn a_tool_command_may_run_a_script_of_the_repository_by_its_relative_path() {
         "{log}"
     );
 }
+
+/// A report too large to read fails its task instead of filling the server's memory.
+#[test]
+fn a_report_over_256_mib_fails_its_task_and_the_server_reads_none_of_it() {
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "flood",
+        r#"["head", "-c", "269484032", "/dev/zero"]"#,
+        "format = \"sarif\"",
+    )]));
+    let world = World::build(&app);
+    let project =
+        world.project_with_scheme(&app, "main", json!({"name": "flood", "tools": ["flood"]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 211, "{detail}");
+    assert!(
+        detail["result_msg"]
+            .as_str()
+            .unwrap()
+            .contains("over the 256 MiB codepup reads"),
+        "{detail}"
+    );
+}
