@@ -295,15 +295,28 @@ fn unreachable_by(data_dir: &Path, ids: Ids) -> Option<String> {
     None
 }
 
-/// A per-job scratch directory, owned by the tool user: `home`, `tmp` and `cache` inside.
+/// A per-job scratch directory, owned by the tool user: `home`, `tmp` and `cache` inside. Made
+/// once, by the job's first tool run: later runs find it as the earlier tools left it, and
+/// nothing here ever follows a link a tool may have put there (a `chown` through one would hand
+/// the tool user whatever it points to).
 pub fn make_scratch(dir: &Path, owner: Option<Ids>) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory",
+                dir.display()
+            )))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
     for sub in ["", "home", "tmp", "cache"] {
         let path = dir.join(sub);
-        std::fs::create_dir_all(&path)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
         if let Some(ids) = owner {
-            std::os::unix::fs::chown(&path, Some(ids.uid), Some(ids.gid))?;
+            std::os::unix::fs::lchown(&path, Some(ids.uid), Some(ids.gid))?;
         }
     }
     Ok(())

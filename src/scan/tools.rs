@@ -412,25 +412,44 @@ const FINGERPRINT_READ_LIMIT: u64 = 16 * 1024 * 1024;
 /// memory.
 const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;
 
-/// A tool's report as text, `None` when it wrote none; too large a report fails the task.
+/// A tool's report as text, `None` when it wrote none; too large a report fails the task. The
+/// report may sit in the tool's scratch directory, where the tool could have left a link to a
+/// file of the server's: a link, or a file that is not regular, is no report.
 fn read_report(path: &Path) -> Step<Option<String>> {
-    let size = match fs::metadata(path) {
-        Ok(meta) => meta.len(),
-        Err(_) => return Ok(None),
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let parent_is_real = path
+        .parent()
+        .is_some_and(|dir| fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir()));
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path);
+    let file = match opened {
+        Ok(file) if parent_is_real => file,
+        _ => return Ok(None),
     };
-    if size > MAX_REPORT_BYTES {
+    let meta = file
+        .metadata()
+        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > MAX_REPORT_BYTES {
         return Err(Stop::Fail(
             code::E_NODE_TASK_ANALYZE,
             format!(
                 "the tool's report is {} MiB, over the {} MiB codepup reads",
-                size >> 20,
+                meta.len() >> 20,
                 MAX_REPORT_BYTES >> 20
             ),
         ));
     }
-    fs::read(path)
-        .map(|bytes| Some(String::from_utf8_lossy(&bytes).into_owned()))
-        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_REPORT_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// Findings with fingerprints computed from the checked-out files' own lines. A tool names the
