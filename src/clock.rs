@@ -14,6 +14,8 @@ pub fn now_stored() -> String {
     to_stored(OffsetDateTime::now_utc())
 }
 
+/// `moment` must lie in years 1 to 9999 once in UTC: `parse_filter_datetime` makes sure of it for
+/// times clients send, and the clock does for the others.
 pub fn to_stored(moment: OffsetDateTime) -> String {
     moment
         .to_offset(UtcOffset::UTC)
@@ -31,7 +33,8 @@ pub fn from_stored(text: &str) -> Option<OffsetDateTime> {
 /// Shows a stored time the way TCA does: ISO-8601 in `offset`, microseconds only when non-zero,
 /// e.g. `2026-11-29T16:00:15.401359+08:00` or `2026-11-29T16:01:51+08:00`.
 pub fn display(stored: &str, offset: UtcOffset) -> Option<String> {
-    let moment = from_stored(stored)?.to_offset(offset);
+    // Checked: 9999-12-31T23:00Z is in year 10000 at +08:00, which `to_offset` panics on.
+    let moment = from_stored(stored)?.checked_to_offset(offset)?;
     let micros = moment.microsecond();
     let (hours, minutes, _) = offset.as_hms();
     let sign = if offset.is_negative() { '-' } else { '+' };
@@ -90,12 +93,16 @@ mod tests {
 /// Reads a datetime filter value the way TCA's Django stack does (TCA_API.md §5.3): ISO-8601 with
 /// `T` or a space (seconds, fraction and offset optional), a date alone (midnight), US
 /// `MM/DD/YYYY` and `MM/DD/YY` with an optional time, and `Jan 01 2020`-style dates. A value
-/// without an offset is read in `tz`.
+/// without an offset is read in `tz`. The moment must lie in years 1 to 9999 once in UTC (Python's
+/// `datetime` range, and what the stored form can hold with four digits), so `to_stored` takes it.
 pub fn parse_filter_datetime(text: &str, tz: UtcOffset) -> Option<OffsetDateTime> {
     let text = text.trim();
-    parse_iso(text, tz)
+    let moment = parse_iso(text, tz)
         .or_else(|| parse_us(text, tz))
-        .or_else(|| parse_month_name(text, tz))
+        .or_else(|| parse_month_name(text, tz))?;
+    moment
+        .checked_to_offset(UtcOffset::UTC)
+        .filter(|utc| (1..=9999).contains(&utc.year()))
 }
 
 fn number(text: &str, min_digits: usize, max_digits: usize) -> Option<u32> {
@@ -162,6 +169,10 @@ fn parse_clock(text: &str) -> Option<(u32, u32, u32, u32)> {
 fn parse_zone(text: &str) -> Option<UtcOffset> {
     if text == "Z" {
         return Some(UtcOffset::UTC);
+    }
+    // The slices below count bytes; on ASCII text they cannot cut a character in two.
+    if !text.is_ascii() {
+        return None;
     }
     let sign: i8 = match text.as_bytes().first()? {
         b'+' => 1,
@@ -359,6 +370,46 @@ mod filter_tests {
             "2020-01-01 10:00:00 08:00",
             "",
             "abc",
+        ] {
+            assert_eq!(parsed(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn times_outside_years_1_to_9999_in_utc_do_not_parse() {
+        // Issue 8, hole 4: these were in range as written and panicked once moved to UTC.
+        for text in [
+            "9999-12-31T23:59:59-23:00",
+            "9999-12-31T23:59:59-00:01",
+            "0001-01-01T00:00:00+00:01",
+            "0001-01-01",
+            "0000-06-01T00:00:00Z",
+        ] {
+            assert_eq!(parsed(text), None, "{text}");
+        }
+        assert_eq!(
+            parsed("9999-12-31T23:59:59.999999Z").as_deref(),
+            Some("9999-12-31T23:59:59.999999Z")
+        );
+        assert_eq!(
+            parsed("9999-12-31T23:59:59+23:00").as_deref(),
+            Some("9999-12-31T00:59:59.000000Z")
+        );
+        assert_eq!(
+            parsed("0001-01-01T00:00:00-23:00").as_deref(),
+            Some("0001-01-01T23:00:00.000000Z")
+        );
+    }
+
+    #[test]
+    fn zones_with_multibyte_characters_do_not_parse() {
+        // Issue 8, hole 4: `+aéb` has four bytes, and slicing it at byte 2 split the `é`.
+        for text in [
+            "2020-01-01T10:00+a\u{e9}b",
+            "2020-01-01T10:00-\u{e9}\u{e9}",
+            "2020-01-01T10:00+0\u{e9}0",
+            "2020-01-01T10:00:00.\u{e9}",
+            "\u{e9}\u{e9}-01-01",
         ] {
             assert_eq!(parsed(text), None, "{text}");
         }

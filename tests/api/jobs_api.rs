@@ -620,6 +620,46 @@ fn bad_filter_values_are_400_naming_each_bad_field_never_500() {
 }
 
 #[test]
+fn datetimes_out_of_range_after_their_offset_or_with_multibyte_zones_are_400_never_500() {
+    // Issue 8, hole 4: both crashed the handler (a time past year 9999 once moved to UTC, and a
+    // string slice inside `é`). TCA answers an HTML 500 for them.
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let project_jobs = format!("{}/jobs/", world.project_path());
+    let cases = [
+        "create_time_gte=9999-12-31T23:59:59-23:00",
+        "create_time_lte=9999-12-31T23:59:59-00:01",
+        "create_time_gte=0001-01-01T00:00:00%2B00:01",
+        "create_time_gte=2020-01-01T10:00%2Ba%C3%A9b",
+        "create_time_lte=2020-01-01T10:00-%C3%A9%C3%A9",
+        "create_time_gte=2020-01-01T10:00:00.%C3%A9",
+        "create_time_gte=%C3%A9%C3%A9%C3%A9%C3%A9-01-01",
+        "create_time_gte=01/02/%C3%A9%C3%A9",
+    ];
+    for list in [project_jobs.as_str(), "/server/main/api/v3/jobs/"] {
+        for query in cases {
+            let field = query.split('=').next().unwrap();
+            let reply = app.get(&format!("{list}?{query}"), ADMIN_TOKEN);
+            assert_eq!(reply.status, 400, "{list}?{query}: {}", reply.body);
+            assert_eq!(reply.invalid_fields(), [field], "{query}: {}", reply.body);
+            assert_eq!(
+                reply.body["msg"],
+                format!("{field} Enter a valid date/time."),
+                "{query}"
+            );
+        }
+        // The last moments that fit still filter.
+        for query in [
+            "create_time_lte=9999-12-31T23:59:59.999999Z",
+            "create_time_lte=9999-12-31T23:59:59%2B23:00",
+            "create_time_gte=0001-01-01T00:00:00-23:00",
+        ] {
+            app.get(&format!("{list}?{query}"), ADMIN_TOKEN).expect(200);
+        }
+    }
+}
+
+#[test]
 fn empty_filter_values_mean_no_filter() {
     let app = TestApp::spawn();
     let world = World::build(&app);
