@@ -31,9 +31,8 @@ pub async fn list_issues(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let page = query.page();
     let tz = state.config.tz_offset;
-    let (query, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
         let (_, _, repo, project, access) = project_scope(
             conn,
             &caller,
@@ -44,13 +43,14 @@ pub async fn list_issues(
         )?;
         require(access.can_view_team())?;
         let filter = read_issue_filter(&query)?;
+        let page = query.page()?;
         let (count, issues) =
             db::findings::list(conn, project.id, &filter, page.limit, page.offset)?;
         let results = issues
             .iter()
             .map(|issue| views::issue_item(issue, &repo, tz))
             .collect();
-        Ok((query, count, results))
+        Ok((query, page, count, results))
     })
     .await?;
     Ok(envelope::ok(paginated(

@@ -155,9 +155,8 @@ pub async fn list_jobs(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let page = query.page();
     let tz = state.config.tz_offset;
-    let (query, count, jobs) = db::run(&state.pool, move |conn| {
+    let (query, page, count, jobs) = db::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -168,8 +167,9 @@ pub async fn list_jobs(
         )?;
         require(access.can_view_team())?;
         let filter = read_job_filter(&query, tz)?;
+        let page = query.page()?;
         let (count, jobs) = db::jobs::list(conn, project.id, &filter, page.limit, page.offset)?;
-        Ok((query, count, jobs))
+        Ok((query, page, count, jobs))
     })
     .await?;
     let results = jobs.iter().map(views::job_item).collect();
@@ -186,7 +186,7 @@ pub async fn list_recent_jobs(
     Caller(caller): Caller,
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
-    let page = query.page();
+    let page = query.page()?;
     let tz = state.config.tz_offset;
     let (query, count, jobs) = db::run(&state.pool, move |conn| {
         let filter = read_job_filter(&query, tz)?;

@@ -123,6 +123,7 @@ pub async fn list_repos(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
     let query = Query::from_request(&request);
+    // Refused only after the 404 and 403 checks, below.
     let page = query.page();
     let roots = state.config.local_repo_roots.clone();
     let filter = RepoFilter {
@@ -133,15 +134,16 @@ pub async fn list_repos(
         }),
     };
     let tz = state.config.tz_offset;
-    let (count, repos) = db::run(&state.pool, move |conn| {
+    let (page, count, repos) = db::run(&state.pool, move |conn| {
         let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
         require(access.can_view_team())?;
+        let page = page?;
         let (count, repos) = db::repos::list(conn, team.id, &filter, page.limit, page.offset)?;
         let views = repos
             .iter()
             .map(|repo| repo_view(conn, repo, &team, tz))
             .collect::<Result<Vec<Value>, AppError>>()?;
-        Ok((count, views))
+        Ok((page, count, views))
     })
     .await?;
     Ok(envelope::ok(paginated(
