@@ -239,3 +239,42 @@ fn group_by_tool(
     }
     groups
 }
+
+/// The issue list's filters never panic on any query string, and refuse only the field sent.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        // A failure becomes a named unit test, not a seed file in the repository.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_query_string_makes_the_issue_filter_panic(
+            key in prop::sample::select(vec![
+                "state",
+                "severity",
+                "resolution",
+                "scan_open",
+                "scan_fix",
+                "author",
+            ]),
+            value in prop_oneof![any::<String>(), "[-+0-9, é]{0,24}"],
+        ) {
+            let encoded = serde_urlencoded::to_string([(key, &value)]).expect("strings encode");
+            match read_issue_filter(&Query::parse(&encoded)) {
+                Ok(_) => {}
+                Err(AppError::InvalidInput(errors)) => {
+                    prop_assert_eq!(errors.len(), 1);
+                    prop_assert_eq!(errors[0].field.as_str(), key);
+                }
+                Err(other) => prop_assert!(false, "unexpected error {}", other),
+            }
+        }
+    }
+}

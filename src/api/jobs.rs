@@ -457,3 +457,57 @@ async fn serve_log(path: PathBuf, offset: u64) -> Result<HttpResponse, AppError>
         ))
         .body(bytes))
 }
+
+/// The job list's filters never panic on any query string (issue 8, hole 4), and a time filter
+/// that is accepted is stored in the fixed-width form the SQL compares.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?([-+Z].{0,5})?",
+            "[-+0-9., eEnNaAiIfF]{0,12}",
+        ]
+    }
+
+    proptest! {
+        // A failure becomes a named unit test, not a seed file in the repository.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_query_string_makes_the_job_filter_panic(
+            key in prop::sample::select(vec![
+                "create_time_gte",
+                "create_time_lte",
+                "result_code_gte",
+                "result_code_lte",
+                "state",
+                "creator",
+            ]),
+            value in value(),
+            tz_minutes in -1439..=1439i32,
+        ) {
+            let tz = time::UtcOffset::from_whole_seconds(tz_minutes * 60).expect("within a day");
+            let encoded = serde_urlencoded::to_string([(key, &value)]).expect("strings encode");
+            match read_job_filter(&Query::parse(&encoded), tz) {
+                Ok(filter) => {
+                    for stored in [filter.create_time_gte, filter.create_time_lte].into_iter().flatten() {
+                        prop_assert!(clock::from_stored(&stored).is_some(), "{}", stored);
+                    }
+                }
+                Err(AppError::InvalidInput(errors)) => {
+                    prop_assert_eq!(errors.len(), 1);
+                    prop_assert_eq!(errors[0].field.as_str(), key);
+                }
+                Err(other) => prop_assert!(false, "unexpected error {}", other),
+            }
+        }
+    }
+}
