@@ -140,7 +140,12 @@ pub enum Body<'a> {
 
 fn init_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = env_logger::builder().is_test(true).try_init();
+        // The binary's default filter (src/main.rs), unless RUST_LOG says otherwise.
+        let _ = env_logger::Builder::from_env(
+            env_logger::Env::default().default_filter_or("info,tokei=error"),
+        )
+        .is_test(true)
+        .try_init();
     }
 }
 
