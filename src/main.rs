@@ -46,10 +46,8 @@ fn main() -> std::process::ExitCode {
 
 /// Logs at `info` unless `RUST_LOG` says otherwise, as text or as one JSON object a line.
 fn start_logging(format: LogFormat) -> anyhow::Result<()> {
-    // tokei warns "Unknown extension" for every file of no known language, which is normal in a
-    // scan (issue 8, hole 9). tests/api/helpers.rs uses the same default.
     let mut builder = env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("info,tokei=error"),
+        env_logger::Env::default().default_filter_or(codepup::config::DEFAULT_LOG_FILTER),
     );
     if format == LogFormat::Json {
         builder.format(|out, record| {

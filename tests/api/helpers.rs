@@ -140,9 +140,9 @@ pub enum Body<'a> {
 
 fn init_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
-        // The binary's default filter (src/main.rs), unless RUST_LOG says otherwise.
+        // The binary's default filter, unless RUST_LOG says otherwise.
         let _ = env_logger::Builder::from_env(
-            env_logger::Env::default().default_filter_or("info,tokei=error"),
+            env_logger::Env::default().default_filter_or(codepup::config::DEFAULT_LOG_FILTER),
         )
         .is_test(true)
         .try_init();
