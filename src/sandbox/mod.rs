@@ -8,6 +8,7 @@
 //! per-run `Spec` that the supervisor reads, the paths a tool may read, and the `Report` the
 //! supervisor writes back.
 
+mod init;
 pub mod paths;
 pub mod supervisor;
 
@@ -311,7 +312,11 @@ fn unreachable_by(data_dir: &Path, ids: Ids) -> Option<String> {
 /// first run; later runs of the same task (linter batches) find it as they left it. Nothing here
 /// follows a link a tool may have put there (a `chown` through one would hand the tool user
 /// whatever it points to).
-pub fn make_scratch(job_scratch: &Path, name: &str, owner: Option<Ids>) -> std::io::Result<PathBuf> {
+pub fn make_scratch(
+    job_scratch: &Path,
+    name: &str,
+    owner: Option<Ids>,
+) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     match std::fs::symlink_metadata(job_scratch) {
         Ok(meta) if meta.is_dir() => {}
@@ -379,6 +384,18 @@ pub struct Spec {
     pub require_landlock: bool,
     /// Where the supervisor writes its `Report` (opened before anything is restricted).
     pub report: PathBuf,
+    /// How much of the tool's output reaches the task's files.
+    pub output: OutputCaps,
+}
+
+/// Bytes of a tool's stdout and stderr the supervisor copies into the files it was given (the
+/// rest is read and dropped, so the tool never blocks).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct OutputCaps {
+    pub stdout: u64,
+    pub stderr: u64,
+    /// stdout goes to the task log (not a report), so a cut is noted there.
+    pub stdout_is_log: bool,
 }
 
 /// How a confined run ended, as the supervisor saw it.

@@ -3,29 +3,29 @@
 //!
 //! 1. the working directory, entered while the server's user can still reach it;
 //! 2. the tool user (when the server runs as root);
-//! 3. new user, PID, IPC and network namespaces: the tool is PID 1 of its own namespace, so when
-//!    it ends, or the supervisor or server dies (parent-death signals all the way down), the
-//!    kernel kills every process it left behind;
+//! 3. new user, PID, IPC and network namespaces: when the namespace's init ends (after the tool,
+//!    or with the supervisor or server, by parent-death signals all the way down), the kernel
+//!    kills every process the tool left behind;
 //! 4. resource limits, then the parent-death signal again, which a change of user clears;
 //! 5. Landlock: read below `spec.read`, write below `spec.write`, no TCP unless allowed, no
 //!    signals or abstract sockets out of the sandbox; `no_new_privs`.
 //!
-//! It writes a `Report` to a file it opened before any of that, and exits with the tool's status.
+//! Then `init.rs` starts the tool under an init of codepup's own, PID 1 of the namespace. The
+//! supervisor writes a `Report` to a file it opened before any of that, and exits with the
+//! tool's status.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 use landlock::{
     path_beneath_rules, Access, AccessFs, AccessNet, Ruleset, RulesetAttr, RulesetCreatedAttr,
     RulesetStatus, Scope, ABI,
 };
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::resource::{getrusage, setrlimit, Resource, UsageWho};
+use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::Signal;
-use nix::sys::time::TimeValLike;
 use nix::unistd::{getegid, geteuid, getppid, setgroups, setresgid, setresuid, Gid, Uid};
 
 use super::paths::DEVICES;
@@ -55,7 +55,7 @@ pub fn main(spec_json: &str) -> ExitCode {
     };
     let mut report = Report::default();
     let status = match confine(&spec, &mut report) {
-        Ok(()) => run_tool(&spec, &mut report),
+        Ok(()) => super::init::run(&spec, &mut report),
         Err(error) => {
             report.error = Some(error);
             SETUP_FAILED
@@ -125,11 +125,17 @@ fn enter_namespaces(spec: &Spec, report: &mut Report) {
     }
 }
 
-/// Maps the tool user's own ids into its new user namespace.
+/// Maps the tool user's own ids into its new user namespace. A change of user made the process
+/// non-dumpable, which leaves its `/proc/self` files to root: dumpable again while writing.
 fn map_ids(uid: Uid, gid: Gid) -> io::Result<()> {
-    std::fs::write("/proc/self/setgroups", "deny")?;
-    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
-    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
+    nix::sys::prctl::set_dumpable(true).map_err(io::Error::from)?;
+    let written = (|| {
+        std::fs::write("/proc/self/setgroups", "deny")?;
+        std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+        std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
+    })();
+    let _ = nix::sys::prctl::set_dumpable(false);
+    written
 }
 
 fn set_limits(limits: &Limits) -> Result<(), String> {
@@ -208,55 +214,4 @@ fn restrict(spec: &Spec, report: &mut Report) -> Result<(), String> {
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
     }
     Ok(())
-}
-
-/// Starts the tool (PID 1 of the new namespace), waits for it, and returns the exit status to
-/// pass on: its code, or 128 + the signal that ended it.
-fn run_tool(spec: &Spec, report: &mut Report) -> i32 {
-    let mut command = Command::new(&spec.program);
-    command
-        .args(&spec.args)
-        .env_clear()
-        .envs(spec.env.iter().map(|(key, value)| (key, value)))
-        .stdin(Stdio::null());
-    set_parent_death_signal(&mut command);
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(error) => {
-            report.not_found = error.kind() == io::ErrorKind::NotFound;
-            report.error = Some(format!("cannot start {}: {error}", spec.program.display()));
-            return SETUP_FAILED;
-        }
-    };
-    let status = child.wait();
-    if let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) {
-        let cpu = usage.user_time() + usage.system_time();
-        report.cpu_ms = u64::try_from(cpu.num_milliseconds()).unwrap_or(0);
-        report.max_rss_kb = u64::try_from(usage.max_rss()).unwrap_or(0);
-    }
-    match status {
-        Ok(status) => {
-            report.code = status.code();
-            report.signal = status.signal();
-            status
-                .code()
-                .or_else(|| status.signal().map(|signal| 128 + signal))
-                .unwrap_or(1)
-        }
-        Err(error) => {
-            report.error = Some(format!("waiting for the tool: {error}"));
-            1
-        }
-    }
-}
-
-/// The tool dies with its supervisor.
-#[allow(unsafe_code)]
-fn set_parent_death_signal(command: &mut Command) {
-    // SAFETY: the closure runs in the child between fork and exec. It only calls prctl(2), which
-    // is async-signal-safe, and allocates nothing.
-    unsafe {
-        command
-            .pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from));
-    }
 }

@@ -14,7 +14,7 @@ use crate::db;
 use crate::domain::finding::{self, Finding};
 use crate::domain::ids::{JobId, TaskId};
 use crate::domain::job::{code, JobState};
-use crate::sandbox::{self, paths, Limits, Report, Spec};
+use crate::sandbox::{self, paths, Limits, OutputCaps, Report, Spec};
 use crate::scan::checkout::Workspace;
 use crate::scan::process::{self, Outcome};
 use crate::scan::worker::{set_progress, still, Step, Stop};
@@ -60,6 +60,8 @@ struct Run<'a> {
     cwd: &'a Path,
     /// Where its stdout goes (the task log, or a capture file).
     stdout: &'a File,
+    /// `stdout` is the task log.
+    stdout_is_log: bool,
     timeout: Option<Duration>,
     network: bool,
     read_paths: &'a [PathBuf],
@@ -105,6 +107,7 @@ pub(super) fn run_linter(
             argv: linter.command(batch, &report_path),
             cwd: dir,
             stdout: &capture.file,
+            stdout_is_log: false,
             timeout: None,
             network: false,
             read_paths: &[],
@@ -156,6 +159,7 @@ pub(super) fn run_command(
         argv,
         cwd: scan_root,
         stdout: capture.as_ref().map_or(scope.log, |capture| &capture.file),
+        stdout_is_log: capture.is_none(),
         timeout: tool.timeout.map(Duration::from_secs),
         network: tool.network,
         read_paths: &tool.read_paths,
@@ -300,7 +304,27 @@ fn spec_for(scope: &TaskScope, run: &Run, program: PathBuf, limits: Limits) -> S
             "job-{}-task-{}.report",
             scope.job_id, scope.task_id
         )),
+        output: output_caps(scope, run),
     })
+}
+
+/// How much of a task's log its tools may write, over all its runs.
+const TASK_LOG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What is left of the task log's room, for stderr and (when it goes there) stdout; a report on
+/// stdout may be as large as codepup reads, and one byte more, so an oversized one is seen.
+fn output_caps(scope: &TaskScope, run: &Run) -> OutputCaps {
+    let used = scope.log.metadata().map_or(0, |meta| meta.len());
+    let room = TASK_LOG_BYTES.saturating_sub(used);
+    OutputCaps {
+        stdout: if run.stdout_is_log {
+            room
+        } else {
+            MAX_REPORT_BYTES + 1
+        },
+        stderr: room,
+        stdout_is_log: run.stdout_is_log,
+    }
 }
 
 /// The task's own scratch directory, made on its first run.

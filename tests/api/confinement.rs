@@ -386,6 +386,7 @@ fn an_unprivileged_supervisor_confines_its_tool_with_a_user_namespace() {
         "limits": {"memory_mb": 1024, "cpu_seconds": 10, "processes": 64, "file_size_mb": 10,
                    "open_files": 256, "wall_seconds": 60},
         "user": null, "require_landlock": true, "report": report,
+        "output": {"stdout": 1 << 20, "stderr": 1 << 20, "stdout_is_log": true},
     });
     let output = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
@@ -406,8 +407,9 @@ fn an_unprivileged_supervisor_confines_its_tool_with_a_user_namespace() {
             "{report}"
         );
     }
+    // The tool is PID 2: PID 1 is codepup's own init.
     for line in [
-        "pid 1",
+        "pid 2",
         "65534",
         "committed",
         "secret-refused",

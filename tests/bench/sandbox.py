@@ -47,6 +47,7 @@ def sandboxed(binary, work, program, args):
         "user": {"uid": 65534, "gid": 65534} if os.geteuid() == 0 else None,
         "require_landlock": True,
         "report": os.path.join(work, "report.json"),
+        "output": {"stdout": 1 << 24, "stderr": 1 << 24, "stdout_is_log": True},
     }
     return [binary, "sandbox-exec", json.dumps(spec)]
 
