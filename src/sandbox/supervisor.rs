@@ -81,6 +81,7 @@ fn confine(spec: &Spec, report: &mut Report) -> Result<(), String> {
         become_user(ids)?;
         report.confined_by.push("user".to_string());
     }
+    leave_session_keyring()?;
     enter_namespaces(spec, report);
     set_limits(&spec.limits)?;
     // A change of user or user namespace clears the parent-death signal: set it again, and make
@@ -175,6 +176,31 @@ fn become_user(ids: Ids) -> Result<(), String> {
     setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
     setresgid(gid, gid, gid).map_err(|e| format!("setresgid {gid}: {e}"))?;
     setresuid(uid, uid, uid).map_err(|e| format!("setresuid {uid}: {e}"))?;
+    Ok(())
+}
+
+/// Joins a new, empty session keyring: the one inherited from the server may hold keys (a login
+/// session's, a Kerberos cache's) that a process of the session possesses, and Landlock does not
+/// cover keyctl(2).
+#[allow(unsafe_code)]
+fn leave_session_keyring() -> Result<(), String> {
+    const KEYCTL_JOIN_SESSION_KEYRING: nix::libc::c_long = 1;
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) takes no buffer: a null name asks for a
+    // new anonymous keyring.
+    let joined = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<nix::libc::c_char>(),
+        )
+    };
+    if joined < 0 {
+        let error = io::Error::last_os_error();
+        // A kernel without keyrings has none to leak.
+        if error.raw_os_error() != Some(nix::libc::ENOSYS) {
+            return Err(format!("cannot leave the session keyring: {error}"));
+        }
+    }
     Ok(())
 }
 
