@@ -28,6 +28,10 @@ use super::{Report, Spec, SETUP_FAILED};
 /// What init tells the supervisor about the tool.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Ended {
+    /// Landlock is in force.
+    landlocked: bool,
+    /// `/proc` shows only the namespace's processes.
+    private_proc: bool,
     code: Option<i32>,
     signal: Option<i32>,
     error: Option<String>,
@@ -121,6 +125,12 @@ fn supervise(spec: &Spec, report: &mut Report, pipes: Pipes, init: Pid) -> i32 {
     report.not_found = ended.not_found;
     report.cpu_ms = ended.cpu_ms;
     report.max_rss_kb = ended.max_rss_kb;
+    if ended.private_proc {
+        report.confined_by.push("private-proc".to_string());
+    }
+    if ended.landlocked {
+        report.confined_by.push("landlock".to_string());
+    }
     if ended.error.is_some() {
         report.error = ended.error;
         return SETUP_FAILED;
@@ -226,6 +236,22 @@ fn init(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, ended: OwnedFd, alive: Ow
     if supervisor_gone(&alive) {
         return SETUP_FAILED;
     }
+    let mut result = Ended {
+        private_proc: mount_own_proc(),
+        ..Ended::default()
+    };
+    match super::supervisor::restrict(spec) {
+        Ok(landlocked) => result.landlocked = landlocked,
+        Err(error) => {
+            result.error = Some(error);
+            let _ = ended.write_all(
+                serde_json::to_string(&result)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+            return SETUP_FAILED;
+        }
+    }
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
@@ -235,7 +261,6 @@ fn init(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, ended: OwnedFd, alive: Ow
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr));
     set_parent_death_signal(&mut command);
-    let mut result = Ended::default();
     let tool = match command.spawn() {
         Ok(child) => Pid::from_raw(child.id() as i32),
         Err(error) => {
@@ -276,6 +301,21 @@ fn init(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, ended: OwnedFd, alive: Ow
             .as_bytes(),
     );
     exit
+}
+
+/// Mounts a `/proc` of the namespace's own over the host's, so the tool sees only its own
+/// processes (not, say, the command lines of the server's git runs). Where the kernel refuses
+/// (a container that masks parts of the host's `/proc`), the host's stays.
+fn mount_own_proc() -> bool {
+    use nix::mount::{mount, MsFlags};
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .is_ok()
 }
 
 /// Whether the supervisor died before init could ask to die with it.

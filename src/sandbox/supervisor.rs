@@ -7,7 +7,7 @@
 //!    or with the supervisor or server, by parent-death signals all the way down), the kernel
 //!    kills every process the tool left behind;
 //! 4. resource limits, then the parent-death signal again, which a change of user clears;
-//! 5. Landlock: read below `spec.read`, write below `spec.write`, no TCP unless allowed, no
+//! 5. (in init, `init.rs`) a `/proc` of the namespace's own, then Landlock: read below `spec.read`, write below `spec.write`, no TCP unless allowed, no
 //!    signals or abstract sockets out of the sandbox; `no_new_privs`.
 //!
 //! Then `init.rs` starts the tool under an init of codepup's own, PID 1 of the namespace. The
@@ -91,7 +91,7 @@ fn confine(spec: &Spec, report: &mut Report) -> Result<(), String> {
     if getppid() != parent {
         return Err("the server went away".to_string());
     }
-    restrict(spec, report)
+    Ok(())
 }
 
 /// New user, PID, IPC and network namespaces, made by the tool user itself (root has already
@@ -102,7 +102,10 @@ fn confine(spec: &Spec, report: &mut Report) -> Result<(), String> {
 /// process group, and Landlock still denies TCP.
 fn enter_namespaces(spec: &Spec, report: &mut Report) {
     let (uid, gid) = (geteuid(), getegid());
-    let mut flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
+    let mut flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWNS;
     if !spec.network {
         flags |= CloneFlags::CLONE_NEWNET;
     }
@@ -205,7 +208,9 @@ fn leave_session_keyring() -> Result<(), String> {
 }
 
 /// Landlock, as strict as this kernel allows (best effort from the newest ABI the crate knows).
-fn restrict(spec: &Spec, report: &mut Report) -> Result<(), String> {
+/// Returns whether Landlock is in force. Run by init, after it mounted its own `/proc` (a
+/// Landlock domain may mount nothing).
+pub(super) fn restrict(spec: &Spec) -> Result<bool, String> {
     let abi = ABI::V10;
     let fail = |e: landlock::RulesetError| format!("landlock: {e}");
     let mut ruleset = Ruleset::default()
@@ -229,15 +234,12 @@ fn restrict(spec: &Spec, report: &mut Report) -> Result<(), String> {
         .map_err(fail)?
         .restrict_self()
         .map_err(fail)?;
-    if status.ruleset == RulesetStatus::NotEnforced {
-        if spec.require_landlock {
-            return Err("this kernel does not enforce Landlock".to_string());
-        }
-    } else {
-        report.confined_by.push("landlock".to_string());
+    let enforced = status.ruleset != RulesetStatus::NotEnforced;
+    if !enforced && spec.require_landlock {
+        return Err("this kernel does not enforce Landlock".to_string());
     }
     if !status.no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
     }
-    Ok(())
+    Ok(enforced)
 }
