@@ -224,12 +224,13 @@ impl ScanPool {
         let mut threads = Vec::new();
         for n in 0..config.scan_workers {
             let shared = shared.clone();
+            shared.workers_alive.fetch_add(1, Ordering::SeqCst);
             threads.push(
                 thread::Builder::new()
                     .name(format!("scan-worker-{n}"))
                     .spawn(move || {
-                        shared.workers_alive.fetch_add(1, Ordering::SeqCst);
-                        // Counted down however the loop ends, a panic included.
+                        // Counted up before the thread started (so /readyz never sees a worker
+                        // that is merely starting as dead), down however the loop ends.
                         let _alive = AliveGuard(&shared.workers_alive);
                         worker::run(&shared)
                     })

@@ -50,12 +50,17 @@ fn metrics_count_requests_jobs_and_tool_runs_on_their_own_listener() {
     let detail = app.wait_for_job(&project, job_id, QUICK);
     assert_eq!(detail["result_code"], 0, "{detail}");
     let base = app.metrics_base().expect("a metrics listener");
-    let response = ureq::get(&format!("{base}/metrics")).call().unwrap();
-    assert!(response
+    let scrape = || ureq::get(&format!("{base}/metrics")).call().unwrap();
+    assert!(scrape()
         .header("Content-Type")
         .unwrap()
         .starts_with("application/openmetrics-text"));
-    let text = response.into_string().unwrap();
+    // The worker records the job's duration just after the close the test waited for.
+    assert!(eventually(QUICK, || scrape()
+        .into_string()
+        .unwrap()
+        .contains("codepup_job_seconds_count 1")));
+    let text = scrape().into_string().unwrap();
     for expected in [
         "codepup_jobs_closed_total{class=\"success\"} 1",
         "codepup_tool_runs_total{tool=\"ok\",outcome=\"exit_0\"} 1",
