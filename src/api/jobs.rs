@@ -167,7 +167,7 @@ pub async fn list_jobs(
             ProjectId(project_id),
         )?;
         require(access.can_view_team())?;
-        let filter = read_job_filter(&query, tz)?;
+        let filter = read_job_filter(&query, tz, JobFilters::Project)?;
         let (count, jobs) = db::jobs::list(conn, project.id, &filter, page.limit, page.offset)?;
         Ok((query, count, jobs))
     })
@@ -189,7 +189,7 @@ pub async fn list_recent_jobs(
     let page = query.page();
     let tz = state.config.tz_offset;
     let (query, count, jobs) = db::run(&state.pool, move |conn| {
-        let filter = read_job_filter(&query, tz)?;
+        let filter = read_job_filter(&query, tz, JobFilters::Project)?;
         let (count, jobs) =
             db::jobs::list_visible(conn, &caller, &filter, page.limit, page.offset)?;
         Ok((query, count, jobs))
@@ -220,68 +220,116 @@ pub async fn get_queue_summary(
     Ok(envelope::ok(views::queue_health(&health, &now, tools)))
 }
 
-fn read_job_filter(query: &Query, tz: time::UtcOffset) -> Result<JobFilter, AppError> {
-    let mut errors = Vec::new();
-    let mut fail = |field: &str, message: &str| {
-        errors.push(FieldError {
+/// Which of TCA's job filter sets a list takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobFilters {
+    /// `JobFilterSetV3`, the project job list's (and codepup's cross-project list).
+    Project,
+    /// `JobFilterSet`, the admin job list's: also `repo`, `end_time_gte`/`_lte` and `scm_url`.
+    Admin,
+}
+
+/// Reads typed query values, collecting every bad one for a single 400.
+pub(crate) struct FilterReader<'a> {
+    query: &'a Query,
+    tz: time::UtcOffset,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> FilterReader<'a> {
+    pub(crate) fn new(query: &'a Query, tz: time::UtcOffset) -> FilterReader<'a> {
+        FilterReader {
+            query,
+            tz,
+            errors: Vec::new(),
+        }
+    }
+
+    fn fail(&mut self, field: &str, message: &str) {
+        self.errors.push(FieldError {
             field: field.to_string(),
             message: message.to_string(),
-        })
-    };
-    let mut time = |field: &str| {
-        let text = query.get(field)?;
-        match clock::parse_filter_datetime(text, tz) {
-            Some(moment) => Some(clock::to_stored(moment)),
-            None => {
-                fail(field, "Enter a valid date/time.");
-                None
-            }
-        }
-    };
-    let create_time_gte = time("create_time_gte");
-    let create_time_lte = time("create_time_lte");
-    let mut number = |field: &str| {
-        let text = query.get(field)?;
+        });
+    }
+
+    /// A number as Django's `NumberFilter` reads it: `1e400` too; only NaN is refused.
+    pub(crate) fn number(&mut self, field: &str) -> Option<f64> {
+        let text = self.query.get(field)?;
         match text.parse::<f64>() {
-            // Django's DecimalField takes `1e400` too; only NaN compares with nothing.
             Ok(value) if !value.is_nan() => Some(value),
             _ => {
-                fail(field, "Enter a number.");
+                self.fail(field, "Enter a number.");
                 None
             }
         }
-    };
-    let result_code_gte = number("result_code_gte");
-    let result_code_lte = number("result_code_lte");
-    let states = query.get("state").and_then(|text| {
+    }
+
+    /// A date or date-time, naive ones in the server's offset; stored form.
+    pub(crate) fn time(&mut self, field: &str) -> Option<String> {
+        let text = self.query.get(field)?;
+        match clock::parse_filter_datetime(text, self.tz) {
+            Some(moment) => Some(clock::to_stored(moment)),
+            None => {
+                self.fail(field, "Enter a valid date/time.");
+                None
+            }
+        }
+    }
+
+    /// A comma-separated list of whole numbers (`state=1,2`).
+    pub(crate) fn numbers(&mut self, field: &str) -> Option<Vec<i64>> {
+        let text = self.query.get(field)?;
         let parsed: Option<Vec<i64>> = text
             .split(',')
             .map(|piece| piece.trim().parse::<i64>().ok())
             .collect();
-        match parsed {
-            Some(states) => Some(states),
-            None => {
-                fail(
-                    "state",
-                    "Enter whole numbers separated by commas, e.g. 1,2.",
-                );
-                None
-            }
+        if parsed.is_none() {
+            self.fail(field, "Enter whole numbers separated by commas, e.g. 1,2.");
         }
-    });
-    if !errors.is_empty() {
-        return Err(AppError::InvalidInput(errors));
+        parsed
     }
-    Ok(JobFilter {
-        create_time_gte,
-        create_time_lte,
-        result_code_gte,
-        result_code_lte,
-        result_msg: query.get("result_msg").map(str::to_string),
-        created_from: query.get("created_from").map(str::to_string),
-        creator: query.get("creator").map(str::to_string),
-        states,
-    })
+
+    /// A text value; an empty one means no filter.
+    pub(crate) fn text(&self, field: &str) -> Option<String> {
+        self.query.get(field).map(str::to_string)
+    }
+
+    pub(crate) fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidInput(self.errors))
+        }
+    }
+}
+
+/// Reads the job filters of `filters` from the query, in the order TCA's filter set declares
+/// them (so `msg` names the same bad field). The other set's parameters are ignored, as TCA
+/// ignores unknown ones.
+pub(crate) fn read_job_filter(
+    query: &Query,
+    tz: time::UtcOffset,
+    filters: JobFilters,
+) -> Result<JobFilter, AppError> {
+    let admin = filters == JobFilters::Admin;
+    let mut reader = FilterReader::new(query, tz);
+    let filter = JobFilter {
+        repo: admin.then(|| reader.number("repo")).flatten(),
+        project: reader.number("project"),
+        create_time_gte: reader.time("create_time_gte"),
+        create_time_lte: reader.time("create_time_lte"),
+        end_time_gte: admin.then(|| reader.time("end_time_gte")).flatten(),
+        end_time_lte: admin.then(|| reader.time("end_time_lte")).flatten(),
+        result_code_gte: reader.number("result_code_gte"),
+        result_code_lte: reader.number("result_code_lte"),
+        result_msg: reader.text("result_msg"),
+        states: reader.numbers("state"),
+        created_from: reader.text("created_from"),
+        creator: reader.text("creator"),
+        scm_url: admin.then(|| reader.text("scm_url")).flatten(),
+    };
+    reader.finish()?;
+    Ok(filter)
 }
 
 /// One job with its tasks (TCA §6, plus the seed's `co_jobs`, `result_path`, `tasks[].result_path`).

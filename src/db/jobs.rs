@@ -156,23 +156,33 @@ pub fn state(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<JobSta
     Ok(state.and_then(JobState::from_i64))
 }
 
-/// Filters of the job list (TCA_API.md §5.3), already parsed. Times are stored-form text.
+/// Filters of the job lists (TCA_API.md §5.3 and TCA's `JobFilterSet`), already parsed. Times
+/// are stored-form text. `project` and `repo` are numbers as Django reads them: `1.5` matches
+/// nothing, `1.0` matches 1.
 #[derive(Debug, Default, Clone)]
 pub struct JobFilter {
+    pub project: Option<f64>,
+    pub repo: Option<f64>,
     pub create_time_gte: Option<String>,
     pub create_time_lte: Option<String>,
+    pub end_time_gte: Option<String>,
+    pub end_time_lte: Option<String>,
     pub result_code_gte: Option<f64>,
     pub result_code_lte: Option<f64>,
     pub result_msg: Option<String>,
     pub created_from: Option<String>,
     pub creator: Option<String>,
+    /// A substring of the repository's `scm_url`, any case.
+    pub scm_url: Option<String>,
     pub states: Option<Vec<i64>>,
 }
 
-/// Which jobs a list covers: one project's, or those of every project a user may see.
+/// Which jobs a list covers: one project's, those of every project a user may see, or every job
+/// there is (the superuser's admin list, deleted projects included).
 pub enum JobScope<'a> {
     Project(ProjectId),
     VisibleTo(&'a User),
+    All,
 }
 
 impl JobScope<'_> {
@@ -192,6 +202,7 @@ impl JobScope<'_> {
                     values,
                 )
             }
+            JobScope::All => ("1".to_string(), Vec::new()),
         }
     }
 }
@@ -207,11 +218,26 @@ impl JobFilter {
             clauses.push(clause.to_string());
             values.push(value);
         };
+        if let Some(project) = self.project {
+            add("project_id = ?", Value::Real(project));
+        }
+        if let Some(repo) = self.repo {
+            add(
+                "project_id IN (SELECT id FROM projects WHERE repo_id = ?)",
+                Value::Real(repo),
+            );
+        }
         if let Some(time) = &self.create_time_gte {
             add("create_time >= ?", Value::Text(time.clone()));
         }
         if let Some(time) = &self.create_time_lte {
             add("create_time <= ?", Value::Text(time.clone()));
+        }
+        if let Some(time) = &self.end_time_gte {
+            add("end_time >= ?", Value::Text(time.clone()));
+        }
+        if let Some(time) = &self.end_time_lte {
+            add("end_time <= ?", Value::Text(time.clone()));
         }
         if let Some(code) = self.result_code_gte {
             add("result_code >= ?", Value::Real(code));
@@ -232,6 +258,13 @@ impl JobFilter {
                     Value::Text(crate::db::contains_pattern(text)),
                 );
             }
+        }
+        if let Some(text) = &self.scm_url {
+            add(
+                "project_id IN (SELECT p.id FROM projects p JOIN repos r ON r.id = p.repo_id
+                     WHERE r.scm_url LIKE ? ESCAPE '\\')",
+                Value::Text(crate::db::contains_pattern(text)),
+            );
         }
         if let Some(states) = &self.states {
             let marks = vec!["?"; states.len()].join(", ");
