@@ -16,38 +16,54 @@ use crate::domain::user::User;
 const COLUMNS: &str = "id, project_id, scan_id, state, incr_scan, create_time, claim_time, initialized_time,
     start_time, closing_time, end_time, expire_time, result_code, result_msg, result_path, task_num, task_done,
     remarks, remarked_by, code_line_num, comment_line_num, blank_line_num, total_line_num, created_from,
-    creator, restart_count";
+    creator, restart_count, async_flag";
+
+/// The job columns `from_row` reads, each prefixed with `alias.` (for queries that join jobs).
+pub fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(',')
+        .map(|column| format!("{alias}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    from_row_at(row, 0)
+}
+
+/// A job from the columns of a row starting at `first`, in `COLUMNS` order.
+pub fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Job> {
+    let at = |index: usize| first + index;
     Ok(Job {
-        id: JobId(row.get(0)?),
-        project_id: ProjectId(row.get(1)?),
-        scan_id: row.get::<_, Option<i64>>(2)?.map(ScanId),
-        state: row.get(3)?,
-        incr_scan: row.get(4)?,
-        create_time: row.get(5)?,
-        claim_time: row.get(6)?,
-        initialized_time: row.get(7)?,
-        start_time: row.get(8)?,
-        closing_time: row.get(9)?,
-        end_time: row.get(10)?,
-        expire_time: row.get(11)?,
-        result_code: row.get(12)?,
-        result_msg: row.get(13)?,
-        result_path: row.get(14)?,
-        task_num: row.get(15)?,
-        task_done: row.get(16)?,
-        remarks: row.get(17)?,
-        remarked_by: row.get(18)?,
+        id: JobId(row.get(at(0))?),
+        project_id: ProjectId(row.get(at(1))?),
+        scan_id: row.get::<_, Option<i64>>(at(2))?.map(ScanId),
+        state: row.get(at(3))?,
+        incr_scan: row.get(at(4))?,
+        create_time: row.get(at(5))?,
+        claim_time: row.get(at(6))?,
+        initialized_time: row.get(at(7))?,
+        start_time: row.get(at(8))?,
+        closing_time: row.get(at(9))?,
+        end_time: row.get(at(10))?,
+        expire_time: row.get(at(11))?,
+        result_code: row.get(at(12))?,
+        result_msg: row.get(at(13))?,
+        result_path: row.get(at(14))?,
+        task_num: row.get(at(15))?,
+        task_done: row.get(at(16))?,
+        remarks: row.get(at(17))?,
+        remarked_by: row.get(at(18))?,
         lines: LineCounts {
-            code: row.get(19)?,
-            comment: row.get(20)?,
-            blank: row.get(21)?,
-            total: row.get(22)?,
+            code: row.get(at(19))?,
+            comment: row.get(at(20))?,
+            blank: row.get(at(21))?,
+            total: row.get(at(22))?,
         },
-        created_from: row.get(23)?,
-        creator: row.get(24)?,
-        restart_count: row.get(25)?,
+        created_from: row.get(at(23))?,
+        creator: row.get(at(24))?,
+        restart_count: row.get(at(25))?,
+        async_flag: row.get(at(26))?,
     })
 }
 
@@ -483,6 +499,12 @@ pub fn requeue_interrupted(
              restart_count = restart_count + 1
          WHERE state IN (1, 3, 4, 5) AND restart_count + 1 >= ?3",
         params![code::E_SERVER, now, max_restarts],
+    )?;
+    conn.execute(
+        "INSERT INTO task_progresses (task_id, progress_rate, message, create_time)
+         SELECT id, progress_rate, 'failed (' || ?1 || '): Job revoked: server restarted', ?2
+         FROM tasks WHERE state != 2 AND job_id IN (SELECT id FROM jobs WHERE state = 2)",
+        params![code::E_SERVER, now],
     )?;
     conn.execute(
         "UPDATE tasks SET state = 2, result_code = ?1, result_msg = 'Job revoked: server restarted', end_time = ?2
