@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::api::query::{paginated, Query};
-use crate::api::{job_scope, project_scope, require, views, JobScope};
+use crate::api::{job_scope, project_scope, require, views, JobScope, Links};
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::clock;
@@ -359,6 +359,62 @@ pub async fn get_job_detail(
     })
     .await?;
     Ok(envelope::ok(detail))
+}
+
+/// One job as TCA's scan-detail page reads it (`.../jobs/<id>/`, TCA's
+/// `ProjectJobDetailSerializer`), each task with its log's URL.
+pub async fn get_project_job(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: JobPath,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let tz = state.config.tz_offset;
+    let links = Links::new(&request);
+    let detail = db::run(&state.pool, move |conn| {
+        let JobScope {
+            job,
+            repo,
+            project,
+            access,
+            ..
+        } = job_scope(
+            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
+        )?;
+        require(access.can_view_team())?;
+        let tasks = db::tasks::list_for_job(conn, job.id)?
+            .into_iter()
+            .map(|task| {
+                let context = views::TaskContext {
+                    log_url: links.task_log(&org_sid, &team_name, &project, &task),
+                    is_superuser: caller.is_superuser,
+                };
+                (task, context)
+            })
+            .collect::<Vec<_>>();
+        let limit = db::schemes::get(conn, project.scheme_id)?.map(|s| s.job_runtime_limit);
+        let expected_end_time = expected_end(&job, limit);
+        Ok(views::project_job_detail(
+            &job,
+            &tasks,
+            &project,
+            &repo,
+            expected_end_time.as_deref(),
+            tz,
+        ))
+    })
+    .await?;
+    Ok(envelope::ok(detail))
+}
+
+/// When the scheme's `job_runtime_limit` (minutes, counted from the moment a worker took the
+/// job) runs out, in stored form; `None` before a worker took it.
+fn expected_end(job: &crate::domain::job::Job, limit_minutes: Option<i64>) -> Option<String> {
+    let claimed = clock::from_stored(job.claim_time.as_deref()?)?;
+    Some(clock::to_stored(
+        claimed + time::Duration::minutes(limit_minutes?),
+    ))
 }
 
 /// Cancels an unfinished job (any team member): revoke with 301, tools killed.

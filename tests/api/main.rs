@@ -10,6 +10,7 @@ mod jobs_api;
 mod operations;
 mod permissions;
 mod records;
+mod scan_history;
 mod scans;
 mod startup;
 mod status_page;
