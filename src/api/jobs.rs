@@ -17,10 +17,15 @@ use crate::clock;
 use crate::db;
 use crate::db::jobs::{JobFilter, NewJob};
 use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
-use crate::domain::job::{code, JobState};
+use crate::domain::job::{code, JobState, Task};
+use crate::domain::org::{Org, Team};
+use crate::domain::project::Project;
+use crate::domain::repo::Repo;
+use crate::domain::user::User;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::scan::lifecycle::{self, Cancelled};
+use crate::scan::ScanQueue;
 use crate::AppState;
 
 /// The largest piece of a log one answer carries; clients continue with `offset`.
@@ -289,6 +294,11 @@ impl<'a> FilterReader<'a> {
         parsed
     }
 
+    /// Records a problem found by the caller's own check.
+    pub(crate) fn reject(&mut self, field: &str, message: &str) {
+        self.fail(field, message);
+    }
+
     /// A text value; an empty one means no filter.
     pub(crate) fn text(&self, field: &str) -> Option<String> {
         self.query.get(field).map(str::to_string)
@@ -387,7 +397,13 @@ pub async fn get_project_job(
             .into_iter()
             .map(|task| {
                 let context = views::TaskContext {
-                    log_url: links.task_log(&org_sid, &team_name, &project, &task),
+                    log_url: links.task_log(
+                        &org_sid,
+                        &team_name,
+                        project.repo_id,
+                        project.id,
+                        &task,
+                    ),
                     is_superuser: caller.is_superuser,
                 };
                 (task, context)
@@ -431,26 +447,123 @@ pub async fn cancel_job(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
         require(access.can_view_team())?;
-        let body = body.fields()?;
-        let mut fields = body.reader();
-        let remarks = fields.optional_str("remarks", 512).unwrap_or_default();
-        fields.optional_bool("force");
-        fields.finish()?;
-        Ok(lifecycle::cancel(
-            queue.shared(),
-            conn,
-            job.id,
-            &caller.nickname,
-            caller.id,
-            &remarks,
-        )?)
+        cancel_as(&queue, conn, &caller, job.id, body)
     })
     .await?;
+    Ok(cancelled(outcome))
+}
+
+/// Cancels `job_id` for `caller` once the checks passed: reads the body (`remarks?`, `force?`,
+/// which TCA accepts and ignores) and revokes through `lifecycle::cancel`.
+fn cancel_as(
+    queue: &ScanQueue,
+    conn: &mut rusqlite::Connection,
+    caller: &User,
+    job_id: JobId,
+    body: Body,
+) -> Result<Cancelled, AppError> {
+    let body = body.fields()?;
+    let mut fields = body.reader();
+    let remarks = fields.optional_str("remarks", 512).unwrap_or_default();
+    fields.optional_bool("force");
+    fields.finish()?;
+    Ok(lifecycle::cancel(
+        queue.shared(),
+        conn,
+        job_id,
+        &caller.nickname,
+        caller.id,
+        &remarks,
+    )?)
+}
+
+fn cancelled(outcome: Cancelled) -> HttpResponse {
     let msg = match outcome {
         Cancelled::Now => "取消成功",
         Cancelled::AlreadyClosed => "任务已结束，无需取消",
     };
-    Ok(envelope::ok(json!({"msg": msg})))
+    envelope::ok(json!({"msg": msg}))
+}
+
+/// Every job, newest first, for the superuser's admin pages (TCA's `v2/jobs/`, `JobListApiView`:
+/// `JobSerializer`, `JobFilterSet`, `IsAdminUser`).
+pub async fn list_all_jobs(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+) -> Result<HttpResponse, AppError> {
+    let query = Query::from_request(&request);
+    let page = query.page();
+    let tz = state.config.tz_offset;
+    let (query, count, results) = db::run(&state.pool, move |conn| {
+        require(caller.is_superuser)?;
+        let filter = read_job_filter(&query, tz, JobFilters::Admin)?;
+        let (count, jobs) = db::jobs::list_all(conn, &filter, page.limit, page.offset)?;
+        let job_ids: Vec<JobId> = jobs.iter().map(|job| job.id).collect();
+        let tasks = db::tasks::list_for_jobs(conn, &job_ids)?;
+        let mut places = std::collections::HashMap::new();
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            if !places.contains_key(&job.project_id) {
+                places.insert(job.project_id, place_of(conn, job.project_id)?);
+            }
+            let (project, repo, team, org) = &places[&job.project_id];
+            let job_tasks: Vec<Task> = tasks
+                .iter()
+                .filter(|task| task.job_id == job.id)
+                .cloned()
+                .collect();
+            results.push(views::admin_job(
+                job, &job_tasks, project, repo, team, org, tz,
+            ));
+        }
+        Ok((query, count, results))
+    })
+    .await?;
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
+}
+
+/// A project with its repository, team and org, whatever their state (the admin pages show
+/// jobs of deleted projects too).
+fn place_of(
+    conn: &rusqlite::Connection,
+    project_id: ProjectId,
+) -> Result<(Project, Repo, Team, Org), AppError> {
+    let missing = |what: String| AppError::Internal(anyhow::anyhow!("{what} of a job is missing"));
+    let project = db::projects::get_by_id(conn, project_id)?
+        .ok_or_else(|| missing(format!("project {project_id}")))?;
+    let repo = db::repos::get_by_id(conn, project.repo_id)?
+        .ok_or_else(|| missing(format!("repo {}", project.repo_id)))?;
+    let team = db::teams::get_by_id(conn, repo.team_id)?
+        .ok_or_else(|| missing(format!("team {}", repo.team_id)))?;
+    let org = db::orgs::get_by_sid(conn, &team.org_sid)?
+        .ok_or_else(|| missing(format!("org {}", team.org_sid)))?;
+    Ok((project, repo, team, org))
+}
+
+/// Cancels a job named by id alone (TCA's `v2/jobs/<id>/cancel/`, `JobUserPermission`): 404 for
+/// a missing job, then the superuser or whoever may see its project (a member of its team, an
+/// admin of its org).
+pub async fn cancel_any_job(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<i64>,
+    body: Body,
+) -> Result<HttpResponse, AppError> {
+    let job_id = JobId(path.into_inner());
+    let queue = state.queue.clone();
+    let outcome = db::run(&state.pool, move |conn| {
+        let job = db::jobs::get(conn, job_id)?
+            .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
+        require(
+            caller.is_superuser || db::access::can_see_project(conn, &caller, job.project_id)?,
+        )?;
+        cancel_as(&queue, conn, &caller, job.id, body)
+    })
+    .await?;
+    Ok(cancelled(outcome))
 }
 
 /// The job's line counts with the per-language breakdown.

@@ -39,6 +39,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::scope(prefix)
                 .service(
+                    web::scope("/v2")
+                        .service(resource("/jobs/").route(web::get().to(jobs::list_all_jobs)))
+                        .service(
+                            resource("/jobs/tasks/").route(web::get().to(tasks::list_all_tasks)),
+                        )
+                        .service(
+                            resource("/jobs/{job_id:\\d+}/cancel/")
+                                .route(web::post().to(jobs::cancel_any_job)),
+                        ),
+                )
+                .service(
                     web::scope("/v3")
                         .service(resource("/users/").route(web::post().to(users::create_user)))
                         .service(
@@ -332,12 +343,13 @@ impl Links {
         &self,
         org_sid: &str,
         team_name: &str,
-        project: &Project,
+        repo_id: RepoId,
+        project_id: ProjectId,
         task: &crate::domain::job::Task,
     ) -> String {
         format!(
-            "{}/orgs/{org_sid}/teams/{team_name}/repos/{}/projects/{}/jobs/{}/tasks/{}/log/",
-            self.root, project.repo_id, project.id, task.job_id, task.id
+            "{}/orgs/{org_sid}/teams/{team_name}/repos/{repo_id}/projects/{project_id}/jobs/{}/tasks/{}/log/",
+            self.root, task.job_id, task.id
         )
     }
 }

@@ -543,6 +543,71 @@ pub fn job_detail(
     })
 }
 
+/// A job in the admin job list (TCA's `JobSerializer`, apps/job/serializers/base.py): the
+/// detail's fields without `co_jobs`, with `context_path` (null: codepup keeps no context file)
+/// and the efficient-comment counts (null: not counted).
+pub fn admin_job(
+    job: &Job,
+    tasks: &[Task],
+    project: &Project,
+    repo: &Repo,
+    team: &Team,
+    org: &Org,
+    tz: UtcOffset,
+) -> Value {
+    let Value::Object(detail) = job_detail(job, tasks, project, repo, team, org, tz) else {
+        unreachable!("job_detail is an object")
+    };
+    let mut fields = serde_json::Map::new();
+    for (key, value) in detail {
+        match key.as_str() {
+            "co_jobs" => continue,
+            "task_num" => {
+                fields.insert("context_path".into(), Value::Null);
+            }
+            "created_from" => {
+                fields.insert("efficient_comment_line_num".into(), Value::Null);
+                fields.insert("filtered_efficient_comment_line_num".into(), Value::Null);
+            }
+            _ => {}
+        }
+        fields.insert(key, value);
+    }
+    Value::Object(fields)
+}
+
+/// A task in the admin task list (TCA's `TaskSerializer`, every column of the model): its
+/// node, tags and process rows do not exist in codepup (null, empty).
+pub fn admin_task(task: &Task, log_url: &str, tz: UtcOffset) -> Value {
+    let optional_time =
+        |stored: &Option<String>| stored.as_deref().map_or(Value::Null, |t| time(t, tz));
+    json!({
+        "id": task.id,
+        "module": task.module,
+        "task_name": task.task_name,
+        "params_path": null,
+        "private": false,
+        "result_code": task.result_code,
+        "result_msg": task.result_msg,
+        "result_path": task.result_path,
+        "create_version": task.create_version,
+        "execute_version": task.execute_version,
+        "start_time": optional_time(&task.start_time),
+        "end_time": optional_time(&task.end_time),
+        "state": task.state,
+        "create_time": time(&task.create_time, tz),
+        "register_time": null,
+        "log_url": log_url,
+        "progress_rate": task.progress_rate,
+        "last_beat_time": null,
+        "job": task.job_id,
+        "tag": null,
+        "node": null,
+        "exec_tags": [],
+        "processes": [],
+    })
+}
+
 /// A job's line counts by language (codepup's addition).
 pub fn codecount(job: &Job, languages: &[LanguageCount]) -> Value {
     let languages: Vec<Value> = languages

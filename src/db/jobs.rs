@@ -328,6 +328,32 @@ pub fn list(
     Ok((count, jobs))
 }
 
+/// One page of every job there is, newest first, and the count of all that match (the
+/// superuser's admin list; jobs of deleted projects included, as in TCA).
+pub fn list_all(
+    conn: &Connection,
+    filter: &JobFilter,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(i64, Vec<Job>)> {
+    let (clause, mut values) = filter.where_clause(&JobScope::All);
+    let count = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
+    if count == 0 || offset >= count {
+        return Ok((count, Vec::new()));
+    }
+    values.push(Value::Integer(limit));
+    values.push(Value::Integer(offset));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
+    ))?;
+    let jobs = stmt
+        .query_map(rusqlite::params_from_iter(values.iter()), from_row)?
+        .collect::<rusqlite::Result<Vec<Job>>>()?;
+    Ok((count, jobs))
+}
+
 /// One page of the jobs of every project `user` may see, newest first, each with its place and
 /// the user's roles there, and the count of all that match.
 pub fn list_visible(

@@ -1,10 +1,11 @@
 //! SQL for a job's tasks and their progress steps. Every change of a task's progress (a new
 //! rate, its close) also writes a step, so a client can see when each happened.
 
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
-use crate::domain::ids::{JobId, TaskId};
+use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
 use crate::domain::job::{progress_message, Task, TaskProgress, TaskState};
 
 /// The version of this binary, recorded on the tasks it makes and runs.
@@ -213,4 +214,132 @@ pub fn close_open(
          WHERE job_id = ?1 AND state != 2",
         params![job_id.0, result_code, message, clock::now_stored()],
     )
+}
+
+/// Filters of the admin task list (TCA's `TaskFilterSet`, plus `job` and the create and end
+/// times TCA's admin page sends), already parsed. Times are stored-form text.
+#[derive(Debug, Default, Clone)]
+pub struct TaskFilter {
+    pub job: Option<f64>,
+    pub start_time_gte: Option<String>,
+    pub start_time_lte: Option<String>,
+    pub create_time_gte: Option<String>,
+    pub create_time_lte: Option<String>,
+    pub end_time_gte: Option<String>,
+    pub end_time_lte: Option<String>,
+    pub result_code_gte: Option<f64>,
+    pub result_code_lte: Option<f64>,
+    /// A substring of `result_msg`, any case.
+    pub result_msg: Option<String>,
+    pub states: Option<Vec<i64>>,
+    /// The tool's name, exactly.
+    pub task_name: Option<String>,
+    /// The job's `created_from`, exactly.
+    pub created_from: Option<String>,
+}
+
+impl TaskFilter {
+    /// The WHERE clause over tasks `x` and their jobs `j`, and its values, in order.
+    fn where_clause(&self) -> (String, Vec<Value>) {
+        let mut clauses = vec!["1".to_string()];
+        let mut values = Vec::new();
+        let mut add = |clause: &str, value: Value| {
+            clauses.push(clause.to_string());
+            values.push(value);
+        };
+        if let Some(job) = self.job {
+            add("x.job_id = ?", Value::Real(job));
+        }
+        for (clause, time) in [
+            ("x.start_time >= ?", &self.start_time_gte),
+            ("x.start_time <= ?", &self.start_time_lte),
+            ("x.create_time >= ?", &self.create_time_gte),
+            ("x.create_time <= ?", &self.create_time_lte),
+            ("x.end_time >= ?", &self.end_time_gte),
+            ("x.end_time <= ?", &self.end_time_lte),
+        ] {
+            if let Some(time) = time {
+                add(clause, Value::Text(time.clone()));
+            }
+        }
+        if let Some(code) = self.result_code_gte {
+            add("x.result_code >= ?", Value::Real(code));
+        }
+        if let Some(code) = self.result_code_lte {
+            add("x.result_code <= ?", Value::Real(code));
+        }
+        if let Some(text) = &self.result_msg {
+            add(
+                "x.result_msg LIKE ? ESCAPE '\\'",
+                Value::Text(crate::db::contains_pattern(text)),
+            );
+        }
+        if let Some(name) = &self.task_name {
+            add("x.task_name = ?", Value::Text(name.clone()));
+        }
+        if let Some(created_from) = &self.created_from {
+            add("j.created_from = ?", Value::Text(created_from.clone()));
+        }
+        if let Some(states) = &self.states {
+            let marks = vec!["?"; states.len()].join(", ");
+            clauses.push(format!("x.state IN ({marks})"));
+            values.extend(states.iter().map(|state| Value::Integer(*state)));
+        }
+        (clauses.join(" AND "), values)
+    }
+}
+
+/// A task with where its job belongs, for links to it.
+#[derive(Debug, Clone)]
+pub struct PlacedTask {
+    pub task: Task,
+    pub org_sid: String,
+    pub team_name: String,
+    pub repo_id: RepoId,
+    pub project_id: ProjectId,
+}
+
+/// One page of every task there is, newest first, and the count of all that match.
+pub fn list_all(
+    conn: &Connection,
+    filter: &TaskFilter,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(i64, Vec<PlacedTask>)> {
+    let (clause, mut values) = filter.where_clause();
+    let count = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM tasks x JOIN jobs j ON j.id = x.job_id WHERE {clause}"
+        ))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
+    if count == 0 || offset >= count {
+        return Ok((count, Vec::new()));
+    }
+    values.push(Value::Integer(limit));
+    values.push(Value::Integer(offset));
+    let columns: Vec<String> = COLUMNS
+        .split(',')
+        .map(|column| format!("x.{}", column.trim()))
+        .collect();
+    let first_place = columns.len();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {}, o.org_sid, tm.name, r.id, p.id
+         FROM tasks x JOIN jobs j ON j.id = x.job_id JOIN projects p ON p.id = j.project_id
+             JOIN repos r ON r.id = p.repo_id JOIN teams tm ON tm.id = r.team_id
+             JOIN orgs o ON o.id = tm.org_id
+         WHERE {clause} ORDER BY x.id DESC LIMIT ? OFFSET ?",
+        columns.join(", ")
+    ))?;
+    let tasks = stmt
+        .query_map(rusqlite::params_from_iter(values.iter()), |row| {
+            Ok(PlacedTask {
+                task: from_row(row)?,
+                org_sid: row.get(first_place)?,
+                team_name: row.get(first_place + 1)?,
+                repo_id: RepoId(row.get(first_place + 2)?),
+                project_id: ProjectId(row.get(first_place + 3)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<PlacedTask>>>()?;
+    Ok((count, tasks))
 }
