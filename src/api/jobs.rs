@@ -44,8 +44,11 @@ pub async fn create_scan(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let (job_id, scan_id, async_flag) = db::run(&state.pool, move |conn| {
+        // The checks run inside the write transaction, so a project deleted meanwhile either
+        // sees this job among the ones it cancels or refuses it with 404.
+        let tx = db::begin(conn)?;
         let (_, _, _, project, access) = project_scope(
-            conn,
+            &tx,
             &caller,
             &org_sid,
             &team_name,
@@ -76,7 +79,6 @@ pub async fn create_scan(
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "tca_web".to_string());
         fields.finish()?;
-        let tx = db::begin(conn)?;
         if !force_create {
             let unfinished = db::jobs::unfinished_scan_ids(&tx, project.id)?;
             if !unfinished.is_empty() {

@@ -162,7 +162,17 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         resource(&format!("{REPO}/projects/{{project_id:\\d+}}/"))
-            .route(web::get().to(projects::get_project)),
+            .route(web::get().to(projects::get_project))
+            .route(web::put().to(projects::update_project))
+            .route(web::delete().to(projects::delete_project)),
+    )
+    .service(
+        resource(&format!("{REPO}/branchnames/")).route(web::get().to(repos::list_branch_names)),
+    )
+    .service(resource(&format!("{REPO}/branches/")).route(web::get().to(repos::list_branches)))
+    .service(
+        resource(&format!("{REPO}/branch/projects/"))
+            .route(web::get().to(repos::list_branch_projects)),
     )
     .service(resource(&format!("{PROJECT}/scans/create/")).route(web::post().to(jobs::create_scan)))
     // TCA's UI starts scans here (`createJob`); the same handler as `scans/create/`.

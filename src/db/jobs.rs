@@ -123,6 +123,16 @@ pub fn unfinished_scan_ids(
     ids
 }
 
+/// The project's jobs that are not CLOSED, oldest first.
+pub fn unfinished(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Vec<JobId>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM jobs WHERE project_id = ?1 AND state != 2 ORDER BY id")?;
+    let ids = stmt
+        .query_map(params![project_id.0], |row| row.get(0).map(JobId))?
+        .collect();
+    ids
+}
+
 /// The project's unfinished jobs older than `job_id`.
 pub fn older_unfinished(
     conn: &Connection,
