@@ -1,6 +1,7 @@
 //! The task-management endpoints: `scans/create/`, the job list, job detail, cancel, and
 //! codepup's additions (line counts by language, task and job logs).
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -503,13 +504,13 @@ pub async fn list_all_jobs(
         let (count, jobs) = db::jobs::list_all(conn, &filter, page.limit, page.offset)?;
         let job_ids: Vec<JobId> = jobs.iter().map(|job| job.id).collect();
         let tasks = db::tasks::list_for_jobs(conn, &job_ids)?;
-        let mut places = std::collections::HashMap::new();
+        let mut places = HashMap::new();
         let mut results = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            if !places.contains_key(&job.project_id) {
-                places.insert(job.project_id, place_of(conn, job.project_id)?);
-            }
-            let (project, repo, team, org) = &places[&job.project_id];
+            let (project, repo, team, org) = match places.entry(job.project_id) {
+                Entry::Occupied(place) => place.into_mut(),
+                Entry::Vacant(slot) => slot.insert(place_of(conn, job.project_id)?),
+            };
             let job_tasks: Vec<Task> = tasks
                 .iter()
                 .filter(|task| task.job_id == job.id)

@@ -164,6 +164,7 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
         resource(&format!("{REPO}/projects/{{project_id:\\d+}}/"))
             .route(web::get().to(projects::get_project))
             .route(web::put().to(projects::update_project))
+            .route(web::patch().to(projects::update_project))
             .route(web::delete().to(projects::delete_project)),
     )
     .service(

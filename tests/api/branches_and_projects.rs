@@ -241,6 +241,14 @@ fn put_changes_a_projects_status_and_scheme_but_never_its_branch() {
         keys(app.get(&path, ADMIN_TOKEN).expect(200).data())
     );
     assert_eq!(app.get(&path, ADMIN_TOKEN).expect(200).data()["status"], 2);
+    // PATCH does the same, as in TCA's RetrieveUpdateDestroyAPIView.
+    let patched = app.call(
+        "PATCH",
+        &path,
+        Some(ADMIN_TOKEN),
+        Body::Json(json!({"status": 2})),
+    );
+    assert_eq!(patched.expect(200).data()["status"], 2);
     // Form bodies too, as TCA's parsers take them.
     let form = app.call(
         "PUT",
