@@ -475,3 +475,198 @@ mod tests {
         assert!(Fields::parse("", b"").unwrap().fields.is_empty());
     }
 }
+
+/// Properties of the body readers (issue 8, hole 4): no body makes them panic, and every value
+/// TCA accepts reads back as itself, from JSON and from a form.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    const TRUE_SPELLINGS: [&str; 14] = [
+        "true", "True", "TRUE", "1", "t", "T", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
+    ];
+    const FALSE_SPELLINGS: [&str; 15] = [
+        "false", "False", "FALSE", "0", "0.0", "f", "F", "n", "N", "no", "No", "NO", "off", "Off",
+        "OFF",
+    ];
+
+    /// Any JSON value, a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            any::<String>().prop_map(Value::String),
+            "[ ]?(yes|no|1|0|0.0|on|off|[0-9]{1,20})[ ]?".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,3}", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Reads `field` with every reader; none may panic.
+    fn read_everything(body: &Fields, field: &str) {
+        let mut reader = body.reader();
+        reader.required_str(field, 8);
+        reader.optional_str(field, 8);
+        reader.optional_bool(field);
+        reader.optional_int(field, 1, i64::MAX);
+        reader.optional_int(field, i64::MIN, i64::MAX);
+        reader.optional_str_list(field, 8);
+        let _ = reader.finish();
+    }
+
+    fn json_body(field: &str, value: Value) -> Fields {
+        let text = json!({ field: value }).to_string();
+        Fields::parse("application/json", text.as_bytes()).expect("an object parses")
+    }
+
+    fn form_body(pairs: &[(&str, &str)]) -> Fields {
+        let text = serde_urlencoded::to_string(pairs).expect("strings encode");
+        Fields::parse("application/x-www-form-urlencoded", text.as_bytes()).expect("forms parse")
+    }
+
+    proptest! {
+        // A failure becomes a named unit test above, not a seed file in the repository.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_body_makes_the_parser_or_a_reader_panic(
+            bytes in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..64),
+                "[a-z]{1,3}=[%0-9A-Fa-f,+é]{0,10}(&[a-z]{1,3}=[^&]{0,10}){0,3}".prop_map(String::into_bytes),
+                json_value().prop_map(|value| value.to_string().into_bytes()),
+            ],
+            content_type in prop::sample::select(vec![
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "application/vnd.api+json",
+                "",
+                "text/plain",
+            ]),
+        ) {
+            if let Ok(body) = Fields::parse(content_type, &bytes) {
+                for field in body.fields.keys() {
+                    read_everything(&body, field);
+                }
+                read_everything(&body, "missing");
+            }
+        }
+
+        #[test]
+        fn no_json_value_makes_a_reader_panic(value in json_value()) {
+            read_everything(&json_body("x", value), "x");
+        }
+
+        #[test]
+        fn every_boolean_spelling_reads_the_same_from_json_and_a_form(
+            index in any::<prop::sample::Index>(),
+            is_true in any::<bool>(),
+            padding in "[ \t]{0,2}",
+        ) {
+            let spelling = if is_true {
+                *index.get(&TRUE_SPELLINGS)
+            } else {
+                *index.get(&FALSE_SPELLINGS)
+            };
+            let text = format!("{padding}{spelling}{padding}");
+            for body in [json_body("flag", json!(text)), form_body(&[("flag", &text)])] {
+                let mut reader = body.reader();
+                prop_assert_eq!(reader.optional_bool("flag"), Some(is_true), "{:?}", text);
+                prop_assert!(reader.finish().is_ok());
+            }
+            let body = json_body("flag", json!(is_true));
+            let mut reader = body.reader();
+            prop_assert_eq!(reader.optional_bool("flag"), Some(is_true));
+            let body = json_body("flag", json!(u8::from(is_true)));
+            let mut reader = body.reader();
+            prop_assert_eq!(reader.optional_bool("flag"), Some(is_true));
+        }
+
+        #[test]
+        fn any_other_text_is_not_a_boolean(text in any::<String>()) {
+            let trimmed = text.trim();
+            prop_assume!(!TRUE_SPELLINGS.contains(&trimmed) && !FALSE_SPELLINGS.contains(&trimmed));
+            let body = json_body("flag", json!(text));
+            let mut reader = body.reader();
+            prop_assert_eq!(reader.optional_bool("flag"), None);
+            let Err(AppError::InvalidInput(errors)) = reader.finish() else {
+                panic!("a bad boolean is invalid input");
+            };
+            prop_assert_eq!(&errors[0].message, "Must be a valid boolean.");
+        }
+
+        #[test]
+        fn an_id_reads_back_from_a_json_number_a_json_string_and_a_form(
+            id in prop_oneof![Just(1), Just(i64::MAX), 1..=i64::MAX],
+        ) {
+            let text = id.to_string();
+            for body in [
+                json_body("id", json!(id)),
+                json_body("id", json!(text)),
+                json_body("id", json!(format!(" {text} "))),
+                form_body(&[("id", &text)]),
+            ] {
+                let mut reader = body.reader();
+                prop_assert_eq!(reader.optional_int("id", 1, i64::MAX), Some(id));
+                prop_assert!(reader.finish().is_ok());
+            }
+        }
+
+        #[test]
+        fn an_integer_out_of_its_range_is_refused_with_the_bound(
+            n in any::<i64>(),
+            min in -100..=100i64,
+            span in 0..=100i64,
+        ) {
+            let max = min + span;
+            let body = json_body("n", json!(n));
+            let mut reader = body.reader();
+            let read = reader.optional_int("n", min, max);
+            let result = reader.finish();
+            if (min..=max).contains(&n) {
+                prop_assert_eq!(read, Some(n));
+                prop_assert!(result.is_ok());
+            } else {
+                prop_assert_eq!(read, None);
+                let Err(AppError::InvalidInput(errors)) = result else {
+                    panic!("an integer out of range is invalid input");
+                };
+                let bound = if n < min { min } else { max };
+                prop_assert!(errors[0].message.contains(&bound.to_string()), "{}", errors[0].message);
+            }
+        }
+
+        #[test]
+        fn a_list_reads_back_from_a_json_array_repeated_form_keys_or_commas(
+            items in prop::collection::vec("[^,\\s][^,]{0,6}[^,\\s]|[^,\\s]", 0..5),
+        ) {
+            let expected: Vec<String> = items.iter().map(|item| item.trim().to_string()).collect();
+            prop_assume!(expected.iter().all(|item| !item.is_empty() && item.chars().count() <= 8));
+            let repeated: Vec<(&str, &str)> = items.iter().map(|item| ("list", item.as_str())).collect();
+            let joined = items.join(",");
+            let mut bodies = vec![json_body("list", json!(items)), form_body(&[("list", &joined)])];
+            if !items.is_empty() {
+                bodies.push(form_body(&repeated));
+            }
+            for body in bodies {
+                let mut reader = body.reader();
+                let read = reader.optional_str_list("list", 8);
+                prop_assert_eq!(read.as_ref(), Some(&expected), "{:?}", body);
+                prop_assert!(reader.finish().is_ok());
+            }
+        }
+    }
+}

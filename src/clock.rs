@@ -14,6 +14,8 @@ pub fn now_stored() -> String {
     to_stored(OffsetDateTime::now_utc())
 }
 
+/// `moment` must lie in years 1 to 9999 once in UTC: `parse_filter_datetime` makes sure of it for
+/// times clients send, and the clock does for the others.
 pub fn to_stored(moment: OffsetDateTime) -> String {
     moment
         .to_offset(UtcOffset::UTC)
@@ -31,7 +33,8 @@ pub fn from_stored(text: &str) -> Option<OffsetDateTime> {
 /// Shows a stored time the way TCA does: ISO-8601 in `offset`, microseconds only when non-zero,
 /// e.g. `2026-11-29T16:00:15.401359+08:00` or `2026-11-29T16:01:51+08:00`.
 pub fn display(stored: &str, offset: UtcOffset) -> Option<String> {
-    let moment = from_stored(stored)?.to_offset(offset);
+    // Checked: 9999-12-31T23:00Z is in year 10000 at +08:00, which `to_offset` panics on.
+    let moment = from_stored(stored)?.checked_to_offset(offset)?;
     let micros = moment.microsecond();
     let (hours, minutes, _) = offset.as_hms();
     let sign = if offset.is_negative() { '-' } else { '+' };
@@ -90,12 +93,16 @@ mod tests {
 /// Reads a datetime filter value the way TCA's Django stack does (TCA_API.md §5.3): ISO-8601 with
 /// `T` or a space (seconds, fraction and offset optional), a date alone (midnight), US
 /// `MM/DD/YYYY` and `MM/DD/YY` with an optional time, and `Jan 01 2020`-style dates. A value
-/// without an offset is read in `tz`.
+/// without an offset is read in `tz`. The moment must lie in years 1 to 9999 once in UTC (Python's
+/// `datetime` range, and what the stored form can hold with four digits), so `to_stored` takes it.
 pub fn parse_filter_datetime(text: &str, tz: UtcOffset) -> Option<OffsetDateTime> {
     let text = text.trim();
-    parse_iso(text, tz)
+    let moment = parse_iso(text, tz)
         .or_else(|| parse_us(text, tz))
-        .or_else(|| parse_month_name(text, tz))
+        .or_else(|| parse_month_name(text, tz))?;
+    moment
+        .checked_to_offset(UtcOffset::UTC)
+        .filter(|utc| (1..=9999).contains(&utc.year()))
 }
 
 fn number(text: &str, min_digits: usize, max_digits: usize) -> Option<u32> {
@@ -162,6 +169,10 @@ fn parse_clock(text: &str) -> Option<(u32, u32, u32, u32)> {
 fn parse_zone(text: &str) -> Option<UtcOffset> {
     if text == "Z" {
         return Some(UtcOffset::UTC);
+    }
+    // The slices below count bytes; on ASCII text they cannot cut a character in two.
+    if !text.is_ascii() {
+        return None;
     }
     let sign: i8 = match text.as_bytes().first()? {
         b'+' => 1,
@@ -363,6 +374,46 @@ mod filter_tests {
             assert_eq!(parsed(text), None, "{text}");
         }
     }
+
+    #[test]
+    fn times_outside_years_1_to_9999_in_utc_do_not_parse() {
+        // Issue 8, hole 4: these were in range as written and panicked once moved to UTC.
+        for text in [
+            "9999-12-31T23:59:59-23:00",
+            "9999-12-31T23:59:59-00:01",
+            "0001-01-01T00:00:00+00:01",
+            "0001-01-01",
+            "0000-06-01T00:00:00Z",
+        ] {
+            assert_eq!(parsed(text), None, "{text}");
+        }
+        assert_eq!(
+            parsed("9999-12-31T23:59:59.999999Z").as_deref(),
+            Some("9999-12-31T23:59:59.999999Z")
+        );
+        assert_eq!(
+            parsed("9999-12-31T23:59:59+23:00").as_deref(),
+            Some("9999-12-31T00:59:59.000000Z")
+        );
+        assert_eq!(
+            parsed("0001-01-01T00:00:00-23:00").as_deref(),
+            Some("0001-01-01T23:00:00.000000Z")
+        );
+    }
+
+    #[test]
+    fn zones_with_multibyte_characters_do_not_parse() {
+        // Issue 8, hole 4: `+aéb` has four bytes, and slicing it at byte 2 split the `é`.
+        for text in [
+            "2020-01-01T10:00+a\u{e9}b",
+            "2020-01-01T10:00-\u{e9}\u{e9}",
+            "2020-01-01T10:00+0\u{e9}0",
+            "2020-01-01T10:00:00.\u{e9}",
+            "\u{e9}\u{e9}-01-01",
+        ] {
+            assert_eq!(parsed(text), None, "{text}");
+        }
+    }
 }
 
 /// Microseconds from `from` to `to` (both stored form), `None` if either is unreadable.
@@ -423,5 +474,251 @@ mod duration_tests {
             micros_between("2026-01-01T00:00:00.000000Z", "2026-01-01T00:01:02.750000Z"),
             Some(62_750_000)
         );
+    }
+}
+
+/// Properties of the parsers of client-sent times (issue 8, hole 4): no text makes them panic,
+/// and every time written in an accepted form reads back as itself.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use time::{Date, Month, PrimitiveDateTime, Time};
+
+    use super::*;
+    use crate::config::parse_offset;
+
+    /// A calendar moment, with the first and last years supported drawn often.
+    fn local_moment() -> impl Strategy<Value = PrimitiveDateTime> {
+        let year = prop_oneof![Just(1), Just(9999), 1..=9999i32];
+        (
+            year,
+            1..=12u8,
+            1..=31u8,
+            0..24u8,
+            0..60u8,
+            0..60u8,
+            0..1_000_000u32,
+        )
+            .prop_filter_map(
+                "a real date",
+                |(year, month, day, hour, minute, second, micro)| {
+                    let date =
+                        Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
+                    let time = Time::from_hms_micro(hour, minute, second, micro).ok()?;
+                    Some(PrimitiveDateTime::new(date, time))
+                },
+            )
+    }
+
+    /// An offset within a day, as both parsers accept; whole hours often (`+08` is a spelling).
+    fn offset() -> impl Strategy<Value = UtcOffset> {
+        (any::<bool>(), 0..=23i8, prop_oneof![Just(0), 0..=59i8]).prop_map(
+            |(is_negative, hours, minutes)| {
+                let sign = if is_negative { -1 } else { 1 };
+                UtcOffset::from_hms(sign * hours, sign * minutes, 0).expect("within a day")
+            },
+        )
+    }
+
+    /// `offset` in one of the spellings a client may use: `Z`, `+HH`, `+HHMM`, `+HH:MM`.
+    fn zone_text(offset: UtcOffset, spelling: u8) -> String {
+        let (hours, minutes, _) = offset.as_hms();
+        let sign = if offset.is_negative() { '-' } else { '+' };
+        let (hours, minutes) = (hours.unsigned_abs(), minutes.unsigned_abs());
+        match spelling % 4 {
+            0 if offset == UtcOffset::UTC => "Z".to_string(),
+            1 if minutes == 0 => format!("{sign}{hours:02}"),
+            2 => format!("{sign}{hours:02}{minutes:02}"),
+            _ => format!("{sign}{hours:02}:{minutes:02}"),
+        }
+    }
+
+    /// `YYYY-MM-DD<separator>HH:MM:SS.ffffff<zone>`.
+    fn iso_text(local: PrimitiveDateTime, separator: char, zone: &str) -> String {
+        format!(
+            "{:04}-{:02}-{:02}{separator}{:02}:{:02}:{:02}.{:06}{zone}",
+            local.year(),
+            u8::from(local.month()),
+            local.day(),
+            local.hour(),
+            local.minute(),
+            local.second(),
+            local.microsecond(),
+        )
+    }
+
+    /// The moment `local` at `offset`, when it lies in years 1 to 9999 in UTC.
+    fn expected(local: PrimitiveDateTime, offset: UtcOffset) -> Option<String> {
+        local
+            .assume_offset(offset)
+            .checked_to_offset(UtcOffset::UTC)
+            .filter(|utc| (1..=9999).contains(&utc.year()))
+            .map(to_stored)
+    }
+
+    /// Any character, drawn often from the separators, digits and multi-byte characters that
+    /// trip parsers slicing by bytes.
+    fn tricky_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            any::<char>(),
+            prop::sample::select(vec![
+                'é', '中', '😀', '+', '-', ':', 'Z', 'T', ' ', '.', ',', '/', '0', '9'
+            ]),
+        ]
+    }
+
+    /// Text shaped like the accepted forms, with odd characters where a zone or a fraction goes.
+    fn near_datetime() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{1,5}-[0-9]{1,3}-[0-9]{1,3}([T ][0-9]{1,3}:[0-9]{1,3}(:[0-9]{1,3}([.,][0-9é]{0,14})?)?)? ?(Z|[+-][0-9:aé中😀]{0,6}|[+-].{0,6})?",
+            "[0-9]{1,3}/[0-9]{1,3}/[0-9]{1,5}( [0-9]{1,3}:[0-9]{1,3}(:.{0,4})?)?",
+            "[0-9]{1,3},? [A-Za-z]{3,9},? [0-9]{1,5}",
+            "[A-Za-z]{3,9} [0-9]{1,3},? [0-9]{1,5}",
+        ]
+    }
+
+    proptest! {
+        // A failure becomes a named unit test above, not a seed file in the repository.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_text_makes_the_datetime_parser_panic(
+            text in prop_oneof![any::<String>(), near_datetime()],
+            tz in offset(),
+        ) {
+            if let Some(moment) = parse_filter_datetime(&text, tz) {
+                let stored = to_stored(moment);
+                prop_assert_eq!(stored.len(), 27);
+                prop_assert_eq!(from_stored(&stored), Some(moment));
+            }
+        }
+
+        #[test]
+        fn any_text_in_place_of_one_part_of_a_valid_datetime_never_panics(
+            local in local_moment(),
+            zone in offset(),
+            spelling in any::<u8>(),
+            part in any::<prop::sample::Index>(),
+            replacement in prop::collection::vec(tricky_char(), 0..7),
+            tz in offset(),
+        ) {
+            let zone = zone_text(zone, spelling);
+            let (sign, zone_digits) = zone.split_at(1);
+            let mut parts = vec![
+                format!("{:04}", local.year()),
+                "-".into(),
+                format!("{:02}", u8::from(local.month())),
+                "-".into(),
+                format!("{:02}", local.day()),
+                "T".into(),
+                format!("{:02}", local.hour()),
+                ":".into(),
+                format!("{:02}", local.minute()),
+                ":".into(),
+                format!("{:02}", local.second()),
+                ".".into(),
+                format!("{:06}", local.microsecond()),
+                sign.into(),
+                zone_digits.into(),
+            ];
+            let at = part.index(parts.len());
+            parts[at] = replacement.iter().collect();
+            let text = parts.concat();
+            let _ = parse_filter_datetime(&text, tz);
+            // The same with the date written the US way and the zone dropped.
+            let us = format!("{}/{}/{} {}:{}:{}", parts[2], parts[4], parts[0], parts[6], parts[8], parts[10]);
+            let _ = parse_filter_datetime(&us, tz);
+        }
+
+        #[test]
+        fn an_iso_datetime_with_an_offset_reads_back_as_itself_or_not_at_all(
+            local in local_moment(),
+            zone in offset(),
+            spelling in any::<u8>(),
+            use_space in any::<bool>(),
+            tz in offset(),
+        ) {
+            let separator = if use_space { ' ' } else { 'T' };
+            let text = iso_text(local, separator, &zone_text(zone, spelling));
+            prop_assert_eq!(
+                parse_filter_datetime(&text, tz).map(to_stored),
+                expected(local, zone),
+                "{}", text
+            );
+        }
+
+        #[test]
+        fn a_naive_datetime_or_a_date_is_read_in_the_servers_offset(
+            local in local_moment(),
+            tz in offset(),
+        ) {
+            let date = local.date();
+            let (year, month, day) = (date.year(), u8::from(date.month()), date.day());
+            let naive = format!(
+                "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+                local.hour(),
+                local.minute(),
+                local.second()
+            );
+            let whole_second = local.replace_microsecond(0).expect("0 is a valid microsecond");
+            prop_assert_eq!(
+                parse_filter_datetime(&naive, tz).map(to_stored),
+                expected(whole_second, tz),
+                "{}", naive
+            );
+            let midnight = local.replace_time(Time::MIDNIGHT);
+            let month_name = MONTHS[usize::from(month) - 1];
+            for text in [
+                format!("{year:04}-{month:02}-{day:02}"),
+                format!("{month:02}/{day:02}/{year:04}"),
+                format!("{month_name} {day:02} {year:04}"),
+                format!("{day} {month_name}, {year:04}"),
+            ] {
+                prop_assert_eq!(
+                    parse_filter_datetime(&text, tz).map(to_stored),
+                    expected(midnight, tz),
+                    "{}", text
+                );
+            }
+        }
+
+        #[test]
+        fn a_displayed_time_reads_back_as_the_stored_one(
+            local in local_moment(),
+            shown_in in offset(),
+            tz in offset(),
+        ) {
+            let moment = local.assume_utc();
+            let stored = to_stored(moment);
+            // `None` only when the moment falls outside years 1 to 9999 in `shown_in`.
+            if let Some(shown) = display(&stored, shown_in) {
+                prop_assert_eq!(
+                    parse_filter_datetime(&shown, tz).map(to_stored),
+                    Some(stored),
+                    "{}", shown
+                );
+            }
+        }
+
+        #[test]
+        fn no_text_makes_an_offset_parser_panic(
+            text in prop_oneof![any::<String>(), "[+-]?.{0,6}", "[+-]?[0-9:aé中😀]{0,6}"],
+        ) {
+            let _ = parse_zone(&text);
+            let _ = parse_offset(&text);
+        }
+
+        #[test]
+        fn every_offset_within_a_day_reads_back_in_each_spelling(
+            zone in offset(),
+            spelling in any::<u8>(),
+        ) {
+            let text = zone_text(zone, spelling);
+            prop_assert_eq!(parse_zone(&text), Some(zone), "{}", text);
+            prop_assert_eq!(parse_offset(&text), Some(zone), "{}", text);
+        }
     }
 }

@@ -130,6 +130,10 @@ pub struct ServeArgs {
     pub tool_hidden_paths: Vec<PathBuf>,
 }
 
+/// The log filter when `RUST_LOG` is not set. tokei warns "Unknown extension" for every file of
+/// no known language, which is normal in a scan.
+pub const DEFAULT_LOG_FILTER: &str = "info,tokei=error";
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

@@ -46,8 +46,9 @@ fn main() -> std::process::ExitCode {
 
 /// Logs at `info` unless `RUST_LOG` says otherwise, as text or as one JSON object a line.
 fn start_logging(format: LogFormat) -> anyhow::Result<()> {
-    let mut builder =
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    let mut builder = env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(codepup::config::DEFAULT_LOG_FILTER),
+    );
     if format == LogFormat::Json {
         builder.format(|out, record| {
             use std::io::Write;

@@ -19,13 +19,21 @@ use crate::domain::scheme::BUILTIN_TOOLS;
 use crate::sandbox::{Limits, LimitsOverride};
 
 /// `fixed` followed by `--` and `files`: a file named like an option (`--rcfile=x.py`) must stay a
-/// file. Every linter's argv is built this way.
+/// file. Every linter's argv is built this way. `--` is not enough for pylint, which reads
+/// `--init-hook` and `--rcfile` from anywhere on its command line before parsing it, so a name
+/// that starts with `-` is also given as `./name`.
 fn argv_with_files(fixed: &[String], files: &[String]) -> Vec<String> {
     fixed
         .iter()
         .cloned()
         .chain(std::iter::once("--".to_string()))
-        .chain(files.iter().cloned())
+        .chain(files.iter().map(|file| {
+            if file.starts_with('-') {
+                format!("./{file}")
+            } else {
+                file.clone()
+            }
+        }))
         .collect()
 }
 

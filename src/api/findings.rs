@@ -31,9 +31,8 @@ pub async fn list_issues(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let page = query.page();
     let tz = state.config.tz_offset;
-    let (query, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
         let (_, _, repo, project, access) = project_scope(
             conn,
             &caller,
@@ -44,13 +43,14 @@ pub async fn list_issues(
         )?;
         require(access.can_view_team())?;
         let filter = read_issue_filter(&query)?;
+        let page = query.page()?;
         let (count, issues) =
             db::findings::list(conn, project.id, &filter, page.limit, page.offset)?;
         let results = issues
             .iter()
             .map(|issue| views::issue_item(issue, &repo, tz))
             .collect();
-        Ok((query, count, results))
+        Ok((query, page, count, results))
     })
     .await?;
     Ok(envelope::ok(paginated(
@@ -238,4 +238,43 @@ fn group_by_tool(
         }
     }
     groups
+}
+
+/// The issue list's filters never panic on any query string, and refuse only the field sent.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        // A failure becomes a named unit test, not a seed file in the repository.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_query_string_makes_the_issue_filter_panic(
+            key in prop::sample::select(vec![
+                "state",
+                "severity",
+                "resolution",
+                "scan_open",
+                "scan_fix",
+                "author",
+            ]),
+            value in prop_oneof![any::<String>(), "[-+0-9, é]{0,24}"],
+        ) {
+            let encoded = serde_urlencoded::to_string([(key, &value)]).expect("strings encode");
+            match read_issue_filter(&Query::parse(&encoded)) {
+                Ok(_) => {}
+                Err(AppError::InvalidInput(errors)) => {
+                    prop_assert_eq!(errors.len(), 1);
+                    prop_assert_eq!(errors[0].field.as_str(), key);
+                }
+                Err(other) => prop_assert!(false, "unexpected error {}", other),
+            }
+        }
+    }
 }

@@ -163,9 +163,8 @@ pub async fn list_jobs(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let page = query.page();
     let tz = state.config.tz_offset;
-    let (query, count, jobs) = db::run(&state.pool, move |conn| {
+    let (query, page, count, jobs) = db::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -176,8 +175,9 @@ pub async fn list_jobs(
         )?;
         require(access.can_view_team())?;
         let filter = read_job_filter(&query, tz, JobFilters::Project)?;
+        let page = query.page()?;
         let (count, jobs) = db::jobs::list(conn, project.id, &filter, page.limit, page.offset)?;
-        Ok((query, count, jobs))
+        Ok((query, page, count, jobs))
     })
     .await?;
     let results = jobs.iter().map(views::job_item).collect();
@@ -194,7 +194,7 @@ pub async fn list_recent_jobs(
     Caller(caller): Caller,
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
-    let page = query.page();
+    let page = query.page()?;
     let tz = state.config.tz_offset;
     let (query, count, jobs) = db::run(&state.pool, move |conn| {
         let filter = read_job_filter(&query, tz, JobFilters::Project)?;
@@ -496,11 +496,11 @@ pub async fn list_all_jobs(
     Caller(caller): Caller,
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
-    let page = query.page();
     let tz = state.config.tz_offset;
-    let (query, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
         require(caller.is_superuser)?;
         let filter = read_job_filter(&query, tz, JobFilters::Admin)?;
+        let page = query.page()?;
         let (count, jobs) = db::jobs::list_all(conn, &filter, page.limit, page.offset)?;
         let job_ids: Vec<JobId> = jobs.iter().map(|job| job.id).collect();
         let tasks = db::tasks::list_for_jobs(conn, &job_ids)?;
@@ -520,7 +520,7 @@ pub async fn list_all_jobs(
                 job, &job_tasks, project, repo, team, org, tz,
             ));
         }
-        Ok((query, count, results))
+        Ok((query, page, count, results))
     })
     .await?;
     Ok(envelope::ok(paginated(
@@ -676,4 +676,69 @@ async fn serve_log(path: PathBuf, offset: u64) -> Result<HttpResponse, AppError>
             (offset.min(size) + bytes.len() as u64).to_string(),
         ))
         .body(bytes))
+}
+
+/// The job list's filters never panic on any query string (issue 8, hole 4), and a time filter
+/// that is accepted is stored in the fixed-width form the SQL compares.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?([-+Z].{0,5})?",
+            "[-+0-9., eEnNaAiIfF]{0,12}",
+        ]
+    }
+
+    proptest! {
+        // A failure becomes a named unit test, not a seed file in the repository.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_query_string_makes_the_job_filter_panic(
+            key in prop::sample::select(vec![
+                "repo",
+                "project",
+                "create_time_gte",
+                "create_time_lte",
+                "end_time_gte",
+                "end_time_lte",
+                "result_code_gte",
+                "result_code_lte",
+                "state",
+                "creator",
+                "scm_url",
+            ]),
+            value in value(),
+            tz_minutes in -1439..=1439i32,
+        ) {
+            let tz = time::UtcOffset::from_whole_seconds(tz_minutes * 60).expect("within a day");
+            let encoded = serde_urlencoded::to_string([(key, &value)]).expect("strings encode");
+            match read_job_filter(&Query::parse(&encoded), tz, JobFilters::Admin) {
+                Ok(filter) => {
+                    let times = [
+                        filter.create_time_gte,
+                        filter.create_time_lte,
+                        filter.end_time_gte,
+                        filter.end_time_lte,
+                    ];
+                    for stored in times.into_iter().flatten() {
+                        prop_assert!(clock::from_stored(&stored).is_some(), "{}", stored);
+                    }
+                }
+                Err(AppError::InvalidInput(errors)) => {
+                    prop_assert_eq!(errors.len(), 1);
+                    prop_assert_eq!(errors[0].field.as_str(), key);
+                }
+                Err(other) => prop_assert!(false, "unexpected error {}", other),
+            }
+        }
+    }
 }

@@ -269,20 +269,20 @@ pub async fn list_projects(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let page = query.page();
     let tz = state.config.tz_offset;
-    let (query, count, projects) = db::run(&state.pool, move |conn| {
+    let (query, page, count, projects) = db::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
         let filter = read_project_filter(&query)?;
+        let page = query.page()?;
         let (count, projects) =
             db::projects::list(conn, repo.id, &filter, page.limit, page.offset)?;
         let views = projects
             .iter()
             .map(|project| project_view(conn, project, &repo, &team, tz))
             .collect::<Result<Vec<Value>, AppError>>()?;
-        Ok((query, count, views))
+        Ok((query, page, count, views))
     })
     .await?;
     Ok(envelope::ok(paginated(
@@ -489,7 +489,7 @@ pub async fn list_visible_projects(
     Caller(caller): Caller,
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
-    let page = query.page();
+    let page = query.page()?;
     let (count, places) = db::run(&state.pool, move |conn| {
         Ok(db::access::list_visible_projects(
             conn,

@@ -1,8 +1,12 @@
 //! Query strings and the one pagination helper every list endpoint uses (TCA_API.md §3.5, with
 //! codepup's maximum and links that keep the prefix the client used).
 
+use std::num::IntErrorKind;
+
 use actix_web::HttpRequest;
 use serde_json::{json, Value};
+
+use crate::error::AppError;
 
 pub const DEFAULT_LIMIT: i64 = 10;
 pub const MAX_LIMIT: i64 = 1000;
@@ -17,7 +21,12 @@ impl Query {
     /// Decoding is lossy (bad percent-escapes and UTF-8 are kept as they are or replaced), so
     /// reading a query never fails; its values are checked where they are used.
     pub fn from_request(request: &HttpRequest) -> Query {
-        let pairs = serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+        Query::parse(request.query_string())
+    }
+
+    /// Reads a query string (without its `?`).
+    pub fn parse(query_string: &str) -> Query {
+        let pairs = serde_urlencoded::from_str(query_string).unwrap_or_default();
         Query { pairs }
     }
 
@@ -32,19 +41,26 @@ impl Query {
     }
 
     /// `limit` and `offset`: a missing, non-integer or non-positive limit falls back to 10 (TCA),
-    /// a limit over 1000 is capped; a bad or negative offset is 0.
-    pub fn page(&self) -> Page {
-        let limit = self
-            .get("limit")
-            .and_then(|text| text.parse::<i64>().ok())
-            .filter(|limit| *limit > 0)
-            .map_or(DEFAULT_LIMIT, |limit| limit.min(MAX_LIMIT));
-        let offset = self
-            .get("offset")
-            .and_then(|text| text.parse::<i64>().ok())
-            .filter(|offset| *offset >= 0)
-            .unwrap_or(0);
-        Page { limit, offset }
+    /// a limit over 1000 (even one too big for i64) is capped; a bad or negative offset is 0, an
+    /// offset too big for i64 is refused (TCA's database would refuse it with a 500). Call it
+    /// after the 401, 404 and 403 checks, like every reader of query values.
+    pub fn page(&self) -> Result<Page, AppError> {
+        let limit = match self.get("limit").map(str::parse::<i64>) {
+            Some(Ok(limit)) if limit > 0 => limit.min(MAX_LIMIT),
+            Some(Err(error)) if *error.kind() == IntErrorKind::PosOverflow => MAX_LIMIT,
+            _ => DEFAULT_LIMIT,
+        };
+        let offset = match self.get("offset").map(str::parse::<i64>) {
+            Some(Ok(offset)) if offset >= 0 => offset,
+            Some(Err(error)) if *error.kind() == IntErrorKind::PosOverflow => {
+                return Err(AppError::invalid(
+                    "offset",
+                    format!("Ensure this value is less than or equal to {}.", i64::MAX),
+                ))
+            }
+            _ => 0,
+        };
+        Ok(Page { limit, offset })
     }
 
     /// The query re-encoded with `limit`/`offset` replaced, keys sorted (as Django does).
@@ -67,6 +83,7 @@ impl Query {
     }
 }
 
+/// A page of a list: `limit` is 1 to 1000 and `offset` at least 0 when it comes from `page()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
     pub limit: i64,
@@ -83,14 +100,14 @@ pub fn paginated(
 ) -> Value {
     let info = request.connection_info();
     let base = format!("{}://{}{}", info.scheme(), info.host(), request.path());
-    let next = (page.offset + page.limit < count).then(|| {
-        format!(
-            "{base}?{}",
-            query.with_page(page.limit, Some(page.offset + page.limit))
-        )
-    });
+    // Checked: an offset near i64::MAX has no next page, rather than one at a negative offset.
+    let next = page
+        .offset
+        .checked_add(page.limit)
+        .filter(|next| *next < count)
+        .map(|next| format!("{base}?{}", query.with_page(page.limit, Some(next))));
     let previous = (page.offset > 0).then(|| {
-        let back = page.offset - page.limit;
+        let back = page.offset.saturating_sub(page.limit);
         let offset = (back > 0).then_some(back);
         format!("{base}?{}", query.with_page(page.limit, offset))
     });
@@ -99,6 +116,8 @@ pub fn paginated(
 
 #[cfg(test)]
 mod tests {
+    use actix_web::test::TestRequest;
+
     use super::*;
 
     fn query(text: &str) -> Query {
@@ -109,11 +128,49 @@ mod tests {
 
     #[test]
     fn limits_fall_back_and_are_capped() {
-        assert_eq!(query("").page().limit, 10);
-        assert_eq!(query("limit=0").page().limit, 10);
-        assert_eq!(query("limit=abc&offset=-3").page().offset, 0);
-        assert_eq!(query("limit=5000").page().limit, 1000);
-        assert_eq!(query("limit=5&limit=7").page().limit, 7);
+        let page = |text: &str| query(text).page().unwrap();
+        assert_eq!(page("").limit, 10);
+        assert_eq!(page("limit=0").limit, 10);
+        assert_eq!(page("limit=abc&offset=-3").offset, 0);
+        assert_eq!(page("limit=5000").limit, 1000);
+        assert_eq!(page("limit=5&limit=7").limit, 7);
+    }
+
+    #[test]
+    fn an_offset_too_big_for_i64_is_refused_and_a_limit_too_big_is_capped() {
+        let refused = query("offset=9223372036854775808").page().unwrap_err();
+        let AppError::InvalidInput(fields) = refused else {
+            panic!("expected invalid input, got {refused:?}")
+        };
+        assert_eq!(fields[0].field, "offset");
+        assert_eq!(
+            fields[0].message,
+            "Ensure this value is less than or equal to 9223372036854775807."
+        );
+        let last = query("offset=9223372036854775807").page().unwrap();
+        assert_eq!(last.offset, i64::MAX);
+        // Like a negative offset, a very negative one is 0.
+        assert_eq!(
+            query("offset=-9223372036854775809").page().unwrap().offset,
+            0
+        );
+        let capped = query("limit=99999999999999999999").page().unwrap();
+        assert_eq!(capped.limit, MAX_LIMIT);
+    }
+
+    #[test]
+    fn a_page_at_the_end_of_i64_has_no_next_link_and_a_previous_one() {
+        // Issue 8, hole 5: `offset + limit` wrapped to a negative `next` offset.
+        let request = TestRequest::default()
+            .uri("/jobs/?offset=9223372036854775807")
+            .to_http_request();
+        let query = Query::from_request(&request);
+        let page = paginated(&request, &query, query.page().unwrap(), 3, Vec::new());
+        assert_eq!(page["next"], Value::Null);
+        assert_eq!(
+            page["previous"],
+            "http://localhost:8080/jobs/?limit=10&offset=9223372036854775797"
+        );
     }
 
     #[test]
@@ -127,5 +184,159 @@ mod tests {
             q.with_page(10, None),
             "create_time_gte=2020-01-01T00%3A00%3A00%2B08%3A00&limit=10&state=1%2C2"
         );
+    }
+}
+
+/// Properties of the query readers (issue 8, holes 4 and 5): no query string makes them panic,
+/// and links always point at a real neighbouring page.
+#[cfg(test)]
+mod fuzz {
+    use actix_web::test::TestRequest;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Numbers as clients write them, good and bad, with the ends of i64 drawn often.
+    fn number_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            prop::sample::select(vec![
+                "0",
+                "-1",
+                "9223372036854775807",
+                "9223372036854775808",
+                "-9223372036854775808",
+                "-9223372036854775809",
+                "99999999999999999999999",
+                "+5",
+                " 7 ",
+                "1e3",
+                "",
+            ])
+            .prop_map(str::to_string),
+            "[-+]?[0-9]{0,25}",
+            any::<String>(),
+        ]
+    }
+
+    /// A page as `page()` makes them, with the ends of the range drawn often.
+    fn page() -> impl Strategy<Value = Page> {
+        let limit = prop_oneof![Just(1), Just(MAX_LIMIT), 1..=MAX_LIMIT];
+        let offset = prop_oneof![
+            Just(0),
+            Just(i64::MAX),
+            i64::MAX - 2000..=i64::MAX,
+            0..=i64::MAX
+        ];
+        (limit, offset).prop_map(|(limit, offset)| Page { limit, offset })
+    }
+
+    /// The `offset` a link asks for (0 when it has none), after checking it is a page link.
+    fn link_offset(link: &str, limit: i64) -> i64 {
+        let (_, query_string) = link.split_once('?').expect("a link has a query");
+        let query = Query::parse(query_string);
+        assert_eq!(
+            query.get("limit"),
+            Some(limit.to_string().as_str()),
+            "{link}"
+        );
+        query.get("offset").map_or(0, |text| {
+            text.parse()
+                .unwrap_or_else(|_| panic!("bad offset in {link}"))
+        })
+    }
+
+    proptest! {
+        // A failure becomes a named unit test above, not a seed file in the repository.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_query_string_makes_the_readers_panic(
+            text in prop_oneof![any::<String>(), "([a-z_]{1,8}=[%0-9A-Fa-f+&=é]{0,12}&?){0,4}"],
+        ) {
+            let query = Query::parse(&text);
+            let _ = query.get("state");
+            if let Ok(page) = query.page() {
+                prop_assert!((1..=MAX_LIMIT).contains(&page.limit));
+                prop_assert!(page.offset >= 0);
+            }
+        }
+
+        #[test]
+        fn a_page_is_in_range_or_refused_only_for_an_offset_past_i64(
+            limit in number_text(),
+            offset in number_text(),
+        ) {
+            let encoded = serde_urlencoded::to_string([("limit", &limit), ("offset", &offset)])
+                .expect("strings encode");
+            match Query::parse(&encoded).page() {
+                Ok(page) => {
+                    prop_assert!((1..=MAX_LIMIT).contains(&page.limit));
+                    prop_assert!(page.offset >= 0);
+                }
+                Err(_) => {
+                    let digits = offset.trim().trim_start_matches('+');
+                    prop_assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+                    prop_assert!(digits.parse::<i64>().is_err(), "{}", offset);
+                }
+            }
+        }
+
+        #[test]
+        fn next_and_previous_links_point_at_the_neighbouring_pages(
+            page in page(),
+            count in prop_oneof![Just(0), Just(i64::MAX), 0..=i64::MAX, 0..=10_000i64],
+            state in "[0-9,]{0,5}",
+        ) {
+            let request = TestRequest::default()
+                .uri(&format!(
+                    "/jobs/?{}",
+                    serde_urlencoded::to_string([("state", &state)]).expect("strings encode")
+                ))
+                .to_http_request();
+            let query = Query::from_request(&request);
+            let links = paginated(&request, &query, page, count, Vec::new());
+            match links["next"].as_str() {
+                Some(next) => {
+                    let next_offset = link_offset(next, page.limit);
+                    prop_assert_eq!(Some(next_offset), page.offset.checked_add(page.limit));
+                    prop_assert!(next_offset < count);
+                }
+                None => prop_assert!(
+                    page.offset.checked_add(page.limit).is_none_or(|next| next >= count)
+                ),
+            }
+            match links["previous"].as_str() {
+                Some(previous) => {
+                    let previous_offset = link_offset(previous, page.limit);
+                    prop_assert!(page.offset > 0);
+                    prop_assert_eq!(previous_offset, (page.offset - page.limit).max(0));
+                }
+                None => prop_assert_eq!(page.offset, 0),
+            }
+        }
+
+        #[test]
+        fn a_link_keeps_the_last_value_of_every_other_parameter(
+            pairs in prop::collection::vec(("[a-z_]{1,6}|limit|offset", any::<String>()), 0..6),
+            page in page(),
+        ) {
+            let query = Query { pairs: pairs.clone() };
+            let relinked = Query::parse(&query.with_page(page.limit, Some(page.offset)));
+            for (key, _) in &pairs {
+                let expected = match key.as_str() {
+                    "limit" => page.limit.to_string(),
+                    "offset" => page.offset.to_string(),
+                    _ => pairs.iter().rev().find(|(name, _)| name == key).map(|(_, v)| v.clone()).unwrap_or_default(),
+                };
+                let found = relinked.pairs.iter().filter(|(name, _)| name == key).count();
+                prop_assert_eq!(found, 1, "{} in {:?}", key, relinked.pairs);
+                let value = relinked.pairs.iter().find(|(name, _)| name == key).map(|(_, v)| v.clone());
+                prop_assert_eq!(value, Some(expected));
+            }
+        }
     }
 }

@@ -123,6 +123,7 @@ pub async fn list_repos(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
     let query = Query::from_request(&request);
+    // Refused only after the 404 and 403 checks, below.
     let page = query.page();
     let roots = state.config.local_repo_roots.clone();
     let filter = RepoFilter {
@@ -133,15 +134,16 @@ pub async fn list_repos(
         }),
     };
     let tz = state.config.tz_offset;
-    let (count, repos) = db::run(&state.pool, move |conn| {
+    let (page, count, repos) = db::run(&state.pool, move |conn| {
         let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
         require(access.can_view_team())?;
+        let page = page?;
         let (count, repos) = db::repos::list(conn, team.id, &filter, page.limit, page.offset)?;
         let views = repos
             .iter()
             .map(|repo| repo_view(conn, repo, &team, tz))
             .collect::<Result<Vec<Value>, AppError>>()?;
-        Ok((count, views))
+        Ok((page, count, views))
     })
     .await?;
     Ok(envelope::ok(paginated(
@@ -191,11 +193,11 @@ pub async fn list_branch_names(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let page = query.page();
-    let (query, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
         let (_, _, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
+        let page = query.page()?;
         let (count, branches) = db::projects::branch_names(
             conn,
             repo.id,
@@ -207,7 +209,7 @@ pub async fn list_branch_names(
             .into_iter()
             .map(|branch| json!({"branch": branch}))
             .collect();
-        Ok((query, count, results))
+        Ok((query, page, count, results))
     })
     .await?;
     Ok(envelope::ok(paginated(
@@ -227,14 +229,14 @@ pub async fn list_branches(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let page = query.page();
     let scheme_status = query
         .get("scheme_status")
         .and_then(|text| text.parse::<i64>().ok());
-    let (query, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
         let (_, _, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
+        let page = query.page()?;
         let (_, all) = db::projects::branch_names(conn, repo.id, None, i64::MAX, 0)?;
         let projects = db::projects::on_branches(conn, repo.id, &all)?;
         // TCA filters the branches by scheme status but lists every project of a branch.
@@ -268,7 +270,7 @@ pub async fn list_branches(
                 json!({"branch": branch, "schemes": schemes})
             })
             .collect();
-        Ok((query, count, results))
+        Ok((query, page, count, results))
     })
     .await?;
     Ok(envelope::ok(paginated(

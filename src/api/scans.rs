@@ -21,9 +21,8 @@ pub async fn list_scans(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let page = query.page();
     let tz = state.config.tz_offset;
-    let (count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
         let (_, _, repo, project, access) = project_scope(
             conn,
             &caller,
@@ -33,12 +32,13 @@ pub async fn list_scans(
             ProjectId(project_id),
         )?;
         require(access.can_view_team())?;
+        let page = query.page()?;
         let (count, scans) = db::scans::list(conn, project.id, page.limit, page.offset)?;
         let results = scans
             .iter()
             .map(|scan| views::scan(scan, &repo, tz))
             .collect();
-        Ok((count, results))
+        Ok((query, page, count, results))
     })
     .await?;
     Ok(envelope::ok(paginated(

@@ -56,11 +56,11 @@ pub async fn list_all_tasks(
     Caller(caller): Caller,
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
-    let page = query.page();
     let tz = state.config.tz_offset;
     let links = Links::new(&request);
-    let (query, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
         require(caller.is_superuser)?;
+        let page = query.page()?;
         let filter = read_task_filter(&query, tz)?;
         let (count, tasks) = db::tasks::list_all(conn, &filter, page.limit, page.offset)?;
         let results = tasks
@@ -76,7 +76,7 @@ pub async fn list_all_tasks(
                 views::admin_task(&placed.task, &log_url, tz)
             })
             .collect();
-        Ok((query, count, results))
+        Ok((query, page, count, results))
     })
     .await?;
     Ok(envelope::ok(paginated(

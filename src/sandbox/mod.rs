@@ -183,12 +183,21 @@ impl Confinement {
     }
 
     /// What a tool run may read: the system (less what is hidden), the installation of
-    /// `program` and the admin's `extra` paths, then the checkout.
+    /// `program` and the admin's `extra` paths, then the checkout. A program inside the data
+    /// directory (a repository's script in the checkout) brings no installation: its `#!` line
+    /// or a `pyvenv.cfg` beside it are the repository's to write, and must not widen anything.
     pub fn readable(&self, program: &Path, extra: &[PathBuf], checkout: &Path) -> Vec<PathBuf> {
+        let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+        let in_data = self.hidden.iter().any(|secret| real.starts_with(secret));
+        let installation = if in_data {
+            Vec::new()
+        } else {
+            paths::installation_of(program, &self.path)
+        };
         let roots: Vec<PathBuf> = paths::SYSTEM_ROOTS
             .iter()
             .map(PathBuf::from)
-            .chain(paths::installation_of(program, &self.path))
+            .chain(installation)
             .chain(extra.iter().cloned())
             .collect();
         let mut readable = paths::without_hidden(&roots, &self.hidden);
@@ -295,18 +304,46 @@ fn unreachable_by(data_dir: &Path, ids: Ids) -> Option<String> {
     None
 }
 
-/// A per-job scratch directory, owned by the tool user: `home`, `tmp` and `cache` inside.
-pub fn make_scratch(dir: &Path, owner: Option<Ids>) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+/// A task's scratch directory, owned by the tool user, with `home`, `tmp` and `cache` inside:
+/// `<job scratch>/<name>`. The job's scratch directory itself is the server's (mode 0711), so no
+/// tool can reach into another task's space or leave anything beside it; tools that run later,
+/// with other rights (the network), never load what an earlier one wrote. Made by the task's
+/// first run; later runs of the same task (linter batches) find it as they left it. Nothing here
+/// follows a link a tool may have put there (a `chown` through one would hand the tool user
+/// whatever it points to).
+pub fn make_scratch(
+    job_scratch: &Path,
+    name: &str,
+    owner: Option<Ids>,
+) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::symlink_metadata(job_scratch) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(not_a_directory(job_scratch)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new().mode(0o711).create(job_scratch)?;
+        }
+        Err(error) => return Err(error),
+    }
+    let dir = job_scratch.join(name);
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => return Ok(dir),
+        Ok(_) => return Err(not_a_directory(&dir)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
     for sub in ["", "home", "tmp", "cache"] {
         let path = dir.join(sub);
-        std::fs::create_dir_all(&path)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
         if let Some(ids) = owner {
-            std::os::unix::fs::chown(&path, Some(ids.uid), Some(ids.gid))?;
+            std::os::unix::fs::lchown(&path, Some(ids.uid), Some(ids.gid))?;
         }
     }
-    Ok(())
+    Ok(dir)
+}
+
+fn not_a_directory(path: &Path) -> std::io::Error {
+    std::io::Error::other(format!("{} is not a directory", path.display()))
 }
 
 /// The environment of every tool: nothing of the server's but `PATH`.

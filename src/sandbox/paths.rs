@@ -54,15 +54,20 @@ pub fn without_hidden(roots: &[PathBuf], hidden: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn narrow(root: &Path, hidden: &[PathBuf], allowed: &mut Vec<PathBuf>, depth: usize) {
-    // A rule follows a symlink to its target: judge the target too.
-    let target = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    // A rule follows links and `..` to the real directory: judge that one. What does not exist
+    // needs no rule.
+    let Ok(target) = fs::canonicalize(root) else {
+        return;
+    };
     if hidden
         .iter()
         .any(|secret| root.starts_with(secret) || target.starts_with(secret))
     {
         return;
     }
-    let holds_hidden = hidden.iter().any(|secret| secret.starts_with(root));
+    let holds_hidden = hidden
+        .iter()
+        .any(|secret| secret.starts_with(root) || secret.starts_with(&target));
     if !holds_hidden {
         allowed.push(root.to_path_buf());
         return;
@@ -160,7 +165,8 @@ fn push_new(found: &mut Vec<PathBuf>, path: PathBuf) {
 /// `/x/venv/bin/tool` -> `/x/venv` when `/x/venv` looks like an installation (it has `lib`,
 /// `libexec` or `pyvenv.cfg`); otherwise just the directory of the program. Never `/`.
 fn prefix_of(file: &Path) -> Option<PathBuf> {
-    let dir = file.parent()?;
+    // Judged on the real directory: `/tmp/../bin` is `/bin`, whose parent `/` is never a prefix.
+    let dir = fs::canonicalize(file.parent()?).ok()?;
     let installation = dir
         .parent()
         .filter(|prefix| prefix.parent().is_some())
@@ -169,9 +175,10 @@ fn prefix_of(file: &Path) -> Option<PathBuf> {
                 .iter()
                 .any(|lib| prefix.join(lib).is_dir())
                 || prefix.join("pyvenv.cfg").is_file()
-        });
+        })
+        .map(Path::to_path_buf);
     let chosen = installation.unwrap_or(dir);
-    (chosen.parent().is_some()).then(|| chosen.to_path_buf())
+    (chosen.parent().is_some()).then_some(chosen)
 }
 
 /// A virtual environment's base installation (`home = /base/bin` in `pyvenv.cfg`).

@@ -1,6 +1,6 @@
 //! Tool tasks: the linters codepup runs itself and the admin's `tools.toml` commands. Every one
 //! runs confined (`sandbox`): under a supervisor, as the tool user, reading the system, its own
-//! installation and the job's checkout, writing only the job's scratch directory, with no
+//! installation and the job's checkout, writing only the task's scratch directory, with no
 //! network unless its definition allows it, and within resource limits.
 
 use std::collections::HashMap;
@@ -85,17 +85,21 @@ pub(super) fn run_linter(
         scope.note(&format!("no files for {}", linter.name()));
         return Ok(Vec::new());
     }
-    let report_path = scope
-        .workspace
-        .scratch
+    let report_path = task_scratch(scope)?
         .join("tmp")
         .join(format!("{}-report.json", linter.name()));
     // In batches, so a large tree never overflows the argument list (ARG_MAX).
     let mut found = Vec::new();
     for batch in targets.chunks(LINTER_BATCH) {
         let capture = Capture::new(scope)?;
-        // Whatever was there before (another tool of the job may write here) is not the report.
-        let _ = fs::remove_file(&report_path);
+        // Whatever an earlier batch left there is not this batch's report. Removed only from a
+        // real directory: through a link the tool made, this would delete outside the job.
+        if report_path
+            .parent()
+            .is_some_and(|dir| fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir()))
+        {
+            let _ = fs::remove_file(&report_path);
+        }
         let run = Run {
             name: linter.name(),
             argv: linter.command(batch, &report_path),
@@ -278,21 +282,16 @@ fn outcome_name(outcome: &Outcome, report: Option<&Report>, limits: &Limits) -> 
 fn spec_for(scope: &TaskScope, run: &Run, program: PathBuf, limits: Limits) -> Step<Spec> {
     let confinement = &scope.shared.confinement;
     let workspace = scope.workspace;
-    sandbox::make_scratch(&workspace.scratch, confinement.tool_user).map_err(|e| {
-        Stop::Fail(
-            code::E_SERVER,
-            format!("cannot make the tool's scratch directory: {e}"),
-        )
-    })?;
+    let scratch = task_scratch(scope)?;
     let mut read = confinement.readable(&program, run.read_paths, &workspace.dir);
     read.push(workspace.file_list.clone());
     Ok(Spec {
-        env: sandbox::tool_env(&workspace.scratch, &confinement.path),
+        env: sandbox::tool_env(&scratch, &confinement.path),
         args: run.argv[1..].to_vec(),
         program,
         cwd: run.cwd.to_path_buf(),
         read,
-        write: vec![workspace.scratch.clone()],
+        write: vec![scratch],
         network: run.network,
         limits,
         user: confinement.tool_user,
@@ -301,6 +300,21 @@ fn spec_for(scope: &TaskScope, run: &Run, program: PathBuf, limits: Limits) -> S
             "job-{}-task-{}.report",
             scope.job_id, scope.task_id
         )),
+    })
+}
+
+/// The task's own scratch directory, made on its first run.
+fn task_scratch(scope: &TaskScope) -> Step<PathBuf> {
+    sandbox::make_scratch(
+        &scope.workspace.scratch,
+        &format!("task-{}", scope.task_id),
+        scope.shared.confinement.tool_user,
+    )
+    .map_err(|e| {
+        Stop::Fail(
+            code::E_SERVER,
+            format!("cannot make the tool's scratch directory: {e}"),
+        )
     })
 }
 
@@ -412,25 +426,44 @@ const FINGERPRINT_READ_LIMIT: u64 = 16 * 1024 * 1024;
 /// memory.
 const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;
 
-/// A tool's report as text, `None` when it wrote none; too large a report fails the task.
+/// A tool's report as text, `None` when it wrote none; too large a report fails the task. The
+/// report may sit in the tool's scratch directory, where the tool could have left a link to a
+/// file of the server's: a link, or a file that is not regular, is no report.
 fn read_report(path: &Path) -> Step<Option<String>> {
-    let size = match fs::metadata(path) {
-        Ok(meta) => meta.len(),
-        Err(_) => return Ok(None),
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let parent_is_real = path
+        .parent()
+        .is_some_and(|dir| fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir()));
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path);
+    let file = match opened {
+        Ok(file) if parent_is_real => file,
+        _ => return Ok(None),
     };
-    if size > MAX_REPORT_BYTES {
+    let meta = file
+        .metadata()
+        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > MAX_REPORT_BYTES {
         return Err(Stop::Fail(
             code::E_NODE_TASK_ANALYZE,
             format!(
                 "the tool's report is {} MiB, over the {} MiB codepup reads",
-                size >> 20,
+                meta.len() >> 20,
                 MAX_REPORT_BYTES >> 20
             ),
         ));
     }
-    fs::read(path)
-        .map(|bytes| Some(String::from_utf8_lossy(&bytes).into_owned()))
-        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_REPORT_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// Findings with fingerprints computed from the checked-out files' own lines. A tool names the

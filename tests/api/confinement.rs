@@ -60,6 +60,7 @@ attempt("write-checkout", lambda: open("planted.py", "w").write("x = 1\n"))
 attempt("write-home", lambda: open(os.path.join(os.environ["HOME"], "note"), "w").write("x"))
 attempt("kill-server", lambda: os.kill({server_pid}, 0))
 sys.stderr.write("HOSTILE uid: " + str(os.getuid()) + "\n")
+sys.stderr.write("HOSTILE fds: " + ",".join(sorted(os.listdir("/proc/self/fd"), key=int)) + "\n")
 sys.stderr.write("HOSTILE env: " + ",".join(sorted(os.environ)) + "\n")
 sys.stderr.write("HOSTILE forks: " + forks() + "\n")
 sys.stderr.flush()
@@ -522,4 +523,75 @@ fn a_report_over_256_mib_fails_its_task_and_the_server_reads_none_of_it() {
             .contains("over the 256 MiB codepup reads"),
         "{detail}"
     );
+}
+
+/// A tool may leave links in its scratch directory; the server never follows them: not to
+/// hand a directory to the tool user when it makes the scratch space for the next tool, nor to
+/// read a report.
+#[test]
+fn links_a_tool_leaves_in_its_scratch_space_never_lead_the_server_out_of_it() {
+    // The tool learns the logs directory's path from its command line: the worst case.
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("data").join("logs");
+    let app = TestApp::spawn_with(|config| {
+        config.data_dir = logs.parent().unwrap().to_path_buf();
+        let tools_file = dir.path().join("tools.toml");
+        let link = format!(
+            "[\"sh\", \"-c\", \"rm -rf \\\"$HOME\\\" && ln -s {} \\\"$HOME\\\" && echo linked\"]",
+            logs.display()
+        );
+        std::fs::write(
+            &tools_file,
+            tools(&[("linker", &link, ""), ("after", r#"["true"]"#, "")]),
+        )
+        .unwrap();
+        config.tools_file = Some(tools_file);
+    });
+    let world = World::build(&app);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "links", "tools": ["linker", "after"]}),
+    );
+    use std::os::unix::fs::MetadataExt;
+    let before = std::fs::metadata(&logs).unwrap();
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let linker = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(linker.contains("linked"), "{linker}");
+    let after = std::fs::metadata(&logs).unwrap();
+    assert_eq!(
+        (after.uid(), after.gid(), after.mode()),
+        (before.uid(), before.gid(), before.mode()),
+        "the logs directory changed hands"
+    );
+}
+
+/// pylint's `init-hook` plants a link to the admin token where pylint's report goes, and exits
+/// before writing one: the server must not read the token as the report.
+#[test]
+fn a_link_planted_where_a_report_goes_is_not_read() {
+    if !has_tool("pylint") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let token = app.data_dir().join("admin.token");
+    let rc = format!(
+        "[MAIN]\ninit-hook=import os; os.symlink(\"{}\", os.path.join(os.environ[\"TMPDIR\"], \"pylint-report.json\")); os._exit(1)\n",
+        token.display()
+    );
+    commit(&world, &[(".pylintrc", &rc), ("a.py", "x = 1\n")]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "planted", "lint_enabled": true, "languages": ["python"],
+               "tools": ["pylint"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 211, "{detail}");
+    let message = detail["result_msg"].as_str().unwrap();
+    assert!(message.contains("printed nothing"), "{detail}");
 }

@@ -1,6 +1,8 @@
 //! `TestApp`: a real codepup server on 127.0.0.1:0 with its data in a temp dir, plus helpers to
 //! call it, and `make_git_repo` for real repositories built with the git CLI.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,6 +69,68 @@ impl Reply {
     }
 }
 
+/// An answer to a raw request, as it came over the wire.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    is_complete: bool,
+}
+
+impl RawReply {
+    fn parse(bytes: &[u8]) -> Option<RawReply> {
+        let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&bytes[..end]);
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+            .collect();
+        let body = bytes[end + 4..].to_vec();
+        let length = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.parse::<usize>().ok());
+        Some(RawReply {
+            status,
+            is_complete: length.is_some_and(|length| body.len() >= length),
+            headers,
+            body,
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body as an error envelope, after checking it is one (and matches the status).
+    #[track_caller]
+    pub fn envelope(&self) -> Value {
+        assert!(
+            self.header("content-type")
+                .is_some_and(|t| t.starts_with("application/json")),
+            "not JSON: {self:?}"
+        );
+        let body: Value = serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {self:?}"));
+        assert_eq!(body["status_code"], json!(self.status), "{body}");
+        if self.status >= 400 {
+            assert!(body["code"].as_i64().is_some_and(|c| c != 0), "{body}");
+            assert!(body["msg"].is_string(), "{body}");
+            assert!(body.get("data").is_none(), "{body}");
+        } else {
+            assert_eq!(body["code"], 0, "{body}");
+        }
+        body
+    }
+}
+
 pub enum Body<'a> {
     None,
     Json(Value),
@@ -76,7 +140,12 @@ pub enum Body<'a> {
 
 fn init_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = env_logger::builder().is_test(true).try_init();
+        // The binary's default filter, unless RUST_LOG says otherwise.
+        let _ = env_logger::Builder::from_env(
+            env_logger::Env::default().default_filter_or(codepup::config::DEFAULT_LOG_FILTER),
+        )
+        .is_test(true)
+        .try_init();
     }
 }
 
@@ -188,6 +257,11 @@ impl TestApp {
             })
             .collect();
         let text = response.into_string().unwrap_or_default();
+        // Every refusal is an envelope, whatever refused (issue 8, hole 6).
+        assert!(
+            status < 400 || method == "HEAD" || content_type.starts_with("application/json"),
+            "{method} {path}: {status} answered as {content_type:?}, not an envelope: {text}"
+        );
         let body = if content_type.starts_with("application/json") {
             let body: Value =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
@@ -238,6 +312,39 @@ impl TestApp {
 
     pub fn post_form(&self, path: &str, token: &str, pairs: &[(&str, &str)]) -> Reply {
         self.call("POST", path, Some(token), Body::Form(pairs))
+    }
+
+    /// Sends `request` byte for byte on a new connection (for requests ureq will not send) and
+    /// reads the answer until the server closes the connection or the body is complete.
+    pub fn raw(&self, request: &[u8]) -> RawReply {
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("the server accepts");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).expect("the request is sent");
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+                // The server may reset a connection it refused while the request was still coming.
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(error) => panic!("reading the answer: {error}"),
+            }
+            if let Some(reply) = RawReply::parse(&bytes) {
+                if reply.is_complete {
+                    return reply;
+                }
+            }
+        }
+        RawReply::parse(&bytes).unwrap_or_else(|| {
+            panic!(
+                "no answer, only {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            )
+        })
     }
 
     /// Creates a user through the API and returns their token.

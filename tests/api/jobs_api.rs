@@ -620,6 +620,46 @@ fn bad_filter_values_are_400_naming_each_bad_field_never_500() {
 }
 
 #[test]
+fn datetimes_out_of_range_after_their_offset_or_with_multibyte_zones_are_400_never_500() {
+    // Issue 8, hole 4: both crashed the handler (a time past year 9999 once moved to UTC, and a
+    // string slice inside `é`). TCA answers an HTML 500 for them.
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let project_jobs = format!("{}/jobs/", world.project_path());
+    let cases = [
+        "create_time_gte=9999-12-31T23:59:59-23:00",
+        "create_time_lte=9999-12-31T23:59:59-00:01",
+        "create_time_gte=0001-01-01T00:00:00%2B00:01",
+        "create_time_gte=2020-01-01T10:00%2Ba%C3%A9b",
+        "create_time_lte=2020-01-01T10:00-%C3%A9%C3%A9",
+        "create_time_gte=2020-01-01T10:00:00.%C3%A9",
+        "create_time_gte=%C3%A9%C3%A9%C3%A9%C3%A9-01-01",
+        "create_time_gte=01/02/%C3%A9%C3%A9",
+    ];
+    for list in [project_jobs.as_str(), "/server/main/api/v3/jobs/"] {
+        for query in cases {
+            let field = query.split('=').next().unwrap();
+            let reply = app.get(&format!("{list}?{query}"), ADMIN_TOKEN);
+            assert_eq!(reply.status, 400, "{list}?{query}: {}", reply.body);
+            assert_eq!(reply.invalid_fields(), [field], "{query}: {}", reply.body);
+            assert_eq!(
+                reply.body["msg"],
+                format!("{field} Enter a valid date/time."),
+                "{query}"
+            );
+        }
+        // The last moments that fit still filter.
+        for query in [
+            "create_time_lte=9999-12-31T23:59:59.999999Z",
+            "create_time_lte=9999-12-31T23:59:59%2B23:00",
+            "create_time_gte=0001-01-01T00:00:00-23:00",
+        ] {
+            app.get(&format!("{list}?{query}"), ADMIN_TOKEN).expect(200);
+        }
+    }
+}
+
+#[test]
 fn empty_filter_values_mean_no_filter() {
     let app = TestApp::spawn();
     let world = World::build(&app);
@@ -718,6 +758,16 @@ fn query_values_are_checked_only_after_401_404_and_403() {
             403,
         ),
         (format!("{missing}/jobs/?state=abc"), Some(ADMIN_TOKEN), 404),
+        (
+            format!("{path}/jobs/?offset=9223372036854775808"),
+            Some(outsider.as_str()),
+            403,
+        ),
+        (
+            format!("{missing}/jobs/?offset=9223372036854775808"),
+            Some(ADMIN_TOKEN),
+            404,
+        ),
         (
             format!("{missing}/jobs/?state=abc"),
             Some(outsider.as_str()),
@@ -995,6 +1045,71 @@ fn the_job_list_answers_under_the_bare_api_prefix_with_links_that_keep_it() {
         .as_str()
         .unwrap()
         .starts_with(&format!("{}{v3}/jobs/?", app.base)));
+}
+
+#[test]
+fn an_offset_at_the_end_of_i64_gives_an_empty_last_page_and_a_bigger_one_is_400() {
+    // Issue 8, hole 5: `offset + limit` wrapped, and `next` pointed at a negative offset.
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    id_of(&scan_sync(
+        &app,
+        ADMIN_TOKEN,
+        &world.project_path(),
+        json!({"incr_scan": false}),
+    ));
+    let project_jobs = format!("{}/jobs/", world.project_path());
+    for list in [project_jobs.as_str(), "/server/main/api/v3/jobs/"] {
+        for (query, previous) in [
+            (
+                "offset=9223372036854775807",
+                "limit=10&offset=9223372036854775797",
+            ),
+            (
+                "limit=1000&offset=9223372036854775000",
+                "limit=1000&offset=9223372036854774000",
+            ),
+            (
+                "limit=7&offset=%2B9223372036854775807",
+                "limit=7&offset=9223372036854775800",
+            ),
+        ] {
+            let page = app.get(&format!("{list}?{query}"), ADMIN_TOKEN).expect(200);
+            let page = page.data();
+            assert_eq!(page["count"], 1, "{query}: {page}");
+            assert_eq!(page["results"], json!([]), "{query}: {page}");
+            assert_eq!(page["next"], Value::Null, "{query}: {page}");
+            assert_eq!(
+                page["previous"],
+                format!("{}{list}?{previous}", app.base),
+                "{query}"
+            );
+        }
+        for offset in ["9223372036854775808", "99999999999999999999999999"] {
+            let reply = app.get(&format!("{list}?offset={offset}"), ADMIN_TOKEN);
+            assert_eq!(reply.status, 400, "{offset}: {}", reply.body);
+            assert_eq!(reply.invalid_fields(), ["offset"], "{}", reply.body);
+            assert_eq!(
+                reply.body["msg"],
+                "offset Ensure this value is less than or equal to 9223372036854775807."
+            );
+        }
+        // A limit too big for i64 is capped like any limit over 1000.
+        let page = app
+            .get(&format!("{list}?limit=99999999999999999999"), ADMIN_TOKEN)
+            .expect(200);
+        assert_eq!(page.data()["results"].as_array().unwrap().len(), 1);
+        let page = app
+            .get(
+                &format!("{list}?limit=99999999999999999999&offset=1"),
+                ADMIN_TOKEN,
+            )
+            .expect(200);
+        assert_eq!(
+            page.data()["previous"],
+            format!("{}{list}?limit=1000", app.base)
+        );
+    }
 }
 
 #[test]

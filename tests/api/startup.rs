@@ -182,3 +182,93 @@ fn a_bad_setting_stops_the_binary_with_a_clear_message() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("CODEPUP_TZ_OFFSET"));
 }
+
+#[test]
+fn a_scan_of_files_of_unknown_types_logs_no_tokei_warnings_by_default() {
+    // Issue 8, hole 9: tokei warned "Unknown extension" for every such file of every scan.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let repos = dir.path().join("repos");
+    let files: Vec<(String, &str)> = (0..20)
+        .map(|i| (format!("data/file{i}.unknownext{i}"), "x\n"))
+        .chain([("main.py".to_string(), "print('hi')\n")])
+        .collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+    let repo = crate::helpers::make_git_repo(&repos.join("r"), &files);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_codepup"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--allow-local-repos")
+        .arg(&repos)
+        .env("CODEPUP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the codepup binary runs");
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (address_sender, address) = std::sync::mpsc::channel();
+    let reader = {
+        let log = Arc::clone(&log);
+        let stderr = server.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let line = line.unwrap_or_default();
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let base = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = address_sender.send(base);
+                }
+                log.lock().unwrap().push(line);
+            }
+        })
+    };
+    let base = address
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the server says where it listens");
+    let call = |path: &str, body: serde_json::Value| -> serde_json::Value {
+        let response = ureq::post(&format!("{base}/server/main/api/{path}"))
+            .set("Authorization", &format!("Token {ADMIN_TOKEN}"))
+            .send_json(body);
+        match response {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
+            Err(error) => panic!("{path}: {error}"),
+        }
+    };
+    call("v3/orgs/", json!({"name": "L", "org_sid": "l"}));
+    call("v3/orgs/l/teams/", json!({"name": "t"}));
+    call(
+        "orgs/l/teams/t/repos/",
+        json!({"scm_url": repo.to_str().unwrap()}),
+    );
+    call(
+        "orgs/l/teams/t/repos/1/projects/",
+        json!({"branch": "main", "global_scheme_id": 1}),
+    );
+    let job = call(
+        "orgs/l/teams/t/repos/1/projects/1/scans/create/",
+        json!({"incr_scan": false, "async_flag": false}),
+    );
+    assert_eq!(job["data"]["job"]["result_code"], 0, "{job}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    reader.join().unwrap();
+
+    let log = log.lock().unwrap();
+    let warnings: Vec<&String> = log
+        .iter()
+        .filter(|line| line.contains("Unknown extension"))
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "{} tokei warnings: {warnings:?}",
+        warnings.len()
+    );
+    // Logging still runs at info level.
+    assert!(
+        log.iter().any(|line| line.contains(" INFO ")),
+        "no info line: {log:?}"
+    );
+}
