@@ -156,6 +156,8 @@ CREATE TABLE IF NOT EXISTS scans (
     base_revision TEXT,
     create_time   TEXT    NOT NULL
 );
+-- A project's scan history, newest first.
+CREATE INDEX IF NOT EXISTS scans_project ON scans (project_id, id);
 
 -- state: 0 WAITING, 1 RUNNING, 2 CLOSED, 3 CLOSING, 4 INITING, 5 INITED (TCA's values).
 CREATE TABLE IF NOT EXISTS jobs (
@@ -231,8 +233,23 @@ CREATE TABLE IF NOT EXISTS tasks (
     create_time   TEXT    NOT NULL,
     start_time    TEXT,
     end_time      TEXT,
+    -- The codepup version that made the task, and the one that ran it (TCA's create_version and
+    -- execute_version). Added in schema version 2 (src/db/mod.rs adds them to older files).
+    create_version  TEXT,
+    execute_version TEXT,
     UNIQUE (job_id, task_name)
 );
+
+-- A task's progress steps as the scan engine reports them (TCA's TaskProgress): each change of
+-- progress_rate and the close, with its time. Rows go with their task when a restart re-makes it.
+CREATE TABLE IF NOT EXISTS task_progresses (
+    id            INTEGER PRIMARY KEY,
+    task_id       INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    progress_rate INTEGER NOT NULL CHECK (progress_rate BETWEEN 0 AND 100),
+    message       TEXT    NOT NULL,
+    create_time   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS task_progresses_task ON task_progresses (task_id, id);
 
 -- Lint findings, kept per project across scans (TCA's codelint issues). A finding is known by its
 -- fingerprint (src/domain/finding.rs), which does not change when lines move.

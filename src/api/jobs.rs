@@ -1,6 +1,7 @@
 //! The task-management endpoints: `scans/create/`, the job list, job detail, cancel, and
 //! codepup's additions (line counts by language, task and job logs).
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -10,17 +11,22 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::api::query::{paginated, Query};
-use crate::api::{job_scope, project_scope, require, views, JobScope};
+use crate::api::{job_scope, project_scope, require, views, JobScope, Links};
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::clock;
 use crate::db;
 use crate::db::jobs::{JobFilter, NewJob};
 use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
-use crate::domain::job::{code, JobState};
+use crate::domain::job::{code, JobState, Task};
+use crate::domain::org::{Org, Team};
+use crate::domain::project::Project;
+use crate::domain::repo::Repo;
+use crate::domain::user::User;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::scan::lifecycle::{self, Cancelled};
+use crate::scan::ScanQueue;
 use crate::AppState;
 
 /// The largest piece of a log one answer carries; clients continue with `offset`.
@@ -39,8 +45,11 @@ pub async fn create_scan(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let (job_id, scan_id, async_flag) = db::run(&state.pool, move |conn| {
+        // The checks run inside the write transaction, so a project deleted meanwhile either
+        // sees this job among the ones it cancels or refuses it with 404.
+        let tx = db::begin(conn)?;
         let (_, _, _, project, access) = project_scope(
-            conn,
+            &tx,
             &caller,
             &org_sid,
             &team_name,
@@ -71,7 +80,6 @@ pub async fn create_scan(
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "tca_web".to_string());
         fields.finish()?;
-        let tx = db::begin(conn)?;
         if !force_create {
             let unfinished = db::jobs::unfinished_scan_ids(&tx, project.id)?;
             if !unfinished.is_empty() {
@@ -166,7 +174,7 @@ pub async fn list_jobs(
             ProjectId(project_id),
         )?;
         require(access.can_view_team())?;
-        let filter = read_job_filter(&query, tz)?;
+        let filter = read_job_filter(&query, tz, JobFilters::Project)?;
         let page = query.page()?;
         let (count, jobs) = db::jobs::list(conn, project.id, &filter, page.limit, page.offset)?;
         Ok((query, page, count, jobs))
@@ -189,7 +197,7 @@ pub async fn list_recent_jobs(
     let page = query.page()?;
     let tz = state.config.tz_offset;
     let (query, count, jobs) = db::run(&state.pool, move |conn| {
-        let filter = read_job_filter(&query, tz)?;
+        let filter = read_job_filter(&query, tz, JobFilters::Project)?;
         let (count, jobs) =
             db::jobs::list_visible(conn, &caller, &filter, page.limit, page.offset)?;
         Ok((query, count, jobs))
@@ -220,68 +228,121 @@ pub async fn get_queue_summary(
     Ok(envelope::ok(views::queue_health(&health, &now, tools)))
 }
 
-fn read_job_filter(query: &Query, tz: time::UtcOffset) -> Result<JobFilter, AppError> {
-    let mut errors = Vec::new();
-    let mut fail = |field: &str, message: &str| {
-        errors.push(FieldError {
+/// Which of TCA's job filter sets a list takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobFilters {
+    /// `JobFilterSetV3`, the project job list's (and codepup's cross-project list).
+    Project,
+    /// `JobFilterSet`, the admin job list's: also `repo`, `end_time_gte`/`_lte` and `scm_url`.
+    Admin,
+}
+
+/// Reads typed query values, collecting every bad one for a single 400.
+pub(crate) struct FilterReader<'a> {
+    query: &'a Query,
+    tz: time::UtcOffset,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> FilterReader<'a> {
+    pub(crate) fn new(query: &'a Query, tz: time::UtcOffset) -> FilterReader<'a> {
+        FilterReader {
+            query,
+            tz,
+            errors: Vec::new(),
+        }
+    }
+
+    fn fail(&mut self, field: &str, message: &str) {
+        self.errors.push(FieldError {
             field: field.to_string(),
             message: message.to_string(),
-        })
-    };
-    let mut time = |field: &str| {
-        let text = query.get(field)?;
-        match clock::parse_filter_datetime(text, tz) {
-            Some(moment) => Some(clock::to_stored(moment)),
-            None => {
-                fail(field, "Enter a valid date/time.");
-                None
-            }
-        }
-    };
-    let create_time_gte = time("create_time_gte");
-    let create_time_lte = time("create_time_lte");
-    let mut number = |field: &str| {
-        let text = query.get(field)?;
+        });
+    }
+
+    /// A number as Django's `NumberFilter` reads it: `1e400` too; only NaN is refused.
+    pub(crate) fn number(&mut self, field: &str) -> Option<f64> {
+        let text = self.query.get(field)?;
         match text.parse::<f64>() {
-            // Django's DecimalField takes `1e400` too; only NaN compares with nothing.
             Ok(value) if !value.is_nan() => Some(value),
             _ => {
-                fail(field, "Enter a number.");
+                self.fail(field, "Enter a number.");
                 None
             }
         }
-    };
-    let result_code_gte = number("result_code_gte");
-    let result_code_lte = number("result_code_lte");
-    let states = query.get("state").and_then(|text| {
+    }
+
+    /// A date or date-time, naive ones in the server's offset; stored form.
+    pub(crate) fn time(&mut self, field: &str) -> Option<String> {
+        let text = self.query.get(field)?;
+        match clock::parse_filter_datetime(text, self.tz) {
+            Some(moment) => Some(clock::to_stored(moment)),
+            None => {
+                self.fail(field, "Enter a valid date/time.");
+                None
+            }
+        }
+    }
+
+    /// A comma-separated list of whole numbers (`state=1,2`).
+    pub(crate) fn numbers(&mut self, field: &str) -> Option<Vec<i64>> {
+        let text = self.query.get(field)?;
         let parsed: Option<Vec<i64>> = text
             .split(',')
             .map(|piece| piece.trim().parse::<i64>().ok())
             .collect();
-        match parsed {
-            Some(states) => Some(states),
-            None => {
-                fail(
-                    "state",
-                    "Enter whole numbers separated by commas, e.g. 1,2.",
-                );
-                None
-            }
+        if parsed.is_none() {
+            self.fail(field, "Enter whole numbers separated by commas, e.g. 1,2.");
         }
-    });
-    if !errors.is_empty() {
-        return Err(AppError::InvalidInput(errors));
+        parsed
     }
-    Ok(JobFilter {
-        create_time_gte,
-        create_time_lte,
-        result_code_gte,
-        result_code_lte,
-        result_msg: query.get("result_msg").map(str::to_string),
-        created_from: query.get("created_from").map(str::to_string),
-        creator: query.get("creator").map(str::to_string),
-        states,
-    })
+
+    /// Records a problem found by the caller's own check.
+    pub(crate) fn reject(&mut self, field: &str, message: &str) {
+        self.fail(field, message);
+    }
+
+    /// A text value; an empty one means no filter.
+    pub(crate) fn text(&self, field: &str) -> Option<String> {
+        self.query.get(field).map(str::to_string)
+    }
+
+    pub(crate) fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidInput(self.errors))
+        }
+    }
+}
+
+/// Reads the job filters of `filters` from the query, in the order TCA's filter set declares
+/// them (so `msg` names the same bad field). The other set's parameters are ignored, as TCA
+/// ignores unknown ones.
+pub(crate) fn read_job_filter(
+    query: &Query,
+    tz: time::UtcOffset,
+    filters: JobFilters,
+) -> Result<JobFilter, AppError> {
+    let admin = filters == JobFilters::Admin;
+    let mut reader = FilterReader::new(query, tz);
+    let filter = JobFilter {
+        repo: admin.then(|| reader.number("repo")).flatten(),
+        project: reader.number("project"),
+        create_time_gte: reader.time("create_time_gte"),
+        create_time_lte: reader.time("create_time_lte"),
+        end_time_gte: admin.then(|| reader.time("end_time_gte")).flatten(),
+        end_time_lte: admin.then(|| reader.time("end_time_lte")).flatten(),
+        result_code_gte: reader.number("result_code_gte"),
+        result_code_lte: reader.number("result_code_lte"),
+        result_msg: reader.text("result_msg"),
+        states: reader.numbers("state"),
+        created_from: reader.text("created_from"),
+        creator: reader.text("creator"),
+        scm_url: admin.then(|| reader.text("scm_url")).flatten(),
+    };
+    reader.finish()?;
+    Ok(filter)
 }
 
 /// One job with its tasks (TCA §6, plus the seed's `co_jobs`, `result_path`, `tasks[].result_path`).
@@ -313,6 +374,68 @@ pub async fn get_job_detail(
     Ok(envelope::ok(detail))
 }
 
+/// One job as TCA's scan-detail page reads it (`.../jobs/<id>/`, TCA's
+/// `ProjectJobDetailSerializer`), each task with its log's URL.
+pub async fn get_project_job(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: JobPath,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let tz = state.config.tz_offset;
+    let links = Links::new(&request);
+    let detail = db::run(&state.pool, move |conn| {
+        let JobScope {
+            job,
+            repo,
+            project,
+            access,
+            ..
+        } = job_scope(
+            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
+        )?;
+        require(access.can_view_team())?;
+        let tasks = db::tasks::list_for_job(conn, job.id)?
+            .into_iter()
+            .map(|task| {
+                let context = views::TaskContext {
+                    log_url: links.task_log(
+                        &org_sid,
+                        &team_name,
+                        project.repo_id,
+                        project.id,
+                        &task,
+                    ),
+                    is_superuser: caller.is_superuser,
+                };
+                (task, context)
+            })
+            .collect::<Vec<_>>();
+        let limit = db::schemes::get(conn, project.scheme_id)?.map(|s| s.job_runtime_limit);
+        let expected_end_time = expected_end(&job, limit);
+        Ok(views::project_job_detail(
+            &job,
+            &tasks,
+            &project,
+            &repo,
+            expected_end_time.as_deref(),
+            tz,
+        ))
+    })
+    .await?;
+    Ok(envelope::ok(detail))
+}
+
+/// When the scheme's `job_runtime_limit` (minutes, counted from the moment a worker took the
+/// job) runs out, in stored form; `None` before a worker took it.
+fn expected_end(job: &crate::domain::job::Job, limit_minutes: Option<i64>) -> Option<String> {
+    let claimed = clock::from_stored(job.claim_time.as_deref()?)?;
+    Some(clock::to_stored(
+        claimed + time::Duration::minutes(limit_minutes?),
+    ))
+}
+
 /// Cancels an unfinished job (any team member): revoke with 301, tools killed.
 pub async fn cancel_job(
     state: web::Data<AppState>,
@@ -327,26 +450,123 @@ pub async fn cancel_job(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
         require(access.can_view_team())?;
-        let body = body.fields()?;
-        let mut fields = body.reader();
-        let remarks = fields.optional_str("remarks", 512).unwrap_or_default();
-        fields.optional_bool("force");
-        fields.finish()?;
-        Ok(lifecycle::cancel(
-            queue.shared(),
-            conn,
-            job.id,
-            &caller.nickname,
-            caller.id,
-            &remarks,
-        )?)
+        cancel_as(&queue, conn, &caller, job.id, body)
     })
     .await?;
+    Ok(cancelled(outcome))
+}
+
+/// Cancels `job_id` for `caller` once the checks passed: reads the body (`remarks?`, `force?`,
+/// which TCA accepts and ignores) and revokes through `lifecycle::cancel`.
+fn cancel_as(
+    queue: &ScanQueue,
+    conn: &mut rusqlite::Connection,
+    caller: &User,
+    job_id: JobId,
+    body: Body,
+) -> Result<Cancelled, AppError> {
+    let body = body.fields()?;
+    let mut fields = body.reader();
+    let remarks = fields.optional_str("remarks", 512).unwrap_or_default();
+    fields.optional_bool("force");
+    fields.finish()?;
+    Ok(lifecycle::cancel(
+        queue.shared(),
+        conn,
+        job_id,
+        &caller.nickname,
+        caller.id,
+        &remarks,
+    )?)
+}
+
+fn cancelled(outcome: Cancelled) -> HttpResponse {
     let msg = match outcome {
         Cancelled::Now => "取消成功",
         Cancelled::AlreadyClosed => "任务已结束，无需取消",
     };
-    Ok(envelope::ok(json!({"msg": msg})))
+    envelope::ok(json!({"msg": msg}))
+}
+
+/// Every job, newest first, for the superuser's admin pages (TCA's `v2/jobs/`, `JobListApiView`:
+/// `JobSerializer`, `JobFilterSet`, `IsAdminUser`).
+pub async fn list_all_jobs(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+) -> Result<HttpResponse, AppError> {
+    let query = Query::from_request(&request);
+    let tz = state.config.tz_offset;
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+        require(caller.is_superuser)?;
+        let filter = read_job_filter(&query, tz, JobFilters::Admin)?;
+        let page = query.page()?;
+        let (count, jobs) = db::jobs::list_all(conn, &filter, page.limit, page.offset)?;
+        let job_ids: Vec<JobId> = jobs.iter().map(|job| job.id).collect();
+        let tasks = db::tasks::list_for_jobs(conn, &job_ids)?;
+        let mut places = HashMap::new();
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let (project, repo, team, org) = match places.entry(job.project_id) {
+                Entry::Occupied(place) => place.into_mut(),
+                Entry::Vacant(slot) => slot.insert(place_of(conn, job.project_id)?),
+            };
+            let job_tasks: Vec<Task> = tasks
+                .iter()
+                .filter(|task| task.job_id == job.id)
+                .cloned()
+                .collect();
+            results.push(views::admin_job(
+                job, &job_tasks, project, repo, team, org, tz,
+            ));
+        }
+        Ok((query, page, count, results))
+    })
+    .await?;
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
+}
+
+/// A project with its repository, team and org, whatever their state (the admin pages show
+/// jobs of deleted projects too).
+fn place_of(
+    conn: &rusqlite::Connection,
+    project_id: ProjectId,
+) -> Result<(Project, Repo, Team, Org), AppError> {
+    let missing = |what: String| AppError::Internal(anyhow::anyhow!("{what} of a job is missing"));
+    let project = db::projects::get_by_id(conn, project_id)?
+        .ok_or_else(|| missing(format!("project {project_id}")))?;
+    let repo = db::repos::get_by_id(conn, project.repo_id)?
+        .ok_or_else(|| missing(format!("repo {}", project.repo_id)))?;
+    let team = db::teams::get_by_id(conn, repo.team_id)?
+        .ok_or_else(|| missing(format!("team {}", repo.team_id)))?;
+    let org = db::orgs::get_by_sid(conn, &team.org_sid)?
+        .ok_or_else(|| missing(format!("org {}", team.org_sid)))?;
+    Ok((project, repo, team, org))
+}
+
+/// Cancels a job named by id alone (TCA's `v2/jobs/<id>/cancel/`, `JobUserPermission`): 404 for
+/// a missing job, then the superuser or whoever may see its project (a member of its team, an
+/// admin of its org).
+pub async fn cancel_any_job(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<i64>,
+    body: Body,
+) -> Result<HttpResponse, AppError> {
+    let job_id = JobId(path.into_inner());
+    let queue = state.queue.clone();
+    let outcome = db::run(&state.pool, move |conn| {
+        let job = db::jobs::get(conn, job_id)?
+            .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
+        require(
+            caller.is_superuser || db::access::can_see_project(conn, &caller, job.project_id)?,
+        )?;
+        cancel_as(&queue, conn, &caller, job.id, body)
+    })
+    .await?;
+    Ok(cancelled(outcome))
 }
 
 /// The job's line counts with the per-language breakdown.
@@ -484,21 +704,32 @@ mod fuzz {
         #[test]
         fn no_query_string_makes_the_job_filter_panic(
             key in prop::sample::select(vec![
+                "repo",
+                "project",
                 "create_time_gte",
                 "create_time_lte",
+                "end_time_gte",
+                "end_time_lte",
                 "result_code_gte",
                 "result_code_lte",
                 "state",
                 "creator",
+                "scm_url",
             ]),
             value in value(),
             tz_minutes in -1439..=1439i32,
         ) {
             let tz = time::UtcOffset::from_whole_seconds(tz_minutes * 60).expect("within a day");
             let encoded = serde_urlencoded::to_string([(key, &value)]).expect("strings encode");
-            match read_job_filter(&Query::parse(&encoded), tz) {
+            match read_job_filter(&Query::parse(&encoded), tz, JobFilters::Admin) {
                 Ok(filter) => {
-                    for stored in [filter.create_time_gte, filter.create_time_lte].into_iter().flatten() {
+                    let times = [
+                        filter.create_time_gte,
+                        filter.create_time_lte,
+                        filter.end_time_gte,
+                        filter.end_time_lte,
+                    ];
+                    for stored in times.into_iter().flatten() {
                         prop_assert!(clock::from_stored(&stored).is_some(), "{}", stored);
                     }
                 }

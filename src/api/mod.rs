@@ -9,7 +9,9 @@ pub mod orgs;
 pub mod projects;
 pub mod query;
 pub mod repos;
+pub mod scans;
 pub mod schemes;
+pub mod tasks;
 pub mod teams;
 pub mod users;
 pub mod views;
@@ -37,6 +39,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::scope(prefix)
                 .service(
+                    web::scope("/v2")
+                        .service(resource("/jobs/").route(web::get().to(jobs::list_all_jobs)))
+                        .service(
+                            resource("/jobs/tasks/").route(web::get().to(tasks::list_all_tasks)),
+                        )
+                        .service(
+                            resource("/jobs/{job_id:\\d+}/cancel/")
+                                .route(web::post().to(jobs::cancel_any_job)),
+                        ),
+                )
+                .service(
                     web::scope("/v3")
                         .service(resource("/users/").route(web::post().to(users::create_user)))
                         .service(
@@ -60,7 +73,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::scope("/orgs").configure(org_routes)),
         );
     }
-    cfg.service(web::scope("/server/analysis/api/orgs").configure(analysis_routes));
+    cfg.service(
+        web::scope("/server/analysis/api")
+            .service(web::scope("/v3/orgs").configure(scan_routes))
+            .service(
+                web::scope("/orgs")
+                    .configure(analysis_routes)
+                    .configure(scan_routes),
+            ),
+    );
+}
+
+/// The scan history, on TCA's analysis paths under both `orgs/` and `v3/orgs/` (the UI calls
+/// v3).
+fn scan_routes(cfg: &mut web::ServiceConfig) {
+    const PROJECT: &str =
+        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
+    cfg.service(resource(&format!("{PROJECT}/scans/")).route(web::get().to(scans::list_scans)))
+        .service(
+            resource(&format!("{PROJECT}/scans/{{scan_id:\\d+}}/"))
+                .route(web::get().to(scans::get_scan)),
+        );
 }
 
 /// TCA's analysis API (lint findings and the project overview), below `orgs/`.
@@ -129,14 +162,31 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         resource(&format!("{REPO}/projects/{{project_id:\\d+}}/"))
-            .route(web::get().to(projects::get_project)),
+            .route(web::get().to(projects::get_project))
+            .route(web::put().to(projects::update_project))
+            .route(web::patch().to(projects::update_project))
+            .route(web::delete().to(projects::delete_project)),
+    )
+    .service(
+        resource(&format!("{REPO}/branchnames/")).route(web::get().to(repos::list_branch_names)),
+    )
+    .service(resource(&format!("{REPO}/branches/")).route(web::get().to(repos::list_branches)))
+    .service(
+        resource(&format!("{REPO}/branch/projects/"))
+            .route(web::get().to(repos::list_branch_projects)),
     )
     .service(resource(&format!("{PROJECT}/scans/create/")).route(web::post().to(jobs::create_scan)))
+    // TCA's UI starts scans here (`createJob`); the same handler as `scans/create/`.
+    .service(resource(&format!("{PROJECT}/scans/")).route(web::post().to(jobs::create_scan)))
     .service(resource(&format!("{PROJECT}/jobs/")).route(web::get().to(jobs::list_jobs)))
+    .service(resource(&format!("{JOB}/")).route(web::get().to(jobs::get_project_job)))
     .service(resource(&format!("{JOB}/detail/")).route(web::get().to(jobs::get_job_detail)))
     .service(resource(&format!("{JOB}/cancel/")).route(web::post().to(jobs::cancel_job)))
     .service(resource(&format!("{JOB}/codecount/")).route(web::get().to(jobs::get_job_codecount)))
     .service(resource(&format!("{JOB}/log/")).route(web::get().to(jobs::get_job_log)))
+    .service(
+        resource(&format!("{JOB}/tasks/{{task_id:\\d+}}/")).route(web::get().to(tasks::get_task)),
+    )
     .service(
         resource(&format!("{JOB}/tasks/{{task_id:\\d+}}/log/"))
             .route(web::get().to(jobs::get_task_log)),
@@ -274,6 +324,45 @@ pub(crate) fn job_scope(
         job,
         access,
     })
+}
+
+/// Where the links codepup hands out point: the scheme and host the request came in on (read
+/// as the pagination links read them) and the API root it used, `/api` when a proxy stripped
+/// `/server/main`, else `/server/main/api`. Made from the request before a `db::run`, which
+/// cannot take the request itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Links {
+    root: String,
+}
+
+impl Links {
+    pub(crate) fn new(request: &HttpRequest) -> Links {
+        let info = request.connection_info();
+        let prefix = if request.path().starts_with("/api/") {
+            "/api"
+        } else {
+            "/server/main/api"
+        };
+        Links {
+            root: format!("{}://{}{prefix}", info.scheme(), info.host()),
+        }
+    }
+
+    /// The URL of a task's plain-text log (`.../jobs/<id>/tasks/<id>/log/`), which TCA's
+    /// clients know as the task's `log_url`.
+    pub(crate) fn task_log(
+        &self,
+        org_sid: &str,
+        team_name: &str,
+        repo_id: RepoId,
+        project_id: ProjectId,
+        task: &crate::domain::job::Task,
+    ) -> String {
+        format!(
+            "{}/orgs/{org_sid}/teams/{team_name}/repos/{repo_id}/projects/{project_id}/jobs/{}/tasks/{}/log/",
+            self.root, task.job_id, task.id
+        )
+    }
 }
 
 /// Fails with 403 unless `allowed`.

@@ -7,7 +7,7 @@ use time::UtcOffset;
 
 use crate::api::query::{paginated, Query};
 use crate::api::repos::repo_view;
-use crate::api::{repo_scope, require, views};
+use crate::api::{project_scope, repo_scope, require, views};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
 use crate::db;
@@ -20,6 +20,7 @@ use crate::domain::scheme::Scheme;
 use crate::envelope;
 use crate::error::{AppError, E_PROJECT_CREATE};
 use crate::git::{self, GitError};
+use crate::scan::lifecycle;
 use crate::AppState;
 
 /// Which scheme a new project uses.
@@ -331,6 +332,129 @@ pub async fn get_project(
     })
     .await?;
     Ok(envelope::ok(view))
+}
+
+/// Changes a project (TCA's `PUT .../projects/<id>/`, `ProjectUpdatetSerializer`): `status`
+/// (1 to 5; an archived project cannot become active again), and codepup's `scan_scheme_id`, a
+/// scheme of the same repository. The branch and scan path stay. Answers the project as `GET`
+/// does.
+pub async fn update_project(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64, i64)>,
+    body: Body,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let tz = state.config.tz_offset;
+    let view = db::run(&state.pool, move |conn| {
+        let tx = db::begin(conn)?;
+        let (_, team, repo, project, access) = project_scope(
+            &tx,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        require(access.can_change_project(project.creator_id == Some(caller.id)))?;
+        let body = body.fields()?;
+        let mut fields = body.reader();
+        let status = fields.optional_int("status", i64::MIN, i64::MAX);
+        if let Some(status) = status {
+            if let Err(message) = project::check_status(status) {
+                fields.reject("status", message);
+            } else if let Err(message) = project::check_status_change(project.status, status) {
+                fields.reject("cd_error", message);
+            }
+        }
+        let scheme_id = fields.optional_int("scan_scheme_id", 1, i64::MAX);
+        let scheme = match scheme_id {
+            Some(id) => match db::schemes::get_for_repo(&tx, repo.id, SchemeId(id))? {
+                Some(scheme) => Some(scheme),
+                None => {
+                    fields.reject(
+                        "scan_scheme_id",
+                        format!("scheme {id} is not a scheme of this repository"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        for fixed in ["branch", "scan_path"] {
+            if body.has(fixed) {
+                fields.reject(
+                    fixed,
+                    format!("{fixed} cannot be changed; make another project instead"),
+                );
+            }
+        }
+        fields.finish()?;
+        let status = status.unwrap_or(project.status);
+        let scheme_id = scheme.map_or(project.scheme_id, |scheme| scheme.id);
+        let key = project::project_key(repo.id, scheme_id, &project.branch, &project.scan_path);
+        if let Some(other) = db::projects::get_by_key(&tx, &key)? {
+            if other.id != project.id {
+                return Err(AppError::invalid(
+                    "scan_scheme_id",
+                    format!(
+                        "project {} already scans branch {} with scheme {scheme_id}",
+                        other.id, project.branch
+                    ),
+                ));
+            }
+        }
+        db::projects::update(&tx, project.id, status, scheme_id, &key)?;
+        let project = db::projects::get(&tx, repo.id, project.id)?.ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "project {project_id} vanished in an update"
+            ))
+        })?;
+        let view = project_view(&tx, &project, &repo, &team, tz)?;
+        tx.commit()?;
+        Ok(view)
+    })
+    .await?;
+    Ok(envelope::ok(view))
+}
+
+/// Deletes a project (TCA's `DELETE .../projects/<id>/`): a soft delete, after which the project
+/// answers 404 and its branch, scheme and path may be made a project again. Its unfinished jobs
+/// are cancelled (301) and their tools stopped. Answers 204 without a body, as TCA does.
+pub async fn delete_project(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let queue = state.queue.clone();
+    db::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        require(access.can_change_project(project.creator_id == Some(caller.id)))?;
+        // Deleted first: from here on no scan of it can start, so the cancels below catch
+        // every job it will ever have.
+        db::projects::delete(conn, project.id)?;
+        for job_id in db::jobs::unfinished(conn, project.id)? {
+            lifecycle::cancel(
+                queue.shared(),
+                conn,
+                job_id,
+                &caller.nickname,
+                caller.id,
+                "project deleted",
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// A project with its repository and scheme nested.

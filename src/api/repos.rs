@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use rusqlite::Connection;
-use serde_json::Value;
+use serde_json::{json, Value};
 use time::UtcOffset;
 
 use crate::api::query::{paginated, Query};
@@ -181,4 +181,135 @@ pub(crate) fn repo_view(
         None => None,
     };
     Ok(views::repo(repo, &stats, creator.as_ref(), team, tz))
+}
+
+/// The branches of the repository's projects, by name (TCA's `branchnames/`,
+/// `ScanBranchNameListApiView`: `{branch}` per branch, `branch` filter a substring); paginated.
+pub async fn list_branch_names(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id) = path.into_inner();
+    let query = Query::from_request(&request);
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+        let (_, _, repo, access) =
+            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        require(access.can_view_team())?;
+        let page = query.page()?;
+        let (count, branches) = db::projects::branch_names(
+            conn,
+            repo.id,
+            query.get("branch"),
+            page.limit,
+            page.offset,
+        )?;
+        let results = branches
+            .into_iter()
+            .map(|branch| json!({"branch": branch}))
+            .collect();
+        Ok((query, page, count, results))
+    })
+    .await?;
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
+}
+
+/// The branches of the repository's projects, each with its projects' schemes (TCA's v1
+/// `branches/`, `RepoBranchListApiView` and `ScanBranchSerializer`); `scheme_status` keeps the
+/// branches with a project whose scheme has that status (a value that is not a number is
+/// ignored, as in TCA); paginated.
+pub async fn list_branches(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id) = path.into_inner();
+    let query = Query::from_request(&request);
+    let scheme_status = query
+        .get("scheme_status")
+        .and_then(|text| text.parse::<i64>().ok());
+    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+        let (_, _, repo, access) =
+            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        require(access.can_view_team())?;
+        let page = query.page()?;
+        let (_, all) = db::projects::branch_names(conn, repo.id, None, i64::MAX, 0)?;
+        let projects = db::projects::on_branches(conn, repo.id, &all)?;
+        // TCA filters the branches by scheme status but lists every project of a branch.
+        let branches: Vec<&String> = all
+            .iter()
+            .filter(|branch| {
+                scheme_status.is_none_or(|status| {
+                    projects
+                        .iter()
+                        .any(|p| &&p.branch == branch && p.scheme_status == status)
+                })
+            })
+            .collect();
+        let count = branches.len() as i64;
+        let results = branches
+            .into_iter()
+            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
+            .map(|branch| {
+                let schemes: Vec<Value> = projects
+                    .iter()
+                    .filter(|p| &p.branch == branch)
+                    .map(|p| {
+                        json!({
+                            "project_id": p.project_id,
+                            "scan_scheme_id": p.scheme_id,
+                            "scan_scheme_name": p.scheme_name,
+                        })
+                    })
+                    .collect();
+                json!({"branch": branch, "schemes": schemes})
+            })
+            .collect();
+        Ok((query, page, count, results))
+    })
+    .await?;
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
+}
+
+/// The projects on one branch whose scheme has `scheme_status` (default 1, active): TCA's
+/// `branch/projects/` (`ScanBranchProjectListApiView`), a plain list of `{id, branch,
+/// scan_scheme__name}`. `branch` is required.
+pub async fn list_branch_projects(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id) = path.into_inner();
+    let query = Query::from_request(&request);
+    let projects = db::run(&state.pool, move |conn| {
+        let (_, _, repo, access) =
+            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        require(access.can_view_team())?;
+        let branch = query
+            .get("branch")
+            .ok_or_else(|| AppError::invalid("branch", "分支名称筛选项必填"))?
+            .to_string();
+        let scheme_status = match query.get("scheme_status") {
+            None => 1,
+            Some(text) => text.parse::<i64>().map_err(|_| {
+                AppError::invalid("scheme_status", "A valid integer is required.")
+            })?,
+        };
+        let projects = db::projects::on_branches(conn, repo.id, &[branch])?;
+        Ok(projects
+            .into_iter()
+            .filter(|p| p.scheme_status == scheme_status)
+            .map(|p| json!({"id": p.project_id, "branch": p.branch, "scan_scheme__name": p.scheme_name}))
+            .collect::<Vec<Value>>())
+    })
+    .await?;
+    Ok(envelope::ok(Value::Array(projects)))
 }

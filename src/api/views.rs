@@ -5,7 +5,10 @@ use time::UtcOffset;
 
 use crate::clock;
 use crate::db::findings::{IssueTally, Sighting, StoredIssue};
-use crate::domain::job::{result_code_msg, Job, JobOverview, LanguageCount, QueueHealth, Task};
+use crate::domain::job::{
+    result_code_msg, Job, JobOverview, JobState, LanguageCount, QueueHealth, Scan, Task,
+    TaskProgress,
+};
 use crate::domain::org::{Members, Org, Team};
 use crate::domain::project::{Project, ProjectPlace};
 use crate::domain::repo::{Repo, RepoStats};
@@ -201,6 +204,271 @@ fn durations(job: &Job) -> (Option<i64>, Option<i64>, Option<i64>) {
     (waiting, execute, save)
 }
 
+/// A duration as DRF's `DurationField` writes it (Django's `duration_string`): `HH:MM:SS`, with
+/// `.ffffff` when there are microseconds and `D ` in front when there are days. A negative one
+/// reads as Python's timedelta normalises it: `-1 23:59:59.600000` is minus 0.4 seconds.
+pub fn drf_duration(micros: i64) -> String {
+    let days = micros.div_euclid(86_400_000_000);
+    let rest = micros.rem_euclid(86_400_000_000);
+    let (seconds, fraction) = (rest / 1_000_000, rest % 1_000_000);
+    let mut text = format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    );
+    if days != 0 {
+        text = format!("{days} {text}");
+    }
+    if fraction != 0 {
+        text.push_str(&format!(".{fraction:06}"));
+    }
+    text
+}
+
+/// A task's waiting and execution times in microseconds (TCA's `TaskRunTime`): waiting runs from
+/// creation to the start (or the end, or now), never below zero; execution from the start to
+/// the end (or now), null before the start.
+fn task_durations(task: &Task) -> (Option<i64>, Option<i64>) {
+    let now = clock::now_stored_whole_seconds();
+    let waiting = match (&task.start_time, &task.end_time) {
+        (Some(start), _) => duration(Some(&task.create_time), start),
+        (None, Some(end)) => duration(Some(&task.create_time), end),
+        (None, None) => duration(Some(&task.create_time), &now),
+    }
+    .map(|micros| micros.max(0));
+    let execute = task
+        .start_time
+        .as_deref()
+        .and_then(|start| match &task.end_time {
+            Some(end) => duration(Some(start), end),
+            None => duration(Some(start), &now).map(|micros| micros.max(0)),
+        });
+    (waiting, execute)
+}
+
+/// TCA's `OnlySuperAdminReadField`: a staff user sees the value, anyone else `""`; null stays
+/// null.
+fn staff_only(value: Option<&str>, is_superuser: bool) -> Value {
+    match value {
+        None => Value::Null,
+        Some(text) if is_superuser => json!(text),
+        Some(_) => json!(""),
+    }
+}
+
+/// What a task view needs besides the task: its log's URL and whether the reader is staff.
+pub struct TaskContext {
+    pub log_url: String,
+    pub is_superuser: bool,
+}
+
+/// The fields TCA's `ProjectTaskBriefSerializer` and `TaskDetailSerializer` share, in their
+/// order, with `extra` (name, value) pairs inserted after `node`. codepup's tasks run on the
+/// server's own workers: no node, exec tag, registration, heartbeat or process rows.
+fn task_fields(
+    task: &Task,
+    context: &TaskContext,
+    extra: Vec<(&str, Value)>,
+    tz: UtcOffset,
+) -> serde_json::Map<String, Value> {
+    let (waiting, execute) = task_durations(task);
+    let optional_time =
+        |stored: &Option<String>| stored.as_deref().map_or(Value::Null, |t| time(t, tz));
+    let mut fields = serde_json::Map::new();
+    let mut put = |key: &str, value: Value| {
+        fields.insert(key.to_string(), value);
+    };
+    put("id", json!(task.id));
+    put("result_code_msg", json!(result_code_msg(task.result_code)));
+    put("waiting_time", json!(waiting.map(drf_duration)));
+    put("execute_time", json!(execute.map(drf_duration)));
+    put("params_path", Value::Null);
+    put(
+        "result_path",
+        staff_only(task.result_path.as_deref(), context.is_superuser),
+    );
+    put("task_name", json!(task.task_name));
+    put("node", Value::Null);
+    for (key, value) in extra {
+        put(key, value);
+    }
+    put("module", json!(task.module));
+    put("private", json!(false));
+    put("result_code", json!(task.result_code));
+    put("result_msg", json!(task.result_msg));
+    put("create_version", json!(task.create_version));
+    put("execute_version", json!(task.execute_version));
+    put("start_time", optional_time(&task.start_time));
+    put("end_time", optional_time(&task.end_time));
+    put("state", json!(task.state));
+    put("create_time", time(&task.create_time, tz));
+    put("register_time", Value::Null);
+    put("log_url", json!(context.log_url));
+    put("last_beat_time", Value::Null);
+    put("job", json!(task.job_id));
+    fields
+}
+
+/// A task inside a job's `task_set` (TCA's `ProjectTaskBriefSerializer`).
+pub fn task_brief(task: &Task, context: &TaskContext, tz: UtcOffset) -> Value {
+    let mut fields = task_fields(task, context, Vec::new(), tz);
+    fields.insert("tag".into(), Value::Null);
+    fields.insert("processes".into(), json!([]));
+    Value::Object(fields)
+}
+
+/// One task with its progress steps (TCA's `TaskDetailSerializer`).
+pub fn task_detail(
+    task: &Task,
+    steps: &[TaskProgress],
+    context: &TaskContext,
+    tz: UtcOffset,
+) -> Value {
+    let steps: Vec<Value> = steps
+        .iter()
+        .map(|step| {
+            json!({
+                "id": step.id,
+                "message": step.message,
+                "create_time": time(&step.create_time, tz),
+                "progress_rate": step.progress_rate,
+                "task": step.task_id,
+                "node": null,
+            })
+        })
+        .collect();
+    Value::Object(task_fields(
+        task,
+        context,
+        vec![("taskprogress_set", json!(steps)), ("tag", Value::Null)],
+        tz,
+    ))
+}
+
+/// A job with its tasks as TCA's scan-detail page reads it (`ProjectJobDetailSerializer`: every
+/// job column but `result_path`, durations as DRF durations). `tasks` pairs each task with its
+/// context; `expected_end_time` is when the job's time limit revokes it (stored form).
+pub fn project_job_detail(
+    job: &Job,
+    tasks: &[(Task, TaskContext)],
+    project: &Project,
+    repo: &Repo,
+    expected_end_time: Option<&str>,
+    tz: UtcOffset,
+) -> Value {
+    let (waiting, execute, _) = durations(job);
+    let optional_time =
+        |stored: &Option<String>| stored.as_deref().map_or(Value::Null, |t| time(t, tz));
+    let task_set: Vec<Value> = tasks
+        .iter()
+        .map(|(task, context)| task_brief(task, context, tz))
+        .collect();
+    json!({
+        "id": job.id,
+        "task_set": task_set,
+        "result_code_msg": result_code_msg(job.result_code),
+        "waiting_time": waiting.map(drf_duration),
+        "execute_time": execute.map(drf_duration),
+        "project": {
+            "id": project.id,
+            "branch": project.branch,
+            "repo_id": repo.id,
+            "scan_scheme": project.scheme_id,
+            "repo_scm_url": repo.scm_url,
+            "scan_path": project.scan_path,
+        },
+        "context_path": null,
+        "scan_id": job.scan_id,
+        "state": job.state,
+        "initialized_time": optional_time(&job.initialized_time),
+        "start_time": optional_time(&job.start_time),
+        "closing_time": optional_time(&job.closing_time),
+        "end_time": optional_time(&job.end_time),
+        "expire_time": optional_time(&job.expire_time),
+        "last_beat_time": null,
+        "result_code": job.result_code,
+        "result_msg": job.result_msg,
+        "create_time": time(&job.create_time, tz),
+        "expected_end_time": expected_end_time.map_or(Value::Null, |t| time(t, tz)),
+        "task_num": job.task_num,
+        "task_done": job.task_done,
+        "remarks": job.remarks,
+        "code_line_num": job.lines.code,
+        "comment_line_num": job.lines.comment,
+        "blank_line_num": job.lines.blank,
+        "total_line_num": job.lines.total,
+        "filtered_code_line_num": null,
+        "filtered_comment_line_num": null,
+        "filtered_blank_line_num": null,
+        "filtered_total_line_num": null,
+        "efficient_comment_line_num": null,
+        "filtered_efficient_comment_line_num": null,
+        "created_from": job.created_from,
+        "async_flag": job.async_flag,
+        "client_flag": false,
+        "creator": job.creator,
+        "ext_field": null,
+        "archived": null,
+        "remarked_by": job.remarked_by,
+    })
+}
+
+/// A scan of the history, as TCA's analysis server serializes it (`ScanSerializer`). `scan_time`
+/// is when the scan started running (null while it waits); durations are float seconds, as
+/// TCA's JSON encoder writes a timedelta; `result_code` is null until the job is closed. The
+/// per-module summaries (`lintscan`, `clocscan`, ...) are null: codepup serves findings and
+/// line counts on their own routes.
+pub fn scan(scan: &Scan, repo: &Repo, tz: UtcOffset) -> Value {
+    let job = &scan.job;
+    let now = clock::now_stored_whole_seconds();
+    let is_closed = job.state == JobState::Closed as i64;
+    // Waiting ends when the scan starts, or when a job closed before it started.
+    let waiting_until = job.start_time.as_deref().or(job.end_time.as_deref());
+    let waiting = duration(Some(&job.create_time), waiting_until.unwrap_or(&now));
+    let execute = job
+        .start_time
+        .as_deref()
+        .and_then(|start| duration(Some(start), job.end_time.as_deref().unwrap_or(&now)));
+    let total = waiting.map(|waiting| waiting + execute.unwrap_or(0));
+    let state = match JobState::from_i64(job.state) {
+        Some(JobState::Running) => 1,
+        Some(JobState::Closed) => 2,
+        Some(JobState::Closing) => 3,
+        _ => 0,
+    };
+    let result_code = job.result_code.filter(|_| is_closed);
+    let result_msg = job.result_msg.as_deref().filter(|_| is_closed);
+    json!({
+        "id": scan.id,
+        "repo_id": repo.id,
+        "project_id": job.project_id,
+        "job_gid": job.id,
+        "scan_time": job.start_time.as_deref().map_or(Value::Null, |t| time(t, tz)),
+        "state": state,
+        "type": scan.scan_type,
+        "current_revision": scan.revision,
+        "result_code": result_code,
+        "result_msg": result_msg,
+        "create_time": time(&scan.create_time, tz),
+        "creator": job.creator,
+        "execute_time": execute.map(clock::seconds_text),
+        "waiting_time": waiting.map(clock::seconds_text),
+        "total_time": total.map(clock::seconds_text),
+        "status": result_code,
+        "text": result_code_msg(result_code),
+        "url": "",
+        "description": result_msg,
+        "lintscan": null,
+        "duplicatescan": null,
+        "cyclomaticcomplexityscan": null,
+        "clocscan": null,
+        "result_code_msg": result_code_msg(result_code),
+        "daily_save": false,
+        "job_archived": null,
+    })
+}
+
 /// A job's detail (TCA's `JobSerializerV3`, with every key of the seed and of TCA's code).
 /// Durations follow TCA §6.3; "now" is truncated to whole seconds.
 pub fn job_detail(
@@ -272,6 +540,71 @@ pub fn job_detail(
         "total_line_num": job.lines.total,
         "created_from": job.created_from,
         "creator": job.creator,
+    })
+}
+
+/// A job in the admin job list (TCA's `JobSerializer`, apps/job/serializers/base.py): the
+/// detail's fields without `co_jobs`, with `context_path` (null: codepup keeps no context file)
+/// and the efficient-comment counts (null: not counted).
+pub fn admin_job(
+    job: &Job,
+    tasks: &[Task],
+    project: &Project,
+    repo: &Repo,
+    team: &Team,
+    org: &Org,
+    tz: UtcOffset,
+) -> Value {
+    let Value::Object(detail) = job_detail(job, tasks, project, repo, team, org, tz) else {
+        unreachable!("job_detail is an object")
+    };
+    let mut fields = serde_json::Map::new();
+    for (key, value) in detail {
+        match key.as_str() {
+            "co_jobs" => continue,
+            "task_num" => {
+                fields.insert("context_path".into(), Value::Null);
+            }
+            "created_from" => {
+                fields.insert("efficient_comment_line_num".into(), Value::Null);
+                fields.insert("filtered_efficient_comment_line_num".into(), Value::Null);
+            }
+            _ => {}
+        }
+        fields.insert(key, value);
+    }
+    Value::Object(fields)
+}
+
+/// A task in the admin task list (TCA's `TaskSerializer`, every column of the model): its
+/// node, tags and process rows do not exist in codepup (null, empty).
+pub fn admin_task(task: &Task, log_url: &str, tz: UtcOffset) -> Value {
+    let optional_time =
+        |stored: &Option<String>| stored.as_deref().map_or(Value::Null, |t| time(t, tz));
+    json!({
+        "id": task.id,
+        "module": task.module,
+        "task_name": task.task_name,
+        "params_path": null,
+        "private": false,
+        "result_code": task.result_code,
+        "result_msg": task.result_msg,
+        "result_path": task.result_path,
+        "create_version": task.create_version,
+        "execute_version": task.execute_version,
+        "start_time": optional_time(&task.start_time),
+        "end_time": optional_time(&task.end_time),
+        "state": task.state,
+        "create_time": time(&task.create_time, tz),
+        "register_time": null,
+        "log_url": log_url,
+        "progress_rate": task.progress_rate,
+        "last_beat_time": null,
+        "job": task.job_id,
+        "tag": null,
+        "node": null,
+        "exec_tags": [],
+        "processes": [],
     })
 }
 
@@ -613,4 +946,20 @@ pub fn overview(
         "clocscan": clocscan,
         "latest_job": latest_job,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_django_duration_string() {
+        assert_eq!(drf_duration(0), "00:00:00");
+        assert_eq!(drf_duration(1_000_000), "00:00:01");
+        assert_eq!(drf_duration(62_750_000), "00:01:02.750000");
+        assert_eq!(drf_duration(3_723_000_001), "01:02:03.000001");
+        assert_eq!(drf_duration(90_061_000_000), "1 01:01:01");
+        assert_eq!(drf_duration(-400_000), "-1 23:59:59.600000");
+        assert_eq!(drf_duration(-86_400_000_000), "-1 00:00:00");
+    }
 }

@@ -109,6 +109,20 @@ pub fn visible_projects(user: &User) -> (String, Vec<Value>) {
     )
 }
 
+/// Whether `user` may see the project (the rule of `visible_projects`).
+pub fn can_see_project(
+    conn: &Connection,
+    user: &User,
+    project_id: ProjectId,
+) -> rusqlite::Result<bool> {
+    let (visible, mut values) = visible_projects(user);
+    values.insert(0, Value::Integer(project_id.0));
+    conn.prepare_cached(&format!(
+        "SELECT EXISTS (SELECT 1 FROM projects p {PLACE_JOINS} WHERE p.id = ? AND {visible})"
+    ))?
+    .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))
+}
+
 /// One page of the projects `user` may see, by org, team, repository and branch, and the count
 /// of all of them.
 pub fn list_visible_projects(

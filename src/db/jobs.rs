@@ -16,38 +16,54 @@ use crate::domain::user::User;
 const COLUMNS: &str = "id, project_id, scan_id, state, incr_scan, create_time, claim_time, initialized_time,
     start_time, closing_time, end_time, expire_time, result_code, result_msg, result_path, task_num, task_done,
     remarks, remarked_by, code_line_num, comment_line_num, blank_line_num, total_line_num, created_from,
-    creator, restart_count";
+    creator, restart_count, async_flag";
+
+/// The job columns `from_row` reads, each prefixed with `alias.` (for queries that join jobs).
+pub fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(',')
+        .map(|column| format!("{alias}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    from_row_at(row, 0)
+}
+
+/// A job from the columns of a row starting at `first`, in `COLUMNS` order.
+pub fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Job> {
+    let at = |index: usize| first + index;
     Ok(Job {
-        id: JobId(row.get(0)?),
-        project_id: ProjectId(row.get(1)?),
-        scan_id: row.get::<_, Option<i64>>(2)?.map(ScanId),
-        state: row.get(3)?,
-        incr_scan: row.get(4)?,
-        create_time: row.get(5)?,
-        claim_time: row.get(6)?,
-        initialized_time: row.get(7)?,
-        start_time: row.get(8)?,
-        closing_time: row.get(9)?,
-        end_time: row.get(10)?,
-        expire_time: row.get(11)?,
-        result_code: row.get(12)?,
-        result_msg: row.get(13)?,
-        result_path: row.get(14)?,
-        task_num: row.get(15)?,
-        task_done: row.get(16)?,
-        remarks: row.get(17)?,
-        remarked_by: row.get(18)?,
+        id: JobId(row.get(at(0))?),
+        project_id: ProjectId(row.get(at(1))?),
+        scan_id: row.get::<_, Option<i64>>(at(2))?.map(ScanId),
+        state: row.get(at(3))?,
+        incr_scan: row.get(at(4))?,
+        create_time: row.get(at(5))?,
+        claim_time: row.get(at(6))?,
+        initialized_time: row.get(at(7))?,
+        start_time: row.get(at(8))?,
+        closing_time: row.get(at(9))?,
+        end_time: row.get(at(10))?,
+        expire_time: row.get(at(11))?,
+        result_code: row.get(at(12))?,
+        result_msg: row.get(at(13))?,
+        result_path: row.get(at(14))?,
+        task_num: row.get(at(15))?,
+        task_done: row.get(at(16))?,
+        remarks: row.get(at(17))?,
+        remarked_by: row.get(at(18))?,
         lines: LineCounts {
-            code: row.get(19)?,
-            comment: row.get(20)?,
-            blank: row.get(21)?,
-            total: row.get(22)?,
+            code: row.get(at(19))?,
+            comment: row.get(at(20))?,
+            blank: row.get(at(21))?,
+            total: row.get(at(22))?,
         },
-        created_from: row.get(23)?,
-        creator: row.get(24)?,
-        restart_count: row.get(25)?,
+        created_from: row.get(at(23))?,
+        creator: row.get(at(24))?,
+        restart_count: row.get(at(25))?,
+        async_flag: row.get(at(26))?,
     })
 }
 
@@ -107,6 +123,16 @@ pub fn unfinished_scan_ids(
     ids
 }
 
+/// The project's jobs that are not CLOSED, oldest first.
+pub fn unfinished(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Vec<JobId>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM jobs WHERE project_id = ?1 AND state != 2 ORDER BY id")?;
+    let ids = stmt
+        .query_map(params![project_id.0], |row| row.get(0).map(JobId))?
+        .collect();
+    ids
+}
+
 /// The project's unfinished jobs older than `job_id`.
 pub fn older_unfinished(
     conn: &Connection,
@@ -156,23 +182,33 @@ pub fn state(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<JobSta
     Ok(state.and_then(JobState::from_i64))
 }
 
-/// Filters of the job list (TCA_API.md §5.3), already parsed. Times are stored-form text.
+/// Filters of the job lists (TCA_API.md §5.3 and TCA's `JobFilterSet`), already parsed. Times
+/// are stored-form text. `project` and `repo` are numbers as Django reads them: `1.5` matches
+/// nothing, `1.0` matches 1.
 #[derive(Debug, Default, Clone)]
 pub struct JobFilter {
+    pub project: Option<f64>,
+    pub repo: Option<f64>,
     pub create_time_gte: Option<String>,
     pub create_time_lte: Option<String>,
+    pub end_time_gte: Option<String>,
+    pub end_time_lte: Option<String>,
     pub result_code_gte: Option<f64>,
     pub result_code_lte: Option<f64>,
     pub result_msg: Option<String>,
     pub created_from: Option<String>,
     pub creator: Option<String>,
+    /// A substring of the repository's `scm_url`, any case.
+    pub scm_url: Option<String>,
     pub states: Option<Vec<i64>>,
 }
 
-/// Which jobs a list covers: one project's, or those of every project a user may see.
+/// Which jobs a list covers: one project's, those of every project a user may see, or every job
+/// there is (the superuser's admin list, deleted projects included).
 pub enum JobScope<'a> {
     Project(ProjectId),
     VisibleTo(&'a User),
+    All,
 }
 
 impl JobScope<'_> {
@@ -192,6 +228,7 @@ impl JobScope<'_> {
                     values,
                 )
             }
+            JobScope::All => ("1".to_string(), Vec::new()),
         }
     }
 }
@@ -207,11 +244,26 @@ impl JobFilter {
             clauses.push(clause.to_string());
             values.push(value);
         };
+        if let Some(project) = self.project {
+            add("project_id = ?", Value::Real(project));
+        }
+        if let Some(repo) = self.repo {
+            add(
+                "project_id IN (SELECT id FROM projects WHERE repo_id = ?)",
+                Value::Real(repo),
+            );
+        }
         if let Some(time) = &self.create_time_gte {
             add("create_time >= ?", Value::Text(time.clone()));
         }
         if let Some(time) = &self.create_time_lte {
             add("create_time <= ?", Value::Text(time.clone()));
+        }
+        if let Some(time) = &self.end_time_gte {
+            add("end_time >= ?", Value::Text(time.clone()));
+        }
+        if let Some(time) = &self.end_time_lte {
+            add("end_time <= ?", Value::Text(time.clone()));
         }
         if let Some(code) = self.result_code_gte {
             add("result_code >= ?", Value::Real(code));
@@ -232,6 +284,13 @@ impl JobFilter {
                     Value::Text(crate::db::contains_pattern(text)),
                 );
             }
+        }
+        if let Some(text) = &self.scm_url {
+            add(
+                "project_id IN (SELECT p.id FROM projects p JOIN repos r ON r.id = p.repo_id
+                     WHERE r.scm_url LIKE ? ESCAPE '\\')",
+                Value::Text(crate::db::contains_pattern(text)),
+            );
         }
         if let Some(states) = &self.states {
             let marks = vec!["?"; states.len()].join(", ");
@@ -273,6 +332,32 @@ pub fn list(
         format!("SELECT {COLUMNS} FROM jobs INDEXED BY jobs_project_id WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?")
     };
     let mut stmt = conn.prepare_cached(&sql)?;
+    let jobs = stmt
+        .query_map(rusqlite::params_from_iter(values.iter()), from_row)?
+        .collect::<rusqlite::Result<Vec<Job>>>()?;
+    Ok((count, jobs))
+}
+
+/// One page of every job there is, newest first, and the count of all that match (the
+/// superuser's admin list; jobs of deleted projects included, as in TCA).
+pub fn list_all(
+    conn: &Connection,
+    filter: &JobFilter,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(i64, Vec<Job>)> {
+    let (clause, mut values) = filter.where_clause(&JobScope::All);
+    let count = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
+    if count == 0 || offset >= count {
+        return Ok((count, Vec::new()));
+    }
+    values.push(Value::Integer(limit));
+    values.push(Value::Integer(offset));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
+    ))?;
     let jobs = stmt
         .query_map(rusqlite::params_from_iter(values.iter()), from_row)?
         .collect::<rusqlite::Result<Vec<Job>>>()?;
@@ -450,6 +535,12 @@ pub fn requeue_interrupted(
              restart_count = restart_count + 1
          WHERE state IN (1, 3, 4, 5) AND restart_count + 1 >= ?3",
         params![code::E_SERVER, now, max_restarts],
+    )?;
+    conn.execute(
+        "INSERT INTO task_progresses (task_id, progress_rate, message, create_time)
+         SELECT id, progress_rate, 'failed (' || ?1 || '): Job revoked: server restarted', ?2
+         FROM tasks WHERE state != 2 AND job_id IN (SELECT id FROM jobs WHERE state = 2)",
+        params![code::E_SERVER, now],
     )?;
     conn.execute(
         "UPDATE tasks SET state = 2, result_code = ?1, result_msg = 'Job revoked: server restarted', end_time = ?2

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod orgs;
 pub mod projects;
 pub mod repos;
+pub mod scans;
 pub mod schemes;
 pub mod tasks;
 pub mod teams;
@@ -28,7 +29,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -93,9 +94,34 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
             "the database was written by a newer codepup (schema {version}, this binary knows {SCHEMA_VERSION})"
         );
     }
-    // Version 1 is schema.sql itself; later numbered steps go here, each followed by its bump.
+    // Version 1 is schema.sql as first released; later numbered steps go here. schema.sql holds
+    // the result, so a step adds only what a file made by an older schema lacks.
+    if version < 2 {
+        // Tasks record the codepup version that made and ran them.
+        add_column_if_missing(conn, "tasks", "create_version", "TEXT")?;
+        add_column_if_missing(conn, "tasks", "execute_version", "TEXT")?;
+    }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    }
+    Ok(())
+}
+
+/// `ALTER TABLE table ADD COLUMN column kind`, unless schema.sql already made the column (a
+/// new file gets every column from its CREATE TABLE).
+fn add_column_if_missing(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    kind: &str,
+) -> anyhow::Result<()> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        rusqlite::params![table, column],
+        |row| row.get(0),
+    )?;
+    if !exists {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
     }
     Ok(())
 }
@@ -183,6 +209,40 @@ mod tests {
             .unwrap();
         assert_eq!(templates, 2, "default and python, each once");
         let version: i64 = second
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_file_gets_the_task_version_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            // The tasks table as schema version 1 made it, with one task.
+            conn.execute_batch(
+                "CREATE TABLE tasks (
+                     id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, module TEXT NOT NULL,
+                     task_name TEXT NOT NULL, state INTEGER NOT NULL DEFAULT 0,
+                     progress_rate INTEGER NOT NULL DEFAULT 0, result_code INTEGER,
+                     result_msg TEXT, result_path TEXT, create_time TEXT NOT NULL,
+                     start_time TEXT, end_time TEXT, UNIQUE (job_id, task_name));
+                 INSERT INTO tasks (job_id, module, task_name, create_time) VALUES (1, 'm', 't', 'x');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let conn = open_single(&path).unwrap();
+        let versions: (Option<String>, Option<String>) = conn
+            .query_row(
+                "SELECT create_version, execute_version FROM tasks",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(versions, (None, None));
+        let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);

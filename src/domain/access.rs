@@ -37,6 +37,14 @@ impl Access {
         self.is_org_admin() || self.team_role == Some(Role::Admin)
     }
 
+    /// Change or delete a project (TCA's `RepositoryProjectDefaultPermission` for unsafe
+    /// methods): team admin, org admin, superuser, or a team member who registered its
+    /// repository or made the project.
+    pub fn can_change_project(&self, is_project_creator: bool) -> bool {
+        self.can_admin_team()
+            || ((self.is_repo_creator || is_project_creator) && self.team_role.is_some())
+    }
+
     /// `scans/create`: team admin, org admin, repo creator or superuser; a plain member may not.
     pub fn can_start_scan(&self) -> bool {
         self.can_admin_team() || (self.is_repo_creator && self.team_role.is_some())

@@ -192,6 +192,8 @@ pub struct Job {
     pub created_from: Option<String>,
     pub creator: Option<String>,
     pub restart_count: i64,
+    /// Whether `scans/create` answered at once (false: it waited for the close).
+    pub async_flag: bool,
 }
 
 /// Line counts of a whole tree; `None` until counted.
@@ -224,6 +226,34 @@ pub struct Task {
     pub result_code: Option<i64>,
     pub result_msg: Option<String>,
     pub result_path: Option<String>,
+    pub create_time: String,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    /// The codepup version that made the task; `None` for tasks older than the column.
+    pub create_version: Option<String>,
+    /// The codepup version that ran it; `None` until it starts.
+    pub execute_version: Option<String>,
+}
+
+/// One progress step of a task (TCA's `TaskProgress`).
+#[derive(Debug, Clone)]
+pub struct TaskProgress {
+    pub id: i64,
+    pub task_id: TaskId,
+    pub progress_rate: i64,
+    pub message: String,
+    pub create_time: String,
+}
+
+/// What a progress rate means (the engine's convention: 10 when a task starts its tool or its
+/// in-process work, 90 when the tool has exited and its output is read, 100 when it is closed).
+pub fn progress_message(progress_rate: i64) -> &'static str {
+    match progress_rate {
+        ..=0 => "waiting",
+        1..=89 => "running",
+        90..=99 => "reading the results",
+        _ => "done",
+    }
 }
 
 #[cfg(test)]
@@ -250,6 +280,19 @@ mod tests {
         assert_eq!(result_code_msg(Some(150)), Some("未知服务异常"));
         assert_eq!(result_code_msg(Some(-1)), Some("未知异常"));
     }
+}
+
+/// A scan of a project's history: what TCA's analysis server keeps per scan, with the job that
+/// ran it.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub id: ScanId,
+    /// 1 incremental, 2 full.
+    pub scan_type: i64,
+    /// The revision scanned; `None` until the worker resolved the branch.
+    pub revision: Option<String>,
+    pub create_time: String,
+    pub job: Job,
 }
 
 /// A job with where it belongs and the caller's roles there (the cross-project job list).

@@ -89,6 +89,18 @@ mod tests {
     }
 
     #[test]
+    fn an_archived_project_cannot_become_active_again() {
+        assert!(check_status(0).is_err() && check_status(6).is_err());
+        assert!(check_status(5).is_ok());
+        assert!(check_status_change(2, 1).is_ok());
+        assert!(check_status_change(1, 5).is_ok());
+        for archived in [3, 4, 5] {
+            assert!(check_status_change(archived, 1).is_err());
+            assert!(check_status_change(archived, 2).is_ok());
+        }
+    }
+
+    #[test]
     fn project_keys_depend_on_every_part() {
         let key = project_key(RepoId(1), SchemeId(2), "main", "/");
         assert_eq!(key.len(), 64);
@@ -107,8 +119,28 @@ pub struct Project {
     pub status: i64,
     pub created_from: String,
     pub creator: Option<String>,
+    pub creator_id: Option<crate::domain::ids::UserId>,
     pub scm_initial_revision: Option<String>,
     pub created_time: String,
+}
+
+/// A project's `status` (TCA's `Project.StatusEnum`): 1 active, 2 inactive, 3 archiving,
+/// 4 archived but not cleaned, 5 archived. Kept and shown; scans do not look at it, as in TCA.
+pub fn check_status(status: i64) -> Result<(), String> {
+    if (1..=5).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("\"{status}\" is not a valid choice."))
+    }
+}
+
+/// TCA's rule for a status change: an archived project (3, 4, 5) cannot become active again.
+pub fn check_status_change(from: i64, to: i64) -> Result<(), &'static str> {
+    if to == 1 && (3..=5).contains(&from) {
+        Err("归档项目无法更新状态")
+    } else {
+        Ok(())
+    }
 }
 
 /// Where a project sits (org, team, repository) and the caller's roles there: what a page that

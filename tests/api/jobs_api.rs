@@ -686,6 +686,39 @@ fn empty_filter_values_mean_no_filter() {
     );
 }
 
+/// TCA's `JobFilterSetV3` (apps/job/api_filters/v3.py) filters by `project`, a NumberFilter.
+#[test]
+fn the_project_filter_keeps_that_projects_jobs_and_a_non_number_is_400() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let path = world.project_path();
+    let other = world.project_with_scheme(&app, "main", json!({"name": "other"}));
+    let job = id_of(&scan_sync(&app, ADMIN_TOKEN, &path, json!({})));
+    let other_job = id_of(&scan_sync(&app, ADMIN_TOKEN, &other, json!({})));
+    let own = world.project_id;
+    let other_id: i64 = other.rsplit('/').next().unwrap().parse().unwrap();
+
+    assert_eq!(listed(&app, &path, &format!("?project={own}")), [job]);
+    assert_eq!(listed(&app, &path, &format!("?project={own}.0")), [job]);
+    assert!(listed(&app, &path, &format!("?project={other_id}")).is_empty());
+    assert!(listed(&app, &path, &format!("?project={own}.5")).is_empty());
+    assert_eq!(listed(&app, &path, "?project="), [job]);
+    // The cross-project list takes it too.
+    let recent = app
+        .get(
+            &format!("/server/main/api/v3/jobs/?project={other_id}"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    assert_eq!(ids(recent.data()), [other_job]);
+
+    let bad = app
+        .get(&format!("{path}/jobs/?project=abc&state=x"), ADMIN_TOKEN)
+        .expect(400);
+    assert_eq!(bad.body["msg"], "project Enter a number.");
+    assert_eq!(bad.invalid_fields(), ["project", "state"]);
+}
+
 #[test]
 fn query_values_are_checked_only_after_401_404_and_403() {
     // ARCHITECTURE.md: "Order of checks on a request: 401, then 404 for anything named in the

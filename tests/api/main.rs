@@ -1,7 +1,9 @@
 //! Integration tests: the real server on a loopback port, a real SQLite file in a temp dir, real
 //! git repositories made with the git CLI. One test binary, linked once.
 
+mod admin_jobs;
 mod bad_input;
+mod branches_and_projects;
 mod confinement;
 mod findings;
 mod helpers;
@@ -10,6 +12,7 @@ mod jobs_api;
 mod operations;
 mod permissions;
 mod records;
+mod scan_history;
 mod scans;
 mod startup;
 mod status_page;
