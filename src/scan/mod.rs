@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::analyzers::Catalog;
-use crate::config::Config;
+use crate::config::{Config, ScanLimits};
 use crate::db::{self, Pool};
 use crate::domain::ids::{JobId, RepoId};
 
@@ -35,6 +35,8 @@ pub struct Shared {
     pub workspace_dir: PathBuf,
     pub logs_dir: PathBuf,
     pub processes: process::Processes,
+    /// How much of a repository one scan takes.
+    pub limits: ScanLimits,
     stopping: AtomicBool,
     wake: (Mutex<u64>, Condvar),
     watchers: Mutex<HashMap<JobId, Vec<tokio::sync::oneshot::Sender<()>>>>,
@@ -149,6 +151,7 @@ impl ScanPool {
             workspace_dir: config.workspace_dir(),
             logs_dir,
             processes: process::Processes::default(),
+            limits: config.limits,
             stopping: AtomicBool::new(false),
             wake: (Mutex::new(0), Condvar::new()),
             watchers: Mutex::new(HashMap::new()),

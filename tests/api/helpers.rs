@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use codepup::config::{parse_offset, Config};
+use codepup::config::{parse_offset, Config, ScanLimits};
 use codepup::{Application, RunningServer};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -98,6 +98,7 @@ impl TestApp {
             tz_offset: parse_offset("+08:00").unwrap(),
             admin_token: Some(ADMIN_TOKEN.to_string()),
             tools_file: None,
+            limits: ScanLimits::default(),
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         adjust(&mut config);
