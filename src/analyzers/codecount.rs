@@ -2,6 +2,7 @@
 //! incremental scan can recount only what changed and still describe the whole tree.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::domain::job::{LanguageCount, LineCounts};
@@ -65,6 +66,113 @@ pub fn count_blob(path: &str, bytes: &[u8]) -> Option<FileCount> {
         comment: stats.comments as i64,
         blank: stats.blanks as i64,
     })
+}
+
+/// Counts a file too large to hold whole from a stream of its bytes, line by line and in
+/// bounded memory: blank lines, lines that start with one of the language's line-comment
+/// markers (every non-blank line of a literate language, such as Markdown or plain text) as
+/// comments, the rest as code. Block comments and embedded languages need tokei's parser, which
+/// needs the whole file, so they count as code here. `None` when the language is unknown.
+pub fn count_stream(path: &str, bytes: &mut impl Read) -> std::io::Result<Option<FileCount>> {
+    let config = config();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut filled = 0;
+    // The first piece, for a shebang line.
+    while filled < 256 {
+        let n = bytes.read(&mut buffer[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    let Some(language) = tokei::LanguageType::from_path(Path::new(path), &config)
+        .or_else(|| shebang_language(path, &buffer[..filled]))
+    else {
+        return Ok(None);
+    };
+    let mut lines = LineClassifier::new(language);
+    lines.feed(&buffer[..filled]);
+    loop {
+        let n = bytes.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        lines.feed(&buffer[..n]);
+    }
+    let (code, comment, blank) = lines.finish();
+    Ok(Some(FileCount {
+        path: path.to_string(),
+        language: language.name().to_string(),
+        code,
+        comment,
+        blank,
+    }))
+}
+
+/// Sorts lines into code, comments and blanks from a stream of bytes, keeping only the start of
+/// the current line (enough to see a comment marker), however long the line is.
+struct LineClassifier {
+    literate: bool,
+    markers: &'static [&'static str],
+    /// The current line's first non-blank bytes.
+    start: [u8; 16],
+    len: usize,
+    /// Whether the current line has any byte yet.
+    open: bool,
+    counts: (i64, i64, i64),
+}
+
+impl LineClassifier {
+    fn new(language: tokei::LanguageType) -> LineClassifier {
+        LineClassifier {
+            literate: language.is_literate(),
+            markers: language.line_comments(),
+            start: [0; 16],
+            len: 0,
+            open: false,
+            counts: (0, 0, 0),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if byte == b'\n' {
+                self.end_line();
+                continue;
+            }
+            self.open = true;
+            if self.len < self.start.len() && (self.len > 0 || !byte.is_ascii_whitespace()) {
+                self.start[self.len] = byte;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn end_line(&mut self) {
+        let start = &self.start[..self.len];
+        if start.is_empty() {
+            self.counts.2 += 1;
+        } else if self.literate
+            || self
+                .markers
+                .iter()
+                .any(|marker| start.starts_with(marker.as_bytes()))
+        {
+            self.counts.1 += 1;
+        } else {
+            self.counts.0 += 1;
+        }
+        self.len = 0;
+        self.open = false;
+    }
+
+    /// `(code, comment, blank)`, counting a last line without a newline.
+    fn finish(mut self) -> (i64, i64, i64) {
+        if self.open {
+            self.end_line();
+        }
+        self.counts
+    }
 }
 
 /// tokei reads a shebang from a file on disk; a blob has none, so its first line goes through a
@@ -205,5 +313,27 @@ mod tests {
             .collect();
         assert_eq!(from_blobs, from_files);
         assert_eq!(count_blob("notes.unknownext", b"x"), None);
+    }
+
+    #[test]
+    fn streamed_files_count_blanks_line_comments_and_code_like_tokei_on_simple_files() {
+        let python = b"# comment\nprint(1)\n\n   \n  # indented comment\nprint(2)";
+        let streamed = |path: &str, bytes: &[u8]| count_stream(path, &mut &bytes[..]).unwrap();
+        assert_eq!(streamed("a.py", python), count_blob("a.py", python));
+        let text = b"one\n\ntwo\n";
+        assert_eq!(streamed("notes.txt", text), count_blob("notes.txt", text));
+        let script = b"#!/bin/sh\necho hi\n";
+        assert_eq!(streamed("run", script), count_blob("run", script));
+        assert_eq!(streamed("data.unknownext", b"x\n"), None);
+        // Lines far longer than any buffer, and a file of nothing but newlines.
+        let long = format!("{}\n# c\n", "x".repeat(200_000));
+        let counted = streamed("long.py", long.as_bytes()).unwrap();
+        assert_eq!((counted.code, counted.comment, counted.blank), (1, 1, 0));
+        let newlines = vec![b'\n'; 300_000];
+        let counted = streamed("empty.py", &newlines).unwrap();
+        assert_eq!(
+            (counted.code, counted.comment, counted.blank),
+            (0, 0, 300_000)
+        );
     }
 }
