@@ -14,6 +14,8 @@ use crate::domain::ids::{JobId, ProjectId, ScanId};
 pub enum Coverage<'a> {
     Full,
     Files(&'a HashSet<String>),
+    /// Every file but these (a full scan that left some files out, or gave up on some).
+    AllBut(&'a HashSet<String>),
 }
 
 /// What one job's lint tasks found, ready to record.
@@ -136,6 +138,7 @@ pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Re
         let covered = match &scan.coverage {
             Coverage::Full => true,
             Coverage::Files(files) => files.contains(&path),
+            Coverage::AllBut(files) => !files.contains(&path),
         };
         if covered && scan.tools.contains(&tool) && !seen.contains(fingerprint.as_str()) {
             fix.execute(params![issue_id, scan_id, now])?;
