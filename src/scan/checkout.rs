@@ -552,7 +552,7 @@ pub fn scan_tree(
     let mut path_bytes = 0u64;
     let args = ["ls-tree", "-r", "-z", "--long", "--full-tree", revision];
     // A record longer than any path we take is only counted: it is never held whole.
-    each_record(cache, &args, MAX_PATH_BYTES + 128, |record, complete| {
+    each_record(cache, &args, 2 * MAX_PATH_BYTES, |record, complete| {
         let Some((meta, path)) = split_record(record) else {
             return Ok(());
         };
@@ -578,8 +578,13 @@ pub fn scan_tree(
         if !complete || path.len() >= MAX_PATH_BYTES {
             tree.long_paths += 1;
             if tree.long_path_examples.len() < 5 {
-                tree.long_path_examples
-                    .push(shorten(&String::from_utf8_lossy(path)));
+                let shown = String::from_utf8_lossy(path);
+                tree.long_path_examples.push(if complete {
+                    shorten(&shown)
+                } else {
+                    let head: String = shown.chars().take(60).collect();
+                    format!("{head}...(over {} bytes)", path.len())
+                });
             }
             return Ok(());
         }

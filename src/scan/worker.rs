@@ -481,6 +481,8 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         })?;
         let what = if only_changed {
             "the changed files"
+        } else if partial {
+            "the files the scan takes"
         } else {
             "the whole tree"
         };
