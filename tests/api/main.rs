@@ -2,6 +2,7 @@
 //! git repositories made with the git CLI. One test binary, linked once.
 
 mod bad_input;
+mod bombs;
 mod findings;
 mod helpers;
 mod jobs_api;
