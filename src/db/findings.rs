@@ -406,28 +406,33 @@ pub fn latest_job_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Resu
     .optional()
 }
 
-/// The built-in checker's per-file results of the project: path -> (blob key, findings as JSON).
-pub fn load_checked(
+/// The built-in checker's per-file results of the project, one row at a time: `each` gets the
+/// path, the blob key and the findings as JSON.
+pub fn for_each_checked(
     conn: &Connection,
     project_id: ProjectId,
-) -> rusqlite::Result<std::collections::HashMap<String, (String, String)>> {
+    mut each: impl FnMut(String, &str, &str),
+) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT path, blob, findings FROM project_checked_files WHERE project_id = ?1",
     )?;
-    let rows = stmt
-        .query_map(params![project_id.0], |row| {
-            Ok((row.get(0)?, (row.get(1)?, row.get(2)?)))
-        })?
-        .collect();
-    rows
+    let mut rows = stmt.query(params![project_id.0])?;
+    while let Some(row) = rows.next()? {
+        each(
+            row.get(0)?,
+            row.get_ref(1)?.as_str()?,
+            row.get_ref(2)?.as_str()?,
+        );
+    }
+    Ok(())
 }
 
 /// Drops the results of `removed` paths and stores `added` ones: `(path, blob key, findings JSON)`.
-pub fn apply_checked(
+pub fn apply_checked<'a>(
     conn: &Connection,
     project_id: ProjectId,
     removed: &[String],
-    added: &[(String, String, String)],
+    added: impl IntoIterator<Item = (&'a str, String, &'a str)>,
 ) -> rusqlite::Result<()> {
     let mut delete = conn
         .prepare_cached("DELETE FROM project_checked_files WHERE project_id = ?1 AND path = ?2")?;

@@ -345,8 +345,8 @@ mod tests {
 
     fn entry(path: &str, size: u64) -> TreeEntry {
         TreeEntry {
-            blob: "0".repeat(40),
-            path: path.to_string(),
+            blob: Oid::from_hex(&"0".repeat(40)).unwrap(),
+            path: path.into(),
             size,
         }
     }
@@ -364,10 +364,10 @@ mod tests {
             ..Tree::default()
         };
         keep_within(&mut tree, 70);
-        let kept: Vec<&str> = tree.entries.iter().map(|e| e.path.as_str()).collect();
+        let kept: Vec<&str> = tree.entries.iter().map(|e| &*e.path).collect();
         // 5 + 10 + 30 (c, first of its size) fit; d would make 75.
         assert_eq!(kept, ["b", "c", "e"]);
-        let left: Vec<&str> = tree.over_budget.iter().map(|e| e.path.as_str()).collect();
+        let left: Vec<&str> = tree.over_budget.iter().map(|e| &*e.path).collect();
         assert_eq!(left, ["a", "d"]);
         let mut small = Tree {
             entries: vec![entry("a", 1)],
@@ -375,6 +375,18 @@ mod tests {
         };
         keep_within(&mut small, 1);
         assert_eq!((small.entries.len(), small.over_budget.len()), (1, 0));
+    }
+
+    #[test]
+    fn object_ids_read_back_as_the_hex_they_came_from() {
+        let sha1 = "0123456789abcdef0123456789abcdef01234567";
+        let oid = Oid::from_hex(sha1).unwrap();
+        assert_eq!(oid.to_string(), sha1);
+        assert!(oid.is(sha1) && !oid.is(&"1".repeat(40)));
+        let sha256 = "ab".repeat(32);
+        assert_eq!(Oid::from_hex(&sha256).unwrap().to_string(), sha256);
+        assert_eq!(Oid::from_hex("abc"), None);
+        assert_eq!(Oid::from_hex(&"g".repeat(40)), None);
     }
 
     #[test]
@@ -442,11 +454,7 @@ mod tests {
             ("z.txt", b"last\n"),
         ]);
         let tree = scan_tree(&git_dir, &head, "", 100, u64::MAX).unwrap();
-        let sizes: Vec<(&str, u64)> = tree
-            .entries
-            .iter()
-            .map(|e| (e.path.as_str(), e.size))
-            .collect();
+        let sizes: Vec<(&str, u64)> = tree.entries.iter().map(|e| (&*e.path, e.size)).collect();
         assert_eq!(
             sizes,
             [
@@ -457,24 +465,23 @@ mod tests {
             ]
         );
         // Whole, partly, not at all, whole: every blob still lines up with its entry.
+        let all: Vec<&TreeEntry> = tree.entries.iter().collect();
         let mut seen = Vec::new();
-        read_blobs(&git_dir, &tree.entries, |entry, blob| {
-            match entry.path.as_str() {
-                "big.bin" => {
-                    let mut head = [0u8; 10];
-                    blob.read_exact(&mut head).unwrap();
-                    assert_eq!(head[..], big[..10]);
-                    seen.push((entry.path.clone(), blob.size(), head.to_vec()));
-                }
-                "empty" => seen.push((entry.path.clone(), blob.size(), Vec::new())),
-                _ => seen.push((entry.path.clone(), blob.size(), blob.read_all().unwrap())),
+        read_blobs(&git_dir, &all, |entry, blob| match &*entry.path {
+            "big.bin" => {
+                let mut head = [0u8; 10];
+                blob.read_exact(&mut head).unwrap();
+                assert_eq!(head[..], big[..10]);
+                seen.push((entry.path.clone(), blob.size(), head.to_vec()));
             }
+            "empty" => seen.push((entry.path.clone(), blob.size(), Vec::new())),
+            _ => seen.push((entry.path.clone(), blob.size(), blob.read_all().unwrap())),
         })
         .unwrap();
         assert_eq!(seen[0].2, b"hello\n");
-        assert_eq!(seen[3], ("z.txt".to_string(), 5, b"last\n".to_vec()));
+        assert_eq!(seen[3], ("z.txt".into(), 5, b"last\n".to_vec()));
         let mut whole = Vec::new();
-        read_blobs(&git_dir, &tree.entries[1..2], |_, blob| {
+        read_blobs(&git_dir, &all[1..2], |_, blob| {
             whole = blob.read_all().unwrap();
         })
         .unwrap();
@@ -486,15 +493,63 @@ mod tests {
         ));
         let budget = scan_tree(&git_dir, &head, "", 100, 11).unwrap();
         assert_eq!(budget.entries.len(), 3);
-        assert_eq!(budget.over_budget[0].path, "big.bin");
+        assert_eq!(&*budget.over_budget[0].path, "big.bin");
+    }
+}
+
+/// A git object id as bytes (20 for SHA-1, 32 for SHA-256), shown in hex: a scan keeps one per
+/// file, in a third of the memory of its hex text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Oid {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl Oid {
+    /// The id `hex` spells (40 or 64 hex digits), if it is one.
+    pub fn from_hex(hex: &str) -> Option<Oid> {
+        let hex = hex.as_bytes();
+        if hex.len() != 40 && hex.len() != 64 {
+            return None;
+        }
+        let nibble = |digit: u8| (digit as char).to_digit(16).map(|n| n as u8);
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.chunks(2)) {
+            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
+        Some(Oid {
+            len: (hex.len() / 2) as u8,
+            bytes,
+        })
+    }
+
+    /// Whether `hex` spells this id.
+    pub fn is(&self, hex: &str) -> bool {
+        Oid::from_hex(hex).as_ref() == Some(self)
+    }
+}
+
+impl std::fmt::Display for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for byte in &self.bytes[..usize::from(self.len)] {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 
 /// A file of a revision as git stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeEntry {
-    pub blob: String,
-    pub path: String,
+    pub blob: Oid,
+    /// `Box<str>`, not `String`: a scan keeps one per file, and the capacity is never needed.
+    pub path: Box<str>,
     /// The blob's size in bytes, as git records it (read without inflating the blob).
     pub size: u64,
 }
@@ -572,7 +627,10 @@ pub fn scan_tree(
         if path_bytes > MAX_PATH_LIST_BYTES {
             return Err(TreeError::PathsTooLong);
         }
-        let (Some(blob), Some(size)) = (blob, size.and_then(|s| s.parse::<u64>().ok())) else {
+        let (Some(blob), Some(size)) = (
+            blob.and_then(Oid::from_hex),
+            size.and_then(|s| s.parse::<u64>().ok()),
+        ) else {
             return Ok(());
         };
         if !complete || path.len() >= MAX_PATH_BYTES {
@@ -591,14 +649,15 @@ pub fn scan_tree(
         // A name that is not UTF-8 is left out, as it always was.
         if let Ok(path) = std::str::from_utf8(path) {
             tree.entries.push(TreeEntry {
-                blob: blob.to_string(),
-                path: path.to_string(),
+                blob,
+                path: path.into(),
                 size,
             });
         }
         Ok(())
     })?;
     keep_within(&mut tree, max_bytes);
+    tree.entries.shrink_to_fit();
     Ok(tree)
 }
 
@@ -795,10 +854,10 @@ impl std::io::Read for Blob<'_> {
 /// at most 128 KiB into a queue of at most 16 MiB, so git inflates objects on one core while
 /// `each` works on the other. Callers pass only blobs whose size (`TreeEntry::size`) they mean
 /// to read.
-pub fn read_blobs(
+pub fn read_blobs<'e>(
     cache: &Path,
-    entries: &[TreeEntry],
-    mut each: impl FnMut(&TreeEntry, &mut Blob<'_>),
+    entries: &[&'e TreeEntry],
+    mut each: impl FnMut(&'e TreeEntry, &mut Blob<'_>),
 ) -> Result<(), GitError> {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::process::Stdio;
@@ -816,118 +875,120 @@ pub fn read_blobs(
     let mut child = command
         .spawn()
         .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
-    let mut stdin = child
+    let stdin = child
         .stdin
         .take()
         .ok_or_else(|| GitError::Other("no stdin for git".into()))?;
-    let ids: Vec<String> = entries.iter().map(|entry| entry.blob.clone()).collect();
-    // A writer thread: git answers while we are still asking, and both pipes must keep moving.
-    let writer = std::thread::spawn(move || {
-        let mut stdin = std::io::BufWriter::new(&mut stdin);
-        for id in ids {
-            if writeln!(stdin, "{id}").is_err() {
-                return;
-            }
-        }
-        let _ = stdin.flush();
-    });
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| GitError::Other("no stdout for git".into()))?;
     let count = entries.len();
     let (sender, receiver) = mpsc::sync_channel::<Piece>(QUEUE);
-    let reader = std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(1 << 20, stdout);
-        let mut header = String::new();
-        let fail = |message: String| Piece::Failed(GitError::Other(message));
-        for _ in 0..count {
-            header.clear();
-            let size = match reader.read_line(&mut header) {
-                Err(error) => Err(fail(format!("reading blobs: {error}"))),
-                Ok(_) => header
-                    .trim_end()
-                    .rsplit(' ')
-                    .next()
-                    .and_then(|size| size.parse::<u64>().ok())
-                    .ok_or_else(|| {
-                        fail(format!(
-                            "unexpected answer from git cat-file: {}",
-                            header.trim_end()
-                        ))
-                    }),
-            };
-            let size = match size {
-                Ok(size) => size,
-                Err(failed) => {
-                    let _ = sender.send(failed);
+    // Scoped threads borrow the entries: the ids are never copied.
+    std::thread::scope(|scope| {
+        // A writer thread: git answers while we are still asking, and both pipes must keep
+        // moving.
+        scope.spawn(move || {
+            let mut stdin = std::io::BufWriter::new(stdin);
+            for entry in entries {
+                if writeln!(stdin, "{}", entry.blob).is_err() {
                     return;
                 }
-            };
-            let mut left = size;
-            let mut first = true;
-            loop {
-                let n = usize::try_from(left).unwrap_or(PIECE).min(PIECE);
-                let mut bytes = vec![0; n];
-                if let Err(error) = reader.read_exact(&mut bytes) {
-                    let _ = sender.send(fail(format!("reading a blob: {error}")));
-                    return;
-                }
-                left -= n as u64;
-                let piece = if first {
-                    Piece::Blob { size, first: bytes }
-                } else {
-                    Piece::More(bytes)
+            }
+            let _ = stdin.flush();
+        });
+        scope.spawn(move || {
+            let mut reader = BufReader::with_capacity(1 << 20, stdout);
+            let mut header = String::new();
+            let fail = |message: String| Piece::Failed(GitError::Other(message));
+            for _ in 0..count {
+                header.clear();
+                let size = match reader.read_line(&mut header) {
+                    Err(error) => Err(fail(format!("reading blobs: {error}"))),
+                    Ok(_) => header
+                        .trim_end()
+                        .rsplit(' ')
+                        .next()
+                        .and_then(|size| size.parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            fail(format!(
+                                "unexpected answer from git cat-file: {}",
+                                header.trim_end()
+                            ))
+                        }),
                 };
-                first = false;
-                if sender.send(piece).is_err() {
+                let size = match size {
+                    Ok(size) => size,
+                    Err(failed) => {
+                        let _ = sender.send(failed);
+                        return;
+                    }
+                };
+                let mut left = size;
+                let mut first = true;
+                loop {
+                    let n = usize::try_from(left).unwrap_or(PIECE).min(PIECE);
+                    let mut bytes = vec![0; n];
+                    if let Err(error) = reader.read_exact(&mut bytes) {
+                        let _ = sender.send(fail(format!("reading a blob: {error}")));
+                        return;
+                    }
+                    left -= n as u64;
+                    let piece = if first {
+                        Piece::Blob { size, first: bytes }
+                    } else {
+                        Piece::More(bytes)
+                    };
+                    first = false;
+                    if sender.send(piece).is_err() {
+                        return;
+                    }
+                    if left == 0 {
+                        break;
+                    }
+                }
+                // The newline after the contents.
+                let mut newline = [0u8; 1];
+                if reader.read_exact(&mut newline).is_err() {
+                    let _ = sender.send(fail("git cat-file stopped early".into()));
                     return;
                 }
-                if left == 0 {
+            }
+        });
+        let mut result = Ok(());
+        for entry in entries {
+            let (size, first) = match receiver.recv() {
+                Ok(Piece::Blob { size, first }) => (size, first),
+                Ok(Piece::Failed(error)) => {
+                    result = Err(error);
                     break;
                 }
-            }
-            // The newline after the contents.
-            let mut newline = [0u8; 1];
-            if reader.read_exact(&mut newline).is_err() {
-                let _ = sender.send(fail("git cat-file stopped early".into()));
-                return;
-            }
-        }
-    });
-    let mut result = Ok(());
-    for entry in entries {
-        let (size, first) = match receiver.recv() {
-            Ok(Piece::Blob { size, first }) => (size, first),
-            Ok(Piece::Failed(error)) => {
+                Ok(Piece::More(_)) | Err(_) => {
+                    result = Err(GitError::Other("git cat-file stopped early".into()));
+                    break;
+                }
+            };
+            let mut blob = Blob {
+                size,
+                left: size - first.len() as u64,
+                piece: first,
+                at: 0,
+                queue: &receiver,
+                error: None,
+            };
+            each(entry, &mut blob);
+            if let Err(error) = blob.finish() {
                 result = Err(error);
                 break;
             }
-            Ok(Piece::More(_)) | Err(_) => {
-                result = Err(GitError::Other("git cat-file stopped early".into()));
-                break;
-            }
-        };
-        let mut blob = Blob {
-            size,
-            left: size - first.len() as u64,
-            piece: first,
-            at: 0,
-            queue: &receiver,
-            error: None,
-        };
-        each(entry, &mut blob);
-        if let Err(error) = blob.finish() {
-            result = Err(error);
-            break;
         }
-    }
-    drop(receiver);
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = writer.join();
-    let _ = reader.join();
-    result
+        // Stops both threads: the reader's next send fails, and git's pipes close.
+        drop(receiver);
+        let _ = child.kill();
+        let _ = child.wait();
+        result
+    })
 }
 
 /// Lines blamed by one `git blame` run, so the argument list stays short.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::analyzers::codecount::{self, FileCount};
+use crate::analyzers::codecount;
 use crate::analyzers::{builtin, Linter, ToolDef};
 use crate::config::format_size;
 use crate::db;
@@ -419,9 +419,16 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     let mut left_out: HashSet<String> = listed
         .over_budget
         .into_iter()
-        .map(|entry| entry.path)
+        .map(|entry| entry.path.into())
         .collect();
-    let files = match &baseline {
+    // Only command tools need files on disk (codecount reads blobs from git), and a job whose
+    // tools all read just the changed files gets just those.
+    let needs_tree = tasks
+        .iter()
+        .any(|task| matches!(task, Planned::Command(_) | Planned::Linter(_)));
+    // The files the tools are given: the changed ones, or all of them. Only tools that run as
+    // processes need the whole list; the in-process analyzers read the tree itself.
+    let (files, file_count) = match &baseline {
         Some((base, _)) => {
             let mut changed = checkout::changed_files(&cache, base, &revision).map_err(git_stop)?;
             changed.retain(|path| !left_out.contains(path));
@@ -431,19 +438,19 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                 "incremental scan against {base}: {} changed files",
                 changed.len()
             );
-            changed
+            let count = changed.len();
+            (changed, count)
         }
         None => {
-            let all: Vec<String> = tree.iter().map(|entry| entry.path.clone()).collect();
-            let _ = writeln!(job_log, "full scan: {} files", all.len());
-            all
+            let _ = writeln!(job_log, "full scan: {} files", tree.len());
+            let all: Vec<String> = if needs_tree {
+                tree.iter().map(|entry| entry.path.to_string()).collect()
+            } else {
+                Vec::new()
+            };
+            (all, tree.len())
         }
     };
-    // Only command tools need files on disk (codecount reads blobs from git), and a job whose
-    // tools all read just the changed files gets just those.
-    let needs_tree = tasks
-        .iter()
-        .any(|task| matches!(task, Planned::Command(_) | Planned::Linter(_)));
     // Files the scan covered, for deciding which open findings it fixed: every file, or the
     // changed and deleted ones of an incremental scan.
     let mut covered: Option<HashSet<String>> = match &baseline {
@@ -461,7 +468,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         });
     let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
     let scan_root = workspace.dir.join(scan_path.trim_start_matches('/'));
-    if baseline.is_none() && scan_path != "/" && files.is_empty() {
+    if baseline.is_none() && scan_path != "/" && tree.is_empty() {
         return Err(Stop::Fail(
             code::E_CLIENT,
             format!("scan_path {scan_path} holds no files at revision {revision}"),
@@ -505,7 +512,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         baseline
             .as_ref()
             .map_or(String::new(), |(base, _)| format!(" baseline {base}")),
-        files.len()
+        file_count
     );
 
     let mut counted = None;
@@ -643,7 +650,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             recorded = Some(db::findings::record(tx, &scan_findings)?);
         }
         if let Some(update) = &checked {
-            db::findings::apply_checked(tx, project_id, &update.removed, &update.added)?;
+            update.store(tx, project_id)?;
         }
         Ok(())
     })?;
@@ -668,17 +675,18 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
 }
 
 /// How a job's line count changes the project's per-file snapshot when its results are stored.
-struct SnapshotUpdate {
-    /// Paths whose rows go: gone from the tree, or changed.
+/// It borrows the files it counted from the job's tree, so a large tree is never copied.
+struct SnapshotUpdate<'t> {
+    /// Paths whose rows go: gone from the tree, changed, or now too large to count.
     removed: Vec<String>,
-    /// Files counted anew, with their blob ids.
-    added: Vec<(String, FileCount)>,
+    /// Files counted anew.
+    added: Vec<(&'t checkout::TreeEntry, codecount::Lines)>,
     reused: usize,
     /// Files counted line by line, or not counted, for their size.
     left_out: LeftOut,
 }
 
-impl SnapshotUpdate {
+impl SnapshotUpdate<'_> {
     fn describe(&self) -> String {
         format!(
             "counted {} files, reused the counts of {} unchanged ones",
@@ -688,7 +696,11 @@ impl SnapshotUpdate {
     }
 
     fn store(&self, tx: &rusqlite::Transaction<'_>, project_id: ProjectId) -> rusqlite::Result<()> {
-        db::counts::apply(tx, project_id, &self.removed, &self.added)
+        let added = self
+            .added
+            .iter()
+            .map(|(entry, lines)| (&*entry.path, entry.blob.to_string(), *lines));
+        db::counts::apply(tx, project_id, &self.removed, added)
     }
 }
 
@@ -838,34 +850,61 @@ fn write_file_list(path: &Path, files: &[String]) -> std::io::Result<()> {
 /// read and counted: with tokei when it is at most `max_check_file_size`, line by line as a
 /// stream when it is larger, and not at all beyond `max_count_file_size`. A full scan and an
 /// incremental one give the same totals.
-fn count_lines(
+fn count_lines<'t>(
     shared: &Shared,
     context: &Context,
     cache: &Path,
-    tree: &[checkout::TreeEntry],
-) -> Step<(codecount::Count, SnapshotUpdate)> {
+    tree: &'t [checkout::TreeEntry],
+) -> Step<(codecount::Count, SnapshotUpdate<'t>)> {
     let limits = shared.limits;
-    let entries = tree
-        .iter()
-        .filter(|entry| codecount::may_count(&entry.path));
-    let mut snapshot: HashMap<String, (String, FileCount)> = {
+    // The snapshot, read a row at a time against the tree (sorted by path, as git lists it):
+    // only the counts of unchanged files are kept, by their place in the tree. A language name
+    // tokei no longer knows is counted again.
+    let mut reuse: Vec<Option<codecount::Lines>> = Vec::new();
+    let mut removed = Vec::new();
+    {
         let conn = shared.pool.get()?;
-        db::counts::load(&conn, context.project.id)?
-            .into_iter()
-            .map(|(blob, file)| (file.path.clone(), (blob, file)))
-            .collect()
-    };
-    let mut files = Vec::with_capacity(tree.len());
+        db::counts::for_each(&conn, context.project.id, |path, blob, language, counts| {
+            let narrow = |n: i64| u32::try_from(n).ok();
+            let unchanged = tree_position(tree, &path)
+                .filter(|&at| tree[at].blob.is(blob))
+                .zip(codecount::language_named(language))
+                .zip(
+                    narrow(counts[0])
+                        .zip(narrow(counts[1]))
+                        .zip(narrow(counts[2])),
+                );
+            match unchanged {
+                Some(((at, language), ((code, comment), blank))) => {
+                    if reuse.is_empty() {
+                        reuse.resize(tree.len(), None);
+                    }
+                    reuse[at] = Some(codecount::Lines {
+                        language,
+                        code,
+                        comment,
+                        blank,
+                    });
+                }
+                // Gone from the tree, changed, or of a language no longer known.
+                None => removed.push(path),
+            }
+        })?;
+    }
     let mut to_read = Vec::new();
     let mut too_large = Vec::new();
-    for entry in entries {
-        match snapshot.remove(&entry.path) {
-            Some((blob, file)) if blob == entry.blob => files.push(file),
-            _ if entry.size > limits.max_count_file_size => too_large.push(entry.path.clone()),
-            _ => to_read.push(entry.clone()),
+    let mut reused = 0;
+    for (at, entry) in tree.iter().enumerate() {
+        if reuse.get(at).is_some_and(Option::is_some) {
+            reused += 1;
+        } else if !codecount::may_count(&entry.path) {
+            continue;
+        } else if entry.size > limits.max_count_file_size {
+            too_large.push(entry.path.to_string());
+        } else {
+            to_read.push(entry);
         }
     }
-    let reused = files.len();
     let mut added = Vec::with_capacity(to_read.len());
     let mut streamed = Vec::new();
     checkout::read_blobs(cache, &to_read, |entry, blob| {
@@ -876,15 +915,21 @@ fn count_lines(
             codecount::count_stream(&entry.path, blob)
         };
         // A read that failed is git's failure: `read_blobs` returns it.
-        if let Ok(Some(file)) = counted {
+        if let Ok(Some(lines)) = counted {
             if blob.size() > limits.max_check_file_size {
-                streamed.push(entry.path.clone());
+                streamed.push(entry.path.to_string());
             }
-            added.push((entry.blob.clone(), file));
+            added.push((entry, lines));
         }
     })
     .map_err(git_stop)?;
-    files.extend(added.iter().map(|(_, file)| file.clone()));
+    let count = codecount::summarise(
+        reuse
+            .iter()
+            .flatten()
+            .chain(added.iter().map(|(_, lines)| lines))
+            .copied(),
+    );
     let mut left_out = LeftOut::default();
     left_out.add(
         &format!(
@@ -898,17 +943,10 @@ fn count_lines(
             "skipped {{}} over {} (not read, not counted)",
             format_size(limits.max_count_file_size)
         ),
-        too_large.clone(),
+        too_large,
     );
-    // What is left of the snapshot is gone from the tree; changed paths are replaced, and files
-    // now too large lose their old counts.
-    let removed = snapshot
-        .into_keys()
-        .chain(to_read.into_iter().map(|entry| entry.path))
-        .chain(too_large)
-        .collect();
     Ok((
-        codecount::summarise(&files),
+        count,
         SnapshotUpdate {
             removed,
             added,
@@ -916,6 +954,11 @@ fn count_lines(
             left_out,
         },
     ))
+}
+
+/// Where `path` is in `tree`, which is sorted by path bytes (git lists a tree in that order).
+fn tree_position(tree: &[checkout::TreeEntry], path: &str) -> Option<usize> {
+    tree.binary_search_by(|entry| (*entry.path).cmp(path)).ok()
 }
 
 /// Sets each finding's author from `git blame` of its line. Files over `max_size` bytes are not
@@ -938,16 +981,16 @@ fn blame_findings(
     let mut too_large = Vec::new();
     let mut authors = HashMap::new();
     for entry in tree {
-        let Some(wanted) = lines.get(entry.path.as_str()) else {
+        let Some(wanted) = lines.get(&*entry.path) else {
             continue;
         };
         if entry.size > max_size {
-            too_large.push(entry.path.clone());
+            too_large.push(entry.path.to_string());
             continue;
         }
         match checkout::blame(cache, revision, &entry.path, wanted) {
             Ok(found) => {
-                authors.insert(entry.path.clone(), found);
+                authors.insert(entry.path.to_string(), found);
             }
             Err(error) => {
                 let _ = writeln!(
@@ -984,15 +1027,50 @@ const CHECKER_VERSION: &str = "1";
 /// stay open), so a repository made to hold millions of flaws costs a bounded amount of memory.
 const MAX_CHECKER_FINDINGS: usize = 50_000;
 
-/// What a run of the built-in checker changes in the project's per-file results.
+/// What a run of the built-in checker changes in the project's per-file results. It borrows
+/// the files it read from the job's tree.
 #[derive(Default)]
-struct CheckedUpdate {
+struct CheckedUpdate<'t> {
     removed: Vec<String>,
-    added: Vec<(String, String, String)>,
+    /// Files read anew that had no findings.
+    clean: Vec<&'t checkout::TreeEntry>,
+    /// Files read anew, with their findings as JSON.
+    added: Vec<(&'t checkout::TreeEntry, String)>,
     /// Files whose findings the checker did not all report (skipped, or past a findings
     /// limit): the scan does not count as having looked at them.
     unchecked: Vec<String>,
     left_out: LeftOut,
+}
+
+impl CheckedUpdate<'_> {
+    fn store(&self, tx: &rusqlite::Transaction<'_>, project_id: ProjectId) -> rusqlite::Result<()> {
+        let clean = self.clean.iter().map(|entry| (*entry, "[]"));
+        let added = self
+            .added
+            .iter()
+            .map(|(entry, json)| (*entry, json.as_str()))
+            .chain(clean)
+            .map(|(entry, json)| (&*entry.path, checker_key(&entry.blob), json));
+        db::findings::apply_checked(tx, project_id, &self.removed, added)
+    }
+}
+
+/// What the project's last check says of one file of the tree.
+#[derive(Debug, Clone, Default)]
+enum Cached {
+    /// Nothing.
+    #[default]
+    None,
+    /// Results of another blob or checker version.
+    Stale,
+    /// Results of this blob: its findings as JSON, unless it had none.
+    Fresh(Option<String>),
+}
+
+/// The key the checker's cached results of a blob are stored under: the blob and the checker's
+/// version.
+fn checker_key(blob: &checkout::Oid) -> String {
+    format!("{blob}@{CHECKER_VERSION}")
 }
 
 /// Runs the built-in checker over the revision's files below `scan_path` (or only `only`, the
@@ -1002,66 +1080,86 @@ struct CheckedUpdate {
 /// to `max_check_file_size`, and not at all beyond, where the size alone makes the
 /// `file-too-large` finding. Returns each finding with its fingerprint, computed from the
 /// file's own lines.
-fn run_builtin(
+fn run_builtin<'t>(
     shared: &Shared,
     project_id: ProjectId,
     cache: &Path,
-    tree: &[checkout::TreeEntry],
+    tree: &'t [checkout::TreeEntry],
     only: Option<&[String]>,
-) -> Step<(Vec<(Finding, String)>, CheckedUpdate)> {
+) -> Step<(Vec<(Finding, String)>, CheckedUpdate<'t>)> {
     use std::io::Read;
     let max_read = shared.limits.max_check_file_size;
     let only: Option<HashSet<&str>> = only.map(|files| files.iter().map(String::as_str).collect());
-    let entries = tree.iter().filter(|entry| {
-        only.as_ref()
-            .is_none_or(|only| only.contains(entry.path.as_str()))
-    });
-    let mut checked = {
+    let entries = tree
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| only.as_ref().is_none_or(|only| only.contains(&*entry.path)));
+    let mut update = CheckedUpdate::default();
+    // The last results, read a row at a time against the tree (sorted by path, as git lists
+    // it) and kept by place in the tree; results of another blob or checker version are stale.
+    let mut cached: Vec<Cached> = Vec::new();
+    let mut gone = Vec::new();
+    {
         let conn = shared.pool.get()?;
-        db::findings::load_checked(&conn, project_id)?
-    };
-    let key = |blob: &str| format!("{blob}@{CHECKER_VERSION}");
+        db::findings::for_each_checked(&conn, project_id, |path, key, json| {
+            let Some(at) = tree_position(tree, &path) else {
+                gone.push(path);
+                return;
+            };
+            if cached.is_empty() {
+                cached.resize(tree.len(), Cached::None);
+            }
+            cached[at] = if key == checker_key(&tree[at].blob) {
+                Cached::Fresh((json != "[]").then(|| json.to_string()))
+            } else {
+                Cached::Stale
+            };
+        })?;
+    }
     let config = builtin::Config::default();
     let mut found: Vec<(Finding, String)> = Vec::new();
-    let mut update = CheckedUpdate::default();
     let mut to_read = Vec::new();
     let (mut unread, mut skipped, mut capped, mut unreported) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for entry in entries {
-        let cached = checked.remove(&entry.path);
-        match cached {
-            Some((blob, json)) if blob == key(&entry.blob) => {
-                let file_found =
-                    serde_json::from_str::<Vec<(Finding, String)>>(&json).unwrap_or_default();
+    for (at, entry) in entries {
+        let last = cached.get_mut(at).map_or(Cached::None, std::mem::take);
+        match last {
+            Cached::Fresh(json) => {
+                let file_found = json
+                    .map(|json| {
+                        serde_json::from_str::<Vec<(Finding, String)>>(&json).unwrap_or_default()
+                    })
+                    .unwrap_or_default();
                 if found.len() + file_found.len() > MAX_CHECKER_FINDINGS {
-                    unreported.push(entry.path.clone());
+                    unreported.push(entry.path.to_string());
                 } else {
                     if file_found.len() >= config.max_findings_per_file {
-                        capped.push(entry.path.clone());
+                        capped.push(entry.path.to_string());
                     }
                     found.extend(file_found);
                 }
             }
             // Too large to read: its size alone decides, and nothing is cached.
             _ if entry.size > max_read => {
-                if cached.is_some() {
-                    update.removed.push(entry.path.clone());
+                if matches!(last, Cached::Stale) {
+                    update.removed.push(entry.path.to_string());
                 }
                 if entry.size <= config.max_file_bytes {
-                    skipped.push(entry.path.clone());
+                    skipped.push(entry.path.to_string());
                 } else if found.len() >= MAX_CHECKER_FINDINGS {
-                    unreported.push(entry.path.clone());
+                    unreported.push(entry.path.to_string());
                 } else {
                     let finding = builtin::too_large(&entry.path, entry.size, &config);
                     let fingerprint =
                         finding::fingerprints(std::slice::from_ref(&finding), |_, _| None);
                     found.extend(std::iter::once(finding).zip(fingerprint));
-                    unread.push(entry.path.clone());
+                    unread.push(entry.path.to_string());
                 }
             }
-            _ => to_read.push(entry.clone()),
+            _ => to_read.push(entry),
         }
     }
+    drop(cached);
     checkout::read_blobs(cache, &to_read, |entry, blob| {
         let size = blob.size();
         let file = if size <= config.max_file_bytes {
@@ -1095,22 +1193,24 @@ fn run_builtin(
         let (file_found, dropped): (Vec<(Finding, String)>, usize) = file;
         if found.len() + file_found.len() > MAX_CHECKER_FINDINGS {
             // Not cached either: a later scan with room for them reads the file again.
-            unreported.push(entry.path.clone());
+            unreported.push(entry.path.to_string());
             return;
         }
         if dropped > 0 {
-            capped.push(entry.path.clone());
+            capped.push(entry.path.to_string());
         }
-        let json = serde_json::to_string(&file_found).unwrap_or_else(|_| "[]".to_string());
-        update
-            .added
-            .push((entry.path.clone(), key(&entry.blob), json));
+        if file_found.is_empty() {
+            update.clean.push(entry);
+        } else {
+            let json = serde_json::to_string(&file_found).unwrap_or_else(|_| "[]".to_string());
+            update.added.push((entry, json));
+        }
         found.extend(file_found);
     })
     .map_err(git_stop)?;
-    // A full scan saw the whole tree: what is left of the old results is gone from it.
+    // A full scan saw the whole tree: old results of paths not in it go.
     if only.is_none() {
-        update.removed.extend(checked.into_keys());
+        update.removed.extend(gone);
     }
     let read_limit = format_size(max_read);
     update.left_out.add(
