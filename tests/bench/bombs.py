@@ -15,7 +15,8 @@ repeat full scan, which reads the per-file results of the first back. Scenarios:
 - newlines: one commit holding a 1 GiB file of newlines (about 1 MB once git compresses it);
 - files:    1,000,000 tiny files (distinct contents, 1,000 per directory);
 - deep:     a file whose path is 4,097 bytes, next to a few ordinary files;
-- inflate:  1,700 paths to one 60 MiB blob of newlines: about 100 GiB once checked out.
+- inflate:  1,700 paths to one 60 MiB blob of newlines: about 100 GiB once checked out;
+- flaws:    200 files of 1 MiB, each made of 524,288 lines of trailing whitespace.
 
 Everything runs on this machine; nothing but loopback traffic.
 """
@@ -134,11 +135,23 @@ def build_inflate(repo, args):
             f"({copies * args.inflate_blob_mib / 1024:,.0f} GiB checked out)")
 
 
+def build_flaws(repo, args):
+    init(repo)
+    blob = stream_blob(repo, MIB, b" \n")
+    entries = "".join(f"100644 blob {blob}\tflaws{i:04d}.txt\n" for i in range(args.flaw_files))
+    tree = git(repo, "mktree", input=entries.encode())
+    commit = git(repo, "commit-tree", tree, "-m", "flaws")
+    git(repo, "update-ref", "refs/heads/main", commit)
+    return (f"{args.flaw_files} files of 1 MiB, each 524,288 lines of trailing whitespace "
+            f"({args.flaw_files * 524288:,} flaws)")
+
+
 SCENARIOS = {
     "newlines": build_newlines,
     "files": build_files,
     "deep": build_deep,
     "inflate": build_inflate,
+    "flaws": build_flaws,
 }
 
 
@@ -247,6 +260,7 @@ def main():
     parser.add_argument("--newlines-mib", type=int, default=1024)
     parser.add_argument("--inflate-blob-mib", type=int, default=60)
     parser.add_argument("--inflate-gib", type=int, default=100)
+    parser.add_argument("--flaw-files", type=int, default=200)
     parser.add_argument("--scheme", choices=["default", "count", "check"], default="default",
                         help="the default template, or line counting alone, or the checker alone")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=list(SCENARIOS))
