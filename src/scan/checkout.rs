@@ -531,10 +531,15 @@ impl Oid {
 
 impl std::fmt::Display for Oid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for byte in &self.bytes[..usize::from(self.len)] {
-            write!(f, "{byte:02x}")?;
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let bytes = &self.bytes[..usize::from(self.len)];
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 15)];
         }
-        Ok(())
+        // Only ASCII digits were written.
+        f.write_str(std::str::from_utf8(&hex[..bytes.len() * 2]).unwrap_or_default())
     }
 }
 

@@ -1055,16 +1055,18 @@ impl CheckedUpdate<'_> {
     }
 }
 
-/// What the project's last check says of one file of the tree.
-#[derive(Debug, Clone, Default)]
+/// What the project's last check says of one file of the tree, in one byte (a scan may hold one
+/// per file of a large tree); the findings themselves are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cached {
     /// Nothing.
-    #[default]
     None,
     /// Results of another blob or checker version.
     Stale,
-    /// Results of this blob: its findings as JSON, unless it had none.
-    Fresh(Option<String>),
+    /// Results of this blob: no findings.
+    Clean,
+    /// Results of this blob, with findings.
+    Found,
 }
 
 /// The key the checker's cached results of a blob are stored under: the blob and the checker's
@@ -1098,6 +1100,7 @@ fn run_builtin<'t>(
     // The last results, read a row at a time against the tree (sorted by path, as git lists
     // it) and kept by place in the tree; results of another blob or checker version are stale.
     let mut cached: Vec<Cached> = Vec::new();
+    let mut cached_findings: HashMap<usize, String> = HashMap::new();
     let mut gone = Vec::new();
     {
         let conn = shared.pool.get()?;
@@ -1109,10 +1112,13 @@ fn run_builtin<'t>(
             if cached.is_empty() {
                 cached.resize(tree.len(), Cached::None);
             }
-            cached[at] = if key == checker_key(&tree[at].blob) {
-                Cached::Fresh((json != "[]").then(|| json.to_string()))
-            } else {
+            cached[at] = if key != checker_key(&tree[at].blob) {
                 Cached::Stale
+            } else if json == "[]" {
+                Cached::Clean
+            } else {
+                cached_findings.insert(at, json.to_string());
+                Cached::Found
             };
         })?;
     }
@@ -1122,10 +1128,11 @@ fn run_builtin<'t>(
     let (mut unread, mut skipped, mut capped, mut unreported) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (at, entry) in entries {
-        let last = cached.get_mut(at).map_or(Cached::None, std::mem::take);
+        let last = cached.get(at).copied().unwrap_or(Cached::None);
         match last {
-            Cached::Fresh(json) => {
-                let file_found = json
+            Cached::Clean | Cached::Found => {
+                let file_found = cached_findings
+                    .remove(&at)
                     .map(|json| {
                         serde_json::from_str::<Vec<(Finding, String)>>(&json).unwrap_or_default()
                     })
@@ -1141,7 +1148,7 @@ fn run_builtin<'t>(
             }
             // Too large to read: its size alone decides, and nothing is cached.
             _ if entry.size > max_read => {
-                if matches!(last, Cached::Stale) {
+                if last == Cached::Stale {
                     update.removed.push(entry.path.to_string());
                 }
                 if entry.size <= config.max_file_bytes {
