@@ -407,7 +407,8 @@ pub fn latest_job_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Resu
 }
 
 /// The built-in checker's per-file results of the project, one row at a time: `each` gets the
-/// path, the blob key and the findings as JSON.
+/// path, the blob key and the findings as JSON (read them again with `checked_findings` to keep
+/// them: only one row is held at a time).
 pub fn for_each_checked(
     conn: &Connection,
     project_id: ProjectId,
@@ -425,6 +426,20 @@ pub fn for_each_checked(
         );
     }
     Ok(())
+}
+
+/// The findings (JSON) the built-in checker's last results hold for `path`.
+pub fn checked_findings(
+    conn: &Connection,
+    project_id: ProjectId,
+    path: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT findings FROM project_checked_files WHERE project_id = ?1 AND path = ?2",
+        params![project_id.0, path],
+        |row| row.get(0),
+    )
+    .optional()
 }
 
 /// Drops the results of `removed` paths and stores `added` ones: `(path, blob key, findings JSON)`.

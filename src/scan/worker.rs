@@ -1100,10 +1100,10 @@ fn run_builtin<'t>(
     // The last results, read a row at a time against the tree (sorted by path, as git lists
     // it) and kept by place in the tree; results of another blob or checker version are stale.
     let mut cached: Vec<Cached> = Vec::new();
-    let mut cached_findings: HashMap<usize, String> = HashMap::new();
     let mut gone = Vec::new();
+    // Held while the earlier results are read, and let go before git runs.
+    let conn = shared.pool.get()?;
     {
-        let conn = shared.pool.get()?;
         db::findings::for_each_checked(&conn, project_id, |path, key, json| {
             let Some(at) = tree_position(tree, &path) else {
                 gone.push(path);
@@ -1117,7 +1117,6 @@ fn run_builtin<'t>(
             } else if json == "[]" {
                 Cached::Clean
             } else {
-                cached_findings.insert(at, json.to_string());
                 Cached::Found
             };
         })?;
@@ -1131,13 +1130,20 @@ fn run_builtin<'t>(
         let last = cached.get(at).copied().unwrap_or(Cached::None);
         match last {
             Cached::Clean | Cached::Found => {
-                let file_found = cached_findings
-                    .remove(&at)
+                // Findings are read back one file at a time, and only while there is room.
+                let json = if last == Cached::Found && found.len() < MAX_CHECKER_FINDINGS {
+                    db::findings::checked_findings(&conn, project_id, &entry.path)?
+                } else {
+                    None
+                };
+                let file_found = json
                     .map(|json| {
                         serde_json::from_str::<Vec<(Finding, String)>>(&json).unwrap_or_default()
                     })
                     .unwrap_or_default();
-                if found.len() + file_found.len() > MAX_CHECKER_FINDINGS {
+                // No room for its findings (or they would not read back): not reported.
+                let no_room = last == Cached::Found && file_found.is_empty();
+                if no_room || found.len() + file_found.len() > MAX_CHECKER_FINDINGS {
                     unreported.push(entry.path.to_string());
                 } else {
                     if file_found.len() >= config.max_findings_per_file {
@@ -1167,6 +1173,7 @@ fn run_builtin<'t>(
         }
     }
     drop(cached);
+    drop(conn);
     checkout::read_blobs(cache, &to_read, |entry, blob| {
         let size = blob.size();
         let file = if size <= config.max_file_bytes {
