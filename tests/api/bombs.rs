@@ -303,3 +303,76 @@ fn a_file_made_of_flaws_keeps_a_thousand_findings() {
         .expect(200);
     assert_eq!(reply.data()["count"], 1000);
 }
+
+#[test]
+fn blame_skips_files_over_the_check_size_and_names_the_authors_of_the_rest() {
+    let results: Vec<Value> = ["big.txt", "small.py"]
+        .iter()
+        .map(|uri| {
+            json!({"ruleId": "FAKE1", "level": "error", "message": {"text": "planted"},
+                   "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri},
+                                  "region": {"startLine": 2}}}]})
+        })
+        .collect();
+    let sarif = json!({
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "fake", "rules": [{"id": "FAKE1"}]}},
+                  "results": results}]
+    });
+    let app = TestApp::spawn_with(|config| {
+        let path = config.data_dir.parent().unwrap().join("tools.toml");
+        std::fs::write(
+            &path,
+            "[[tool]]\nname = \"fake-sarif\"\nmodule = \"codelint\"\n\
+             command = [\"cat\", \"report.sarif\"]\nformat = \"sarif\"\n",
+        )
+        .unwrap();
+        config.tools_file = Some(path);
+        config.limits.max_check_file_size = 1024;
+    });
+    let world = World::build(&app);
+    std::fs::write(world.repo_dir.join("big.txt"), "line\n".repeat(500)).unwrap();
+    std::fs::write(world.repo_dir.join("small.py"), "x = 1\ny = 2\n").unwrap();
+    std::fs::write(world.repo_dir.join("report.sarif"), sarif.to_string()).unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "planted"]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "blamed", "tools": ["fake-sarif"], "blame_enabled": true}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, QUICK);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = job_log(&app, &project, job_id);
+    assert!(
+        log.contains("blame: skipped 1 file over 1 KiB: big.txt"),
+        "{log}"
+    );
+    let analysis = project.replacen("/server/main/api/", "/server/analysis/api/", 1);
+    let reply = app
+        .get(
+            &format!("{analysis}/codelint/issues/?limit=10"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    let mut authors: Vec<(String, Value)> = reply.data()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["file_path"].as_str().unwrap().to_string(),
+                item["author"].clone(),
+            )
+        })
+        .collect();
+    authors.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        authors,
+        [
+            ("big.txt".to_string(), Value::Null),
+            ("small.py".to_string(), json!("Test Author"))
+        ]
+    );
+}
