@@ -608,8 +608,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         }
     }
 
-    let mut conn = shared.pool.get()?;
-    let project_id = context.project.id;
+    // Blame runs git: no connection is held meanwhile.
     if context.scheme.blame_enabled && !findings.is_empty() {
         let max_size = shared.limits.max_check_file_size;
         blame_findings(
@@ -621,6 +620,8 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             &mut job_log,
         );
     }
+    let mut conn = shared.pool.get()?;
+    let project_id = context.project.id;
     // Files left out of a full scan, or given up on by the checker, keep their findings open.
     if !left_out.is_empty() {
         if let Some(covered) = covered.as_mut() {
