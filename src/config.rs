@@ -128,6 +128,19 @@ pub struct ServeArgs {
         value_delimiter = ':'
     )]
     pub tool_hidden_paths: Vec<PathBuf>,
+    /// The largest file codepup holds whole in memory (bytes, or with KiB/MiB/GiB): the
+    /// built-in checker and blame skip bigger files, line counting streams them.
+    #[arg(long, env = "CODEPUP_MAX_CHECK_FILE_SIZE", default_value = "4MiB", value_parser = parse_size)]
+    pub max_check_file_size: u64,
+    /// The largest file line counting reads; bigger ones are skipped without being read.
+    #[arg(long, env = "CODEPUP_MAX_COUNT_FILE_SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_count_file_size: u64,
+    /// The most files one scan takes below its scan path; a revision with more fails its job.
+    #[arg(long, env = "CODEPUP_MAX_SCAN_FILES", default_value_t = 1_000_000)]
+    pub max_scan_files: usize,
+    /// The most bytes of files one scan takes; past it the largest files are skipped.
+    #[arg(long, env = "CODEPUP_MAX_SCAN_BYTES", default_value = "8GiB", value_parser = parse_size)]
+    pub max_scan_bytes: u64,
 }
 
 /// The log filter when `RUST_LOG` is not set. tokei warns "Unknown extension" for every file of
@@ -190,6 +203,33 @@ pub struct Config {
     pub metrics_bind: Option<String>,
     /// How long a stopping server lets running jobs finish.
     pub shutdown_grace: std::time::Duration,
+    /// How much of a repository one scan takes.
+    pub limits: ScanLimits,
+}
+
+/// How much of a repository one scan takes, whatever the repository holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanLimits {
+    /// The largest blob an in-process analyzer holds whole: the checker and blame skip bigger
+    /// files, line counting streams them.
+    pub max_check_file_size: u64,
+    /// The largest blob line counting reads at all.
+    pub max_count_file_size: u64,
+    /// The most files one scan takes; a revision with more below the scan path fails its job.
+    pub max_scan_files: usize,
+    /// The most bytes of files one scan takes; past it the largest files are left out.
+    pub max_scan_bytes: u64,
+}
+
+impl Default for ScanLimits {
+    fn default() -> ScanLimits {
+        ScanLimits {
+            max_check_file_size: 4 << 20,
+            max_count_file_size: 64 << 20,
+            max_scan_files: 1_000_000,
+            max_scan_bytes: 8 << 30,
+        }
+    }
 }
 
 impl Config {
@@ -210,6 +250,15 @@ impl Config {
             crate::domain::user::check_token_shape(token)
                 .map_err(|msg| format!("CODEPUP_ADMIN_TOKEN: {msg}"))?;
         }
+        if args.max_scan_files == 0 {
+            return Err("CODEPUP_MAX_SCAN_FILES must be at least 1".to_string());
+        }
+        let limits = ScanLimits {
+            max_check_file_size: args.max_check_file_size,
+            max_count_file_size: args.max_count_file_size,
+            max_scan_files: args.max_scan_files,
+            max_scan_bytes: args.max_scan_bytes,
+        };
         let local_repo_roots = args
             .local_repo_roots
             .into_iter()
@@ -246,6 +295,7 @@ impl Config {
             tools,
             metrics_bind: args.metrics_bind.filter(|bind| !bind.is_empty()),
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
+            limits,
         })
     }
 
@@ -283,6 +333,48 @@ pub fn db_path_in(data_dir: &Path) -> PathBuf {
     data_dir.join("codepup.db")
 }
 
+/// Parses a size in bytes: a number, optionally followed by `K`, `M`, `G` (or `KiB`, `MiB`,
+/// `GiB`, `KB`, ...), all binary: `4MiB` is 4,194,304 bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 4194304, 4MiB or 8GiB, got {text:?}"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "unknown size unit {unit:?} in {text:?}: use KiB, MiB or GiB"
+            ))
+        }
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+/// A size for people: `4 MiB`, `1.5 GiB`, `123 bytes`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    for (name, shift) in UNITS {
+        let unit = 1u64 << shift;
+        if bytes >= unit {
+            return if bytes.is_multiple_of(unit) {
+                format!("{} {name}", bytes >> shift)
+            } else {
+                format!("{:.1} {name}", bytes as f64 / unit as f64)
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
 /// Parses `+HH:MM`, `-HH:MM`, `+HHMM`, `+HH` and `Z`.
 pub fn parse_offset(text: &str) -> Option<UtcOffset> {
     let text = text.trim();
@@ -316,6 +408,25 @@ pub fn parse_offset(text: &str) -> Option<UtcOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_in_binary_units_and_print_back() {
+        assert_eq!(parse_size("4194304"), Ok(4 << 20));
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("4 M"), Ok(4 << 20));
+        assert_eq!(parse_size("8GiB"), Ok(8 << 30));
+        assert_eq!(parse_size("512kb"), Ok(512 << 10));
+        assert!(parse_size("4 parsecs").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("99999999999999TiB").is_err());
+        assert_eq!(format_size(4 << 20), "4 MiB");
+        assert_eq!(format_size(3 << 29), "1.5 GiB");
+        assert_eq!(format_size(1000), "1000 bytes");
+        let defaults = ScanLimits::default();
+        let cli = Cli::parse_from(["codepup"]);
+        let config = Config::from_args(cli.serve).unwrap();
+        assert_eq!(config.limits, defaults);
+    }
 
     #[test]
     fn offsets_in_the_usual_spellings_parse() {

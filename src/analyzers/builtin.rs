@@ -23,6 +23,9 @@ pub struct Config {
     pub max_line_length: usize,
     /// A file larger than this many bytes is a `file-too-large` and is not checked further.
     pub max_file_bytes: u64,
+    /// The most findings one file gets; the rest are counted, not kept, so a file made of
+    /// millions of flawed lines costs no more memory than any other.
+    pub max_findings_per_file: usize,
 }
 
 impl Default for Config {
@@ -30,8 +33,17 @@ impl Default for Config {
         Config {
             max_line_length: 120,
             max_file_bytes: 1024 * 1024,
+            max_findings_per_file: 1000,
         }
     }
+}
+
+/// What checking one file gave: its findings, and how many more it had beyond
+/// `Config::max_findings_per_file`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    pub findings: Vec<Finding>,
+    pub dropped: usize,
 }
 
 /// One rule of the checker. `id` is stable: stored findings and their fingerprints use it.
@@ -115,26 +127,50 @@ pub const RULES: &[Rule] = &[
 /// Markdown apart (where two trailing spaces are a line break). Binary files (a NUL byte in the
 /// first 8 KiB) get no findings; a file over `max_file_bytes` gets only `file-too-large`.
 pub fn check_file(path: &str, bytes: &[u8], config: &Config) -> Vec<Finding> {
+    check_bounded(path, bytes, config).findings
+}
+
+/// How many leading bytes of a file `is_binary` looks at.
+pub const SNIFF_BYTES: usize = BINARY_SNIFF_BYTES;
+
+/// Whether a file is binary, judged by its first bytes (at least `SNIFF_BYTES` of them, when
+/// the file has that many): a NUL byte among them.
+pub fn is_binary(head: &[u8]) -> bool {
+    head[..head.len().min(BINARY_SNIFF_BYTES)].contains(&0)
+}
+
+/// The `file-too-large` finding of a file of `size` bytes, for a file over `max_file_bytes`:
+/// the one finding such a file gets, and one that needs no more than its size.
+pub fn too_large(path: &str, size: u64, config: &Config) -> Finding {
+    finding(
+        path,
+        &FILE_TOO_LARGE,
+        0,
+        0,
+        format!(
+            "file is {size} bytes, over the limit of {}: keep generated files, data and \
+             binaries out of the repository (or in Git LFS), or split the file",
+            config.max_file_bytes
+        ),
+    )
+}
+
+/// `check_file`, also saying how many findings were left out past
+/// `Config::max_findings_per_file`.
+pub fn check_bounded(path: &str, bytes: &[u8], config: &Config) -> Checked {
     let mut out = Out {
         path,
         findings: Vec::new(),
+        limit: config.max_findings_per_file,
+        dropped: 0,
     };
-    if bytes.is_empty() || bytes[..bytes.len().min(BINARY_SNIFF_BYTES)].contains(&0) {
-        return out.findings;
+    if bytes.is_empty() || is_binary(bytes) {
+        return out.checked();
     }
     if bytes.len() as u64 > config.max_file_bytes {
-        out.push(
-            &FILE_TOO_LARGE,
-            0,
-            0,
-            format!(
-                "file is {} bytes, over the limit of {}: keep generated files, data and \
-                 binaries out of the repository (or in Git LFS), or split the file",
-                bytes.len(),
-                config.max_file_bytes
-            ),
-        );
-        return out.findings;
+        out.findings
+            .push(too_large(path, bytes.len() as u64, config));
+        return out.checked();
     }
 
     let markdown = is_markdown(path);
@@ -177,6 +213,7 @@ pub fn check_file(path: &str, bytes: &[u8], config: &Config) -> Vec<Finding> {
     }
     if let Some((line, col)) = first_invalid {
         // A file-level finding (line 0), first in the list; the message says where to look.
+        // It is kept even past the limit: one more finding is no risk.
         out.findings.insert(
             0,
             finding(
@@ -191,19 +228,33 @@ pub fn check_file(path: &str, bytes: &[u8], config: &Config) -> Vec<Finding> {
             ),
         );
     }
-    out.findings
+    out.checked()
 }
 
 /// The findings of one file.
 struct Out<'a> {
     path: &'a str,
     findings: Vec<Finding>,
+    /// The most findings kept; the rest are only counted.
+    limit: usize,
+    dropped: usize,
 }
 
 impl Out<'_> {
     fn push(&mut self, rule: &Rule, line: u32, column: u32, message: String) {
+        if self.findings.len() >= self.limit {
+            self.dropped += 1;
+            return;
+        }
         self.findings
             .push(finding(self.path, rule, line, column, message));
+    }
+
+    fn checked(self) -> Checked {
+        Checked {
+            findings: self.findings,
+            dropped: self.dropped,
+        }
     }
 }
 
@@ -836,6 +887,42 @@ mod tests {
         assert!(findings[0].message.contains("17 bytes"));
         assert_eq!(findings[0].severity, Severity::Warning);
         assert_eq!(findings[0].category, "maintainability");
+    }
+
+    #[test]
+    fn a_file_keeps_at_most_its_limit_of_findings_and_counts_the_rest() {
+        let config = Config {
+            max_findings_per_file: 3,
+            ..Config::default()
+        };
+        let checked = check_bounded("x.txt", " \n".repeat(10).as_bytes(), &config);
+        assert_eq!(checked.findings.len(), 3);
+        assert_eq!(checked.dropped, 7);
+        assert_eq!(
+            places(&checked.findings),
+            [
+                ("trailing-whitespace", 1, 1),
+                ("trailing-whitespace", 2, 1),
+                ("trailing-whitespace", 3, 1)
+            ]
+        );
+        let under = check_bounded("x.txt", b"a \n", &config);
+        assert_eq!((under.findings.len(), under.dropped), (1, 0));
+    }
+
+    #[test]
+    fn a_file_too_large_gets_the_same_finding_from_its_size_alone() {
+        let config = Config {
+            max_file_bytes: 16,
+            ..Config::default()
+        };
+        let bytes = b"0123456789abcdef0\n";
+        assert_eq!(
+            check_file("x.txt", bytes, &config),
+            [too_large("x.txt", bytes.len() as u64, &config)]
+        );
+        assert!(is_binary(b"ab\0c"));
+        assert!(!is_binary(b"abc"));
     }
 
     #[test]

@@ -2,18 +2,47 @@
 //! incremental scan can recount only what changed and still describe the whole tree.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::domain::job::{LanguageCount, LineCounts};
 
-/// One file's count. `path` is relative to the repository root, as git names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileCount {
-    pub path: String,
-    pub language: String,
-    pub code: i64,
-    pub comment: i64,
-    pub blank: i64,
+/// One file's count, without its path (the caller knows it), in 16 bytes: a scan may hold one
+/// per file of a large tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lines {
+    pub language: tokei::LanguageType,
+    pub code: u32,
+    pub comment: u32,
+    pub blank: u32,
+}
+
+impl Lines {
+    fn new(language: tokei::LanguageType, code: usize, comment: usize, blank: usize) -> Lines {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Lines {
+            language,
+            code: narrow(code),
+            comment: narrow(comment),
+            blank: narrow(blank),
+        }
+    }
+}
+
+/// The language tokei calls `name`, if tokei knows it (counts read back from the database).
+pub fn language_named(name: &str) -> Option<tokei::LanguageType> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static NAMES: OnceLock<HashMap<&'static str, tokei::LanguageType>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            tokei::LanguageType::list()
+                .iter()
+                .map(|(language, _)| (language.name(), *language))
+                .collect()
+        })
+        .get(name)
+        .copied()
 }
 
 /// Totals and the per-language breakdown (largest first).
@@ -52,19 +81,119 @@ fn language_by_name(path: &str) -> Option<tokei::LanguageType> {
 
 /// Counts one file from its bytes (a blob read from git), or `None` when tokei does not know its
 /// language. A file without an extension is recognised by its shebang line, as tokei does.
-pub fn count_blob(path: &str, bytes: &[u8]) -> Option<FileCount> {
+pub fn count_blob(path: &str, bytes: &[u8]) -> Option<Lines> {
     let config = config();
     let language = tokei::LanguageType::from_path(Path::new(path), &config)
         .or_else(|| shebang_language(path, bytes))?;
     // Folds embedded languages (code blocks in Markdown, say) into the file's language.
     let stats = language.parse_from_slice(bytes, &config).summarise();
-    Some(FileCount {
-        path: path.to_string(),
-        language: language.name().to_string(),
-        code: stats.code as i64,
-        comment: stats.comments as i64,
-        blank: stats.blanks as i64,
-    })
+    Some(Lines::new(
+        language,
+        stats.code,
+        stats.comments,
+        stats.blanks,
+    ))
+}
+
+/// Counts a file too large to hold whole from a stream of its bytes, line by line and in
+/// bounded memory: blank lines, lines that start with one of the language's line-comment
+/// markers (every non-blank line of a literate language, such as Markdown or plain text) as
+/// comments, the rest as code. Block comments and embedded languages need tokei's parser, which
+/// needs the whole file, so they count as code here. `None` when the language is unknown.
+pub fn count_stream(path: &str, bytes: &mut impl Read) -> std::io::Result<Option<Lines>> {
+    let config = config();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut filled = 0;
+    // The first piece, for a shebang line.
+    while filled < 256 {
+        let n = bytes.read(&mut buffer[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    let Some(language) = tokei::LanguageType::from_path(Path::new(path), &config)
+        .or_else(|| shebang_language(path, &buffer[..filled]))
+    else {
+        return Ok(None);
+    };
+    let mut lines = LineClassifier::new(language);
+    lines.feed(&buffer[..filled]);
+    loop {
+        let n = bytes.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        lines.feed(&buffer[..n]);
+    }
+    let (code, comment, blank) = lines.finish();
+    Ok(Some(Lines::new(language, code, comment, blank)))
+}
+
+/// Sorts lines into code, comments and blanks from a stream of bytes, keeping only the start of
+/// the current line (enough to see a comment marker), however long the line is.
+struct LineClassifier {
+    literate: bool,
+    markers: &'static [&'static str],
+    /// The current line's first non-blank bytes.
+    start: [u8; 16],
+    len: usize,
+    /// Whether the current line has any byte yet.
+    open: bool,
+    counts: (usize, usize, usize),
+}
+
+impl LineClassifier {
+    fn new(language: tokei::LanguageType) -> LineClassifier {
+        LineClassifier {
+            literate: language.is_literate(),
+            markers: language.line_comments(),
+            start: [0; 16],
+            len: 0,
+            open: false,
+            counts: (0, 0, 0),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if byte == b'\n' {
+                self.end_line();
+                continue;
+            }
+            self.open = true;
+            if self.len < self.start.len() && (self.len > 0 || !byte.is_ascii_whitespace()) {
+                self.start[self.len] = byte;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn end_line(&mut self) {
+        let start = &self.start[..self.len];
+        if start.is_empty() {
+            self.counts.2 += 1;
+        } else if self.literate
+            || self
+                .markers
+                .iter()
+                .any(|marker| start.starts_with(marker.as_bytes()))
+        {
+            self.counts.1 += 1;
+        } else {
+            self.counts.0 += 1;
+        }
+        self.len = 0;
+        self.open = false;
+    }
+
+    /// `(code, comment, blank)`, counting a last line without a newline.
+    fn finish(mut self) -> (usize, usize, usize) {
+        if self.open {
+            self.end_line();
+        }
+        self.counts
+    }
 }
 
 /// tokei reads a shebang from a file on disk; a blob has none, so its first line goes through a
@@ -109,22 +238,21 @@ impl Drop for TempFile {
 }
 
 /// Adds up file counts into totals and a per-language breakdown.
-pub fn summarise<'a>(files: impl IntoIterator<Item = &'a FileCount>) -> Count {
+pub fn summarise(files: impl IntoIterator<Item = Lines>) -> Count {
     let mut by_language: BTreeMap<&str, LanguageCount> = BTreeMap::new();
     for file in files {
-        let entry = by_language
-            .entry(&file.language)
-            .or_insert_with(|| LanguageCount {
-                name: file.language.clone(),
-                files: 0,
-                code: 0,
-                comment: 0,
-                blank: 0,
-            });
+        let name = file.language.name();
+        let entry = by_language.entry(name).or_insert_with(|| LanguageCount {
+            name: name.to_string(),
+            files: 0,
+            code: 0,
+            comment: 0,
+            blank: 0,
+        });
         entry.files += 1;
-        entry.code += file.code;
-        entry.comment += file.comment;
-        entry.blank += file.blank;
+        entry.code += i64::from(file.code);
+        entry.comment += i64::from(file.comment);
+        entry.blank += i64::from(file.blank);
     }
     let mut languages: Vec<LanguageCount> = by_language.into_values().collect();
     languages.sort_by(|a, b| b.code.cmp(&a.code).then_with(|| a.name.cmp(&b.name)));
@@ -145,6 +273,37 @@ pub fn summarise<'a>(files: impl IntoIterator<Item = &'a FileCount>) -> Count {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One file's count with its path, as the reference below gives it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct FileCount {
+        path: String,
+        language: String,
+        code: i64,
+        comment: i64,
+        blank: i64,
+    }
+
+    impl FileCount {
+        fn new(path: &str, lines: Lines) -> FileCount {
+            FileCount {
+                path: path.to_string(),
+                language: lines.language.name().to_string(),
+                code: lines.code.into(),
+                comment: lines.comment.into(),
+                blank: lines.blank.into(),
+            }
+        }
+
+        fn lines(&self) -> Lines {
+            Lines {
+                language: language_named(&self.language).unwrap(),
+                code: self.code as u32,
+                comment: self.comment as u32,
+                blank: self.blank as u32,
+            }
+        }
+    }
 
     /// Counts every file tokei recognises below `dir` the way the tokei command counts a
     /// checkout, naming files relative to `dir`: the reference `count_blob` must agree with.
@@ -178,7 +337,7 @@ mod tests {
         std::fs::write(dir.path().join(".hidden/b.rs"), "fn main() {}\n// c\n").unwrap();
         std::fs::write(dir.path().join(".gitignore"), "*.rs\n").unwrap();
         let files = count_tree(dir.path());
-        let count = summarise(&files);
+        let count = summarise(files.iter().map(FileCount::lines));
         assert_eq!(count.lines.code, Some(3));
         assert_eq!(count.lines.comment, Some(2));
         assert_eq!(count.lines.blank, Some(1));
@@ -201,9 +360,33 @@ mod tests {
         from_files.sort_by(|a, b| a.path.cmp(&b.path));
         let from_blobs: Vec<FileCount> = [("a.py", &python[..]), ("run", &script[..])]
             .iter()
-            .filter_map(|(path, bytes)| count_blob(path, bytes))
+            .filter_map(|(path, bytes)| Some(FileCount::new(path, count_blob(path, bytes)?)))
             .collect();
+        assert_eq!(language_named("Python"), Some(tokei::LanguageType::Python));
+        assert_eq!(language_named("Klingon"), None);
         assert_eq!(from_blobs, from_files);
         assert_eq!(count_blob("notes.unknownext", b"x"), None);
+    }
+
+    #[test]
+    fn streamed_files_count_blanks_line_comments_and_code_like_tokei_on_simple_files() {
+        let python = b"# comment\nprint(1)\n\n   \n  # indented comment\nprint(2)";
+        let streamed = |path: &str, bytes: &[u8]| count_stream(path, &mut &bytes[..]).unwrap();
+        assert_eq!(streamed("a.py", python), count_blob("a.py", python));
+        let text = b"one\n\ntwo\n";
+        assert_eq!(streamed("notes.txt", text), count_blob("notes.txt", text));
+        let script = b"#!/bin/sh\necho hi\n";
+        assert_eq!(streamed("run", script), count_blob("run", script));
+        assert_eq!(streamed("data.unknownext", b"x\n"), None);
+        // Lines far longer than any buffer, and a file of nothing but newlines.
+        let long = format!("{}\n# c\n", "x".repeat(200_000));
+        let counted = streamed("long.py", long.as_bytes()).unwrap();
+        assert_eq!((counted.code, counted.comment, counted.blank), (1, 1, 0));
+        let newlines = vec![b'\n'; 300_000];
+        let counted = streamed("empty.py", &newlines).unwrap();
+        assert_eq!(
+            (counted.code, counted.comment, counted.blank),
+            (0, 0, 300_000)
+        );
     }
 }

@@ -3,40 +3,39 @@
 
 use rusqlite::{params, Connection};
 
-use crate::analyzers::codecount::FileCount;
+use crate::analyzers::codecount::Lines;
 use crate::domain::ids::ProjectId;
 
-/// The snapshot: each counted file with the blob id it was counted from.
-pub fn load(
+/// The snapshot: calls `each` with every counted file's path, the blob id it was counted from,
+/// its language's name and its counts, one row at a time (a tree of a million files is never
+/// held twice).
+pub fn for_each(
     conn: &Connection,
     project_id: ProjectId,
-) -> rusqlite::Result<Vec<(String, FileCount)>> {
+    mut each: impl FnMut(String, &str, &str, [i64; 3]),
+) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT blob, path, language, code, comment, blank FROM project_file_counts WHERE project_id = ?1",
+        "SELECT path, blob, language, code, comment, blank FROM project_file_counts WHERE project_id = ?1",
     )?;
-    let files = stmt
-        .query_map(params![project_id.0], |row| {
-            Ok((
-                row.get(0)?,
-                FileCount {
-                    path: row.get(1)?,
-                    language: row.get(2)?,
-                    code: row.get(3)?,
-                    comment: row.get(4)?,
-                    blank: row.get(5)?,
-                },
-            ))
-        })?
-        .collect();
-    files
+    let mut rows = stmt.query(params![project_id.0])?;
+    while let Some(row) = rows.next()? {
+        let counts = [row.get(3)?, row.get(4)?, row.get(5)?];
+        each(
+            row.get(0)?,
+            row.get_ref(1)?.as_str()?,
+            row.get_ref(2)?.as_str()?,
+            counts,
+        );
+    }
+    Ok(())
 }
 
-/// Removes the rows of `removed` paths and stores `added` counts.
-pub fn apply(
+/// Removes the rows of `removed` paths and stores `added` counts: `(path, blob id, counts)`.
+pub fn apply<'a>(
     conn: &Connection,
     project_id: ProjectId,
     removed: &[String],
-    added: &[(String, FileCount)],
+    added: impl IntoIterator<Item = (&'a str, String, Lines)>,
 ) -> rusqlite::Result<()> {
     let mut delete =
         conn.prepare_cached("DELETE FROM project_file_counts WHERE project_id = ?1 AND path = ?2")?;
@@ -47,15 +46,15 @@ pub fn apply(
         "INSERT OR REPLACE INTO project_file_counts (project_id, path, blob, language, code, comment, blank)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    for (blob, file) in added {
+    for (path, blob, lines) in added {
         insert.execute(params![
             project_id.0,
-            file.path,
+            path,
             blob,
-            file.language,
-            file.code,
-            file.comment,
-            file.blank
+            lines.language.name(),
+            lines.code,
+            lines.comment,
+            lines.blank
         ])?;
     }
     Ok(())

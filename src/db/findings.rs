@@ -14,6 +14,8 @@ use crate::domain::ids::{JobId, ProjectId, ScanId};
 pub enum Coverage<'a> {
     Full,
     Files(&'a HashSet<String>),
+    /// Every file but these (a full scan that left some files out, or gave up on some).
+    AllBut(&'a HashSet<String>),
 }
 
 /// What one job's lint tasks found, ready to record.
@@ -136,6 +138,7 @@ pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Re
         let covered = match &scan.coverage {
             Coverage::Full => true,
             Coverage::Files(files) => files.contains(&path),
+            Coverage::AllBut(files) => !files.contains(&path),
         };
         if covered && scan.tools.contains(&tool) && !seen.contains(fingerprint.as_str()) {
             fix.execute(params![issue_id, scan_id, now])?;
@@ -403,28 +406,48 @@ pub fn latest_job_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Resu
     .optional()
 }
 
-/// The built-in checker's per-file results of the project: path -> (blob key, findings as JSON).
-pub fn load_checked(
+/// The built-in checker's per-file results of the project, one row at a time: `each` gets the
+/// path, the blob key and the findings as JSON (read them again with `checked_findings` to keep
+/// them: only one row is held at a time).
+pub fn for_each_checked(
     conn: &Connection,
     project_id: ProjectId,
-) -> rusqlite::Result<std::collections::HashMap<String, (String, String)>> {
+    mut each: impl FnMut(String, &str, &str),
+) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT path, blob, findings FROM project_checked_files WHERE project_id = ?1",
     )?;
-    let rows = stmt
-        .query_map(params![project_id.0], |row| {
-            Ok((row.get(0)?, (row.get(1)?, row.get(2)?)))
-        })?
-        .collect();
-    rows
+    let mut rows = stmt.query(params![project_id.0])?;
+    while let Some(row) = rows.next()? {
+        each(
+            row.get(0)?,
+            row.get_ref(1)?.as_str()?,
+            row.get_ref(2)?.as_str()?,
+        );
+    }
+    Ok(())
+}
+
+/// The findings (JSON) the built-in checker's last results hold for `path`.
+pub fn checked_findings(
+    conn: &Connection,
+    project_id: ProjectId,
+    path: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT findings FROM project_checked_files WHERE project_id = ?1 AND path = ?2",
+        params![project_id.0, path],
+        |row| row.get(0),
+    )
+    .optional()
 }
 
 /// Drops the results of `removed` paths and stores `added` ones: `(path, blob key, findings JSON)`.
-pub fn apply_checked(
+pub fn apply_checked<'a>(
     conn: &Connection,
     project_id: ProjectId,
     removed: &[String],
-    added: &[(String, String, String)],
+    added: impl IntoIterator<Item = (&'a str, String, &'a str)>,
 ) -> rusqlite::Result<()> {
     let mut delete = conn
         .prepare_cached("DELETE FROM project_checked_files WHERE project_id = ?1 AND path = ?2")?;

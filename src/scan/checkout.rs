@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::git::{self, GitError};
@@ -154,9 +155,9 @@ pub fn checkout(
     Ok(())
 }
 
-/// Paths deleted between `base` and `head`.
+/// Paths deleted between `base` and `head` (paths of `MAX_PATH_BYTES` or more left out).
 pub fn deleted_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>, GitError> {
-    let stdout = local(
+    list_paths(
         cache,
         &[
             "diff",
@@ -168,13 +169,13 @@ pub fn deleted_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>
             head,
             "--",
         ],
-    )?;
-    Ok(split_nul(&stdout))
+    )
 }
 
-/// Paths changed between `base` and `head` (added, copied, modified, renamed; not deleted).
+/// Paths changed between `base` and `head` (added, copied, modified, renamed; not deleted;
+/// paths of `MAX_PATH_BYTES` or more left out, as a scan's tree leaves them out).
 pub fn changed_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>, GitError> {
-    let stdout = local(
+    list_paths(
         cache,
         &[
             "diff",
@@ -186,16 +187,92 @@ pub fn changed_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>
             head,
             "--",
         ],
-    )?;
-    Ok(split_nul(&stdout))
+    )
 }
 
-fn split_nul(bytes: &[u8]) -> Vec<String> {
-    bytes
-        .split(|b| *b == 0)
-        .filter(|part| !part.is_empty())
-        .map(|part| String::from_utf8_lossy(part).into_owned())
-        .collect()
+/// The NUL-separated paths a local git command prints, read as a stream; a path of
+/// `MAX_PATH_BYTES` or more is never held whole and is left out.
+fn list_paths(cache: &Path, args: &[&str]) -> Result<Vec<String>, GitError> {
+    let mut paths = Vec::new();
+    each_record(cache, args, MAX_PATH_BYTES, |record, complete| {
+        if complete && !record.is_empty() && record.len() < MAX_PATH_BYTES {
+            paths.push(String::from_utf8_lossy(record).into_owned());
+        }
+        Ok::<(), GitError>(())
+    })?;
+    Ok(paths)
+}
+
+/// Runs a local git command and hands each NUL-terminated record of its output to `each`, as a
+/// stream: at most `limit` bytes of the record, and whether that is all of it. An `Err` from
+/// `each` stops git and is returned.
+fn each_record<E: From<GitError>>(
+    cache: &Path,
+    args: &[&str],
+    limit: usize,
+    mut each: impl FnMut(&[u8], bool) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::io::{BufReader, Read};
+    use std::process::Stdio;
+    let mut command = git::command();
+    command
+        .arg("--git-dir")
+        .arg(cache)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
+    let stderr = child.stderr.take().map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.by_ref().take(64 * 1024).read_to_end(&mut text);
+            // Drain the rest, so git never blocks on a full pipe.
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+            text
+        })
+    });
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| GitError::Other("no stdout for git".into()))?;
+    let mut reader = BufReader::with_capacity(1 << 16, stdout);
+    let mut record = Vec::new();
+    let read = loop {
+        record.clear();
+        match read_record(&mut reader, &mut record, limit) {
+            Ok(None) => break Ok(()),
+            Ok(Some(complete)) => {
+                if let Err(error) = each(&record, complete) {
+                    break Err(error);
+                }
+            }
+            Err(error) => {
+                break Err(E::from(GitError::Other(format!(
+                    "reading git's output: {error}"
+                ))))
+            }
+        }
+    };
+    if read.is_err() {
+        let _ = child.kill();
+    }
+    drop(reader);
+    let status = child.wait();
+    let stderr = stderr
+        .and_then(|thread| thread.join().ok())
+        .unwrap_or_default();
+    read?;
+    match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(_) => Err(E::from(git::classify(
+            String::from_utf8_lossy(&stderr).trim(),
+        ))),
+        Err(error) => Err(E::from(GitError::Other(format!(
+            "waiting for git: {error}"
+        )))),
+    }
 }
 
 /// Whether `path` (relative, without a leading `/`) is a directory in the tree of `revision`:
@@ -215,7 +292,7 @@ pub fn is_directory(cache: &Path, revision: &str, path: &str) -> Result<bool, Gi
 /// Keeps the paths of `files` that are regular files in `tree` (the revision's listing, which
 /// has no symlinks or submodules); returns them and the paths left out.
 pub fn regular_files(files: Vec<String>, tree: &[TreeEntry]) -> (Vec<String>, Vec<String>) {
-    let regular: HashSet<&str> = tree.iter().map(|entry| entry.path.as_str()).collect();
+    let regular: HashSet<&str> = tree.iter().map(|entry| &*entry.path).collect();
     files
         .into_iter()
         .partition(|file| regular.contains(file.as_str()))
@@ -322,17 +399,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scan_paths_keep_only_their_directory() {
-        let files = vec![
-            "src/a.rs".to_string(),
-            "srcx/b.rs".to_string(),
-            "README".to_string(),
-        ];
-        assert_eq!(within_scan_path(files.clone(), "/"), files);
-        assert_eq!(within_scan_path(files, "/src"), ["src/a.rs"]);
-    }
-
-    #[test]
     fn only_regular_files_reached_through_real_directories_are_confined() {
         use std::os::unix::fs::symlink;
         let outside = tempfile::tempdir().unwrap();
@@ -368,48 +434,542 @@ mod tests {
         assert!(!is_real_directory(root, Path::new("a.sh")));
         assert!(!is_real_directory(root, Path::new("src/../src")));
     }
+
+    #[test]
+    fn scan_paths_keep_only_their_directory() {
+        let files = vec![
+            "src/a.rs".to_string(),
+            "srcx/b.rs".to_string(),
+            "README".to_string(),
+        ];
+        assert_eq!(within_scan_path(files.clone(), "/"), files);
+        assert_eq!(within_scan_path(files, "/src"), ["src/a.rs"]);
+    }
+
+    fn entry(path: &str, size: u64) -> TreeEntry {
+        TreeEntry {
+            blob: Oid::from_hex(&"0".repeat(40)).unwrap(),
+            path: path.into(),
+            size,
+        }
+    }
+
+    #[test]
+    fn over_the_byte_budget_the_largest_files_go_first() {
+        let mut tree = Tree {
+            entries: vec![
+                entry("a", 50),
+                entry("b", 10),
+                entry("c", 30),
+                entry("d", 30),
+                entry("e", 5),
+            ],
+            ..Tree::default()
+        };
+        keep_within(&mut tree, 70);
+        let kept: Vec<&str> = tree.entries.iter().map(|e| &*e.path).collect();
+        // 5 + 10 + 30 (c, first of its size) fit; d would make 75.
+        assert_eq!(kept, ["b", "c", "e"]);
+        let left: Vec<&str> = tree.over_budget.iter().map(|e| &*e.path).collect();
+        assert_eq!(left, ["a", "d"]);
+        let mut small = Tree {
+            entries: vec![entry("a", 1)],
+            ..Tree::default()
+        };
+        keep_within(&mut small, 1);
+        assert_eq!((small.entries.len(), small.over_budget.len()), (1, 0));
+    }
+
+    #[test]
+    fn object_ids_read_back_as_the_hex_they_came_from() {
+        let sha1 = "0123456789abcdef0123456789abcdef01234567";
+        let oid = Oid::from_hex(sha1).unwrap();
+        assert_eq!(oid.to_string(), sha1);
+        assert!(oid.is(sha1) && !oid.is(&"1".repeat(40)));
+        let sha256 = "ab".repeat(32);
+        assert_eq!(Oid::from_hex(&sha256).unwrap().to_string(), sha256);
+        assert_eq!(Oid::from_hex("abc"), None);
+        assert_eq!(Oid::from_hex(&"g".repeat(40)), None);
+    }
+
+    #[test]
+    fn records_past_the_limit_are_cut_and_marked() {
+        let input = b"short\0muchlongerthanten\0tail";
+        let mut reader = std::io::BufReader::with_capacity(4, &input[..]);
+        let mut record = Vec::new();
+        let mut read = Vec::new();
+        while let Some(complete) = read_record(&mut reader, &mut record, 10).unwrap() {
+            read.push((String::from_utf8(record.clone()).unwrap(), complete));
+            record.clear();
+        }
+        assert_eq!(
+            read,
+            [
+                ("short".to_string(), true),
+                ("muchlonger".to_string(), false),
+                ("tail".to_string(), true)
+            ]
+        );
+        let long = "a/".repeat(200);
+        assert!(shorten(&long).len() < 200 && shorten(&long).contains("(400 bytes)"));
+        assert_eq!(shorten("src/a.rs"), "src/a.rs");
+    }
+
+    /// A bare-bones repository holding `files`, committed on `main`.
+    fn repo(files: &[(&str, &[u8])]) -> (tempfile::TempDir, PathBuf, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let output = std::process::Command::new("git")
+                .current_dir(dir.path())
+                .args(args)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_AUTHOR_NAME", "A")
+                .env("GIT_AUTHOR_EMAIL", "a@example.com")
+                .env("GIT_COMMITTER_NAME", "A")
+                .env("GIT_COMMITTER_EMAIL", "a@example.com")
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            String::from_utf8(output.stdout).unwrap().trim().to_string()
+        };
+        git(&["init", "-q", "-b", "main"]);
+        for (path, bytes) in files {
+            let file = dir.path().join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, bytes).unwrap();
+        }
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "files"]);
+        let head = git(&["rev-parse", "HEAD"]);
+        let git_dir = dir.path().join(".git");
+        (dir, git_dir, head)
+    }
+
+    #[test]
+    fn blobs_stream_in_pieces_and_what_a_reader_leaves_is_skipped() {
+        use std::io::Read;
+        let big: Vec<u8> = (0..PIECE * 3 + 17).map(|i| (i % 251) as u8).collect();
+        let (_dir, git_dir, head) = repo(&[
+            ("a.txt", b"hello\n"),
+            ("big.bin", &big),
+            ("empty", b""),
+            ("z.txt", b"last\n"),
+        ]);
+        let tree = scan_tree(&git_dir, &head, "", 100, u64::MAX).unwrap();
+        let sizes: Vec<(&str, u64)> = tree.entries.iter().map(|e| (&*e.path, e.size)).collect();
+        assert_eq!(
+            sizes,
+            [
+                ("a.txt", 6),
+                ("big.bin", big.len() as u64),
+                ("empty", 0),
+                ("z.txt", 5)
+            ]
+        );
+        // Whole, partly, not at all, whole: every blob still lines up with its entry.
+        let all: Vec<&TreeEntry> = tree.entries.iter().collect();
+        let mut seen = Vec::new();
+        read_blobs(&git_dir, &all, |entry, blob| match &*entry.path {
+            "big.bin" => {
+                let mut head = [0u8; 10];
+                blob.read_exact(&mut head).unwrap();
+                assert_eq!(head[..], big[..10]);
+                seen.push((entry.path.clone(), blob.size(), head.to_vec()));
+            }
+            "empty" => seen.push((entry.path.clone(), blob.size(), Vec::new())),
+            _ => seen.push((entry.path.clone(), blob.size(), blob.read_all().unwrap())),
+        })
+        .unwrap();
+        assert_eq!(seen[0].2, b"hello\n");
+        assert_eq!(seen[3], ("z.txt".into(), 5, b"last\n".to_vec()));
+        let mut whole = Vec::new();
+        read_blobs(&git_dir, &all[1..2], |_, blob| {
+            whole = blob.read_all().unwrap();
+        })
+        .unwrap();
+        assert_eq!(whole, big);
+        // Limits: too many files, a budget, a scan path.
+        assert!(matches!(
+            scan_tree(&git_dir, &head, "", 3, u64::MAX),
+            Err(TreeError::TooManyFiles { limit: 3 })
+        ));
+        let budget = scan_tree(&git_dir, &head, "", 100, 11).unwrap();
+        assert_eq!(budget.entries.len(), 3);
+        assert_eq!(&*budget.over_budget[0].path, "big.bin");
+    }
+}
+
+/// A git object id as bytes (20 for SHA-1, 32 for SHA-256), shown in hex: a scan keeps one per
+/// file, in a third of the memory of its hex text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Oid {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl Oid {
+    /// The id `hex` spells (40 or 64 hex digits), if it is one.
+    pub fn from_hex(hex: &str) -> Option<Oid> {
+        let hex = hex.as_bytes();
+        if hex.len() != 40 && hex.len() != 64 {
+            return None;
+        }
+        let nibble = |digit: u8| (digit as char).to_digit(16).map(|n| n as u8);
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.chunks(2)) {
+            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
+        Some(Oid {
+            len: (hex.len() / 2) as u8,
+            bytes,
+        })
+    }
+
+    /// Whether `hex` spells this id.
+    pub fn is(&self, hex: &str) -> bool {
+        Oid::from_hex(hex).as_ref() == Some(self)
+    }
+}
+
+impl std::fmt::Display for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let bytes = &self.bytes[..usize::from(self.len)];
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 15)];
+        }
+        // Only ASCII digits were written.
+        f.write_str(std::str::from_utf8(&hex[..bytes.len() * 2]).unwrap_or_default())
+    }
+}
+
+impl std::fmt::Debug for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// A file of a revision as git stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeEntry {
-    pub blob: String,
-    pub path: String,
+    pub blob: Oid,
+    /// `Box<str>`, not `String`: a scan keeps one per file, and the capacity is never needed.
+    pub path: Box<str>,
+    /// The blob's size in bytes, as git records it (read without inflating the blob).
+    pub size: u64,
 }
 
-/// Every regular file of `revision` (symlinks and submodules left out), with its blob id.
-pub fn tree_entries(cache: &Path, revision: &str) -> Result<Vec<TreeEntry>, GitError> {
-    let stdout = local(cache, &["ls-tree", "-r", "-z", "--full-tree", revision])?;
-    Ok(stdout
-        .split(|b| *b == 0)
-        .filter_map(|record| {
-            let record = std::str::from_utf8(record).ok()?;
-            let (meta, path) = record.split_once('\t')?;
-            let mut meta = meta.split(' ');
-            let (mode, kind, blob) = (meta.next()?, meta.next()?, meta.next()?);
-            // Regular files only: no symlinks (120000), no submodules (160000, a commit).
-            (kind == "blob" && matches!(mode, "100644" | "100755")).then(|| TreeEntry {
-                blob: blob.to_string(),
-                path: path.to_string(),
-            })
-        })
-        .collect())
+/// A path this long or longer is left out of every scan: Linux cannot open a path of 4,096
+/// bytes or more (`PATH_MAX`), and a tool sees the path below the workspace's own directory.
+pub const MAX_PATH_BYTES: usize = 4000;
+
+/// The files of a revision a scan takes, and those it leaves out.
+#[derive(Debug, Default)]
+pub struct Tree {
+    /// The files the scan takes, in git's (path) order.
+    pub entries: Vec<TreeEntry>,
+    /// How many paths of `MAX_PATH_BYTES` or more were left out.
+    pub long_paths: usize,
+    /// The first few of them, shortened for the log.
+    pub long_path_examples: Vec<String>,
+    /// Files left out to keep the scan within its byte budget, largest first.
+    pub over_budget: Vec<TreeEntry>,
+}
+
+/// Why a revision's tree could not be taken.
+#[derive(Debug)]
+pub enum TreeError {
+    Git(GitError),
+    /// More regular files below the scan path than a scan may take.
+    TooManyFiles {
+        limit: usize,
+    },
+    /// The paths of the files below the scan path add up to more than `MAX_PATH_LIST_BYTES`.
+    PathsTooLong,
+}
+
+/// The most bytes the paths of one scan's files may add up to: every file's path is kept
+/// while the scan runs, so this bounds the memory a tree of many long paths can take. Real
+/// trees stay far below (a million files with 100-byte paths take 100 MB).
+pub const MAX_PATH_LIST_BYTES: u64 = 256 << 20;
+
+/// The regular files of `revision` below `prefix` (a directory, `""` for the whole tree;
+/// symlinks and submodules left out), with their blob ids and sizes, read as a stream from one
+/// `git ls-tree --long`: the listing is never held whole. More than `max_files` files stop the
+/// listing with `TooManyFiles`, paths adding up to more than `MAX_PATH_LIST_BYTES` with
+/// `PathsTooLong`; paths of `MAX_PATH_BYTES` or more are left out; when the sizes add up to
+/// more than `max_bytes`, the largest files are left out until the rest fit.
+pub fn scan_tree(
+    cache: &Path,
+    revision: &str,
+    prefix: &str,
+    max_files: usize,
+    max_bytes: u64,
+) -> Result<Tree, TreeError> {
+    let dir = format!("{prefix}/");
+    let mut tree = Tree::default();
+    let mut files = 0usize;
+    let mut path_bytes = 0u64;
+    let args = ["ls-tree", "-r", "-z", "--long", "--full-tree", revision];
+    // A record longer than any path we take is only counted: it is never held whole.
+    each_record(cache, &args, 2 * MAX_PATH_BYTES, |record, complete| {
+        let Some((meta, path)) = split_record(record) else {
+            return Ok(());
+        };
+        let mut meta = meta.split(' ').filter(|part| !part.is_empty());
+        let (mode, kind, blob, size) = (meta.next(), meta.next(), meta.next(), meta.next());
+        // Regular files only: no symlinks (120000), no submodules (160000, a commit).
+        if kind != Some("blob") || !matches!(mode, Some("100644" | "100755")) {
+            return Ok(());
+        }
+        if !(prefix.is_empty() || path.starts_with(dir.as_bytes())) {
+            return Ok(());
+        }
+        files += 1;
+        if files > max_files {
+            return Err(TreeError::TooManyFiles { limit: max_files });
+        }
+        path_bytes += path.len() as u64;
+        if path_bytes > MAX_PATH_LIST_BYTES {
+            return Err(TreeError::PathsTooLong);
+        }
+        let (Some(blob), Some(size)) = (
+            blob.and_then(Oid::from_hex),
+            size.and_then(|s| s.parse::<u64>().ok()),
+        ) else {
+            return Ok(());
+        };
+        if !complete || path.len() >= MAX_PATH_BYTES {
+            tree.long_paths += 1;
+            if tree.long_path_examples.len() < 5 {
+                let shown = String::from_utf8_lossy(path);
+                tree.long_path_examples.push(if complete {
+                    shorten(&shown)
+                } else {
+                    let head: String = shown.chars().take(60).collect();
+                    format!("{head}...(over {} bytes)", path.len())
+                });
+            }
+            return Ok(());
+        }
+        // A name that is not UTF-8 is left out, as it always was.
+        if let Ok(path) = std::str::from_utf8(path) {
+            tree.entries.push(TreeEntry {
+                blob,
+                path: path.into(),
+                size,
+            });
+        }
+        Ok(())
+    })?;
+    keep_within(&mut tree, max_bytes);
+    tree.entries.shrink_to_fit();
+    Ok(tree)
+}
+
+impl From<GitError> for TreeError {
+    fn from(error: GitError) -> TreeError {
+        TreeError::Git(error)
+    }
+}
+
+/// Reads one NUL-terminated record into `record`, keeping at most `limit` bytes of it. Returns
+/// `None` at the end of the stream, else whether the record was kept whole.
+fn read_record(
+    reader: &mut impl std::io::BufRead,
+    record: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<Option<bool>> {
+    let mut complete = true;
+    let mut any = false;
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(any.then_some(complete));
+        }
+        any = true;
+        let (part, done) = match buffer.iter().position(|b| *b == 0) {
+            Some(end) => (&buffer[..end], Some(end + 1)),
+            None => (buffer, None),
+        };
+        let room = limit.saturating_sub(record.len());
+        if part.len() > room {
+            complete = false;
+        }
+        record.extend_from_slice(&part[..part.len().min(room)]);
+        let used = done.unwrap_or(buffer.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(Some(complete));
+        }
+    }
+}
+
+/// `(meta, path)` of one `ls-tree` record: `<mode> <type> <object> <size>\t<path>`.
+fn split_record(record: &[u8]) -> Option<(&str, &[u8])> {
+    let tab = record.iter().position(|b| *b == b'\t')?;
+    Some((
+        std::str::from_utf8(&record[..tab]).ok()?,
+        &record[tab + 1..],
+    ))
+}
+
+/// A path shortened for a log line: its first and last 60 characters around its length.
+pub fn shorten(path: &str) -> String {
+    let chars = path.chars().count();
+    if chars <= 160 {
+        return path.to_string();
+    }
+    let head: String = path.chars().take(60).collect();
+    let tail: String = path.chars().skip(chars - 60).collect();
+    format!("{head}...({} bytes)...{tail}", path.len())
+}
+
+/// Leaves out the largest files of `tree` until the sizes of the others add up to at most
+/// `max_bytes`. Files of one size go in path order, so the choice is the same every time.
+fn keep_within(tree: &mut Tree, max_bytes: u64) {
+    let total = tree
+        .entries
+        .iter()
+        .fold(0u64, |sum, entry| sum.saturating_add(entry.size));
+    if total <= max_bytes {
+        return;
+    }
+    let mut order: Vec<usize> = (0..tree.entries.len()).collect();
+    order.sort_by_key(|&i| (tree.entries[i].size, i));
+    let mut keep = vec![false; tree.entries.len()];
+    let mut used = 0u64;
+    for i in order {
+        match used.checked_add(tree.entries[i].size) {
+            Some(sum) if sum <= max_bytes => {
+                used = sum;
+                keep[i] = true;
+            }
+            // Sorted by size: nothing after this one fits either.
+            _ => break,
+        }
+    }
+    let entries = std::mem::take(&mut tree.entries);
+    for (entry, keep) in entries.into_iter().zip(keep) {
+        if keep {
+            tree.entries.push(entry);
+        } else {
+            tree.over_budget.push(entry);
+        }
+    }
+    tree.over_budget
+        .sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+}
+
+/// What `read_blobs` sends from its reader thread: a blob's size and first bytes, more of its
+/// bytes, or why reading stopped.
+enum Piece {
+    Blob { size: u64, first: Vec<u8> },
+    More(Vec<u8>),
+    Failed(GitError),
+}
+
+/// Bytes of a blob sent in one piece.
+const PIECE: usize = 128 * 1024;
+/// Pieces waiting to be handled: with `PIECE`, at most 16 MiB of blob bytes are queued.
+const QUEUE: usize = 128;
+
+/// One blob as `read_blobs` hands it over: its size, and its bytes as a stream. What the
+/// callback leaves unread is skipped, a piece at a time.
+pub struct Blob<'a> {
+    size: u64,
+    /// Bytes of the blob not yet taken from the queue.
+    left: u64,
+    piece: Vec<u8>,
+    at: usize,
+    queue: &'a mpsc::Receiver<Piece>,
+    error: Option<GitError>,
+}
+
+impl Blob<'_> {
+    /// The blob's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Reads the whole blob into memory; callers keep this for blobs whose size they checked.
+    /// A blob that came in one piece is handed over without a copy.
+    pub fn read_all(&mut self) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        if self.left == 0 && self.at == 0 {
+            self.at = self.piece.len();
+            return Ok(std::mem::take(&mut self.piece));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(self.size).unwrap_or(0));
+        self.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn next_piece(&mut self) -> std::io::Result<bool> {
+        if self.left == 0 {
+            return Ok(false);
+        }
+        match self.queue.recv() {
+            Ok(Piece::More(bytes)) => {
+                self.left = self.left.saturating_sub(bytes.len() as u64);
+                self.piece = bytes;
+                self.at = 0;
+                Ok(true)
+            }
+            Ok(Piece::Failed(error)) => {
+                let message = error.to_string();
+                self.error = Some(error);
+                Err(std::io::Error::other(message))
+            }
+            Ok(Piece::Blob { .. }) | Err(_) => {
+                let error = GitError::Other("git cat-file stopped early".into());
+                let message = error.to_string();
+                self.error = Some(error);
+                Err(std::io::Error::other(message))
+            }
+        }
+    }
+
+    /// Takes what is left of the blob off the queue without looking at it.
+    fn finish(&mut self) -> Result<(), GitError> {
+        self.at = self.piece.len();
+        while self.left > 0 && self.error.is_none() {
+            let _ = self.next_piece();
+        }
+        self.error.take().map_or(Ok(()), Err)
+    }
+}
+
+impl std::io::Read for Blob<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.piece.len() {
+            if !self.next_piece()? {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.piece.len() - self.at);
+        out[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Streams the contents of `entries` out of the cache with one `git cat-file --batch`, calling
-/// `each` with every entry and its bytes, in order. Nothing is written to disk. A reader thread
-/// drains git's output into a bounded queue, so git inflates objects on one core while `each`
-/// works on the other.
-pub fn read_blobs(
+/// `each` with every entry and its blob, in order. Nothing is written to disk, and no blob is
+/// held whole unless the callback asks for it: a reader thread drains git's output in pieces of
+/// at most 128 KiB into a queue of at most 16 MiB, so git inflates objects on one core while
+/// `each` works on the other. Callers pass only blobs whose size (`TreeEntry::size`) they mean
+/// to read.
+pub fn read_blobs<'e>(
     cache: &Path,
-    entries: &[TreeEntry],
-    mut each: impl FnMut(&TreeEntry, &[u8]),
+    entries: &[&'e TreeEntry],
+    mut each: impl FnMut(&'e TreeEntry, &mut Blob<'_>),
 ) -> Result<(), GitError> {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::process::Stdio;
-    use std::sync::mpsc;
-    /// Blobs waiting to be handled; bounds the memory the queue can hold to this many blobs.
-    const QUEUE: usize = 256;
     if entries.is_empty() {
         return Ok(());
     }
@@ -424,91 +984,165 @@ pub fn read_blobs(
     let mut child = command
         .spawn()
         .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
-    let mut stdin = child
+    let stdin = child
         .stdin
         .take()
         .ok_or_else(|| GitError::Other("no stdin for git".into()))?;
-    let ids: Vec<u8> = entries
-        .iter()
-        .flat_map(|entry| format!("{}\n", entry.blob).into_bytes())
-        .collect();
-    // A writer thread: git answers while we are still asking, and both pipes must keep moving.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&ids);
-    });
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| GitError::Other("no stdout for git".into()))?;
     let count = entries.len();
-    let (sender, receiver) = mpsc::sync_channel::<Result<Vec<u8>, GitError>>(QUEUE);
-    let reader = std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(1 << 20, stdout);
-        let mut header = String::new();
-        for _ in 0..count {
-            header.clear();
-            let blob = reader
-                .read_line(&mut header)
-                .map_err(|error| GitError::Other(format!("reading blobs: {error}")))
-                .and_then(|_| {
-                    header
+    let (sender, receiver) = mpsc::sync_channel::<Piece>(QUEUE);
+    // Scoped threads borrow the entries: the ids are never copied.
+    std::thread::scope(|scope| {
+        // A writer thread: git answers while we are still asking, and both pipes must keep
+        // moving.
+        scope.spawn(move || {
+            let mut stdin = std::io::BufWriter::new(stdin);
+            for entry in entries {
+                if writeln!(stdin, "{}", entry.blob).is_err() {
+                    return;
+                }
+            }
+            let _ = stdin.flush();
+        });
+        scope.spawn(move || {
+            let mut reader = BufReader::with_capacity(1 << 20, stdout);
+            let mut header = String::new();
+            let fail = |message: String| Piece::Failed(GitError::Other(message));
+            for _ in 0..count {
+                header.clear();
+                let size = match reader.read_line(&mut header) {
+                    Err(error) => Err(fail(format!("reading blobs: {error}"))),
+                    Ok(_) => header
                         .trim_end()
                         .rsplit(' ')
                         .next()
-                        .and_then(|size| size.parse::<usize>().ok())
+                        .and_then(|size| size.parse::<u64>().ok())
                         .ok_or_else(|| {
-                            GitError::Other(format!(
+                            fail(format!(
                                 "unexpected answer from git cat-file: {}",
                                 header.trim_end()
                             ))
-                        })
-                })
-                .and_then(|size| {
-                    let mut content = vec![0; size + 1];
-                    reader
-                        .read_exact(&mut content)
-                        .map_err(|error| GitError::Other(format!("reading a blob: {error}")))?;
-                    content.truncate(size);
-                    Ok(content)
-                });
-            let failed = blob.is_err();
-            if sender.send(blob).is_err() || failed {
-                return;
+                        }),
+                };
+                let size = match size {
+                    Ok(size) => size,
+                    Err(failed) => {
+                        let _ = sender.send(failed);
+                        return;
+                    }
+                };
+                let mut left = size;
+                let mut first = true;
+                loop {
+                    let n = usize::try_from(left).unwrap_or(PIECE).min(PIECE);
+                    let mut bytes = vec![0; n];
+                    if let Err(error) = reader.read_exact(&mut bytes) {
+                        let _ = sender.send(fail(format!("reading a blob: {error}")));
+                        return;
+                    }
+                    left -= n as u64;
+                    let piece = if first {
+                        Piece::Blob { size, first: bytes }
+                    } else {
+                        Piece::More(bytes)
+                    };
+                    first = false;
+                    if sender.send(piece).is_err() {
+                        return;
+                    }
+                    if left == 0 {
+                        break;
+                    }
+                }
+                // The newline after the contents.
+                let mut newline = [0u8; 1];
+                if reader.read_exact(&mut newline).is_err() {
+                    let _ = sender.send(fail("git cat-file stopped early".into()));
+                    return;
+                }
             }
-        }
-    });
-    let mut result = Ok(());
-    for entry in entries {
-        match receiver.recv() {
-            Ok(Ok(bytes)) => each(entry, &bytes),
-            Ok(Err(error)) => {
+        });
+        let mut result = Ok(());
+        for entry in entries {
+            let (size, first) = match receiver.recv() {
+                Ok(Piece::Blob { size, first }) => (size, first),
+                Ok(Piece::Failed(error)) => {
+                    result = Err(error);
+                    break;
+                }
+                Ok(Piece::More(_)) | Err(_) => {
+                    result = Err(GitError::Other("git cat-file stopped early".into()));
+                    break;
+                }
+            };
+            let mut blob = Blob {
+                size,
+                left: size - first.len() as u64,
+                piece: first,
+                at: 0,
+                queue: &receiver,
+                error: None,
+            };
+            each(entry, &mut blob);
+            if let Err(error) = blob.finish() {
                 result = Err(error);
                 break;
             }
-            Err(_) => {
-                result = Err(GitError::Other("git cat-file stopped early".into()));
-                break;
-            }
         }
-    }
-    drop(receiver);
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = writer.join();
-    let _ = reader.join();
-    result
+        // Stops both threads: the reader's next send fails, and git's pipes close.
+        drop(receiver);
+        let _ = child.kill();
+        let _ = child.wait();
+        result
+    })
 }
 
-/// The author (name and e-mail) of every line of `path` at `revision`, from `git blame`.
+/// Lines blamed by one `git blame` run, so the argument list stays short.
+const BLAME_BATCH: usize = 500;
+
+/// The author (name and e-mail) of each of `lines` of `path` at `revision`, from `git blame`
+/// run on those lines only (`-L`), so its output stays small however long the file is.
 pub fn blame(
     cache: &Path,
     revision: &str,
     path: &str,
+    lines: &[u32],
 ) -> Result<std::collections::HashMap<u32, (String, String)>, GitError> {
-    let stdout = local(cache, &["blame", "--line-porcelain", revision, "--", path])?;
+    let mut wanted: Vec<u32> = lines.iter().copied().filter(|line| *line > 0).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     let mut authors = std::collections::HashMap::new();
+    for batch in wanted.chunks(BLAME_BATCH) {
+        let mut args = vec!["blame".to_string(), "--line-porcelain".to_string()];
+        // Runs of consecutive lines make one range each.
+        let mut i = 0;
+        while i < batch.len() {
+            let start = batch[i];
+            let mut end = start;
+            while i + 1 < batch.len() && batch[i + 1] == end + 1 {
+                i += 1;
+                end = batch[i];
+            }
+            args.push(format!("-L{start},{end}"));
+            i += 1;
+        }
+        args.extend([revision.to_string(), "--".to_string(), path.to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let stdout = local(cache, &args)?;
+        parse_line_porcelain(&stdout, &mut authors);
+    }
+    Ok(authors)
+}
+
+fn parse_line_porcelain(
+    stdout: &[u8],
+    authors: &mut std::collections::HashMap<u32, (String, String)>,
+) {
     let (mut line, mut name, mut mail) = (0u32, String::new(), String::new());
-    for text in String::from_utf8_lossy(&stdout).lines() {
+    for text in String::from_utf8_lossy(stdout).lines() {
         if text.starts_with('\t') {
             authors.insert(line, (std::mem::take(&mut name), std::mem::take(&mut mail)));
         } else if let Some(value) = text.strip_prefix("author-mail ") {
@@ -529,5 +1163,4 @@ pub fn blame(
             }
         }
     }
-    Ok(authors)
 }

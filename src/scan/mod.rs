@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::analyzers::Catalog;
-use crate::config::Config;
+use crate::config::{Config, ScanLimits};
 use crate::db::{self, Pool};
 use crate::domain::ids::{JobId, RepoId};
 
@@ -40,6 +40,8 @@ pub struct Shared {
     pub processes: process::Processes,
     pub confinement: crate::sandbox::Confinement,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How much of a repository one scan takes.
+    pub limits: ScanLimits,
     /// No new job is taken (a graceful stop has begun); running jobs go on.
     draining: AtomicBool,
     /// Running jobs are abandoned and their tools killed.
@@ -202,6 +204,7 @@ impl ScanPool {
             processes: process::Processes::default(),
             confinement,
             metrics,
+            limits: config.limits,
             draining: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             workers_wanted: config.scan_workers,

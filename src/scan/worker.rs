@@ -9,8 +9,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Instant;
 
-use crate::analyzers::codecount::{self, FileCount};
+use crate::analyzers::codecount;
 use crate::analyzers::{builtin, Linter, ToolDef};
+use crate::config::format_size;
 use crate::db;
 use crate::domain::finding::{self, Finding};
 use crate::domain::ids::{JobId, ProjectId, TaskId};
@@ -422,48 +423,57 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     let scan_path = context.project.scan_path.as_str();
     // The revision's files below the scan path, listed once for the file list, codecount and
     // the built-in checker.
-    let prefix = scan_path.trim_start_matches('/');
-    let dir = format!("{prefix}/");
-    let tree: Vec<checkout::TreeEntry> = checkout::tree_entries(&cache, &revision)
-        .map_err(git_stop)?
+    let listed = list_tree(shared, &cache, &revision, scan_path, &mut job_log)?;
+    let tree = listed.entries;
+    // Files the scan left out (too large for its byte budget): neither scanned nor fixed.
+    let mut left_out: HashSet<String> = listed
+        .over_budget
         .into_iter()
-        .filter(|entry| prefix.is_empty() || entry.path.starts_with(&dir))
+        .map(|entry| entry.path.into())
         .collect();
-    let (mut files, changed) = match &baseline {
-        Some((base, _)) => {
-            let changed = checkout::changed_files(&cache, base, &revision).map_err(git_stop)?;
-            let changed = checkout::within_scan_path(changed, scan_path);
-            // Tools get regular files only, as in a full scan: a symlink may point anywhere.
-            let (regular, left_out) = checkout::regular_files(changed.clone(), &tree);
-            let _ = writeln!(
-                job_log,
-                "incremental scan against {base}: {} changed files",
-                regular.len()
-            );
-            if !left_out.is_empty() {
-                let _ = writeln!(
-                    job_log,
-                    "left out {} changed symlinks or submodules: {}",
-                    left_out.len(),
-                    some_of(&left_out)
-                );
-            }
-            (regular, Some(changed))
-        }
-        None => {
-            let all: Vec<String> = tree.iter().map(|entry| entry.path.clone()).collect();
-            let _ = writeln!(job_log, "full scan: {} files", all.len());
-            (all, None)
-        }
-    };
     // Only command tools need files on disk (codecount reads blobs from git), and a job whose
     // tools all read just the changed files gets just those.
     let needs_tree = tasks
         .iter()
         .any(|task| matches!(task, Planned::Command(_) | Planned::Linter(_)));
+    // The files the tools are given: the changed ones, or all of them. Only tools that run as
+    // processes need the whole list; the in-process analyzers read the tree itself.
+    let (mut files, file_count, changed) = match &baseline {
+        Some((base, _)) => {
+            let mut changed = checkout::changed_files(&cache, base, &revision).map_err(git_stop)?;
+            changed.retain(|path| !left_out.contains(path));
+            let changed = checkout::within_scan_path(changed, scan_path);
+            // Tools get regular files only, as in a full scan: a symlink may point anywhere.
+            let (regular, links) = checkout::regular_files(changed.clone(), &tree);
+            let _ = writeln!(
+                job_log,
+                "incremental scan against {base}: {} changed files",
+                regular.len()
+            );
+            if !links.is_empty() {
+                let _ = writeln!(
+                    job_log,
+                    "left out {} changed symlinks or submodules: {}",
+                    links.len(),
+                    some_of(&links)
+                );
+            }
+            let count = regular.len();
+            (regular, count, Some(changed))
+        }
+        None => {
+            let _ = writeln!(job_log, "full scan: {} files", tree.len());
+            let all: Vec<String> = if needs_tree {
+                tree.iter().map(|entry| entry.path.to_string()).collect()
+            } else {
+                Vec::new()
+            };
+            (all, tree.len(), None)
+        }
+    };
     // Files the scan covered, for deciding which open findings it fixed: every file, or the
     // changed (a file that became a symlink too) and deleted ones of an incremental scan.
-    let covered: Option<HashSet<String>> = match (&baseline, changed) {
+    let mut covered: Option<HashSet<String>> = match (&baseline, changed) {
         (Some((base, _)), Some(changed)) => {
             let deleted = checkout::deleted_files(&cache, base, &revision).map_err(git_stop)?;
             Some(changed.into_iter().chain(deleted).collect())
@@ -477,7 +487,8 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             Planned::Command(tool) => tool.changed_files_only,
         });
     let workspace = Workspace::new(&shared.workspace_dir, job_id.0);
-    let scan_root = workspace.dir.join(scan_path.trim_start_matches('/'));
+    let prefix = scan_path.trim_start_matches('/');
+    let scan_root = workspace.dir.join(prefix);
     // Tools run in the scan path: it must be a real directory of the scanned tree, never a
     // symlink (to `/etc`, say) that a later commit put in its place.
     let not_a_directory = || {
@@ -491,14 +502,16 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     if !checkout::is_directory(&cache, &revision, prefix).map_err(git_stop)? {
         return Err(not_a_directory());
     }
-    if baseline.is_none() && scan_path != "/" && files.is_empty() {
+    if baseline.is_none() && scan_path != "/" && tree.is_empty() {
         return Err(Stop::Fail(
             code::E_CLIENT,
             format!("scan_path {scan_path} holds no files at revision {revision}"),
         ));
     }
     if needs_tree {
-        let only = only_changed.then_some(files.as_slice());
+        // A tree with files left out is checked out file by file, so they never reach the disk.
+        let partial = listed.long_paths > 0 || !left_out.is_empty();
+        let only = (only_changed || partial).then_some(files.as_slice());
         checkout::checkout(&cache, &revision, &workspace.dir, &workspace.index, only)
             .map_err(git_stop)?;
         fs::create_dir_all(&scan_root).map_err(|e| {
@@ -511,18 +524,20 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             return Err(not_a_directory());
         }
         // Nothing handed to a tool may lead out of the checkout, whatever git wrote.
-        let (confined, left_out) = checkout::confined_files(&workspace.dir, files);
-        if !left_out.is_empty() {
+        let (confined, outside) = checkout::confined_files(&workspace.dir, files);
+        if !outside.is_empty() {
             let _ = writeln!(
                 job_log,
                 "left out {} paths that are not regular files inside the checkout: {}",
-                left_out.len(),
-                some_of(&left_out)
+                outside.len(),
+                some_of(&outside)
             );
         }
         files = confined;
         let what = if only_changed {
             "the changed files"
+        } else if partial {
+            "the files the scan takes"
         } else {
             "the whole tree"
         };
@@ -536,12 +551,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot create the workspace: {e}")))?;
         let _ = writeln!(job_log, "no tool needs a checkout");
     }
-    let mut list = String::with_capacity(files.len() * 32);
-    for file in &files {
-        list.push_str(file);
-        list.push('\n');
-    }
-    fs::write(&workspace.file_list, list)
+    write_file_list(&workspace.file_list, &files)
         .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot write the file list: {e}")))?;
 
     advance(shared, job_id, JobState::Inited, JobState::Running)?;
@@ -550,7 +560,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         baseline
             .as_ref()
             .map_or(String::new(), |(base, _)| format!(" baseline {base}")),
-        files.len()
+        file_count
     );
 
     let mut counted = None;
@@ -560,6 +570,8 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     for (task, task_id) in tasks.iter().zip(task_ids) {
         still(shared, job_id, JobState::Running)?;
         let task_started = Instant::now();
+        // What the task's message adds to "success" (files it skipped, say).
+        let mut note: Option<String> = None;
         let mut task_log = open_log(&shared.task_log_path(job_id, task_id))?;
         let _ = task_log.write_all(header.as_bytes());
         {
@@ -580,6 +592,9 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                     count.lines.blank.unwrap_or(0),
                     count.lines.total.unwrap_or(0)
                 );
+                note = update
+                    .left_out
+                    .note(&mut task_log, &mut job_log, "codecount");
                 counted = Some((count, update));
                 Ok(None)
             }
@@ -590,6 +605,10 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                 set_progress(shared, task_id, 10)
                     .and_then(|()| run_builtin(shared, context.project.id, &cache, &tree, only))
                     .map(|(found, update)| {
+                        note = update
+                            .left_out
+                            .note(&mut task_log, &mut job_log, builtin::TOOL);
+                        left_out.extend(update.unchecked.iter().cloned());
                         checked = Some(update);
                         Some((builtin::TOOL.to_string(), found))
                     })
@@ -623,8 +642,10 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
                             .map(|(finding, fingerprint)| (finding, fingerprint, None)),
                     );
                 }
+                let message =
+                    note.map_or_else(|| "success".to_string(), |note| format!("success; {note}"));
                 let conn = shared.pool.get()?;
-                db::tasks::close(&conn, task_id, code::OK, "success", 100)?;
+                db::tasks::close(&conn, task_id, code::OK, &message, 100)?;
                 db::jobs::increment_task_done(&conn, job_id)?;
             }
             Err(Stop::Fail(result_code, message)) => {
@@ -638,10 +659,25 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         }
     }
 
+    // Blame runs git: no connection is held meanwhile.
+    if context.scheme.blame_enabled && !findings.is_empty() {
+        let max_size = shared.limits.max_check_file_size;
+        blame_findings(
+            &cache,
+            &revision,
+            &tree,
+            max_size,
+            &mut findings,
+            &mut job_log,
+        );
+    }
     let mut conn = shared.pool.get()?;
     let project_id = context.project.id;
-    if context.scheme.blame_enabled && !findings.is_empty() {
-        blame_findings(&cache, &revision, &mut findings, &mut job_log);
+    // Files left out of a full scan, or given up on by the checker, keep their findings open.
+    if !left_out.is_empty() {
+        if let Some(covered) = covered.as_mut() {
+            covered.retain(|path| !left_out.contains(path));
+        }
     }
     let scan_findings = db::findings::ScanFindings {
         project_id,
@@ -649,9 +685,11 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         scan_id: context.job.scan_id,
         revision: &revision,
         tools: &lint_tools,
-        coverage: covered
-            .as_ref()
-            .map_or(db::findings::Coverage::Full, db::findings::Coverage::Files),
+        coverage: match &covered {
+            Some(files) => db::findings::Coverage::Files(files),
+            None if left_out.is_empty() => db::findings::Coverage::Full,
+            None => db::findings::Coverage::AllBut(&left_out),
+        },
         findings: &findings,
     };
     let mut recorded = None;
@@ -665,7 +703,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             recorded = Some(db::findings::record(tx, &scan_findings)?);
         }
         if let Some(update) = &checked {
-            db::findings::apply_checked(tx, project_id, &update.removed, &update.added)?;
+            update.store(tx, project_id)?;
         }
         Ok(())
     })?;
@@ -706,15 +744,18 @@ fn some_of(paths: &[String]) -> String {
 }
 
 /// How a job's line count changes the project's per-file snapshot when its results are stored.
-struct SnapshotUpdate {
-    /// Paths whose rows go: gone from the tree, or changed.
+/// It borrows the files it counted from the job's tree, so a large tree is never copied.
+struct SnapshotUpdate<'t> {
+    /// Paths whose rows go: gone from the tree, changed, or now too large to count.
     removed: Vec<String>,
-    /// Files counted anew, with their blob ids.
-    added: Vec<(String, FileCount)>,
+    /// Files counted anew.
+    added: Vec<(&'t checkout::TreeEntry, codecount::Lines)>,
     reused: usize,
+    /// Files counted line by line, or not counted, for their size.
+    left_out: LeftOut,
 }
 
-impl SnapshotUpdate {
+impl SnapshotUpdate<'_> {
     fn describe(&self) -> String {
         format!(
             "counted {} files, reused the counts of {} unchanged ones",
@@ -724,86 +765,319 @@ impl SnapshotUpdate {
     }
 
     fn store(&self, tx: &rusqlite::Transaction<'_>, project_id: ProjectId) -> rusqlite::Result<()> {
-        db::counts::apply(tx, project_id, &self.removed, &self.added)
+        let added = self
+            .added
+            .iter()
+            .map(|(entry, lines)| (&*entry.path, entry.blob.to_string(), *lines));
+        db::counts::apply(tx, project_id, &self.removed, added)
     }
+}
+
+/// Files an in-process analyzer did not read whole, or at all, and why: for the task log, the
+/// job log and the task's message.
+#[derive(Default)]
+struct LeftOut {
+    /// `(what happened to them, paths)`, e.g. `("skipped 1 file over 64 MiB", ["big.txt"])`.
+    groups: Vec<(String, Vec<String>)>,
+}
+
+impl LeftOut {
+    /// Adds a group, `what` being a verb phrase around the count: `skipped {} over 64 MiB`.
+    fn add(&mut self, what: &str, paths: Vec<String>) {
+        if !paths.is_empty() {
+            let what = what.replace("{}", &files_count(paths.len()));
+            self.groups.push((what, paths));
+        }
+    }
+
+    /// Writes every group to the task log (up to 100 paths each) and the job log (up to 5),
+    /// prefixed with `tool` there; returns the note for the task's message.
+    fn note(&self, task_log: &mut File, job_log: &mut File, tool: &str) -> Option<String> {
+        if self.groups.is_empty() {
+            return None;
+        }
+        for (what, paths) in &self.groups {
+            let _ = writeln!(task_log, "{what}: {}", name_some(paths, 100));
+            let _ = writeln!(job_log, "{tool}: {what}: {}", name_some(paths, 5));
+        }
+        Some(
+            self.groups
+                .iter()
+                .map(|(what, _)| what.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+}
+
+/// `1 file`, `3 files`.
+fn files_count(n: usize) -> String {
+    if n == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{n} files")
+    }
+}
+
+/// The first `most` of `paths` (shortened when very long), then how many more there are.
+fn name_some(paths: &[String], most: usize) -> String {
+    let mut named: Vec<String> = paths
+        .iter()
+        .take(most)
+        .map(|path| checkout::shorten(path))
+        .collect();
+    if paths.len() > most {
+        named.push(format!("and {} more", paths.len() - most));
+    }
+    named.join(", ")
+}
+
+/// The revision's files below the scan path that the scan takes, within the server's limits
+/// (`checkout::scan_tree`). What it leaves out goes to the job log; a revision with more files
+/// than a scan takes fails the job.
+fn list_tree(
+    shared: &Shared,
+    cache: &Path,
+    revision: &str,
+    scan_path: &str,
+    log: &mut File,
+) -> Step<checkout::Tree> {
+    let limits = shared.limits;
+    let prefix = scan_path.trim_start_matches('/');
+    let tree = checkout::scan_tree(
+        cache,
+        revision,
+        prefix,
+        limits.max_scan_files,
+        limits.max_scan_bytes,
+    )
+    .map_err(|error| match error {
+        checkout::TreeError::Git(error) => git_stop(error),
+        checkout::TreeError::TooManyFiles { limit } => Stop::Fail(
+            code::E_CLIENT,
+            format!(
+                "the revision holds more than {limit} files below {scan_path}, more than one \
+                 scan takes on this server (--max-scan-files): scan a directory of it \
+                 (scan_path), or ask the admin to raise the limit"
+            ),
+        ),
+        checkout::TreeError::PathsTooLong => Stop::Fail(
+            code::E_CLIENT,
+            format!(
+                "the paths of the revision's files below {scan_path} add up to more than {}, \
+                 more than one scan takes: scan a directory of it (scan_path)",
+                format_size(checkout::MAX_PATH_LIST_BYTES)
+            ),
+        ),
+    })?;
+    if tree.long_paths > 0 {
+        let mut named = tree.long_path_examples.join(", ");
+        if tree.long_paths > tree.long_path_examples.len() {
+            named.push_str(&format!(
+                " and {} more",
+                tree.long_paths - tree.long_path_examples.len()
+            ));
+        }
+        let _ = writeln!(
+            log,
+            "left out {} whose path is {} bytes or longer: {named}",
+            files_count(tree.long_paths),
+            checkout::MAX_PATH_BYTES
+        );
+    }
+    if !tree.over_budget.is_empty() {
+        let named: Vec<String> = tree
+            .over_budget
+            .iter()
+            .map(|entry| format!("{} ({})", entry.path, format_size(entry.size)))
+            .collect();
+        let _ = writeln!(
+            log,
+            "left out {} to keep the scan within {} of files (--max-scan-bytes), largest \
+             first: {}",
+            files_count(named.len()),
+            format_size(limits.max_scan_bytes),
+            name_some(&named, 5)
+        );
+    }
+    Ok(tree)
+}
+
+/// Writes the file list command tools read (`{files}`), a line per path.
+fn write_file_list(path: &Path, files: &[String]) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(File::create(path)?);
+    for file in files {
+        out.write_all(file.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 /// Line counts of the whole tree below the project's `scan_path` at `revision`, read from git's
 /// objects, not from a checkout. A file whose blob id matches the project's snapshot (the last
 /// stored count) keeps its counts, since the same id means the same bytes; every other file is
-/// read and counted. A full scan and an incremental one give the same totals.
-fn count_lines(
+/// read and counted: with tokei when it is at most `max_check_file_size`, line by line as a
+/// stream when it is larger, and not at all beyond `max_count_file_size`. A full scan and an
+/// incremental one give the same totals.
+fn count_lines<'t>(
     shared: &Shared,
     context: &Context,
     cache: &Path,
-    tree: &[checkout::TreeEntry],
-) -> Step<(codecount::Count, SnapshotUpdate)> {
-    let entries = tree
-        .iter()
-        .filter(|entry| codecount::may_count(&entry.path))
-        .cloned();
-    let mut snapshot: HashMap<String, (String, FileCount)> = {
+    tree: &'t [checkout::TreeEntry],
+) -> Step<(codecount::Count, SnapshotUpdate<'t>)> {
+    let limits = shared.limits;
+    // The snapshot, read a row at a time against the tree (sorted by path, as git lists it):
+    // only the counts of unchanged files are kept, by their place in the tree. A language name
+    // tokei no longer knows is counted again.
+    let mut reuse: Vec<Option<codecount::Lines>> = Vec::new();
+    let mut removed = Vec::new();
+    {
         let conn = shared.pool.get()?;
-        db::counts::load(&conn, context.project.id)?
-            .into_iter()
-            .map(|(blob, file)| (file.path.clone(), (blob, file)))
-            .collect()
-    };
-    let mut files = Vec::with_capacity(tree.len());
+        db::counts::for_each(&conn, context.project.id, |path, blob, language, counts| {
+            let narrow = |n: i64| u32::try_from(n).ok();
+            let unchanged = tree_position(tree, &path)
+                .filter(|&at| tree[at].blob.is(blob))
+                .zip(codecount::language_named(language))
+                .zip(
+                    narrow(counts[0])
+                        .zip(narrow(counts[1]))
+                        .zip(narrow(counts[2])),
+                );
+            match unchanged {
+                Some(((at, language), ((code, comment), blank))) => {
+                    if reuse.is_empty() {
+                        reuse.resize(tree.len(), None);
+                    }
+                    reuse[at] = Some(codecount::Lines {
+                        language,
+                        code,
+                        comment,
+                        blank,
+                    });
+                }
+                // Gone from the tree, changed, or of a language no longer known.
+                None => removed.push(path),
+            }
+        })?;
+    }
     let mut to_read = Vec::new();
-    for entry in entries {
-        match snapshot.remove(&entry.path) {
-            Some((blob, file)) if blob == entry.blob => files.push(file),
-            _ => to_read.push(entry),
+    let mut too_large = Vec::new();
+    let mut reused = 0;
+    for (at, entry) in tree.iter().enumerate() {
+        if reuse.get(at).is_some_and(Option::is_some) {
+            reused += 1;
+        } else if !codecount::may_count(&entry.path) {
+            continue;
+        } else if entry.size > limits.max_count_file_size {
+            too_large.push(entry.path.to_string());
+        } else {
+            to_read.push(entry);
         }
     }
-    let reused = files.len();
     let mut added = Vec::with_capacity(to_read.len());
-    checkout::read_blobs(cache, &to_read, |entry, bytes| {
-        if let Some(file) = codecount::count_blob(&entry.path, bytes) {
-            added.push((entry.blob.clone(), file));
+    let mut streamed = Vec::new();
+    checkout::read_blobs(cache, &to_read, |entry, blob| {
+        let counted = if blob.size() <= limits.max_check_file_size {
+            blob.read_all()
+                .map(|bytes| codecount::count_blob(&entry.path, &bytes))
+        } else {
+            codecount::count_stream(&entry.path, blob)
+        };
+        // A read that failed is git's failure: `read_blobs` returns it.
+        if let Ok(Some(lines)) = counted {
+            if blob.size() > limits.max_check_file_size {
+                streamed.push(entry.path.to_string());
+            }
+            added.push((entry, lines));
         }
     })
     .map_err(git_stop)?;
-    files.extend(added.iter().map(|(_, file)| file.clone()));
-    // What is left of the snapshot is gone from the tree; changed paths are replaced.
-    let removed = snapshot
-        .into_keys()
-        .chain(to_read.into_iter().map(|entry| entry.path))
-        .collect();
+    let count = codecount::summarise(
+        reuse
+            .iter()
+            .flatten()
+            .chain(added.iter().map(|(_, lines)| lines))
+            .copied(),
+    );
+    let mut left_out = LeftOut::default();
+    left_out.add(
+        &format!(
+            "counted {{}} over {} line by line (blank, line comments, code)",
+            format_size(limits.max_check_file_size)
+        ),
+        streamed,
+    );
+    left_out.add(
+        &format!(
+            "skipped {{}} over {} (not read, not counted)",
+            format_size(limits.max_count_file_size)
+        ),
+        too_large,
+    );
     Ok((
-        codecount::summarise(&files),
+        count,
         SnapshotUpdate {
             removed,
             added,
             reused,
+            left_out,
         },
     ))
 }
 
-/// Sets each finding's author from `git blame` of its line. A file git cannot blame (it is
-/// gone, say) leaves its findings without one; the reason goes to the job log.
+/// Where `path` is in `tree`, which is sorted by path bytes (git lists a tree in that order).
+fn tree_position(tree: &[checkout::TreeEntry], path: &str) -> Option<usize> {
+    tree.binary_search_by(|entry| (*entry.path).cmp(path)).ok()
+}
+
+/// Sets each finding's author from `git blame` of its line. Files over `max_size` bytes are not
+/// blamed (nor files the tree does not hold); neither is a file git cannot blame. Each reason
+/// goes to the job log.
 fn blame_findings(
     cache: &Path,
     revision: &str,
+    tree: &[checkout::TreeEntry],
+    max_size: u64,
     findings: &mut [(Finding, String, Option<String>)],
     log: &mut File,
 ) {
-    let paths: HashSet<String> = findings
-        .iter()
-        .filter(|(f, _, _)| f.line > 0)
-        .map(|(f, _, _)| f.path.clone())
-        .collect();
+    let mut lines: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (finding, _, _) in findings.iter() {
+        if finding.line > 0 {
+            lines.entry(&finding.path).or_default().push(finding.line);
+        }
+    }
+    let mut too_large = Vec::new();
     let mut authors = HashMap::new();
-    for path in paths {
-        match checkout::blame(cache, revision, &path) {
-            Ok(lines) => {
-                authors.insert(path, lines);
+    for entry in tree {
+        let Some(wanted) = lines.get(&*entry.path) else {
+            continue;
+        };
+        if entry.size > max_size {
+            too_large.push(entry.path.to_string());
+            continue;
+        }
+        match checkout::blame(cache, revision, &entry.path, wanted) {
+            Ok(found) => {
+                authors.insert(entry.path.to_string(), found);
             }
             Err(error) => {
-                let _ = writeln!(log, "cannot blame {path}: {error}");
+                let _ = writeln!(
+                    log,
+                    "cannot blame {}: {error}",
+                    checkout::shorten(&entry.path)
+                );
             }
         }
+    }
+    if !too_large.is_empty() {
+        let _ = writeln!(
+            log,
+            "blame: skipped {} over {}: {}",
+            files_count(too_large.len()),
+            format_size(max_size),
+            name_some(&too_large, 5)
+        );
     }
     for (finding, _, author) in findings.iter_mut() {
         *author = authors
@@ -817,74 +1091,252 @@ fn blame_findings(
 /// older checker are never reused.
 const CHECKER_VERSION: &str = "1";
 
-/// What a run of the built-in checker changes in the project's per-file results.
+/// The most findings the built-in checker keeps in one scan. Past it, the findings of further
+/// files are dropped and those files are left out of the scan's coverage (their open findings
+/// stay open), so a repository made to hold millions of flaws costs a bounded amount of memory.
+const MAX_CHECKER_FINDINGS: usize = 50_000;
+
+/// What a run of the built-in checker changes in the project's per-file results. It borrows
+/// the files it read from the job's tree.
 #[derive(Default)]
-struct CheckedUpdate {
+struct CheckedUpdate<'t> {
     removed: Vec<String>,
-    added: Vec<(String, String, String)>,
+    /// Files read anew that had no findings.
+    clean: Vec<&'t checkout::TreeEntry>,
+    /// Files read anew, with their findings as JSON.
+    added: Vec<(&'t checkout::TreeEntry, String)>,
+    /// Files whose findings the checker did not all report (skipped, or past a findings
+    /// limit): the scan does not count as having looked at them.
+    unchecked: Vec<String>,
+    left_out: LeftOut,
+}
+
+impl CheckedUpdate<'_> {
+    fn store(&self, tx: &rusqlite::Transaction<'_>, project_id: ProjectId) -> rusqlite::Result<()> {
+        let clean = self.clean.iter().map(|entry| (*entry, "[]"));
+        let added = self
+            .added
+            .iter()
+            .map(|(entry, json)| (*entry, json.as_str()))
+            .chain(clean)
+            .map(|(entry, json)| (&*entry.path, checker_key(&entry.blob), json));
+        db::findings::apply_checked(tx, project_id, &self.removed, added)
+    }
+}
+
+/// What the project's last check says of one file of the tree, in one byte (a scan may hold one
+/// per file of a large tree); the findings themselves are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cached {
+    /// Nothing.
+    None,
+    /// Results of another blob or checker version.
+    Stale,
+    /// Results of this blob: no findings.
+    Clean,
+    /// Results of this blob, with findings.
+    Found,
+}
+
+/// The key the checker's cached results of a blob are stored under: the blob and the checker's
+/// version.
+fn checker_key(blob: &checkout::Oid) -> String {
+    format!("{blob}@{CHECKER_VERSION}")
 }
 
 /// Runs the built-in checker over the revision's files below `scan_path` (or only `only`, the
 /// changed files of an incremental scan), reading them from git. A file whose blob the project's
-/// last check already saw keeps that result; only other files are read. Returns each finding
-/// with its fingerprint, computed from the file's own lines.
-fn run_builtin(
+/// last check already saw keeps that result; only other files are read: whole up to the
+/// checker's own `file-too-large` limit, only their first bytes (to tell binary from text) up
+/// to `max_check_file_size`, and not at all beyond, where the size alone makes the
+/// `file-too-large` finding. Returns each finding with its fingerprint, computed from the
+/// file's own lines.
+fn run_builtin<'t>(
     shared: &Shared,
     project_id: ProjectId,
     cache: &Path,
-    tree: &[checkout::TreeEntry],
+    tree: &'t [checkout::TreeEntry],
     only: Option<&[String]>,
-) -> Step<(Vec<(Finding, String)>, CheckedUpdate)> {
+) -> Step<(Vec<(Finding, String)>, CheckedUpdate<'t>)> {
+    use std::io::Read;
+    let max_read = shared.limits.max_check_file_size;
     let only: Option<HashSet<&str>> = only.map(|files| files.iter().map(String::as_str).collect());
     let entries = tree
         .iter()
-        .filter(|entry| {
-            only.as_ref()
-                .is_none_or(|only| only.contains(entry.path.as_str()))
-        })
-        .cloned();
-    let mut checked = {
-        let conn = shared.pool.get()?;
-        db::findings::load_checked(&conn, project_id)?
-    };
-    let key = |blob: &str| format!("{blob}@{CHECKER_VERSION}");
+        .enumerate()
+        .filter(|(_, entry)| only.as_ref().is_none_or(|only| only.contains(&*entry.path)));
+    let mut update = CheckedUpdate::default();
+    // The last results, read a row at a time against the tree (sorted by path, as git lists
+    // it) and kept by place in the tree; results of another blob or checker version are stale.
+    let mut cached: Vec<Cached> = Vec::new();
+    let mut gone = Vec::new();
+    // Held while the earlier results are read, and let go before git runs.
+    let conn = shared.pool.get()?;
+    {
+        db::findings::for_each_checked(&conn, project_id, |path, key, json| {
+            let Some(at) = tree_position(tree, &path) else {
+                gone.push(path);
+                return;
+            };
+            if cached.is_empty() {
+                cached.resize(tree.len(), Cached::None);
+            }
+            cached[at] = if key != checker_key(&tree[at].blob) {
+                Cached::Stale
+            } else if json == "[]" {
+                Cached::Clean
+            } else {
+                Cached::Found
+            };
+        })?;
+    }
+    let config = builtin::Config::default();
     let mut found: Vec<(Finding, String)> = Vec::new();
     let mut to_read = Vec::new();
-    for entry in entries {
-        match checked.remove(&entry.path) {
-            Some((blob, json)) if blob == key(&entry.blob) => {
-                found.extend(
-                    serde_json::from_str::<Vec<(Finding, String)>>(&json).unwrap_or_default(),
-                );
+    let (mut unread, mut skipped, mut capped, mut unreported) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (at, entry) in entries {
+        let last = cached.get(at).copied().unwrap_or(Cached::None);
+        match last {
+            Cached::Clean | Cached::Found => {
+                // Findings are read back one file at a time, and only while there is room.
+                let json = if last == Cached::Found && found.len() < MAX_CHECKER_FINDINGS {
+                    db::findings::checked_findings(&conn, project_id, &entry.path)?
+                } else {
+                    None
+                };
+                let file_found = json
+                    .map(|json| {
+                        serde_json::from_str::<Vec<(Finding, String)>>(&json).unwrap_or_default()
+                    })
+                    .unwrap_or_default();
+                // No room for its findings (or they would not read back): not reported.
+                let no_room = last == Cached::Found && file_found.is_empty();
+                if no_room || found.len() + file_found.len() > MAX_CHECKER_FINDINGS {
+                    unreported.push(entry.path.to_string());
+                } else {
+                    if file_found.len() >= config.max_findings_per_file {
+                        capped.push(entry.path.to_string());
+                    }
+                    found.extend(file_found);
+                }
+            }
+            // Too large to read: its size alone decides, and nothing is cached.
+            _ if entry.size > max_read => {
+                if last == Cached::Stale {
+                    update.removed.push(entry.path.to_string());
+                }
+                if entry.size <= config.max_file_bytes {
+                    skipped.push(entry.path.to_string());
+                } else if found.len() >= MAX_CHECKER_FINDINGS {
+                    unreported.push(entry.path.to_string());
+                } else {
+                    let finding = builtin::too_large(&entry.path, entry.size, &config);
+                    let fingerprint =
+                        finding::fingerprints(std::slice::from_ref(&finding), |_, _| None);
+                    found.extend(std::iter::once(finding).zip(fingerprint));
+                    unread.push(entry.path.to_string());
+                }
             }
             _ => to_read.push(entry),
         }
     }
-    let config = builtin::Config::default();
-    let mut update = CheckedUpdate::default();
-    checkout::read_blobs(cache, &to_read, |entry, bytes| {
-        let file_findings = builtin::check_file(&entry.path, bytes, &config);
-        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-        let fingerprints = finding::fingerprints(&file_findings, |_, line| {
-            let index = usize::try_from(line).ok()?.checked_sub(1)?;
-            lines
-                .get(index)
-                .map(|text| String::from_utf8_lossy(text).into_owned())
-        });
-        let file_found: Vec<(Finding, String)> =
-            file_findings.into_iter().zip(fingerprints).collect();
-        let json = serde_json::to_string(&file_found).unwrap_or_else(|_| "[]".to_string());
-        update
-            .added
-            .push((entry.path.clone(), key(&entry.blob), json));
+    drop(cached);
+    drop(conn);
+    checkout::read_blobs(cache, &to_read, |entry, blob| {
+        let size = blob.size();
+        let file = if size <= config.max_file_bytes {
+            let Ok(bytes) = blob.read_all() else {
+                return;
+            };
+            let file = builtin::check_bounded(&entry.path, &bytes, &config);
+            let fingerprints = fingerprints_from(&file.findings, &bytes);
+            (
+                file.findings.into_iter().zip(fingerprints).collect(),
+                file.dropped,
+            )
+        } else {
+            // Only `file-too-large` or nothing: the first bytes tell which.
+            let mut head = Vec::with_capacity(builtin::SNIFF_BYTES);
+            if (&mut *blob)
+                .take(builtin::SNIFF_BYTES as u64)
+                .read_to_end(&mut head)
+                .is_err()
+            {
+                return;
+            }
+            let findings: Vec<Finding> = if builtin::is_binary(&head) {
+                Vec::new()
+            } else {
+                vec![builtin::too_large(&entry.path, size, &config)]
+            };
+            let fingerprints = finding::fingerprints(&findings, |_, _| None);
+            (findings.into_iter().zip(fingerprints).collect(), 0)
+        };
+        let (file_found, dropped): (Vec<(Finding, String)>, usize) = file;
+        if found.len() + file_found.len() > MAX_CHECKER_FINDINGS {
+            // Not cached either: a later scan with room for them reads the file again.
+            unreported.push(entry.path.to_string());
+            return;
+        }
+        if dropped > 0 {
+            capped.push(entry.path.to_string());
+        }
+        if file_found.is_empty() {
+            update.clean.push(entry);
+        } else {
+            let json = serde_json::to_string(&file_found).unwrap_or_else(|_| "[]".to_string());
+            update.added.push((entry, json));
+        }
         found.extend(file_found);
     })
     .map_err(git_stop)?;
-    // A full scan saw the whole tree: what is left of the old results is gone from it.
+    // A full scan saw the whole tree: old results of paths not in it go.
     if only.is_none() {
-        update.removed.extend(checked.into_keys());
+        update.removed.extend(gone);
     }
+    let read_limit = format_size(max_read);
+    update.left_out.add(
+        &format!("did not read {{}} over {read_limit} (file-too-large from the size alone)"),
+        unread,
+    );
+    update.left_out.add(
+        &format!("skipped {{}} over {read_limit} (not checked)"),
+        skipped.clone(),
+    );
+    update.left_out.add(
+        &format!(
+            "kept the first {} findings of {{}} with more",
+            config.max_findings_per_file
+        ),
+        capped.clone(),
+    );
+    update.left_out.add(
+        &format!("reported nothing for {{}} past the scan's {MAX_CHECKER_FINDINGS} findings"),
+        unreported.clone(),
+    );
+    update.unchecked = skipped
+        .into_iter()
+        .chain(capped)
+        .chain(unreported)
+        .collect();
     Ok((found, update))
+}
+
+/// The fingerprints of one file's findings, from the file's bytes. Only the flagged lines are
+/// turned into text.
+fn fingerprints_from(findings: &[Finding], bytes: &[u8]) -> Vec<String> {
+    let wanted: HashSet<u32> = findings.iter().map(|finding| finding.line).collect();
+    let mut lines: HashMap<u32, String> = HashMap::new();
+    if wanted.iter().any(|line| *line > 0) {
+        for (index, text) in bytes.split(|b| *b == b'\n').enumerate() {
+            let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            if wanted.contains(&line) {
+                lines.insert(line, String::from_utf8_lossy(text).into_owned());
+            }
+        }
+    }
+    finding::fingerprints(findings, |_, line| lines.get(&line).cloned())
 }
 
 fn describe_findings(found: &[(Finding, String)]) -> String {

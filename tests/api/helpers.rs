@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use codepup::config::{parse_offset, Config, ToolSettings};
+use codepup::config::{parse_offset, Config, ScanLimits, ToolSettings};
 use codepup::{Application, RunningServer};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -174,6 +174,7 @@ impl TestApp {
             metrics_bind: None,
             // Tests stop servers in the middle of jobs: no grace unless a test asks for it.
             shutdown_grace: Duration::ZERO,
+            limits: ScanLimits::default(),
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         adjust(&mut config);

@@ -3,6 +3,7 @@
 
 mod admin_jobs;
 mod bad_input;
+mod bombs;
 mod branches_and_projects;
 mod confinement;
 mod findings;
