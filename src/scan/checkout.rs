@@ -25,7 +25,7 @@ pub fn update_cache(
 ) -> Result<PathBuf, GitError> {
     let cache = cache_root.join(format!("repo-{repo_id}.git"));
     if cache.join("HEAD").exists() {
-        let _ = writeln!(log, "$ git fetch --prune -- {fetch_url}");
+        let _ = writeln!(log, "$ git fetch --prune -- {}", without_credentials(fetch_url));
         let mut command = git::command();
         command
             .args(["-c", "gc.auto=0", "--git-dir"])
@@ -46,7 +46,7 @@ pub fn update_cache(
     // Clone under a temporary name and rename, so a clone cut short is never taken for a cache.
     let partial = cache_root.join(format!("repo-{repo_id}.git.partial"));
     let _ = fs::remove_dir_all(&partial);
-    let _ = writeln!(log, "$ git clone --bare -- {fetch_url}");
+    let _ = writeln!(log, "$ git clone --bare -- {}", without_credentials(fetch_url));
     let mut command = git::command();
     command
         .args([
@@ -63,6 +63,38 @@ pub fn update_cache(
     fs::rename(&partial, &cache)
         .map_err(|error| GitError::Other(format!("cannot keep the clone: {error}")))?;
     Ok(cache)
+}
+
+/// `fetch_url` as the job log may show it: a user name or password in it becomes `***`.
+fn without_credentials(fetch_url: &str) -> String {
+    let Some((scheme, rest)) = fetch_url.split_once("://") else {
+        return fetch_url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => fetch_url.to_string(),
+    }
+}
+
+/// Removes a directory tree whatever its depth. A tool may leave a tree tens of thousands of
+/// directories deep in its scratch space, which `fs::remove_dir_all` (recursive) would overflow
+/// the worker's stack on, aborting the server; `rm -rf` walks it without recursion and never
+/// follows a link.
+pub fn remove_tree(path: &Path) {
+    if fs::symlink_metadata(path).is_err() {
+        return;
+    }
+    let removed = std::process::Command::new("rm")
+        .args(["-rf", "--one-file-system", "--"])
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !removed.is_ok_and(|status| status.success()) {
+        log::warn!("could not remove {}", path.display());
+    }
 }
 
 /// Removes clones a crash cut short.
@@ -372,8 +404,8 @@ impl Workspace {
 
 impl Drop for Workspace {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-        let _ = fs::remove_dir_all(&self.scratch);
+        remove_tree(&self.dir);
+        remove_tree(&self.scratch);
         let _ = fs::remove_file(&self.index);
         let _ = fs::remove_file(&self.file_list);
     }
@@ -386,17 +418,30 @@ pub fn clear_workspaces(root: &Path) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let _ = if path.is_dir() {
-            fs::remove_dir_all(&path)
+        if path.is_dir() {
+            remove_tree(&path);
         } else {
-            fs::remove_file(&path)
-        };
+            let _ = fs::remove_file(&path);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_job_log() {
+        assert_eq!(
+            without_credentials("https://bot:s3cret@example.com/a/b.git"),
+            "https://***@example.com/a/b.git"
+        );
+        assert_eq!(
+            without_credentials("https://example.com/u@x.git"),
+            "https://example.com/u@x.git"
+        );
+        assert_eq!(without_credentials("/srv/repo"), "/srv/repo");
+    }
 
     #[test]
     fn only_regular_files_reached_through_real_directories_are_confined() {
