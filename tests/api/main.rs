@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a loopback port, a real SQLite file in a temp dir, real
 //! git repositories made with the git CLI. One test binary, linked once.
 
+mod attack;
 mod bad_input;
 mod confinement;
 mod findings;

@@ -1,0 +1,190 @@
+//! Attacks on tool confinement. A scanned repository is hostile: its linter configuration and the
+//! scripts a `tools.toml` command runs are the attacker's code. Each test makes one attempt and
+//! asserts the SAFE outcome, so a test that fails is an attack that got through.
+
+use std::io::ErrorKind;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    eventually, git, has_tool, make_git_repo, process_running, task_log, tools, TestApp, World,
+    ADMIN_TOKEN,
+};
+
+const SLOW: Duration = Duration::from_secs(180);
+
+/// A number unique to this test process, for the command lines of processes a tool leaves.
+fn marker(base: u32) -> String {
+    format!("{base}.{:05}", std::process::id() % 100_000)
+}
+
+/// Commits `files` (created with their parent directories) into `repo`.
+fn commit(repo: &Path, files: &[(&str, &[u8])]) {
+    for (path, bytes) in files {
+        let file = repo.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "hostile"]);
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Kills (SIGKILL, by pid) every process whose command line holds `needle`: cleanup of what an
+/// attack left behind, before the test fails.
+fn kill_processes_with(needle: &str) -> Vec<i32> {
+    let mut killed = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline)
+            .replace('\0', " ")
+            .contains(needle)
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            killed.push(pid);
+        }
+    }
+    killed
+}
+
+/// One column of every stored finding.
+fn stored(app: &TestApp, sql: &str) -> Vec<(String, String, i64)> {
+    let conn = rusqlite::Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// A second repository in the world's team, with a project whose scheme is `scheme`; returns
+/// the project's path.
+fn other_project(app: &TestApp, world: &World, repo_dir: &Path, scheme: Value) -> String {
+    let repo = app
+        .post(
+            &format!("{}/repos/", world.team_path()),
+            ADMIN_TOKEN,
+            json!({"scm_url": repo_dir.to_str().unwrap()}),
+        )
+        .expect(201);
+    let repo_path = format!("{}/repos/{}", world.team_path(), repo.data()["id"]);
+    let created = app
+        .post(&format!("{repo_path}/initscheme/"), ADMIN_TOKEN, scheme)
+        .expect(201);
+    let scheme_id = created.data()["scan_scheme"].as_i64().unwrap();
+    let project = app
+        .post(
+            &format!("{repo_path}/projects/"),
+            ADMIN_TOKEN,
+            json!({"branch": "main", "scan_scheme_id": scheme_id}),
+        )
+        .expect(201);
+    format!("{repo_path}/projects/{}", project.data()["id"])
+}
+
+fn job_log(app: &TestApp, project: &str, job_id: i64) -> String {
+    let reply = app
+        .get(&format!("{project}/jobs/{job_id}/log/"), ADMIN_TOKEN)
+        .expect(200);
+    reply.body.as_str().unwrap().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files: what a tool may read.
+// ---------------------------------------------------------------------------------------------
+
+/// `paths::installation_of` adds the prefix of the interpreter a program's `#!` line names (and
+/// the base of a `pyvenv.cfg` beside it) to what the tool may read. When the program is the
+/// repository's own script, the repository chooses that path: `#!/tmp/../bin/sh` makes the
+/// "prefix" `/tmp/..`, which is `/`, and no hidden path starts with `/tmp/..`, so nothing is cut
+/// out of it. The tool then reads, as the tool user, everything others may read: here another
+/// job's checkout (another repository's private source) in the data directory.
+#[test]
+fn a_repository_script_cannot_widen_what_it_may_read_with_its_shebang_or_pyvenv_cfg() {
+    let holder = marker(701);
+    let app = TestApp::spawn_with_tools(&tools(&[
+        ("holder", &format!(r#"["sleep", "{holder}"]"#), ""),
+        ("plain", r#"["sh", "./check.sh"]"#, ""),
+        ("shebang", r#"["./check.sh"]"#, ""),
+        ("venv", r#"["venv/bin/check"]"#, ""),
+    ]));
+    let world = World::build(&app);
+    // The victim: another repository, whose job keeps its checkout while its tool runs.
+    let secret = format!("VICTIM-SOURCE-{}", std::process::id());
+    let victim_repo = make_git_repo(
+        &app.repos_dir().join("victim"),
+        &[("secret.txt", &format!("{secret}\n"))],
+    );
+    let victim = other_project(
+        &app,
+        &world,
+        &victim_repo,
+        json!({"name": "victim", "tools": ["holder"]}),
+    );
+    // The attacker: its scripts look for the other jobs' checkouts beside their own
+    // (the tool runs in `workspaces/job-N`).
+    let reader =
+        "for n in 1 2 3 4 5 6 7 8 9; do cat ../job-$n/secret.txt 2>/dev/null; done; echo looked\n";
+    commit(
+        &world.repo_dir,
+        &[
+            ("check.sh", format!("#!/tmp/../bin/sh\n{reader}").as_bytes()),
+            ("venv/bin/check", format!("#!/bin/sh\n{reader}").as_bytes()),
+            ("venv/pyvenv.cfg", b"home = /tmp/../bin\n"),
+        ],
+    );
+    make_executable(&world.repo_dir.join("check.sh"));
+    make_executable(&world.repo_dir.join("venv/bin/check"));
+    commit(&world.repo_dir, &[]);
+    let attacker = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "attacker", "tools": ["plain", "shebang", "venv"]}),
+    );
+    let (victim_job, _) = app.start_scan(&victim, json!({}));
+    assert!(
+        eventually(SLOW, || process_running(&format!("sleep {holder}"))),
+        "the victim's tool never started"
+    );
+    let (job_id, _) = app.start_scan(&attacker, json!({}));
+    let detail = app.wait_for_job(&attacker, job_id, SLOW);
+    app.post(
+        &format!("{victim}/jobs/{victim_job}/cancel/"),
+        ADMIN_TOKEN,
+        json!({}),
+    )
+    .expect(200);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let logs: Vec<String> = (1..=3)
+        .map(|task| task_log(&app, &attacker, job_id, &detail["tasks"][task]["id"]))
+        .collect();
+    // The same script run by `sh` is confined: the victim's checkout is out of reach.
+    assert!(logs[0].contains("looked"), "{}", logs[0]);
+    assert!(!logs[0].contains(&secret), "plain: {}", logs[0]);
+    let mut leaked = Vec::new();
+    for (how, log) in [("#! line", &logs[1]), ("pyvenv.cfg", &logs[2])] {
+        assert!(log.contains("looked"), "{log}");
+        if log.contains(&secret) {
+            leaked.push(format!("through its {how}:\n{log}"));
+        }
+    }
+    assert!(
+        leaked.is_empty(),
+        "the repository's script read another job's checkout {}",
+        leaked.join("\n")
+    );
+}
