@@ -188,3 +188,45 @@ fn a_repository_script_cannot_widen_what_it_may_read_with_its_shebang_or_pyvenv_
         leaked.join("\n")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Processes: living longer than the job.
+// ---------------------------------------------------------------------------------------------
+
+/// The tool is PID 1 of its namespace, but what ends it is a parent-death signal and the
+/// server's kill of the supervisor's process group. A tool may clear its own parent-death
+/// signal (`prctl(PR_SET_PDEATHSIG, 0)`) and leave the group (`setsid`): killed on its timeout,
+/// its supervisor dies and it lives on, with everything it started, after its job closed.
+#[test]
+fn a_tool_that_clears_its_parent_death_signal_does_not_outlive_its_job() {
+    let sleeper = marker(702);
+    let escape = format!(
+        "import ctypes, os; ctypes.CDLL(None).prctl(1, 0); os.setsid(); os.execv('/bin/sleep', ['sleep', '{sleeper}'])"
+    );
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "survivor",
+        &format!("[\"python3\", \"-c\", {escape:?}]"),
+        "timeout = 2",
+    )]));
+    let world = World::build(&app);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "survivor", "tools": ["survivor"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 202, "{detail}");
+    let gone = eventually(Duration::from_secs(5), || {
+        !process_running(&format!("sleep {sleeper}"))
+    });
+    let left = if gone {
+        Vec::new()
+    } else {
+        kill_processes_with(&format!("sleep {sleeper}"))
+    };
+    assert!(
+        gone,
+        "the tool outlived its job (killed by the test now: pids {left:?})"
+    );
+}
