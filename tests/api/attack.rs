@@ -230,3 +230,98 @@ fn a_tool_that_clears_its_parent_death_signal_does_not_outlive_its_job() {
         "the tool outlived its job (killed by the test now: pids {left:?})"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Resources.
+// ---------------------------------------------------------------------------------------------
+
+/// `memory_mb` is RLIMIT_AS, which counts one process. A tool that forks gets it once per
+/// process: six children of a 256 MiB tool each hold 200 MiB at once.
+#[test]
+fn a_tools_memory_limit_holds_for_all_its_processes_together() {
+    let hog = r#"import os, time
+kids = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(200 * 1024 * 1024)
+            block[::4096] = b"x" * (len(block) // 4096)
+            os.write(1, b"child holds 200 MiB\n")
+            time.sleep(3)
+            os._exit(0)
+        except MemoryError:
+            os.write(1, b"child refused\n")
+            os._exit(1)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+print("done")
+"#;
+    let app = TestApp::spawn_with_tools(&format!(
+        "[limits]\nmemory_mb = 256\nprocesses = 64\n{}",
+        tools(&[("hog", r#"["python3", "hog.py"]"#, "")])
+    ));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("hog.py", hog.as_bytes())]);
+    let project = world.project_with_scheme(&app, "main", json!({"name": "hog", "tools": ["hog"]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(log.contains("done"), "{log}");
+    let held = log.matches("child holds 200 MiB").count();
+    assert!(
+        held <= 1,
+        "a tool limited to 256 MiB held {held} x 200 MiB at once:\n{log}"
+    );
+}
+
+/// A tool writes without end to its stdout, which is its task log: the log is kept after the
+/// job, so each task may leave up to `file_size_mb` (1 GiB by default) on the server's disk.
+#[test]
+fn a_tools_output_in_its_task_log_is_bounded() {
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "chatty",
+        r#"["head", "-c", "67108864", "/dev/zero"]"#,
+        "",
+    )]));
+    let world = World::build(&app);
+    let project =
+        world.project_with_scheme(&app, "main", json!({"name": "chatty", "tools": ["chatty"]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let task_id = detail["tasks"][1]["id"].as_i64().unwrap();
+    let log = app
+        .data_dir()
+        .join(format!("logs/job-{job_id}/task-{task_id}.log"));
+    let size = std::fs::metadata(&log).unwrap().len();
+    assert!(
+        size <= 16 << 20,
+        "64 MiB of tool output became a task log of {} MiB, kept for good",
+        size >> 20
+    );
+}
+
+/// The task log is the tool's stderr, opened by the server (O_APPEND does not stop
+/// `ftruncate`): a tool erases what the server wrote there before it, here the header and the
+/// command line the server logged.
+#[test]
+fn a_tool_cannot_erase_what_the_server_wrote_in_its_task_log() {
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "eraser",
+        r#"["python3", "-c", "import os; os.ftruncate(2, 0); os.write(2, b'all is well\\n')"]"#,
+        "",
+    )]));
+    let world = World::build(&app);
+    let project =
+        world.project_with_scheme(&app, "main", json!({"name": "eraser", "tools": ["eraser"]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(log.contains("all is well"), "{log}");
+    assert!(
+        log.contains("files to scan") && log.contains("$ python3"),
+        "the tool erased the server's lines from its task log:\n{log}"
+    );
+}
