@@ -325,3 +325,414 @@ fn a_tool_cannot_erase_what_the_server_wrote_in_its_task_log() {
         "the tool erased the server's lines from its task log:\n{log}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reports the server parses.
+// ---------------------------------------------------------------------------------------------
+
+/// SARIF message placeholders are filled one argument after the other, each in the text the
+/// previous ones made: argument `i` may hold `{i+1}` twice, so the text doubles with every
+/// argument. 24 arguments (a 300-byte log) make an 8 MiB message (and 32 MiB on the way); 40
+/// would make a terabyte and kill the server.
+#[test]
+fn sarif_message_arguments_cannot_expand_a_message_without_bound() {
+    let generate = r#"import json, sys
+n = 24
+arguments = ["{%d}{%d}" % (i + 1, i + 1) for i in range(n - 1)] + ["x"]
+json.dump({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}},
+    "results": [{"ruleId": "r", "message": {"text": "{0}", "arguments": arguments}}]}]}, sys.stdout)
+"#;
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "expander",
+        r#"["python3", "gen.py"]"#,
+        "format = \"sarif\"",
+    )]));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("gen.py", generate.as_bytes())]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "expander", "lint_enabled": true, "languages": ["python"],
+               "tools": ["expander"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let lengths = stored(&app, "SELECT rule, path, length(message) FROM issues");
+    let longest = lengths.iter().map(|(_, _, len)| *len).max().unwrap_or(0);
+    assert!(
+        longest <= 64 * 1024,
+        "a 300-byte SARIF log made a {longest}-byte message: {detail}"
+    );
+}
+
+/// Rules named by `ruleId` are looked up by a scan of the run's rules for every result: with
+/// R rules and N results that is R x N comparisons. 30,000 of each (2 MB of SARIF) keep a scan
+/// worker busy for seconds; a 256 MiB log of millions of each, for days, and nothing stops it
+/// (the job's time limit closes the job, not the parse).
+#[test]
+fn sarif_results_are_read_in_time_linear_in_the_log() {
+    let generate = r#"import json, sys
+n = 30000
+json.dump({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x",
+    "rules": [{"id": "rule-%d" % i} for i in range(n)]}},
+    "results": [{"ruleId": "nowhere"} for _ in range(n)]}]}, sys.stdout)
+"#;
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "quadratic",
+        r#"["python3", "gen.py"]"#,
+        "format = \"sarif\"",
+    )]));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("gen.py", generate.as_bytes())]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "quadratic", "lint_enabled": true, "languages": ["python"],
+               "tools": ["quadratic"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = job_log(&app, &project, job_id);
+    let took: u64 = log
+        .lines()
+        .find_map(|line| line.strip_prefix("task quadratic took "))
+        .and_then(|rest| rest.trim_end_matches(" ms").parse().ok())
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        took < 10_000,
+        "reading 30,000 results against 30,000 rules took {took} ms"
+    );
+}
+
+/// A report path that is no file of the checkout, longer than any path can be, is stored and
+/// served as it is: every listing of the project's findings carries it from then on.
+#[test]
+fn a_finding_path_longer_than_any_path_is_not_stored() {
+    let generate = r#"import json, sys
+json.dump({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}},
+    "results": [{"ruleId": "r", "message": {"text": "m"},
+                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a" * (4 << 20)},
+                                                     "region": {"startLine": 1}}}]}]}]}, sys.stdout)
+"#;
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "longpath",
+        r#"["python3", "gen.py"]"#,
+        "format = \"sarif\"",
+    )]));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("gen.py", generate.as_bytes())]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "longpath", "lint_enabled": true, "languages": ["python"],
+               "tools": ["longpath"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    app.wait_for_job(&project, job_id, SLOW);
+    let longest = stored(&app, "SELECT rule, message, length(path) FROM issues")
+        .into_iter()
+        .map(|(_, _, len)| len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest <= 4096, "a {longest}-byte finding path was stored");
+}
+
+/// Deeply nested JSON in a report fails its task cleanly (serde_json's depth limit) and the
+/// server keeps serving.
+#[test]
+fn a_deeply_nested_report_fails_its_task_and_nothing_else() {
+    let generate = r#"import sys
+sys.stdout.write('{"version": "2.1.0", "runs": ' + "[" * 1000000 + "]" * 1000000 + "}")
+"#;
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "nested",
+        r#"["python3", "gen.py"]"#,
+        "format = \"sarif\"",
+    )]));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("gen.py", generate.as_bytes())]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "nested", "lint_enabled": true, "languages": ["python"],
+               "tools": ["nested"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 211, "{detail}");
+    app.get("/server/main/api/v3/jobs/summary/", ADMIN_TOKEN)
+        .expect(200);
+}
+
+/// The fingerprint of a finding, as `domain::finding::fingerprints` makes it.
+fn fingerprint(tool: &str, rule: &str, path: &str, text: &str, occurrence: u32) -> String {
+    let input = format!("{tool}\0{rule}\0{path}\0{text}\0{occurrence}");
+    let output = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()[..32].to_string()
+}
+
+/// Report paths that lead out of the checkout (`..`, absolute paths, `file://` URIs, a committed
+/// symlink) name the admin token: the server computes fingerprints from the lines of the files
+/// findings name, and must read none of these. A fingerprint made from an empty line proves it.
+#[test]
+fn finding_paths_out_of_the_checkout_never_make_the_server_read_there() {
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "paths",
+        r#"["python3", "gen.py"]"#,
+        "format = \"sarif\"",
+    )]));
+    let world = World::build(&app);
+    let token = app.data_dir().join("admin.token");
+    let token_path = token.to_str().unwrap();
+    let uris = [
+        "a.py".to_string(),
+        "../../admin.token".to_string(),
+        token_path.to_string(),
+        format!("file://{token_path}"),
+        "link.py".to_string(),
+        "linkdir/admin.token".to_string(),
+    ];
+    let generate = format!(
+        "import json, sys\nuris = {uris:?}\njson.dump({{'version': '2.1.0', 'runs': [{{'tool': {{'driver': {{'name': 'x'}}}}, 'results': [{{'ruleId': 'r', 'message': {{'text': 'm'}}, 'locations': [{{'physicalLocation': {{'artifactLocation': {{'uri': u}}, 'region': {{'startLine': 1}}}}}}]}} for u in uris]}}]}}, sys.stdout)\n"
+    );
+    std::os::unix::fs::symlink(&token, world.repo_dir.join("link.py")).unwrap();
+    std::os::unix::fs::symlink(app.data_dir(), world.repo_dir.join("linkdir")).unwrap();
+    commit(
+        &world.repo_dir,
+        &[("gen.py", generate.as_bytes()), ("a.py", b"import os\n")],
+    );
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "paths", "lint_enabled": true, "languages": ["python"],
+               "tools": ["paths"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let rows = stored(&app, "SELECT path, fingerprint, line FROM issues");
+    assert_eq!(rows.len(), uris.len(), "{rows:?}");
+    for (path, stored_fingerprint, _) in &rows {
+        let text = if path == "a.py" { "import os" } else { "" };
+        // An absolute path and its file:// URI are one path: occurrences 1 and 2 of it.
+        let unread: Vec<String> = (1..=2)
+            .map(|occurrence| fingerprint("paths", "r", path, text, occurrence))
+            .collect();
+        assert!(
+            unread.contains(stored_fingerprint),
+            "the server read {path} for its fingerprint"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real server's memory: a report small enough to pass every check makes it allocate
+// gigabytes. These run the codepup binary itself, to measure its peak memory alone.
+// ---------------------------------------------------------------------------------------------
+
+/// A codepup binary serving on a data directory of its own.
+struct RealServer {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+    repo: PathBuf,
+}
+
+impl RealServer {
+    /// Starts the binary with `tools_toml` and a repository holding `files`.
+    fn start(tools_toml: &str, files: &[(&str, &[u8])]) -> RealServer {
+        let dir = tempfile::tempdir().unwrap();
+        let repos = dir.path().join("repos");
+        let repo = make_git_repo(&repos.join("r"), &[("src/main.py", "print('hi')\n")]);
+        commit(&repo, files);
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("tools.toml"), tools_toml).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_codepup"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "1",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .arg("--allow-local-repos")
+            .arg(&repos)
+            .env("CODEPUP_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let base = listen_address(&mut child);
+        RealServer {
+            child,
+            base,
+            _dir: dir,
+            repo,
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let request = ureq::request(method, &format!("{}/server/main/api/{path}", self.base))
+            .set("Authorization", &format!("Token {ADMIN_TOKEN}"));
+        let response = if method == "GET" {
+            request.call()
+        } else {
+            request.send_json(body)
+        };
+        match response {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Peak resident memory of the server so far, KiB.
+    fn peak_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    /// Scans the repository with `scheme`, waits for the job and returns its detail.
+    fn scan(&self, scheme: Value) -> Value {
+        self.call("POST", "v3/orgs/", json!({"name": "k", "org_sid": "k"}));
+        self.call("POST", "v3/orgs/k/teams/", json!({"name": "t"}));
+        self.call(
+            "POST",
+            "orgs/k/teams/t/repos/",
+            json!({"scm_url": self.repo.to_str().unwrap()}),
+        );
+        let scheme = self.call("POST", "orgs/k/teams/t/repos/1/initscheme/", scheme);
+        let scheme_id = scheme["data"]["scan_scheme"].clone();
+        self.call(
+            "POST",
+            "orgs/k/teams/t/repos/1/projects/",
+            json!({"branch": "main", "scan_scheme_id": scheme_id}),
+        );
+        let started = self.call(
+            "POST",
+            "orgs/k/teams/t/repos/1/projects/1/scans/create/",
+            json!({}),
+        );
+        let job = started["data"]["job"]["id"].as_i64().expect("a job");
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let detail = self.call(
+                "GET",
+                &format!("orgs/k/teams/t/repos/1/projects/1/jobs/{job}/detail/"),
+                Value::Null,
+            );
+            if detail["data"]["state"] == 2 {
+                return detail["data"].clone();
+            }
+            assert!(Instant::now() < deadline, "{detail}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the server's log until it says where it listens, then keeps draining it.
+fn listen_address(server: &mut Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let stderr = server.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the server said where it listens")
+            .unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            if let Some(address) = rest.split_whitespace().next() {
+                break address.to_string();
+            }
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    address
+}
+
+/// The fingerprint step reads every file a finding names into a vector of lines, once per
+/// distinct path *string*, and keeps them all until the last finding is done. `big.dat/`,
+/// `big.dat//`, ... are distinct strings for one file, and a 16 MiB file of empty lines is
+/// 16 M `String`s, 384 MiB. A pylint `init-hook` that writes the report itself, six findings
+/// in a 1 KB report, takes the server past 2 GiB; sixty would take it past 20.
+#[test]
+fn one_file_named_many_ways_in_a_report_does_not_multiply_the_servers_memory() {
+    if !has_tool("pylint") {
+        return;
+    }
+    let hook = r#"[MAIN]
+init-hook=import sys, json, os; out = [a[9:] for a in sys.argv if a.startswith("--output=")][0]; json.dump([{"type": "warning", "path": "big.dat" + "/" * i, "symbol": "s", "message": "m", "message-id": "W1", "line": 1, "column": 0} for i in range(6)], open(out, "w")); os._exit(0)
+"#;
+    let big = vec![b'\n'; 16 * 1024 * 1024];
+    let server = RealServer::start(
+        "",
+        &[
+            (".pylintrc", hook.as_bytes()),
+            ("big.dat", &big),
+            ("a.py", b"x = 1\n"),
+        ],
+    );
+    let before = server.peak_kib();
+    let detail = server.scan(
+        json!({"name": "s", "lint_enabled": true, "languages": ["python"],
+                                    "tools": ["pylint"], "cloc_scan_enabled": false}),
+    );
+    let grown = server.peak_kib().saturating_sub(before);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    assert!(
+        grown < 1024 * 1024,
+        "a 1 KB report of six findings grew the server's peak memory by {} MiB",
+        grown >> 10
+    );
+}
+
+/// Each SARIF result `{}` (3 bytes) becomes a `serde_json::Value`, a `Finding` with five
+/// strings, a fingerprint and rows in the database. The 256 MiB cap on a report bounds bytes,
+/// not findings: 600,000 empty results (1.8 MB) grow the server by hundreds of MiB, so a
+/// report at the cap (85 million) needs tens of GiB.
+#[test]
+fn a_report_of_many_tiny_findings_does_not_take_the_servers_memory() {
+    let generate = r#"import sys
+sys.stdout.write('{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": ['
+                 + ",".join(["{}"] * 600000) + "]}]}")
+"#;
+    let server = RealServer::start(
+        &tools(&[("flood", r#"["python3", "gen.py"]"#, "format = \"sarif\"")]),
+        &[("gen.py", generate.as_bytes())],
+    );
+    let before = server.peak_kib();
+    let detail = server.scan(
+        json!({"name": "s", "lint_enabled": true, "languages": ["python"],
+                                    "tools": ["flood"], "cloc_scan_enabled": false}),
+    );
+    let grown = server.peak_kib().saturating_sub(before);
+    assert!(
+        grown < 128 * 1024,
+        "a 1.8 MB report grew the server's peak memory by {} MiB: {detail}",
+        grown >> 10
+    );
+}
