@@ -736,3 +736,43 @@ sys.stdout.write('{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"
         grown >> 10
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The server acting on paths a tool controls.
+// ---------------------------------------------------------------------------------------------
+
+/// Before each linter run the server removes `<scratch>/tmp/<linter>-report.json`. The tool
+/// user owns `<scratch>/tmp`, and an earlier tool of the job may have made it a symlink: the
+/// server (root) then unlinks that name in any directory. shellcheck reads no report file, so
+/// its task even succeeds.
+#[test]
+fn a_link_left_in_the_scratch_space_never_makes_the_server_delete_outside_it() {
+    if !has_tool("shellcheck") {
+        return;
+    }
+    let victim = tempfile::tempdir().unwrap();
+    let precious = victim.path().join("shellcheck-report.json");
+    std::fs::write(&precious, "the admin's file\n").unwrap();
+    let link = format!(
+        "[\"sh\", \"-c\", \"rm -rf \\\"$TMPDIR\\\" && ln -s {} \\\"$TMPDIR\\\" && echo linked\"]",
+        victim.path().display()
+    );
+    let app = TestApp::spawn_with_tools(&tools(&[("linker", &link, "")]));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("run.sh", b"#!/bin/sh\necho $1\n")]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "unlink", "lint_enabled": true, "languages": ["shell"],
+               "tools": ["linker", "shellcheck"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let linker = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(linker.contains("linked"), "{linker}");
+    assert!(
+        precious.exists(),
+        "the server deleted {} through the tool's link: {detail}",
+        precious.display()
+    );
+}
