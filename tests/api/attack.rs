@@ -776,3 +776,91 @@ fn a_link_left_in_the_scratch_space_never_makes_the_server_delete_outside_it() {
         precious.display()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Linter options and configuration.
+// ---------------------------------------------------------------------------------------------
+
+/// pylint pre-processes `--init-hook`, `--rcfile`, `--output` and `--load-plugins` in its whole
+/// argument list before argparse sees `--`: a checked-out file named like one of them is an
+/// option, whatever `--` says.
+#[test]
+fn a_file_named_like_a_pylint_option_stays_a_file() {
+    if !has_tool("pylint") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    commit(
+        &world.repo_dir,
+        &[
+            ("a.py", b"import os\n"),
+            (
+                "--init-hook=import sys;sys.stderr.write('HOOK FROM A FILE NAME');#.py",
+                b"x = 1\n",
+            ),
+        ],
+    );
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "named", "lint_enabled": true, "languages": ["python"],
+               "tools": ["pylint"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(
+        !log.contains("HOOK FROM A FILE NAME"),
+        "a file name became pylint's --init-hook:\n{log}"
+    );
+}
+
+/// ruff settings in the repository that name paths outside the checkout (`extend` to the admin
+/// token, `cache-dir` and `output-file` in the data directory) reach nothing there: ruff runs
+/// confined, and the report goes to the file on the command line.
+#[test]
+fn ruff_settings_that_name_the_data_directory_reach_nothing_there() {
+    if !has_tool("ruff") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let data = app.data_dir();
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let extended = format!(
+        "[tool.ruff]\nextend = \"{}\"\ncache-dir = \"{}\"\noutput-file = \"{}\"\n",
+        data.join("admin.token").display(),
+        data.join("ruff-cache").display(),
+        data.join("ruff-out").display(),
+    );
+    // (ruff 0.17 has no `output-file` setting any more: a file that names it does not parse.)
+    let redirected = format!(
+        "[tool.ruff]\ncache-dir = \"{}\"\n",
+        data.join("ruff-cache").display(),
+    );
+    for (name, pyproject) in [("extended", extended), ("redirected", redirected)] {
+        commit(
+            &world.repo_dir,
+            &[
+                ("pyproject.toml", pyproject.as_bytes()),
+                ("a.py", b"import os\n"),
+            ],
+        );
+        let project = world.project_with_scheme(
+            &app,
+            "main",
+            json!({"name": name, "lint_enabled": true, "languages": ["python"],
+                   "tools": ["ruff"]}),
+        );
+        let (job_id, _) = app.start_scan(&project, json!({"incr_scan": false}));
+        let detail = app.wait_for_job(&project, job_id, SLOW);
+        let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+        assert!(!log.contains(token.trim()), "{name}: {log}");
+        assert!(!data.join("ruff-cache").exists(), "{name}");
+        assert!(!data.join("ruff-out").exists(), "{name}");
+        if name == "redirected" {
+            assert_eq!(detail["result_code"], 0, "{detail}\n{log}");
+        }
+    }
+}
