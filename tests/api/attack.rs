@@ -864,3 +864,263 @@ fn ruff_settings_that_name_the_data_directory_reach_nothing_there() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Network, signals, ptrace.
+// ---------------------------------------------------------------------------------------------
+
+/// Python that tries one thing per line and says `ATTACK <what>: succeeded|refused <why>`.
+fn attempts(lines: &[(&str, String)]) -> String {
+    let mut script = String::from(
+        "import ctypes, os, socket, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         def attempt(name, action):\n    try:\n        result = action()\n        \
+         sys.stderr.write(f'ATTACK {name}: succeeded {result!r}\\n')\n    \
+         except BaseException as error:\n        \
+         sys.stderr.write(f'ATTACK {name}: refused {type(error).__name__} {error}\\n')\n\
+         def checked(result):\n    if result == -1:\n        \
+         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))\n    return result\n",
+    );
+    for (name, action) in lines {
+        script.push_str(&format!("attempt({name:?}, lambda: {action})\n"));
+    }
+    script
+}
+
+/// TCP to the server's own listener and to another on loopback, UDP, ICMP and an abstract
+/// Unix socket; signals, ptrace and `/proc` of the server. All refused.
+#[test]
+fn a_tool_reaches_no_socket_and_cannot_touch_the_server() {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_nonblocking(true).unwrap();
+    let abstract_name = format!("codepup-attack-{}", std::process::id());
+    let abstract_listener = {
+        use std::os::linux::net::SocketAddrExt;
+        let address =
+            std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind_addr(&address).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        listener
+    };
+    let server = std::process::id();
+    let app = TestApp::spawn_with_tools(&tools(&[("prober", r#"["python3", "probe.py"]"#, "")]));
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let script = attempts(&[
+        (
+            "tcp-server",
+            format!("socket.create_connection(('127.0.0.1', {port}), timeout=3).close()"),
+        ),
+        (
+            "tcp-listener",
+            format!(
+                "socket.create_connection(('127.0.0.1', {}), timeout=3).close()",
+                tcp.local_addr().unwrap().port()
+            ),
+        ),
+        (
+            "udp",
+            format!(
+                "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {}))",
+                udp.local_addr().unwrap().port()
+            ),
+        ),
+        (
+            "icmp",
+            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP).sendto(b'\\x08\\x00\\xf7\\xff\\x00\\x00\\x00\\x00', ('127.0.0.1', 0))".to_string(),
+        ),
+        (
+            "abstract-unix",
+            format!("socket.socket(socket.AF_UNIX).connect('\\0{abstract_name}')"),
+        ),
+        ("signal-server", format!("os.kill({server}, 0)")),
+        ("pidfd-server", format!("os.pidfd_open({server})")),
+        (
+            "ptrace-server",
+            format!("checked(libc.ptrace(16, {server}, None, None))"),
+        ),
+        ("environ-server", format!("open('/proc/{server}/environ').read()")),
+        ("fds-server", format!("os.listdir('/proc/{server}/fd')")),
+        ("root-server", format!("os.listdir('/proc/{server}/root')")),
+        ("cwd-server", format!("os.listdir('/proc/{server}/cwd')")),
+        ("mem-server", format!("open('/proc/{server}/mem', 'rb')")),
+    ]);
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("probe.py", script.as_bytes())]);
+    let project =
+        world.project_with_scheme(&app, "main", json!({"name": "probe", "tools": ["prober"]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    let tried = log
+        .lines()
+        .filter(|line| line.starts_with("ATTACK "))
+        .count();
+    assert_eq!(tried, 13, "{log}");
+    for line in log.lines().filter(|line| line.starts_with("ATTACK ")) {
+        assert!(line.contains(": refused "), "{line}\n{log}");
+    }
+    assert!(matches!(tcp.accept(), Err(e) if e.kind() == ErrorKind::WouldBlock));
+    let mut buffer = [0u8; 16];
+    assert!(matches!(udp.recv_from(&mut buffer), Err(e) if e.kind() == ErrorKind::WouldBlock));
+    assert!(matches!(abstract_listener.accept(), Err(e) if e.kind() == ErrorKind::WouldBlock));
+}
+
+/// A Unix socket with a path the tool user may write: Landlock controls those only from ABI 9
+/// (Linux 7.1), and the README says so. Any such socket on the machine (the D-Bus system bus, a
+/// container runtime's socket with loose modes, an agent's socket in /tmp) is reachable.
+#[test]
+fn a_tool_cannot_connect_to_a_pathname_unix_socket() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let app = TestApp::spawn_with_tools(&tools(&[("prober", r#"["python3", "probe.py"]"#, "")]));
+    let script = attempts(&[(
+        "unix-path",
+        format!(
+            "socket.socket(socket.AF_UNIX).connect({:?})",
+            path.to_str().unwrap()
+        ),
+    )]);
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("probe.py", script.as_bytes())]);
+    let project =
+        world.project_with_scheme(&app, "main", json!({"name": "probe", "tools": ["prober"]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(log.contains("ATTACK unix-path"), "{log}");
+    let accepted = listener.accept();
+    assert!(
+        matches!(accepted, Err(ref e) if e.kind() == ErrorKind::WouldBlock),
+        "the tool connected to {}:\n{log}",
+        path.display()
+    );
+}
+
+/// The tools of a job share the scratch directory, their `HOME`: a tool without network plants
+/// a `.pth` file in the user site-packages there (`~/.local/lib/pythonX.Y/site-packages`), and
+/// the next Python tool of the job, one the admin allowed the network, runs it at start-up. The
+/// repository's code borrows the network of a tool it should never have reached.
+#[test]
+fn a_tool_without_network_cannot_plant_code_in_a_later_tool_that_has_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let planter = format!(
+        r#"import os, site, sys
+packages = site.getusersitepackages()
+os.makedirs(packages, exist_ok=True)
+with open(os.path.join(packages, "zz-planted.pth"), "w") as pth:
+    pth.write("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3).close(); print('planted code ran with the network')\n")
+print("planted in", packages)
+"#
+    );
+    let app = TestApp::spawn_with_tools(&tools(&[
+        ("planter", r#"["python3", "plant.py"]"#, ""),
+        (
+            "online",
+            r#"["/usr/bin/python3", "-c", "print('the online tool ran')"]"#,
+            "network = true",
+        ),
+    ]));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("plant.py", planter.as_bytes())]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "planted", "tools": ["planter", "online"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let planted = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(planted.contains("planted in"), "{planted}");
+    let online = task_log(&app, &project, job_id, &detail["tasks"][2]["id"]);
+    assert!(online.contains("the online tool ran"), "{online}");
+    let accepted = listener.accept();
+    assert!(
+        matches!(accepted, Err(ref e) if e.kind() == ErrorKind::WouldBlock),
+        "code planted by a tool without network connected out through the next tool:\n{online}"
+    );
+}
+
+/// `/proc` is the host's, and codepup runs git with the repository URL on its command line: a
+/// URL that carries credentials (`https://user:token@host/...`, which the API hides by showing
+/// `scm_url` without them) is readable in `/proc/<git>/cmdline` by every tool running at that
+/// moment, whichever team's job it belongs to. Here another team member registers such a
+/// repository while a hostile repository's tool watches.
+#[test]
+fn a_tool_never_sees_the_credentials_of_another_repository_being_fetched() {
+    // A "git server" that takes the connection and never answers: git waits, its command line
+    // in view.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let secret = format!("token-{}", std::process::id());
+    let scraper = r#"import os, time
+deadline = time.time() + 30
+seen = set()
+while time.time() < deadline and not seen:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "@127.0.0.1" in cmdline:
+            seen.add(cmdline)
+    time.sleep(0.02)
+for cmdline in seen:
+    print("SAW", cmdline)
+print("scraped")
+"#;
+    let app = TestApp::spawn_with_tools(&tools(&[("scraper", r#"["python3", "scrape.py"]"#, "")]));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("scrape.py", scraper.as_bytes())]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "scraper", "tools": ["scraper"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    assert!(
+        eventually(SLOW, || process_running("python3 scrape.py")),
+        "the scraper never started"
+    );
+    // Another team's repository, registered with credentials in its URL; making its project
+    // runs `git ls-remote` on it.
+    let base = app.base.clone();
+    let team = world.team_path();
+    let url = format!("http://builder:{secret}@127.0.0.1:{port}/team/private.git");
+    let registering = std::thread::spawn(move || {
+        let post = |path: &str, body: Value| {
+            let response = ureq::post(&format!("{base}{path}"))
+                .set("Authorization", &format!("Token {ADMIN_TOKEN}"))
+                .send_json(body);
+            match response {
+                Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json::<Value>().unwrap(),
+                Err(error) => panic!("{error}"),
+            }
+        };
+        let repo = post(&format!("{team}/repos/"), json!({"scm_url": url}));
+        let repo_id = repo["data"]["id"].clone();
+        post(
+            &format!("{team}/repos/{repo_id}/projects/"),
+            json!({"branch": "main", "global_scheme_id": 1}),
+        );
+    });
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    drop(silent);
+    let _ = registering.join();
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(log.contains("scraped"), "{log}");
+    assert!(
+        !log.contains(&secret),
+        "a tool read another repository's credentials from git's command line:\n{log}"
+    );
+}
