@@ -1124,3 +1124,35 @@ print("scraped")
         "a tool read another repository's credentials from git's command line:\n{log}"
     );
 }
+
+/// Not a tool at all, but the same attacker: the line counter reads every blob whole into
+/// memory (`read_blobs` allocates each blob's size), through a queue of up to 256 blobs. One
+/// 48 MiB blob of Python (a few hundred KB in the pack) under 17 names is read 17 times, and
+/// git's reader runs ahead of the counter, so they pile up in the queue: the server grows by
+/// most of 17 x 48 MiB. 256 names of a larger blob take tens of GiB.
+#[test]
+fn one_large_blob_under_many_names_does_not_take_the_servers_memory() {
+    let server = RealServer::start("", &[("big.py", &b"x = 1\n".repeat(8 << 20))]);
+    let blob = git(&server.repo, &["rev-parse", ":big.py"]);
+    for copy in 0..16 {
+        git(
+            &server.repo,
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("100644,{blob},copy{copy:02}.py"),
+            ],
+        );
+    }
+    git(&server.repo, &["commit", "-q", "-m", "copies"]);
+    let before = server.peak_kib();
+    let detail = server.scan(json!({"name": "s", "tools": []}));
+    let grown = server.peak_kib().saturating_sub(before);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    assert!(
+        grown < 256 * 1024,
+        "counting one 48 MiB blob under 17 names grew the server's peak memory by {} MiB",
+        grown >> 10
+    );
+}
