@@ -546,11 +546,18 @@ struct RealServer {
     base: String,
     _dir: tempfile::TempDir,
     repo: PathBuf,
+    data: PathBuf,
 }
 
 impl RealServer {
     /// Starts the binary with `tools_toml` and a repository holding `files`.
     fn start(tools_toml: &str, files: &[(&str, &[u8])]) -> RealServer {
+        RealServer::start_as(None, tools_toml, files)
+    }
+
+    /// The same, run as `uid` (through `setpriv`) when given: an unprivileged server, whose
+    /// tools run as its own user.
+    fn start_as(uid: Option<u32>, tools_toml: &str, files: &[(&str, &[u8])]) -> RealServer {
         let dir = tempfile::tempdir().unwrap();
         let repos = dir.path().join("repos");
         let repo = make_git_repo(&repos.join("r"), &[("src/main.py", "print('hi')\n")]);
@@ -558,7 +565,27 @@ impl RealServer {
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         std::fs::write(data.join("tools.toml"), tools_toml).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_codepup"))
+        let mut command = match uid {
+            None => Command::new(env!("CARGO_BIN_EXE_codepup")),
+            Some(uid) => {
+                let owner = format!("{uid}:{uid}");
+                let status = Command::new("chown")
+                    .args(["-R", &owner])
+                    .arg(dir.path())
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+                let mut command = Command::new("setpriv");
+                command
+                    .arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg("--clear-groups")
+                    .arg(env!("CARGO_BIN_EXE_codepup"))
+                    .env("HOME", dir.path());
+                command
+            }
+        };
+        let mut child = command
             .args([
                 "serve",
                 "--bind",
@@ -582,6 +609,7 @@ impl RealServer {
             base,
             _dir: dir,
             repo,
+            data,
         }
     }
 
@@ -1154,5 +1182,99 @@ fn one_large_blob_under_many_names_does_not_take_the_servers_memory() {
         grown < 256 * 1024,
         "counting one 48 MiB blob under 17 names grew the server's peak memory by {} MiB",
         grown >> 10
+    );
+}
+
+/// The `#!` widening above, on a server that does not run as root (its tools run as its own
+/// user, and only Landlock keeps them from the data directory): the repository's script reads
+/// the admin token, and so owns the server.
+#[test]
+fn an_unprivileged_servers_tool_cannot_read_the_admin_token_through_its_shebang() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("note: not root, so this test cannot start a server as another user; skipped");
+        return;
+    }
+    // The tool runs in `workspaces/job-1`.
+    let script = b"#!/tmp/../bin/sh\necho token: $(cat ../../admin.token)\n";
+    let server = RealServer::start_as(
+        Some(65534),
+        &tools(&[("script", r#"["./check.sh"]"#, "")]),
+        &[("check.sh", script)],
+    );
+    // The repository belongs to the server's user now: git (as root) is told it may work in it.
+    let trusted = ["-c", "safe.directory=*"];
+    git(
+        &server.repo,
+        &[&trusted[..], &["update-index", "--chmod=+x", "check.sh"]].concat(),
+    );
+    git(
+        &server.repo,
+        &[&trusted[..], &["commit", "-q", "-m", "executable"]].concat(),
+    );
+    let detail = server.scan(json!({"name": "s", "tools": ["script"]}));
+    let log = std::fs::read_to_string(server.data.join(format!(
+        "logs/job-{}/task-{}.log",
+        detail["id"], detail["tasks"][1]["id"]
+    )))
+    .unwrap();
+    assert!(log.contains("token:"), "{detail}\n{log}");
+    assert!(
+        !log.contains(ADMIN_TOKEN),
+        "the repository's script read the admin token:\n{log}"
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+const SYS_ADD_KEY_AND_KEYCTL: (i64, i64) = (248, 250);
+#[cfg(target_arch = "aarch64")]
+const SYS_ADD_KEY_AND_KEYCTL: (i64, i64) = (217, 219);
+
+/// The supervisor changes the user but keeps the server's session keyring, and a process
+/// possesses the keys of its session keyring: a tool reads whatever the server (or whoever
+/// started it: a login session, a Kerberos `KEYRING:` cache) keeps there. Landlock does not
+/// cover keyctl(2).
+#[test]
+#[allow(unsafe_code)]
+fn a_tool_cannot_read_the_servers_session_keyring() {
+    extern "C" {
+        fn syscall(number: i64, ...) -> i64;
+    }
+    let (add_key, keyctl) = SYS_ADD_KEY_AND_KEYCTL;
+    let payload = format!("keyring-secret-{}", std::process::id());
+    // A session keyring of this thread's own, which the server's threads started below
+    // inherit, holding a key the way an agent would.
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL), and add_key(2) with NUL-terminated
+    // strings and a buffer of the length given.
+    let key = unsafe {
+        assert!(syscall(keyctl, 1i64, std::ptr::null::<u8>()) > 0);
+        syscall(
+            add_key,
+            b"user\0".as_ptr(),
+            b"codepup-attack\0".as_ptr(),
+            payload.as_ptr(),
+            payload.len(),
+            -3i64,
+        )
+    };
+    assert!(key > 0, "add_key failed");
+    let reader = format!(
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         key = libc.syscall({keyctl}, 10, ctypes.c_int(-3), b'user', b'codepup-attack', 0)\n\
+         buf = ctypes.create_string_buffer(256)\n\
+         n = libc.syscall({keyctl}, 11, key, buf, 256)\n\
+         print('KEY', key, n, buf.raw[:max(n, 0)].decode())\n"
+    );
+    let app = TestApp::spawn_with_tools(&tools(&[("keys", r#"["python3", "keys.py"]"#, "")]));
+    let world = World::build(&app);
+    commit(&world.repo_dir, &[("keys.py", reader.as_bytes())]);
+    let project =
+        world.project_with_scheme(&app, "main", json!({"name": "keys", "tools": ["keys"]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(log.contains("KEY "), "{log}");
+    assert!(
+        !log.contains(&payload),
+        "a tool read a key of the server's session keyring:\n{log}"
     );
 }
