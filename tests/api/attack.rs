@@ -679,6 +679,9 @@ impl Drop for RealServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A tree deeper than the test thread's stack can walk (std's remove_dir_all recurses):
+        // `rm` removes any.
+        let _ = Command::new("rm").arg("-rf").arg(self._dir.path()).status();
     }
 }
 
@@ -1277,4 +1280,34 @@ fn a_tool_cannot_read_the_servers_session_keyring() {
         !log.contains(&payload),
         "a tool read a key of the server's session keyring:\n{log}"
     );
+}
+
+/// A tool nests directories 30,000 deep in its scratch space. When the job ends, the server
+/// removes the scratch directory with `std::fs::remove_dir_all`, which recurses once per level
+/// on the scan worker's 2 MiB stack (and holds a descriptor per level): the worker overflows
+/// its stack and the whole server aborts; the job is re-queued at the next start and does it
+/// again.
+#[test]
+fn a_deep_tree_in_the_scratch_space_neither_crashes_the_server_nor_stays_behind() {
+    let deep = "import os\nos.chdir(os.environ['HOME'])\nfor _ in range(30000):\n    os.mkdir('d')\n    os.chdir('d')\nprint('nested 30000 deep')\n";
+    let mut server = RealServer::start(
+        &tools(&[("nester", r#"["python3", "deep.py"]"#, "")]),
+        &[("deep.py", deep.as_bytes())],
+    );
+    let detail = server.scan(json!({"name": "s", "tools": ["nester"]}));
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let scratch = server.data.join("workspaces/job-1.scratch");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exited = loop {
+        let exited = server.child.try_wait().unwrap();
+        if exited.is_some() || !scratch.exists() || Instant::now() > deadline {
+            break exited;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        exited.is_none(),
+        "the server died removing the tool's scratch space: {exited:?}"
+    );
+    assert!(!scratch.exists(), "the scratch space stayed behind");
 }
