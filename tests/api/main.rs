@@ -2,6 +2,7 @@
 //! git repositories made with the git CLI. One test binary, linked once.
 
 mod admin_jobs;
+mod attack;
 mod bad_input;
 mod bombs;
 mod branches_and_projects;
