@@ -87,9 +87,16 @@ pub fn parse_as(tool: Option<&str>, output: &str, root: &Path) -> Result<Vec<Fin
                 )))
             }
         };
+        let mut rule_ids = std::collections::HashMap::new();
+        for (index, rule) in rules.iter().enumerate() {
+            if let Some(id) = rule.get("id").and_then(Value::as_str) {
+                rule_ids.entry(id).or_insert(index);
+            }
+        }
         let context = RunContext {
             tool: &tool_name,
             rules,
+            rule_ids,
             artifacts: run
                 .get("artifacts")
                 .and_then(Value::as_array)
@@ -115,6 +122,9 @@ pub fn parse_as(tool: Option<&str>, output: &str, root: &Path) -> Result<Vec<Fin
 struct RunContext<'a> {
     tool: &'a str,
     rules: &'a [Value],
+    /// Rule index by id (the first rule of an id), so a lookup costs the same however many
+    /// rules a run declares.
+    rule_ids: std::collections::HashMap<&'a str, usize>,
     artifacts: &'a [Value],
     bases: Option<&'a Map<String, Value>>,
     root: &'a Path,
@@ -138,12 +148,7 @@ impl RunContext<'_> {
         let rule = rule_index
             .and_then(|index| usize::try_from(index).ok())
             .and_then(|index| self.rules.get(index))
-            .or_else(|| {
-                let id = rule_id?;
-                self.rules
-                    .iter()
-                    .find(|rule| rule.get("id").and_then(Value::as_str) == Some(id))
-            });
+            .or_else(|| self.rules.get(*self.rule_ids.get(rule_id?)?));
         let rule_id = rule_id
             .or_else(|| rule.and_then(|rule| rule.get("id")).and_then(Value::as_str))
             .unwrap_or("unknown")
@@ -369,12 +374,49 @@ fn message(result: &Map<String, Value>, rule: Option<&Value>, rule_id: &str) -> 
         })
         .or_else(|| text_of(rule.and_then(|rule| rule.get("shortDescription"))))
         .unwrap_or_else(|| rule_id.to_string());
-    arguments
-        .iter()
-        .enumerate()
-        .fold(text, |text, (index, argument)| {
-            text.replace(&format!("{{{index}}}"), argument)
-        })
+    fill_placeholders(&text, &arguments)
+}
+
+/// The longest message a finding keeps; a longer one is cut with `…`.
+const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// `text` with each `{n}` replaced by `arguments[n]`, in one pass over `text` (an argument that
+/// holds `{m}` stays as it is, so the text cannot grow with each argument), cut at
+/// `MAX_MESSAGE_BYTES`.
+fn fill_placeholders(text: &str, arguments: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_MESSAGE_BYTES));
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        if out.len() > MAX_MESSAGE_BYTES {
+            break;
+        }
+        out.push_str(&rest[..open]);
+        rest = &rest[open..];
+        let argument = rest
+            .find('}')
+            .and_then(|close| Some((rest[1..close].parse::<usize>().ok()?, close)))
+            .and_then(|(index, close)| Some((arguments.get(index)?, close)));
+        match argument {
+            Some((argument, close)) => {
+                out.push_str(argument);
+                rest = &rest[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    if out.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
 }
 
 const CATEGORIES: &[&str] = &[
@@ -1129,5 +1171,29 @@ mod tests {
         assert!(log["runs"][0]["results"][1].get("locations").is_none());
         let read_back = parse(&log.to_string(), Path::new("/checkout")).unwrap();
         assert_eq!(read_back, [ruff, unplaced]);
+    }
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_once_and_messages_stay_short() {
+        assert_eq!(
+            fill_placeholders("use {0} not {1}", &["a", "b"]),
+            "use a not b"
+        );
+        assert_eq!(fill_placeholders("{1}{5}{x}{", &["a", "b"]), "b{5}{x}{");
+        // An argument that holds a placeholder is not filled again.
+        assert_eq!(fill_placeholders("{0}", &["{1}{1}", "zz"]), "{1}{1}");
+        let doubling: Vec<String> = (0..40)
+            .map(|i| format!("{{{}}}{{{}}}", i + 1, i + 1))
+            .collect();
+        let arguments: Vec<&str> = doubling.iter().map(String::as_str).collect();
+        assert!(fill_placeholders("{0}", &arguments).len() <= MAX_MESSAGE_BYTES + 3);
+        let long = "é".repeat(5000);
+        let cut = fill_placeholders(&long, &[]);
+        assert!(cut.len() <= MAX_MESSAGE_BYTES + 3 && cut.ends_with('…'));
     }
 }

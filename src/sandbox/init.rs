@@ -240,6 +240,7 @@ fn init(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, ended: OwnedFd, alive: Ow
         private_proc: mount_own_proc(),
         ..Ended::default()
     };
+    hide_shared_directories(spec);
     match super::supervisor::restrict(spec) {
         Ok(landlocked) => result.landlocked = landlocked,
         Err(error) => {
@@ -316,6 +317,35 @@ fn mount_own_proc() -> bool {
         None::<&str>,
     )
     .is_ok()
+}
+
+/// Lays an empty, read-only tmpfs over the directories where a machine keeps the pathname Unix
+/// sockets and shared files of its services (`/tmp`, `/run`, `/dev/shm`, `/var/tmp`), so a tool
+/// reaches no D-Bus, resolver or database socket there, on kernels whose Landlock cannot refuse
+/// the connect itself. Only in the tool's own mount namespace; a directory that holds what the
+/// tool works on (a data directory under `/tmp`), that is missing, or that the kernel will not
+/// cover, stays as it is.
+fn hide_shared_directories(spec: &Spec) {
+    use nix::mount::{mount, MsFlags};
+    let needed = |dir: &str| {
+        spec.read
+            .iter()
+            .chain(&spec.write)
+            .chain(std::iter::once(&spec.cwd))
+            .any(|path| path.starts_with(dir))
+    };
+    for dir in ["/tmp", "/run", "/dev/shm", "/var/tmp"] {
+        if needed(dir) {
+            continue;
+        }
+        let _ = mount(
+            Some("tmpfs"),
+            dir,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+            Some("size=4k,mode=0555"),
+        );
+    }
 }
 
 /// Whether the supervisor died before init could ask to die with it.

@@ -25,7 +25,11 @@ pub fn update_cache(
 ) -> Result<PathBuf, GitError> {
     let cache = cache_root.join(format!("repo-{repo_id}.git"));
     if cache.join("HEAD").exists() {
-        let _ = writeln!(log, "$ git fetch --prune -- {}", without_credentials(fetch_url));
+        let _ = writeln!(
+            log,
+            "$ git fetch --prune -- {}",
+            without_credentials(fetch_url)
+        );
         let mut command = git::command();
         command
             .args(["-c", "gc.auto=0", "--git-dir"])
@@ -46,7 +50,11 @@ pub fn update_cache(
     // Clone under a temporary name and rename, so a clone cut short is never taken for a cache.
     let partial = cache_root.join(format!("repo-{repo_id}.git.partial"));
     let _ = fs::remove_dir_all(&partial);
-    let _ = writeln!(log, "$ git clone --bare -- {}", without_credentials(fetch_url));
+    let _ = writeln!(
+        log,
+        "$ git clone --bare -- {}",
+        without_credentials(fetch_url)
+    );
     let mut command = git::command();
     command
         .args([

@@ -3,7 +3,7 @@
 //! installation and the job's checkout, writing only the task's scratch directory, with no
 //! network unless its definition allows it, and within resource limits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -130,7 +130,7 @@ pub(super) fn run_linter(
             }
         }
     }
-    Ok(fingerprinted(dir, found))
+    Ok(fingerprinted(scope, dir, found))
 }
 
 /// Runs an admin-defined command tool in the checkout; its output goes to the task log, or, for
@@ -169,7 +169,7 @@ pub(super) fn run_command(
     if let Some(capture) = capture {
         // SARIF tools often exit 1 when they find something: the report decides.
         return match crate::analyzers::sarif::parse_as(Some(&tool.name), &capture.read()?, dir) {
-            Ok(found) => Ok(Some(fingerprinted(dir, found))),
+            Ok(found) => Ok(Some(fingerprinted(scope, dir, found))),
             Err(error) => {
                 still(scope.shared, scope.job_id, JobState::Running)?;
                 Err(Stop::Fail(
@@ -443,9 +443,6 @@ impl Drop for Capture {
     }
 }
 
-/// Files larger than this are not read for fingerprints (their findings get none from lines).
-const FINGERPRINT_READ_LIMIT: u64 = 16 * 1024 * 1024;
-
 /// The largest report a tool may hand back; a bigger one fails its task rather than the server's
 /// memory.
 const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;
@@ -490,54 +487,117 @@ fn read_report(path: &Path) -> Step<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
-/// Findings with fingerprints computed from the checked-out files' own lines. A tool names the
-/// paths, so only plain relative paths to regular files inside `root` are read.
-fn fingerprinted(root: &Path, found: Vec<Finding>) -> Vec<(Finding, String)> {
-    let mut files: HashMap<String, Vec<String>> = HashMap::new();
-    for finding in &found {
-        files
-            .entry(finding.path.clone())
-            .or_insert_with(|| lines_inside(root, &finding.path));
-    }
-    let fingerprints = finding::fingerprints(&found, |path, line| {
-        let index = usize::try_from(line).ok()?.checked_sub(1)?;
-        files.get(path)?.get(index).cloned()
-    });
-    found.into_iter().zip(fingerprints).collect()
-}
+/// Files larger than this are not read for fingerprints (their findings get none from lines).
+const FINGERPRINT_READ_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// The lines of `root/path`, or none when the path leaves `root`, passes through a symlink, or
-/// names something other than a regular file of a reasonable size.
-fn lines_inside(root: &Path, path: &str) -> Vec<String> {
-    use std::path::Component;
-    let relative = Path::new(path);
-    if !relative
-        .components()
-        .all(|part| matches!(part, Component::Normal(_)))
-    {
-        return Vec::new();
-    }
-    let mut at = root.to_path_buf();
-    for part in relative.components() {
-        at.push(part);
-        match fs::symlink_metadata(&at) {
-            Ok(meta) if meta.file_type().is_symlink() => return Vec::new(),
-            Ok(_) => {}
-            Err(_) => return Vec::new(),
+/// The most findings one tool run may report; the rest are dropped (and the task log says so).
+const MAX_FINDINGS_PER_RUN: usize = 100_000;
+
+/// The most of a flagged line a fingerprint reads.
+const MAX_LINE_BYTES: usize = 4096;
+
+/// Findings with fingerprints computed from the checked-out files' own lines. A tool names the
+/// paths, so a finding is kept only for a plain relative path (spelt one way: `a//b/` is
+/// `a/b`) to a regular file inside `root`, at most `MAX_FINDINGS_PER_RUN` of them, and of each
+/// file only the flagged lines are read.
+fn fingerprinted(scope: &TaskScope, root: &Path, found: Vec<Finding>) -> Vec<(Finding, String)> {
+    let reported = found.len();
+    let mut regular: HashMap<String, bool> = HashMap::new();
+    let mut kept: Vec<Finding> = Vec::with_capacity(reported.min(MAX_FINDINGS_PER_RUN));
+    for mut finding in found {
+        if kept.len() == MAX_FINDINGS_PER_RUN {
+            break;
+        }
+        let Some(path) = plain_path(&finding.path) else {
+            continue;
+        };
+        if *regular
+            .entry(path.clone())
+            .or_insert_with(|| regular_file_inside(root, &path))
+        {
+            finding.path = path;
+            kept.push(finding);
         }
     }
-    match fs::symlink_metadata(&at) {
-        Ok(meta) if meta.is_file() && meta.len() <= FINGERPRINT_READ_LIMIT => {}
-        _ => return Vec::new(),
+    if kept.len() < reported {
+        scope.note(&format!(
+            "kept {} of {reported} findings: the rest name no file of the checkout, or pass the {MAX_FINDINGS_PER_RUN} a run may report",
+            kept.len()
+        ));
     }
-    fs::read(&at)
-        .map(|bytes| {
-            String::from_utf8_lossy(&bytes)
-                .lines()
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut wanted: HashMap<&str, HashSet<u32>> = HashMap::new();
+    for finding in &kept {
+        wanted
+            .entry(&finding.path)
+            .or_default()
+            .insert(finding.line);
+    }
+    let lines: HashMap<&str, HashMap<u32, String>> = wanted
+        .into_iter()
+        .map(|(path, numbers)| (path, flagged_lines(&root.join(path), &numbers)))
+        .collect();
+    let fingerprints =
+        finding::fingerprints(&kept, |path, line| lines.get(path)?.get(&line).cloned());
+    kept.into_iter().zip(fingerprints).collect()
+}
+
+/// `path` as a plain relative path, one spelling of it: `None` for an absolute path, one with
+/// `..` or `.`, an empty one, or one longer than any path a scan takes.
+fn plain_path(path: &str) -> Option<String> {
+    use std::path::Component;
+    if path.len() >= crate::scan::checkout::MAX_PATH_BYTES {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in Path::new(path).components() {
+        match part {
+            Component::Normal(name) => parts.push(name.to_str()?),
+            _ => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// Whether `root/path` (a plain relative path) is a regular file reached through real
+/// directories only.
+fn regular_file_inside(root: &Path, path: &str) -> bool {
+    let relative = Path::new(path);
+    let parent_ok = relative
+        .parent()
+        .is_none_or(|parent| crate::scan::checkout::is_real_directory(root, parent));
+    parent_ok && fs::symlink_metadata(root.join(relative)).is_ok_and(|meta| meta.is_file())
+}
+
+/// The lines numbered `numbers` (from 1) of `file`, each at most `MAX_LINE_BYTES`, read as a
+/// stream; none from a file over `FINGERPRINT_READ_LIMIT`.
+fn flagged_lines(file: &Path, numbers: &HashSet<u32>) -> HashMap<u32, String> {
+    use std::io::{BufRead, BufReader};
+    let mut found = HashMap::new();
+    let Ok(handle) = fs::File::open(file) else {
+        return found;
+    };
+    if handle
+        .metadata()
+        .map_or(true, |meta| meta.len() > FINGERPRINT_READ_LIMIT)
+    {
+        return found;
+    }
+    let last = numbers.iter().copied().max().unwrap_or(0);
+    let mut reader = BufReader::new(handle);
+    let mut line = Vec::new();
+    for number in 1..=last {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if numbers.contains(&number) {
+            let text = &line[..line.len().min(MAX_LINE_BYTES)];
+            let text = String::from_utf8_lossy(text);
+            found.insert(number, text.trim_end_matches(['\n', '\r']).to_string());
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -545,7 +605,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fingerprints_read_only_regular_files_inside_the_checkout() {
+    fn findings_name_only_regular_files_inside_the_checkout_spelt_one_way() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("checkout");
         fs::create_dir_all(root.join("sub")).unwrap();
@@ -553,15 +613,15 @@ mod tests {
         fs::write(dir.path().join("secret"), "s\n").unwrap();
         std::os::unix::fs::symlink(dir.path().join("secret"), root.join("link")).unwrap();
         std::os::unix::fs::symlink(dir.path(), root.join("up")).unwrap();
-        assert_eq!(lines_inside(&root, "sub/a.py"), ["one", "two"]);
-        for hostile in [
-            "../secret",
-            "/etc/passwd",
-            "link",
-            "up/secret",
-            "sub/../../secret",
-        ] {
-            assert!(lines_inside(&root, hostile).is_empty(), "{hostile}");
+        assert_eq!(plain_path("sub//a.py/").as_deref(), Some("sub/a.py"));
+        for hostile in ["../secret", "/etc/passwd", "sub/../../secret", "./a", ""] {
+            assert_eq!(plain_path(hostile), None, "{hostile}");
         }
+        assert!(regular_file_inside(&root, "sub/a.py"));
+        assert!(!regular_file_inside(&root, "link"));
+        assert!(!regular_file_inside(&root, "up/secret"));
+        assert!(!regular_file_inside(&root, "sub"));
+        let lines = flagged_lines(&root.join("sub/a.py"), &HashSet::from([2, 9]));
+        assert_eq!(lines, HashMap::from([(2, "two".to_string())]));
     }
 }
