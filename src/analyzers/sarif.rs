@@ -25,6 +25,9 @@ pub fn parse(output: &str, root: &Path) -> Result<Vec<Finding>, String> {
     parse_as(None, output, root)
 }
 
+/// The most findings codepup takes from one tool run; a log with more is read only that far.
+pub const MAX_FINDINGS: usize = 100_000;
+
 /// Reads a SARIF 2.1.0 log into findings.
 ///
 /// `tool` is the name findings carry (the scheme's name for the tool, as `tools.toml` defines
@@ -112,6 +115,10 @@ pub fn parse_as(tool: Option<&str>, output: &str, root: &Path) -> Result<Vec<Fin
             })?;
             if let Some(finding) = context.finding(result) {
                 findings.push(finding);
+            }
+            // One more than a run may report, so the caller sees that some were dropped.
+            if findings.len() > MAX_FINDINGS {
+                return Ok(findings);
             }
         }
     }

@@ -491,14 +491,14 @@ fn read_report(path: &Path) -> Step<Option<String>> {
 const FINGERPRINT_READ_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// The most findings one tool run may report; the rest are dropped (and the task log says so).
-const MAX_FINDINGS_PER_RUN: usize = 100_000;
+const MAX_FINDINGS_PER_RUN: usize = crate::analyzers::sarif::MAX_FINDINGS;
 
 /// The most of a flagged line a fingerprint reads.
 const MAX_LINE_BYTES: usize = 4096;
 
 /// Findings with fingerprints computed from the checked-out files' own lines. A tool names the
-/// paths, so a finding is kept only for a plain relative path (spelt one way: `a//b/` is
-/// `a/b`) to a regular file inside `root`, at most `MAX_FINDINGS_PER_RUN` of them, and of each
+/// paths, so a finding is kept only for no path at all or a plain relative path (spelt one way:
+/// `a//b/` is `a/b`) to a regular file inside `root`, at most `MAX_FINDINGS_PER_RUN` of them, and of each
 /// file only the flagged lines are read.
 fn fingerprinted(scope: &TaskScope, root: &Path, found: Vec<Finding>) -> Vec<(Finding, String)> {
     let reported = found.len();
@@ -507,6 +507,11 @@ fn fingerprinted(scope: &TaskScope, root: &Path, found: Vec<Finding>) -> Vec<(Fi
     for mut finding in found {
         if kept.len() == MAX_FINDINGS_PER_RUN {
             break;
+        }
+        // A finding about no file in particular (a SARIF result without a location) stays.
+        if finding.path.is_empty() {
+            kept.push(finding);
+            continue;
         }
         let Some(path) = plain_path(&finding.path) else {
             continue;
