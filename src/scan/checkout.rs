@@ -395,6 +395,8 @@ pub struct Workspace {
     pub dir: PathBuf,
     pub index: PathBuf,
     pub file_list: PathBuf,
+    /// The same paths, NUL-separated (`{files0}`).
+    pub file_list0: PathBuf,
     /// The tools' own writable space (home, temporary files, caches), made on first use.
     pub scratch: PathBuf,
 }
@@ -405,6 +407,7 @@ impl Workspace {
             dir: root.join(format!("job-{job_id}")),
             index: root.join(format!("job-{job_id}.index")),
             file_list: root.join(format!("job-{job_id}.files")),
+            file_list0: root.join(format!("job-{job_id}.files0")),
             scratch: root.join(format!("job-{job_id}.scratch")),
         }
     }
@@ -416,6 +419,7 @@ impl Drop for Workspace {
         remove_tree(&self.scratch);
         let _ = fs::remove_file(&self.index);
         let _ = fs::remove_file(&self.file_list);
+        let _ = fs::remove_file(&self.file_list0);
     }
 }
 

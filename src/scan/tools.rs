@@ -145,6 +145,7 @@ pub(super) fn run_command(
         .iter()
         .map(|arg| {
             arg.replace("{checkout}", &scan_root.to_string_lossy())
+                .replace("{files0}", &scope.workspace.file_list0.to_string_lossy())
                 .replace("{files}", &scope.workspace.file_list.to_string_lossy())
         })
         .collect();
@@ -289,6 +290,7 @@ fn spec_for(scope: &TaskScope, run: &Run, program: PathBuf, limits: Limits) -> S
     let scratch = task_scratch(scope)?;
     let mut read = confinement.readable(&program, run.read_paths, &workspace.dir);
     read.push(workspace.file_list.clone());
+    read.push(workspace.file_list0.clone());
     Ok(Spec {
         env: sandbox::tool_env(&scratch, &confinement.path),
         args: run.argv[1..].to_vec(),

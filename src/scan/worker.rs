@@ -551,8 +551,14 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
             .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot create the workspace: {e}")))?;
         let _ = writeln!(job_log, "no tool needs a checkout");
     }
-    write_file_list(&workspace.file_list, &files)
+    let with_newlines = write_file_lists(&workspace, &files)
         .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot write the file list: {e}")))?;
+    if with_newlines > 0 {
+        let _ = writeln!(
+            job_log,
+            "left {with_newlines} names with a newline out of {{files}} (one path a line); {{files0}} has them"
+        );
+    }
 
     advance(shared, job_id, JobState::Inited, JobState::Running)?;
     let header = format!(
@@ -904,13 +910,26 @@ fn list_tree(
 }
 
 /// Writes the file list command tools read (`{files}`), a line per path.
-fn write_file_list(path: &Path, files: &[String]) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::new(File::create(path)?);
+/// Writes the tools' file lists: `{files}`, one path a line, without the names that hold a
+/// newline (they would read as two paths), and `{files0}`, NUL-separated, with every name.
+/// Returns how many names the first list left out.
+fn write_file_lists(workspace: &Workspace, files: &[String]) -> std::io::Result<usize> {
+    let mut lines = std::io::BufWriter::new(File::create(&workspace.file_list)?);
+    let mut nul = std::io::BufWriter::new(File::create(&workspace.file_list0)?);
+    let mut left_out = 0;
     for file in files {
-        out.write_all(file.as_bytes())?;
-        out.write_all(b"\n")?;
+        nul.write_all(file.as_bytes())?;
+        nul.write_all(b"\0")?;
+        if file.contains('\n') {
+            left_out += 1;
+            continue;
+        }
+        lines.write_all(file.as_bytes())?;
+        lines.write_all(b"\n")?;
     }
-    out.flush()
+    lines.flush()?;
+    nul.flush()?;
+    Ok(left_out)
 }
 
 /// Line counts of the whole tree below the project's `scan_path` at `revision`, read from git's

@@ -319,3 +319,50 @@ fn ssh_urls_whose_host_or_user_would_be_an_option_are_refused_at_registration() 
         assert_eq!(reply.invalid_fields(), ["scm_url"], "{url}: {}", reply.body);
     }
 }
+
+/// A file named with a newline would read as two paths in `{files}`: it is left out there (and
+/// the job log says so), and `{files0}`, NUL-separated, has every name.
+#[test]
+fn a_name_with_a_newline_is_left_out_of_files_and_kept_in_files0() {
+    let app = TestApp::spawn_with_tools(&tools(&[
+        ("lines", r#"["cat", "{files}"]"#, ""),
+        (
+            "nuls",
+            r#"["sh", "-c", "tr '\\000' '|' < \"$0\"", "{files0}"]"#,
+            "",
+        ),
+    ]));
+    let world = World::build(&app);
+    std::fs::write(world.repo_dir.join("two\nlines.py"), "x = 1\n").unwrap();
+    std::fs::write(world.repo_dir.join("plain.py"), "y = 2\n").unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "names"]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "names", "tools": ["lines", "nuls"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, Duration::from_secs(60));
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let lines = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    assert!(lines.contains("plain.py"), "{lines}");
+    assert!(!lines.contains("lines.py"), "{lines}");
+    let nuls = task_log(&app, &project, job_id, &detail["tasks"][2]["id"]);
+    assert!(
+        nuls.contains("two\nlines.py|") && nuls.contains("plain.py|"),
+        "{nuls}"
+    );
+    let job_log = app
+        .get(&format!("{project}/jobs/{job_id}/log/"), ADMIN_TOKEN)
+        .expect(200);
+    assert!(
+        job_log
+            .body
+            .as_str()
+            .unwrap()
+            .contains("left 1 names with a newline out of {files}"),
+        "{}",
+        job_log.body
+    );
+}
