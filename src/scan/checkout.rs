@@ -443,6 +443,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_that_are_not_utf8_are_escaped_one_to_one() {
+        assert_eq!(escaped_name(b"plain.rs"), "plain.rs");
+        assert_eq!(escaped_name(b"caf\xe9.c"), "caf\u{FFFD}E9.c");
+        assert_ne!(escaped_name(b"caf\xe9.c"), escaped_name(b"caf\xe8.c"));
+        assert_eq!(escaped_name(b"\xff\xfeok"), "\u{FFFD}FF\u{FFFD}FEok");
+    }
+
+    #[test]
     fn credentials_never_reach_the_job_log() {
         assert_eq!(
             without_credentials("https://bot:s3cret@example.com/a/b.git"),
@@ -734,6 +742,25 @@ pub struct Tree {
     pub long_path_examples: Vec<String>,
     /// Files left out to keep the scan within its byte budget, largest first.
     pub over_budget: Vec<TreeEntry>,
+    /// How many names are not UTF-8 (taken under their `escaped_name`).
+    pub escaped_names: usize,
+}
+
+/// A file name as text: itself when it is UTF-8, else each byte that is not UTF-8 written as
+/// U+FFFD and two hex digits (`caf\u{FFFD}E9.txt` for Latin-1 `café.txt`), so that different
+/// names stay different.
+pub fn escaped_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
+    if let Ok(text) = std::str::from_utf8(name) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut text = String::with_capacity(name.len() + 8);
+    for chunk in name.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\u{FFFD}{byte:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(text)
 }
 
 /// Why a revision's tree could not be taken.
@@ -812,14 +839,17 @@ pub fn scan_tree(
             }
             return Ok(());
         }
-        // A name that is not UTF-8 is left out, as it always was.
-        if let Ok(path) = std::str::from_utf8(path) {
-            tree.entries.push(TreeEntry {
-                blob,
-                path: path.into(),
-                size,
-            });
+        // A name that is not UTF-8 (vim keeps Latin-1 ones) is counted and checked under its
+        // escaped name; tools, which need the real name on disk, are not given it.
+        let name = escaped_name(path);
+        if matches!(name, std::borrow::Cow::Owned(_)) {
+            tree.escaped_names += 1;
         }
+        tree.entries.push(TreeEntry {
+            blob,
+            path: name.into(),
+            size,
+        });
         Ok(())
     })?;
     keep_within(&mut tree, max_bytes);

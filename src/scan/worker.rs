@@ -463,8 +463,12 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         }
         None => {
             let _ = writeln!(job_log, "full scan: {} files", tree.len());
+            // Tools need a name that exists on disk: an escaped one does not.
             let all: Vec<String> = if needs_tree {
-                tree.iter().map(|entry| entry.path.to_string()).collect()
+                tree.iter()
+                    .filter(|entry| !entry.path.contains('\u{FFFD}'))
+                    .map(|entry| entry.path.to_string())
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -889,6 +893,13 @@ fn list_tree(
             "left out {} whose path is {} bytes or longer: {named}",
             files_count(tree.long_paths),
             checkout::MAX_PATH_BYTES
+        );
+    }
+    if tree.escaped_names > 0 {
+        let _ = writeln!(
+            log,
+            "{} with a name that is not UTF-8: counted and checked under the escaped name (U+FFFD and the byte in hex), not given to tools",
+            files_count(tree.escaped_names)
         );
     }
     if !tree.over_budget.is_empty() {

@@ -366,3 +366,50 @@ fn a_name_with_a_newline_is_left_out_of_files_and_kept_in_files0() {
         job_log.body
     );
 }
+
+/// A name that is not UTF-8 (vim keeps Latin-1 ones) is counted and checked under its escaped
+/// name, and a job that also runs a tool on the checkout still succeeds.
+#[test]
+fn a_name_that_is_not_utf8_is_counted_and_checked() {
+    use std::os::unix::ffi::OsStrExt;
+    let app = TestApp::spawn_with_tools(&tools(&[("lister", r#"["cat", "{files}"]"#, "")]));
+    let world = World::build(&app);
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.py");
+    std::fs::write(
+        world.repo_dir.join(name),
+        "a = 1\n<<<<<<< HEAD\nb = 2\n=======\nb = 3\n>>>>>>> other\n",
+    )
+    .unwrap();
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "latin-1"]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "names", "lint_enabled": true, "languages": ["python"],
+               "tools": ["codepup", "lister"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, Duration::from_secs(60));
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let escaped = "caf\u{FFFD}E9.py";
+    let found = stored_findings(&app);
+    assert!(
+        found.iter().any(|finding| finding.1 == escaped),
+        "the conflict marker in {escaped}: {found:?}"
+    );
+    let job_log = app
+        .get(&format!("{project}/jobs/{job_id}/log/"), ADMIN_TOKEN)
+        .expect(200);
+    assert!(
+        job_log
+            .body
+            .as_str()
+            .unwrap()
+            .contains("not UTF-8: counted and checked"),
+        "{}",
+        job_log.body
+    );
+    // The file's six lines are in the counts (the world's own files have fewer than 20).
+    let total = detail["total_line_num"].as_i64().unwrap();
+    assert!(total >= 6, "{detail}");
+}
