@@ -185,7 +185,7 @@ pub fn checkout(
         Some(paths) => {
             let mut input = Vec::with_capacity(paths.len() * 32);
             for path in paths {
-                input.extend_from_slice(path.as_bytes());
+                input.extend_from_slice(&raw_name(path));
                 input.push(0);
             }
             let command = in_workspace(&["checkout-index", "--force", "-z", "--stdin"]);
@@ -360,7 +360,8 @@ pub fn is_real_directory(root: &Path, path: &Path) -> bool {
 pub fn confined_files(root: &Path, files: Vec<String>) -> (Vec<String>, Vec<String>) {
     let mut directories: HashMap<PathBuf, bool> = HashMap::new();
     files.into_iter().partition(|file| {
-        let path = Path::new(file);
+        let on_disk = disk_path(file);
+        let path = on_disk.as_path();
         let parent_ok = match path.parent() {
             None => false,
             Some(parent) if parent.as_os_str().is_empty() => true,
@@ -448,6 +449,9 @@ mod tests {
         assert_eq!(escaped_name(b"caf\xe9.c"), "caf\u{FFFD}E9.c");
         assert_ne!(escaped_name(b"caf\xe9.c"), escaped_name(b"caf\xe8.c"));
         assert_eq!(escaped_name(b"\xff\xfeok"), "\u{FFFD}FF\u{FFFD}FEok");
+        for name in [&b"plain.rs"[..], b"caf\xe9.c", b"\xff\xfeok"] {
+            assert_eq!(&*raw_name(&escaped_name(name)), name);
+        }
     }
 
     #[test]
@@ -761,6 +765,40 @@ pub fn escaped_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(text)
+}
+
+/// The name on disk of an `escaped_name`: each U+FFFD followed by two hex digits is that byte.
+pub fn raw_name(name: &str) -> std::borrow::Cow<'_, [u8]> {
+    if !name.contains('\u{FFFD}') {
+        return std::borrow::Cow::Borrowed(name.as_bytes());
+    }
+    let mut raw = Vec::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(at) = rest.find('\u{FFFD}') {
+        raw.extend_from_slice(&rest.as_bytes()[..at]);
+        let after = &rest[at + '\u{FFFD}'.len_utf8()..];
+        match after
+            .get(..2)
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            Some(byte) => {
+                raw.push(byte);
+                rest = &after[2..];
+            }
+            None => {
+                raw.extend_from_slice('\u{FFFD}'.to_string().as_bytes());
+                rest = after;
+            }
+        }
+    }
+    raw.extend_from_slice(rest.as_bytes());
+    std::borrow::Cow::Owned(raw)
+}
+
+/// `name` (an `escaped_name`) as a path on disk.
+pub fn disk_path(name: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(&raw_name(name)))
 }
 
 /// Why a revision's tree could not be taken.

@@ -463,12 +463,8 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         }
         None => {
             let _ = writeln!(job_log, "full scan: {} files", tree.len());
-            // Tools need a name that exists on disk: an escaped one does not.
             let all: Vec<String> = if needs_tree {
-                tree.iter()
-                    .filter(|entry| !entry.path.contains('\u{FFFD}'))
-                    .map(|entry| entry.path.to_string())
-                    .collect()
+                tree.iter().map(|entry| entry.path.to_string()).collect()
             } else {
                 Vec::new()
             };
@@ -898,7 +894,7 @@ fn list_tree(
     if tree.escaped_names > 0 {
         let _ = writeln!(
             log,
-            "{} with a name that is not UTF-8: counted and checked under the escaped name (U+FFFD and the byte in hex), not given to tools",
+            "{} with a name that is not UTF-8: counted and checked under the escaped name (U+FFFD and the byte in hex); tools get the name as it is",
             files_count(tree.escaped_names)
         );
     }
@@ -929,13 +925,15 @@ fn write_file_lists(workspace: &Workspace, files: &[String]) -> std::io::Result<
     let mut nul = std::io::BufWriter::new(File::create(&workspace.file_list0)?);
     let mut left_out = 0;
     for file in files {
-        nul.write_all(file.as_bytes())?;
+        // The names as they are on disk (a name that is not UTF-8 is escaped in the scan).
+        let name = checkout::raw_name(file);
+        nul.write_all(&name)?;
         nul.write_all(b"\0")?;
-        if file.contains('\n') {
+        if name.contains(&b'\n') {
             left_out += 1;
             continue;
         }
-        lines.write_all(file.as_bytes())?;
+        lines.write_all(&name)?;
         lines.write_all(b"\n")?;
     }
     lines.flush()?;

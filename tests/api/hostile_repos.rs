@@ -368,7 +368,7 @@ fn a_name_with_a_newline_is_left_out_of_files_and_kept_in_files0() {
 }
 
 /// A name that is not UTF-8 (vim keeps Latin-1 ones) is counted and checked under its escaped
-/// name, and a job that also runs a tool on the checkout still succeeds.
+/// name, and a tool is given the name as it is on disk.
 #[test]
 fn a_name_that_is_not_utf8_is_counted_and_checked() {
     use std::os::unix::ffi::OsStrExt;
@@ -409,7 +409,15 @@ fn a_name_that_is_not_utf8_is_counted_and_checked() {
         "{}",
         job_log.body
     );
-    // The file's six lines are in the counts (the world's own files have fewer than 20).
+    // The tool is given the name as it is on disk.
+    let listed = task_log(&app, &project, job_id, &detail["tasks"][2]["id"]);
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.starts_with("caf") && line.ends_with(".py")),
+        "{listed}"
+    );
+    // The file's six lines are in the counts.
     let total = detail["total_line_num"].as_i64().unwrap();
     assert!(total >= 6, "{detail}");
 }
