@@ -78,9 +78,10 @@ fn is_local_time(value: &Value) -> bool {
 }
 
 fn is_float_seconds(value: &Value) -> bool {
-    value
-        .as_str()
-        .is_some_and(|text| text.contains('.') && text.parse::<f64>().is_ok())
+    // Python's str(float): `0.5`, `62.75`, and `9e-05` for very short times.
+    value.as_str().is_some_and(|text| {
+        (text.contains('.') || text.contains("e-")) && text.parse::<f64>().is_ok()
+    })
 }
 
 /// A command tool `gate` that runs while a file exists, so a job stays RUNNING until the test
