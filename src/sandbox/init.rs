@@ -21,24 +21,8 @@ use nix::sys::signal::Signal;
 use nix::sys::time::TimeValLike;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, pipe, ForkResult, Pid};
-use serde::{Deserialize, Serialize};
 
 use super::{Report, Spec, SETUP_FAILED};
-
-/// What init tells the supervisor about the tool.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Ended {
-    /// Landlock is in force.
-    landlocked: bool,
-    /// `/proc` shows only the namespace's processes.
-    private_proc: bool,
-    code: Option<i32>,
-    signal: Option<i32>,
-    error: Option<String>,
-    not_found: bool,
-    cpu_ms: u64,
-    max_rss_kb: u64,
-}
 
 /// Pipes between the supervisor, init and the tool.
 struct Pipes {
@@ -119,20 +103,14 @@ fn supervise(spec: &Spec, report: &mut Report, pipes: Pipes, init: Pid) -> i32 {
     drop(alive.1);
     let mut text = String::new();
     let _ = File::from(ended.0).read_to_string(&mut text);
-    let ended: Ended = serde_json::from_str(&text).unwrap_or_default();
-    report.code = ended.code;
-    report.signal = ended.signal;
-    report.not_found = ended.not_found;
-    report.cpu_ms = ended.cpu_ms;
-    report.max_rss_kb = ended.max_rss_kb;
-    if ended.private_proc {
-        report.confined_by.push("private-proc".to_string());
-    }
-    if ended.landlocked {
-        report.confined_by.push("landlock".to_string());
-    }
-    if ended.error.is_some() {
-        report.error = ended.error;
+    // What init says of the tool; its confinement adds to the supervisor's own.
+    let ended: Report = serde_json::from_str(&text).unwrap_or_default();
+    let confined_by = std::mem::take(&mut report.confined_by);
+    *report = Report {
+        confined_by: confined_by.into_iter().chain(ended.confined_by).collect(),
+        ..ended
+    };
+    if report.error.is_some() {
         return SETUP_FAILED;
     }
     match status {
@@ -231,28 +209,38 @@ fn copy_until_closed(mut copies: Vec<Copy>) {
 /// Init: PID 1 of the tool's namespace. Starts the tool, reaps every process until the tool
 /// ends, tells the supervisor how it ended, and exits, which ends the namespace.
 fn init(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, ended: OwnedFd, alive: OwnedFd) -> i32 {
-    let mut ended = File::from(ended);
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     if supervisor_gone(&alive) {
         return SETUP_FAILED;
     }
-    let mut result = Ended {
-        private_proc: mount_own_proc(),
-        ..Ended::default()
-    };
+    let mut result = Report::default();
+    if mount_own_proc() {
+        result.confined_by.push("private-proc".to_string());
+    }
     hide_shared_directories(spec);
-    match super::supervisor::restrict(spec) {
-        Ok(landlocked) => result.landlocked = landlocked,
+    let exit = match super::supervisor::restrict(spec) {
+        Ok(landlocked) => {
+            if landlocked {
+                result.confined_by.push("landlock".to_string());
+            }
+            run_tool(spec, stdout, stderr, &mut result)
+        }
         Err(error) => {
             result.error = Some(error);
-            let _ = ended.write_all(
-                serde_json::to_string(&result)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            );
-            return SETUP_FAILED;
+            SETUP_FAILED
         }
-    }
+    };
+    let _ = File::from(ended).write_all(
+        serde_json::to_string(&result)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    exit
+}
+
+/// Starts the tool, reaps until it ends and records how it ended in `result`; returns the
+/// status to exit with: its code, or 128 + the signal that ended it.
+fn run_tool(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, result: &mut Report) -> i32 {
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
@@ -267,11 +255,6 @@ fn init(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, ended: OwnedFd, alive: Ow
         Err(error) => {
             result.not_found = error.kind() == io::ErrorKind::NotFound;
             result.error = Some(format!("cannot start {}: {error}", spec.program.display()));
-            let _ = ended.write_all(
-                serde_json::to_string(&result)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            );
             return SETUP_FAILED;
         }
     };
@@ -282,7 +265,7 @@ fn init(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, ended: OwnedFd, alive: Ow
         result.cpu_ms = u64::try_from(cpu.num_milliseconds()).unwrap_or(0);
         result.max_rss_kb = u64::try_from(usage.max_rss()).unwrap_or(0);
     }
-    let exit = match status {
+    match status {
         Some(status) => {
             result.code = status.code();
             result.signal = status.signal();
@@ -295,13 +278,7 @@ fn init(spec: &Spec, stdout: OwnedFd, stderr: OwnedFd, ended: OwnedFd, alive: Ow
             result.error = Some("lost track of the tool".to_string());
             1
         }
-    };
-    let _ = ended.write_all(
-        serde_json::to_string(&result)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    exit
+    }
 }
 
 /// Mounts a `/proc` of the namespace's own over the host's, so the tool sees only its own
@@ -376,9 +353,10 @@ fn reap_until(tool: Pid) -> Option<std::process::ExitStatus> {
     }
 }
 
-/// The tool dies with init.
+/// Asks the kernel to SIGKILL the child of `command` when the thread that starts it dies: the
+/// tool dies with init, and a supervisor with the server's worker thread.
 #[allow(unsafe_code)]
-fn set_parent_death_signal(command: &mut Command) {
+pub fn set_parent_death_signal(command: &mut Command) {
     // SAFETY: the closure runs in the child between fork and exec. It only calls prctl(2), which
     // is async-signal-safe, and allocates nothing.
     unsafe {

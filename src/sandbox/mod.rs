@@ -9,6 +9,7 @@
 //! supervisor writes back.
 
 mod init;
+pub use init::set_parent_death_signal;
 pub mod paths;
 pub mod supervisor;
 

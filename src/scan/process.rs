@@ -106,7 +106,7 @@ pub fn run(
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr))
         .process_group(0);
-    set_parent_death_signal(&mut command);
+    crate::sandbox::set_parent_death_signal(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(error) => return Outcome::SpawnFailed(error),
@@ -136,16 +136,4 @@ pub fn run(
     kill_group(pgid);
     processes.unregister(job_id, pgid);
     outcome
-}
-
-/// Asks the kernel to SIGKILL the child when the thread that started it dies, so a tool never
-/// outlives a server that was killed with `kill -9`.
-#[allow(unsafe_code)]
-fn set_parent_death_signal(command: &mut Command) {
-    // SAFETY: the closure runs in the child between fork and exec. It only calls prctl(2), which
-    // is async-signal-safe, and allocates nothing.
-    unsafe {
-        command
-            .pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from));
-    }
 }

@@ -504,28 +504,7 @@ const MAX_LINE_BYTES: usize = 4096;
 /// file only the flagged lines are read.
 fn fingerprinted(scope: &TaskScope, root: &Path, found: Vec<Finding>) -> Vec<(Finding, String)> {
     let reported = found.len();
-    let mut regular: HashMap<String, bool> = HashMap::new();
-    let mut kept: Vec<Finding> = Vec::with_capacity(reported.min(MAX_FINDINGS_PER_RUN));
-    for mut finding in found {
-        if kept.len() == MAX_FINDINGS_PER_RUN {
-            break;
-        }
-        // A finding about no file in particular (a SARIF result without a location) stays.
-        if finding.path.is_empty() {
-            kept.push(finding);
-            continue;
-        }
-        let Some(path) = plain_path(&finding.path) else {
-            continue;
-        };
-        if *regular
-            .entry(path.clone())
-            .or_insert_with(|| regular_file_inside(root, &path))
-        {
-            finding.path = path;
-            kept.push(finding);
-        }
-    }
+    let kept = on_checkout_files(root, found);
     if kept.len() < reported {
         scope.note(&format!(
             "kept {} of {reported} findings: the rest name no file of the checkout, or pass the {MAX_FINDINGS_PER_RUN} a run may report",
@@ -548,6 +527,33 @@ fn fingerprinted(scope: &TaskScope, root: &Path, found: Vec<Finding>) -> Vec<(Fi
     kept.into_iter().zip(fingerprints).collect()
 }
 
+/// The findings that name no file at all, or a plain relative path (respelt as `plain_path`) to
+/// a regular file of the checkout (`checkout::confined_files`, which tools' file lists pass
+/// through too); at most `MAX_FINDINGS_PER_RUN` of them.
+fn on_checkout_files(root: &Path, found: Vec<Finding>) -> Vec<Finding> {
+    let paths: Vec<Option<String>> = found
+        .iter()
+        .map(|finding| plain_path(&finding.path))
+        .collect();
+    let distinct: HashSet<&String> = paths.iter().flatten().collect();
+    let (inside, _) =
+        crate::scan::checkout::confined_files(root, distinct.into_iter().cloned().collect());
+    let inside: HashSet<String> = inside.into_iter().collect();
+    found
+        .into_iter()
+        .zip(paths)
+        .filter_map(|(mut finding, path)| {
+            // A finding about no file in particular (a SARIF result without a location) stays.
+            if finding.path.is_empty() {
+                return Some(finding);
+            }
+            finding.path = path.filter(|path| inside.contains(path))?;
+            Some(finding)
+        })
+        .take(MAX_FINDINGS_PER_RUN)
+        .collect()
+}
+
 /// `path` as a plain relative path, one spelling of it: `None` for an absolute path, one with
 /// `..` or `.`, an empty one, or one longer than any path a scan takes.
 fn plain_path(path: &str) -> Option<String> {
@@ -563,16 +569,6 @@ fn plain_path(path: &str) -> Option<String> {
         }
     }
     (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-/// Whether `root/path` (a plain relative path) is a regular file reached through real
-/// directories only.
-fn regular_file_inside(root: &Path, path: &str) -> bool {
-    let relative = Path::new(path);
-    let parent_ok = relative
-        .parent()
-        .is_none_or(|parent| crate::scan::checkout::is_real_directory(root, parent));
-    parent_ok && fs::symlink_metadata(root.join(relative)).is_ok_and(|meta| meta.is_file())
 }
 
 /// The lines numbered `numbers` (from 1) of `file`, each at most `MAX_LINE_BYTES`, read as a
@@ -624,10 +620,26 @@ mod tests {
         for hostile in ["../secret", "/etc/passwd", "sub/../../secret", "./a", ""] {
             assert_eq!(plain_path(hostile), None, "{hostile}");
         }
-        assert!(regular_file_inside(&root, "sub/a.py"));
-        assert!(!regular_file_inside(&root, "link"));
-        assert!(!regular_file_inside(&root, "up/secret"));
-        assert!(!regular_file_inside(&root, "sub"));
+        let finding = |path: &str| Finding {
+            tool: "t".to_string(),
+            rule: "r".to_string(),
+            path: path.to_string(),
+            line: 1,
+            column: 0,
+            severity: crate::domain::finding::Severity::Info,
+            category: String::new(),
+            message: String::new(),
+        };
+        let kept: Vec<String> = on_checkout_files(
+            &root,
+            ["sub/a.py", "link", "up/secret", "sub", "sub//a.py/", ""]
+                .map(finding)
+                .into(),
+        )
+        .into_iter()
+        .map(|finding| finding.path)
+        .collect();
+        assert_eq!(kept, ["sub/a.py", "sub/a.py", ""]);
         let lines = flagged_lines(&root.join("sub/a.py"), &HashSet::from([2, 9]));
         assert_eq!(lines, HashMap::from([(2, "two".to_string())]));
     }
