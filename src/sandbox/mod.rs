@@ -121,6 +121,9 @@ pub struct Confinement {
     /// Paths no tool may read, even below a readable root: the data directory and the admin's
     /// `--tool-hidden-paths`.
     pub hidden: Vec<PathBuf>,
+    /// The system roots a tool may read, with the hidden paths cut out: worked out once at
+    /// start (cutting `/etc` reads its entries), the same for every run.
+    pub system: Vec<PathBuf>,
     /// The `PATH` tools get (the server's own).
     pub path: OsString,
     /// Why the tool user cannot reach the workspaces, if it cannot.
@@ -152,11 +155,13 @@ impl Confinement {
         };
         let mut hidden = config.tools.hidden_paths.clone();
         hidden.push(config.data_dir.clone());
+        let system_roots: Vec<PathBuf> = paths::SYSTEM_ROOTS.iter().map(PathBuf::from).collect();
         let mut confinement = Confinement {
             helper,
             tool_user,
             landlock: landlock_works(),
             unconfined: config.tools.unconfined,
+            system: paths::without_hidden(&system_roots, &hidden),
             hidden,
             path: config.tools.path.clone(),
             unreachable: None,
@@ -196,13 +201,12 @@ impl Confinement {
         } else {
             paths::installation_of(program, &self.path)
         };
-        let roots: Vec<PathBuf> = paths::SYSTEM_ROOTS
-            .iter()
-            .map(PathBuf::from)
-            .chain(installation)
+        let roots: Vec<PathBuf> = installation
+            .into_iter()
             .chain(extra.iter().cloned())
             .collect();
-        let mut readable = paths::without_hidden(&roots, &self.hidden);
+        let mut readable = self.system.clone();
+        readable.extend(paths::without_hidden(&roots, &self.hidden));
         readable.push(checkout.to_path_buf());
         readable
     }
@@ -479,6 +483,7 @@ mod tests {
             landlock,
             unconfined,
             hidden: Vec::new(),
+            system: Vec::new(),
             path: OsString::from("/usr/bin"),
             unreachable: None,
         }
