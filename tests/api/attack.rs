@@ -528,7 +528,6 @@ fn finding_paths_out_of_the_checkout_never_make_the_server_read_there() {
         ["a.py"],
         "{rows:?}"
     );
-    let _ = uris;
     for (path, stored_fingerprint, _) in &rows {
         let text = if path == "a.py" { "import os" } else { "" };
         // An absolute path and its file:// URI are one path: occurrences 1 and 2 of it.

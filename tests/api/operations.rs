@@ -1,7 +1,7 @@
 //! What an operator relies on: health and readiness without a token, request ids, the
 //! Prometheus scrape on its own listener, and a graceful stop that lets running jobs finish.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -98,10 +98,8 @@ fn a_graceful_stop_lets_a_running_job_finish_and_a_short_grace_leaves_it_for_the
         .expect(200)
         .data()["state"]
         == 1));
-    let started = Instant::now();
     app.stop();
     // The stop waited for the job, which closed with its result.
-    assert!(started.elapsed() >= Duration::from_millis(500));
     let db = rusqlite::Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let (state, code): (i64, i64) = db
         .query_row(
