@@ -134,18 +134,29 @@ CREATE TABLE IF NOT EXISTS projects (
 );
 CREATE INDEX IF NOT EXISTS projects_repo ON projects (repo_id);
 
--- Per-file line counts of a project's last stored count, with the blob each was counted from: a
--- scan reads and counts only files whose blob changed, and still reports the whole tree.
-CREATE TABLE IF NOT EXISTS project_file_counts (
+-- The result cache: what a per-file analyzer (line counting, the built-in checker) made of one
+-- file, keyed by the analyzer with its version, the path (a language follows from the name) and
+-- the blob id (the same id means the same bytes). Shared by the projects of a repository, so a
+-- second project on a repository starts warm.
+CREATE TABLE IF NOT EXISTS file_results (
+    repo_id  INTEGER NOT NULL REFERENCES repos (id),
+    analyzer TEXT    NOT NULL,  -- name@version, e.g. codecount@1
+    path     TEXT    NOT NULL,
+    blob     TEXT    NOT NULL,
+    result   TEXT    NOT NULL,  -- the analyzer's own encoding
+    PRIMARY KEY (repo_id, analyzer, path, blob)
+) WITHOUT ROWID;
+
+-- The cached results each project's last stored scan used, one per analyzer and path: what keeps
+-- a `file_results` row alive. A row no project refers to any more is deleted with the reference.
+CREATE TABLE IF NOT EXISTS project_file_results (
     project_id INTEGER NOT NULL REFERENCES projects (id),
+    analyzer   TEXT    NOT NULL,
     path       TEXT    NOT NULL,
     blob       TEXT    NOT NULL,
-    language   TEXT    NOT NULL,
-    code       INTEGER NOT NULL,
-    comment    INTEGER NOT NULL,
-    blank      INTEGER NOT NULL,
-    PRIMARY KEY (project_id, path)
+    PRIMARY KEY (project_id, analyzer, path)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS project_file_results_key ON project_file_results (analyzer, path, blob);
 
 -- A local scan-id sequence (TCA keeps scans on a separate analysis server).
 CREATE TABLE IF NOT EXISTS scans (
@@ -288,14 +299,4 @@ CREATE TABLE IF NOT EXISTS job_issues (
     line      INTEGER NOT NULL,
     column_no INTEGER NOT NULL,
     PRIMARY KEY (job_id, issue_id)
-) WITHOUT ROWID;
-
--- What the built-in checker found in each file of a project's last full or incremental scan,
--- keyed by the file's blob (and the checker's version): a later scan re-reads only changed files.
-CREATE TABLE IF NOT EXISTS project_checked_files (
-    project_id INTEGER NOT NULL REFERENCES projects (id),
-    path       TEXT    NOT NULL,
-    blob       TEXT    NOT NULL,
-    findings   TEXT    NOT NULL,  -- JSON: [[finding, fingerprint], ...]
-    PRIMARY KEY (project_id, path)
 ) WITHOUT ROWID;

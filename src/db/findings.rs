@@ -406,63 +406,6 @@ pub fn latest_job_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Resu
     .optional()
 }
 
-/// The built-in checker's per-file results of the project, one row at a time: `each` gets the
-/// path, the blob key and the findings as JSON (read them again with `checked_findings` to keep
-/// them: only one row is held at a time).
-pub fn for_each_checked(
-    conn: &Connection,
-    project_id: ProjectId,
-    mut each: impl FnMut(String, &str, &str),
-) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT path, blob, findings FROM project_checked_files WHERE project_id = ?1",
-    )?;
-    let mut rows = stmt.query(params![project_id.0])?;
-    while let Some(row) = rows.next()? {
-        each(
-            row.get(0)?,
-            row.get_ref(1)?.as_str()?,
-            row.get_ref(2)?.as_str()?,
-        );
-    }
-    Ok(())
-}
-
-/// The findings (JSON) the built-in checker's last results hold for `path`.
-pub fn checked_findings(
-    conn: &Connection,
-    project_id: ProjectId,
-    path: &str,
-) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT findings FROM project_checked_files WHERE project_id = ?1 AND path = ?2",
-        params![project_id.0, path],
-        |row| row.get(0),
-    )
-    .optional()
-}
-
-/// Drops the results of `removed` paths and stores `added` ones: `(path, blob key, findings JSON)`.
-pub fn apply_checked<'a>(
-    conn: &Connection,
-    project_id: ProjectId,
-    removed: &[String],
-    added: impl IntoIterator<Item = (&'a str, String, &'a str)>,
-) -> rusqlite::Result<()> {
-    let mut delete = conn
-        .prepare_cached("DELETE FROM project_checked_files WHERE project_id = ?1 AND path = ?2")?;
-    for path in removed {
-        delete.execute(params![project_id.0, path])?;
-    }
-    let mut insert = conn.prepare_cached(
-        "INSERT OR REPLACE INTO project_checked_files (project_id, path, blob, findings) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for (path, blob, findings) in added {
-        insert.execute(params![project_id.0, path, blob, findings])?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -605,6 +605,15 @@ pub fn increment_task_done(conn: &Connection, job_id: JobId) -> rusqlite::Result
     Ok(())
 }
 
+/// Counts every task of the job done (a job with nothing to scan).
+pub fn set_all_tasks_done(conn: &Connection, job_id: JobId) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET task_done = task_num WHERE id = ?1",
+        params![job_id.0],
+    )?;
+    Ok(())
+}
+
 /// Sets the job's line counts and replaces its per-language breakdown.
 pub fn set_line_counts(
     conn: &Connection,

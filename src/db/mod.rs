@@ -2,12 +2,12 @@
 //! `run`, the one way handlers reach the database (off actix's event loop).
 
 pub mod access;
-pub mod counts;
 pub mod findings;
 pub mod jobs;
 pub mod orgs;
 pub mod projects;
 pub mod repos;
+pub mod results;
 pub mod scans;
 pub mod schemes;
 pub mod tasks;
@@ -29,7 +29,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -100,6 +100,14 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         // Tasks record the codepup version that made and ran them.
         add_column_if_missing(conn, "tasks", "create_version", "TEXT")?;
         add_column_if_missing(conn, "tasks", "execute_version", "TEXT")?;
+    }
+    if version < 3 {
+        // Per-project caches of line counts and checker results became the shared result
+        // cache (`file_results`); the old rows are only a cache, so the next scan of each
+        // project reads its files again.
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS project_file_counts; DROP TABLE IF EXISTS project_checked_files;",
+        )?;
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;

@@ -13,7 +13,7 @@ use crate::scan::Shared;
 
 /// Closes the job and its open tasks inside `tx` unless the job is already CLOSED. Other tasks
 /// of a job revoked with a 2xx (tool) code get 299, as in TCA.
-fn revoke_in(
+pub(super) fn revoke_in(
     tx: &Transaction<'_>,
     job_id: JobId,
     result_code: i64,
@@ -40,6 +40,13 @@ fn after_close(shared: &Shared, job_id: JobId) {
     shared.job_closed(job_id);
 }
 
+/// What follows a close this process won, wherever it was decided (the engine's store, a
+/// cancel, the monitor): counted, the tools killed, the watchers told.
+pub fn closed(shared: &Shared, job_id: JobId, result_code: i64) {
+    shared.metrics.job_closed(result_code);
+    after_close(shared, job_id);
+}
+
 /// Revokes a job that is not CLOSED. Returns whether this call closed it.
 pub fn revoke(
     shared: &Shared,
@@ -49,14 +56,13 @@ pub fn revoke(
     result_msg: &str,
 ) -> rusqlite::Result<bool> {
     let tx = db::begin(conn)?;
-    let closed = revoke_in(&tx, job_id, result_code, result_msg)?;
+    let won = revoke_in(&tx, job_id, result_code, result_msg)?;
     tx.commit()?;
-    if closed {
+    if won {
         log::info!("job {job_id} revoked with {result_code}: {result_msg}");
-        shared.metrics.job_closed(result_code);
-        after_close(shared, job_id);
+        closed(shared, job_id, result_code);
     }
-    Ok(closed)
+    Ok(won)
 }
 
 /// What a cancel did.
@@ -89,43 +95,8 @@ pub fn cancel(
     db::jobs::set_remarks(&tx, job_id, remarks, user_id)?;
     tx.commit()?;
     log::info!("job {job_id} cancelled by {nickname}");
-    shared.metrics.job_closed(code::E_CLIENT_CANCELED);
-    after_close(shared, job_id);
+    closed(shared, job_id, code::E_CLIENT_CANCELED);
     Ok(Cancelled::Now)
-}
-
-/// Closes a job whose tasks all succeeded, then supersedes the project's older unfinished jobs
-/// (code 2, TCA's redirect), killing their tools.
-pub fn close_ok(
-    shared: &Shared,
-    conn: &mut Connection,
-    job_id: JobId,
-    store: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>,
-) -> rusqlite::Result<bool> {
-    if !db::jobs::transition(conn, job_id, JobState::Running, JobState::Closing)? {
-        return Ok(false);
-    }
-    // The results and the final state go in one transaction: a crash keeps both or neither.
-    let tx = db::begin(conn)?;
-    store(&tx)?;
-    let closed = db::jobs::close(&tx, job_id, code::OK, "success", false)?;
-    tx.commit()?;
-    if !closed {
-        return Ok(false);
-    }
-    shared.metrics.job_closed(code::OK);
-    after_close(shared, job_id);
-    let Some(job) = db::jobs::get(conn, job_id)? else {
-        return Ok(true);
-    };
-    let scan_id = job.scan_id.map_or("null".to_string(), |id| id.to_string());
-    let message = format!(
-        r#"{{"job_id": {job_id}, "scan_id": {scan_id}, "msg": "plz check the other job's result"}}"#
-    );
-    for older in db::jobs::older_unfinished(conn, job.project_id, job_id)? {
-        revoke(shared, conn, older, code::CLIENT_REDIRECT, &message)?;
-    }
-    Ok(true)
 }
 
 /// The monitor thread: revokes jobs that ran past their scheme's `job_runtime_limit` (counted from

@@ -3,10 +3,13 @@
 //! `ScanQueue`, the handle the API uses to wake workers, revoke jobs and wait for them.
 
 pub mod checkout;
+pub mod job_store;
 pub mod lifecycle;
+pub mod per_file;
 pub mod process;
+mod run;
 mod tools;
-pub mod worker;
+mod worker;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,8 @@ const POLL: Duration = Duration::from_secs(1);
 /// State shared by the workers, the monitor and the API.
 pub struct Shared {
     pub pool: Pool,
+    /// What the engine reads and writes, through the store facade only.
+    pub store: Box<dyn job_store::JobStore>,
     pub catalog: Catalog,
     pub git_cache_dir: PathBuf,
     pub workspace_dir: PathBuf,
@@ -195,6 +200,7 @@ impl ScanPool {
             .with_context(|| format!("creating {}", logs_dir.display()))?;
         let confinement = crate::sandbox::Confinement::build(config)?;
         let shared = Arc::new(Shared {
+            store: Box::new(job_store::SqliteStore::new(pool.clone())),
             pool,
             catalog,
             git_cache_dir: config.git_cache_dir(),
@@ -220,6 +226,10 @@ impl ScanPool {
             let (requeued, given_up) = db::jobs::requeue_interrupted(&conn, MAX_RESTARTS)?;
             if requeued + given_up > 0 {
                 log::warn!("found {requeued} interrupted jobs (re-queued) and {given_up} interrupted too often (closed with 100)");
+            }
+            let pruned = db::results::prune_other_analyzers(&conn, run::ANALYZERS)?;
+            if pruned > 0 {
+                log::info!("removed {pruned} cached results of older analyzer versions");
             }
         }
         checkout::clear_workspaces(&shared.workspace_dir);

@@ -10,14 +10,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::analyzers::{Linter, ToolDef};
-use crate::db;
 use crate::domain::finding::{self, Finding};
 use crate::domain::ids::{JobId, TaskId};
 use crate::domain::job::{code, JobState};
 use crate::sandbox::{self, paths, Limits, OutputCaps, Report, Spec};
 use crate::scan::checkout::Workspace;
 use crate::scan::process::{self, Outcome};
-use crate::scan::worker::{set_progress, still, Step, Stop};
+use crate::scan::run::{set_progress, still, Step, Stop};
 use crate::scan::Shared;
 
 /// What every tool run of one task shares.
@@ -408,10 +407,10 @@ fn stop_check(shared: &Shared, job_id: JobId) -> impl Fn() -> bool + '_ {
         }
         last_check.set(Instant::now());
         shared
-            .pool
-            .get()
+            .store
+            .state(job_id)
             .ok()
-            .and_then(|conn| db::jobs::state(&conn, job_id).ok().flatten())
+            .flatten()
             .is_some_and(|state| state == JobState::Closed)
     }
 }

@@ -1121,9 +1121,11 @@ fn repeated_full_scans_reuse_the_checkers_results_for_unchanged_files_and_still_
     );
     let conn = rusqlite::Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let cached: i64 = conn
-        .query_row("SELECT COUNT(*) FROM project_checked_files", [], |row| {
-            row.get(0)
-        })
+        .query_row(
+            "SELECT COUNT(*) FROM project_file_results WHERE analyzer LIKE 'codepup@%'",
+            [],
+            |row| row.get(0),
+        )
         .unwrap();
     assert!(
         cached >= 3,

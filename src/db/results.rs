@@ -1,0 +1,126 @@
+//! SQL for the result cache: per-file results of the in-process analyzers (`file_results`),
+//! shared by the projects of a repository, and the references each project's last stored scan
+//! holds on them (`project_file_results`). A result no project refers to is deleted with the
+//! last reference, so the cache never outgrows what the projects' latest scans describe.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::domain::ids::{ProjectId, RepoId};
+
+/// Which cache rows a call is about: one analyzer (`name@version`) of one project.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub repo_id: RepoId,
+    pub project_id: ProjectId,
+    pub analyzer: &'a str,
+}
+
+/// The project's references, a row at a time: path, blob id, and the cached result when the
+/// cache still holds it.
+pub fn for_each_of_project(
+    conn: &Connection,
+    scope: Scope<'_>,
+    mut each: impl FnMut(&str, &str, Option<&str>),
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.path, r.blob, f.result FROM project_file_results r
+         LEFT JOIN file_results f
+           ON f.repo_id = ?1 AND f.analyzer = r.analyzer AND f.path = r.path AND f.blob = r.blob
+         WHERE r.project_id = ?2 AND r.analyzer = ?3",
+    )?;
+    let mut rows = stmt.query(params![scope.repo_id.0, scope.project_id.0, scope.analyzer])?;
+    while let Some(row) = rows.next()? {
+        each(
+            row.get_ref(0)?.as_str()?,
+            row.get_ref(1)?.as_str()?,
+            row.get_ref(2)?.as_str_or_null()?,
+        );
+    }
+    Ok(())
+}
+
+/// What the repository's cache holds for `path` at `blob`, whichever project stored it.
+pub fn lookup(
+    conn: &Connection,
+    scope: Scope<'_>,
+    path: &str,
+    blob: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT result FROM file_results
+         WHERE repo_id = ?1 AND analyzer = ?2 AND path = ?3 AND blob = ?4",
+    )?
+    .query_row(
+        params![scope.repo_id.0, scope.analyzer, path, blob],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+/// Drops the project's references to `paths`, and each result no project refers to any more.
+pub fn forget<'p>(
+    conn: &Connection,
+    scope: Scope<'_>,
+    paths: impl IntoIterator<Item = &'p str>,
+) -> rusqlite::Result<()> {
+    let mut drop_reference = conn.prepare_cached(
+        "DELETE FROM project_file_results WHERE project_id = ?1 AND analyzer = ?2 AND path = ?3
+         RETURNING blob",
+    )?;
+    let mut prune = conn.prepare_cached(
+        "DELETE FROM file_results
+         WHERE repo_id = ?1 AND analyzer = ?2 AND path = ?3 AND blob = ?4
+           AND NOT EXISTS (
+             SELECT 1 FROM project_file_results r JOIN projects p ON p.id = r.project_id
+             WHERE r.analyzer = ?2 AND r.path = ?3 AND r.blob = ?4 AND p.repo_id = ?1)",
+    )?;
+    for path in paths {
+        let blob: Option<String> = drop_reference
+            .query_row(params![scope.project_id.0, scope.analyzer, path], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        if let Some(blob) = blob {
+            prune.execute(params![scope.repo_id.0, scope.analyzer, path, blob])?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the project refer to `path` at `blob`, storing `result` for it when given (in place of
+/// one the cache holds but the analyzer could not read back).
+pub fn refer(
+    conn: &Connection,
+    scope: Scope<'_>,
+    path: &str,
+    blob: &str,
+    result: Option<&str>,
+) -> rusqlite::Result<()> {
+    if let Some(result) = result {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO file_results (repo_id, analyzer, path, blob, result)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![scope.repo_id.0, scope.analyzer, path, blob, result])?;
+    }
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO project_file_results (project_id, analyzer, path, blob)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![scope.project_id.0, scope.analyzer, path, blob])?;
+    Ok(())
+}
+
+/// Deletes the results and references of analyzers (or versions of them) not in `current`: a
+/// new checker version never reads an older one's results. Returns the rows deleted.
+pub fn prune_other_analyzers(conn: &Connection, current: &[&str]) -> rusqlite::Result<usize> {
+    let list = serde_json::to_string(current).unwrap_or_else(|_| "[]".to_string());
+    let mut deleted = 0;
+    for table in ["file_results", "project_file_results"] {
+        deleted += conn.execute(
+            &format!("DELETE FROM {table} WHERE analyzer NOT IN (SELECT value FROM json_each(?1))"),
+            params![list],
+        )?;
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,156 @@
+//! The `codecount` task: line counts of the whole tree below the scan path, read from git's
+//! objects, not from a checkout, through the result cache: a file whose path and blob the cache
+//! knows keeps its counts (the same id means the same bytes), every other file is read and
+//! counted, with tokei up to `--max-check-file-size`, line by line as a stream above it, and not
+//! at all beyond `--max-count-file-size`. A full scan and an incremental one give the same
+//! totals.
+
+use std::path::Path;
+
+use crate::analyzers::codecount::{self, Count, Lines};
+use crate::config::format_size;
+use crate::db::results::Scope;
+use crate::scan::checkout::TreeEntry;
+use crate::scan::per_file::{self, CacheUpdate};
+use crate::scan::run::notes::LeftOut;
+use crate::scan::run::{git_stop, JobRun, Step};
+
+/// The cache's name for this analyzer's results; bumped when counting changes.
+pub const ANALYZER: &str = "codecount@1";
+
+/// A finished count.
+pub struct Counted<'t> {
+    pub count: Count,
+    pub update: CacheUpdate<'t>,
+    pub left_out: LeftOut,
+    /// Files whose counts came from the cache.
+    pub reused: usize,
+}
+
+impl Counted<'_> {
+    pub fn describe(&self) -> String {
+        format!(
+            "counted {} files, reused the counts of {} unchanged ones",
+            self.update.fresh.len(),
+            self.reused
+        )
+    }
+}
+
+/// Counts the lines of `tree` at the job's revision.
+pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Step<Counted<'t>> {
+    let limits = run.shared.limits;
+    let scope = Scope {
+        repo_id: run.repo.id,
+        project_id: run.project.id,
+        analyzer: ANALYZER,
+    };
+    let countable = |entry: &TreeEntry| codecount::may_count(&entry.path);
+    let wanted = |entry: &TreeEntry| countable(entry) && entry.size <= limits.max_count_file_size;
+    let mut lines: Vec<Lines> = Vec::new();
+    let lookup = per_file::lookup(run.store(), scope, tree, wanted, |_, text| {
+        decode(text).map(|counted| lines.extend(counted)).is_some()
+    })?;
+    let max_whole = limits.max_check_file_size;
+    let read = per_file::read_parallel(cache, &lookup.misses, |entry, blob| {
+        let counted = if blob.size() <= max_whole {
+            blob.read_all()
+                .map(|bytes| codecount::count_blob(&entry.path, &bytes))
+        } else {
+            codecount::count_stream(&entry.path, blob)
+        };
+        // A read that failed is git's failure: `read_blobs` returns it.
+        counted.ok()
+    })
+    .map_err(git_stop)?;
+    let count = codecount::summarise(
+        lines
+            .iter()
+            .copied()
+            .chain(read.iter().filter_map(|(_, counted)| *counted)),
+    );
+    let mut left_out = LeftOut::default();
+    left_out.add(
+        &format!(
+            "counted {{}} over {} line by line (blank, line comments, code)",
+            format_size(max_whole)
+        ),
+        read.iter()
+            .filter(|(entry, counted)| counted.is_some() && entry.size > max_whole)
+            .map(|(entry, _)| entry.path.to_string())
+            .collect(),
+    );
+    left_out.add(
+        &format!(
+            "skipped {{}} over {} (not read, not counted)",
+            format_size(limits.max_count_file_size)
+        ),
+        tree.iter()
+            .filter(|entry| countable(entry) && !wanted(entry))
+            .map(|entry| entry.path.to_string())
+            .collect(),
+    );
+    let mut update = lookup.update;
+    update.fresh = read
+        .into_iter()
+        .map(|(entry, counted)| (entry, encode(counted)))
+        .collect();
+    Ok(Counted {
+        count,
+        update,
+        left_out,
+        reused: lookup.hits,
+    })
+}
+
+/// A file's counts as the cache keeps them: `language code comment blank`, or `-` for a file
+/// tokei does not count.
+fn encode(counted: Option<Lines>) -> String {
+    match counted {
+        Some(lines) => format!(
+            "{}\t{}\t{}\t{}",
+            lines.language.name(),
+            lines.code,
+            lines.comment,
+            lines.blank
+        ),
+        None => "-".to_string(),
+    }
+}
+
+/// The counts `encode` wrote (`Some(None)` for a file not counted); `None` when the text cannot
+/// be read back, say a language tokei no longer knows.
+fn decode(text: &str) -> Option<Option<Lines>> {
+    if text == "-" {
+        return Some(None);
+    }
+    let mut fields = text.split('\t');
+    let language = codecount::language_named(fields.next()?)?;
+    let mut number = || fields.next()?.parse::<u32>().ok();
+    let (code, comment, blank) = (number()?, number()?, number()?);
+    Some(Some(Lines {
+        language,
+        code,
+        comment,
+        blank,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_back_as_they_were_written() {
+        let lines = Lines {
+            language: tokei::LanguageType::Rust,
+            code: 10,
+            comment: 2,
+            blank: 3,
+        };
+        assert_eq!(decode(&encode(Some(lines))), Some(Some(lines)));
+        assert_eq!(decode(&encode(None)), Some(None));
+        assert_eq!(decode("NoSuchLanguage\t1\t2\t3"), None);
+        assert_eq!(decode("Rust\t1\t2"), None);
+    }
+}
