@@ -124,3 +124,33 @@ pub fn prune_other_analyzers(conn: &Connection, current: &[&str]) -> rusqlite::R
     }
     Ok(deleted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_of_other_analyzer_versions_are_deleted_with_their_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open_single(&dir.path().join("r.db")).unwrap();
+        // Foreign keys are not the point here: rows of a repository and project that exist.
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        for analyzer in ["codecount@1", "codecount@0", "gone@3"] {
+            let scope = Scope {
+                repo_id: RepoId(1),
+                project_id: ProjectId(1),
+                analyzer,
+            };
+            refer(&conn, scope, "a.rs", "abc", Some("x")).unwrap();
+        }
+        assert_eq!(prune_other_analyzers(&conn, &["codecount@1"]).unwrap(), 4);
+        let left: Vec<String> = conn
+            .prepare("SELECT analyzer FROM file_results UNION ALL SELECT analyzer FROM project_file_results")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(left, ["codecount@1", "codecount@1"]);
+    }
+}

@@ -14,6 +14,7 @@ mod jobs_api;
 mod operations;
 mod permissions;
 mod records;
+mod result_cache;
 mod scan_history;
 mod scans;
 mod startup;
