@@ -1091,9 +1091,8 @@ impl std::io::Read for Blob<'_> {
 pub fn read_blobs<'e>(
     cache: &Path,
     entries: &[&'e TreeEntry],
-    mut each: impl FnMut(&'e TreeEntry, &mut Blob<'_>),
+    each: impl FnMut(&'e TreeEntry, &mut Blob<'_>),
 ) -> Result<(), GitError> {
-    use std::io::{BufRead, BufReader, Read, Write};
     use std::process::Stdio;
     if entries.is_empty() {
         return Ok(());
@@ -1109,120 +1108,138 @@ pub fn read_blobs<'e>(
     let mut child = command
         .spawn()
         .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
-    let stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| GitError::Other("no stdin for git".into()))?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| GitError::Other("no stdout for git".into()))?;
-    let count = entries.len();
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(GitError::Other("no pipes to git".into()));
+    };
     let (sender, receiver) = mpsc::sync_channel::<Piece>(QUEUE);
     // Scoped threads borrow the entries: the ids are never copied.
     std::thread::scope(|scope| {
         // A writer thread: git answers while we are still asking, and both pipes must keep
         // moving.
-        scope.spawn(move || {
-            let mut stdin = std::io::BufWriter::new(stdin);
-            for entry in entries {
-                if writeln!(stdin, "{}", entry.blob).is_err() {
-                    return;
-                }
-            }
-            let _ = stdin.flush();
-        });
-        scope.spawn(move || {
-            let mut reader = BufReader::with_capacity(1 << 20, stdout);
-            let mut header = String::new();
-            let fail = |message: String| Piece::Failed(GitError::Other(message));
-            for _ in 0..count {
-                header.clear();
-                let size = match reader.read_line(&mut header) {
-                    Err(error) => Err(fail(format!("reading blobs: {error}"))),
-                    Ok(_) => header
-                        .trim_end()
-                        .rsplit(' ')
-                        .next()
-                        .and_then(|size| size.parse::<u64>().ok())
-                        .ok_or_else(|| {
-                            fail(format!(
-                                "unexpected answer from git cat-file: {}",
-                                header.trim_end()
-                            ))
-                        }),
-                };
-                let size = match size {
-                    Ok(size) => size,
-                    Err(failed) => {
-                        let _ = sender.send(failed);
-                        return;
-                    }
-                };
-                let mut left = size;
-                let mut first = true;
-                loop {
-                    let n = usize::try_from(left).unwrap_or(PIECE).min(PIECE);
-                    let mut bytes = vec![0; n];
-                    if let Err(error) = reader.read_exact(&mut bytes) {
-                        let _ = sender.send(fail(format!("reading a blob: {error}")));
-                        return;
-                    }
-                    left -= n as u64;
-                    let piece = if first {
-                        Piece::Blob { size, first: bytes }
-                    } else {
-                        Piece::More(bytes)
-                    };
-                    first = false;
-                    if sender.send(piece).is_err() {
-                        return;
-                    }
-                    if left == 0 {
-                        break;
-                    }
-                }
-                // The newline after the contents.
-                let mut newline = [0u8; 1];
-                if reader.read_exact(&mut newline).is_err() {
-                    let _ = sender.send(fail("git cat-file stopped early".into()));
-                    return;
-                }
-            }
-        });
-        let mut result = Ok(());
-        for entry in entries {
-            let (size, first) = match receiver.recv() {
-                Ok(Piece::Blob { size, first }) => (size, first),
-                Ok(Piece::Failed(error)) => {
-                    result = Err(error);
-                    break;
-                }
-                Ok(Piece::More(_)) | Err(_) => {
-                    result = Err(GitError::Other("git cat-file stopped early".into()));
-                    break;
-                }
-            };
-            let mut blob = Blob {
-                size,
-                left: size - first.len() as u64,
-                piece: first,
-                at: 0,
-                queue: &receiver,
-                error: None,
-            };
-            each(entry, &mut blob);
-            if let Err(error) = blob.finish() {
-                result = Err(error);
-                break;
-            }
-        }
+        scope.spawn(move || ask_for(stdin, entries));
+        scope.spawn(move || pump(stdout, entries.len(), &sender));
+        let result = hand_over(entries, &receiver, each);
         // Stops both threads: the reader's next send fails, and git's pipes close.
         drop(receiver);
         let _ = child.kill();
         let _ = child.wait();
         result
     })
+}
+
+/// Writes the blob ids `git cat-file --batch` is to answer.
+fn ask_for(stdin: std::process::ChildStdin, entries: &[&TreeEntry]) {
+    let mut stdin = std::io::BufWriter::new(stdin);
+    for entry in entries {
+        if writeln!(stdin, "{}", entry.blob).is_err() {
+            return;
+        }
+    }
+    let _ = stdin.flush();
+}
+
+/// The reader thread: `count` answers of git, cut into pieces for the queue. Stops at the first
+/// failure, which it sends, or when the queue's receiver is gone.
+fn pump(stdout: std::process::ChildStdout, count: usize, sender: &mpsc::SyncSender<Piece>) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut reader = BufReader::with_capacity(1 << 20, stdout);
+    let mut header = String::new();
+    let fail = |message: String| Piece::Failed(GitError::Other(message));
+    for _ in 0..count {
+        header.clear();
+        let size = match reader.read_line(&mut header) {
+            Err(error) => Err(fail(format!("reading blobs: {error}"))),
+            Ok(_) => header
+                .trim_end()
+                .rsplit(' ')
+                .next()
+                .and_then(|size| size.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    fail(format!(
+                        "unexpected answer from git cat-file: {}",
+                        header.trim_end()
+                    ))
+                }),
+        };
+        match size.and_then(|size| send_blob(&mut reader, size, sender)) {
+            Ok(true) => {}
+            // Nobody listens any more.
+            Ok(false) => return,
+            Err(failed) => {
+                let _ = sender.send(failed);
+                return;
+            }
+        }
+        // The newline after the contents.
+        let mut newline = [0u8; 1];
+        if reader.read_exact(&mut newline).is_err() {
+            let _ = sender.send(fail("git cat-file stopped early".into()));
+            return;
+        }
+    }
+}
+
+/// Sends one blob of `size` bytes from `reader` as pieces: whether the queue's receiver still
+/// listens, or the failure to send.
+fn send_blob(
+    reader: &mut impl std::io::Read,
+    size: u64,
+    sender: &mpsc::SyncSender<Piece>,
+) -> Result<bool, Piece> {
+    let mut left = size;
+    let mut first = true;
+    loop {
+        let n = usize::try_from(left).unwrap_or(PIECE).min(PIECE);
+        let mut bytes = vec![0; n];
+        if let Err(error) = reader.read_exact(&mut bytes) {
+            return Err(Piece::Failed(GitError::Other(format!(
+                "reading a blob: {error}"
+            ))));
+        }
+        left -= n as u64;
+        let piece = if first {
+            Piece::Blob { size, first: bytes }
+        } else {
+            Piece::More(bytes)
+        };
+        first = false;
+        if sender.send(piece).is_err() {
+            return Ok(false);
+        }
+        if left == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Hands each entry's blob, from the queue, to `each`, in order.
+fn hand_over<'e>(
+    entries: &[&'e TreeEntry],
+    receiver: &mpsc::Receiver<Piece>,
+    mut each: impl FnMut(&'e TreeEntry, &mut Blob<'_>),
+) -> Result<(), GitError> {
+    for entry in entries {
+        let (size, first) = match receiver.recv() {
+            Ok(Piece::Blob { size, first }) => (size, first),
+            Ok(Piece::Failed(error)) => return Err(error),
+            Ok(Piece::More(_)) | Err(_) => {
+                return Err(GitError::Other("git cat-file stopped early".into()))
+            }
+        };
+        let mut blob = Blob {
+            size,
+            left: size - first.len() as u64,
+            piece: first,
+            at: 0,
+            queue: receiver,
+            error: None,
+        };
+        each(entry, &mut blob);
+        blob.finish()?;
+    }
+    Ok(())
 }
 
 /// Lines blamed by one `git blame` run, so the argument list stays short.
