@@ -243,8 +243,12 @@ impl JobStore for SqliteStore {
         if let Some(count) = results.line_counts {
             db::jobs::set_line_counts(&tx, job_id, &count.lines, &count.languages)?;
         }
+        let found = results
+            .findings
+            .as_ref()
+            .map_or(&[][..], |scan| scan.findings);
         for update in &results.caches {
-            update.apply(&tx)?;
+            update.apply(&tx, found)?;
         }
         let recorded = match &results.findings {
             Some(scan) => Some(findings::record(&tx, scan)?),

@@ -4,9 +4,11 @@
 //! other files from git on several readers at once (`read_parallel`), and stores what it learnt
 //! with the job's results (`CacheUpdate`).
 
+use std::ops::Range;
 use std::path::Path;
 
 use crate::db::results::{self, Scope};
+use crate::domain::finding::Finding;
 use crate::git::GitError;
 use crate::scan::checkout::{self, Blob, TreeEntry};
 use crate::scan::job_store::JobStore;
@@ -18,23 +20,64 @@ pub struct CacheUpdate<'t> {
     pub removed: Vec<String>,
     /// Files whose result another project already stored: only a reference is added.
     pub shared: Vec<&'t TreeEntry>,
-    /// Files read and analysed anew, with their encoded result.
-    pub fresh: Vec<(&'t TreeEntry, String)>,
+    /// Files read and analysed anew, with their result.
+    pub fresh: Vec<(&'t TreeEntry, Fresh)>,
+}
+
+/// A result to store.
+pub enum Fresh {
+    /// Encoded already.
+    Text(String),
+    /// Findings the job holds anyway (`Results::findings[range]`), encoded one file at a time
+    /// when stored, so a scan never holds its findings twice.
+    Findings(Range<usize>),
 }
 
 impl CacheUpdate<'_> {
-    /// Writes the update (inside the job's close transaction).
-    pub fn apply(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    /// Writes the update (inside the job's close transaction); `findings` are the job's, which
+    /// `Fresh::Findings` ranges point into.
+    pub fn apply(
+        &self,
+        conn: &rusqlite::Connection,
+        findings: &[(Finding, String, Option<String>)],
+    ) -> rusqlite::Result<()> {
         results::forget(conn, self.scope, self.removed.iter().map(String::as_str))?;
         for entry in &self.shared {
             results::refer(conn, self.scope, &entry.path, &entry.blob.to_string(), None)?;
         }
         for (entry, result) in &self.fresh {
             let blob = entry.blob.to_string();
-            results::refer(conn, self.scope, &entry.path, &blob, Some(result))?;
+            let encoded;
+            let text = match result {
+                Fresh::Text(text) => text.as_str(),
+                Fresh::Findings(range) => {
+                    encoded = encode_findings(findings.get(range.clone()).unwrap_or(&[]));
+                    encoded.as_str()
+                }
+            };
+            results::refer(conn, self.scope, &entry.path, &blob, Some(text))?;
         }
         Ok(())
     }
+
+    /// Moves the `Fresh::Findings` ranges `by` places: the findings went `by` places further
+    /// into the job's list.
+    pub fn shift(&mut self, by: usize) {
+        for (_, result) in &mut self.fresh {
+            if let Fresh::Findings(range) = result {
+                *range = range.start + by..range.end + by;
+            }
+        }
+    }
+}
+
+/// Findings with their fingerprints as the cache keeps them: JSON `[[finding, fingerprint], ...]`.
+pub fn encode_findings(findings: &[(Finding, String, Option<String>)]) -> String {
+    let pairs: Vec<(&Finding, &String)> = findings
+        .iter()
+        .map(|(finding, fingerprint, _)| (finding, fingerprint))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
 }
 
 /// What the cache knows of a tree.

@@ -15,7 +15,7 @@ use crate::config::format_size;
 use crate::db::results::Scope;
 use crate::domain::finding::{self, Finding};
 use crate::scan::checkout::{Blob, TreeEntry};
-use crate::scan::per_file::{self, CacheUpdate};
+use crate::scan::per_file::{self, CacheUpdate, Fresh};
 use crate::scan::run::notes::LeftOut;
 use crate::scan::run::{git_stop, JobRun, Step};
 
@@ -32,6 +32,7 @@ const MAX_CHECKER_FINDINGS: usize = 50_000;
 /// A finished check.
 pub struct Checked<'t> {
     pub found: Vec<(Finding, String)>,
+    /// Its `Fresh::Findings` ranges point into `found`.
     pub update: CacheUpdate<'t>,
     /// Files whose findings the checker did not all report (skipped, or past a findings
     /// limit): the scan does not count as having looked at them.
@@ -102,9 +103,11 @@ pub fn check<'t>(
         if dropped > 0 {
             short.capped.push(entry.path.to_string());
         }
-        let json = serde_json::to_string(&file_found).unwrap_or_else(|_| "[]".to_string());
-        update.fresh.push((entry, json));
+        let start = found.len();
         found.extend(file_found);
+        update
+            .fresh
+            .push((entry, Fresh::Findings(start..found.len())));
     }
     let (left_out, unchecked) = short.describe(&config, max_read);
     Ok(Checked {

@@ -11,7 +11,7 @@ use crate::analyzers::codecount::{self, Count, Lines};
 use crate::config::format_size;
 use crate::db::results::Scope;
 use crate::scan::checkout::TreeEntry;
-use crate::scan::per_file::{self, CacheUpdate};
+use crate::scan::per_file::{self, CacheUpdate, Fresh};
 use crate::scan::run::notes::LeftOut;
 use crate::scan::run::{git_stop, JobRun, Step};
 
@@ -93,7 +93,7 @@ pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Ste
     let mut update = lookup.update;
     update.fresh = read
         .into_iter()
-        .map(|(entry, counted)| (entry, encode(counted)))
+        .map(|(entry, counted)| (entry, Fresh::Text(encode(counted))))
         .collect();
     Ok(Counted {
         count,

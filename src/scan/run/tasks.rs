@@ -144,6 +144,7 @@ impl<'t> OneTask<'_, '_, 't> {
         if let Some((tool, found)) = lint {
             let _ = writeln!(self.log, "{}", describe_findings(&found));
             outcome.lint_tools.push(tool);
+            outcome.findings.reserve(found.len());
             let found = found.into_iter();
             outcome
                 .findings
@@ -195,10 +196,12 @@ impl<'t> OneTask<'_, '_, 't> {
             .map(|_| self.files.files.as_slice());
         let Checked {
             found,
-            update,
+            mut update,
             unchecked,
             left_out,
         } = check::check(self.run, &self.source.cache, &self.files.tree, only)?;
+        // `run` adds the findings to the job's list next.
+        update.shift(outcome.findings.len());
         self.note = left_out.note(self.log, &mut self.run.log, builtin::TOOL);
         outcome.unchecked.extend(unchecked);
         outcome.checked = Some(update);
