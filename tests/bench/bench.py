@@ -339,6 +339,7 @@ COUNT_SCHEME = {"name": "count"}
 
 
 def run(args, work):
+    load_start = os.getloadavg()[0]
     repos, repo, shape = prepare_repo(args, work)
     table = Table()
     table.add("benchmark repository",
@@ -375,6 +376,9 @@ def run(args, work):
                 measure_create(bench, table, base)
     finally:
         bench.stop()
+    # Other work on the machine moves every time here; say how much there was.
+    table.add("machine load (1-minute load average at the start / the end; cores)",
+              f"{load_start:.1f} / {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
     return table
 
 
@@ -459,8 +463,21 @@ def measure_checker(bench, table, shape, checkout):
               f"`cat` of the same files: {secs(cat)} = {shape['bytes'] / MB / cat:.0f} MB/s")
 
 
-def store_seconds(server):
-    return server.metric("codepup_phase_seconds_sum", 'phase="store"')
+def store_phase(server):
+    return (server.metric("codepup_phase_seconds_count", 'phase="store"'),
+            server.metric("codepup_phase_seconds_sum", 'phase="store"'))
+
+
+def store_seconds(bench, base, job, before):
+    """The store phase of `job`, and its log. The server wakes a waiting client inside the close,
+    before it records the phase and writes the log's last lines, so both are awaited here."""
+    deadline = time.time() + 60
+    while True:
+        count, total = store_phase(bench.server)
+        log = bench.log(base, job)
+        if (count > before[0] and "closed with" in log) or time.time() > deadline:
+            return total - before[1], log
+        time.sleep(0.05)
 
 
 def findings_seen(log):
@@ -472,11 +489,10 @@ def measure_store_default(bench, table):
     """The first scan of a new default-template project, on a fresh server process."""
     server = bench.start()
     base, _ = bench.project(global_scheme_id=1)
-    before = store_seconds(server)
+    before = store_phase(server)
     elapsed, job = timed(lambda: bench.scan(base, False, codes=(0,)))
-    store = store_seconds(server) - before
+    store, log = store_seconds(bench, base, job, before)
     peak = server.rss_peak_kib()
-    log = bench.log(base, job)
     print("job log of the default-template scan:\n" + log, flush=True)
     table.add("storing findings, default template, first scan (server's `store` phase)",
               f"{secs(store)} for {findings_seen(log):,} findings (scan {secs(elapsed)})", "",
@@ -538,11 +554,10 @@ def measure_store_sarif(bench, table, work, checkout):
     server = bench.start(tools_file)
     base, _ = bench.project({"name": "sarif", "lint_enabled": True, "languages": ["python"],
                              "tools": tools, "cloc_scan_enabled": False})
-    before = store_seconds(server)
+    before = store_phase(server)
     elapsed, job = timed(lambda: bench.scan(base, False, codes=(0,)))
-    store = store_seconds(server) - before
+    store, log = store_seconds(bench, base, job, before)
     peak = server.rss_peak_kib()
-    log = bench.log(base, job)
     print("job log of the SARIF scan:\n" + log, flush=True)
     seen = findings_seen(log)
     what = f"{args.sarif_results:,} results" + (f" from {len(tools)} tools" if len(tools) > 1 else "")
