@@ -69,19 +69,24 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
     let Some(closed) = closed else {
         return Err(Stop::Abandon);
     };
-    lifecycle::closed(run.shared, job_id, code::OK);
-    for older in closed.superseded {
-        log::info!("job {older} superseded by job {job_id}");
-        lifecycle::closed(run.shared, older, code::CLIENT_REDIRECT);
-    }
+    // The log is complete before anyone waiting on the job hears that it closed.
     if let Some(recorded) = closed.recorded {
         run.note(format_args!(
             "findings: {} seen, {} new, {} reopened, {} fixed",
             recorded.seen, recorded.opened, recorded.reopened, recorded.fixed
         ));
     }
-    let line = format!("closed with 0 after {} ms", run.elapsed_ms());
+    let line = format!(
+        "stored the results in {} ms; closed with 0 after {} ms",
+        store_started.elapsed().as_millis(),
+        run.elapsed_ms()
+    );
     run.note(line);
+    lifecycle::closed(run.shared, job_id, code::OK);
+    for older in closed.superseded {
+        log::info!("job {older} superseded by job {job_id}");
+        lifecycle::closed(run.shared, older, code::CLIENT_REDIRECT);
+    }
     log::info!("job {job_id}: closed with 0");
     Ok(())
 }
