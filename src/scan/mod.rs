@@ -5,6 +5,7 @@
 pub mod checkout;
 pub mod job_store;
 pub mod lifecycle;
+mod listings;
 pub mod per_file;
 pub mod process;
 mod run;
@@ -47,6 +48,8 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// How much of a repository one scan takes.
     pub limits: ScanLimits,
+    /// The last few tree listings.
+    pub listings: listings::Listings,
     /// No new job is taken (a graceful stop has begun); running jobs go on.
     draining: AtomicBool,
     /// Running jobs are abandoned and their tools killed.
@@ -211,6 +214,7 @@ impl ScanPool {
             confinement,
             metrics,
             limits: config.limits,
+            listings: listings::Listings::default(),
             draining: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             workers_wanted: config.scan_workers,

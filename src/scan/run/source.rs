@@ -6,11 +6,13 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::format_size;
 use crate::domain::ids::JobId;
 use crate::domain::job::code;
 use crate::scan::checkout::{self, TreeEntry, Workspace};
+use crate::scan::listings::ListingKey;
 use crate::scan::run::notes::{files_count, name_some, some_of};
 use crate::scan::run::{git_stop, JobRun, Planned, Step, Stop};
 
@@ -36,8 +38,9 @@ impl Source {
 
 /// The files of a job.
 pub struct Files {
-    /// The revision's files below the scan path that the scan takes (git's path order).
-    pub tree: Vec<TreeEntry>,
+    /// The revision's files below the scan path that the scan takes (git's path order), and
+    /// what the listing left out.
+    pub listed: Arc<checkout::Tree>,
     /// Files the scan left out (over its byte budget): neither scanned nor fixed.
     pub left_out: HashSet<String>,
     /// The files the tools are given: the changed ones against a baseline, else all of them
@@ -170,8 +173,9 @@ pub fn prepare(run: &mut JobRun, source: &Source, tasks: &[Planned]) -> Step<Fil
     }
     let workspace = Workspace::new(&run.shared.workspace_dir, run.id().0);
     let scan_root = workspace.dir.join(prefix);
+    let long_paths = listed.long_paths;
     let mut files = Files {
-        tree: listed.entries,
+        listed,
         left_out,
         files,
         file_count,
@@ -181,7 +185,7 @@ pub fn prepare(run: &mut JobRun, source: &Source, tasks: &[Planned]) -> Step<Fil
     };
     if needs_checkout {
         // A tree with files left out is checked out file by file, so they never reach the disk.
-        let partial = listed.long_paths > 0 || !files.left_out.is_empty();
+        let partial = long_paths > 0 || !files.left_out.is_empty();
         let only_changed =
             source.baseline.is_some() && tasks.iter().all(Planned::changed_files_only);
         check_out(run, source, &mut files, only_changed, partial)?;
@@ -302,17 +306,27 @@ fn check_out(
 /// The revision's files below the scan path that the scan takes, within the server's limits
 /// (`checkout::scan_tree`). What it leaves out goes to the job log; a revision with more files
 /// than a scan takes fails the job.
-fn list_tree(run: &mut JobRun, source: &Source, scan_path: &str) -> Step<checkout::Tree> {
+fn list_tree(run: &mut JobRun, source: &Source, scan_path: &str) -> Step<Arc<checkout::Tree>> {
     let limits = run.shared.limits;
     let prefix = scan_path.trim_start_matches('/');
-    let tree = checkout::scan_tree(
-        &source.cache,
-        &source.revision,
-        prefix,
-        limits.max_scan_files,
-        limits.max_scan_bytes,
-    )
-    .map_err(|error| tree_stop(error, scan_path))?;
+    let key = ListingKey {
+        repo: run.repo.id,
+        revision: source.revision.clone(),
+        prefix: prefix.to_string(),
+    };
+    let tree = run
+        .shared
+        .listings
+        .get_or_list(key, || {
+            checkout::scan_tree(
+                &source.cache,
+                &source.revision,
+                prefix,
+                limits.max_scan_files,
+                limits.max_scan_bytes,
+            )
+        })
+        .map_err(|error| tree_stop(error, scan_path))?;
     if tree.long_paths > 0 {
         let mut named = tree.long_path_examples.join(", ");
         if tree.long_paths > tree.long_path_examples.len() {

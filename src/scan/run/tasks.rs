@@ -77,7 +77,7 @@ pub fn run_all<'t>(
         finish(run, task_id, name, result, &mut task_log)?;
     }
     if run.scheme.blame_enabled && !outcome.findings.is_empty() {
-        blame_findings(run, source, &files.tree, &mut outcome.findings);
+        blame_findings(run, source, &files.listed.entries, &mut outcome.findings);
     }
     Ok(outcome)
 }
@@ -165,7 +165,7 @@ impl<'t> OneTask<'_, '_, 't> {
 
     fn count(&mut self, outcome: &mut Outcome<'t>) -> Step<Option<String>> {
         set_progress(self.run.shared, self.task_id, 10)?;
-        let counted = count::count_lines(self.run, &self.source.cache, &self.files.tree)?;
+        let counted = count::count_lines(self.run, &self.source.cache, &self.files.listed.entries)?;
         let lines = &counted.count.lines;
         let _ = writeln!(
             self.log,
@@ -199,7 +199,12 @@ impl<'t> OneTask<'_, '_, 't> {
             mut update,
             unchecked,
             left_out,
-        } = check::check(self.run, &self.source.cache, &self.files.tree, only)?;
+        } = check::check(
+            self.run,
+            &self.source.cache,
+            &self.files.listed.entries,
+            only,
+        )?;
         // `run` adds the findings to the job's list next.
         update.shift(outcome.findings.len());
         self.note = left_out.note(self.log, &mut self.run.log, builtin::TOOL);
