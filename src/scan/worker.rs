@@ -309,7 +309,7 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         context.repo.scm_url, context.project.branch, context.scheme.name
     );
 
-    // Source: bring the cached clone up to date and resolve the branch head.
+    // Source: the branch head, fetched into the repository's cache unless already there.
     let (cache, revision) = {
         let lock = shared.repo_lock(context.repo.id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -318,25 +318,23 @@ fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
         if let Some(path) = context.repo.local_path() {
             crate::git::check_local_repository(path, &shared.local_repo_roots).map_err(git_stop)?;
         }
-        let cache = checkout::update_cache(
+        checkout::fetch_branch(
             &shared.git_cache_dir,
             context.repo.id.0,
             &context.repo.fetch_url,
+            &context.project.branch,
             &mut job_log,
         )
-        .map_err(git_stop)?;
-        let revision = checkout::resolve_branch(&cache, &context.project.branch)
-            .map_err(git_stop)?
-            .ok_or_else(|| {
-                Stop::Fail(
-                    code::E_SERVER_SCM_NOT_FOUND,
-                    format!(
-                        "branch {} does not exist in {}",
-                        context.project.branch, context.repo.scm_url
-                    ),
-                )
-            })?;
-        (cache, revision)
+        .map_err(git_stop)?
+        .ok_or_else(|| {
+            Stop::Fail(
+                code::E_SERVER_SCM_NOT_FOUND,
+                format!(
+                    "branch {} does not exist in {}",
+                    context.project.branch, context.repo.scm_url
+                ),
+            )
+        })?
     };
     let _ = writeln!(
         job_log,
