@@ -12,6 +12,9 @@ use crate::domain::repo::{below_a_root, is_below_a_root};
 /// The transports git may use (`GIT_ALLOW_PROTOCOL`), matching what `RepoUrl` accepts.
 const ALLOWED_PROTOCOLS: &str = "http:https:ssh:git:file";
 
+/// How long `run` looks for a command's exit every millisecond (then every 10 ms).
+const QUICK_COMMAND: Duration = Duration::from_millis(200);
+
 /// How long a remote query may take before it is abandoned.
 pub const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -85,7 +88,8 @@ pub fn run_with_input(
     // Read both pipes on their own threads, so a chatty command can never fill a pipe and stall.
     let stdout = child.stdout.take().map(spawn_reader);
     let stderr = child.stderr.take().map(spawn_reader);
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -93,6 +97,11 @@ pub fn run_with_input(
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(GitError::Timeout(timeout.as_secs()));
+            }
+            // Most commands take a few milliseconds, and a scan runs several in a row before it
+            // can start: look often at first, so none waits up to 10 ms more than it ran.
+            Ok(None) if started.elapsed() < QUICK_COMMAND => {
+                thread::sleep(Duration::from_millis(1))
             }
             Ok(None) => thread::sleep(Duration::from_millis(10)),
             Err(error) => return Err(GitError::Other(format!("waiting for git: {error}"))),

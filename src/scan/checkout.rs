@@ -1,5 +1,6 @@
-//! Source for a job: one cached bare clone per repository (cloned once, fetched on later scans),
-//! and a clean per-job checkout of one revision, removed when the job ends.
+//! Source for a job: one cached bare repository per repository, holding the branches its projects
+//! scan (fetched one branch at a time, only when the remote head is new to it), and a clean per-job
+//! checkout of one revision, removed when the job ends.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -10,67 +11,121 @@ use std::time::Duration;
 
 use crate::git::{self, GitError};
 
-/// How long a clone or fetch may take.
+/// How long a fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// How long a local git command (read-tree, diff, ...) may take.
 const LOCAL_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-/// The cache of repository `repo_id`, cloned or brought up to date from `fetch_url`. The caller
-/// holds the repository's lock, so one repository is never fetched twice at once.
-pub fn update_cache(
+/// The cache of repository `repo_id`: `repo-<id>.git` under `cache_root`.
+fn cache_dir(cache_root: &Path, repo_id: i64) -> PathBuf {
+    cache_root.join(format!("repo-{repo_id}.git"))
+}
+
+/// Brings `branch` of the repository at `fetch_url` into the repository's cache and returns the
+/// cache and the commit the branch points to, or `None` when the remote has no such branch.
+///
+/// The cache is one bare repository per repository, shared by all its projects, holding only the
+/// branches scanned (no tags, no other branch), each fetched alone. `git ls-remote` of the exact
+/// branch comes first: when its commit is already in the cache (the same head as last time, or a
+/// head another project's branch brought in) the local branch is pointed at it and nothing is
+/// fetched. A fetch never prunes: other projects' branches stay, and a branch gone from the
+/// remote is only forgotten when a scan asks for it.
+///
+/// Caches made by older versions (full bare clones with every branch and tag) are a superset of
+/// this and are used as they are; nothing migrates them.
+///
+/// The caller holds the repository's lock (`Shared::repo_lock`), so one cache is never created or
+/// fetched into twice at once; readers (other jobs' checkouts) may run meanwhile, which git
+/// allows: a fetch writes its objects first and moves the ref last.
+pub fn fetch_branch(
     cache_root: &Path,
     repo_id: i64,
     fetch_url: &str,
+    branch: &str,
     log: &mut impl Write,
-) -> Result<PathBuf, GitError> {
-    let cache = cache_root.join(format!("repo-{repo_id}.git"));
-    if cache.join("HEAD").exists() {
+) -> Result<Option<(PathBuf, String)>, GitError> {
+    let cache = cache_dir(cache_root, repo_id);
+    let reference = format!("refs/heads/{branch}");
+    let shown_url = without_credentials(fetch_url);
+    let _ = writeln!(log, "$ git ls-remote --heads -- {shown_url} {reference}");
+    let Some(head) = git::remote_branch_head(fetch_url, branch)? else {
+        if cache.join("HEAD").exists() {
+            // Forget the branch, so the cache does not keep its objects alive for nothing.
+            let _ = local(&cache, &["update-ref", "-d", &reference]);
+        }
+        return Ok(None);
+    };
+    if !cache.join("HEAD").exists() {
+        create_cache(cache_root, repo_id, &cache, log)?;
+    } else if resolve_branch(&cache, branch)?.as_deref() == Some(head.as_str()) {
+        let _ = writeln!(log, "{reference} is at {head} already: nothing to fetch");
+        return Ok(Some((cache, head)));
+    } else if has_commit(&cache, &head) {
+        // Pushed back to an older commit, or a commit another branch brought in.
         let _ = writeln!(
             log,
-            "$ git fetch --prune -- {}",
-            without_credentials(fetch_url)
+            "$ git update-ref {reference} {head} (in the cache already)"
         );
-        let mut command = git::command();
-        command
-            .args(["-c", "gc.auto=0", "--git-dir"])
-            .arg(&cache)
-            .args([
-                "fetch",
-                "--quiet",
-                "--prune",
-                "--force",
-                "--no-tags",
-                "--",
-                fetch_url,
-                "+refs/heads/*:refs/heads/*",
-            ]);
-        git::run(command, FETCH_TIMEOUT)?;
-        return Ok(cache);
+        local(&cache, &["update-ref", &reference, &head])?;
+        return Ok(Some((cache, head)));
     }
-    // Clone under a temporary name and rename, so a clone cut short is never taken for a cache.
-    let partial = cache_root.join(format!("repo-{repo_id}.git.partial"));
-    let _ = fs::remove_dir_all(&partial);
-    let _ = writeln!(
-        log,
-        "$ git clone --bare -- {}",
-        without_credentials(fetch_url)
-    );
+    let refspec = format!("+{reference}:{reference}");
+    let _ = writeln!(log, "$ git fetch --no-tags -- {shown_url} {refspec}");
     let mut command = git::command();
     command
         .args([
             "-c",
             "gc.auto=0",
-            "clone",
-            "--bare",
+            "-c",
+            "maintenance.auto=false",
+            "--git-dir",
+        ])
+        .arg(&cache)
+        .args([
+            "fetch",
             "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
             "--",
             fetch_url,
-        ])
+            &refspec,
+        ]);
+    match git::run(command, FETCH_TIMEOUT) {
+        Ok(_) => {}
+        // Deleted since `ls-remote` looked.
+        Err(GitError::Other(message)) if message.contains("couldn't find remote ref") => {
+            return Ok(None)
+        }
+        Err(error) => return Err(error),
+    }
+    // What was fetched, which may be newer than what `ls-remote` saw.
+    match resolve_branch(&cache, branch)? {
+        Some(head) => Ok(Some((cache, head))),
+        None => Err(GitError::Other(format!(
+            "{reference} is missing from the cache after its fetch"
+        ))),
+    }
+}
+
+/// Creates the empty cache `cache` under a temporary name and renames it, so a creation cut short
+/// is never taken for a cache. Without templates: no sample hooks, nothing from the system's
+/// template directory (a `reference-transaction` hook there would run on every fetch).
+fn create_cache(
+    cache_root: &Path,
+    repo_id: i64,
+    cache: &Path,
+    log: &mut impl Write,
+) -> Result<(), GitError> {
+    let partial = cache_root.join(format!("repo-{repo_id}.git.partial"));
+    let _ = fs::remove_dir_all(&partial);
+    let _ = writeln!(log, "$ git init --bare (the repository's cache)");
+    let mut command = git::command();
+    command
+        .args(["init", "--quiet", "--bare", "--template="])
         .arg(&partial);
-    git::run(command, FETCH_TIMEOUT)?;
-    fs::rename(&partial, &cache)
-        .map_err(|error| GitError::Other(format!("cannot keep the clone: {error}")))?;
-    Ok(cache)
+    git::run(command, LOCAL_TIMEOUT)?;
+    fs::rename(&partial, cache)
+        .map_err(|error| GitError::Other(format!("cannot keep the new cache: {error}")))
 }
 
 /// `fetch_url` as the job log may show it: a user name or password in it becomes `***`.
@@ -105,7 +160,7 @@ pub fn remove_tree(path: &Path) {
     }
 }
 
-/// Removes clones a crash cut short.
+/// Removes caches whose creation a crash cut short (and clones older versions left so).
 pub fn remove_partial_clones(cache_root: &Path) {
     let Ok(entries) = fs::read_dir(cache_root) else {
         return;
@@ -465,6 +520,154 @@ mod tests {
             "https://example.com/u@x.git"
         );
         assert_eq!(without_credentials("/srv/repo"), "/srv/repo");
+    }
+
+    /// Runs git in `dir` with an isolated environment; returns its trimmed stdout.
+    fn git_in(dir: &Path, args: &[&str]) -> String {
+        let output = std::process::Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "A")
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", "A")
+            .env("GIT_COMMITTER_EMAIL", "a@example.com")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
+    /// `fetch_branch` of `branch`, with the log it wrote.
+    fn fetch(root: &Path, url: &Path, branch: &str) -> (Option<(PathBuf, String)>, String) {
+        let mut log = Vec::new();
+        let fetched = fetch_branch(root, 7, url.to_str().unwrap(), branch, &mut log).unwrap();
+        (fetched, String::from_utf8(log).unwrap())
+    }
+
+    #[test]
+    fn a_branch_is_fetched_alone_without_tags_and_only_when_its_head_is_new() {
+        let remote = tempfile::tempdir().unwrap();
+        let caches = tempfile::tempdir().unwrap();
+        let at = remote.path();
+        let git = |args: &[&str]| git_in(at, args);
+        git(&["init", "-q", "-b", "main"]);
+        fs::write(at.join("a.txt"), "a\n").unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "a"]);
+        git(&["tag", "v1"]);
+        // `ls-remote main` also lists `foo/main`: only the exact branch counts.
+        git(&["checkout", "-q", "-b", "foo/main"]);
+        fs::write(at.join("b.txt"), "b\n").unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "b"]);
+        let foo_head = git(&["rev-parse", "HEAD"]);
+        git(&["tag", "-a", "-m", "v2", "v2"]);
+        git(&["checkout", "-q", "main"]);
+        let main_head = git(&["rev-parse", "HEAD"]);
+
+        let (fetched, log) = fetch(caches.path(), at, "main");
+        let (cache, head) = fetched.unwrap();
+        assert_eq!(cache, caches.path().join("repo-7.git"));
+        assert_eq!(head, main_head);
+        assert!(
+            log.contains("$ git init --bare") && log.contains("$ git fetch"),
+            "{log}"
+        );
+        let refs = git_in(&cache, &["for-each-ref", "--format=%(refname)"]);
+        assert_eq!(refs, "refs/heads/main");
+        assert!(!has_commit(&cache, &foo_head));
+        assert!(!cache.join("hooks").exists());
+
+        // The same head again: `ls-remote` only.
+        let (fetched, log) = fetch(caches.path(), at, "main");
+        assert_eq!(fetched.unwrap().1, main_head);
+        assert!(
+            log.contains("$ git ls-remote") && !log.contains("$ git fetch"),
+            "{log}"
+        );
+
+        // A new commit is fetched; a branch reset to a commit the cache holds is not.
+        fs::write(at.join("a.txt"), "a2\n").unwrap();
+        git(&["commit", "-q", "-am", "a2"]);
+        let new_head = git(&["rev-parse", "HEAD"]);
+        let (fetched, log) = fetch(caches.path(), at, "main");
+        assert_eq!(fetched.unwrap().1, new_head);
+        assert!(log.contains("$ git fetch"), "{log}");
+        git(&["reset", "-q", "--hard", &main_head]);
+        let (fetched, log) = fetch(caches.path(), at, "main");
+        assert_eq!(fetched.unwrap().1, main_head);
+        assert!(
+            log.contains("$ git update-ref") && !log.contains("$ git fetch"),
+            "{log}"
+        );
+        assert_eq!(
+            resolve_branch(&cache, "main").unwrap(),
+            Some(main_head.clone())
+        );
+
+        // A second branch joins the same cache, still without tags.
+        let (fetched, _) = fetch(caches.path(), at, "foo/main");
+        assert_eq!(fetched.unwrap(), (cache.clone(), foo_head.clone()));
+        let refs = git_in(&cache, &["for-each-ref", "--format=%(refname)"]);
+        assert_eq!(refs, "refs/heads/foo/main\nrefs/heads/main");
+
+        // Missing branches: never there (and no suffix match), or deleted since.
+        assert_eq!(fetch(caches.path(), at, "oo/main").0, None);
+        git(&["branch", "-D", "foo/main"]);
+        assert_eq!(fetch(caches.path(), at, "foo/main").0, None);
+        assert_eq!(resolve_branch(&cache, "foo/main").unwrap(), None);
+        let fs_entries: Vec<_> = fs::read_dir(caches.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(fs_entries, ["repo-7.git"]);
+
+        // A repository that is gone is `NotFound`, as before.
+        let mut log = Vec::new();
+        let gone = caches.path().join("gone");
+        assert!(matches!(
+            fetch_branch(caches.path(), 8, gone.to_str().unwrap(), "main", &mut log),
+            Err(GitError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_cache_cloned_by_older_versions_is_used_as_it_is() {
+        let remote = tempfile::tempdir().unwrap();
+        let caches = tempfile::tempdir().unwrap();
+        let at = remote.path();
+        git_in(at, &["init", "-q", "-b", "main"]);
+        git_in(at, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        git_in(at, &["branch", "other"]);
+        git_in(at, &["tag", "v1"]);
+        let cache = caches.path().join("repo-7.git");
+        git_in(
+            caches.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                "--",
+                at.to_str().unwrap(),
+                "repo-7.git",
+            ],
+        );
+        let head = git_in(at, &["rev-parse", "HEAD"]);
+        let (fetched, log) = fetch(caches.path(), at, "main");
+        assert_eq!(fetched, Some((cache.clone(), head)));
+        assert!(
+            !log.contains("$ git fetch") && !log.contains("init"),
+            "{log}"
+        );
+        git_in(at, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        let (fetched, log) = fetch(caches.path(), at, "main");
+        assert_eq!(fetched.unwrap().1, git_in(at, &["rev-parse", "HEAD"]));
+        assert!(log.contains("$ git fetch"), "{log}");
+        // The other branches and tags it had stay: nothing is pruned.
+        assert!(resolve_branch(&cache, "other").unwrap().is_some());
+        assert!(!git_in(&cache, &["tag"]).is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod bombs;
 mod branches_and_projects;
 mod confinement;
 mod findings;
+mod git_cache;
 mod helpers;
 mod hostile_repos;
 mod jobs_api;

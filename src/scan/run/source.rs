@@ -83,7 +83,8 @@ pub fn fetch(run: &mut JobRun) -> Step<Source> {
     })
 }
 
-/// The cache, brought up to date under the repository's lock, and the branch's head commit.
+/// The branch's head commit, fetched into the repository's cache (under its lock) unless
+/// already there, and the cache.
 fn fetch_head(run: &mut JobRun) -> Step<(PathBuf, String)> {
     let shared = run.shared;
     let lock = shared.repo_lock(run.repo.id);
@@ -93,25 +94,23 @@ fn fetch_head(run: &mut JobRun) -> Step<(PathBuf, String)> {
     if let Some(path) = run.repo.local_path() {
         crate::git::check_local_repository(path, &shared.local_repo_roots).map_err(git_stop)?;
     }
-    let cache = checkout::update_cache(
+    checkout::fetch_branch(
         &shared.git_cache_dir,
         run.repo.id.0,
         &run.repo.fetch_url,
+        &run.project.branch,
         &mut run.log,
     )
-    .map_err(git_stop)?;
-    let revision = checkout::resolve_branch(&cache, &run.project.branch)
-        .map_err(git_stop)?
-        .ok_or_else(|| {
-            Stop::Fail(
-                code::E_SERVER_SCM_NOT_FOUND,
-                format!(
-                    "branch {} does not exist in {}",
-                    run.project.branch, run.repo.scm_url
-                ),
-            )
-        })?;
-    Ok((cache, revision))
+    .map_err(git_stop)?
+    .ok_or_else(|| {
+        Stop::Fail(
+            code::E_SERVER_SCM_NOT_FOUND,
+            format!(
+                "branch {} does not exist in {}",
+                run.project.branch, run.repo.scm_url
+            ),
+        )
+    })
 }
 
 /// The baseline of an incremental scan: the revision of the last job whose results were stored.
