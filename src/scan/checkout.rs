@@ -56,7 +56,12 @@ pub fn fetch_branch(
         return Ok(None);
     };
     if !cache.join("HEAD").exists() {
-        create_cache(cache_root, repo_id, &cache, log)?;
+        create_cache(cache_root, repo_id, fetch_url, branch, log)?;
+        return match resolve_branch(&cache, branch)? {
+            Some(head) => Ok(Some((cache, head))),
+            // Deleted since `ls-remote` looked.
+            None => Ok(None),
+        };
     } else if resolve_branch(&cache, branch)?.as_deref() == Some(head.as_str()) {
         let _ = writeln!(log, "{reference} is at {head} already: nothing to fetch");
         return Ok(Some((cache, head)));
@@ -107,24 +112,52 @@ pub fn fetch_branch(
     }
 }
 
-/// Creates the empty cache `cache` under a temporary name and renames it, so a creation cut short
-/// is never taken for a cache. Without templates: no sample hooks, nothing from the system's
-/// template directory (a `reference-transaction` hook there would run on every fetch).
+/// Makes the repository's cache: a bare clone of `branch` alone, without tags, under a
+/// temporary name renamed when complete, so a clone cut short is never taken for a cache. A
+/// local repository's objects are hard-linked rather than copied. Without templates: no sample
+/// hooks, nothing from the system's template directory (a `reference-transaction` hook there
+/// would run on every fetch).
 fn create_cache(
     cache_root: &Path,
     repo_id: i64,
-    cache: &Path,
+    fetch_url: &str,
+    branch: &str,
     log: &mut impl Write,
 ) -> Result<(), GitError> {
     let partial = cache_root.join(format!("repo-{repo_id}.git.partial"));
     let _ = fs::remove_dir_all(&partial);
-    let _ = writeln!(log, "$ git init --bare (the repository's cache)");
+    let _ = writeln!(
+        log,
+        "$ git clone --bare --single-branch --no-tags --branch {branch} -- {}",
+        without_credentials(fetch_url)
+    );
     let mut command = git::command();
     command
-        .args(["init", "--quiet", "--bare", "--template="])
+        .args([
+            "-c",
+            "gc.auto=0",
+            "clone",
+            "--quiet",
+            "--bare",
+            "--template=",
+        ])
+        .args([
+            "--single-branch",
+            "--no-tags",
+            "--branch",
+            branch,
+            "--",
+            fetch_url,
+        ])
         .arg(&partial);
-    git::run(command, LOCAL_TIMEOUT)?;
-    fs::rename(&partial, cache)
+    match git::run(command, FETCH_TIMEOUT) {
+        Ok(_) => {}
+        Err(error) => {
+            let _ = fs::remove_dir_all(&partial);
+            return Err(error);
+        }
+    }
+    fs::rename(&partial, cache_dir(cache_root, repo_id))
         .map_err(|error| GitError::Other(format!("cannot keep the new cache: {error}")))
 }
 
@@ -540,9 +573,12 @@ mod tests {
     }
 
     /// `fetch_branch` of `branch`, with the log it wrote.
+    /// Fetches `branch` of the repository at `url` over git's file transport (a plain path
+    /// would hard-link every object of the repository into a new cache).
     fn fetch(root: &Path, url: &Path, branch: &str) -> (Option<(PathBuf, String)>, String) {
         let mut log = Vec::new();
-        let fetched = fetch_branch(root, 7, url.to_str().unwrap(), branch, &mut log).unwrap();
+        let url = format!("file://{}", url.display());
+        let fetched = fetch_branch(root, 7, &url, branch, &mut log).unwrap();
         (fetched, String::from_utf8(log).unwrap())
     }
 
@@ -572,7 +608,7 @@ mod tests {
         assert_eq!(cache, caches.path().join("repo-7.git"));
         assert_eq!(head, main_head);
         assert!(
-            log.contains("$ git init --bare") && log.contains("$ git fetch"),
+            log.contains("$ git clone --bare --single-branch --no-tags --branch main"),
             "{log}"
         );
         let refs = git_in(&cache, &["for-each-ref", "--format=%(refname)"]);
