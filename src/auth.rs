@@ -7,6 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use crate::api::blocking;
 use crate::db;
 use crate::domain::user::User;
 use crate::error::{AppError, AuthFailure};
@@ -27,7 +28,7 @@ impl FromRequest for Caller {
             let token = token?;
             let state = state
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
-            let user = db::run(&state.pool, move |conn| {
+            let user = blocking::run(&state.pool, move |conn| {
                 Ok(db::users::find_by_token(conn, &token)?)
             })
             .await?;

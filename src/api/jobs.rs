@@ -10,6 +10,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::{job_scope, project_scope, require, views, JobScope, Links};
 use crate::auth::Caller;
@@ -44,7 +45,7 @@ pub async fn create_scan(
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
-    let (job_id, scan_id, async_flag) = db::run(&state.pool, move |conn| {
+    let (job_id, scan_id, async_flag) = blocking::run(&state.pool, move |conn| {
         // The checks run inside the write transaction, so a project deleted meanwhile either
         // sees this job among the ones it cancels or refuses it with 404.
         let tx = db::begin(conn)?;
@@ -148,7 +149,7 @@ async fn read_job(
     state: &web::Data<AppState>,
     job_id: JobId,
 ) -> Result<crate::domain::job::Job, AppError> {
-    db::run(&state.pool, move |conn| {
+    blocking::run(&state.pool, move |conn| {
         db::jobs::get(conn, job_id)?.ok_or_else(|| AppError::not_found(format!("job {job_id}")))
     })
     .await
@@ -164,7 +165,7 @@ pub async fn list_jobs(
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, jobs) = db::run(&state.pool, move |conn| {
+    let (query, page, count, jobs) = blocking::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -196,7 +197,7 @@ pub async fn list_recent_jobs(
     let query = Query::from_request(&request);
     let page = query.page()?;
     let tz = state.config.tz_offset;
-    let (query, count, jobs) = db::run(&state.pool, move |conn| {
+    let (query, count, jobs) = blocking::run(&state.pool, move |conn| {
         let filter = read_job_filter(&query, tz, JobFilters::Project)?;
         let (count, jobs) =
             db::jobs::list_visible(conn, &caller, &filter, page.limit, page.offset)?;
@@ -220,7 +221,7 @@ pub async fn get_queue_summary(
 ) -> Result<HttpResponse, AppError> {
     let now = clock::now_stored();
     let since = clock::to_stored(time::OffsetDateTime::now_utc() - time::Duration::days(1));
-    let health = db::run(&state.pool, move |conn| {
+    let health = blocking::run(&state.pool, move |conn| {
         Ok(db::jobs::queue_health(conn, &caller, &since)?)
     })
     .await?;
@@ -353,7 +354,7 @@ pub async fn get_job_detail(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let detail = db::run(&state.pool, move |conn| {
+    let detail = blocking::run(&state.pool, move |conn| {
         let JobScope {
             job,
             org,
@@ -385,7 +386,7 @@ pub async fn get_project_job(
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let tz = state.config.tz_offset;
     let links = Links::new(&request);
-    let detail = db::run(&state.pool, move |conn| {
+    let detail = blocking::run(&state.pool, move |conn| {
         let JobScope {
             job,
             repo,
@@ -445,7 +446,7 @@ pub async fn cancel_job(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let queue = state.queue.clone();
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = blocking::run(&state.pool, move |conn| {
         let JobScope { job, access, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
@@ -497,7 +498,7 @@ pub async fn list_all_jobs(
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
         require(caller.is_superuser)?;
         let filter = read_job_filter(&query, tz, JobFilters::Admin)?;
         let page = query.page()?;
@@ -557,7 +558,7 @@ pub async fn cancel_any_job(
 ) -> Result<HttpResponse, AppError> {
     let job_id = JobId(path.into_inner());
     let queue = state.queue.clone();
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = blocking::run(&state.pool, move |conn| {
         let job = db::jobs::get(conn, job_id)?
             .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
         require(
@@ -576,7 +577,7 @@ pub async fn get_job_codecount(
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
-    let counts = db::run(&state.pool, move |conn| {
+    let counts = blocking::run(&state.pool, move |conn| {
         let JobScope { job, access, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
@@ -599,7 +600,7 @@ pub async fn get_task_log(
     let (org_sid, team_name, repo_id, project_id, job_id, task_id) = path.into_inner();
     let offset = log_offset(&request);
     let queue = state.queue.clone();
-    let (log_path, offset) = db::run(&state.pool, move |conn| {
+    let (log_path, offset) = blocking::run(&state.pool, move |conn| {
         let JobScope { job, access, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
@@ -627,7 +628,7 @@ pub async fn get_job_log(
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let offset = log_offset(&request);
     let queue = state.queue.clone();
-    let (log_path, offset) = db::run(&state.pool, move |conn| {
+    let (log_path, offset) = blocking::run(&state.pool, move |conn| {
         let JobScope { job, access, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;

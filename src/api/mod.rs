@@ -1,7 +1,8 @@
 //! The URL table of the JSON API, on one screen, and the lookups every handler shares.
-//! Handlers hold no SQL: each makes one `db::run` call whose closure resolves the URL's objects,
+//! Handlers hold no SQL: each makes one `blocking::run` call whose closure resolves the URL's objects,
 //! checks permission and does the work.
 
+pub mod blocking;
 pub mod findings;
 pub mod jobs;
 pub mod ops;
@@ -328,7 +329,7 @@ pub(crate) fn job_scope(
 
 /// Where the links codepup hands out point: the scheme and host the request came in on (read
 /// as the pagination links read them) and the API root it used, `/api` when a proxy stripped
-/// `/server/main`, else `/server/main/api`. Made from the request before a `db::run`, which
+/// `/server/main`, else `/server/main/api`. Made from the request before a `blocking::run`, which
 /// cannot take the request itself.
 #[derive(Debug, Clone)]
 pub(crate) struct Links {

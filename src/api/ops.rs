@@ -11,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::api::blocking;
 use crate::db;
 use crate::envelope;
 use crate::error::AppError;
@@ -27,7 +28,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database takes a write and every scan worker is alive; otherwise 503 saying which not.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let database = db::run(&state.pool, |conn| {
+    let database = blocking::run(&state.pool, |conn| {
         db::begin(conn)?.commit()?;
         Ok(())
     })
@@ -50,7 +51,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
 
 /// The Prometheus scrape.
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let snapshot = db::run(&state.pool, |conn| Ok(db::jobs::open_job_snapshot(conn)?)).await?;
+    let snapshot =
+        blocking::run(&state.pool, |conn| Ok(db::jobs::open_job_snapshot(conn)?)).await?;
     let snapshot = Snapshot {
         open_jobs: snapshot.by_state,
         oldest_waiting_seconds: snapshot.oldest_waiting_seconds,

@@ -5,6 +5,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use time::UtcOffset;
 
+use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::repos::repo_view;
 use crate::api::{project_scope, repo_scope, require, views};
@@ -51,7 +52,7 @@ pub async fn create_project(
     let repo_id = RepoId(repo_id);
     let tz = state.config.tz_offset;
     let scope_caller = caller.clone();
-    let (repo, team, request, existing) = db::run(&state.pool, move |conn| {
+    let (repo, team, request, existing) = blocking::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &scope_caller, &org_sid, &team_name, repo_id)?;
         require(access.can_view_team())?;
@@ -68,7 +69,7 @@ pub async fn create_project(
     })
     .await?;
     if let Some(project) = existing {
-        let view = db::run(&state.pool, move |conn| {
+        let view = blocking::run(&state.pool, move |conn| {
             project_view(conn, &project, &repo, &team, tz)
         })
         .await?;
@@ -102,7 +103,7 @@ pub async fn create_project(
         Err(error) => return Err(git_failure(&repo, error)),
     };
 
-    let (view, is_new) = db::run(&state.pool, move |conn| {
+    let (view, is_new) = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let scheme_id = match &request.scheme {
             SchemeChoice::Own(scheme) => scheme.id,
@@ -270,7 +271,7 @@ pub async fn list_projects(
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, projects) = db::run(&state.pool, move |conn| {
+    let (query, page, count, projects) = blocking::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
@@ -322,7 +323,7 @@ pub async fn get_project(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let view = db::run(&state.pool, move |conn| {
+    let view = blocking::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let project = db::projects::get(conn, repo.id, ProjectId(project_id))?
@@ -346,7 +347,7 @@ pub async fn update_project(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let view = db::run(&state.pool, move |conn| {
+    let view = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let (_, team, repo, project, access) = project_scope(
             &tx,
@@ -428,7 +429,7 @@ pub async fn delete_project(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let queue = state.queue.clone();
-    db::run(&state.pool, move |conn| {
+    blocking::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -490,7 +491,7 @@ pub async fn list_visible_projects(
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
     let page = query.page()?;
-    let (count, places) = db::run(&state.pool, move |conn| {
+    let (count, places) = blocking::run(&state.pool, move |conn| {
         Ok(db::access::list_visible_projects(
             conn,
             &caller,

@@ -1,5 +1,6 @@
 //! The SQLite store: opening it, the pragmas every connection gets, applying `schema.sql`, and
-//! `run`, the one way handlers reach the database (off actix's event loop).
+//! the SQL per resource. Knows nothing of actix or HTTP: handlers reach it through
+//! `api::blocking::run`.
 
 pub mod access;
 pub mod counts;
@@ -20,8 +21,6 @@ use std::time::Duration;
 use anyhow::Context;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
-
-use crate::error::AppError;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -126,21 +125,6 @@ fn add_column_if_missing(
     Ok(())
 }
 
-/// Runs `work` with a pooled connection on actix's blocking thread pool, so the event loop never
-/// waits on SQLite, and turns every failure into an `AppError`.
-pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, AppError>
-where
-    F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
-    T: Send + 'static,
-{
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
-    })
-    .await?
-}
-
 /// Whether `error` is a UNIQUE or PRIMARY KEY violation (a duplicate the caller can name).
 pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(
@@ -181,6 +165,49 @@ pub fn begin(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ARCHITECTURE.md's invariant, checked on the source: `db/` knows nothing of actix or of
+    /// HTTP (`AppError` carries status codes), and `domain/` nothing of actix or rusqlite.
+    #[test]
+    fn db_and_domain_stay_inside_their_layers() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        // Spelled in pieces, so this test does not find itself.
+        let web_framework = concat!("act", "ix");
+        let http = [concat!("crate::", "error"), concat!("App", "Error")];
+        let layers = [
+            (
+                "db",
+                vec![web_framework, http[0], http[1], concat!("crate::", "api")],
+            ),
+            (
+                "domain",
+                vec![
+                    web_framework,
+                    concat!("rus", "qlite"),
+                    concat!("crate::", "db"),
+                ],
+            ),
+        ];
+        for (layer, forbidden) in layers {
+            let mut files = vec![src.join(layer)];
+            while let Some(path) = files.pop() {
+                if path.is_dir() {
+                    files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                    for word in &forbidden {
+                        assert!(
+                            !line.contains(word),
+                            "{} mentions {word}: {line}",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn applying_the_schema_twice_changes_nothing() {
