@@ -3,8 +3,8 @@
 
 use rusqlite::{params, Connection};
 
-use crate::analyzers::codecount::Lines;
 use crate::domain::ids::ProjectId;
+use crate::domain::job::FileCount;
 
 /// The snapshot: calls `each` with every counted file's path, the blob id it was counted from,
 /// its language's name and its counts, one row at a time (a tree of a million files is never
@@ -31,11 +31,11 @@ pub fn for_each(
 }
 
 /// Removes the rows of `removed` paths and stores `added` counts: `(path, blob id, counts)`.
-pub fn apply<'a>(
+pub fn apply<'a, C: Into<FileCount>>(
     conn: &Connection,
     project_id: ProjectId,
     removed: &[String],
-    added: impl IntoIterator<Item = (&'a str, String, Lines)>,
+    added: impl IntoIterator<Item = (&'a str, String, C)>,
 ) -> rusqlite::Result<()> {
     let mut delete =
         conn.prepare_cached("DELETE FROM project_file_counts WHERE project_id = ?1 AND path = ?2")?;
@@ -46,12 +46,13 @@ pub fn apply<'a>(
         "INSERT OR REPLACE INTO project_file_counts (project_id, path, blob, language, code, comment, blank)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    for (path, blob, lines) in added {
+    for (path, blob, count) in added {
+        let lines: FileCount = count.into();
         insert.execute(params![
             project_id.0,
             path,
             blob,
-            lines.language.name(),
+            lines.language,
             lines.code,
             lines.comment,
             lines.blank

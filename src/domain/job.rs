@@ -205,6 +205,16 @@ pub struct LineCounts {
     pub total: Option<i64>,
 }
 
+/// One file's line counts as a project's per-file snapshot stores them (the name of the language
+/// the counter gave it, and its lines), so the snapshot's SQL needs no analyzer type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileCount {
+    pub language: &'static str,
+    pub code: u32,
+    pub comment: u32,
+    pub blank: u32,
+}
+
 /// One language's share of a count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LanguageCount {
