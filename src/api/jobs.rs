@@ -26,8 +26,7 @@ use crate::domain::repo::Repo;
 use crate::domain::user::User;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
-use crate::scan::lifecycle::{self, Cancelled};
-use crate::scan::ScanQueue;
+use crate::scan::{Cancelled, ScanQueue};
 use crate::AppState;
 
 /// The largest piece of a log one answer carries; clients continue with `offset`.
@@ -225,7 +224,7 @@ pub async fn get_queue_summary(
         Ok(db::jobs::queue_health(conn, &caller, &since)?)
     })
     .await?;
-    let tools = views::tool_confinement(&state.queue.shared().confinement);
+    let tools = views::tool_confinement(state.queue.confinement());
     Ok(envelope::ok(views::queue_health(&health, &now, tools)))
 }
 
@@ -458,7 +457,7 @@ pub async fn cancel_job(
 }
 
 /// Cancels `job_id` for `caller` once the checks passed: reads the body (`remarks?`, `force?`,
-/// which TCA accepts and ignores) and revokes through `lifecycle::cancel`.
+/// which TCA accepts and ignores) and revokes through `ScanQueue::cancel`.
 fn cancel_as(
     queue: &ScanQueue,
     conn: &mut rusqlite::Connection,
@@ -471,14 +470,7 @@ fn cancel_as(
     let remarks = fields.optional_str("remarks", 512).unwrap_or_default();
     fields.optional_bool("force");
     fields.finish()?;
-    Ok(lifecycle::cancel(
-        queue.shared(),
-        conn,
-        job_id,
-        &caller.nickname,
-        caller.id,
-        &remarks,
-    )?)
+    Ok(queue.cancel(conn, job_id, &caller.nickname, caller.id, &remarks)?)
 }
 
 fn cancelled(outcome: Cancelled) -> HttpResponse {
@@ -609,10 +601,7 @@ pub async fn get_task_log(
             return Err(AppError::not_found(format!("task {task_id}")));
         }
         require(access.can_view_team())?;
-        Ok((
-            queue.shared().task_log_path(job.id, TaskId(task_id)),
-            offset?,
-        ))
+        Ok((queue.task_log_path(job.id, TaskId(task_id)), offset?))
     })
     .await?;
     serve_log(log_path, offset).await
@@ -633,7 +622,7 @@ pub async fn get_job_log(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
         require(access.can_view_team())?;
-        Ok((queue.shared().job_log_path(job.id), offset?))
+        Ok((queue.job_log_path(job.id), offset?))
     })
     .await?;
     serve_log(log_path, offset).await

@@ -33,7 +33,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
         Ok(())
     })
     .await;
-    let (alive, wanted) = state.queue.shared().workers_alive();
+    let (alive, wanted) = state.queue.workers_alive();
     let mut problems = Vec::new();
     if let Err(error) = &database {
         problems.push(format!("the database takes no write: {error}"));

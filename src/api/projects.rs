@@ -21,7 +21,6 @@ use crate::domain::scheme::Scheme;
 use crate::envelope;
 use crate::error::{AppError, E_PROJECT_CREATE};
 use crate::git::{self, GitError};
-use crate::scan::lifecycle;
 use crate::AppState;
 
 /// Which scheme a new project uses.
@@ -443,14 +442,7 @@ pub async fn delete_project(
         // every job it will ever have.
         db::projects::delete(conn, project.id)?;
         for job_id in db::jobs::unfinished(conn, project.id)? {
-            lifecycle::cancel(
-                queue.shared(),
-                conn,
-                job_id,
-                &caller.nickname,
-                caller.id,
-                "project deleted",
-            )?;
+            queue.cancel(conn, job_id, &caller.nickname, caller.id, "project deleted")?;
         }
         Ok(())
     })

@@ -8,6 +8,8 @@ pub mod process;
 mod tools;
 pub mod worker;
 
+pub use lifecycle::Cancelled;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,7 +22,7 @@ use anyhow::Context;
 use crate::analyzers::Catalog;
 use crate::config::{Config, ScanLimits};
 use crate::db::{self, Pool};
-use crate::domain::ids::{JobId, RepoId};
+use crate::domain::ids::{JobId, RepoId, TaskId, UserId};
 
 /// A job is re-queued at most this many times by server starts; then it is closed with code 100.
 pub const MAX_RESTARTS: i64 = 3;
@@ -170,8 +172,37 @@ impl ScanQueue {
         receiver
     }
 
-    pub fn shared(&self) -> &Shared {
-        &self.shared
+    /// Cancels `job_id` for `nickname` (revoke with 301, tools killed, watchers woken) inside
+    /// the caller's connection; see `lifecycle::cancel`.
+    pub fn cancel(
+        &self,
+        conn: &mut rusqlite::Connection,
+        job_id: JobId,
+        nickname: &str,
+        user_id: UserId,
+        remarks: &str,
+    ) -> rusqlite::Result<Cancelled> {
+        lifecycle::cancel(&self.shared, conn, job_id, nickname, user_id, remarks)
+    }
+
+    /// Where a task's log is (it may not exist yet).
+    pub fn task_log_path(&self, job_id: JobId, task_id: TaskId) -> PathBuf {
+        self.shared.task_log_path(job_id, task_id)
+    }
+
+    /// Where a job's own log is (it may not exist yet).
+    pub fn job_log_path(&self, job_id: JobId) -> PathBuf {
+        self.shared.job_log_path(job_id)
+    }
+
+    /// (scan workers running their loop, scan workers started), for `/readyz`.
+    pub fn workers_alive(&self) -> (usize, usize) {
+        self.shared.workers_alive()
+    }
+
+    /// How tools run on this server, for the queue summary.
+    pub fn confinement(&self) -> &crate::sandbox::Confinement {
+        &self.shared.confinement
     }
 }
 
