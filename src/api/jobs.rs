@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::{job_scope, project_scope, require, views, JobScope, Links};
-use crate::auth::Caller;
+use crate::auth::{Caller, Token};
 use crate::body::Body;
 use crate::clock;
 use crate::db;
@@ -39,12 +39,15 @@ type JobPath = web::Path<(String, String, i64, i64, i64)>;
 /// until the job is CLOSED; a client that hangs up does not stop the job.
 pub async fn create_scan(
     state: web::Data<AppState>,
-    Caller(caller): Caller,
+    token: Token,
     path: ProjectPath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let (job_id, scan_id, async_flag) = blocking::run(&state.pool, move |conn| {
+        // Authenticated in the same blocking call as the work (one thread hop, not two), before
+        // anything else, so a bad key is still the first refusal.
+        let caller = token.authenticate(conn)?;
         // The checks run inside the write transaction, so a project deleted meanwhile either
         // sees this job among the ones it cancels or refuses it with 404.
         let tx = db::begin(conn)?;

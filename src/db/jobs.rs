@@ -85,16 +85,17 @@ pub fn insert(
 ) -> rusqlite::Result<(JobId, ScanId)> {
     let now = clock::now_stored();
     let scan_type = if new_job.incr_scan { 1 } else { 2 };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO scans (project_id, scan_type, create_time) VALUES (?1, ?2, ?3)",
-        params![project_id.0, scan_type, now],
-    )?;
+    )?
+    .execute(params![project_id.0, scan_type, now])?;
     let scan_id = ScanId(conn.last_insert_rowid());
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO jobs (project_id, scan_id, state, incr_scan, force_create, async_flag, create_time,
              created_from, creator, creator_id)
          VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+    )?
+    .execute(params![
             project_id.0,
             scan_id.0,
             new_job.incr_scan,
@@ -149,7 +150,8 @@ pub fn older_unfinished(
 }
 
 pub fn get(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<Job>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
         params![job_id.0],
         from_row,
@@ -163,7 +165,8 @@ pub fn get_in_project(
     project_id: ProjectId,
     job_id: JobId,
 ) -> rusqlite::Result<Option<Job>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1 AND project_id = ?2"),
         params![job_id.0, project_id.0],
         from_row,
@@ -447,7 +450,8 @@ pub fn queue_health(conn: &Connection, user: &User, since: &str) -> rusqlite::Re
 /// Takes the oldest WAITING job for a worker (WAITING -> INITING), or `None` when there is none.
 /// One statement, so two workers can never take the same job.
 pub fn claim_next(conn: &Connection) -> rusqlite::Result<Option<JobId>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         "UPDATE jobs SET state = 4, claim_time = ?1
          WHERE id = (SELECT id FROM jobs WHERE state = 0 ORDER BY id LIMIT 1) AND state = 0
          RETURNING id",
@@ -674,7 +678,8 @@ pub fn revision(conn: &Connection, scan_id: Option<ScanId>) -> rusqlite::Result<
     let Some(scan_id) = scan_id else {
         return Ok(None);
     };
-    conn.query_row(
+    db::query_row(
+        conn,
         "SELECT scm_revision FROM scans WHERE id = ?1",
         params![scan_id.0],
         |row| row.get(0),
@@ -690,7 +695,8 @@ pub fn baseline(
     project_id: ProjectId,
     job_id: JobId,
 ) -> rusqlite::Result<Option<(String, JobId)>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         "SELECT s.scm_revision, j.id FROM jobs j JOIN scans s ON s.id = j.scan_id
          WHERE j.project_id = ?1 AND j.id != ?2 AND j.state = 2 AND j.result_code IN (?3, ?4)
            AND s.scm_revision IS NOT NULL

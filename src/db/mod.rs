@@ -34,6 +34,9 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// the server may write the same file at once; their transactions are short.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 256;
+
 /// Connections in the pool. Writes are serialised by SQLite anyway; a few readers suffice.
 const POOL_SIZE: u32 = 8;
 
@@ -68,6 +71,9 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
 /// Runs on every new connection.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Room for every statement the API and the engine prepare with `prepare_cached` (rusqlite
+    // keeps 16 by default, fewer than one request path and the job list's filters use).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
 }
 
@@ -123,6 +129,18 @@ fn add_column_if_missing(
         conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
     }
     Ok(())
+}
+
+/// `Connection::query_row` through the connection's statement cache: request paths run the same
+/// few queries over and over, and parsing and planning them anew each time was a large share of
+/// a `scans/create`'s database time.
+pub fn query_row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
 }
 
 /// Whether `error` is a UNIQUE or PRIMARY KEY violation (a duplicate the caller can name).

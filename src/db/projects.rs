@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::domain::ids::{ProjectId, RepoId, SchemeId, UserId};
 use crate::domain::project::Project;
 
@@ -64,7 +65,8 @@ pub fn insert(
 
 /// The project with this key, deleted or not (keys stay unique).
 pub fn get_by_key(conn: &Connection, project_key: &str) -> rusqlite::Result<Option<Project>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} {FROM} WHERE p.project_key = ?1 AND p.deleted_time IS NULL"),
         params![project_key],
         from_row,
@@ -78,7 +80,8 @@ pub fn get(
     repo_id: RepoId,
     project_id: ProjectId,
 ) -> rusqlite::Result<Option<Project>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!(
             "SELECT {COLUMNS} {FROM} WHERE p.id = ?1 AND p.repo_id = ?2 AND p.deleted_time IS NULL"
         ),
@@ -106,7 +109,8 @@ pub fn list(
 ) -> rusqlite::Result<(i64, Vec<Project>)> {
     const WHERE: &str = "WHERE p.repo_id = ?1 AND p.deleted_time IS NULL
         AND (?2 IS NULL OR p.branch = ?2) AND (?3 IS NULL OR p.scan_scheme_id = ?3) AND (?4 IS NULL OR p.status = ?4)";
-    let count = conn.query_row(
+    let count = db::query_row(
+        conn,
         &format!("SELECT COUNT(*) {FROM} {WHERE}"),
         params![repo_id.0, filter.branch, filter.scan_scheme, filter.status],
         |row| row.get(0),
@@ -132,7 +136,8 @@ pub fn list(
 
 /// A project by id alone (the scan engine already knows it exists).
 pub fn get_by_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Option<Project>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} {FROM} WHERE p.id = ?1"),
         params![project_id.0],
         from_row,
@@ -178,7 +183,8 @@ pub fn branch_names(
     const WHERE: &str = "WHERE repo_id = ?1 AND deleted_time IS NULL
         AND (?2 IS NULL OR branch LIKE ?2 ESCAPE '\\')";
     let pattern = contains.map(crate::db::contains_pattern);
-    let count = conn.query_row(
+    let count = db::query_row(
+        conn,
         &format!("SELECT COUNT(DISTINCT branch) FROM projects {WHERE}"),
         params![repo_id.0, pattern],
         |row| row.get(0),

@@ -5,6 +5,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
 use crate::domain::job::{progress_message, Task, TaskProgress, TaskState};
 
@@ -64,7 +65,8 @@ pub fn list_for_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<Vec<Ta
 
 /// One task of `job_id`.
 pub fn get(conn: &Connection, job_id: JobId, task_id: TaskId) -> rusqlite::Result<Option<Task>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1 AND job_id = ?2"),
         params![task_id.0, job_id.0],
         from_row,
