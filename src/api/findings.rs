@@ -13,6 +13,7 @@ use crate::db;
 use crate::db::findings::IssueFilter;
 use crate::domain::finding::Finding;
 use crate::domain::ids::{ProjectId, RepoId};
+use crate::domain::job::ToolModule;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::AppState;
@@ -204,7 +205,7 @@ pub async fn get_job_sarif(
         require(access.can_view_team())?;
         let tools: Vec<String> = db::tasks::list_for_job(conn, job.id)?
             .into_iter()
-            .filter(|task| task.module == "codelint")
+            .filter(|task| task.module == ToolModule::Codelint)
             .map(|task| task.task_name)
             .collect();
         let findings = db::findings::for_job(conn, job.id)?;

@@ -136,7 +136,7 @@ async fn wait_until_closed(
     closed: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<crate::domain::job::Job, AppError> {
     let job = read_job(state, job_id).await?;
-    if job.state == JobState::Closed as i64 {
+    if job.state == JobState::Closed {
         return Ok(job);
     }
     if closed.await.is_err() {

@@ -38,7 +38,7 @@ pub fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Job> {
         id: JobId(row.get(at(0))?),
         project_id: ProjectId(row.get(at(1))?),
         scan_id: row.get::<_, Option<i64>>(at(2))?.map(ScanId),
-        state: row.get(at(3))?,
+        state: db::parsed(row, at(3), |state: &i64| JobState::from_i64(*state))?,
         incr_scan: row.get(at(4))?,
         create_time: row.get(at(5))?,
         claim_time: row.get(at(6))?,

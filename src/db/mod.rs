@@ -143,6 +143,25 @@ pub fn query_row<T, P: rusqlite::Params>(
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// Column `index` read through a domain parser (`JobState::from_i64`, `ToolModule::parse`, ...):
+/// a stored value the parser refuses is a conversion error, which the schema's CHECKs and the
+/// writers' own types keep from happening.
+pub fn parsed<V: rusqlite::types::FromSql, T>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    parse: impl FnOnce(&V) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let value: V = row.get(index)?;
+    parse(&value).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            row.get_ref(index)
+                .map_or(rusqlite::types::Type::Null, |v| v.data_type()),
+            format!("column {index} holds a value codepup does not know").into(),
+        )
+    })
+}
+
 /// Whether `error` is a UNIQUE or PRIMARY KEY violation (a duplicate the caller can name).
 pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(

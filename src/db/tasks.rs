@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::clock;
 use crate::db;
 use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
-use crate::domain::job::{progress_message, Task, TaskProgress, TaskState};
+use crate::domain::job::{progress_message, Task, TaskProgress, TaskState, ToolModule};
 
 /// The version of this binary, recorded on the tasks it makes and runs.
 pub const CODEPUP_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -20,7 +20,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
     Ok(Task {
         id: TaskId(row.get(0)?),
         job_id: JobId(row.get(1)?),
-        module: row.get(2)?,
+        module: db::parsed(row, 2, |name: &String| ToolModule::parse(name))?,
         task_name: row.get(3)?,
         state: row.get(4)?,
         progress_rate: row.get(5)?,
