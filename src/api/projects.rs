@@ -15,7 +15,7 @@ use crate::db;
 use crate::db::projects::{NewProject, ProjectFilter};
 use crate::domain::ids::{ProjectId, RepoId, SchemeId};
 use crate::domain::org::Team;
-use crate::domain::project::{self, Project};
+use crate::domain::project::{self, BranchName, Project, ScanPath};
 use crate::domain::repo::Repo;
 use crate::domain::scheme::Scheme;
 use crate::envelope;
@@ -33,8 +33,8 @@ enum SchemeChoice {
 
 /// A validated project request, before the branch has been checked against the repository.
 struct ProjectRequest {
-    branch: String,
-    scan_path: String,
+    branch: BranchName,
+    scan_path: ScanPath,
     created_from: String,
     scheme: SchemeChoice,
 }
@@ -150,12 +150,14 @@ fn read_project_request(
     body: &Fields,
 ) -> Result<ProjectRequest, AppError> {
     let mut fields = body.reader();
-    let branch = fields.required_str("branch", 200);
-    if !branch.is_empty() {
-        if let Err(message) = project::check_branch(&branch) {
-            fields.reject("branch", message);
-        }
-    }
+    let branch_text = fields.required_str("branch", 200);
+    let branch = if branch_text.is_empty() {
+        None
+    } else {
+        BranchName::parse(branch_text)
+            .map_err(|message| fields.reject("branch", message))
+            .ok()
+    };
     let scan_scheme_id = fields.optional_int("scan_scheme_id", 1, i64::MAX);
     let global_scheme_id = fields.optional_int("global_scheme_id", 1, i64::MAX);
     let custom_scheme_name = fields
@@ -165,11 +167,10 @@ fn read_project_request(
         .optional_str("scan_path", 1024)
         .filter(|p| !p.is_empty())
     {
-        None => "/".to_string(),
-        Some(path) => project::normalise_scan_path(&path).unwrap_or_else(|message| {
-            fields.reject("scan_path", message);
-            String::new()
-        }),
+        None => Some(ScanPath::root()),
+        Some(path) => ScanPath::parse(&path)
+            .map_err(|message| fields.reject("scan_path", message))
+            .ok(),
     };
     let created_from = fields
         .optional_str("created_from", 32)
@@ -215,6 +216,10 @@ fn read_project_request(
     };
     fields.finish()?;
     let scheme = scheme.ok_or_else(|| AppError::invalid("scan_scheme_id", "no scheme chosen"))?;
+    // `finish` refused every bad field, so both are parsed here.
+    let (Some(branch), Some(scan_path)) = (branch, scan_path) else {
+        return Err(AppError::invalid("branch", "This field may not be blank."));
+    };
     Ok(ProjectRequest {
         branch,
         scan_path,

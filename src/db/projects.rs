@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::clock;
 use crate::db;
 use crate::domain::ids::{ProjectId, RepoId, SchemeId, UserId};
-use crate::domain::project::Project;
+use crate::domain::project::{BranchName, Project, ScanPath};
 
 const COLUMNS: &str =
     "p.id, p.repo_id, p.branch, p.scan_scheme_id, p.scan_path, p.status, p.created_from,
@@ -16,9 +16,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
         id: ProjectId(row.get(0)?),
         repo_id: RepoId(row.get(1)?),
-        branch: row.get(2)?,
+        branch: BranchName::from_stored(row.get(2)?),
         scheme_id: SchemeId(row.get(3)?),
-        scan_path: row.get(4)?,
+        scan_path: ScanPath::from_stored(row.get(4)?),
         status: row.get(5)?,
         created_from: row.get(6)?,
         creator: row.get(7)?,
@@ -30,9 +30,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
 
 /// What a client asks for, already checked.
 pub struct NewProject<'a> {
-    pub branch: &'a str,
+    pub branch: &'a BranchName,
     pub scheme_id: SchemeId,
-    pub scan_path: &'a str,
+    pub scan_path: &'a ScanPath,
     pub project_key: &'a str,
     pub created_from: &'a str,
     pub creator: UserId,
@@ -50,9 +50,9 @@ pub fn insert(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             repo_id.0,
-            new_project.branch,
+            new_project.branch.as_str(),
             new_project.scheme_id.0,
-            new_project.scan_path,
+            new_project.scan_path.as_str(),
             new_project.project_key,
             new_project.created_from,
             new_project.creator.0,
