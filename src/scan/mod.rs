@@ -153,9 +153,16 @@ pub struct ScanQueue {
 }
 
 impl ScanQueue {
-    /// Wakes a worker: a job was inserted.
+    /// Wakes a worker: a job was inserted (and committed). When every worker is busy nobody is
+    /// woken: a worker takes the next job straight after its current one, before it would sleep,
+    /// and that is after this commit. Waking them anyway woke the monitor too, which then read
+    /// the table, on every `scans/create` of a burst.
     pub fn job_added(&self) {
-        self.shared.wake();
+        let shared = &self.shared;
+        if shared.workers_busy.load(Ordering::SeqCst) < shared.workers_alive.load(Ordering::SeqCst)
+        {
+            shared.wake();
+        }
     }
 
     /// A receiver that fires once `job_id` is CLOSED. Register before checking the job's state,
