@@ -121,7 +121,15 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
     const PROJECT: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
     const JOB: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/jobs/{job_id:\\d+}";
+    // First: clients start scans in bulk, and actix tries the resources in order, each a regex
+    // match of the path (the access log matches the path once more for its route label). The
+    // patterns never match the same path, so order changes nothing else.
     cfg.service(
+        resource(&format!("{PROJECT}/scans/create/")).route(web::post().to(jobs::create_scan)),
+    )
+    // TCA's UI starts scans here (`createJob`); the same handler as `scans/create/`.
+    .service(resource(&format!("{PROJECT}/scans/")).route(web::post().to(jobs::create_scan)))
+    .service(
         resource("/")
             .route(web::get().to(orgs::list_orgs))
             .route(web::post().to(orgs::create_org)),
@@ -176,9 +184,6 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
         resource(&format!("{REPO}/branch/projects/"))
             .route(web::get().to(repos::list_branch_projects)),
     )
-    .service(resource(&format!("{PROJECT}/scans/create/")).route(web::post().to(jobs::create_scan)))
-    // TCA's UI starts scans here (`createJob`); the same handler as `scans/create/`.
-    .service(resource(&format!("{PROJECT}/scans/")).route(web::post().to(jobs::create_scan)))
     .service(resource(&format!("{PROJECT}/jobs/")).route(web::get().to(jobs::list_jobs)))
     .service(resource(&format!("{JOB}/")).route(web::get().to(jobs::get_project_job)))
     .service(resource(&format!("{JOB}/detail/")).route(web::get().to(jobs::get_job_detail)))
