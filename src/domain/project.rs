@@ -227,7 +227,7 @@ pub fn check_status_change(from: i64, to: i64) -> Result<(), &'static str> {
 #[derive(Debug, Clone)]
 pub struct ProjectPlace {
     pub project_id: crate::domain::ids::ProjectId,
-    pub branch: String,
+    pub branch: BranchName,
     pub repo_id: RepoId,
     pub repo_name: String,
     pub scm_url: String,
