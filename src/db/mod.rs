@@ -79,8 +79,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Switches on WAL once (it is a property of the file), applies the schema and any migrations.
 fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
-    // WAL lets the status page and the job list read while a scan worker holds the write lock,
-    // and with synchronous=NORMAL a crash still loses no committed transaction.
+    // WAL lets the status page and the job list read while a scan worker holds the write lock.
+    // With synchronous=NORMAL a killed process loses no committed transaction; a power loss or
+    // OS crash may lose the last ones, never corrupting the file (README, Settings).
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("database journal mode is {mode}, not WAL");
