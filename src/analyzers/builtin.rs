@@ -7,11 +7,12 @@
 //! simple prefixes and character runs, and a regex engine would cost a dependency and speed.
 
 use crate::domain::finding::{Finding, Severity};
+use crate::domain::job::ToolModule;
 
 /// The name schemes list in `tools`.
 pub const TOOL: &str = "codepup";
 /// TCA's task module the checker belongs to.
-pub const MODULE: &str = "codelint";
+pub const MODULE: &str = ToolModule::Codelint.as_str();
 
 /// A file with a NUL byte in its first this many bytes is binary and gets no findings.
 const BINARY_SNIFF_BYTES: usize = 8 * 1024;

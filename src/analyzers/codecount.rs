@@ -276,7 +276,7 @@ mod tests {
 
     /// One file's count with its path, as the reference below gives it.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    struct FileCount {
+    struct PathCount {
         path: String,
         language: String,
         code: i64,
@@ -284,9 +284,9 @@ mod tests {
         blank: i64,
     }
 
-    impl FileCount {
-        fn new(path: &str, lines: Lines) -> FileCount {
-            FileCount {
+    impl PathCount {
+        fn new(path: &str, lines: Lines) -> PathCount {
+            PathCount {
                 path: path.to_string(),
                 language: lines.language.name().to_string(),
                 code: lines.code.into(),
@@ -307,7 +307,7 @@ mod tests {
 
     /// Counts every file tokei recognises below `dir` the way the tokei command counts a
     /// checkout, naming files relative to `dir`: the reference `count_blob` must agree with.
-    fn count_tree(dir: &Path) -> Vec<FileCount> {
+    fn count_tree(dir: &Path) -> Vec<PathCount> {
         let root = dir;
         let mut languages = tokei::Languages::new();
         languages.get_statistics(&[dir.to_path_buf()], &[], &config());
@@ -317,7 +317,7 @@ mod tests {
                 // Folds embedded languages (code blocks in Markdown, say) into the file's language.
                 let stats = report.stats.summarise();
                 let path = report.name.strip_prefix(root).unwrap_or(&report.name);
-                files.push(FileCount {
+                files.push(PathCount {
                     path: path.to_string_lossy().into_owned(),
                     language: language_type.name().to_string(),
                     code: stats.code as i64,
@@ -337,7 +337,7 @@ mod tests {
         std::fs::write(dir.path().join(".hidden/b.rs"), "fn main() {}\n// c\n").unwrap();
         std::fs::write(dir.path().join(".gitignore"), "*.rs\n").unwrap();
         let files = count_tree(dir.path());
-        let count = summarise(files.iter().map(FileCount::lines));
+        let count = summarise(files.iter().map(PathCount::lines));
         assert_eq!(count.lines.code, Some(3));
         assert_eq!(count.lines.comment, Some(2));
         assert_eq!(count.lines.blank, Some(1));
@@ -358,9 +358,9 @@ mod tests {
         std::fs::write(dir.path().join("run"), script).unwrap();
         let mut from_files = count_tree(dir.path());
         from_files.sort_by(|a, b| a.path.cmp(&b.path));
-        let from_blobs: Vec<FileCount> = [("a.py", &python[..]), ("run", &script[..])]
+        let from_blobs: Vec<PathCount> = [("a.py", &python[..]), ("run", &script[..])]
             .iter()
-            .filter_map(|(path, bytes)| Some(FileCount::new(path, count_blob(path, bytes)?)))
+            .filter_map(|(path, bytes)| Some(PathCount::new(path, count_blob(path, bytes)?)))
             .collect();
         assert_eq!(language_named("Python"), Some(tokei::LanguageType::Python));
         assert_eq!(language_named("Klingon"), None);

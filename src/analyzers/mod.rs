@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use crate::domain::job::ToolModule;
 use crate::domain::scheme::BUILTIN_TOOLS;
 use crate::sandbox::{Limits, LimitsOverride};
 
@@ -107,17 +108,14 @@ impl Linter {
     }
 }
 
-/// Modules a tool may belong to (TCA's task modules).
-pub const MODULES: &[&str] = &["codelint", "codemetric"];
-
 /// One `[[tool]]` of `tools.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToolDef {
     /// What schemes list in `tools`.
     pub name: String,
-    /// `codelint` or `codemetric`.
-    pub module: String,
+    /// `codelint` or `codemetric`; anything else is refused as the file is read.
+    pub module: ToolModule,
     /// argv; `{checkout}` and `{files}` are substituted.
     pub command: Vec<String>,
     /// Seconds the tool may run; the job's own limit applies in any case.
@@ -190,9 +188,6 @@ impl Catalog {
             }
             if !seen.insert(name.clone()) {
                 bail!("tool {name} is defined twice");
-            }
-            if !MODULES.contains(&tool.module.as_str()) {
-                bail!("tool {name}: module must be one of {}", MODULES.join(", "));
             }
             if tool
                 .command
@@ -284,7 +279,7 @@ mod tests {
         for (text, reason) in [
             (
                 "[[tool]]\nname = \"x\"\nmodule = \"other\"\ncommand = [\"true\"]",
-                "module",
+                "module must be one of codelint, codemetric",
             ),
             (
                 "[[tool]]\nname = \"codecount\"\nmodule = \"codemetric\"\ncommand = [\"true\"]",

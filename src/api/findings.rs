@@ -1,10 +1,11 @@
 //! TCA's analysis API for lint findings (the issue list, one issue, the project overview) and
-//! codepup's SARIF export of a job's findings. No SQL here: each handler makes one `db::run` call.
+//! codepup's SARIF export of a job's findings. No SQL here: each handler makes one `blocking::run` call.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::analyzers::sarif::{self, ExportOptions};
+use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::{job_scope, project_scope, require, views, JobScope};
 use crate::auth::Caller;
@@ -12,6 +13,7 @@ use crate::db;
 use crate::db::findings::IssueFilter;
 use crate::domain::finding::Finding;
 use crate::domain::ids::{ProjectId, RepoId};
+use crate::domain::job::ToolModule;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::AppState;
@@ -32,7 +34,7 @@ pub async fn list_issues(
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, project, access) = project_scope(
             conn,
             &caller,
@@ -125,7 +127,7 @@ pub async fn get_issue(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, issue_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let detail = db::run(&state.pool, move |conn| {
+    let detail = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, project, access) = project_scope(
             conn,
             &caller,
@@ -153,7 +155,7 @@ pub async fn get_overview(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let overview = db::run(&state.pool, move |conn| {
+    let overview = blocking::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -190,7 +192,7 @@ pub async fn get_job_sarif(
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
-    let log = db::run(&state.pool, move |conn| {
+    let log = blocking::run(&state.pool, move |conn| {
         let JobScope {
             repo,
             project,
@@ -203,7 +205,7 @@ pub async fn get_job_sarif(
         require(access.can_view_team())?;
         let tools: Vec<String> = db::tasks::list_for_job(conn, job.id)?
             .into_iter()
-            .filter(|task| task.module == "codelint")
+            .filter(|task| task.module == ToolModule::Codelint)
             .map(|task| task.task_name)
             .collect();
         let findings = db::findings::for_job(conn, job.id)?;

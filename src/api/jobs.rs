@@ -10,9 +10,10 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::{job_scope, project_scope, require, views, JobScope, Links};
-use crate::auth::Caller;
+use crate::auth::{Caller, Token};
 use crate::body::Body;
 use crate::clock;
 use crate::db;
@@ -25,8 +26,7 @@ use crate::domain::repo::Repo;
 use crate::domain::user::User;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
-use crate::scan::lifecycle::{self, Cancelled};
-use crate::scan::ScanQueue;
+use crate::scan::{Cancelled, ScanQueue};
 use crate::AppState;
 
 /// The largest piece of a log one answer carries; clients continue with `offset`.
@@ -39,12 +39,15 @@ type JobPath = web::Path<(String, String, i64, i64, i64)>;
 /// until the job is CLOSED; a client that hangs up does not stop the job.
 pub async fn create_scan(
     state: web::Data<AppState>,
-    Caller(caller): Caller,
+    token: Token,
     path: ProjectPath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
-    let (job_id, scan_id, async_flag) = db::run(&state.pool, move |conn| {
+    let (job_id, scan_id, async_flag) = blocking::run(&state.pool, move |conn| {
+        // Authenticated in the same blocking call as the work (one thread hop, not two), before
+        // anything else, so a bad key is still the first refusal.
+        let caller = token.authenticate(conn)?;
         // The checks run inside the write transaction, so a project deleted meanwhile either
         // sees this job among the ones it cancels or refuses it with 404.
         let tx = db::begin(conn)?;
@@ -133,7 +136,7 @@ async fn wait_until_closed(
     closed: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<crate::domain::job::Job, AppError> {
     let job = read_job(state, job_id).await?;
-    if job.state == JobState::Closed as i64 {
+    if job.state == JobState::Closed {
         return Ok(job);
     }
     if closed.await.is_err() {
@@ -148,7 +151,7 @@ async fn read_job(
     state: &web::Data<AppState>,
     job_id: JobId,
 ) -> Result<crate::domain::job::Job, AppError> {
-    db::run(&state.pool, move |conn| {
+    blocking::run(&state.pool, move |conn| {
         db::jobs::get(conn, job_id)?.ok_or_else(|| AppError::not_found(format!("job {job_id}")))
     })
     .await
@@ -164,7 +167,7 @@ pub async fn list_jobs(
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, jobs) = db::run(&state.pool, move |conn| {
+    let (query, page, count, jobs) = blocking::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -196,7 +199,7 @@ pub async fn list_recent_jobs(
     let query = Query::from_request(&request);
     let page = query.page()?;
     let tz = state.config.tz_offset;
-    let (query, count, jobs) = db::run(&state.pool, move |conn| {
+    let (query, count, jobs) = blocking::run(&state.pool, move |conn| {
         let filter = read_job_filter(&query, tz, JobFilters::Project)?;
         let (count, jobs) =
             db::jobs::list_visible(conn, &caller, &filter, page.limit, page.offset)?;
@@ -220,11 +223,11 @@ pub async fn get_queue_summary(
 ) -> Result<HttpResponse, AppError> {
     let now = clock::now_stored();
     let since = clock::to_stored(time::OffsetDateTime::now_utc() - time::Duration::days(1));
-    let health = db::run(&state.pool, move |conn| {
+    let health = blocking::run(&state.pool, move |conn| {
         Ok(db::jobs::queue_health(conn, &caller, &since)?)
     })
     .await?;
-    let tools = views::tool_confinement(&state.queue.shared().confinement);
+    let tools = views::tool_confinement(state.queue.confinement());
     Ok(envelope::ok(views::queue_health(&health, &now, tools)))
 }
 
@@ -353,7 +356,7 @@ pub async fn get_job_detail(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let detail = db::run(&state.pool, move |conn| {
+    let detail = blocking::run(&state.pool, move |conn| {
         let JobScope {
             job,
             org,
@@ -385,7 +388,7 @@ pub async fn get_project_job(
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let tz = state.config.tz_offset;
     let links = Links::new(&request);
-    let detail = db::run(&state.pool, move |conn| {
+    let detail = blocking::run(&state.pool, move |conn| {
         let JobScope {
             job,
             repo,
@@ -445,7 +448,7 @@ pub async fn cancel_job(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let queue = state.queue.clone();
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = blocking::run(&state.pool, move |conn| {
         let JobScope { job, access, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
@@ -457,7 +460,7 @@ pub async fn cancel_job(
 }
 
 /// Cancels `job_id` for `caller` once the checks passed: reads the body (`remarks?`, `force?`,
-/// which TCA accepts and ignores) and revokes through `lifecycle::cancel`.
+/// which TCA accepts and ignores) and revokes through `ScanQueue::cancel`.
 fn cancel_as(
     queue: &ScanQueue,
     conn: &mut rusqlite::Connection,
@@ -470,14 +473,7 @@ fn cancel_as(
     let remarks = fields.optional_str("remarks", 512).unwrap_or_default();
     fields.optional_bool("force");
     fields.finish()?;
-    Ok(lifecycle::cancel(
-        queue.shared(),
-        conn,
-        job_id,
-        &caller.nickname,
-        caller.id,
-        &remarks,
-    )?)
+    Ok(queue.cancel(conn, job_id, &caller.nickname, caller.id, &remarks)?)
 }
 
 fn cancelled(outcome: Cancelled) -> HttpResponse {
@@ -497,7 +493,7 @@ pub async fn list_all_jobs(
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
         require(caller.is_superuser)?;
         let filter = read_job_filter(&query, tz, JobFilters::Admin)?;
         let page = query.page()?;
@@ -557,7 +553,7 @@ pub async fn cancel_any_job(
 ) -> Result<HttpResponse, AppError> {
     let job_id = JobId(path.into_inner());
     let queue = state.queue.clone();
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = blocking::run(&state.pool, move |conn| {
         let job = db::jobs::get(conn, job_id)?
             .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
         require(
@@ -576,7 +572,7 @@ pub async fn get_job_codecount(
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
-    let counts = db::run(&state.pool, move |conn| {
+    let counts = blocking::run(&state.pool, move |conn| {
         let JobScope { job, access, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
@@ -599,7 +595,7 @@ pub async fn get_task_log(
     let (org_sid, team_name, repo_id, project_id, job_id, task_id) = path.into_inner();
     let offset = log_offset(&request);
     let queue = state.queue.clone();
-    let (log_path, offset) = db::run(&state.pool, move |conn| {
+    let (log_path, offset) = blocking::run(&state.pool, move |conn| {
         let JobScope { job, access, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
@@ -608,10 +604,7 @@ pub async fn get_task_log(
             return Err(AppError::not_found(format!("task {task_id}")));
         }
         require(access.can_view_team())?;
-        Ok((
-            queue.shared().task_log_path(job.id, TaskId(task_id)),
-            offset?,
-        ))
+        Ok((queue.task_log_path(job.id, TaskId(task_id)), offset?))
     })
     .await?;
     serve_log(log_path, offset).await
@@ -627,12 +620,12 @@ pub async fn get_job_log(
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let offset = log_offset(&request);
     let queue = state.queue.clone();
-    let (log_path, offset) = db::run(&state.pool, move |conn| {
+    let (log_path, offset) = blocking::run(&state.pool, move |conn| {
         let JobScope { job, access, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
         require(access.can_view_team())?;
-        Ok((queue.shared().job_log_path(job.id), offset?))
+        Ok((queue.job_log_path(job.id), offset?))
     })
     .await?;
     serve_log(log_path, offset).await

@@ -1,7 +1,8 @@
 //! The URL table of the JSON API, on one screen, and the lookups every handler shares.
-//! Handlers hold no SQL: each makes one `db::run` call whose closure resolves the URL's objects,
+//! Handlers hold no SQL: each makes one `blocking::run` call whose closure resolves the URL's objects,
 //! checks permission and does the work.
 
+pub mod blocking;
 pub mod findings;
 pub mod jobs;
 pub mod ops;
@@ -120,7 +121,15 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
     const PROJECT: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
     const JOB: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/jobs/{job_id:\\d+}";
+    // First: clients start scans in bulk, and actix tries the resources in order, each a regex
+    // match of the path (the access log matches the path once more for its route label). The
+    // patterns never match the same path, so order changes nothing else.
     cfg.service(
+        resource(&format!("{PROJECT}/scans/create/")).route(web::post().to(jobs::create_scan)),
+    )
+    // TCA's UI starts scans here (`createJob`); the same handler as `scans/create/`.
+    .service(resource(&format!("{PROJECT}/scans/")).route(web::post().to(jobs::create_scan)))
+    .service(
         resource("/")
             .route(web::get().to(orgs::list_orgs))
             .route(web::post().to(orgs::create_org)),
@@ -175,9 +184,6 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
         resource(&format!("{REPO}/branch/projects/"))
             .route(web::get().to(repos::list_branch_projects)),
     )
-    .service(resource(&format!("{PROJECT}/scans/create/")).route(web::post().to(jobs::create_scan)))
-    // TCA's UI starts scans here (`createJob`); the same handler as `scans/create/`.
-    .service(resource(&format!("{PROJECT}/scans/")).route(web::post().to(jobs::create_scan)))
     .service(resource(&format!("{PROJECT}/jobs/")).route(web::get().to(jobs::list_jobs)))
     .service(resource(&format!("{JOB}/")).route(web::get().to(jobs::get_project_job)))
     .service(resource(&format!("{JOB}/detail/")).route(web::get().to(jobs::get_job_detail)))
@@ -328,7 +334,7 @@ pub(crate) fn job_scope(
 
 /// Where the links codepup hands out point: the scheme and host the request came in on (read
 /// as the pagination links read them) and the API root it used, `/api` when a proxy stripped
-/// `/server/main`, else `/server/main/api`. Made from the request before a `db::run`, which
+/// `/server/main`, else `/server/main/api`. Made from the request before a `blocking::run`, which
 /// cannot take the request itself.
 #[derive(Debug, Clone)]
 pub(crate) struct Links {

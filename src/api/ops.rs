@@ -11,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::api::blocking;
 use crate::db;
 use crate::envelope;
 use crate::error::AppError;
@@ -27,12 +28,12 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database takes a write and every scan worker is alive; otherwise 503 saying which not.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let database = db::run(&state.pool, |conn| {
+    let database = blocking::run(&state.pool, |conn| {
         db::begin(conn)?.commit()?;
         Ok(())
     })
     .await;
-    let (alive, wanted) = state.queue.shared().workers_alive();
+    let (alive, wanted) = state.queue.workers_alive();
     let mut problems = Vec::new();
     if let Err(error) = &database {
         problems.push(format!("the database takes no write: {error}"));
@@ -50,7 +51,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
 
 /// The Prometheus scrape.
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let snapshot = db::run(&state.pool, |conn| Ok(db::jobs::open_job_snapshot(conn)?)).await?;
+    let snapshot =
+        blocking::run(&state.pool, |conn| Ok(db::jobs::open_job_snapshot(conn)?)).await?;
     let snapshot = Snapshot {
         open_jobs: snapshot.by_state,
         oldest_waiting_seconds: snapshot.oldest_waiting_seconds,
@@ -114,16 +116,30 @@ fn is_plain_id(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
+/// A new request id: a random base taken once per process plus a counter, multiplied by an odd
+/// constant (a bijection, so ids never repeat within a process), instead of a `getrandom` call
+/// on every request. Ids only tie log lines together; they guard nothing.
 fn new_request_id() -> String {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Ids only tie log lines together; a clock-based one does when randomness fails.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        return format!("{nanos:016x}");
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        if getrandom::fill(&mut bytes).is_err() {
+            // A clock-based base when randomness fails.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            return nanos as u64;
+        }
+        u64::from_le_bytes(bytes)
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:016x}",
+        base.wrapping_add(n).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
+use crate::api::blocking;
 use crate::api::{org_scope, require, views};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
@@ -29,7 +30,7 @@ pub async fn create_org(
     let description = fields.optional_str("description", 512);
     fields.finish()?;
     let tz = state.config.tz_offset;
-    let org = db::run(&state.pool, move |conn| {
+    let org = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let org_sid = org_sid.unwrap_or_else(org::new_org_sid);
         db::orgs::insert(&tx, &org_sid, &name, description.as_deref(), caller.id).map_err(
@@ -56,7 +57,7 @@ pub async fn list_orgs(
     Caller(caller): Caller,
 ) -> Result<HttpResponse, AppError> {
     let tz = state.config.tz_offset;
-    let orgs = db::run(&state.pool, move |conn| {
+    let orgs = blocking::run(&state.pool, move |conn| {
         Ok(db::orgs::list_for_user(conn, &caller)?)
     })
     .await?;
@@ -74,7 +75,7 @@ pub async fn get_org(
 ) -> Result<HttpResponse, AppError> {
     let org_sid = path.into_inner();
     let tz = state.config.tz_offset;
-    let org = db::run(&state.pool, move |conn| {
+    let org = blocking::run(&state.pool, move |conn| {
         let (org, access) = org_scope(conn, &caller, &org_sid)?;
         require(access.can_view_org())?;
         Ok(org)
@@ -89,7 +90,7 @@ pub async fn list_org_members(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let org_sid = path.into_inner();
-    let members = db::run(&state.pool, move |conn| {
+    let members = blocking::run(&state.pool, move |conn| {
         let (org, access) = org_scope(conn, &caller, &org_sid)?;
         require(access.can_view_org())?;
         Ok(db::orgs::members(conn, org.id)?)
@@ -106,7 +107,7 @@ pub async fn add_org_members(
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     let org_sid = path.into_inner();
-    let members = db::run(&state.pool, move |conn| {
+    let members = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let (org, access) = org_scope(&tx, &caller, &org_sid)?;
         require(access.can_admin_org())?;

@@ -5,6 +5,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use time::UtcOffset;
 
+use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::repos::repo_view;
 use crate::api::{project_scope, repo_scope, require, views};
@@ -14,13 +15,12 @@ use crate::db;
 use crate::db::projects::{NewProject, ProjectFilter};
 use crate::domain::ids::{ProjectId, RepoId, SchemeId};
 use crate::domain::org::Team;
-use crate::domain::project::{self, Project};
+use crate::domain::project::{self, BranchName, Project, ScanPath};
 use crate::domain::repo::Repo;
 use crate::domain::scheme::Scheme;
 use crate::envelope;
 use crate::error::{AppError, E_PROJECT_CREATE};
 use crate::git::{self, GitError};
-use crate::scan::lifecycle;
 use crate::AppState;
 
 /// Which scheme a new project uses.
@@ -33,8 +33,8 @@ enum SchemeChoice {
 
 /// A validated project request, before the branch has been checked against the repository.
 struct ProjectRequest {
-    branch: String,
-    scan_path: String,
+    branch: BranchName,
+    scan_path: ScanPath,
     created_from: String,
     scheme: SchemeChoice,
 }
@@ -51,7 +51,7 @@ pub async fn create_project(
     let repo_id = RepoId(repo_id);
     let tz = state.config.tz_offset;
     let scope_caller = caller.clone();
-    let (repo, team, request, existing) = db::run(&state.pool, move |conn| {
+    let (repo, team, request, existing) = blocking::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &scope_caller, &org_sid, &team_name, repo_id)?;
         require(access.can_view_team())?;
@@ -68,7 +68,7 @@ pub async fn create_project(
     })
     .await?;
     if let Some(project) = existing {
-        let view = db::run(&state.pool, move |conn| {
+        let view = blocking::run(&state.pool, move |conn| {
             project_view(conn, &project, &repo, &team, tz)
         })
         .await?;
@@ -102,7 +102,7 @@ pub async fn create_project(
         Err(error) => return Err(git_failure(&repo, error)),
     };
 
-    let (view, is_new) = db::run(&state.pool, move |conn| {
+    let (view, is_new) = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let scheme_id = match &request.scheme {
             SchemeChoice::Own(scheme) => scheme.id,
@@ -150,12 +150,14 @@ fn read_project_request(
     body: &Fields,
 ) -> Result<ProjectRequest, AppError> {
     let mut fields = body.reader();
-    let branch = fields.required_str("branch", 200);
-    if !branch.is_empty() {
-        if let Err(message) = project::check_branch(&branch) {
-            fields.reject("branch", message);
-        }
-    }
+    let branch_text = fields.required_str("branch", 200);
+    let branch = if branch_text.is_empty() {
+        None
+    } else {
+        BranchName::parse(branch_text)
+            .map_err(|message| fields.reject("branch", message))
+            .ok()
+    };
     let scan_scheme_id = fields.optional_int("scan_scheme_id", 1, i64::MAX);
     let global_scheme_id = fields.optional_int("global_scheme_id", 1, i64::MAX);
     let custom_scheme_name = fields
@@ -165,11 +167,10 @@ fn read_project_request(
         .optional_str("scan_path", 1024)
         .filter(|p| !p.is_empty())
     {
-        None => "/".to_string(),
-        Some(path) => project::normalise_scan_path(&path).unwrap_or_else(|message| {
-            fields.reject("scan_path", message);
-            String::new()
-        }),
+        None => Some(ScanPath::root()),
+        Some(path) => ScanPath::parse(&path)
+            .map_err(|message| fields.reject("scan_path", message))
+            .ok(),
     };
     let created_from = fields
         .optional_str("created_from", 32)
@@ -215,6 +216,10 @@ fn read_project_request(
     };
     fields.finish()?;
     let scheme = scheme.ok_or_else(|| AppError::invalid("scan_scheme_id", "no scheme chosen"))?;
+    // `finish` refused every bad field, so both are parsed here.
+    let (Some(branch), Some(scan_path)) = (branch, scan_path) else {
+        return Err(AppError::invalid("branch", "This field may not be blank."));
+    };
     Ok(ProjectRequest {
         branch,
         scan_path,
@@ -270,7 +275,7 @@ pub async fn list_projects(
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, projects) = db::run(&state.pool, move |conn| {
+    let (query, page, count, projects) = blocking::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
@@ -322,7 +327,7 @@ pub async fn get_project(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let view = db::run(&state.pool, move |conn| {
+    let view = blocking::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let project = db::projects::get(conn, repo.id, ProjectId(project_id))?
@@ -346,7 +351,7 @@ pub async fn update_project(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let view = db::run(&state.pool, move |conn| {
+    let view = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let (_, team, repo, project, access) = project_scope(
             &tx,
@@ -428,7 +433,7 @@ pub async fn delete_project(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let queue = state.queue.clone();
-    db::run(&state.pool, move |conn| {
+    blocking::run(&state.pool, move |conn| {
         let (_, _, _, project, access) = project_scope(
             conn,
             &caller,
@@ -442,14 +447,7 @@ pub async fn delete_project(
         // every job it will ever have.
         db::projects::delete(conn, project.id)?;
         for job_id in db::jobs::unfinished(conn, project.id)? {
-            lifecycle::cancel(
-                queue.shared(),
-                conn,
-                job_id,
-                &caller.nickname,
-                caller.id,
-                "project deleted",
-            )?;
+            queue.cancel(conn, job_id, &caller.nickname, caller.id, "project deleted")?;
         }
         Ok(())
     })
@@ -490,7 +488,7 @@ pub async fn list_visible_projects(
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
     let page = query.page()?;
-    let (count, places) = db::run(&state.pool, move |conn| {
+    let (count, places) = blocking::run(&state.pool, move |conn| {
         Ok(db::access::list_visible_projects(
             conn,
             &caller,

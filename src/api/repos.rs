@@ -5,6 +5,7 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 use time::UtcOffset;
 
+use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::{repo_scope, require, team_scope, views};
 use crate::auth::Caller;
@@ -29,7 +30,7 @@ pub async fn create_repo(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
     let config = state.config.clone();
-    let repo = db::run(&state.pool, move |conn| {
+    let repo = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let (_, team, access) = team_scope(&tx, &caller, &org_sid, &team_name)?;
         require(access.can_admin_team())?;
@@ -134,7 +135,7 @@ pub async fn list_repos(
         }),
     };
     let tz = state.config.tz_offset;
-    let (page, count, repos) = db::run(&state.pool, move |conn| {
+    let (page, count, repos) = blocking::run(&state.pool, move |conn| {
         let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
         require(access.can_view_team())?;
         let page = page?;
@@ -158,7 +159,7 @@ pub async fn get_repo(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let repo = db::run(&state.pool, move |conn| {
+    let repo = blocking::run(&state.pool, move |conn| {
         let (_, team, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
@@ -193,7 +194,7 @@ pub async fn list_branch_names(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
@@ -232,7 +233,7 @@ pub async fn list_branches(
     let scheme_status = query
         .get("scheme_status")
         .and_then(|text| text.parse::<i64>().ok());
-    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
@@ -289,7 +290,7 @@ pub async fn list_branch_projects(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
-    let projects = db::run(&state.pool, move |conn| {
+    let projects = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;

@@ -3,6 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::{project_scope, require, views};
 use crate::auth::Caller;
@@ -22,7 +23,7 @@ pub async fn list_scans(
     let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, project, access) = project_scope(
             conn,
             &caller,
@@ -54,7 +55,7 @@ pub async fn get_scan(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, scan_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let scan = db::run(&state.pool, move |conn| {
+    let scan = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, project, access) = project_scope(
             conn,
             &caller,

@@ -4,6 +4,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
+use crate::api::blocking;
 use crate::api::{org_scope, repo_scope, require, views};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
@@ -21,7 +22,7 @@ pub async fn list_templates(
 ) -> Result<HttpResponse, AppError> {
     let org_sid = path.into_inner();
     let tz = state.config.tz_offset;
-    let templates = db::run(&state.pool, move |conn| {
+    let templates = blocking::run(&state.pool, move |conn| {
         let (_, access) = org_scope(conn, &caller, &org_sid)?;
         require(access.can_view_org())?;
         Ok(db::schemes::list_templates(conn)?)
@@ -44,7 +45,7 @@ pub async fn create_scheme(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let known_tools = state.catalog.names();
-    let scheme_id = db::run(&state.pool, move |conn| {
+    let scheme_id = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let (_, _, repo, access) = repo_scope(&tx, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
@@ -118,7 +119,7 @@ pub async fn list_schemes(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let schemes = db::run(&state.pool, move |conn| {
+    let schemes = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         require(access.can_view_team())?;
@@ -140,7 +141,7 @@ pub async fn get_scheme(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, scheme_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let scheme = db::run(&state.pool, move |conn| {
+    let scheme = blocking::run(&state.pool, move |conn| {
         let (_, _, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let scheme = db::schemes::get_for_repo(conn, repo.id, SchemeId(scheme_id))?

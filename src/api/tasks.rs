@@ -3,6 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::api::blocking;
 use crate::api::jobs::FilterReader;
 use crate::api::query::{paginated, Query};
 use crate::api::{job_scope, require, views, JobScope, Links};
@@ -25,7 +26,7 @@ pub async fn get_task(
     let (org_sid, team_name, repo_id, project_id, job_id, task_id) = path.into_inner();
     let tz = state.config.tz_offset;
     let links = Links::new(&request);
-    let detail = db::run(&state.pool, move |conn| {
+    let detail = blocking::run(&state.pool, move |conn| {
         let JobScope {
             job,
             project,
@@ -58,7 +59,7 @@ pub async fn list_all_tasks(
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
     let links = Links::new(&request);
-    let (query, page, count, results) = db::run(&state.pool, move |conn| {
+    let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
         require(caller.is_superuser)?;
         let page = query.page()?;
         let filter = read_task_filter(&query, tz)?;

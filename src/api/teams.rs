@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
+use crate::api::blocking;
 use crate::api::orgs::{read_member_change, resolve_usernames};
 use crate::api::{org_scope, require, team_scope, views};
 use crate::auth::Caller;
@@ -21,7 +22,7 @@ pub async fn create_team(
 ) -> Result<HttpResponse, AppError> {
     let org_sid = path.into_inner();
     let tz = state.config.tz_offset;
-    let team = db::run(&state.pool, move |conn| {
+    let team = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let (org, access) = org_scope(&tx, &caller, &org_sid)?;
         require(access.can_view_org())?;
@@ -75,7 +76,7 @@ pub async fn list_teams(
 ) -> Result<HttpResponse, AppError> {
     let org_sid = path.into_inner();
     let tz = state.config.tz_offset;
-    let teams = db::run(&state.pool, move |conn| {
+    let teams = blocking::run(&state.pool, move |conn| {
         let (org, access) = org_scope(conn, &caller, &org_sid)?;
         require(access.can_view_org())?;
         Ok(db::teams::list(
@@ -101,7 +102,7 @@ pub async fn get_team(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
     let tz = state.config.tz_offset;
-    let team = db::run(&state.pool, move |conn| {
+    let team = blocking::run(&state.pool, move |conn| {
         let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
         require(access.can_view_team())?;
         Ok(team)
@@ -116,7 +117,7 @@ pub async fn list_team_members(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
-    let members = db::run(&state.pool, move |conn| {
+    let members = blocking::run(&state.pool, move |conn| {
         let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
         require(access.can_view_team())?;
         Ok(db::teams::members(conn, team.id)?)
@@ -133,7 +134,7 @@ pub async fn add_team_members(
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
-    let members = db::run(&state.pool, move |conn| {
+    let members = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
         let (org, team, access) = team_scope(&tx, &caller, &org_sid, &team_name)?;
         require(access.can_admin_team())?;

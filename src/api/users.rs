@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::api::blocking;
 use crate::api::{require, views};
 use crate::auth::Caller;
 use crate::body::Body;
@@ -34,7 +35,7 @@ pub async fn create_user(
     let nickname = nickname.unwrap_or_else(|| username.clone());
     let token = user::new_token();
     let digest = user::digest(&token);
-    let created = db::run(&state.pool, move |conn| {
+    let created = blocking::run(&state.pool, move |conn| {
         db::users::insert(conn, &username, &nickname, is_superuser, &digest).map_err(|error| {
             if db::is_unique_violation(&error) {
                 AppError::invalid("username", "A user with that username already exists.")
@@ -65,7 +66,7 @@ pub async fn rotate_token(
     let token = user::new_token();
     let digest = user::digest(&token);
     let user_id = caller.id;
-    db::run(&state.pool, move |conn| {
+    blocking::run(&state.pool, move |conn| {
         Ok(db::users::set_token(conn, user_id, &digest)?)
     })
     .await?;

@@ -422,7 +422,7 @@ pub fn project_job_detail(
 pub fn scan(scan: &Scan, repo: &Repo, tz: UtcOffset) -> Value {
     let job = &scan.job;
     let now = clock::now_stored_whole_seconds();
-    let is_closed = job.state == JobState::Closed as i64;
+    let is_closed = job.state == JobState::Closed;
     // Waiting ends when the scan starts, or when a job closed before it started.
     let waiting_until = job.start_time.as_deref().or(job.end_time.as_deref());
     let waiting = duration(Some(&job.create_time), waiting_until.unwrap_or(&now));
@@ -431,10 +431,10 @@ pub fn scan(scan: &Scan, repo: &Repo, tz: UtcOffset) -> Value {
         .as_deref()
         .and_then(|start| duration(Some(start), job.end_time.as_deref().unwrap_or(&now)));
     let total = waiting.map(|waiting| waiting + execute.unwrap_or(0));
-    let state = match JobState::from_i64(job.state) {
-        Some(JobState::Running) => 1,
-        Some(JobState::Closed) => 2,
-        Some(JobState::Closing) => 3,
+    let state = match job.state {
+        JobState::Running => 1,
+        JobState::Closed => 2,
+        JobState::Closing => 3,
         _ => 0,
     };
     let result_code = job.result_code.filter(|_| is_closed);
@@ -684,7 +684,7 @@ pub fn job_overview(overview: &JobOverview, tz: UtcOffset) -> Value {
         "total_line_num": job.lines.total,
         "created_from": job.created_from,
         "creator": job.creator,
-        "can_cancel": job.state != 2 && place.access.can_view_team(),
+        "can_cancel": job.state != JobState::Closed && place.access.can_view_team(),
         "can_scan": place.access.can_start_scan(),
     })
 }

@@ -8,7 +8,7 @@ use crate::db;
 use crate::domain::access::Access;
 use crate::domain::ids::{ProjectId, RepoId};
 use crate::domain::org::{Org, Role, Team};
-use crate::domain::project::ProjectPlace;
+use crate::domain::project::{BranchName, ProjectPlace};
 use crate::domain::user::User;
 
 /// The org `org_sid` and `user`'s roles in it; `None` when there is no such org.
@@ -73,7 +73,7 @@ pub fn place_from_row(row: &Row<'_>, first: usize, user: &User) -> rusqlite::Res
     };
     Ok(ProjectPlace {
         project_id: ProjectId(row.get(first)?),
-        branch: row.get(first + 1)?,
+        branch: BranchName::from_stored(row.get(first + 1)?),
         repo_id: RepoId(row.get(first + 2)?),
         repo_name: row.get(first + 3)?,
         scm_url: row.get(first + 4)?,

@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Members, Org, Role};
 use crate::domain::user::User;
@@ -42,7 +43,8 @@ pub fn insert(
 }
 
 pub fn get_by_sid(conn: &Connection, org_sid: &str) -> rusqlite::Result<Option<Org>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} {FROM} WHERE o.org_sid = ?1"),
         params![org_sid],
         from_row,

@@ -3,8 +3,9 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::domain::ids::{ProjectId, RepoId, SchemeId, UserId};
-use crate::domain::project::Project;
+use crate::domain::project::{BranchName, Project, ScanPath};
 
 const COLUMNS: &str =
     "p.id, p.repo_id, p.branch, p.scan_scheme_id, p.scan_path, p.status, p.created_from,
@@ -15,9 +16,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
         id: ProjectId(row.get(0)?),
         repo_id: RepoId(row.get(1)?),
-        branch: row.get(2)?,
+        branch: BranchName::from_stored(row.get(2)?),
         scheme_id: SchemeId(row.get(3)?),
-        scan_path: row.get(4)?,
+        scan_path: ScanPath::from_stored(row.get(4)?),
         status: row.get(5)?,
         created_from: row.get(6)?,
         creator: row.get(7)?,
@@ -29,9 +30,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
 
 /// What a client asks for, already checked.
 pub struct NewProject<'a> {
-    pub branch: &'a str,
+    pub branch: &'a BranchName,
     pub scheme_id: SchemeId,
-    pub scan_path: &'a str,
+    pub scan_path: &'a ScanPath,
     pub project_key: &'a str,
     pub created_from: &'a str,
     pub creator: UserId,
@@ -49,9 +50,9 @@ pub fn insert(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             repo_id.0,
-            new_project.branch,
+            new_project.branch.as_str(),
             new_project.scheme_id.0,
-            new_project.scan_path,
+            new_project.scan_path.as_str(),
             new_project.project_key,
             new_project.created_from,
             new_project.creator.0,
@@ -64,7 +65,8 @@ pub fn insert(
 
 /// The project with this key, deleted or not (keys stay unique).
 pub fn get_by_key(conn: &Connection, project_key: &str) -> rusqlite::Result<Option<Project>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} {FROM} WHERE p.project_key = ?1 AND p.deleted_time IS NULL"),
         params![project_key],
         from_row,
@@ -78,7 +80,8 @@ pub fn get(
     repo_id: RepoId,
     project_id: ProjectId,
 ) -> rusqlite::Result<Option<Project>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!(
             "SELECT {COLUMNS} {FROM} WHERE p.id = ?1 AND p.repo_id = ?2 AND p.deleted_time IS NULL"
         ),
@@ -106,7 +109,8 @@ pub fn list(
 ) -> rusqlite::Result<(i64, Vec<Project>)> {
     const WHERE: &str = "WHERE p.repo_id = ?1 AND p.deleted_time IS NULL
         AND (?2 IS NULL OR p.branch = ?2) AND (?3 IS NULL OR p.scan_scheme_id = ?3) AND (?4 IS NULL OR p.status = ?4)";
-    let count = conn.query_row(
+    let count = db::query_row(
+        conn,
         &format!("SELECT COUNT(*) {FROM} {WHERE}"),
         params![repo_id.0, filter.branch, filter.scan_scheme, filter.status],
         |row| row.get(0),
@@ -132,7 +136,8 @@ pub fn list(
 
 /// A project by id alone (the scan engine already knows it exists).
 pub fn get_by_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Option<Project>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} {FROM} WHERE p.id = ?1"),
         params![project_id.0],
         from_row,
@@ -178,7 +183,8 @@ pub fn branch_names(
     const WHERE: &str = "WHERE repo_id = ?1 AND deleted_time IS NULL
         AND (?2 IS NULL OR branch LIKE ?2 ESCAPE '\\')";
     let pattern = contains.map(crate::db::contains_pattern);
-    let count = conn.query_row(
+    let count = db::query_row(
+        conn,
         &format!("SELECT COUNT(DISTINCT branch) FROM projects {WHERE}"),
         params![repo_id.0, pattern],
         |row| row.get(0),

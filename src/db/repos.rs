@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::domain::ids::{RepoId, TeamId, UserId};
 use crate::domain::repo::{RecentActive, Repo, RepoStats, RepoUrl};
 
@@ -58,7 +59,8 @@ pub fn insert(
 
 /// A repository of the team that is not deleted.
 pub fn get(conn: &Connection, team_id: TeamId, repo_id: RepoId) -> rusqlite::Result<Option<Repo>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!(
             "SELECT {COLUMNS} FROM repos WHERE id = ?1 AND team_id = ?2 AND deleted_time IS NULL"
         ),
@@ -88,7 +90,8 @@ pub fn list(
     const WHERE: &str = "WHERE team_id = ?1 AND deleted_time IS NULL
         AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0 OR instr(lower(scm_url), lower(?2)) > 0)
         AND (?3 IS NULL OR scm_url = ?3)";
-    let count = conn.query_row(
+    let count = db::query_row(
+        conn,
         &format!("SELECT COUNT(*) FROM repos {WHERE}"),
         params![team_id.0, filter.scm_url_or_name, filter.scm_url],
         |row| row.get(0),
@@ -113,7 +116,8 @@ pub fn list(
 
 /// Branch, scheme and job counts, and the latest job, of one repository.
 pub fn stats(conn: &Connection, repo_id: RepoId) -> rusqlite::Result<RepoStats> {
-    let (branch_count, scheme_count, job_count) = conn.query_row(
+    let (branch_count, scheme_count, job_count) = db::query_row(
+        conn,
         "SELECT
             (SELECT COUNT(DISTINCT branch) FROM projects WHERE repo_id = ?1 AND deleted_time IS NULL),
             (SELECT COUNT(*) FROM scan_schemes WHERE repo_id = ?1),
@@ -148,7 +152,8 @@ pub fn stats(conn: &Connection, repo_id: RepoId) -> rusqlite::Result<RepoStats> 
 
 /// A repository by id alone (the scan engine already knows it exists).
 pub fn get_by_id(conn: &Connection, repo_id: RepoId) -> rusqlite::Result<Option<Repo>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM repos WHERE id = ?1"),
         params![repo_id.0],
         from_row,

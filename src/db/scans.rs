@@ -56,7 +56,8 @@ pub fn get(
     project_id: ProjectId,
     scan_id: ScanId,
 ) -> rusqlite::Result<Option<Scan>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &query("s.project_id = ?1 AND s.id = ?2"),
         params![project_id.0, scan_id.0],
         from_row,

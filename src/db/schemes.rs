@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::db::string_list;
 use crate::domain::ids::{RepoId, SchemeId, UserId};
 use crate::domain::scheme::{NewScheme, Scheme};
@@ -72,7 +73,8 @@ pub fn insert(
 }
 
 pub fn get(conn: &Connection, scheme_id: SchemeId) -> rusqlite::Result<Option<Scheme>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM scan_schemes WHERE id = ?1"),
         params![scheme_id.0],
         from_row,
@@ -86,7 +88,8 @@ pub fn get_for_repo(
     repo_id: RepoId,
     scheme_id: SchemeId,
 ) -> rusqlite::Result<Option<Scheme>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM scan_schemes WHERE id = ?1 AND repo_id = ?2"),
         params![scheme_id.0, repo_id.0],
         from_row,
@@ -96,7 +99,8 @@ pub fn get_for_repo(
 
 /// A global template.
 pub fn get_template(conn: &Connection, scheme_id: SchemeId) -> rusqlite::Result<Option<Scheme>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!(
             "SELECT {COLUMNS} FROM scan_schemes WHERE id = ?1 AND repo_id IS NULL AND status = 1"
         ),

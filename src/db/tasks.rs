@@ -5,8 +5,9 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
-use crate::domain::job::{progress_message, Task, TaskProgress, TaskState};
+use crate::domain::job::{progress_message, Task, TaskProgress, TaskState, ToolModule};
 
 /// The version of this binary, recorded on the tasks it makes and runs.
 pub const CODEPUP_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -19,7 +20,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
     Ok(Task {
         id: TaskId(row.get(0)?),
         job_id: JobId(row.get(1)?),
-        module: row.get(2)?,
+        module: db::parsed(row, 2, |name: &String| ToolModule::parse(name))?,
         task_name: row.get(3)?,
         state: row.get(4)?,
         progress_rate: row.get(5)?,
@@ -64,7 +65,8 @@ pub fn list_for_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<Vec<Ta
 
 /// One task of `job_id`.
 pub fn get(conn: &Connection, job_id: JobId, task_id: TaskId) -> rusqlite::Result<Option<Task>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1 AND job_id = ?2"),
         params![task_id.0, job_id.0],
         from_row,

@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::domain::ids::{OrgId, TeamId, UserId};
 use crate::domain::org::{Members, Role, Team};
 use crate::domain::user::User;
@@ -51,7 +52,8 @@ pub fn insert(
 
 /// An active team of an org, by name.
 pub fn get(conn: &Connection, org_id: OrgId, name: &str) -> rusqlite::Result<Option<Team>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} {FROM} WHERE t.org_id = ?1 AND t.name = ?2 AND t.status = 1"),
         params![org_id.0, name],
         from_row,
@@ -60,7 +62,8 @@ pub fn get(conn: &Connection, org_id: OrgId, name: &str) -> rusqlite::Result<Opt
 }
 
 pub fn get_by_id(conn: &Connection, team_id: TeamId) -> rusqlite::Result<Option<Team>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} {FROM} WHERE t.id = ?1"),
         params![team_id.0],
         from_row,

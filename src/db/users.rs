@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock;
+use crate::db;
 use crate::domain::ids::UserId;
 use crate::domain::user::{self, TokenDigest, User};
 
@@ -41,7 +42,7 @@ pub fn insert(
 }
 
 pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))
+    db::query_row(conn, "SELECT COUNT(*) FROM users", [], |row| row.get(0))
 }
 
 /// The user holding `token`, if any. Rows are found by the token's clear prefix; the whole token is
@@ -62,7 +63,8 @@ pub fn find_by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<
 }
 
 pub fn get_by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
         params![username],
         from_row,
@@ -85,7 +87,8 @@ pub fn set_token(
 
 /// A short description of a user, as nested in other records.
 pub fn summary(conn: &Connection, user_id: UserId) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
+    db::query_row(
+        conn,
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         params![user_id.0],
         from_row,

@@ -1,6 +1,8 @@
 //! Jobs and tasks: TCA's states and result codes, and the stored shapes the API and the scan
 //! engine share.
 
+use serde::{Serialize, Serializer};
+
 use crate::domain::ids::{JobId, ProjectId, ScanId, TaskId};
 
 /// A job's state, with TCA's integer values. Success or failure is not a state: it is the
@@ -40,6 +42,11 @@ impl JobState {
         }
     }
 
+    /// TCA's integer value, as stored and as the API shows it.
+    pub fn as_i64(self) -> i64 {
+        self as i64
+    }
+
     /// The one list of legal transitions. Every state but CLOSED may also go straight to CLOSED
     /// (a revoke: cancel, timeout, failure, superseded); a server restart sends an unfinished
     /// job back to WAITING.
@@ -55,6 +62,71 @@ impl JobState {
                 | (Waiting | Initing | Inited | Running | Closing, Closed)
                 | (Initing | Inited | Running | Closing, Waiting)
         )
+    }
+}
+
+/// The API shows a state as TCA's integer.
+impl Serialize for JobState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.as_i64())
+    }
+}
+
+/// TCA's task modules: the module a tool's task belongs to (`tools.toml`'s `module`, a task's
+/// `module` column and field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ToolModule {
+    /// Checkers that report findings (TCA's code scan).
+    Codelint,
+    /// Measurements: line counts and the like (TCA's code metrics).
+    Codemetric,
+}
+
+impl ToolModule {
+    /// Every module, in TCA's order.
+    pub const ALL: [ToolModule; 2] = [ToolModule::Codelint, ToolModule::Codemetric];
+
+    /// The name TCA uses, as stored and shown.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ToolModule::Codelint => "codelint",
+            ToolModule::Codemetric => "codemetric",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ToolModule> {
+        ToolModule::ALL
+            .into_iter()
+            .find(|module| module.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ToolModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets code that still holds a module's name compare it with the enum.
+impl PartialEq<&str> for ToolModule {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for ToolModule {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ToolModule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        ToolModule::parse(&name).ok_or_else(|| {
+            let names: Vec<&str> = ToolModule::ALL.iter().map(|m| m.as_str()).collect();
+            serde::de::Error::custom(format!("module must be one of {}", names.join(", ")))
+        })
     }
 }
 
@@ -172,7 +244,7 @@ pub struct Job {
     pub id: JobId,
     pub project_id: ProjectId,
     pub scan_id: Option<ScanId>,
-    pub state: i64,
+    pub state: JobState,
     pub incr_scan: bool,
     pub create_time: String,
     pub claim_time: Option<String>,
@@ -219,7 +291,7 @@ pub struct LanguageCount {
 pub struct Task {
     pub id: TaskId,
     pub job_id: JobId,
-    pub module: String,
+    pub module: ToolModule,
     pub task_name: String,
     pub state: i64,
     pub progress_rate: i64,

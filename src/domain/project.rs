@@ -1,5 +1,6 @@
 //! Projects: one branch of a repo, scanned with one scheme below one path.
 
+use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::domain::ids::{RepoId, SchemeId};
@@ -47,6 +48,72 @@ pub fn normalise_scan_path(path: &str) -> Result<String, String> {
     Ok(format!("/{}", parts.join("/")))
 }
 
+/// A string newtype that derefs to `str`, shows and serializes as the string.
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl $name {
+            /// A value read back from the database, which stores only parsed ones.
+            pub fn from_stored(text: String) -> $name {
+                $name(text)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
+/// A project's branch: a name `check_branch` accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BranchName(String);
+
+impl BranchName {
+    pub fn parse(name: String) -> Result<BranchName, String> {
+        check_branch(&name)?;
+        Ok(BranchName(name))
+    }
+}
+
+text_newtype!(BranchName);
+
+/// A project's `scan_path`, normalised (`normalise_scan_path`): `/` or `/a/b`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ScanPath(String);
+
+impl ScanPath {
+    pub fn parse(path: &str) -> Result<ScanPath, String> {
+        normalise_scan_path(path).map(ScanPath)
+    }
+
+    /// The whole repository.
+    pub fn root() -> ScanPath {
+        ScanPath("/".to_string())
+    }
+}
+
+text_newtype!(ScanPath);
+
 /// TCA's `project_key`: SHA-256 of `repo_id#scheme_id#branch#scan_path`.
 pub fn project_key(repo_id: RepoId, scheme_id: SchemeId, branch: &str, scan_path: &str) -> String {
     let digest = Sha256::digest(format!("{repo_id}#{scheme_id}#{branch}#{scan_path}").as_bytes());
@@ -75,6 +142,18 @@ mod tests {
         ] {
             assert!(check_branch(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn branch_and_path_values_are_parsed_once() {
+        assert_eq!(BranchName::parse("main".into()).unwrap().as_str(), "main");
+        assert!(BranchName::parse("-x".into()).is_err());
+        assert_eq!(&*ScanPath::parse("/src/").unwrap(), "/src");
+        assert_eq!(ScanPath::root().to_string(), "/");
+        assert_eq!(
+            serde_json::to_value(BranchName::parse("a/b".into()).unwrap()).unwrap(),
+            "a/b"
+        );
     }
 
     #[test]
@@ -113,9 +192,9 @@ mod tests {
 pub struct Project {
     pub id: crate::domain::ids::ProjectId,
     pub repo_id: RepoId,
-    pub branch: String,
+    pub branch: BranchName,
     pub scheme_id: SchemeId,
-    pub scan_path: String,
+    pub scan_path: ScanPath,
     pub status: i64,
     pub created_from: String,
     pub creator: Option<String>,
@@ -148,7 +227,7 @@ pub fn check_status_change(from: i64, to: i64) -> Result<(), &'static str> {
 #[derive(Debug, Clone)]
 pub struct ProjectPlace {
     pub project_id: crate::domain::ids::ProjectId,
-    pub branch: String,
+    pub branch: BranchName,
     pub repo_id: RepoId,
     pub repo_name: String,
     pub scm_url: String,

@@ -1,13 +1,15 @@
 //! Scan schemes: which tools a project's scans run, and for how long they may run.
 
+use crate::domain::job::ToolModule;
+
 /// Tools built into codepup: `(module, task_name)`. Line counting is switched on by
 /// `cloc_scan_enabled` rather than listed in `tools`.
-pub const BUILTIN_TOOLS: &[(&str, &str)] = &[
-    ("codemetric", "codecount"),
-    ("codelint", "codepup"),
-    ("codelint", "pylint"),
-    ("codelint", "ruff"),
-    ("codelint", "shellcheck"),
+pub const BUILTIN_TOOLS: &[(ToolModule, &str)] = &[
+    (ToolModule::Codemetric, "codecount"),
+    (ToolModule::Codelint, "codepup"),
+    (ToolModule::Codelint, "pylint"),
+    (ToolModule::Codelint, "ruff"),
+    (ToolModule::Codelint, "shellcheck"),
 ];
 
 /// Minutes a job may run when the scheme does not say (TCA's `JOB_RUNTIME_LIMIT`).

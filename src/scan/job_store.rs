@@ -7,7 +7,7 @@
 use crate::analyzers::codecount::Count;
 use crate::db::{self, findings, results, Pool};
 use crate::domain::ids::{JobId, ProjectId, ScanId, TaskId};
-use crate::domain::job::{code, Job, JobState, INCR_IGNORE_MSG};
+use crate::domain::job::{code, Job, JobState, ToolModule, INCR_IGNORE_MSG};
 use crate::domain::project::Project;
 use crate::domain::repo::Repo;
 use crate::domain::scheme::Scheme;
@@ -58,7 +58,8 @@ pub trait JobStore: Send + Sync {
     fn set_revisions(&self, scan_id: ScanId, revision: &str, base: Option<&str>)
         -> StoreResult<()>;
     /// One task per `(module, tool)`, and the job's task count, in one transaction.
-    fn create_tasks(&self, job_id: JobId, tasks: &[(&str, &str)]) -> StoreResult<Vec<TaskId>>;
+    fn create_tasks(&self, job_id: JobId, tasks: &[(ToolModule, &str)])
+        -> StoreResult<Vec<TaskId>>;
     fn start_task(&self, task_id: TaskId) -> StoreResult<()>;
     fn set_progress(&self, task_id: TaskId, progress_rate: i64) -> StoreResult<()>;
     /// Closes a task and counts it done, in one transaction.
@@ -166,12 +167,16 @@ impl JobStore for SqliteStore {
         )?)
     }
 
-    fn create_tasks(&self, job_id: JobId, tasks: &[(&str, &str)]) -> StoreResult<Vec<TaskId>> {
+    fn create_tasks(
+        &self,
+        job_id: JobId,
+        tasks: &[(ToolModule, &str)],
+    ) -> StoreResult<Vec<TaskId>> {
         let mut conn = self.conn()?;
         let tx = db::begin(&mut conn)?;
         let mut ids = Vec::with_capacity(tasks.len());
         for (module, name) in tasks {
-            ids.push(db::tasks::insert(&tx, job_id, module, name)?);
+            ids.push(db::tasks::insert(&tx, job_id, module.as_str(), name)?);
         }
         db::jobs::set_task_num(&tx, job_id, tasks.len() as i64)?;
         tx.commit()?;

@@ -12,6 +12,8 @@ mod run;
 mod tools;
 mod worker;
 
+pub use lifecycle::Cancelled;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +26,7 @@ use anyhow::Context;
 use crate::analyzers::Catalog;
 use crate::config::{Config, ScanLimits};
 use crate::db::{self, Pool};
-use crate::domain::ids::{JobId, RepoId};
+use crate::domain::ids::{JobId, RepoId, TaskId, UserId};
 
 /// A job is re-queued at most this many times by server starts; then it is closed with code 100.
 pub const MAX_RESTARTS: i64 = 3;
@@ -159,9 +161,16 @@ pub struct ScanQueue {
 }
 
 impl ScanQueue {
-    /// Wakes a worker: a job was inserted.
+    /// Wakes a worker: a job was inserted (and committed). When every worker is busy nobody is
+    /// woken: a worker takes the next job straight after its current one, before it would sleep,
+    /// and that is after this commit. Waking them anyway woke the monitor too, which then read
+    /// the table, on every `scans/create` of a burst.
     pub fn job_added(&self) {
-        self.shared.wake();
+        let shared = &self.shared;
+        if shared.workers_busy.load(Ordering::SeqCst) < shared.workers_alive.load(Ordering::SeqCst)
+        {
+            shared.wake();
+        }
     }
 
     /// A receiver that fires once `job_id` is CLOSED. Register before checking the job's state,
@@ -178,8 +187,37 @@ impl ScanQueue {
         receiver
     }
 
-    pub fn shared(&self) -> &Shared {
-        &self.shared
+    /// Cancels `job_id` for `nickname` (revoke with 301, tools killed, watchers woken) inside
+    /// the caller's connection; see `lifecycle::cancel`.
+    pub fn cancel(
+        &self,
+        conn: &mut rusqlite::Connection,
+        job_id: JobId,
+        nickname: &str,
+        user_id: UserId,
+        remarks: &str,
+    ) -> rusqlite::Result<Cancelled> {
+        lifecycle::cancel(&self.shared, conn, job_id, nickname, user_id, remarks)
+    }
+
+    /// Where a task's log is (it may not exist yet).
+    pub fn task_log_path(&self, job_id: JobId, task_id: TaskId) -> PathBuf {
+        self.shared.task_log_path(job_id, task_id)
+    }
+
+    /// Where a job's own log is (it may not exist yet).
+    pub fn job_log_path(&self, job_id: JobId) -> PathBuf {
+        self.shared.job_log_path(job_id)
+    }
+
+    /// (scan workers running their loop, scan workers started), for `/readyz`.
+    pub fn workers_alive(&self) -> (usize, usize) {
+        self.shared.workers_alive()
+    }
+
+    /// How tools run on this server, for the queue summary.
+    pub fn confinement(&self) -> &crate::sandbox::Confinement {
+        &self.shared.confinement
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::analyzers::{builtin, Linter, ToolDef};
 use crate::domain::ids::{JobId, TaskId};
-use crate::domain::job::code;
+use crate::domain::job::{code, JobState, ToolModule};
 use crate::domain::scheme::Scheme;
 use crate::scan::run::{open_log, JobRun, Step, Stop};
 use crate::scan::Shared;
@@ -21,12 +21,12 @@ pub enum Planned {
 }
 
 impl Planned {
-    pub fn module_and_name(&self) -> (&str, &str) {
+    pub fn module_and_name(&self) -> (ToolModule, &str) {
         match self {
-            Planned::Codecount => ("codemetric", "codecount"),
-            Planned::Builtin => (builtin::MODULE, builtin::TOOL),
-            Planned::Linter(linter) => ("codelint", linter.name()),
-            Planned::Command(tool) => (tool.module.as_str(), tool.name.as_str()),
+            Planned::Codecount => (ToolModule::Codemetric, "codecount"),
+            Planned::Builtin => (ToolModule::Codelint, builtin::TOOL),
+            Planned::Linter(linter) => (ToolModule::Codelint, linter.name()),
+            Planned::Command(tool) => (tool.module, tool.name.as_str()),
         }
     }
 
@@ -45,7 +45,7 @@ impl Planned {
     }
 
     fn is_lint(&self) -> bool {
-        self.module_and_name().0 == "codelint"
+        self.module_and_name().0 == ToolModule::Codelint
     }
 }
 
@@ -152,11 +152,8 @@ fn check_lint_config(scheme: &Scheme, tasks: &[Planned]) -> Step<()> {
 
 /// The job's task rows, then INITED.
 pub fn create_tasks(run: &JobRun, tasks: &[Planned]) -> Step<Vec<TaskId>> {
-    let names: Vec<(&str, &str)> = tasks.iter().map(Planned::module_and_name).collect();
+    let names: Vec<(ToolModule, &str)> = tasks.iter().map(Planned::module_and_name).collect();
     let ids = run.store().create_tasks(run.id(), &names)?;
-    run.advance(
-        crate::domain::job::JobState::Initing,
-        crate::domain::job::JobState::Inited,
-    )?;
+    run.advance(JobState::Initing, JobState::Inited)?;
     Ok(ids)
 }
