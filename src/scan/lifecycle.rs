@@ -106,7 +106,7 @@ pub fn monitor(shared: &Shared) {
         if let Err(error) = check_time_limits(shared) {
             log::warn!("checking job time limits: {error:#}");
         }
-        shared.idle();
+        shared.rest();
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Shared {
     workers_alive: AtomicUsize,
     workers_busy: AtomicUsize,
     wake: (Mutex<u64>, Condvar),
+    /// What the monitor sleeps on: told only when the engine stops, so that queueing a job
+    /// never wakes it.
+    stop: (Mutex<()>, Condvar),
     watchers: Mutex<HashMap<JobId, Vec<tokio::sync::oneshot::Sender<()>>>>,
     repo_locks: Mutex<HashMap<RepoId, Arc<Mutex<()>>>>,
 }
@@ -95,7 +98,16 @@ impl Shared {
         condvar.notify_all();
     }
 
-    /// Sleeps until woken or `POLL` passes.
+    /// The monitor's sleep: `POLL`, or until the engine stops.
+    fn rest(&self) {
+        let (lock, condvar) = &self.stop;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = condvar
+            .wait_timeout_while(guard, POLL, |_| !self.is_stopping())
+            .map_err(|p| p.into_inner());
+    }
+
+    /// A worker's sleep: until woken or `POLL` passes.
     fn idle(&self) {
         let (count, condvar) = &self.wake;
         let guard = count.lock().unwrap_or_else(|p| p.into_inner());
@@ -259,6 +271,7 @@ impl ScanPool {
             workers_alive: AtomicUsize::new(0),
             workers_busy: AtomicUsize::new(0),
             wake: (Mutex::new(0), Condvar::new()),
+            stop: (Mutex::new(()), Condvar::new()),
             watchers: Mutex::new(HashMap::new()),
             repo_locks: Mutex::new(HashMap::new()),
         });
@@ -325,6 +338,10 @@ impl ScanPool {
         }
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.wake();
+        {
+            let _held = self.shared.stop.0.lock().unwrap_or_else(|p| p.into_inner());
+            self.shared.stop.1.notify_all();
+        }
         self.shared.processes.kill_all();
         for handle in self.threads {
             let _ = handle.join();
