@@ -25,14 +25,18 @@ pub struct Counted<'t> {
     pub left_out: LeftOut,
     /// Files whose counts came from the cache.
     pub reused: usize,
+    /// How long the cache lookup and the reading took.
+    pub timings: (std::time::Duration, std::time::Duration),
 }
 
 impl Counted<'_> {
     pub fn describe(&self) -> String {
         format!(
-            "counted {} files, reused the counts of {} unchanged ones",
+            "counted {} files, reused the counts of {} unchanged ones (cache lookup {} ms, reading and counting {} ms)",
             self.update.fresh.len(),
-            self.reused
+            self.reused,
+            self.timings.0.as_millis(),
+            self.timings.1.as_millis()
         )
     }
 }
@@ -48,9 +52,11 @@ pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Ste
     let countable = |entry: &TreeEntry| codecount::may_count(&entry.path);
     let wanted = |entry: &TreeEntry| countable(entry) && entry.size <= limits.max_count_file_size;
     let mut lines: Vec<Lines> = Vec::new();
+    let started = std::time::Instant::now();
     let lookup = per_file::lookup(run.store(), scope, tree, wanted, |_, text| {
         decode(text).map(|counted| lines.extend(counted)).is_some()
     })?;
+    let looked_up = started.elapsed();
     let max_whole = limits.max_check_file_size;
     let read = per_file::read_parallel(cache, &lookup.misses, |entry, blob| {
         let counted = if blob.size() <= max_whole {
@@ -63,6 +69,7 @@ pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Ste
         counted.ok()
     })
     .map_err(git_stop)?;
+    let timings = (looked_up, started.elapsed() - looked_up);
     let count = codecount::summarise(
         lines
             .iter()
@@ -100,6 +107,7 @@ pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Ste
         update,
         left_out,
         reused: lookup.hits,
+        timings,
     })
 }
 

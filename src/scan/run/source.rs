@@ -134,7 +134,14 @@ fn baseline(run: &mut JobRun, cache: &Path) -> Step<Option<(String, JobId)>> {
 /// checks out what command tools need.
 pub fn prepare(run: &mut JobRun, source: &Source, tasks: &[Planned]) -> Step<Files> {
     let scan_path = run.project.scan_path.as_str().to_string();
+    let listing_started = std::time::Instant::now();
     let listed = list_tree(run, source, &scan_path)?;
+    let line = format!(
+        "listed {} files in {} ms",
+        listed.entries.len(),
+        listing_started.elapsed().as_millis()
+    );
+    run.note(line);
     let mut left_out: HashSet<String> = listed
         .over_budget
         .iter()
