@@ -488,7 +488,8 @@ pub struct ExportOptions<'a> {
 /// and its default level that finding's level; each result carries its own level anyway. A
 /// finding with line 0 gets no region (SARIF lines start at 1) and one with an empty path no
 /// location. A tool with no findings still gets a run with no results: code scanning reads that
-/// as "everything this tool reported before is fixed".
+/// as "everything this tool reported before is fixed". [`LogWriter`] writes the same log as a
+/// stream.
 pub fn export(tool_runs: &[(String, Vec<(Finding, String)>)], options: &ExportOptions) -> Value {
     let runs: Vec<Value> = tool_runs
         .iter()
@@ -506,71 +507,169 @@ fn export_run(tool: &str, findings: &[(Finding, String)], options: &ExportOption
     let mut rules: Vec<Value> = Vec::new();
     let mut results: Vec<Value> = Vec::new();
     for (finding, fingerprint) in findings {
-        let level = level(finding.severity);
         let rule_index = *rule_indices
             .entry(finding.rule.as_str())
             .or_insert_with(|| {
-                rules.push(export_rule(tool, finding, level));
+                rules.push(export_rule(tool, finding));
                 rules.len() - 1
             });
-        let mut result = json!({
-            "ruleId": finding.rule,
-            "ruleIndex": rule_index,
-            "level": level,
-            "message": {"text": finding.message},
-        });
-        if !finding.path.is_empty() {
-            let mut physical = json!({
-                "artifactLocation": {
-                    "uri": percent_encode(&finding.path),
-                    "uriBaseId": SOURCE_ROOT,
-                },
-            });
-            if finding.line >= 1 {
-                let mut region = json!({"startLine": finding.line});
-                if finding.column >= 1 {
-                    region["startColumn"] = json!(finding.column);
-                }
-                physical["region"] = region;
-            }
-            result["locations"] = json!([{"physicalLocation": physical}]);
-        }
-        result["partialFingerprints"] = json!({FINGERPRINT_KEY: fingerprint});
-        result["properties"] = json!({"category": finding.category});
-        results.push(result);
+        results.push(export_result(finding, fingerprint, rule_index));
     }
-    let mut driver = json!({"name": tool});
-    if let Some(uri) = information_uri(tool) {
-        driver["informationUri"] = json!(uri);
-    }
-    driver["rules"] = Value::Array(rules);
-    let mut run = json!({"tool": {"driver": driver}});
-    if let Some(repository_uri) = options.repository_uri.filter(|uri| has_scheme(uri)) {
-        let mut provenance = json!({"repositoryUri": repository_uri});
-        if let Some(revision) = options.revision {
-            provenance["revisionId"] = json!(revision);
-        }
-        if let Some(branch) = options.branch {
-            provenance["branch"] = json!(branch);
-        }
-        provenance["mappedTo"] = json!({"uriBaseId": SOURCE_ROOT});
-        run["versionControlProvenance"] = json!([provenance]);
+    let mut run = json!({"tool": export_tool(tool, rules)});
+    if let Some(provenance) = export_provenance(options) {
+        run["versionControlProvenance"] = provenance;
     }
     run["results"] = Value::Array(results);
     run
 }
 
-fn export_rule(tool: &str, finding: &Finding, level: &str) -> Value {
+/// A run's `tool`: its driver with its rules.
+fn export_tool(tool: &str, rules: Vec<Value>) -> Value {
+    let mut driver = json!({"name": tool});
+    if let Some(uri) = information_uri(tool) {
+        driver["informationUri"] = json!(uri);
+    }
+    driver["rules"] = Value::Array(rules);
+    json!({"driver": driver})
+}
+
+/// A run's `versionControlProvenance`, for a repository with an absolute URL.
+fn export_provenance(options: &ExportOptions) -> Option<Value> {
+    let repository_uri = options.repository_uri.filter(|uri| has_scheme(uri))?;
+    let mut provenance = json!({"repositoryUri": repository_uri});
+    if let Some(revision) = options.revision {
+        provenance["revisionId"] = json!(revision);
+    }
+    if let Some(branch) = options.branch {
+        provenance["branch"] = json!(branch);
+    }
+    provenance["mappedTo"] = json!({"uriBaseId": SOURCE_ROOT});
+    Some(json!([provenance]))
+}
+
+fn export_result(finding: &Finding, fingerprint: &str, rule_index: usize) -> Value {
+    let mut result = json!({
+        "ruleId": finding.rule,
+        "ruleIndex": rule_index,
+        "level": level(finding.severity),
+        "message": {"text": finding.message},
+    });
+    if !finding.path.is_empty() {
+        let mut physical = json!({
+            "artifactLocation": {
+                "uri": percent_encode(&finding.path),
+                "uriBaseId": SOURCE_ROOT,
+            },
+        });
+        if finding.line >= 1 {
+            let mut region = json!({"startLine": finding.line});
+            if finding.column >= 1 {
+                region["startColumn"] = json!(finding.column);
+            }
+            physical["region"] = region;
+        }
+        result["locations"] = json!([{"physicalLocation": physical}]);
+    }
+    result["partialFingerprints"] = json!({FINGERPRINT_KEY: fingerprint});
+    result["properties"] = json!({"category": finding.category});
+    result
+}
+
+/// A rule described by its first finding.
+fn export_rule(tool: &str, finding: &Finding) -> Value {
     let mut rule = json!({
         "id": finding.rule,
         "shortDescription": {"text": finding.message},
-        "defaultConfiguration": {"level": level},
+        "defaultConfiguration": {"level": level(finding.severity)},
     });
     if tool == "shellcheck" && finding.rule.starts_with("SC") {
         rule["helpUri"] = json!(format!("https://www.shellcheck.net/wiki/{}", finding.rule));
     }
     rule["properties"] = json!({"tags": [finding.category]});
     rule
+}
+
+/// The log [`export`] builds, written a piece at a time so that an export never holds more than
+/// one result: [`LogWriter::start`], then for each tool [`LogWriter::run`] (with its rules, which
+/// come first in a run, so the caller must know them before the results) and one
+/// [`LogWriter::result`] per finding, then [`LogWriter::finish`]. The bytes are exactly
+/// `serde_json::to_vec(&export(..))` for the same runs. The writer keeps only where it is, so
+/// its pieces may go to different buffers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter {
+    runs: usize,
+    results: usize,
+    in_run: bool,
+}
+
+impl LogWriter {
+    /// Writes the log's head.
+    pub fn start(out: &mut impl std::io::Write) -> std::io::Result<LogWriter> {
+        out.write_all(b"{\"$schema\":")?;
+        serde_json::to_writer(&mut *out, SCHEMA_URI)?;
+        out.write_all(b",\"version\":\"2.1.0\",\"runs\":[")?;
+        Ok(LogWriter::default())
+    }
+
+    /// Starts the run of `tool`, ending the one before; `rules` holds the first finding of each
+    /// rule, in the order results refer to them by index.
+    pub fn run<'f>(
+        &mut self,
+        out: &mut impl std::io::Write,
+        tool: &str,
+        rules: impl IntoIterator<Item = &'f Finding>,
+        options: &ExportOptions,
+    ) -> std::io::Result<()> {
+        self.end_run(out)?;
+        if self.runs > 0 {
+            out.write_all(b",")?;
+        }
+        let rules = rules
+            .into_iter()
+            .map(|finding| export_rule(tool, finding))
+            .collect();
+        out.write_all(b"{\"tool\":")?;
+        serde_json::to_writer(&mut *out, &export_tool(tool, rules))?;
+        if let Some(provenance) = export_provenance(options) {
+            out.write_all(b",\"versionControlProvenance\":")?;
+            serde_json::to_writer(&mut *out, &provenance)?;
+        }
+        out.write_all(b",\"results\":[")?;
+        self.runs += 1;
+        self.results = 0;
+        self.in_run = true;
+        Ok(())
+    }
+
+    /// One result of the current run; `rule_index` is its rule's place in the run's rules.
+    pub fn result(
+        &mut self,
+        out: &mut impl std::io::Write,
+        finding: &Finding,
+        fingerprint: &str,
+        rule_index: usize,
+    ) -> std::io::Result<()> {
+        if self.results > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &export_result(finding, fingerprint, rule_index))?;
+        self.results += 1;
+        Ok(())
+    }
+
+    /// Ends the last run and the log.
+    pub fn finish(mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        self.end_run(out)?;
+        out.write_all(b"]}")
+    }
+
+    fn end_run(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        if self.in_run {
+            out.write_all(b"]}")?;
+            self.in_run = false;
+        }
+        Ok(())
+    }
 }
 
 /// SARIF has no fatal level: a fatal finding is an error.
@@ -1178,6 +1277,67 @@ mod tests {
         assert!(log["runs"][0]["results"][1].get("locations").is_none());
         let read_back = parse(&log.to_string(), Path::new("/checkout")).unwrap();
         assert_eq!(read_back, [ruff, unplaced]);
+    }
+
+    #[test]
+    fn a_streamed_log_is_byte_for_byte_the_built_one() {
+        let mut shell = finding("SC2086", "run.sh", 2, 5, Severity::Warning);
+        shell.tool = "shellcheck".to_string();
+        let findings = vec![
+            (
+                finding("W0611", "src/a b.py", 3, 1, Severity::Warning),
+                "fp1".to_string(),
+            ),
+            (
+                finding("C0114", "", 0, 0, Severity::Info),
+                "fp2\"\u{7}".to_string(),
+            ),
+            (
+                finding("W0611", "b.py", 9, 0, Severity::Fatal),
+                "fp3".to_string(),
+            ),
+        ];
+        let runs = [
+            ("pylint".to_string(), findings),
+            ("shellcheck".to_string(), vec![(shell, "fp4".to_string())]),
+            ("ruff".to_string(), Vec::new()),
+        ];
+        for options in [
+            ExportOptions::default(),
+            ExportOptions {
+                repository_uri: Some("https://example.com/org/repo.git"),
+                revision: Some("0123456789abcdef0123456789abcdef01234567"),
+                branch: Some("ma\"in"),
+            },
+        ] {
+            for count in 0..=runs.len() {
+                let built = serde_json::to_vec(&export(&runs[..count], &options)).unwrap();
+                let mut streamed = Vec::new();
+                let mut writer = LogWriter::start(&mut streamed).unwrap();
+                for (tool, findings) in &runs[..count] {
+                    let mut rules: Vec<&Finding> = Vec::new();
+                    for (finding, _) in findings {
+                        if !rules.iter().any(|rule| rule.rule == finding.rule) {
+                            rules.push(finding);
+                        }
+                    }
+                    writer
+                        .run(&mut streamed, tool, rules.iter().copied(), &options)
+                        .unwrap();
+                    for (finding, fingerprint) in findings {
+                        let index = rules.iter().position(|rule| rule.rule == finding.rule);
+                        writer
+                            .result(&mut streamed, finding, fingerprint, index.unwrap())
+                            .unwrap();
+                    }
+                }
+                writer.finish(&mut streamed).unwrap();
+                assert_eq!(
+                    String::from_utf8(streamed).unwrap(),
+                    String::from_utf8(built).unwrap()
+                );
+            }
+        }
     }
 }
 

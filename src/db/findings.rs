@@ -372,35 +372,84 @@ pub fn latest_sighting(conn: &Connection, issue_id: i64) -> rusqlite::Result<Opt
     .optional()
 }
 
-/// The findings a job saw, at the line and column it saw them, each with its fingerprint, in
-/// tool, path and line order.
-pub fn for_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<Vec<(Finding, String)>> {
+/// One tool's part of a job's findings, in the order an export lists them (path, line, column,
+/// then issue id): the issue ids, and each distinct rule's first finding (its issue id), in
+/// first-seen order. About 8 bytes a finding, so a large job's export holds this and one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolFindings {
+    pub tool: String,
+    pub ids: Vec<i64>,
+    pub rule_ids: Vec<i64>,
+}
+
+/// The tools that have findings of the job, in name order, each with its findings' order.
+pub fn export_order(conn: &Connection, job_id: JobId) -> rusqlite::Result<Vec<ToolFindings>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT i.tool, i.rule, i.path, ji.line, ji.column_no, i.severity, i.category, i.message,
-                i.fingerprint
+        "SELECT i.id, i.tool, i.rule
          FROM job_issues ji JOIN issues i ON i.id = ji.issue_id
          WHERE ji.job_id = ?1
          ORDER BY i.tool, i.path, ji.line, ji.column_no, i.id",
     )?;
-    let findings = stmt
-        .query_map(params![job_id.0], |row| {
-            let severity: i64 = row.get(5)?;
-            Ok((
-                Finding {
-                    tool: row.get(0)?,
-                    rule: row.get(1)?,
-                    path: row.get(2)?,
-                    line: row.get(3)?,
-                    column: row.get(4)?,
-                    severity: Severity::from_i64(severity).unwrap_or(Severity::Info),
-                    category: row.get(6)?,
-                    message: row.get(7)?,
-                },
-                row.get(8)?,
-            ))
-        })?
-        .collect();
-    findings
+    let mut rows = stmt.query(params![job_id.0])?;
+    let mut tools: Vec<ToolFindings> = Vec::new();
+    let mut rules: HashSet<String> = HashSet::new();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let tool = row.get_ref(1)?.as_str()?;
+        let rule = row.get_ref(2)?.as_str()?;
+        if tools.last().is_none_or(|last| last.tool != tool) {
+            tools.push(ToolFindings {
+                tool: tool.to_string(),
+                ..ToolFindings::default()
+            });
+            rules.clear();
+        }
+        let current = tools.last_mut().expect("a tool was just pushed");
+        current.ids.push(id);
+        if !rules.contains(rule) {
+            rules.insert(rule.to_string());
+            current.rule_ids.push(id);
+        }
+    }
+    Ok(tools)
+}
+
+/// The job's findings with these issue ids, in the order given, at the line and column the job
+/// saw them, each with its fingerprint; ids the job did not see are left out.
+pub fn job_findings(
+    conn: &Connection,
+    job_id: JobId,
+    ids: &[i64],
+) -> rusqlite::Result<Vec<(Finding, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.tool, i.rule, i.path, ji.line, ji.column_no, i.severity, i.category, i.message,
+                i.fingerprint
+         FROM job_issues ji JOIN issues i ON i.id = ji.issue_id
+         WHERE ji.job_id = ?1 AND ji.issue_id = ?2",
+    )?;
+    let mut findings = Vec::with_capacity(ids.len());
+    for id in ids {
+        let found = stmt
+            .query_row(params![job_id.0, id], |row| {
+                let severity: i64 = row.get(5)?;
+                Ok((
+                    Finding {
+                        tool: row.get(0)?,
+                        rule: row.get(1)?,
+                        path: row.get(2)?,
+                        line: row.get(3)?,
+                        column: row.get(4)?,
+                        severity: Severity::from_i64(severity).unwrap_or(Severity::Info),
+                        category: row.get(6)?,
+                        message: row.get(7)?,
+                    },
+                    row.get(8)?,
+                ))
+            })
+            .optional()?;
+        findings.extend(found);
+    }
+    Ok(findings)
 }
 
 /// How many findings a job saw.
