@@ -43,86 +43,691 @@ pub const MAX_FINDINGS: usize = 100_000;
 /// (`security`, ...), else from the level. Output that is not a SARIF 2.1.0 log is an error
 /// naming the tool, never a panic.
 pub fn parse_as(tool: Option<&str>, output: &str, root: &Path) -> Result<Vec<Finding>, String> {
+    parse_report(tool, || Ok(output.as_bytes()), root)
+}
+
+/// [`parse_as`] on a log read as a stream, which may be far larger than the memory it takes:
+/// `open` gives the log from its start and is called twice. The first pass checks the whole log
+/// and keeps each run's `tool`, `artifacts` and `originalUriBaseIds` (results may come before
+/// them); the second reads the results one at a time. Bytes that are not UTF-8 read as U+FFFD,
+/// as `String::from_utf8_lossy` would make them.
+pub fn parse_report<R: std::io::Read>(
+    tool: Option<&str>,
+    mut open: impl FnMut() -> std::io::Result<R>,
+    root: &Path,
+) -> Result<Vec<Finding>, String> {
     let label = tool.unwrap_or("SARIF");
     let fail = |why: String| format!("{label} output is not a SARIF 2.1.0 log: {why}");
-    if output.trim().is_empty() {
-        return Err(fail("it is empty".to_string()));
+    let head = {
+        let mut text = stream::LossyText::new(open().map_err(|error| fail(error.to_string()))?);
+        let read = {
+            let mut deserializer =
+                serde_json::Deserializer::from_reader(std::io::BufReader::new(&mut text));
+            stream::LogHead::read(&mut deserializer)
+                .and_then(|head| deserializer.end().map(|()| head))
+        };
+        match read {
+            Ok(head) => head,
+            Err(_) if !text.saw_text() => return Err(fail("it is empty".to_string())),
+            Err(error) => return Err(fail(error.to_string())),
+        }
+    };
+    if !head.object {
+        return Err(fail("it is not a JSON object".to_string()));
     }
-    let log: Value = serde_json::from_str(output).map_err(|error| fail(error.to_string()))?;
-    let log = log
-        .as_object()
-        .ok_or_else(|| fail("it is not a JSON object".to_string()))?;
-    match log.get("version") {
+    match &head.version {
         None => {}
         Some(Value::String(version)) if version == "2.1.0" => {}
         Some(version) => return Err(fail(format!("its version is {version}, not \"2.1.0\""))),
     }
-    let runs = log
-        .get("runs")
+    let Some(runs) = &head.runs else {
+        return Err(fail("it has no runs array".to_string()));
+    };
+    let mut reading = stream::Results {
+        tool,
+        root,
+        runs,
+        fail: &fail,
+        runs_key: head.runs_keys,
+        findings: Vec::new(),
+        outcome: None,
+    };
+    let text = stream::LossyText::new(open().map_err(|error| fail(error.to_string()))?);
+    let mut deserializer = serde_json::Deserializer::from_reader(std::io::BufReader::new(text));
+    let read = reading.read(&mut deserializer);
+    match reading.outcome.take() {
+        Some(Err(why)) => Err(why),
+        Some(Ok(())) => Ok(reading.findings),
+        // The first pass read the same bytes: only a log that changed in between fails here.
+        None => match read {
+            Ok(()) => Ok(reading.findings),
+            Err(error) => Err(fail(error.to_string())),
+        },
+    }
+}
+
+/// The checks and the context of one run, before its results are read.
+fn run_context<'a>(
+    tool: Option<&'a str>,
+    run: &'a stream::RunHead,
+    run_index: usize,
+    root: &'a Path,
+    fail: &dyn Fn(String) -> String,
+) -> Result<RunContext<'a>, String> {
+    let stream::RunHead::Object {
+        tool: tool_value,
+        artifacts,
+        bases,
+        results,
+        ..
+    } = run
+    else {
+        return Err(fail(format!("run {run_index} is not an object")));
+    };
+    let driver = tool_value.as_ref().and_then(|tool| tool.get("driver"));
+    let tool_name = match tool {
+        Some(tool) => tool,
+        None => driver
+            .and_then(|driver| driver.get("name"))
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| fail(format!("run {run_index} names no tool.driver.name")))?,
+    };
+    let rules: &[Value] = driver
+        .and_then(|driver| driver.get("rules"))
         .and_then(Value::as_array)
-        .ok_or_else(|| fail("it has no runs array".to_string()))?;
-    let mut findings = Vec::new();
-    for (run_index, run) in runs.iter().enumerate() {
-        let run = run
-            .as_object()
-            .ok_or_else(|| fail(format!("run {run_index} is not an object")))?;
-        let driver = run.get("tool").and_then(|tool| tool.get("driver"));
-        let tool_name = match tool {
-            Some(tool) => tool.to_string(),
-            None => driver
-                .and_then(|driver| driver.get("name"))
-                .and_then(Value::as_str)
-                .filter(|name| !name.is_empty())
-                .ok_or_else(|| fail(format!("run {run_index} names no tool.driver.name")))?
-                .to_string(),
-        };
-        let rules: &[Value] = driver
-            .and_then(|driver| driver.get("rules"))
-            .and_then(Value::as_array)
-            .map_or(&[], Vec::as_slice);
-        let results: &[Value] = match run.get("results") {
-            // A run without results did not analyse anything: no findings, not an error.
-            None | Some(Value::Null) => &[],
-            Some(Value::Array(results)) => results,
-            Some(_) => {
-                return Err(fail(format!(
-                    "run {run_index} has results that are not an array"
-                )))
-            }
-        };
-        let mut rule_ids = std::collections::HashMap::new();
-        for (index, rule) in rules.iter().enumerate() {
-            if let Some(id) = rule.get("id").and_then(Value::as_str) {
-                rule_ids.entry(id).or_insert(index);
-            }
-        }
-        let context = RunContext {
-            tool: &tool_name,
-            rules,
-            rule_ids,
-            artifacts: run
-                .get("artifacts")
-                .and_then(Value::as_array)
-                .map_or(&[], Vec::as_slice),
-            bases: run.get("originalUriBaseIds").and_then(Value::as_object),
-            root,
-        };
-        for (result_index, result) in results.iter().enumerate() {
-            let result = result.as_object().ok_or_else(|| {
-                fail(format!(
-                    "result {result_index} of run {run_index} is not an object"
-                ))
-            })?;
-            if let Some(finding) = context.finding(result) {
-                findings.push(finding);
-            }
-            // One more than a run may report, so the caller sees that some were dropped.
-            if findings.len() > MAX_FINDINGS {
-                return Ok(findings);
-            }
+        .map_or(&[], Vec::as_slice);
+    if *results == stream::Shape::Other {
+        return Err(fail(format!(
+            "run {run_index} has results that are not an array"
+        )));
+    }
+    let mut rule_ids = std::collections::HashMap::new();
+    for (index, rule) in rules.iter().enumerate() {
+        if let Some(id) = rule.get("id").and_then(Value::as_str) {
+            rule_ids.entry(id).or_insert(index);
         }
     }
-    Ok(findings)
+    Ok(RunContext {
+        tool: tool_name,
+        rules,
+        rule_ids,
+        artifacts: artifacts
+            .as_ref()
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice),
+        bases: bases.as_ref().and_then(Value::as_object),
+        root,
+    })
+}
+
+/// The two passes of [`parse_report`], as serde visitors.
+mod stream {
+    use std::fmt;
+    use std::io::Read;
+    use std::path::Path;
+
+    use serde::de::{
+        DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
+    use serde_json::Value;
+
+    use super::{run_context, MAX_FINDINGS};
+    use crate::domain::finding::Finding;
+
+    /// Bytes as UTF-8 text, each invalid sequence replaced by U+FFFD exactly as
+    /// `String::from_utf8_lossy` replaces it; notes whether anything but whitespace came by.
+    pub struct LossyText<R> {
+        inner: R,
+        /// The start of a character the last read cut off.
+        pending: Vec<u8>,
+        out: Vec<u8>,
+        at: usize,
+        ended: bool,
+        saw_text: bool,
+    }
+
+    impl<R: Read> LossyText<R> {
+        pub fn new(inner: R) -> LossyText<R> {
+            LossyText {
+                inner,
+                pending: Vec::new(),
+                out: Vec::new(),
+                at: 0,
+                ended: false,
+                saw_text: false,
+            }
+        }
+
+        /// Whether the text had anything but (Unicode) whitespace in it.
+        pub fn saw_text(&self) -> bool {
+            self.saw_text
+        }
+
+        fn push_text(&mut self, text: &str) {
+            if !self.saw_text && text.chars().any(|c| !c.is_whitespace()) {
+                self.saw_text = true;
+            }
+            self.out.extend_from_slice(text.as_bytes());
+        }
+
+        fn refill(&mut self) -> std::io::Result<()> {
+            const REPLACEMENT: &str = "\u{FFFD}";
+            self.out.clear();
+            self.at = 0;
+            let mut chunk = std::mem::take(&mut self.pending);
+            let start = chunk.len();
+            chunk.resize(start + 64 * 1024, 0);
+            let read = loop {
+                match self.inner.read(&mut chunk[start..]) {
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
+            };
+            chunk.truncate(start + read);
+            if read == 0 {
+                self.ended = true;
+                if !chunk.is_empty() {
+                    // A character cut off by the end of the text.
+                    self.push_text(REPLACEMENT);
+                }
+                return Ok(());
+            }
+            let mut rest: &[u8] = &chunk;
+            loop {
+                match std::str::from_utf8(rest) {
+                    Ok(text) => {
+                        self.push_text(text);
+                        break;
+                    }
+                    Err(error) => {
+                        let (valid, after) = rest.split_at(error.valid_up_to());
+                        self.push_text(std::str::from_utf8(valid).unwrap_or_default());
+                        match error.error_len() {
+                            Some(length) => {
+                                self.push_text(REPLACEMENT);
+                                rest = &after[length..];
+                            }
+                            None => {
+                                self.pending = after.to_vec();
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl<R: Read> Read for LossyText<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            while self.at == self.out.len() {
+                if self.ended {
+                    return Ok(0);
+                }
+                self.refill()?;
+            }
+            let n = buf.len().min(self.out.len() - self.at);
+            buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// What a value turned out to be, for keys whose value must be an object or an array.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Shape {
+        /// Absent or null.
+        Missing,
+        Array,
+        Other,
+    }
+
+    /// A visitor's answer for a value of the wrong kind: arrays are read to their end, so the
+    /// rest of the log can be checked.
+    macro_rules! other_kinds {
+        ($value:expr, null) => {
+            other_kinds!($value);
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+        };
+        ($value:expr) => {
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+        };
+    }
+
+    fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    /// The first pass: the log's shape, and each run without its results.
+    pub struct LogHead {
+        pub object: bool,
+        pub version: Option<Value>,
+        /// The last `runs` key's array (a JSON object keeps the last of a repeated key).
+        pub runs: Option<Vec<RunHead>>,
+        /// How many `runs` keys the log has.
+        pub runs_keys: usize,
+    }
+
+    pub enum RunHead {
+        NotObject,
+        Object {
+            tool: Option<Value>,
+            artifacts: Option<Value>,
+            bases: Option<Value>,
+            results: Shape,
+            results_keys: usize,
+        },
+    }
+
+    impl LogHead {
+        pub fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<LogHead, D::Error> {
+            deserializer.deserialize_any(LogHeadVisitor)
+        }
+    }
+
+    struct LogHeadVisitor;
+
+    impl<'de> Visitor<'de> for LogHeadVisitor {
+        type Value = LogHead;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a SARIF log")
+        }
+
+        other_kinds!(
+            LogHead {
+                object: false,
+                version: None,
+                runs: None,
+                runs_keys: 0
+            },
+            null
+        );
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LogHead, A::Error> {
+            skip_seq(seq)?;
+            Ok(LogHead {
+                object: false,
+                version: None,
+                runs: None,
+                runs_keys: 0,
+            })
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LogHead, A::Error> {
+            let mut head = LogHead {
+                object: true,
+                version: None,
+                runs: None,
+                runs_keys: 0,
+            };
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "version" => head.version = Some(map.next_value()?),
+                    "runs" => {
+                        head.runs = map.next_value_seed(RunHeads)?;
+                        head.runs_keys += 1;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(head)
+        }
+    }
+
+    struct RunHeads;
+
+    impl<'de> DeserializeSeed<'de> for RunHeads {
+        type Value = Option<Vec<RunHead>>;
+
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RunHeads {
+        type Value = Option<Vec<RunHead>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("runs")
+        }
+
+        other_kinds!(None, null);
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            skip_map(map)?;
+            Ok(None)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut runs = Vec::new();
+            while let Some(run) = seq.next_element_seed(RunHeadSeed)? {
+                runs.push(run);
+            }
+            Ok(Some(runs))
+        }
+    }
+
+    struct RunHeadSeed;
+
+    impl<'de> DeserializeSeed<'de> for RunHeadSeed {
+        type Value = RunHead;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RunHead, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RunHeadSeed {
+        type Value = RunHead;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a run")
+        }
+
+        other_kinds!(RunHead::NotObject, null);
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RunHead, A::Error> {
+            skip_seq(seq)?;
+            Ok(RunHead::NotObject)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RunHead, A::Error> {
+            let (mut tool, mut artifacts, mut bases) = (None, None, None);
+            let mut results = Shape::Missing;
+            let mut results_keys = 0;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "tool" => tool = Some(map.next_value()?),
+                    "artifacts" => artifacts = Some(map.next_value()?),
+                    "originalUriBaseIds" => bases = Some(map.next_value()?),
+                    "results" => {
+                        results = map.next_value_seed(ResultsShape)?;
+                        results_keys += 1;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(RunHead::Object {
+                tool,
+                artifacts,
+                bases,
+                results,
+                results_keys,
+            })
+        }
+    }
+
+    struct ResultsShape;
+
+    impl<'de> DeserializeSeed<'de> for ResultsShape {
+        type Value = Shape;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Shape, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for ResultsShape {
+        type Value = Shape;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("results")
+        }
+
+        other_kinds!(Shape::Other);
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Shape, E> {
+            Ok(Shape::Missing)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape, A::Error> {
+            skip_map(map)?;
+            Ok(Shape::Other)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Shape, A::Error> {
+            skip_seq(seq)?;
+            Ok(Shape::Array)
+        }
+    }
+
+    /// The second pass: the results of the last `runs` key, one at a time, against the run heads
+    /// of the first pass. It stops as soon as it knows the outcome (an error, or the cap), by
+    /// failing the deserializer with `outcome` set.
+    pub struct Results<'a> {
+        pub tool: Option<&'a str>,
+        pub root: &'a Path,
+        pub runs: &'a [RunHead],
+        pub fail: &'a dyn Fn(String) -> String,
+        /// Which `runs` key holds the runs (the last).
+        pub runs_key: usize,
+        pub findings: Vec<Finding>,
+        pub outcome: Option<Result<(), String>>,
+    }
+
+    impl Results<'_> {
+        pub fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(LogResults(self))
+        }
+
+        fn stop<E: serde::de::Error>(&mut self, outcome: Result<(), String>) -> E {
+            self.outcome = Some(outcome);
+            E::custom("stopped")
+        }
+    }
+
+    struct LogResults<'r, 'a>(&'r mut Results<'a>);
+
+    impl<'de> Visitor<'de> for LogResults<'_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a SARIF log")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut runs_keys = 0;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "runs" {
+                    runs_keys += 1;
+                    if runs_keys == self.0.runs_key {
+                        map.next_value_seed(RunsResults(&mut *self.0))?;
+                        // Every run is read: nothing after this can change the outcome.
+                        return Err(self.0.stop(Ok(())));
+                    }
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    struct RunsResults<'r, 'a>(&'r mut Results<'a>);
+
+    impl<'de> DeserializeSeed<'de> for RunsResults<'_, '_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RunsResults<'_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("runs")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut index = 0;
+            while seq
+                .next_element_seed(RunResults {
+                    reading: &mut *self.0,
+                    index,
+                })?
+                .is_some()
+            {
+                index += 1;
+            }
+            Ok(())
+        }
+    }
+
+    struct RunResults<'r, 'a> {
+        reading: &'r mut Results<'a>,
+        index: usize,
+    }
+
+    impl<'de> DeserializeSeed<'de> for RunResults<'_, '_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            let reading = self.reading;
+            let Some(run) = reading.runs.get(self.index) else {
+                return Err(D::Error::custom("the log changed between its reads"));
+            };
+            let context =
+                match run_context(reading.tool, run, self.index, reading.root, reading.fail) {
+                    Ok(context) => context,
+                    Err(why) => return Err(reading.stop(Err(why))),
+                };
+            let RunHead::Object { results_keys, .. } = run else {
+                return Err(D::Error::custom("the log changed between its reads"));
+            };
+            deserializer.deserialize_map(RunVisitor {
+                reading,
+                context,
+                index: self.index,
+                results_keys: *results_keys,
+            })
+        }
+    }
+
+    struct RunVisitor<'r, 'a> {
+        reading: &'r mut Results<'a>,
+        context: super::RunContext<'a>,
+        index: usize,
+        results_keys: usize,
+    }
+
+    impl<'de> Visitor<'de> for RunVisitor<'_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a run")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let RunVisitor {
+                reading,
+                context,
+                index,
+                results_keys,
+            } = self;
+            let mut seen = 0;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "results" {
+                    seen += 1;
+                    if seen == results_keys {
+                        map.next_value_seed(ResultList {
+                            reading: &mut *reading,
+                            context: &context,
+                            run_index: index,
+                        })?;
+                        continue;
+                    }
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    struct ResultList<'r, 'c, 'a> {
+        reading: &'r mut Results<'a>,
+        context: &'c super::RunContext<'a>,
+        run_index: usize,
+    }
+
+    impl<'de> DeserializeSeed<'de> for ResultList<'_, '_, '_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            // A null list was checked in the first pass: it is no results.
+            deserializer.deserialize_option(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for ResultList<'_, '_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("results")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut result_index = 0;
+            while let Some(result) = seq.next_element::<Value>()? {
+                let Some(result) = result.as_object() else {
+                    let why = (self.reading.fail)(format!(
+                        "result {result_index} of run {} is not an object",
+                        self.run_index
+                    ));
+                    return Err(self.reading.stop(Err(why)));
+                };
+                if let Some(finding) = self.context.finding(result) {
+                    self.reading.findings.push(finding);
+                }
+                // One more than a run may report, so the caller sees that some were dropped.
+                if self.reading.findings.len() > MAX_FINDINGS {
+                    return Err(self.reading.stop(Ok(())));
+                }
+                result_index += 1;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// What the results of one run are read against.
@@ -1116,6 +1721,184 @@ mod tests {
                 "semgrep :0:0 r3 Error security | no location",
             ]
         );
+    }
+
+    /// The parser as it was before it streamed, on the whole text: the streamed one must agree.
+    fn reference(tool: Option<&str>, output: &str, root: &Path) -> Result<Vec<Finding>, String> {
+        let label = tool.unwrap_or("SARIF");
+        let fail = |why: String| format!("{label} output is not a SARIF 2.1.0 log: {why}");
+        if output.trim().is_empty() {
+            return Err(fail("it is empty".to_string()));
+        }
+        let log: Value = serde_json::from_str(output).map_err(|error| fail(error.to_string()))?;
+        let log = log
+            .as_object()
+            .ok_or_else(|| fail("it is not a JSON object".to_string()))?;
+        match log.get("version") {
+            None => {}
+            Some(Value::String(version)) if version == "2.1.0" => {}
+            Some(version) => return Err(fail(format!("its version is {version}, not \"2.1.0\""))),
+        }
+        let runs = log
+            .get("runs")
+            .and_then(Value::as_array)
+            .ok_or_else(|| fail("it has no runs array".to_string()))?;
+        let mut findings = Vec::new();
+        for (run_index, run) in runs.iter().enumerate() {
+            let run = run
+                .as_object()
+                .ok_or_else(|| fail(format!("run {run_index} is not an object")))?;
+            let driver = run.get("tool").and_then(|tool| tool.get("driver"));
+            let tool_name = match tool {
+                Some(tool) => tool.to_string(),
+                None => driver
+                    .and_then(|driver| driver.get("name"))
+                    .and_then(Value::as_str)
+                    .filter(|name| !name.is_empty())
+                    .ok_or_else(|| fail(format!("run {run_index} names no tool.driver.name")))?
+                    .to_string(),
+            };
+            let rules: &[Value] = driver
+                .and_then(|driver| driver.get("rules"))
+                .and_then(Value::as_array)
+                .map_or(&[], Vec::as_slice);
+            let results: &[Value] = match run.get("results") {
+                // A run without results did not analyse anything: no findings, not an error.
+                None | Some(Value::Null) => &[],
+                Some(Value::Array(results)) => results,
+                Some(_) => {
+                    return Err(fail(format!(
+                        "run {run_index} has results that are not an array"
+                    )))
+                }
+            };
+            let mut rule_ids = std::collections::HashMap::new();
+            for (index, rule) in rules.iter().enumerate() {
+                if let Some(id) = rule.get("id").and_then(Value::as_str) {
+                    rule_ids.entry(id).or_insert(index);
+                }
+            }
+            let context = RunContext {
+                tool: &tool_name,
+                rules,
+                rule_ids,
+                artifacts: run
+                    .get("artifacts")
+                    .and_then(Value::as_array)
+                    .map_or(&[], Vec::as_slice),
+                bases: run.get("originalUriBaseIds").and_then(Value::as_object),
+                root,
+            };
+            for (result_index, result) in results.iter().enumerate() {
+                let result = result.as_object().ok_or_else(|| {
+                    fail(format!(
+                        "result {result_index} of run {run_index} is not an object"
+                    ))
+                })?;
+                if let Some(finding) = context.finding(result) {
+                    findings.push(finding);
+                }
+                // One more than a run may report, so the caller sees that some were dropped.
+                if findings.len() > MAX_FINDINGS {
+                    return Ok(findings);
+                }
+            }
+        }
+        Ok(findings)
+    }
+
+    /// Reads one byte at a time, so every character is cut at every place.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((&byte, rest)), Some(slot)) => {
+                    *slot = byte;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    fn streamed(tool: Option<&str>, bytes: &[u8], root: &Path) -> Result<Vec<Finding>, String> {
+        let whole = parse_report(tool, || Ok(bytes), root);
+        if bytes.len() < 64 * 1024 {
+            let trickled = parse_report(tool, || Ok(Trickle(bytes)), root);
+            assert_eq!(whole, trickled);
+        }
+        whole
+    }
+
+    #[test]
+    fn the_streamed_parser_agrees_with_the_whole_text_one() {
+        let mut many =
+            String::from(r#"{"runs": [{"tool": {"driver": {"name": "t"}}, "results": ["#);
+        for i in 0..MAX_FINDINGS + 3 {
+            if i > 0 {
+                many.push(',');
+            }
+            many.push_str(r#"{"ruleId": "r", "message": {"text": "m"}}"#);
+        }
+        many.push_str(r#"]}, 7]}"#);
+        let cases: Vec<Vec<u8>> = [
+            RUFF_SARIF,
+            BANDIT_SARIF,
+            "",
+            " \n\u{a0}\u{3000} ",
+            "not json",
+            "{} x",
+            "[]",
+            "7",
+            "null",
+            "{\"version\": \"2.0.0\", \"runs\": []}",
+            "{\"runs\": [1, {}], \"version\": 2}",
+            "{\"version\": \"2.1.0\"}",
+            "{\"runs\": null}",
+            "{\"runs\": {}}",
+            "{\"runs\": [1]}",
+            "{\"runs\": [[1, 2]]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}}, \"results\": {}}]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}}, \"results\": null}]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}}, \"results\": [7]}]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {}}, \"results\": []}]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}}, \"results\": [{\"ruleId\": \"a\"}, 7]}, 5]}",
+            // Results before the rules and artifacts they point into; repeated keys.
+            r#"{"runs": [{"results": [{"ruleIndex": 1, "message": {"id": "d", "arguments": ["x"]},
+                "locations": [{"physicalLocation": {"artifactLocation": {"index": 0},
+                "region": {"startLine": 4}}}]}],
+              "artifacts": [{"location": {"uri": "src/%61.c", "uriBaseId": "B"}}],
+              "originalUriBaseIds": {"B": {"uri": "file:///r/"}},
+              "tool": {"driver": {"name": "late", "rules": [{"id": "r0"},
+                {"id": "r1", "messageStrings": {"d": {"text": "no {0}"}},
+                 "defaultConfiguration": {"level": "error"}}]}}}],
+              "version": "2.1.0"}"#,
+            r#"{"runs": [{"tool": {"driver": {"name": "first"}}, "results": [{"ruleId": "a"}]}],
+              "runs": [{"results": [{"ruleId": "b"}], "tool": {"driver": {"name": "second"}},
+                        "results": [{"ruleId": "c"}, {"ruleId": "d", "kind": "pass"}]}]}"#,
+            many.as_str(),
+        ]
+        .iter()
+        .map(|text| text.as_bytes().to_vec())
+        .chain([
+            b"{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\xff\xe2\x82\"}}, \"results\": [{\"message\": {\"text\": \"caf\xc3\"}}]}]}".to_vec(),
+            b"{\"runs\": []}\n\xe2\x82".to_vec(),
+            b"  \xe2".to_vec(),
+        ])
+        .collect();
+        for bytes in cases {
+            let text = String::from_utf8_lossy(&bytes);
+            for tool in [None, Some("named")] {
+                assert_eq!(
+                    streamed(tool, &bytes, Path::new("/r")),
+                    reference(tool, &text, Path::new("/r")),
+                    "{}",
+                    text.chars().take(200).collect::<String>()
+                );
+            }
+        }
     }
 
     #[test]
