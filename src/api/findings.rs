@@ -23,8 +23,8 @@ type ProjectPath = web::Path<(String, String, i64, i64)>;
 type IssuePath = web::Path<(String, String, i64, i64, i64)>;
 type JobPath = web::Path<(String, String, i64, i64, i64)>;
 
-/// The project's findings, newest first, with the filters of codelint-issues-api.md and
-/// pagination. `ci_time_gte`/`ci_time_lte` and `checkpackage` are accepted and ignored: codepup
+/// The project's findings, newest first, with the filters of codelint-issues-api.md (and
+/// codepup's `job_id`: the findings one job saw) and pagination. `ci_time_gte`/`ci_time_lte` and `checkpackage` are accepted and ignored: codepup
 /// keeps no commit times and has no rule packages.
 pub async fn list_issues(
     request: HttpRequest,
@@ -104,6 +104,7 @@ fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
     };
     let scan_open = number("scan_open");
     let scan_fix = number("scan_fix");
+    let job_id = number("job_id");
     if !errors.is_empty() {
         return Err(AppError::InvalidInput(errors));
     }
@@ -116,6 +117,7 @@ fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
         scan_fix,
         file_path: query.get("file_path").map(str::to_string),
         rule: query.get("checkrule_display_name").map(str::to_string),
+        job_id,
     })
 }
 
@@ -477,6 +479,7 @@ mod fuzz {
                 "resolution",
                 "scan_open",
                 "scan_fix",
+                "job_id",
                 "author",
             ]),
             value in prop_oneof![any::<String>(), "[-+0-9, é]{0,24}"],

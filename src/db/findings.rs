@@ -262,6 +262,8 @@ pub struct IssueFilter {
     pub file_path: Option<String>,
     /// The rule id (`checkrule_display_name`), as a substring.
     pub rule: Option<String>,
+    /// Only the findings this job saw (codepup's own filter, for a job's page).
+    pub job_id: Option<i64>,
 }
 
 impl IssueFilter {
@@ -285,6 +287,10 @@ impl IssueFilter {
                 clauses.push(format!("{column} = ?"));
                 values.push(SqlValue::Integer(number));
             }
+        }
+        if let Some(job_id) = self.job_id {
+            clauses.push("id IN (SELECT issue_id FROM job_issues WHERE job_id = ?)".to_string());
+            values.push(SqlValue::Integer(job_id));
         }
         for (column, text) in [
             ("author", &self.author),
