@@ -114,16 +114,16 @@ fn run_context<'a>(
     root: &'a Path,
     fail: &dyn Fn(String) -> String,
 ) -> Result<RunContext<'a>, String> {
-    let stream::RunHead::Object {
+    if !run.object {
+        return Err(fail(format!("run {run_index} is not an object")));
+    }
+    let stream::RunHead {
         tool: tool_value,
         artifacts,
         bases,
         results,
         ..
-    } = run
-    else {
-        return Err(fail(format!("run {run_index} is not an object")));
-    };
+    } = run;
     let driver = tool_value.as_ref().and_then(|tool| tool.get("driver"));
     let tool_name = match tool {
         Some(tool) => tool,
@@ -276,9 +276,10 @@ mod stream {
     }
 
     /// What a value turned out to be, for keys whose value must be an object or an array.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub enum Shape {
         /// Absent or null.
+        #[default]
         Missing,
         Array,
         Other,
@@ -332,15 +333,16 @@ mod stream {
         pub runs_keys: usize,
     }
 
-    pub enum RunHead {
-        NotObject,
-        Object {
-            tool: Option<Value>,
-            artifacts: Option<Value>,
-            bases: Option<Value>,
-            results: Shape,
-            results_keys: usize,
-        },
+    /// A run without its results (`object` false: the run is not a JSON object).
+    #[derive(Default)]
+    pub struct RunHead {
+        pub object: bool,
+        pub tool: Option<Value>,
+        pub artifacts: Option<Value>,
+        pub bases: Option<Value>,
+        pub results: Shape,
+        /// How many `results` keys the run has (the last counts).
+        pub results_keys: usize,
     }
 
     impl LogHead {
@@ -454,11 +456,11 @@ mod stream {
             f.write_str("a run")
         }
 
-        other_kinds!(RunHead::NotObject, null);
+        other_kinds!(RunHead::default(), null);
 
         fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RunHead, A::Error> {
             skip_seq(seq)?;
-            Ok(RunHead::NotObject)
+            Ok(RunHead::default())
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RunHead, A::Error> {
@@ -479,7 +481,8 @@ mod stream {
                     }
                 }
             }
-            Ok(RunHead::Object {
+            Ok(RunHead {
+                object: true,
                 tool,
                 artifacts,
                 bases,
@@ -624,14 +627,11 @@ mod stream {
                     Ok(context) => context,
                     Err(why) => return Err(reading.stop(Err(why))),
                 };
-            let RunHead::Object { results_keys, .. } = run else {
-                return Err(D::Error::custom("the log changed between its reads"));
-            };
             deserializer.deserialize_map(RunVisitor {
                 reading,
                 context,
                 index: self.index,
-                results_keys: *results_keys,
+                results_keys: run.results_keys,
             })
         }
     }

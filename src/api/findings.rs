@@ -425,8 +425,8 @@ mod streamed {
         }
         assert!(pieces > 2);
         // What the export held in memory before: ordered by tool, path, line, column and id.
-        let mut sorted: Vec<(usize, &(Finding, String, Option<String>))> =
-            findings.iter().enumerate().collect();
+        type Seen = (Finding, String, Option<String>);
+        let mut sorted: Vec<(usize, &Seen)> = findings.iter().enumerate().collect();
         sorted.sort_by(|(a_id, (a, _, _)), (b_id, (b, _, _))| {
             (&a.tool, &a.path, a.line, a.column, a_id)
                 .cmp(&(&b.tool, &b.path, b.line, b.column, b_id))
