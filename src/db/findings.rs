@@ -66,27 +66,34 @@ pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Re
              message     TEXT    NOT NULL,
              author      TEXT
          ) WITHOUT ROWID;
+         CREATE TEMP TABLE IF NOT EXISTS scan_matches (
+             issue_id  INTEGER PRIMARY KEY,
+             line      INTEGER NOT NULL,
+             column_no INTEGER NOT NULL,
+             severity  INTEGER NOT NULL,
+             message   TEXT    NOT NULL,
+             reopen    INTEGER NOT NULL
+         );
          CREATE TEMP TABLE IF NOT EXISTS scan_tools (tool TEXT PRIMARY KEY) WITHOUT ROWID;
          CREATE TEMP TABLE IF NOT EXISTS scan_paths (path TEXT PRIMARY KEY) WITHOUT ROWID;",
     )?;
     let recorded = record_staged(conn, scan);
     // Emptied whatever happened: the connection goes back to the pool.
-    let emptied = conn.execute_batch(
-        "DELETE FROM temp.scan_findings; DELETE FROM temp.scan_tools; DELETE FROM temp.scan_paths;",
-    );
+    let emptied = conn.execute_batch(EMPTY_STAGING);
     let recorded = recorded?;
     emptied?;
     Ok(recorded)
 }
+
+const EMPTY_STAGING: &str = "DELETE FROM temp.scan_findings; DELETE FROM temp.scan_matches;
+     DELETE FROM temp.scan_tools; DELETE FROM temp.scan_paths;";
 
 fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Recorded> {
     let now = clock::now_stored();
     let project_id = scan.project_id.0;
     let scan_id = scan.scan_id.map(|id| id.0);
     let job_id = scan.job_id.0;
-    conn.execute_batch(
-        "DELETE FROM temp.scan_findings; DELETE FROM temp.scan_tools; DELETE FROM temp.scan_paths;",
-    )?;
+    conn.execute_batch(EMPTY_STAGING)?;
     // In fingerprint order, so the table is built by appending and read in the order of the
     // project's fingerprint index; of equal fingerprints the first reported comes first and wins.
     let mut order: Vec<usize> = (0..scan.findings.len()).collect();
@@ -129,26 +136,48 @@ fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result
     let seen: i64 = conn.query_row("SELECT COUNT(*) FROM temp.scan_findings", [], |row| {
         row.get(0)
     })?;
-    let reopened: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM temp.scan_findings t
-             JOIN issues i ON i.project_id = ?1 AND i.fingerprint = t.fingerprint
-             WHERE i.state = 2",
-        )?
-        .query_row([project_id], |row| row.get(0))?;
-    // Known findings seen again: their place as seen now; fixed ones reopen.
+    // Known findings seen again, in issue id order, so that updating and linking them walk the
+    // tables in order.
     conn.prepare_cached(
-        "UPDATE issues SET line = t.line, column_no = t.column_no, severity = t.severity,
-             message = t.message, revision = ?2, modified_time = ?3,
-             state = CASE WHEN issues.state = 2 THEN 1 ELSE issues.state END,
-             resolution = CASE WHEN issues.state = 2 THEN 0 ELSE issues.resolution END,
-             scan_fix = CASE WHEN issues.state = 2 THEN NULL ELSE issues.scan_fix END,
-             fixed_time = CASE WHEN issues.state = 2 THEN NULL ELSE issues.fixed_time END
+        "INSERT INTO temp.scan_matches (issue_id, line, column_no, severity, message, reopen)
+         SELECT i.id, t.line, t.column_no, t.severity, t.message, i.state = 2
          FROM temp.scan_findings t
-         WHERE issues.project_id = ?1 AND issues.fingerprint = t.fingerprint",
+         JOIN issues i ON i.project_id = ?1 AND i.fingerprint = t.fingerprint
+         ORDER BY i.id",
     )?
-    .execute(params![project_id, scan.revision, now])?;
-    // New ones open, in the order the scan reported them.
+    .execute([project_id])?;
+    let reopened: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM temp.scan_matches WHERE reopen",
+        [],
+        |row| row.get(0),
+    )?;
+    // Their place as seen now; fixed ones reopen. Only the rare changes of the indexed columns
+    // (state, severity) touch the state index.
+    conn.prepare_cached(
+        "UPDATE issues SET line = m.line, column_no = m.column_no, message = m.message,
+             revision = ?1, modified_time = ?2
+         FROM temp.scan_matches m WHERE issues.id = m.issue_id",
+    )?
+    .execute(params![scan.revision, now])?;
+    conn.prepare_cached(
+        "UPDATE issues SET severity = m.severity
+         FROM temp.scan_matches m WHERE issues.id = m.issue_id AND issues.severity <> m.severity",
+    )?
+    .execute([])?;
+    conn.prepare_cached(
+        "UPDATE issues SET state = 1, resolution = 0, scan_fix = NULL, fixed_time = NULL
+         FROM temp.scan_matches m WHERE issues.id = m.issue_id AND m.reopen",
+    )?
+    .execute([])?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no)
+         SELECT ?1, issue_id, line, column_no FROM temp.scan_matches ORDER BY issue_id",
+    )?
+    .execute([job_id])?;
+    // New ones open, in the order the scan reported them, and are linked.
+    let last_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM issues", [], |row| {
+        row.get(0)
+    })?;
     let opened = conn
         .prepare_cached(
             "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity,
@@ -161,15 +190,11 @@ fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result
              ORDER BY t.seq",
         )?
         .execute(params![project_id, scan.revision, scan_id, now])?;
-    // Where this job saw each of them: after this, the job's links are exactly what it saw.
     conn.prepare_cached(
         "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no)
-         SELECT ?2, i.id, t.line, t.column_no
-         FROM temp.scan_findings t
-         JOIN issues i ON i.project_id = ?1 AND i.fingerprint = t.fingerprint
-         ORDER BY i.id",
+         SELECT ?1, i.id, i.line, i.column_no FROM issues i WHERE i.id > ?2 ORDER BY i.id",
     )?
-    .execute(params![project_id, job_id])?;
+    .execute(params![job_id, last_id])?;
     // Open findings of the tools that ran, in files the scan covered, that it did not see: fixed.
     let covered = match scan.coverage {
         Coverage::Full => "",
@@ -784,6 +809,7 @@ mod tests {
         let temp_rows: i64 = conn
             .query_row(
                 "SELECT (SELECT COUNT(*) FROM temp.scan_findings) + (SELECT COUNT(*) FROM temp.scan_paths)
+                     + (SELECT COUNT(*) FROM temp.scan_matches)
                      + (SELECT COUNT(*) FROM temp.scan_tools)",
                 [],
                 |row| row.get(0),
