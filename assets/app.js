@@ -4,6 +4,7 @@
 "use strict";
 
 const API = "/server/main/api";
+const ANALYSIS_API = "/server/analysis/api";
 const POLL_MS = 2000;
 const PROJECTS_EVERY = 15; // polls between refreshes of the project list
 const TOKEN_KEY = "codepup.token";
@@ -20,7 +21,7 @@ class Unauthorized extends Error {}
 async function api(path, options = {}) {
   const headers = { Authorization: "Token " + token };
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(API + path, {
+  const response = await fetch((options.prefix || API) + path, {
     method: options.method || "GET",
     headers,
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
@@ -370,6 +371,7 @@ function openJobView(job) {
   $("jv-tasks").replaceChildren();
   $("jv-languages").replaceChildren();
   $("jv-findings").replaceChildren();
+  $("jv-findings-more").hidden = true;
   $("job-view").hidden = false;
   $("job-view").scrollIntoView({ block: "nearest" });
   refreshJob().catch(() => {});
@@ -472,31 +474,38 @@ async function loadCounts(current) {
   $("jv-languages-empty").hidden = rows.length > 0;
 }
 
-// The findings the job saw, read from its SARIF export (the first 200).
+// SARIF's levels, which the page's styles know, for TCA's severities (fatal, error, warning, info).
+const LEVELS = { 1: "error", 2: "error", 3: "warning", 4: "note" };
+const FINDINGS_SHOWN = 200;
+
+// The findings the job saw: the first page of the project's issue list filtered to the job
+// (never the whole SARIF export, which may be tens of megabytes).
 async function loadFindings(current) {
-  const response = await api(`${current.base}/jobs/${current.id}/sarif/`, { raw: true });
-  if (!response.ok || openJob !== current) return;
-  const log = await response.json();
-  const rows = [];
-  for (const run of log.runs || []) {
-    const tool = run.tool && run.tool.driver ? run.tool.driver.name : "";
-    for (const result of run.results || []) {
-      const location = (result.locations || [])[0];
-      const physical = location ? location.physicalLocation : null;
-      const uri = physical && physical.artifactLocation ? decodeURIComponent(physical.artifactLocation.uri || "") : "";
-      const line = physical && physical.region ? physical.region.startLine : null;
-      const row = element("tr");
-      row.append(
-        element("td", "level " + (result.level || ""), result.level || ""),
-        element("td", "", `${tool} ${result.ruleId || ""}`),
-        element("td", "", line ? `${uri}:${line}` : uri),
-        element("td", "", result.message ? result.message.text || "" : ""),
-      );
-      rows.push(row);
-    }
+  let page;
+  try {
+    page = await api(`${current.base}/codelint/issues/?job_id=${current.id}&limit=${FINDINGS_SHOWN}`,
+      { prefix: ANALYSIS_API });
+  } catch (error) {
+    if (error instanceof Unauthorized) throw error;
+    return;
   }
-  $("jv-findings").replaceChildren(...rows.slice(0, 200));
+  if (openJob !== current) return;
+  const rows = (page.results || []).map((issue) => {
+    const level = LEVELS[issue.severity] || "";
+    const row = element("tr");
+    row.append(
+      element("td", "level " + level, level),
+      element("td", "", `${issue.checktool_name || ""} ${issue.checkrule_display_name || ""}`),
+      element("td", "", issue.line ? `${issue.file_path}:${issue.line}` : issue.file_path || ""),
+      element("td", "", issue.msg || ""),
+    );
+    return row;
+  });
+  $("jv-findings").replaceChildren(...rows);
   $("jv-findings-empty").hidden = rows.length > 0;
+  const more = $("jv-findings-more");
+  more.hidden = !(page.count > rows.length);
+  setText(more, `The newest ${rows.length} of ${page.count} findings.`);
 }
 
 // ---- wiring -----------------------------------------------------------------------------

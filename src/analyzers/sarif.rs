@@ -43,86 +43,691 @@ pub const MAX_FINDINGS: usize = 100_000;
 /// (`security`, ...), else from the level. Output that is not a SARIF 2.1.0 log is an error
 /// naming the tool, never a panic.
 pub fn parse_as(tool: Option<&str>, output: &str, root: &Path) -> Result<Vec<Finding>, String> {
+    parse_report(tool, || Ok(output.as_bytes()), root)
+}
+
+/// [`parse_as`] on a log read as a stream, which may be far larger than the memory it takes:
+/// `open` gives the log from its start and is called twice. The first pass checks the whole log
+/// and keeps each run's `tool`, `artifacts` and `originalUriBaseIds` (results may come before
+/// them); the second reads the results one at a time. Bytes that are not UTF-8 read as U+FFFD,
+/// as `String::from_utf8_lossy` would make them.
+pub fn parse_report<R: std::io::Read>(
+    tool: Option<&str>,
+    mut open: impl FnMut() -> std::io::Result<R>,
+    root: &Path,
+) -> Result<Vec<Finding>, String> {
     let label = tool.unwrap_or("SARIF");
     let fail = |why: String| format!("{label} output is not a SARIF 2.1.0 log: {why}");
-    if output.trim().is_empty() {
-        return Err(fail("it is empty".to_string()));
+    let head = {
+        let mut text = stream::LossyText::new(open().map_err(|error| fail(error.to_string()))?);
+        let read = {
+            let mut deserializer =
+                serde_json::Deserializer::from_reader(std::io::BufReader::new(&mut text));
+            stream::LogHead::read(&mut deserializer)
+                .and_then(|head| deserializer.end().map(|()| head))
+        };
+        match read {
+            Ok(head) => head,
+            Err(_) if !text.saw_text() => return Err(fail("it is empty".to_string())),
+            Err(error) => return Err(fail(error.to_string())),
+        }
+    };
+    if !head.object {
+        return Err(fail("it is not a JSON object".to_string()));
     }
-    let log: Value = serde_json::from_str(output).map_err(|error| fail(error.to_string()))?;
-    let log = log
-        .as_object()
-        .ok_or_else(|| fail("it is not a JSON object".to_string()))?;
-    match log.get("version") {
+    match &head.version {
         None => {}
         Some(Value::String(version)) if version == "2.1.0" => {}
         Some(version) => return Err(fail(format!("its version is {version}, not \"2.1.0\""))),
     }
-    let runs = log
-        .get("runs")
+    let Some(runs) = &head.runs else {
+        return Err(fail("it has no runs array".to_string()));
+    };
+    let mut reading = stream::Results {
+        tool,
+        root,
+        runs,
+        fail: &fail,
+        runs_key: head.runs_keys,
+        findings: Vec::new(),
+        outcome: None,
+    };
+    let text = stream::LossyText::new(open().map_err(|error| fail(error.to_string()))?);
+    let mut deserializer = serde_json::Deserializer::from_reader(std::io::BufReader::new(text));
+    let read = reading.read(&mut deserializer);
+    match reading.outcome.take() {
+        Some(Err(why)) => Err(why),
+        Some(Ok(())) => Ok(reading.findings),
+        // The first pass read the same bytes: only a log that changed in between fails here.
+        None => match read {
+            Ok(()) => Ok(reading.findings),
+            Err(error) => Err(fail(error.to_string())),
+        },
+    }
+}
+
+/// The checks and the context of one run, before its results are read.
+fn run_context<'a>(
+    tool: Option<&'a str>,
+    run: &'a stream::RunHead,
+    run_index: usize,
+    root: &'a Path,
+    fail: &dyn Fn(String) -> String,
+) -> Result<RunContext<'a>, String> {
+    if !run.object {
+        return Err(fail(format!("run {run_index} is not an object")));
+    }
+    let stream::RunHead {
+        tool: tool_value,
+        artifacts,
+        bases,
+        results,
+        ..
+    } = run;
+    let driver = tool_value.as_ref().and_then(|tool| tool.get("driver"));
+    let tool_name = match tool {
+        Some(tool) => tool,
+        None => driver
+            .and_then(|driver| driver.get("name"))
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| fail(format!("run {run_index} names no tool.driver.name")))?,
+    };
+    let rules: &[Value] = driver
+        .and_then(|driver| driver.get("rules"))
         .and_then(Value::as_array)
-        .ok_or_else(|| fail("it has no runs array".to_string()))?;
-    let mut findings = Vec::new();
-    for (run_index, run) in runs.iter().enumerate() {
-        let run = run
-            .as_object()
-            .ok_or_else(|| fail(format!("run {run_index} is not an object")))?;
-        let driver = run.get("tool").and_then(|tool| tool.get("driver"));
-        let tool_name = match tool {
-            Some(tool) => tool.to_string(),
-            None => driver
-                .and_then(|driver| driver.get("name"))
-                .and_then(Value::as_str)
-                .filter(|name| !name.is_empty())
-                .ok_or_else(|| fail(format!("run {run_index} names no tool.driver.name")))?
-                .to_string(),
-        };
-        let rules: &[Value] = driver
-            .and_then(|driver| driver.get("rules"))
-            .and_then(Value::as_array)
-            .map_or(&[], Vec::as_slice);
-        let results: &[Value] = match run.get("results") {
-            // A run without results did not analyse anything: no findings, not an error.
-            None | Some(Value::Null) => &[],
-            Some(Value::Array(results)) => results,
-            Some(_) => {
-                return Err(fail(format!(
-                    "run {run_index} has results that are not an array"
-                )))
-            }
-        };
-        let mut rule_ids = std::collections::HashMap::new();
-        for (index, rule) in rules.iter().enumerate() {
-            if let Some(id) = rule.get("id").and_then(Value::as_str) {
-                rule_ids.entry(id).or_insert(index);
-            }
-        }
-        let context = RunContext {
-            tool: &tool_name,
-            rules,
-            rule_ids,
-            artifacts: run
-                .get("artifacts")
-                .and_then(Value::as_array)
-                .map_or(&[], Vec::as_slice),
-            bases: run.get("originalUriBaseIds").and_then(Value::as_object),
-            root,
-        };
-        for (result_index, result) in results.iter().enumerate() {
-            let result = result.as_object().ok_or_else(|| {
-                fail(format!(
-                    "result {result_index} of run {run_index} is not an object"
-                ))
-            })?;
-            if let Some(finding) = context.finding(result) {
-                findings.push(finding);
-            }
-            // One more than a run may report, so the caller sees that some were dropped.
-            if findings.len() > MAX_FINDINGS {
-                return Ok(findings);
-            }
+        .map_or(&[], Vec::as_slice);
+    if *results == stream::Shape::Other {
+        return Err(fail(format!(
+            "run {run_index} has results that are not an array"
+        )));
+    }
+    let mut rule_ids = std::collections::HashMap::new();
+    for (index, rule) in rules.iter().enumerate() {
+        if let Some(id) = rule.get("id").and_then(Value::as_str) {
+            rule_ids.entry(id).or_insert(index);
         }
     }
-    Ok(findings)
+    Ok(RunContext {
+        tool: tool_name,
+        rules,
+        rule_ids,
+        artifacts: artifacts
+            .as_ref()
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice),
+        bases: bases.as_ref().and_then(Value::as_object),
+        root,
+    })
+}
+
+/// The two passes of [`parse_report`], as serde visitors.
+mod stream {
+    use std::fmt;
+    use std::io::Read;
+    use std::path::Path;
+
+    use serde::de::{
+        DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
+    use serde_json::Value;
+
+    use super::{run_context, MAX_FINDINGS};
+    use crate::domain::finding::Finding;
+
+    /// Bytes as UTF-8 text, each invalid sequence replaced by U+FFFD exactly as
+    /// `String::from_utf8_lossy` replaces it; notes whether anything but whitespace came by.
+    pub struct LossyText<R> {
+        inner: R,
+        /// The start of a character the last read cut off.
+        pending: Vec<u8>,
+        out: Vec<u8>,
+        at: usize,
+        ended: bool,
+        saw_text: bool,
+    }
+
+    impl<R: Read> LossyText<R> {
+        pub fn new(inner: R) -> LossyText<R> {
+            LossyText {
+                inner,
+                pending: Vec::new(),
+                out: Vec::new(),
+                at: 0,
+                ended: false,
+                saw_text: false,
+            }
+        }
+
+        /// Whether the text had anything but (Unicode) whitespace in it.
+        pub fn saw_text(&self) -> bool {
+            self.saw_text
+        }
+
+        fn push_text(&mut self, text: &str) {
+            if !self.saw_text && text.chars().any(|c| !c.is_whitespace()) {
+                self.saw_text = true;
+            }
+            self.out.extend_from_slice(text.as_bytes());
+        }
+
+        fn refill(&mut self) -> std::io::Result<()> {
+            const REPLACEMENT: &str = "\u{FFFD}";
+            self.out.clear();
+            self.at = 0;
+            let mut chunk = std::mem::take(&mut self.pending);
+            let start = chunk.len();
+            chunk.resize(start + 64 * 1024, 0);
+            let read = loop {
+                match self.inner.read(&mut chunk[start..]) {
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
+            };
+            chunk.truncate(start + read);
+            if read == 0 {
+                self.ended = true;
+                if !chunk.is_empty() {
+                    // A character cut off by the end of the text.
+                    self.push_text(REPLACEMENT);
+                }
+                return Ok(());
+            }
+            let mut rest: &[u8] = &chunk;
+            loop {
+                match std::str::from_utf8(rest) {
+                    Ok(text) => {
+                        self.push_text(text);
+                        break;
+                    }
+                    Err(error) => {
+                        let (valid, after) = rest.split_at(error.valid_up_to());
+                        self.push_text(std::str::from_utf8(valid).unwrap_or_default());
+                        match error.error_len() {
+                            Some(length) => {
+                                self.push_text(REPLACEMENT);
+                                rest = &after[length..];
+                            }
+                            None => {
+                                self.pending = after.to_vec();
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl<R: Read> Read for LossyText<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            while self.at == self.out.len() {
+                if self.ended {
+                    return Ok(0);
+                }
+                self.refill()?;
+            }
+            let n = buf.len().min(self.out.len() - self.at);
+            buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// What a value turned out to be, for keys whose value must be an object or an array.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Shape {
+        /// Absent or null.
+        #[default]
+        Missing,
+        Array,
+        Other,
+    }
+
+    /// A visitor's answer for a value of the wrong kind: arrays are read to their end, so the
+    /// rest of the log can be checked.
+    macro_rules! other_kinds {
+        ($value:expr, null) => {
+            other_kinds!($value);
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+        };
+        ($value:expr) => {
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok($value)
+            }
+        };
+    }
+
+    fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    /// The first pass: the log's shape, and each run without its results.
+    pub struct LogHead {
+        pub object: bool,
+        pub version: Option<Value>,
+        /// The last `runs` key's array (a JSON object keeps the last of a repeated key).
+        pub runs: Option<Vec<RunHead>>,
+        /// How many `runs` keys the log has.
+        pub runs_keys: usize,
+    }
+
+    /// A run without its results (`object` false: the run is not a JSON object).
+    #[derive(Default)]
+    pub struct RunHead {
+        pub object: bool,
+        pub tool: Option<Value>,
+        pub artifacts: Option<Value>,
+        pub bases: Option<Value>,
+        pub results: Shape,
+        /// How many `results` keys the run has (the last counts).
+        pub results_keys: usize,
+    }
+
+    impl LogHead {
+        pub fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<LogHead, D::Error> {
+            deserializer.deserialize_any(LogHeadVisitor)
+        }
+    }
+
+    struct LogHeadVisitor;
+
+    impl<'de> Visitor<'de> for LogHeadVisitor {
+        type Value = LogHead;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a SARIF log")
+        }
+
+        other_kinds!(
+            LogHead {
+                object: false,
+                version: None,
+                runs: None,
+                runs_keys: 0
+            },
+            null
+        );
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LogHead, A::Error> {
+            skip_seq(seq)?;
+            Ok(LogHead {
+                object: false,
+                version: None,
+                runs: None,
+                runs_keys: 0,
+            })
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LogHead, A::Error> {
+            let mut head = LogHead {
+                object: true,
+                version: None,
+                runs: None,
+                runs_keys: 0,
+            };
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "version" => head.version = Some(map.next_value()?),
+                    "runs" => {
+                        head.runs = map.next_value_seed(RunHeads)?;
+                        head.runs_keys += 1;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(head)
+        }
+    }
+
+    struct RunHeads;
+
+    impl<'de> DeserializeSeed<'de> for RunHeads {
+        type Value = Option<Vec<RunHead>>;
+
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RunHeads {
+        type Value = Option<Vec<RunHead>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("runs")
+        }
+
+        other_kinds!(None, null);
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            skip_map(map)?;
+            Ok(None)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut runs = Vec::new();
+            while let Some(run) = seq.next_element_seed(RunHeadSeed)? {
+                runs.push(run);
+            }
+            Ok(Some(runs))
+        }
+    }
+
+    struct RunHeadSeed;
+
+    impl<'de> DeserializeSeed<'de> for RunHeadSeed {
+        type Value = RunHead;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RunHead, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RunHeadSeed {
+        type Value = RunHead;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a run")
+        }
+
+        other_kinds!(RunHead::default(), null);
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RunHead, A::Error> {
+            skip_seq(seq)?;
+            Ok(RunHead::default())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RunHead, A::Error> {
+            let (mut tool, mut artifacts, mut bases) = (None, None, None);
+            let mut results = Shape::Missing;
+            let mut results_keys = 0;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "tool" => tool = Some(map.next_value()?),
+                    "artifacts" => artifacts = Some(map.next_value()?),
+                    "originalUriBaseIds" => bases = Some(map.next_value()?),
+                    "results" => {
+                        results = map.next_value_seed(ResultsShape)?;
+                        results_keys += 1;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(RunHead {
+                object: true,
+                tool,
+                artifacts,
+                bases,
+                results,
+                results_keys,
+            })
+        }
+    }
+
+    struct ResultsShape;
+
+    impl<'de> DeserializeSeed<'de> for ResultsShape {
+        type Value = Shape;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Shape, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for ResultsShape {
+        type Value = Shape;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("results")
+        }
+
+        other_kinds!(Shape::Other);
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Shape, E> {
+            Ok(Shape::Missing)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape, A::Error> {
+            skip_map(map)?;
+            Ok(Shape::Other)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Shape, A::Error> {
+            skip_seq(seq)?;
+            Ok(Shape::Array)
+        }
+    }
+
+    /// The second pass: the results of the last `runs` key, one at a time, against the run heads
+    /// of the first pass. It stops as soon as it knows the outcome (an error, or the cap), by
+    /// failing the deserializer with `outcome` set.
+    pub struct Results<'a> {
+        pub tool: Option<&'a str>,
+        pub root: &'a Path,
+        pub runs: &'a [RunHead],
+        pub fail: &'a dyn Fn(String) -> String,
+        /// Which `runs` key holds the runs (the last).
+        pub runs_key: usize,
+        pub findings: Vec<Finding>,
+        pub outcome: Option<Result<(), String>>,
+    }
+
+    impl Results<'_> {
+        pub fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(LogResults(self))
+        }
+
+        fn stop<E: serde::de::Error>(&mut self, outcome: Result<(), String>) -> E {
+            self.outcome = Some(outcome);
+            E::custom("stopped")
+        }
+    }
+
+    struct LogResults<'r, 'a>(&'r mut Results<'a>);
+
+    impl<'de> Visitor<'de> for LogResults<'_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a SARIF log")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut runs_keys = 0;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "runs" {
+                    runs_keys += 1;
+                    if runs_keys == self.0.runs_key {
+                        map.next_value_seed(RunsResults(&mut *self.0))?;
+                        // Every run is read: nothing after this can change the outcome.
+                        return Err(self.0.stop(Ok(())));
+                    }
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    struct RunsResults<'r, 'a>(&'r mut Results<'a>);
+
+    impl<'de> DeserializeSeed<'de> for RunsResults<'_, '_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RunsResults<'_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("runs")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut index = 0;
+            while seq
+                .next_element_seed(RunResults {
+                    reading: &mut *self.0,
+                    index,
+                })?
+                .is_some()
+            {
+                index += 1;
+            }
+            Ok(())
+        }
+    }
+
+    struct RunResults<'r, 'a> {
+        reading: &'r mut Results<'a>,
+        index: usize,
+    }
+
+    impl<'de> DeserializeSeed<'de> for RunResults<'_, '_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            let reading = self.reading;
+            let Some(run) = reading.runs.get(self.index) else {
+                return Err(D::Error::custom("the log changed between its reads"));
+            };
+            let context =
+                match run_context(reading.tool, run, self.index, reading.root, reading.fail) {
+                    Ok(context) => context,
+                    Err(why) => return Err(reading.stop(Err(why))),
+                };
+            deserializer.deserialize_map(RunVisitor {
+                reading,
+                context,
+                index: self.index,
+                results_keys: run.results_keys,
+            })
+        }
+    }
+
+    struct RunVisitor<'r, 'a> {
+        reading: &'r mut Results<'a>,
+        context: super::RunContext<'a>,
+        index: usize,
+        results_keys: usize,
+    }
+
+    impl<'de> Visitor<'de> for RunVisitor<'_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a run")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let RunVisitor {
+                reading,
+                context,
+                index,
+                results_keys,
+            } = self;
+            let mut seen = 0;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "results" {
+                    seen += 1;
+                    if seen == results_keys {
+                        map.next_value_seed(ResultList {
+                            reading: &mut *reading,
+                            context: &context,
+                            run_index: index,
+                        })?;
+                        continue;
+                    }
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    struct ResultList<'r, 'c, 'a> {
+        reading: &'r mut Results<'a>,
+        context: &'c super::RunContext<'a>,
+        run_index: usize,
+    }
+
+    impl<'de> DeserializeSeed<'de> for ResultList<'_, '_, '_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            // A null list was checked in the first pass: it is no results.
+            deserializer.deserialize_option(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for ResultList<'_, '_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("results")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut result_index = 0;
+            while let Some(result) = seq.next_element::<Value>()? {
+                let Some(result) = result.as_object() else {
+                    let why = (self.reading.fail)(format!(
+                        "result {result_index} of run {} is not an object",
+                        self.run_index
+                    ));
+                    return Err(self.reading.stop(Err(why)));
+                };
+                if let Some(finding) = self.context.finding(result) {
+                    self.reading.findings.push(finding);
+                }
+                // One more than a run may report, so the caller sees that some were dropped.
+                if self.reading.findings.len() > MAX_FINDINGS {
+                    return Err(self.reading.stop(Ok(())));
+                }
+                result_index += 1;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// What the results of one run are read against.
@@ -488,7 +1093,8 @@ pub struct ExportOptions<'a> {
 /// and its default level that finding's level; each result carries its own level anyway. A
 /// finding with line 0 gets no region (SARIF lines start at 1) and one with an empty path no
 /// location. A tool with no findings still gets a run with no results: code scanning reads that
-/// as "everything this tool reported before is fixed".
+/// as "everything this tool reported before is fixed". [`LogWriter`] writes the same log as a
+/// stream.
 pub fn export(tool_runs: &[(String, Vec<(Finding, String)>)], options: &ExportOptions) -> Value {
     let runs: Vec<Value> = tool_runs
         .iter()
@@ -506,71 +1112,169 @@ fn export_run(tool: &str, findings: &[(Finding, String)], options: &ExportOption
     let mut rules: Vec<Value> = Vec::new();
     let mut results: Vec<Value> = Vec::new();
     for (finding, fingerprint) in findings {
-        let level = level(finding.severity);
         let rule_index = *rule_indices
             .entry(finding.rule.as_str())
             .or_insert_with(|| {
-                rules.push(export_rule(tool, finding, level));
+                rules.push(export_rule(tool, finding));
                 rules.len() - 1
             });
-        let mut result = json!({
-            "ruleId": finding.rule,
-            "ruleIndex": rule_index,
-            "level": level,
-            "message": {"text": finding.message},
-        });
-        if !finding.path.is_empty() {
-            let mut physical = json!({
-                "artifactLocation": {
-                    "uri": percent_encode(&finding.path),
-                    "uriBaseId": SOURCE_ROOT,
-                },
-            });
-            if finding.line >= 1 {
-                let mut region = json!({"startLine": finding.line});
-                if finding.column >= 1 {
-                    region["startColumn"] = json!(finding.column);
-                }
-                physical["region"] = region;
-            }
-            result["locations"] = json!([{"physicalLocation": physical}]);
-        }
-        result["partialFingerprints"] = json!({FINGERPRINT_KEY: fingerprint});
-        result["properties"] = json!({"category": finding.category});
-        results.push(result);
+        results.push(export_result(finding, fingerprint, rule_index));
     }
-    let mut driver = json!({"name": tool});
-    if let Some(uri) = information_uri(tool) {
-        driver["informationUri"] = json!(uri);
-    }
-    driver["rules"] = Value::Array(rules);
-    let mut run = json!({"tool": {"driver": driver}});
-    if let Some(repository_uri) = options.repository_uri.filter(|uri| has_scheme(uri)) {
-        let mut provenance = json!({"repositoryUri": repository_uri});
-        if let Some(revision) = options.revision {
-            provenance["revisionId"] = json!(revision);
-        }
-        if let Some(branch) = options.branch {
-            provenance["branch"] = json!(branch);
-        }
-        provenance["mappedTo"] = json!({"uriBaseId": SOURCE_ROOT});
-        run["versionControlProvenance"] = json!([provenance]);
+    let mut run = json!({"tool": export_tool(tool, rules)});
+    if let Some(provenance) = export_provenance(options) {
+        run["versionControlProvenance"] = provenance;
     }
     run["results"] = Value::Array(results);
     run
 }
 
-fn export_rule(tool: &str, finding: &Finding, level: &str) -> Value {
+/// A run's `tool`: its driver with its rules.
+fn export_tool(tool: &str, rules: Vec<Value>) -> Value {
+    let mut driver = json!({"name": tool});
+    if let Some(uri) = information_uri(tool) {
+        driver["informationUri"] = json!(uri);
+    }
+    driver["rules"] = Value::Array(rules);
+    json!({"driver": driver})
+}
+
+/// A run's `versionControlProvenance`, for a repository with an absolute URL.
+fn export_provenance(options: &ExportOptions) -> Option<Value> {
+    let repository_uri = options.repository_uri.filter(|uri| has_scheme(uri))?;
+    let mut provenance = json!({"repositoryUri": repository_uri});
+    if let Some(revision) = options.revision {
+        provenance["revisionId"] = json!(revision);
+    }
+    if let Some(branch) = options.branch {
+        provenance["branch"] = json!(branch);
+    }
+    provenance["mappedTo"] = json!({"uriBaseId": SOURCE_ROOT});
+    Some(json!([provenance]))
+}
+
+fn export_result(finding: &Finding, fingerprint: &str, rule_index: usize) -> Value {
+    let mut result = json!({
+        "ruleId": finding.rule,
+        "ruleIndex": rule_index,
+        "level": level(finding.severity),
+        "message": {"text": finding.message},
+    });
+    if !finding.path.is_empty() {
+        let mut physical = json!({
+            "artifactLocation": {
+                "uri": percent_encode(&finding.path),
+                "uriBaseId": SOURCE_ROOT,
+            },
+        });
+        if finding.line >= 1 {
+            let mut region = json!({"startLine": finding.line});
+            if finding.column >= 1 {
+                region["startColumn"] = json!(finding.column);
+            }
+            physical["region"] = region;
+        }
+        result["locations"] = json!([{"physicalLocation": physical}]);
+    }
+    result["partialFingerprints"] = json!({FINGERPRINT_KEY: fingerprint});
+    result["properties"] = json!({"category": finding.category});
+    result
+}
+
+/// A rule described by its first finding.
+fn export_rule(tool: &str, finding: &Finding) -> Value {
     let mut rule = json!({
         "id": finding.rule,
         "shortDescription": {"text": finding.message},
-        "defaultConfiguration": {"level": level},
+        "defaultConfiguration": {"level": level(finding.severity)},
     });
     if tool == "shellcheck" && finding.rule.starts_with("SC") {
         rule["helpUri"] = json!(format!("https://www.shellcheck.net/wiki/{}", finding.rule));
     }
     rule["properties"] = json!({"tags": [finding.category]});
     rule
+}
+
+/// The log [`export`] builds, written a piece at a time so that an export never holds more than
+/// one result: [`LogWriter::start`], then for each tool [`LogWriter::run`] (with its rules, which
+/// come first in a run, so the caller must know them before the results) and one
+/// [`LogWriter::result`] per finding, then [`LogWriter::finish`]. The bytes are exactly
+/// `serde_json::to_vec(&export(..))` for the same runs. The writer keeps only where it is, so
+/// its pieces may go to different buffers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter {
+    runs: usize,
+    results: usize,
+    in_run: bool,
+}
+
+impl LogWriter {
+    /// Writes the log's head.
+    pub fn start(out: &mut impl std::io::Write) -> std::io::Result<LogWriter> {
+        out.write_all(b"{\"$schema\":")?;
+        serde_json::to_writer(&mut *out, SCHEMA_URI)?;
+        out.write_all(b",\"version\":\"2.1.0\",\"runs\":[")?;
+        Ok(LogWriter::default())
+    }
+
+    /// Starts the run of `tool`, ending the one before; `rules` holds the first finding of each
+    /// rule, in the order results refer to them by index.
+    pub fn run<'f>(
+        &mut self,
+        out: &mut impl std::io::Write,
+        tool: &str,
+        rules: impl IntoIterator<Item = &'f Finding>,
+        options: &ExportOptions,
+    ) -> std::io::Result<()> {
+        self.end_run(out)?;
+        if self.runs > 0 {
+            out.write_all(b",")?;
+        }
+        let rules = rules
+            .into_iter()
+            .map(|finding| export_rule(tool, finding))
+            .collect();
+        out.write_all(b"{\"tool\":")?;
+        serde_json::to_writer(&mut *out, &export_tool(tool, rules))?;
+        if let Some(provenance) = export_provenance(options) {
+            out.write_all(b",\"versionControlProvenance\":")?;
+            serde_json::to_writer(&mut *out, &provenance)?;
+        }
+        out.write_all(b",\"results\":[")?;
+        self.runs += 1;
+        self.results = 0;
+        self.in_run = true;
+        Ok(())
+    }
+
+    /// One result of the current run; `rule_index` is its rule's place in the run's rules.
+    pub fn result(
+        &mut self,
+        out: &mut impl std::io::Write,
+        finding: &Finding,
+        fingerprint: &str,
+        rule_index: usize,
+    ) -> std::io::Result<()> {
+        if self.results > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &export_result(finding, fingerprint, rule_index))?;
+        self.results += 1;
+        Ok(())
+    }
+
+    /// Ends the last run and the log.
+    pub fn finish(mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        self.end_run(out)?;
+        out.write_all(b"]}")
+    }
+
+    fn end_run(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        if self.in_run {
+            out.write_all(b"]}")?;
+            self.in_run = false;
+        }
+        Ok(())
+    }
 }
 
 /// SARIF has no fatal level: a fatal finding is an error.
@@ -1019,6 +1723,184 @@ mod tests {
         );
     }
 
+    /// The parser as it was before it streamed, on the whole text: the streamed one must agree.
+    fn reference(tool: Option<&str>, output: &str, root: &Path) -> Result<Vec<Finding>, String> {
+        let label = tool.unwrap_or("SARIF");
+        let fail = |why: String| format!("{label} output is not a SARIF 2.1.0 log: {why}");
+        if output.trim().is_empty() {
+            return Err(fail("it is empty".to_string()));
+        }
+        let log: Value = serde_json::from_str(output).map_err(|error| fail(error.to_string()))?;
+        let log = log
+            .as_object()
+            .ok_or_else(|| fail("it is not a JSON object".to_string()))?;
+        match log.get("version") {
+            None => {}
+            Some(Value::String(version)) if version == "2.1.0" => {}
+            Some(version) => return Err(fail(format!("its version is {version}, not \"2.1.0\""))),
+        }
+        let runs = log
+            .get("runs")
+            .and_then(Value::as_array)
+            .ok_or_else(|| fail("it has no runs array".to_string()))?;
+        let mut findings = Vec::new();
+        for (run_index, run) in runs.iter().enumerate() {
+            let run = run
+                .as_object()
+                .ok_or_else(|| fail(format!("run {run_index} is not an object")))?;
+            let driver = run.get("tool").and_then(|tool| tool.get("driver"));
+            let tool_name = match tool {
+                Some(tool) => tool.to_string(),
+                None => driver
+                    .and_then(|driver| driver.get("name"))
+                    .and_then(Value::as_str)
+                    .filter(|name| !name.is_empty())
+                    .ok_or_else(|| fail(format!("run {run_index} names no tool.driver.name")))?
+                    .to_string(),
+            };
+            let rules: &[Value] = driver
+                .and_then(|driver| driver.get("rules"))
+                .and_then(Value::as_array)
+                .map_or(&[], Vec::as_slice);
+            let results: &[Value] = match run.get("results") {
+                // A run without results did not analyse anything: no findings, not an error.
+                None | Some(Value::Null) => &[],
+                Some(Value::Array(results)) => results,
+                Some(_) => {
+                    return Err(fail(format!(
+                        "run {run_index} has results that are not an array"
+                    )))
+                }
+            };
+            let mut rule_ids = std::collections::HashMap::new();
+            for (index, rule) in rules.iter().enumerate() {
+                if let Some(id) = rule.get("id").and_then(Value::as_str) {
+                    rule_ids.entry(id).or_insert(index);
+                }
+            }
+            let context = RunContext {
+                tool: &tool_name,
+                rules,
+                rule_ids,
+                artifacts: run
+                    .get("artifacts")
+                    .and_then(Value::as_array)
+                    .map_or(&[], Vec::as_slice),
+                bases: run.get("originalUriBaseIds").and_then(Value::as_object),
+                root,
+            };
+            for (result_index, result) in results.iter().enumerate() {
+                let result = result.as_object().ok_or_else(|| {
+                    fail(format!(
+                        "result {result_index} of run {run_index} is not an object"
+                    ))
+                })?;
+                if let Some(finding) = context.finding(result) {
+                    findings.push(finding);
+                }
+                // One more than a run may report, so the caller sees that some were dropped.
+                if findings.len() > MAX_FINDINGS {
+                    return Ok(findings);
+                }
+            }
+        }
+        Ok(findings)
+    }
+
+    /// Reads one byte at a time, so every character is cut at every place.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((&byte, rest)), Some(slot)) => {
+                    *slot = byte;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    fn streamed(tool: Option<&str>, bytes: &[u8], root: &Path) -> Result<Vec<Finding>, String> {
+        let whole = parse_report(tool, || Ok(bytes), root);
+        if bytes.len() < 64 * 1024 {
+            let trickled = parse_report(tool, || Ok(Trickle(bytes)), root);
+            assert_eq!(whole, trickled);
+        }
+        whole
+    }
+
+    #[test]
+    fn the_streamed_parser_agrees_with_the_whole_text_one() {
+        let mut many =
+            String::from(r#"{"runs": [{"tool": {"driver": {"name": "t"}}, "results": ["#);
+        for i in 0..MAX_FINDINGS + 3 {
+            if i > 0 {
+                many.push(',');
+            }
+            many.push_str(r#"{"ruleId": "r", "message": {"text": "m"}}"#);
+        }
+        many.push_str(r#"]}, 7]}"#);
+        let cases: Vec<Vec<u8>> = [
+            RUFF_SARIF,
+            BANDIT_SARIF,
+            "",
+            " \n\u{a0}\u{3000} ",
+            "not json",
+            "{} x",
+            "[]",
+            "7",
+            "null",
+            "{\"version\": \"2.0.0\", \"runs\": []}",
+            "{\"runs\": [1, {}], \"version\": 2}",
+            "{\"version\": \"2.1.0\"}",
+            "{\"runs\": null}",
+            "{\"runs\": {}}",
+            "{\"runs\": [1]}",
+            "{\"runs\": [[1, 2]]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}}, \"results\": {}}]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}}, \"results\": null}]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}}, \"results\": [7]}]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {}}, \"results\": []}]}",
+            "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}}, \"results\": [{\"ruleId\": \"a\"}, 7]}, 5]}",
+            // Results before the rules and artifacts they point into; repeated keys.
+            r#"{"runs": [{"results": [{"ruleIndex": 1, "message": {"id": "d", "arguments": ["x"]},
+                "locations": [{"physicalLocation": {"artifactLocation": {"index": 0},
+                "region": {"startLine": 4}}}]}],
+              "artifacts": [{"location": {"uri": "src/%61.c", "uriBaseId": "B"}}],
+              "originalUriBaseIds": {"B": {"uri": "file:///r/"}},
+              "tool": {"driver": {"name": "late", "rules": [{"id": "r0"},
+                {"id": "r1", "messageStrings": {"d": {"text": "no {0}"}},
+                 "defaultConfiguration": {"level": "error"}}]}}}],
+              "version": "2.1.0"}"#,
+            r#"{"runs": [{"tool": {"driver": {"name": "first"}}, "results": [{"ruleId": "a"}]}],
+              "runs": [{"results": [{"ruleId": "b"}], "tool": {"driver": {"name": "second"}},
+                        "results": [{"ruleId": "c"}, {"ruleId": "d", "kind": "pass"}]}]}"#,
+            many.as_str(),
+        ]
+        .iter()
+        .map(|text| text.as_bytes().to_vec())
+        .chain([
+            b"{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\xff\xe2\x82\"}}, \"results\": [{\"message\": {\"text\": \"caf\xc3\"}}]}]}".to_vec(),
+            b"{\"runs\": []}\n\xe2\x82".to_vec(),
+            b"  \xe2".to_vec(),
+        ])
+        .collect();
+        for bytes in cases {
+            let text = String::from_utf8_lossy(&bytes);
+            for tool in [None, Some("named")] {
+                assert_eq!(
+                    streamed(tool, &bytes, Path::new("/r")),
+                    reference(tool, &text, Path::new("/r")),
+                    "{}",
+                    text.chars().take(200).collect::<String>()
+                );
+            }
+        }
+    }
+
     #[test]
     fn malformed_logs_are_errors_naming_the_tool() {
         for (output, reason) in [
@@ -1178,6 +2060,67 @@ mod tests {
         assert!(log["runs"][0]["results"][1].get("locations").is_none());
         let read_back = parse(&log.to_string(), Path::new("/checkout")).unwrap();
         assert_eq!(read_back, [ruff, unplaced]);
+    }
+
+    #[test]
+    fn a_streamed_log_is_byte_for_byte_the_built_one() {
+        let mut shell = finding("SC2086", "run.sh", 2, 5, Severity::Warning);
+        shell.tool = "shellcheck".to_string();
+        let findings = vec![
+            (
+                finding("W0611", "src/a b.py", 3, 1, Severity::Warning),
+                "fp1".to_string(),
+            ),
+            (
+                finding("C0114", "", 0, 0, Severity::Info),
+                "fp2\"\u{7}".to_string(),
+            ),
+            (
+                finding("W0611", "b.py", 9, 0, Severity::Fatal),
+                "fp3".to_string(),
+            ),
+        ];
+        let runs = [
+            ("pylint".to_string(), findings),
+            ("shellcheck".to_string(), vec![(shell, "fp4".to_string())]),
+            ("ruff".to_string(), Vec::new()),
+        ];
+        for options in [
+            ExportOptions::default(),
+            ExportOptions {
+                repository_uri: Some("https://example.com/org/repo.git"),
+                revision: Some("0123456789abcdef0123456789abcdef01234567"),
+                branch: Some("ma\"in"),
+            },
+        ] {
+            for count in 0..=runs.len() {
+                let built = serde_json::to_vec(&export(&runs[..count], &options)).unwrap();
+                let mut streamed = Vec::new();
+                let mut writer = LogWriter::start(&mut streamed).unwrap();
+                for (tool, findings) in &runs[..count] {
+                    let mut rules: Vec<&Finding> = Vec::new();
+                    for (finding, _) in findings {
+                        if !rules.iter().any(|rule| rule.rule == finding.rule) {
+                            rules.push(finding);
+                        }
+                    }
+                    writer
+                        .run(&mut streamed, tool, rules.iter().copied(), &options)
+                        .unwrap();
+                    for (finding, fingerprint) in findings {
+                        let index = rules.iter().position(|rule| rule.rule == finding.rule);
+                        writer
+                            .result(&mut streamed, finding, fingerprint, index.unwrap())
+                            .unwrap();
+                    }
+                }
+                writer.finish(&mut streamed).unwrap();
+                assert_eq!(
+                    String::from_utf8(streamed).unwrap(),
+                    String::from_utf8(built).unwrap()
+                );
+            }
+        }
     }
 }
 

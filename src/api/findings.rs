@@ -4,15 +4,18 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::analyzers::sarif::{self, ExportOptions};
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+
+use crate::analyzers::sarif::{ExportOptions, LogWriter};
 use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::{job_scope, project_scope, require, views, JobScope};
 use crate::auth::Caller;
 use crate::db;
-use crate::db::findings::IssueFilter;
-use crate::domain::finding::Finding;
-use crate::domain::ids::{ProjectId, RepoId};
+use crate::db::findings::{IssueFilter, ToolFindings};
+use crate::domain::ids::{JobId, ProjectId, RepoId};
 use crate::domain::job::ToolModule;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
@@ -22,8 +25,8 @@ type ProjectPath = web::Path<(String, String, i64, i64)>;
 type IssuePath = web::Path<(String, String, i64, i64, i64)>;
 type JobPath = web::Path<(String, String, i64, i64, i64)>;
 
-/// The project's findings, newest first, with the filters of codelint-issues-api.md and
-/// pagination. `ci_time_gte`/`ci_time_lte` and `checkpackage` are accepted and ignored: codepup
+/// The project's findings, newest first, with the filters of codelint-issues-api.md (and
+/// codepup's `job_id`: the findings one job saw) and pagination. `ci_time_gte`/`ci_time_lte` and `checkpackage` are accepted and ignored: codepup
 /// keeps no commit times and has no rule packages.
 pub async fn list_issues(
     request: HttpRequest,
@@ -103,6 +106,7 @@ fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
     };
     let scan_open = number("scan_open");
     let scan_fix = number("scan_fix");
+    let job_id = number("job_id");
     if !errors.is_empty() {
         return Err(AppError::InvalidInput(errors));
     }
@@ -115,6 +119,7 @@ fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
         scan_fix,
         file_path: query.get("file_path").map(str::to_string),
         rule: query.get("checkrule_display_name").map(str::to_string),
+        job_id,
     })
 }
 
@@ -186,13 +191,18 @@ pub async fn get_overview(
 
 /// The findings a job saw as a SARIF 2.1.0 log: one run per lint tool the job ran (a tool
 /// with no findings still gets its run, so code scanning marks its old alerts fixed).
+///
+/// Streamed: the checks and the order of the job's findings (ids only) come first, in one
+/// `db::run`; then each piece of the body is one more `db::run` that reads the next
+/// `EXPORT_BATCH` findings and writes them. No connection is held between pieces or while the
+/// client reads, and a client that goes away stops the export (actix drops the stream).
 pub async fn get_job_sarif(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
-    let log = blocking::run(&state.pool, move |conn| {
+    let export = blocking::run(&state.pool, move |conn| {
         let JobScope {
             repo,
             project,
@@ -208,38 +218,245 @@ pub async fn get_job_sarif(
             .filter(|task| task.module == ToolModule::Codelint)
             .map(|task| task.task_name)
             .collect();
-        let findings = db::findings::for_job(conn, job.id)?;
+        let order = db::findings::export_order(conn, job.id)?;
         let revision = db::jobs::revision(conn, job.scan_id)?;
-        let options = ExportOptions {
-            repository_uri: Some(&repo.scm_url),
-            revision: revision.as_deref(),
-            branch: Some(&project.branch),
-        };
-        Ok(sarif::export(&group_by_tool(&tools, findings), &options))
+        Ok(SarifExport {
+            job_id: job.id,
+            runs: group_by_tool(&tools, order),
+            repository_uri: repo.scm_url,
+            revision,
+            branch: project.branch.to_string(),
+            writer: None,
+            run: 0,
+            next: 0,
+            rule_index: HashMap::new(),
+            done: false,
+        })
     })
     .await?;
+    let pool = state.pool.clone();
+    let body = futures_util::stream::try_unfold(export, move |mut export| {
+        let pool = pool.clone();
+        async move {
+            if export.done {
+                return Ok(None);
+            }
+            blocking::run(&pool, move |conn| {
+                let piece = export.next_piece(conn)?;
+                Ok(Some((web::Bytes::from(piece), export)))
+            })
+            .await
+        }
+    });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/sarif+json"))
-        .json(log))
+        .streaming(body))
 }
 
-/// One group per tool: the job's lint tools in task order, then any other tool that has
-/// findings (in name order, as `findings` is sorted by tool).
-fn group_by_tool(
-    tools: &[String],
-    findings: Vec<(Finding, String)>,
-) -> Vec<(String, Vec<(Finding, String)>)> {
-    let mut groups: Vec<(String, Vec<(Finding, String)>)> = tools
-        .iter()
-        .map(|tool| (tool.clone(), Vec::new()))
-        .collect();
-    for (finding, fingerprint) in findings {
-        match groups.iter_mut().find(|(tool, _)| *tool == finding.tool) {
-            Some((_, group)) => group.push((finding, fingerprint)),
-            None => groups.push((finding.tool.clone(), vec![(finding, fingerprint)])),
+/// How many findings one piece of a SARIF export reads and writes (about 350 KB of JSON).
+const EXPORT_BATCH: usize = 1000;
+
+/// Where a streamed SARIF export is: what it writes, and how far it got.
+struct SarifExport {
+    job_id: JobId,
+    runs: Vec<ToolFindings>,
+    repository_uri: String,
+    revision: Option<String>,
+    branch: String,
+    /// `None` until the log's head is written.
+    writer: Option<LogWriter>,
+    /// The run being written, and its next finding.
+    run: usize,
+    next: usize,
+    /// The current run's rules by id.
+    rule_index: HashMap<String, usize>,
+    done: bool,
+}
+
+impl SarifExport {
+    /// The next piece of the log: up to `EXPORT_BATCH` results, with the heads and tails of the
+    /// runs they belong to; the last piece ends the log.
+    fn next_piece(&mut self, conn: &Connection) -> Result<Vec<u8>, AppError> {
+        let options = ExportOptions {
+            repository_uri: Some(&self.repository_uri),
+            revision: self.revision.as_deref(),
+            branch: Some(&self.branch),
+        };
+        let mut out = Vec::with_capacity(64 * 1024);
+        let mut writer = match self.writer {
+            Some(writer) => writer,
+            None => LogWriter::start(&mut out).map_err(written)?,
+        };
+        let mut budget = EXPORT_BATCH;
+        while budget > 0 && self.run < self.runs.len() {
+            let run = &self.runs[self.run];
+            if self.next == 0 {
+                let rules = db::findings::job_findings(conn, self.job_id, &run.rule_ids)?;
+                self.rule_index = rules
+                    .iter()
+                    .enumerate()
+                    .map(|(index, (finding, _))| (finding.rule.clone(), index))
+                    .collect();
+                writer
+                    .run(
+                        &mut out,
+                        &run.tool,
+                        rules.iter().map(|(rule, _)| rule),
+                        &options,
+                    )
+                    .map_err(written)?;
+            }
+            let end = run.ids.len().min(self.next + budget);
+            for (finding, fingerprint) in
+                db::findings::job_findings(conn, self.job_id, &run.ids[self.next..end])?
+            {
+                // A finding's rule never changes, so it is among the run's rules.
+                let rule_index = self.rule_index.get(&finding.rule).copied().unwrap_or(0);
+                writer
+                    .result(&mut out, &finding, &fingerprint, rule_index)
+                    .map_err(written)?;
+            }
+            budget -= end - self.next;
+            self.next = end;
+            if self.next == run.ids.len() {
+                self.run += 1;
+                self.next = 0;
+            }
         }
+        if self.run == self.runs.len() {
+            writer.finish(&mut out).map_err(written)?;
+            self.done = true;
+        }
+        self.writer = Some(writer);
+        Ok(out)
     }
-    groups
+}
+
+/// Writing JSON into memory fails only if serde_json cannot write a value: a bug.
+fn written(error: std::io::Error) -> AppError {
+    AppError::Internal(error.into())
+}
+
+/// One run per tool: the job's lint tools in task order, then any other tool that has findings
+/// (in name order, as `order` is sorted by tool). A tool listed twice gets its findings once.
+fn group_by_tool(tools: &[String], order: Vec<ToolFindings>) -> Vec<ToolFindings> {
+    let mut order: Vec<Option<ToolFindings>> = order.into_iter().map(Some).collect();
+    let mut runs: Vec<ToolFindings> = tools
+        .iter()
+        .map(|tool| {
+            order
+                .iter_mut()
+                .find(|found| found.as_ref().is_some_and(|found| found.tool == *tool))
+                .and_then(Option::take)
+                .unwrap_or_else(|| ToolFindings {
+                    tool: tool.clone(),
+                    ..ToolFindings::default()
+                })
+        })
+        .collect();
+    runs.extend(order.into_iter().flatten());
+    runs
+}
+
+/// A streamed export is the log `sarif::export` builds, across pieces and runs.
+#[cfg(test)]
+mod streamed {
+    use super::*;
+    use crate::analyzers::sarif;
+    use crate::db::findings::{Coverage, ScanFindings};
+    use crate::domain::finding::{Finding, Severity};
+    use crate::domain::ids::ScanId;
+
+    #[test]
+    fn a_streamed_export_is_byte_for_byte_the_built_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open_single(&dir.path().join("e.db")).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        let tools = vec![
+            "ruff".to_string(),
+            "codepup".to_string(),
+            "pylint".to_string(),
+        ];
+        // More than a piece's worth, in an order the export changes; ruff finds nothing.
+        let findings: Vec<(Finding, String, Option<String>)> = (0..EXPORT_BATCH * 2 + 7)
+            .map(|i| {
+                let finding = Finding {
+                    tool: if i % 3 == 0 { "pylint" } else { "codepup" }.to_string(),
+                    rule: format!("R{}", i % 13),
+                    path: format!("src/f{}.py", (i * 7) % 11),
+                    line: ((i * 31) % 97) as u32,
+                    column: (i % 3) as u32,
+                    severity: Severity::from_i64((i % 4) as i64 + 1).unwrap(),
+                    category: "style".to_string(),
+                    message: format!("message {} \"quoted\"", i % 5),
+                };
+                (finding, format!("fp{i}"), None)
+            })
+            .collect();
+        let recorded = crate::db::findings::record(
+            &conn,
+            &ScanFindings {
+                project_id: ProjectId(1),
+                job_id: JobId(1),
+                scan_id: Some(ScanId(1)),
+                revision: "r",
+                tools: &tools,
+                coverage: Coverage::Full,
+                findings: &findings,
+            },
+        )
+        .unwrap();
+        assert_eq!(recorded.opened, findings.len());
+        let mut export = SarifExport {
+            job_id: JobId(1),
+            runs: group_by_tool(&tools, db::findings::export_order(&conn, JobId(1)).unwrap()),
+            repository_uri: "https://example.com/r.git".to_string(),
+            revision: Some("abc".to_string()),
+            branch: "main".to_string(),
+            writer: None,
+            run: 0,
+            next: 0,
+            rule_index: HashMap::new(),
+            done: false,
+        };
+        let mut streamed = Vec::new();
+        let mut pieces = 0;
+        while !export.done {
+            streamed.extend(export.next_piece(&conn).unwrap());
+            pieces += 1;
+        }
+        assert!(pieces > 2);
+        // What the export held in memory before: ordered by tool, path, line, column and id.
+        type Seen = (Finding, String, Option<String>);
+        let mut sorted: Vec<(usize, &Seen)> = findings.iter().enumerate().collect();
+        sorted.sort_by(|(a_id, (a, _, _)), (b_id, (b, _, _))| {
+            (&a.tool, &a.path, a.line, a.column, a_id)
+                .cmp(&(&b.tool, &b.path, b.line, b.column, b_id))
+        });
+        let runs: Vec<(String, Vec<(Finding, String)>)> = tools
+            .iter()
+            .map(|tool| {
+                let found = sorted
+                    .iter()
+                    .filter(|(_, (finding, _, _))| finding.tool == *tool)
+                    .map(|(_, (finding, fingerprint, _))| (finding.clone(), fingerprint.clone()))
+                    .collect();
+                (tool.clone(), found)
+            })
+            .collect();
+        let built = sarif::export(
+            &runs,
+            &ExportOptions {
+                repository_uri: Some("https://example.com/r.git"),
+                revision: Some("abc"),
+                branch: Some("main"),
+            },
+        );
+        assert_eq!(
+            String::from_utf8(streamed).unwrap(),
+            serde_json::to_string(&built).unwrap()
+        );
+    }
 }
 
 /// The issue list's filters never panic on any query string, and refuse only the field sent.
@@ -264,6 +481,7 @@ mod fuzz {
                 "resolution",
                 "scan_open",
                 "scan_fix",
+                "job_id",
                 "author",
             ]),
             value in prop_oneof![any::<String>(), "[-+0-9, é]{0,24}"],

@@ -43,109 +43,180 @@ pub struct Recorded {
 /// Records a scan's findings (TCA's rules): a new fingerprint opens a finding with this scan as
 /// `scan_open`; a fixed one seen again is reopened; an open one not seen by a scan that covered
 /// its file with its tool is fixed (`state` 2, `resolution` 1, `scan_fix`, `fixed_time`).
-/// Findings a user closed (state 3) keep their state.
+/// Findings a user closed (state 3) keep their state. Of findings sharing a fingerprint, the first
+/// counts. Called once per job, in its close transaction.
+///
+/// In bulk: the scan's findings go, sorted by fingerprint, into a temporary table of the
+/// connection, and a few set-based statements update, insert, link and fix against it, walking
+/// the project's fingerprint index in order instead of looking each finding up; nothing of the
+/// project's other findings is read into memory. The temporary tables are emptied before
+/// returning.
 pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Recorded> {
-    let now = clock::now_stored();
-    let mut recorded = Recorded::default();
-    let mut seen = HashSet::new();
-    let mut find = conn.prepare_cached(
-        "SELECT id, state FROM issues WHERE project_id = ?1 AND fingerprint = ?2",
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS scan_findings (
+             fingerprint TEXT    PRIMARY KEY,
+             seq         INTEGER NOT NULL,
+             tool        TEXT    NOT NULL,
+             rule        TEXT    NOT NULL,
+             path        TEXT    NOT NULL,
+             line        INTEGER NOT NULL,
+             column_no   INTEGER NOT NULL,
+             severity    INTEGER NOT NULL,
+             category    TEXT    NOT NULL,
+             message     TEXT    NOT NULL,
+             author      TEXT
+         ) WITHOUT ROWID;
+         CREATE TEMP TABLE IF NOT EXISTS scan_matches (
+             issue_id  INTEGER PRIMARY KEY,
+             line      INTEGER NOT NULL,
+             column_no INTEGER NOT NULL,
+             severity  INTEGER NOT NULL,
+             message   TEXT    NOT NULL,
+             reopen    INTEGER NOT NULL
+         );
+         CREATE TEMP TABLE IF NOT EXISTS scan_tools (tool TEXT PRIMARY KEY) WITHOUT ROWID;
+         CREATE TEMP TABLE IF NOT EXISTS scan_paths (path TEXT PRIMARY KEY) WITHOUT ROWID;",
     )?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity, category,
-             message, author, revision, scan_open, created_time, modified_time)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
-    )?;
-    let mut update = conn.prepare_cached(
-        "UPDATE issues SET line = ?2, column_no = ?3, severity = ?4, message = ?5, revision = ?6, modified_time = ?7,
-             state = CASE WHEN state = 2 THEN 1 ELSE state END,
-             resolution = CASE WHEN state = 2 THEN 0 ELSE resolution END,
-             scan_fix = CASE WHEN state = 2 THEN NULL ELSE scan_fix END,
-             fixed_time = CASE WHEN state = 2 THEN NULL ELSE fixed_time END
-         WHERE id = ?1",
-    )?;
-    let mut link = conn.prepare_cached(
-        "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    let scan_id = scan.scan_id.map(|id| id.0);
-    for (finding, fingerprint, author) in scan.findings {
-        if !seen.insert(fingerprint.as_str()) {
-            continue;
-        }
-        recorded.seen += 1;
-        let existing: Option<(i64, i64)> = find
-            .query_row(params![scan.project_id.0, fingerprint], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()?;
-        let issue_id = match existing {
-            None => {
-                insert.execute(params![
-                    scan.project_id.0,
-                    fingerprint,
-                    finding.tool,
-                    finding.rule,
-                    finding.path,
-                    finding.line,
-                    finding.column,
-                    finding.severity as i64,
-                    finding.category,
-                    finding.message,
-                    author,
-                    scan.revision,
-                    scan_id,
-                    now
-                ])?;
-                recorded.opened += 1;
-                conn.last_insert_rowid()
-            }
-            Some((issue_id, state)) => {
-                update.execute(params![
-                    issue_id,
-                    finding.line,
-                    finding.column,
-                    finding.severity as i64,
-                    finding.message,
-                    scan.revision,
-                    now
-                ])?;
-                if state == 2 {
-                    recorded.reopened += 1;
-                }
-                issue_id
-            }
-        };
-        link.execute(params![
-            scan.job_id.0,
-            issue_id,
-            finding.line,
-            finding.column
-        ])?;
-    }
-    // Open findings of the tools that ran, in files the scan covered, that it did not see: fixed.
-    let mut open = conn.prepare_cached(
-        "SELECT id, fingerprint, tool, path FROM issues WHERE project_id = ?1 AND state = 1",
-    )?;
-    let candidates: Vec<(i64, String, String, String)> = open
-        .query_map(params![scan.project_id.0], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut fix = conn.prepare_cached(
-        "UPDATE issues SET state = 2, resolution = 1, scan_fix = ?2, fixed_time = ?3, modified_time = ?3 WHERE id = ?1",
-    )?;
-    for (issue_id, fingerprint, tool, path) in candidates {
-        let covered = match &scan.coverage {
-            Coverage::Full => true,
-            Coverage::Files(files) => files.contains(&path),
-            Coverage::AllBut(files) => !files.contains(&path),
-        };
-        if covered && scan.tools.contains(&tool) && !seen.contains(fingerprint.as_str()) {
-            fix.execute(params![issue_id, scan_id, now])?;
-            recorded.fixed += 1;
-        }
-    }
+    let recorded = record_staged(conn, scan);
+    // Emptied whatever happened: the connection goes back to the pool.
+    let emptied = conn.execute_batch(EMPTY_STAGING);
+    let recorded = recorded?;
+    emptied?;
     Ok(recorded)
+}
+
+const EMPTY_STAGING: &str = "DELETE FROM temp.scan_findings; DELETE FROM temp.scan_matches;
+     DELETE FROM temp.scan_tools; DELETE FROM temp.scan_paths;";
+
+fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Recorded> {
+    let now = clock::now_stored();
+    let project_id = scan.project_id.0;
+    let scan_id = scan.scan_id.map(|id| id.0);
+    let job_id = scan.job_id.0;
+    conn.execute_batch(EMPTY_STAGING)?;
+    // In fingerprint order, so the table is built by appending and read in the order of the
+    // project's fingerprint index; of equal fingerprints the first reported comes first and wins.
+    let mut order: Vec<usize> = (0..scan.findings.len()).collect();
+    order.sort_by(|&a, &b| scan.findings[a].1.cmp(&scan.findings[b].1));
+    {
+        let mut stage = conn.prepare_cached(
+            "INSERT OR IGNORE INTO temp.scan_findings (fingerprint, seq, tool, rule, path, line,
+                 column_no, severity, category, message, author)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for seq in order {
+            let (finding, fingerprint, author) = &scan.findings[seq];
+            stage.execute(params![
+                fingerprint,
+                seq as i64,
+                finding.tool,
+                finding.rule,
+                finding.path,
+                finding.line,
+                finding.column,
+                finding.severity as i64,
+                finding.category,
+                finding.message,
+                author
+            ])?;
+        }
+        let mut tool =
+            conn.prepare_cached("INSERT OR IGNORE INTO temp.scan_tools (tool) VALUES (?1)")?;
+        for name in scan.tools {
+            tool.execute([name])?;
+        }
+        if let Coverage::Files(paths) | Coverage::AllBut(paths) = &scan.coverage {
+            let mut path =
+                conn.prepare_cached("INSERT OR IGNORE INTO temp.scan_paths (path) VALUES (?1)")?;
+            for name in paths.iter() {
+                path.execute([name])?;
+            }
+        }
+    }
+    let seen: i64 = conn.query_row("SELECT COUNT(*) FROM temp.scan_findings", [], |row| {
+        row.get(0)
+    })?;
+    // Known findings seen again, in issue id order, so that updating and linking them walk the
+    // tables in order.
+    conn.prepare_cached(
+        "INSERT INTO temp.scan_matches (issue_id, line, column_no, severity, message, reopen)
+         SELECT i.id, t.line, t.column_no, t.severity, t.message, i.state = 2
+         FROM temp.scan_findings t
+         JOIN issues i ON i.project_id = ?1 AND i.fingerprint = t.fingerprint
+         ORDER BY i.id",
+    )?
+    .execute([project_id])?;
+    let reopened: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM temp.scan_matches WHERE reopen",
+        [],
+        |row| row.get(0),
+    )?;
+    // Their place as seen now; fixed ones reopen. Only the rare changes of the indexed columns
+    // (state, severity) touch the state index.
+    conn.prepare_cached(
+        "UPDATE issues SET line = m.line, column_no = m.column_no, message = m.message,
+             revision = ?1, modified_time = ?2
+         FROM temp.scan_matches m WHERE issues.id = m.issue_id",
+    )?
+    .execute(params![scan.revision, now])?;
+    conn.prepare_cached(
+        "UPDATE issues SET severity = m.severity
+         FROM temp.scan_matches m WHERE issues.id = m.issue_id AND issues.severity <> m.severity",
+    )?
+    .execute([])?;
+    conn.prepare_cached(
+        "UPDATE issues SET state = 1, resolution = 0, scan_fix = NULL, fixed_time = NULL
+         FROM temp.scan_matches m WHERE issues.id = m.issue_id AND m.reopen",
+    )?
+    .execute([])?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no)
+         SELECT ?1, issue_id, line, column_no FROM temp.scan_matches ORDER BY issue_id",
+    )?
+    .execute([job_id])?;
+    // New ones open, in the order the scan reported them, and are linked.
+    let last_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM issues", [], |row| {
+        row.get(0)
+    })?;
+    let opened = conn
+        .prepare_cached(
+            "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity,
+                 category, message, author, revision, scan_open, created_time, modified_time)
+             SELECT ?1, t.fingerprint, t.tool, t.rule, t.path, t.line, t.column_no, t.severity,
+                 t.category, t.message, t.author, ?2, ?3, ?4, ?4
+             FROM temp.scan_findings t
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM issues i WHERE i.project_id = ?1 AND i.fingerprint = t.fingerprint)
+             ORDER BY t.seq",
+        )?
+        .execute(params![project_id, scan.revision, scan_id, now])?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no)
+         SELECT ?1, i.id, i.line, i.column_no FROM issues i WHERE i.id > ?2 ORDER BY i.id",
+    )?
+    .execute(params![job_id, last_id])?;
+    // Open findings of the tools that ran, in files the scan covered, that it did not see: fixed.
+    let covered = match scan.coverage {
+        Coverage::Full => "",
+        Coverage::Files(_) => "AND path IN (SELECT path FROM temp.scan_paths)",
+        Coverage::AllBut(_) => "AND path NOT IN (SELECT path FROM temp.scan_paths)",
+    };
+    let fixed = conn
+        .prepare_cached(&format!(
+            "UPDATE issues SET state = 2, resolution = 1, scan_fix = ?2, fixed_time = ?3,
+                 modified_time = ?3
+             WHERE project_id = ?1 AND state = 1
+               AND tool IN (SELECT tool FROM temp.scan_tools) {covered}
+               AND NOT EXISTS (
+                   SELECT 1 FROM job_issues ji WHERE ji.job_id = ?4 AND ji.issue_id = issues.id)"
+        ))?
+        .execute(params![project_id, scan_id, now, job_id])?;
+    Ok(Recorded {
+        opened,
+        reopened: reopened as usize,
+        fixed,
+        seen: seen as usize,
+    })
 }
 
 /// A finding as the store keeps it, with TCA's state, resolution and scan bookkeeping.
@@ -216,6 +287,8 @@ pub struct IssueFilter {
     pub file_path: Option<String>,
     /// The rule id (`checkrule_display_name`), as a substring.
     pub rule: Option<String>,
+    /// Only the findings this job saw (codepup's own filter, for a job's page).
+    pub job_id: Option<i64>,
 }
 
 impl IssueFilter {
@@ -239,6 +312,10 @@ impl IssueFilter {
                 clauses.push(format!("{column} = ?"));
                 values.push(SqlValue::Integer(number));
             }
+        }
+        if let Some(job_id) = self.job_id {
+            clauses.push("id IN (SELECT issue_id FROM job_issues WHERE job_id = ?)".to_string());
+            values.push(SqlValue::Integer(job_id));
         }
         for (column, text) in [
             ("author", &self.author),
@@ -326,35 +403,84 @@ pub fn latest_sighting(conn: &Connection, issue_id: i64) -> rusqlite::Result<Opt
     .optional()
 }
 
-/// The findings a job saw, at the line and column it saw them, each with its fingerprint, in
-/// tool, path and line order.
-pub fn for_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<Vec<(Finding, String)>> {
+/// One tool's part of a job's findings, in the order an export lists them (path, line, column,
+/// then issue id): the issue ids, and each distinct rule's first finding (its issue id), in
+/// first-seen order. About 8 bytes a finding, so a large job's export holds this and one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolFindings {
+    pub tool: String,
+    pub ids: Vec<i64>,
+    pub rule_ids: Vec<i64>,
+}
+
+/// The tools that have findings of the job, in name order, each with its findings' order.
+pub fn export_order(conn: &Connection, job_id: JobId) -> rusqlite::Result<Vec<ToolFindings>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT i.tool, i.rule, i.path, ji.line, ji.column_no, i.severity, i.category, i.message,
-                i.fingerprint
+        "SELECT i.id, i.tool, i.rule
          FROM job_issues ji JOIN issues i ON i.id = ji.issue_id
          WHERE ji.job_id = ?1
          ORDER BY i.tool, i.path, ji.line, ji.column_no, i.id",
     )?;
-    let findings = stmt
-        .query_map(params![job_id.0], |row| {
-            let severity: i64 = row.get(5)?;
-            Ok((
-                Finding {
-                    tool: row.get(0)?,
-                    rule: row.get(1)?,
-                    path: row.get(2)?,
-                    line: row.get(3)?,
-                    column: row.get(4)?,
-                    severity: Severity::from_i64(severity).unwrap_or(Severity::Info),
-                    category: row.get(6)?,
-                    message: row.get(7)?,
-                },
-                row.get(8)?,
-            ))
-        })?
-        .collect();
-    findings
+    let mut rows = stmt.query(params![job_id.0])?;
+    let mut tools: Vec<ToolFindings> = Vec::new();
+    let mut rules: HashSet<String> = HashSet::new();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let tool = row.get_ref(1)?.as_str()?;
+        let rule = row.get_ref(2)?.as_str()?;
+        if tools.last().is_none_or(|last| last.tool != tool) {
+            tools.push(ToolFindings {
+                tool: tool.to_string(),
+                ..ToolFindings::default()
+            });
+            rules.clear();
+        }
+        let current = tools.last_mut().expect("a tool was just pushed");
+        current.ids.push(id);
+        if !rules.contains(rule) {
+            rules.insert(rule.to_string());
+            current.rule_ids.push(id);
+        }
+    }
+    Ok(tools)
+}
+
+/// The job's findings with these issue ids, in the order given, at the line and column the job
+/// saw them, each with its fingerprint; ids the job did not see are left out.
+pub fn job_findings(
+    conn: &Connection,
+    job_id: JobId,
+    ids: &[i64],
+) -> rusqlite::Result<Vec<(Finding, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.tool, i.rule, i.path, ji.line, ji.column_no, i.severity, i.category, i.message,
+                i.fingerprint
+         FROM job_issues ji JOIN issues i ON i.id = ji.issue_id
+         WHERE ji.job_id = ?1 AND ji.issue_id = ?2",
+    )?;
+    let mut findings = Vec::with_capacity(ids.len());
+    for id in ids {
+        let found = stmt
+            .query_row(params![job_id.0, id], |row| {
+                let severity: i64 = row.get(5)?;
+                Ok((
+                    Finding {
+                        tool: row.get(0)?,
+                        rule: row.get(1)?,
+                        path: row.get(2)?,
+                        line: row.get(3)?,
+                        column: row.get(4)?,
+                        severity: Severity::from_i64(severity).unwrap_or(Severity::Info),
+                        category: row.get(6)?,
+                        message: row.get(7)?,
+                    },
+                    row.get(8)?,
+                ))
+            })
+            .optional()?;
+        findings.extend(found);
+    }
+    Ok(findings)
 }
 
 /// How many findings a job saw.
@@ -482,5 +608,156 @@ mod tests {
             0,
             "pylint cannot fix codepup's findings"
         );
+    }
+
+    #[test]
+    fn the_first_of_a_fingerprint_counts_closed_findings_stay_closed_and_left_out_files_keep_theirs(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open_single(&dir.path().join("f.db")).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        let tools = vec!["codepup".to_string(), "pylint".to_string()];
+        let at = |path: &str, line: u32, fingerprint: &str, author: Option<&str>| {
+            let mut finding = finding(path);
+            finding.line = line;
+            (finding, fingerprint.to_string(), author.map(str::to_string))
+        };
+        let scan =
+            |job: i64, coverage: Coverage<'_>, findings: &[(Finding, String, Option<String>)]| {
+                let scan = ScanFindings {
+                    project_id: ProjectId(1),
+                    job_id: JobId(job),
+                    scan_id: Some(ScanId(job)),
+                    revision: "r",
+                    tools: &tools,
+                    coverage,
+                    findings,
+                };
+                record(&conn, &scan).unwrap()
+            };
+        let sightings = |job: i64| -> Vec<(String, i64, i64)> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT i.fingerprint, ji.line, i.line FROM job_issues ji
+                     JOIN issues i ON i.id = ji.issue_id WHERE ji.job_id = ?1 ORDER BY i.id",
+                )
+                .unwrap();
+            stmt.query_map([job], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let first = scan(
+            1,
+            Coverage::Full,
+            &[
+                at("c.py", 7, "fc", Some("carol")),
+                at("a.py", 5, "fa", Some("alice")),
+                at("a.py", 9, "fa", Some("mallory")),
+                at("b.py", 1, "fb", None),
+            ],
+        );
+        assert_eq!(
+            first,
+            Recorded {
+                opened: 3,
+                reopened: 0,
+                fixed: 0,
+                seen: 3
+            },
+            "a repeated fingerprint is one finding"
+        );
+        assert_eq!(
+            sightings(1),
+            [
+                ("fc".to_string(), 7, 7),
+                ("fa".to_string(), 5, 5),
+                ("fb".to_string(), 1, 1)
+            ],
+            "ids follow the order the scan reported, and the first of a fingerprint wins"
+        );
+        let author: Option<String> = conn
+            .query_row(
+                "SELECT author FROM issues WHERE fingerprint = 'fa'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(author.as_deref(), Some("alice"));
+        // A user closes fc: seen or not, it stays closed.
+        conn.execute(
+            "UPDATE issues SET state = 3, resolution = 2 WHERE fingerprint = 'fc'",
+            [],
+        )
+        .unwrap();
+        let left_out: HashSet<String> = ["b.py".to_string()].into();
+        let second = scan(
+            2,
+            Coverage::AllBut(&left_out),
+            &[at("a.py", 6, "fa", Some("bob"))],
+        );
+        assert_eq!(
+            second,
+            Recorded {
+                opened: 0,
+                reopened: 0,
+                fixed: 0,
+                seen: 1
+            },
+            "b.py was left out and fc is closed"
+        );
+        assert_eq!(state_of(&conn, "fc"), (3, 2, None));
+        assert_eq!(state_of(&conn, "fb"), (1, 0, None));
+        assert_eq!(sightings(2), [("fa".to_string(), 6, 6)]);
+        assert_eq!(
+            sightings(1)[1],
+            ("fa".to_string(), 5, 6),
+            "job 1 keeps where it saw fa"
+        );
+        let third = scan(3, Coverage::Full, &[at("c.py", 8, "fc", None)]);
+        assert_eq!(
+            third,
+            Recorded {
+                opened: 0,
+                reopened: 0,
+                fixed: 2,
+                seen: 1
+            }
+        );
+        assert_eq!(state_of(&conn, "fc"), (3, 2, None));
+        assert_eq!(state_of(&conn, "fa"), (2, 1, Some(3)));
+        let none_left: HashSet<String> = HashSet::new();
+        let fourth = scan(
+            4,
+            Coverage::AllBut(&none_left),
+            &[at("b.py", 2, "fb", None)],
+        );
+        assert_eq!(
+            fourth,
+            Recorded {
+                opened: 0,
+                reopened: 1,
+                fixed: 0,
+                seen: 1
+            }
+        );
+        let fixed_time: Option<String> = conn
+            .query_row(
+                "SELECT fixed_time FROM issues WHERE fingerprint = 'fb'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!((state_of(&conn, "fb"), fixed_time), ((1, 0, None), None));
+        let temp_rows: i64 = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM temp.scan_findings) + (SELECT COUNT(*) FROM temp.scan_paths)
+                     + (SELECT COUNT(*) FROM temp.scan_matches)
+                     + (SELECT COUNT(*) FROM temp.scan_tools)",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(temp_rows, 0, "the staging tables are left empty");
     }
 }

@@ -168,7 +168,15 @@ pub(super) fn run_command(
     let dir = &scope.workspace.dir;
     if let Some(capture) = capture {
         // SARIF tools often exit 1 when they find something: the report decides.
-        return match crate::analyzers::sarif::parse_as(Some(&tool.name), &capture.read()?, dir) {
+        // Read as a stream, twice from the start (see `parse_report`): a large report never
+        // sits in memory whole.
+        let file = capture.open()?;
+        let reopen = || {
+            let mut start = &file;
+            std::io::Seek::rewind(&mut start)?;
+            Ok(std::io::Read::take(&file, MAX_REPORT_BYTES))
+        };
+        return match crate::analyzers::sarif::parse_report(Some(&tool.name), reopen, dir) {
             Ok(found) => Ok(Some(fingerprinted(scope, dir, found))),
             Err(error) => {
                 still(scope.shared, scope.job_id, JobState::Running)?;
@@ -436,6 +444,12 @@ impl Capture {
         read_report(&self.path)?
             .ok_or_else(|| Stop::Fail(code::E_SERVER, "the tool's output is gone".to_string()))
     }
+
+    /// The output as a file to read, with the checks of `open_report`.
+    fn open(&self) -> Step<File> {
+        open_report(&self.path)?
+            .ok_or_else(|| Stop::Fail(code::E_SERVER, "the tool's output is gone".to_string()))
+    }
 }
 
 impl Drop for Capture {
@@ -448,11 +462,26 @@ impl Drop for Capture {
 /// memory.
 const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;
 
-/// A tool's report as text, `None` when it wrote none; too large a report fails the task. The
-/// report may sit in the tool's scratch directory, where the tool could have left a link to a
-/// file of the server's: a link, or a file that is not regular, is no report.
+/// A tool's report as text, `None` when it wrote none; too large a report fails the task. See
+/// `open_report`.
 fn read_report(path: &Path) -> Step<Option<String>> {
     use std::io::Read;
+    let Some(file) = open_report(path)? else {
+        return Ok(None);
+    };
+    let length = file.metadata().map_or(0, |meta| meta.len());
+    let mut bytes = Vec::with_capacity(length.min(MAX_REPORT_BYTES) as usize);
+    file.take(MAX_REPORT_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// A tool's report opened for reading, `None` when it wrote none; too large a report fails the
+/// task. The report may sit in the tool's scratch directory, where the tool could have left a
+/// link to a file of the server's: a link, or a file that is not regular, is no report. Read
+/// it through `take(MAX_REPORT_BYTES)`.
+fn open_report(path: &Path) -> Step<Option<File>> {
     use std::os::unix::fs::OpenOptionsExt;
     let parent_is_real = path
         .parent()
@@ -481,11 +510,7 @@ fn read_report(path: &Path) -> Step<Option<String>> {
             ),
         ));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_REPORT_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot read tool output: {e}")))?;
-    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(Some(file))
 }
 
 /// Files larger than this are not read for fingerprints (their findings get none from lines).

@@ -237,7 +237,7 @@ fn the_issue_list_has_tcas_keys_newest_first_and_every_filter_narrows_it() {
     let bad = app
         .get(
             &format!(
-                "{}/codelint/issues/?state=4&severity=x&resolution=7&scan_open=a&scan_fix=1.5",
+                "{}/codelint/issues/?state=4&severity=x&resolution=7&scan_open=a&scan_fix=1.5&job_id=x",
                 linted.analysis
             ),
             ADMIN_TOKEN,
@@ -245,7 +245,14 @@ fn the_issue_list_has_tcas_keys_newest_first_and_every_filter_narrows_it() {
         .expect(400);
     assert_eq!(
         bad.invalid_fields(),
-        ["state", "severity", "resolution", "scan_open", "scan_fix"],
+        [
+            "state",
+            "severity",
+            "resolution",
+            "scan_open",
+            "scan_fix",
+            "job_id"
+        ],
         "{}",
         bad.body
     );
@@ -549,6 +556,20 @@ fn the_overview_counts_open_and_fixed_findings_and_names_the_latest_job() {
     assert!(item["fixed_time"].is_string(), "{item}");
     assert_eq!(issues(&app, &linted, "state=2")["count"], 1);
     assert_eq!(issues(&app, &linted, "resolution=1")["count"], 1);
+    // job_id: the findings one job saw (the first saw the marker, the second did not).
+    let first = sorted(places(
+        &issues(&app, &linted, &format!("job_id={}", linted.job_id))["results"],
+    ));
+    assert_eq!(first.len(), 5);
+    assert!(first.contains(&place("conflict-marker", "merge.txt", 2)));
+    let second = issues(&app, &linted, &format!("job_id={job_id}"));
+    assert_eq!(second["count"], 4);
+    assert!(!places(&second["results"]).contains(&place("conflict-marker", "merge.txt", 2)));
+    assert_eq!(
+        issues(&app, &linted, &format!("job_id={job_id}&state=2"))["count"],
+        0
+    );
+    assert_eq!(issues(&app, &linted, "job_id=999999")["count"], 0);
 }
 
 /// Validates a SARIF log with tests/sarif/validate.py. Returns false (after a note) when

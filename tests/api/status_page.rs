@@ -728,6 +728,15 @@ fn drive_the_page(browser: &Browser, app: &TestApp, world: &World) {
         QUICK,
         "return document.getElementById('jv-findings').innerText.includes('trailing-whitespace')",
     );
+    // From the job's page of the issue list, not from the whole SARIF export.
+    let fetched = browser.run(
+        "return performance.getEntriesByType('resource').map((entry) => entry.name).join(' ')",
+    );
+    let fetched = fetched.as_str().unwrap();
+    assert!(
+        fetched.contains("/codelint/issues/?job_id=") && !fetched.contains("/sarif/"),
+        "{fetched}"
+    );
 
     // A long job: scan the slow project, then cancel it with the row's button.
     browser.click(&format!(
