@@ -83,8 +83,9 @@ fn language_by_name(path: &str) -> Option<tokei::LanguageType> {
 /// language. A file without an extension is recognised by its shebang line, as tokei does.
 pub fn count_blob(path: &str, bytes: &[u8]) -> Option<Lines> {
     let config = config();
-    let language = tokei::LanguageType::from_path(Path::new(path), &config)
-        .or_else(|| shebang_language(path, bytes))?;
+    // By name only: tokei would read a file of that relative path on the server's disk for its
+    // shebang; the blob's own first line is looked at instead.
+    let language = language_by_name(path).or_else(|| shebang_language(path, bytes))?;
     // Folds embedded languages (code blocks in Markdown, say) into the file's language.
     let stats = language.parse_from_slice(bytes, &config).summarise();
     Some(Lines::new(
@@ -101,7 +102,6 @@ pub fn count_blob(path: &str, bytes: &[u8]) -> Option<Lines> {
 /// comments, the rest as code. Block comments and embedded languages need tokei's parser, which
 /// needs the whole file, so they count as code here. `None` when the language is unknown.
 pub fn count_stream(path: &str, bytes: &mut impl Read) -> std::io::Result<Option<Lines>> {
-    let config = config();
     let mut buffer = vec![0u8; 64 * 1024];
     let mut filled = 0;
     // The first piece, for a shebang line.
@@ -112,8 +112,8 @@ pub fn count_stream(path: &str, bytes: &mut impl Read) -> std::io::Result<Option
         }
         filled += n;
     }
-    let Some(language) = tokei::LanguageType::from_path(Path::new(path), &config)
-        .or_else(|| shebang_language(path, &buffer[..filled]))
+    let Some(language) =
+        language_by_name(path).or_else(|| shebang_language(path, &buffer[..filled]))
     else {
         return Ok(None);
     };

@@ -15,7 +15,8 @@ pub fn run(shared: &Shared) {
         match shared.store.claim_next() {
             Ok(Some(job_id)) => {
                 let _busy = shared.working();
-                run_guarded(shared, job_id)
+                run_guarded(shared, job_id);
+                give_back_memory();
             }
             Ok(None) => shared.idle(),
             Err(error) => {
@@ -63,5 +64,17 @@ fn run_guarded(shared: &Shared, job_id: JobId) {
                 ),
             }
         }
+    }
+}
+
+/// Returns the heap a job freed to the system. glibc keeps freed memory for reuse by default, so
+/// one large scan (hundreds of thousands of findings) would otherwise stay in the server's
+/// resident memory until it exits.
+#[allow(unsafe_code)]
+fn give_back_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks glibc's own arenas; it takes their locks as malloc does.
+    unsafe {
+        nix::libc::malloc_trim(0);
     }
 }
