@@ -283,52 +283,131 @@ pub fn checkout(
     Ok(())
 }
 
-/// Paths deleted between `base` and `head` (paths of `MAX_PATH_BYTES` or more left out).
-pub fn deleted_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>, GitError> {
-    list_paths(
-        cache,
-        &[
-            "diff",
-            "--name-only",
-            "-z",
-            "--no-renames",
-            "--diff-filter=D",
-            base,
-            head,
-            "--",
-        ],
-    )
+/// One path that differs between two commits (`git diff-tree --raw`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The path as the scan names it (`escaped_name`).
+    pub path: String,
+    /// Whether the path is gone at the newer commit.
+    pub deleted: bool,
+    /// The path's mode and object at the newer commit (`100644`, `120000`, `160000`, ...).
+    pub mode: String,
+    pub object: Option<Oid>,
 }
 
-/// Paths changed between `base` and `head` (added, copied, modified, renamed; not deleted;
-/// paths of `MAX_PATH_BYTES` or more left out, as a scan's tree leaves them out).
-pub fn changed_files(cache: &Path, base: &str, head: &str) -> Result<Vec<String>, GitError> {
-    list_paths(
-        cache,
-        &[
-            "diff",
-            "--name-only",
-            "-z",
-            "--no-renames",
-            "--diff-filter=ACMRT",
-            base,
-            head,
-            "--",
-        ],
-    )
+impl Change {
+    /// Whether the path is a regular file at the newer commit.
+    pub fn is_regular_file(&self) -> bool {
+        !self.deleted && matches!(self.mode.as_str(), "100644" | "100755")
+    }
 }
 
-/// The NUL-separated paths a local git command prints, read as a stream; a path of
-/// `MAX_PATH_BYTES` or more is never held whole and is left out.
-fn list_paths(cache: &Path, args: &[&str]) -> Result<Vec<String>, GitError> {
-    let mut paths = Vec::new();
-    each_record(cache, args, MAX_PATH_BYTES, |record, complete| {
-        if complete && !record.is_empty() && record.len() < MAX_PATH_BYTES {
-            paths.push(String::from_utf8_lossy(record).into_owned());
+/// Every path that differs between `base` and `head`, from one `git diff-tree -r --raw`
+/// (without rename detection: a rename is a deletion and an addition). Paths of
+/// `MAX_PATH_BYTES` or more are marked `long` in the second value and left out.
+pub fn tree_changes(
+    cache: &Path,
+    base: &str,
+    head: &str,
+) -> Result<(Vec<Change>, usize), GitError> {
+    let args = [
+        "diff-tree",
+        "-r",
+        "-z",
+        "--raw",
+        "--no-renames",
+        "--no-commit-id",
+        base,
+        head,
+    ];
+    let mut changes = Vec::new();
+    let mut long = 0;
+    // Records alternate: `:oldmode newmode oldid newid status`, then the path.
+    let mut meta: Option<(String, Option<Oid>, bool)> = None;
+    each_record(cache, &args, MAX_PATH_BYTES, |record, complete| {
+        match meta.take() {
+            None => {
+                let text = String::from_utf8_lossy(record);
+                let mut fields = text.trim_start_matches(':').split(' ');
+                let (_, mode, _, object, status) = (
+                    fields.next(),
+                    fields.next(),
+                    fields.next(),
+                    fields.next(),
+                    fields.next(),
+                );
+                let deleted = status == Some("D");
+                let object = object.and_then(Oid::from_hex);
+                meta = Some((mode.unwrap_or("").to_string(), object, deleted));
+            }
+            Some((mode, object, deleted)) => {
+                if !complete || record.len() >= MAX_PATH_BYTES {
+                    long += 1;
+                } else {
+                    changes.push(Change {
+                        path: escaped_name(record).into_owned(),
+                        deleted,
+                        mode,
+                        object,
+                    });
+                }
+            }
         }
         Ok::<(), GitError>(())
     })?;
-    Ok(paths)
+    Ok((changes, long))
+}
+
+/// The sizes of `blobs`, from one `git cat-file --batch-check`, in their order.
+pub fn blob_sizes(cache: &Path, blobs: &[Oid]) -> Result<Vec<u64>, GitError> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if blobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut command = git::command();
+    command
+        .arg("--git-dir")
+        .arg(cache)
+        .args(["cat-file", "--batch-check=%(objectsize)"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command
+        .spawn()
+        .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(GitError::Other("no pipes to git".into()));
+    };
+    let sizes = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut stdin = std::io::BufWriter::new(stdin);
+            for blob in blobs {
+                if writeln!(stdin, "{blob}").is_err() {
+                    return;
+                }
+            }
+        });
+        let mut sizes = Vec::with_capacity(blobs.len());
+        for line in BufReader::new(stdout).lines().take(blobs.len()) {
+            let line = line.map_err(|e| GitError::Other(format!("reading blob sizes: {e}")))?;
+            let size = line.trim().parse::<u64>().map_err(|_| {
+                GitError::Other(format!("unexpected answer from git cat-file: {line}"))
+            })?;
+            sizes.push(size);
+        }
+        Ok(sizes)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let sizes: Vec<u64> = sizes?;
+    if sizes.len() == blobs.len() {
+        Ok(sizes)
+    } else {
+        Err(GitError::Other("git cat-file stopped early".into()))
+    }
 }
 
 /// Runs a local git command and hands each NUL-terminated record of its output to `each`, as a
@@ -570,6 +649,71 @@ mod tests {
             .unwrap();
         assert!(output.status.success(), "{args:?}: {output:?}");
         String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
+    #[test]
+    fn a_listing_derived_from_the_baselines_equals_one_made_from_scratch() {
+        use crate::scan::listings::{derive, Bounds};
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path();
+        let git = |args: &[&str]| git_in(at, args);
+        git(&["init", "-q", "-b", "main"]);
+        for (path, text) in [
+            ("a.rs", "fn a() {}\n"),
+            ("a-b", "x\n"),
+            ("a0", "y\n"),
+            ("keep.txt", "k\n"),
+            ("src/b.py", "b = 1\n"),
+            ("src/c/d.txt", "d\n"),
+            ("src/x", "a file, then a directory\n"),
+            ("src/to-link.txt", "a file, then a symlink\n"),
+        ] {
+            fs::create_dir_all(at.join(path).parent().unwrap()).unwrap();
+            fs::write(at.join(path), text).unwrap();
+        }
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "base"]);
+        let base = git(&["rev-parse", "HEAD"]);
+        fs::write(at.join("src/b.py"), "b = 2\nmore = 3\n").unwrap();
+        fs::remove_file(at.join("keep.txt")).unwrap();
+        fs::write(at.join("src/new.rs"), "fn new() {}\n").unwrap();
+        fs::write(at.join("a.b"), "between a-b and a0\n").unwrap();
+        fs::remove_file(at.join("src/x")).unwrap();
+        fs::create_dir_all(at.join("src/x")).unwrap();
+        fs::write(at.join("src/x/y.txt"), "y\n").unwrap();
+        fs::remove_file(at.join("src/to-link.txt")).unwrap();
+        std::os::unix::fs::symlink("b.py", at.join("src/to-link.txt")).unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "head"]);
+        let head = git(&["rev-parse", "HEAD"]);
+        let cache = at.join(".git");
+        let (changes, long) = tree_changes(&cache, &base, &head).unwrap();
+        assert_eq!(long, 0);
+        assert!(changes.iter().any(|c| c.path == "keep.txt" && c.deleted));
+        let bounds = Bounds {
+            max_files: 1000,
+            max_bytes: u64::MAX,
+        };
+        for prefix in ["", "src"] {
+            let before = scan_tree(&cache, &base, prefix, 1000, u64::MAX).unwrap();
+            let derived = derive(&before, &changes, prefix, bounds, |blobs| {
+                blob_sizes(&cache, blobs)
+            })
+            .unwrap()
+            .expect("derived");
+            let fresh = scan_tree(&cache, &head, prefix, 1000, u64::MAX).unwrap();
+            assert_eq!(derived.entries, fresh.entries, "below {prefix:?}");
+        }
+        // A tree that would pass a limit is listed from scratch instead.
+        let before = scan_tree(&cache, &base, "", 1000, u64::MAX).unwrap();
+        let tight = Bounds {
+            max_files: 1000,
+            max_bytes: 10,
+        };
+        let derived = derive(&before, &changes, "", tight, |blobs| {
+            blob_sizes(&cache, blobs)
+        });
+        assert!(derived.unwrap().is_none());
     }
 
     /// `fetch_branch` of `branch`, with the log it wrote.

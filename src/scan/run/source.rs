@@ -11,8 +11,8 @@ use std::sync::Arc;
 use crate::config::format_size;
 use crate::domain::ids::JobId;
 use crate::domain::job::code;
-use crate::scan::checkout::{self, TreeEntry, Workspace};
-use crate::scan::listings::ListingKey;
+use crate::scan::checkout::{self, Change, TreeEntry, Workspace};
+use crate::scan::listings::{self, Bounds, ListingKey};
 use crate::scan::run::notes::{files_count, name_some, some_of};
 use crate::scan::run::{git_stop, JobRun, Planned, Step, Stop};
 
@@ -134,14 +134,22 @@ fn baseline(run: &mut JobRun, cache: &Path) -> Step<Option<(String, JobId)>> {
 /// checks out what command tools need.
 pub fn prepare(run: &mut JobRun, source: &Source, tasks: &[Planned]) -> Step<Files> {
     let scan_path = run.project.scan_path.as_str().to_string();
-    let listing_started = std::time::Instant::now();
-    let listed = list_tree(run, source, &scan_path)?;
-    let line = format!(
-        "listed {} files in {} ms",
-        listed.entries.len(),
-        listing_started.elapsed().as_millis()
-    );
-    run.note(line);
+    let changes = match &source.baseline {
+        Some((base, _)) => {
+            let (changes, long) =
+                checkout::tree_changes(&source.cache, base, &source.revision).map_err(git_stop)?;
+            if long > 0 {
+                run.note(format_args!(
+                    "left out {} changed paths of {} bytes or longer",
+                    long,
+                    checkout::MAX_PATH_BYTES
+                ));
+            }
+            Some(changes)
+        }
+        None => None,
+    };
+    let listed = list_tree(run, source, &scan_path, changes.as_deref())?;
     let mut left_out: HashSet<String> = listed
         .over_budget
         .iter()
@@ -149,7 +157,10 @@ pub fn prepare(run: &mut JobRun, source: &Source, tasks: &[Planned]) -> Step<Fil
         .collect();
     let needs_checkout = tasks.iter().any(Planned::needs_checkout);
     let (files, file_count, covered) = match &source.baseline {
-        Some((base, _)) => changed(run, source, base, &listed.entries, &mut left_out)?,
+        Some((base, _)) => {
+            let changes = changes.as_deref().unwrap_or_default();
+            changed(run, base, changes, &listed.entries, &mut left_out)
+        }
         None => {
             run.note(format_args!("full scan: {} files", listed.entries.len()));
             let all = if needs_checkout {
@@ -226,14 +237,16 @@ fn not_a_directory(scan_path: &str, revision: &str) -> Stop {
 /// deleted).
 fn changed(
     run: &mut JobRun,
-    source: &Source,
     base: &str,
+    changes: &[Change],
     tree: &[TreeEntry],
     left_out: &mut HashSet<String>,
-) -> Step<(Vec<String>, usize, Option<HashSet<String>>)> {
-    let (cache, revision) = (&source.cache, &source.revision);
-    let mut changed = checkout::changed_files(cache, base, revision).map_err(git_stop)?;
-    changed.retain(|path| !left_out.contains(path));
+) -> (Vec<String>, usize, Option<HashSet<String>>) {
+    let changed: Vec<String> = changes
+        .iter()
+        .filter(|change| !change.deleted && !left_out.contains(&change.path))
+        .map(|change| change.path.clone())
+        .collect();
     let changed = checkout::within_scan_path(changed, run.project.scan_path.as_str());
     // Tools get regular files only, as in a full scan: a symlink may point anywhere.
     let (regular, links) = checkout::regular_files(changed.clone(), tree);
@@ -248,13 +261,16 @@ fn changed(
             some_of(&links)
         ));
     }
-    let deleted = checkout::deleted_files(cache, base, revision).map_err(git_stop)?;
+    let deleted = changes
+        .iter()
+        .filter(|change| change.deleted)
+        .map(|change| change.path.clone());
     let count = regular.len();
-    Ok((
+    (
         regular,
         count,
         Some(changed.into_iter().chain(deleted).collect()),
-    ))
+    )
 }
 
 /// Writes the files the tools get into the job's workspace, and keeps only those that are
@@ -310,29 +326,72 @@ fn check_out(
 }
 
 /// The revision's files below the scan path that the scan takes, within the server's limits
-/// (`checkout::scan_tree`). What it leaves out goes to the job log; a revision with more files
-/// than a scan takes fails the job.
-fn list_tree(run: &mut JobRun, source: &Source, scan_path: &str) -> Step<Arc<checkout::Tree>> {
+/// (`checkout::scan_tree`): a listing kept from an earlier scan, one derived from the
+/// baseline's kept listing and the `changes` since, or a new one. What it leaves out goes to
+/// the job log; a revision with more files than a scan takes fails the job.
+fn list_tree(
+    run: &mut JobRun,
+    source: &Source,
+    scan_path: &str,
+    changes: Option<&[Change]>,
+) -> Step<Arc<checkout::Tree>> {
+    let started = std::time::Instant::now();
     let limits = run.shared.limits;
     let prefix = scan_path.trim_start_matches('/');
-    let key = ListingKey {
+    let key = |revision: &str| ListingKey {
         repo: run.repo.id,
-        revision: source.revision.clone(),
+        revision: revision.to_string(),
         prefix: prefix.to_string(),
     };
-    let tree = run
-        .shared
-        .listings
-        .get_or_list(key, || {
-            checkout::scan_tree(
-                &source.cache,
-                &source.revision,
-                prefix,
-                limits.max_scan_files,
-                limits.max_scan_bytes,
-            )
-        })
-        .map_err(|error| tree_stop(error, scan_path))?;
+    let listings = &run.shared.listings;
+    let derived = match (
+        listings.find(&key(&source.revision)),
+        &source.baseline,
+        changes,
+    ) {
+        (Some(kept), _, _) => Some((kept, "kept from an earlier scan")),
+        (None, Some((base, _)), Some(changes)) => match listings.find(&key(base)) {
+            Some(base_tree) => {
+                let bounds = Bounds {
+                    max_files: limits.max_scan_files,
+                    max_bytes: limits.max_scan_bytes,
+                };
+                listings::derive(&base_tree, changes, prefix, bounds, |blobs| {
+                    checkout::blob_sizes(&source.cache, blobs)
+                })
+                .map_err(git_stop)?
+                .map(|tree| {
+                    let tree = Arc::new(tree);
+                    listings.keep(key(&source.revision), tree.clone());
+                    (tree, "from the baseline's and the changes")
+                })
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let (tree, how) = match derived {
+        Some(found) => found,
+        None => {
+            let tree = listings
+                .get_or_list(key(&source.revision), || {
+                    checkout::scan_tree(
+                        &source.cache,
+                        &source.revision,
+                        prefix,
+                        limits.max_scan_files,
+                        limits.max_scan_bytes,
+                    )
+                })
+                .map_err(|error| tree_stop(error, scan_path))?;
+            (tree, "with git ls-tree")
+        }
+    };
+    run.note(format_args!(
+        "listed {} files in {} ms ({how})",
+        tree.entries.len(),
+        started.elapsed().as_millis()
+    ));
     if tree.long_paths > 0 {
         let mut named = tree.long_path_examples.join(", ");
         if tree.long_paths > tree.long_path_examples.len() {
