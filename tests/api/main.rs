@@ -19,3 +19,4 @@ mod scan_history;
 mod scans;
 mod startup;
 mod status_page;
+mod webhooks_in;
