@@ -17,6 +17,7 @@ mod records;
 mod result_cache;
 mod scan_history;
 mod scans;
+mod schedules;
 mod startup;
 mod status_page;
 mod webhooks_in;
