@@ -663,3 +663,26 @@ fn a_follow_up_left_without_an_unfinished_job_starts_at_start_up() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(job_list(&app, &world.project_path()).len(), 1);
 }
+
+#[test]
+fn a_push_of_the_head_a_running_job_then_scans_starts_no_second_scan() {
+    let app = TestApp::spawn_with_tools(&tools(&[("sleeper", r#"["sleep", "3"]"#, "")]));
+    let (world, project, _) = slow_world(&app);
+    let hook = make_hook(&app, &world);
+    let payload = github_push("refs/heads/main", &head(&world), "x");
+    let (_, first) = github(&hook, "push", "h-1", &payload);
+    let first = first["data"]["projects"][0]["job_id"].as_i64().unwrap();
+    app.wait_for_detail(&project, first, WAIT, |detail| detail["state"] == 1);
+    // The forge sends the same head again (say, a second hook event): owed, but already scanned
+    // once the running job stores its results at that head.
+    let (_, again) = github(&hook, "push", "h-2", &payload);
+    assert_eq!(again["data"]["projects"][0]["action"], "follow_up");
+    let detail = app.wait_for_job(&project, first, WAIT);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(
+        job_list(&app, &project).len(),
+        1,
+        "the same head was scanned twice"
+    );
+}
