@@ -100,6 +100,11 @@ pub async fn put_schedule(
         let incr_scan = fields.optional_bool("incr_scan").unwrap_or(true);
         let is_enabled = fields.optional_bool("enabled").unwrap_or(true);
         let cron = match schedule::parse_cron(&cron_text) {
+            // An expression no date matches (`0 0 30 2 *`) would never run.
+            Ok(cron) if schedule::next_run(&cron, now, tz).is_none() => {
+                fields.reject("cron", "the expression matches no date");
+                None
+            }
             Ok(cron) => Some(cron),
             Err(message) if !cron_text.is_empty() => {
                 fields.reject("cron", message);

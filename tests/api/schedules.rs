@@ -72,7 +72,14 @@ fn a_bad_cron_expression_is_a_400_naming_cron() {
     let app = TestApp::spawn();
     let world = World::build(&app);
     let project = world.project_path();
-    for cron in ["61 * * * *", "0 0 3 * * *", "0 3 * *", "every day", ""] {
+    for cron in [
+        "61 * * * *",
+        "0 0 3 * * *",
+        "0 3 * *",
+        "every day",
+        "0 0 30 2 *",
+        "",
+    ] {
         let reply = put_schedule(&app, &project, json!({"cron": cron})).expect(400);
         assert_eq!(
             reply.invalid_fields(),
