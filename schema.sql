@@ -300,3 +300,59 @@ CREATE TABLE IF NOT EXISTS job_issues (
     column_no INTEGER NOT NULL,
     PRIMARY KEY (job_id, issue_id)
 ) WITHOUT ROWID;
+
+-- Push webhooks in (issue 10): at most one per repository. `hook_key` is the random id in the
+-- hook's URL; `secret` is kept as given, since checking a forge's HMAC needs it (the file is
+-- mode 0600). Deleting the hook removes the row; its deliveries go with it.
+CREATE TABLE IF NOT EXISTS repo_hooks (
+    id           INTEGER PRIMARY KEY,
+    repo_id      INTEGER NOT NULL UNIQUE REFERENCES repos (id),
+    hook_key     TEXT    NOT NULL UNIQUE,
+    secret       TEXT    NOT NULL,
+    creator_id   INTEGER NOT NULL REFERENCES users (id),
+    created_time TEXT    NOT NULL
+);
+
+-- Deliveries a hook accepted (signature good), with the answer given: a retried delivery
+-- (same forge delivery id) gets the same answer and starts nothing.
+CREATE TABLE IF NOT EXISTS hook_deliveries (
+    id            INTEGER PRIMARY KEY,
+    hook_id       INTEGER NOT NULL REFERENCES repo_hooks (id) ON DELETE CASCADE,
+    delivery_id   TEXT    NOT NULL,
+    forge         TEXT    NOT NULL,
+    event         TEXT    NOT NULL,
+    summary       TEXT    NOT NULL,
+    answer        TEXT    NOT NULL,  -- the envelope's data, JSON
+    received_time TEXT    NOT NULL,
+    UNIQUE (hook_id, delivery_id)
+);
+
+-- A push arrived while a job of the project ran: one more incremental scan is owed when the
+-- unfinished jobs are done (src/hooks/mod.rs). `head` is the pushed commit, so a job that
+-- already scanned it settles the debt without a new scan.
+CREATE TABLE IF NOT EXISTS scan_followups (
+    project_id     INTEGER PRIMARY KEY REFERENCES projects (id),
+    head           TEXT,
+    created_from   TEXT    NOT NULL,
+    creator        TEXT    NOT NULL,
+    creator_id     INTEGER NOT NULL REFERENCES users (id),
+    requested_time TEXT    NOT NULL
+);
+
+-- Scheduled scans (issue 10): one per project, a 5-field cron read in the server's
+-- --tz-offset. `next_run_time` is the next slot (UTC); a server that was down runs a missed
+-- slot once, then computes the next one from the present.
+CREATE TABLE IF NOT EXISTS project_schedules (
+    project_id      INTEGER PRIMARY KEY REFERENCES projects (id),
+    cron            TEXT    NOT NULL,
+    incr_scan       INTEGER NOT NULL DEFAULT 1 CHECK (incr_scan IN (0, 1)),
+    is_enabled      INTEGER NOT NULL DEFAULT 1 CHECK (is_enabled IN (0, 1)),
+    -- Why the scheduler turned it off, e.g. after 10 scans failed in git; cleared by a PUT.
+    disabled_reason TEXT,
+    next_run_time   TEXT,
+    last_run_time   TEXT,
+    last_job_id     INTEGER REFERENCES jobs (id),
+    creator_id      INTEGER NOT NULL REFERENCES users (id),
+    modified_time   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS project_schedules_due ON project_schedules (is_enabled, next_run_time);

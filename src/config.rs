@@ -205,6 +205,10 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     /// How much of a repository one scan takes.
     pub limits: ScanLimits,
+    /// The scheduler's "now": real time, except in tests, which move it on instead of waiting
+    /// for cron slots. Not a setting.
+    #[doc(hidden)]
+    pub schedule_clock: crate::schedule::Clock,
 }
 
 /// How much of a repository one scan takes, whatever the repository holds.
@@ -296,6 +300,7 @@ impl Config {
             metrics_bind: args.metrics_bind.filter(|bind| !bind.is_empty()),
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
             limits,
+            schedule_clock: crate::schedule::Clock::default(),
         })
     }
 

@@ -26,6 +26,8 @@ pub enum AuthFailure {
     TokenHasSpaces,
     UnknownToken,
     Inactive,
+    /// A webhook delivery without a valid signature (or token) for its hook.
+    BadSignature,
 }
 
 impl AuthFailure {
@@ -36,6 +38,7 @@ impl AuthFailure {
             AuthFailure::TokenHasSpaces => "认证令牌字符串不应该包含空格（无效的认证令牌HTTP头）。",
             AuthFailure::UnknownToken => "认证令牌无效。",
             AuthFailure::Inactive => "用户未激活或者已删除。",
+            AuthFailure::BadSignature => "webhook signature missing or wrong for this hook",
         }
     }
 }

@@ -13,9 +13,11 @@ pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod git;
+pub mod hooks;
 pub mod metrics;
 pub mod sandbox;
 pub mod scan;
+pub mod schedule;
 pub mod web;
 
 use std::fs;
@@ -35,6 +37,7 @@ use crate::db::Pool;
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::scan::{ScanPool, ScanQueue};
+use crate::schedule::Scheduler;
 
 /// What every handler can reach: the database pool, the settings, the known tools and the scan
 /// queue.
@@ -53,6 +56,7 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     state: aw::Data<AppState>,
     scan_pool: ScanPool,
+    scheduler: Scheduler,
 }
 
 impl Application {
@@ -88,6 +92,14 @@ impl Application {
         };
         let metrics = Arc::new(Metrics::new(&config.data_dir));
         let scan_pool = ScanPool::start(pool.clone(), &config, catalog.clone(), metrics.clone())?;
+        // After the pool re-queued interrupted jobs: the scheduler first settles follow-ups owed
+        // to pushes, then runs schedules (a slot missed while down runs once).
+        let scheduler = Scheduler::start(
+            pool.clone(),
+            scan_pool.queue(),
+            config.tz_offset,
+            config.schedule_clock.clone(),
+        )?;
         log::info!(
             "codepup listening on http://{} with data in {}",
             listener.local_addr()?,
@@ -107,6 +119,7 @@ impl Application {
                 metrics,
             }),
             scan_pool,
+            scheduler,
         })
     }
 
@@ -159,6 +172,7 @@ impl Application {
             http: server.listen(self.listener)?.run(),
             metrics,
             scan_pool: self.scan_pool,
+            scheduler: self.scheduler,
             grace: self.state.config.shutdown_grace,
         })
     }
@@ -211,6 +225,7 @@ struct Serving {
     http: Server,
     metrics: Option<Server>,
     scan_pool: ScanPool,
+    scheduler: Scheduler,
     grace: std::time::Duration,
 }
 
@@ -228,9 +243,14 @@ impl Serving {
         if let Some(handle) = metrics {
             handle.stop(false).await;
         }
-        let (scan_pool, grace) = (self.scan_pool, self.grace);
-        // Waiting for jobs blocks: off the event loop.
-        let _ = actix_web::rt::task::spawn_blocking(move || scan_pool.shutdown(grace)).await;
+        let (scan_pool, scheduler, grace) = (self.scan_pool, self.scheduler, self.grace);
+        // Waiting for jobs blocks: off the event loop. The scheduler stops before the pool, so
+        // it queues nothing into a draining engine.
+        let _ = actix_web::rt::task::spawn_blocking(move || {
+            scheduler.shutdown();
+            scan_pool.shutdown(grace)
+        })
+        .await;
         served
     }
 }

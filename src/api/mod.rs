@@ -4,6 +4,7 @@
 
 pub mod blocking;
 pub mod findings;
+pub mod hooks;
 pub mod jobs;
 pub mod ops;
 pub mod orgs;
@@ -11,6 +12,7 @@ pub mod projects;
 pub mod query;
 pub mod repos;
 pub mod scans;
+pub mod schedules;
 pub mod schemes;
 pub mod tasks;
 pub mod teams;
@@ -71,7 +73,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         )
                         .service(web::scope("/orgs").configure(org_routes)),
                 )
-                .service(web::scope("/orgs").configure(org_routes)),
+                .service(web::scope("/orgs").configure(org_routes))
+                // Forges deliver here, without a token: the signature is the credential.
+                .service(
+                    resource("/hooks/{hook_key}/").route(web::post().to(hooks::receive_delivery)),
+                ),
         );
     }
     cfg.service(
@@ -197,7 +203,19 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
         resource(&format!("{JOB}/tasks/{{task_id:\\d+}}/log/"))
             .route(web::get().to(jobs::get_task_log)),
     )
-    .service(resource(&format!("{JOB}/sarif/")).route(web::get().to(findings::get_job_sarif)));
+    .service(resource(&format!("{JOB}/sarif/")).route(web::get().to(findings::get_job_sarif)))
+    // Push webhooks in and scheduled scans (issue 10).
+    .service(
+        resource(&format!("{REPO}/webhook/"))
+            .route(web::get().to(hooks::get_repo_hook))
+            .route(web::post().to(hooks::create_repo_hook))
+            .route(web::delete().to(hooks::delete_repo_hook)),
+    )
+    .service(
+        resource(&format!("{PROJECT}/schedule/"))
+            .route(web::get().to(schedules::get_schedule))
+            .route(web::put().to(schedules::put_schedule)),
+    );
 }
 
 /// A resource whose unlisted methods answer 405 with the envelope.
@@ -352,6 +370,11 @@ impl Links {
         Links {
             root: format!("{}://{}{prefix}", info.scheme(), info.host()),
         }
+    }
+
+    /// The URL a forge delivers a repository's pushes to.
+    pub(crate) fn hook(&self, hook_key: &str) -> String {
+        format!("{}/hooks/{hook_key}/", self.root)
     }
 
     /// The URL of a task's plain-text log (`.../jobs/<id>/tasks/<id>/log/`), which TCA's

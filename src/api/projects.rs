@@ -471,12 +471,11 @@ fn project_view(
         ))
     })?;
     let repo_json = repo_view(conn, repo, team, tz)?;
-    Ok(views::project(
-        project,
-        &repo_json,
-        &views::scheme(&scheme, tz),
-        tz,
-    ))
+    let mut view = views::project(project, &repo_json, &views::scheme(&scheme, tz), tz);
+    // The schedule, and why the scheduler turned it off if it did (issue 10).
+    let schedule = db::schedules::get(conn, project.id)?;
+    view["scan_schedule"] = crate::api::schedules::schedule_view(schedule.as_ref(), tz);
+    Ok(view)
 }
 
 /// The projects the caller may see, across orgs and teams, each with whether the caller may

@@ -4,12 +4,14 @@
 
 pub mod access;
 pub mod findings;
+pub mod hooks;
 pub mod jobs;
 pub mod orgs;
 pub mod projects;
 pub mod repos;
 pub mod results;
 pub mod scans;
+pub mod schedules;
 pub mod schemes;
 pub mod tasks;
 pub mod teams;

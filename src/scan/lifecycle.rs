@@ -45,6 +45,8 @@ fn after_close(shared: &Shared, job_id: JobId) {
 pub fn closed(shared: &Shared, job_id: JobId, result_code: i64) {
     shared.metrics.job_closed(result_code);
     after_close(shared, job_id);
+    // A push that came while the job ran is owed one more scan (issue 10).
+    crate::hooks::after_job_closed(shared, job_id);
 }
 
 /// Revokes a job that is not CLOSED. Returns whether this call closed it.

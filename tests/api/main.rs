@@ -24,5 +24,7 @@ mod result_cache;
 mod scan_history;
 mod scans;
 mod scans_create;
+mod schedules;
 mod startup;
 mod status_page;
+mod webhooks_in;

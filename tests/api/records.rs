@@ -488,7 +488,9 @@ fn projects_check_the_branch_are_idempotent_and_nest_repo_and_scheme() {
             "created_from",
             "creator",
             "scm_initial_revision",
-            "created_time"
+            "created_time",
+            // codepup's: the project's schedule (issue 10).
+            "scan_schedule"
         ]
     );
     assert_eq!(first.data()["repo"]["id"], world.repo_id);
