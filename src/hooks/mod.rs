@@ -175,6 +175,11 @@ pub fn resume_followups(conn: &mut Connection) -> rusqlite::Result<usize> {
     let tx = db::begin(conn)?;
     let mut started = 0;
     for project_id in db::hooks::followup_projects(&tx)? {
+        // A job re-queued by this start is the one the mark waits for, whether a worker took
+        // it already or not: its close settles the mark.
+        if !db::hooks::unfinished_states(&tx, project_id)?.is_empty() {
+            continue;
+        }
         if settle(&tx, project_id, None)?.is_some() {
             started += 1;
         }
