@@ -147,13 +147,15 @@ CREATE TABLE IF NOT EXISTS file_results (
     PRIMARY KEY (repo_id, analyzer, path, blob)
 ) WITHOUT ROWID;
 
--- The cached results each project's last stored scan used, one per analyzer and path: what keeps
--- a `file_results` row alive. A row no project refers to any more is deleted with the reference.
+-- The cached results each project's last stored scan used, one per analyzer and path, with a
+-- copy of the result (a scan of the project reads its own rows alone): what keeps a
+-- `file_results` row alive. A row no project refers to any more is deleted with the reference.
 CREATE TABLE IF NOT EXISTS project_file_results (
     project_id INTEGER NOT NULL REFERENCES projects (id),
     analyzer   TEXT    NOT NULL,
     path       TEXT    NOT NULL,
     blob       TEXT    NOT NULL,
+    result     TEXT    NOT NULL,
     PRIMARY KEY (project_id, analyzer, path)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS project_file_results_key ON project_file_results (analyzer, path, blob);

@@ -15,25 +15,21 @@ pub struct Scope<'a> {
     pub analyzer: &'a str,
 }
 
-/// The project's references, a row at a time: path, blob id, and the cached result when the
-/// cache still holds it.
+/// The project's references, a row at a time: path, blob id and result.
 pub fn for_each_of_project(
     conn: &Connection,
     scope: Scope<'_>,
-    mut each: impl FnMut(&str, &str, Option<&str>),
+    mut each: impl FnMut(&str, &str, &str),
 ) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.path, r.blob, f.result FROM project_file_results r
-         LEFT JOIN file_results f
-           ON f.repo_id = ?1 AND f.analyzer = r.analyzer AND f.path = r.path AND f.blob = r.blob
-         WHERE r.project_id = ?2 AND r.analyzer = ?3",
+        "SELECT path, blob, result FROM project_file_results WHERE project_id = ?1 AND analyzer = ?2",
     )?;
-    let mut rows = stmt.query(params![scope.repo_id.0, scope.project_id.0, scope.analyzer])?;
+    let mut rows = stmt.query(params![scope.project_id.0, scope.analyzer])?;
     while let Some(row) = rows.next()? {
         each(
             row.get_ref(0)?.as_str()?,
             row.get_ref(1)?.as_str()?,
-            row.get_ref(2)?.as_str_or_null()?,
+            row.get_ref(2)?.as_str()?,
         );
     }
     Ok(())
@@ -87,16 +83,18 @@ pub fn forget<'p>(
     Ok(())
 }
 
-/// Makes the project refer to `path` at `blob`, storing `result` for it when given (in place of
-/// one the cache holds but the analyzer could not read back).
+/// Makes the project refer to `path` at `blob` with `result`, also storing it in the
+/// repository's cache when `fresh` (in place of one the cache holds but the analyzer could not
+/// read back).
 pub fn refer(
     conn: &Connection,
     scope: Scope<'_>,
     path: &str,
     blob: &str,
-    result: Option<&str>,
+    result: &str,
+    fresh: bool,
 ) -> rusqlite::Result<()> {
-    if let Some(result) = result {
+    if fresh {
         conn.prepare_cached(
             "INSERT OR REPLACE INTO file_results (repo_id, analyzer, path, blob, result)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -104,10 +102,16 @@ pub fn refer(
         .execute(params![scope.repo_id.0, scope.analyzer, path, blob, result])?;
     }
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO project_file_results (project_id, analyzer, path, blob)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO project_file_results (project_id, analyzer, path, blob, result)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![scope.project_id.0, scope.analyzer, path, blob])?;
+    .execute(params![
+        scope.project_id.0,
+        scope.analyzer,
+        path,
+        blob,
+        result
+    ])?;
     Ok(())
 }
 
@@ -141,7 +145,7 @@ mod tests {
                 project_id: ProjectId(1),
                 analyzer,
             };
-            refer(&conn, scope, "a.rs", "abc", Some("x")).unwrap();
+            refer(&conn, scope, "a.rs", "abc", "x", true).unwrap();
         }
         assert_eq!(prune_other_analyzers(&conn, &["codecount@1"]).unwrap(), 4);
         let left: Vec<String> = conn

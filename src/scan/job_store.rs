@@ -83,7 +83,7 @@ pub trait JobStore: Send + Sync {
     fn cached_results(
         &self,
         scope: results::Scope<'_>,
-        each: &mut dyn FnMut(&str, &str, Option<&str>),
+        each: &mut dyn FnMut(&str, &str, &str),
     ) -> StoreResult<()>;
     /// What the repository's result cache holds for each of `entries`, by index.
     fn shared_results(
@@ -273,7 +273,7 @@ impl JobStore for SqliteStore {
     fn cached_results(
         &self,
         scope: results::Scope<'_>,
-        each: &mut dyn FnMut(&str, &str, Option<&str>),
+        each: &mut dyn FnMut(&str, &str, &str),
     ) -> StoreResult<()> {
         Ok(results::for_each_of_project(&*self.conn()?, scope, each)?)
     }

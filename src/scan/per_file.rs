@@ -18,8 +18,9 @@ pub struct CacheUpdate<'t> {
     pub scope: Scope<'t>,
     /// References that go: the path is gone from the tree or now holds another blob.
     pub removed: Vec<String>,
-    /// Files whose result another project already stored: only a reference is added.
-    pub shared: Vec<&'t TreeEntry>,
+    /// Files whose result another project already stored, with that result: only a reference
+    /// is added.
+    pub shared: Vec<(&'t TreeEntry, String)>,
     /// Files read and analysed anew, with their result.
     pub fresh: Vec<(&'t TreeEntry, Fresh)>,
 }
@@ -42,8 +43,9 @@ impl CacheUpdate<'_> {
         findings: &[(Finding, String, Option<String>)],
     ) -> rusqlite::Result<()> {
         results::forget(conn, self.scope, self.removed.iter().map(String::as_str))?;
-        for entry in &self.shared {
-            results::refer(conn, self.scope, &entry.path, &entry.blob.to_string(), None)?;
+        for (entry, result) in &self.shared {
+            let blob = entry.blob.to_string();
+            results::refer(conn, self.scope, &entry.path, &blob, result, false)?;
         }
         for (entry, result) in &self.fresh {
             let blob = entry.blob.to_string();
@@ -55,7 +57,7 @@ impl CacheUpdate<'_> {
                     encoded.as_str()
                 }
             };
-            results::refer(conn, self.scope, &entry.path, &blob, Some(text))?;
+            results::refer(conn, self.scope, &entry.path, &blob, text, true)?;
         }
         Ok(())
     }
@@ -109,11 +111,9 @@ pub fn lookup<'t>(
         scope,
         &mut |path, blob, result| match position(tree, path) {
             Some(at) if tree[at].blob.is(blob) => {
-                if let (Some(result), true) = (result, wanted(&tree[at])) {
-                    if hit(&tree[at], result) {
-                        hits += 1;
-                        settled[at] = true;
-                    }
+                if wanted(&tree[at]) && hit(&tree[at], result) {
+                    hits += 1;
+                    settled[at] = true;
                 }
             }
             _ => removed.push(path.to_string()),
@@ -130,7 +130,7 @@ pub fn lookup<'t>(
     store.shared_results(scope, &unsettled, &mut |index, result| {
         if hit(unsettled[index], result) {
             found[index] = true;
-            shared.push(unsettled[index]);
+            shared.push((unsettled[index], result.to_string()));
         }
     })?;
     hits += shared.len();
