@@ -134,21 +134,7 @@ fn baseline(run: &mut JobRun, cache: &Path) -> Step<Option<(String, JobId)>> {
 /// checks out what command tools need.
 pub fn prepare(run: &mut JobRun, source: &Source, tasks: &[Planned]) -> Step<Files> {
     let scan_path = run.project.scan_path.as_str().to_string();
-    let changes = match &source.baseline {
-        Some((base, _)) => {
-            let (changes, long) =
-                checkout::tree_changes(&source.cache, base, &source.revision).map_err(git_stop)?;
-            if long > 0 {
-                run.note(format_args!(
-                    "left out {} changed paths of {} bytes or longer",
-                    long,
-                    checkout::MAX_PATH_BYTES
-                ));
-            }
-            Some(changes)
-        }
-        None => None,
-    };
+    let changes = changes_since_baseline(run, source)?;
     let listed = list_tree(run, source, &scan_path, changes.as_deref())?;
     let mut left_out: HashSet<String> = listed
         .over_budget
@@ -338,37 +324,12 @@ fn list_tree(
     let started = std::time::Instant::now();
     let limits = run.shared.limits;
     let prefix = scan_path.trim_start_matches('/');
-    let key = |revision: &str| ListingKey {
-        repo: run.repo.id,
-        revision: revision.to_string(),
-        prefix: prefix.to_string(),
-    };
+    let key = |revision: &str| listing_key(run, revision, prefix);
     let listings = &run.shared.listings;
-    let derived = match (
-        listings.find(&key(&source.revision)),
-        &source.baseline,
-        changes,
-    ) {
-        (Some(kept), _, _) => Some((kept, "kept from an earlier scan")),
-        (None, Some((base, _)), Some(changes)) => match listings.find(&key(base)) {
-            Some(base_tree) => {
-                let bounds = Bounds {
-                    max_files: limits.max_scan_files,
-                    max_bytes: limits.max_scan_bytes,
-                };
-                listings::derive(&base_tree, changes, prefix, bounds, |blobs| {
-                    checkout::blob_sizes(&source.cache, blobs)
-                })
-                .map_err(git_stop)?
-                .map(|tree| {
-                    let tree = Arc::new(tree);
-                    listings.keep(key(&source.revision), tree.clone());
-                    (tree, "from the baseline's and the changes")
-                })
-            }
-            None => None,
-        },
-        _ => None,
+    let derived = match listings.find(&key(&source.revision)) {
+        Some(kept) => Some((kept, "kept from an earlier scan")),
+        None => derived(run, source, prefix, changes)?
+            .map(|tree| (tree, "from the baseline's and the changes")),
     };
     let (tree, how) = match derived {
         Some(found) => found,
@@ -392,6 +353,69 @@ fn list_tree(
         tree.entries.len(),
         started.elapsed().as_millis()
     ));
+    note_left_out(run, &tree);
+    Ok(tree)
+}
+
+/// Which kept listing is the job's repository's `revision` below `prefix`.
+fn listing_key(run: &JobRun, revision: &str, prefix: &str) -> ListingKey {
+    ListingKey {
+        repo: run.repo.id,
+        revision: revision.to_string(),
+        prefix: prefix.to_string(),
+    }
+}
+
+/// What changed since the baseline, for an incremental scan.
+fn changes_since_baseline(run: &mut JobRun, source: &Source) -> Step<Option<Vec<Change>>> {
+    let Some((base, _)) = &source.baseline else {
+        return Ok(None);
+    };
+    let (changes, long) =
+        checkout::tree_changes(&source.cache, base, &source.revision).map_err(git_stop)?;
+    if long > 0 {
+        run.note(format_args!(
+            "left out {long} changed paths of {} bytes or longer",
+            checkout::MAX_PATH_BYTES
+        ));
+    }
+    Ok(Some(changes))
+}
+
+/// The listing of an incremental scan's revision made from the baseline's kept listing and the
+/// `changes` since (kept in turn), or `None` when there is no such listing or it cannot be
+/// derived.
+fn derived(
+    run: &JobRun,
+    source: &Source,
+    prefix: &str,
+    changes: Option<&[Change]>,
+) -> Step<Option<Arc<checkout::Tree>>> {
+    let (Some((base, _)), Some(changes)) = (&source.baseline, changes) else {
+        return Ok(None);
+    };
+    let key = |revision: &str| listing_key(run, revision, prefix);
+    let listings = &run.shared.listings;
+    let Some(base_tree) = listings.find(&key(base)) else {
+        return Ok(None);
+    };
+    let bounds = Bounds {
+        max_files: run.shared.limits.max_scan_files,
+        max_bytes: run.shared.limits.max_scan_bytes,
+    };
+    let tree = listings::derive(&base_tree, changes, prefix, bounds, |blobs| {
+        checkout::blob_sizes(&source.cache, blobs)
+    })
+    .map_err(git_stop)?;
+    Ok(tree.map(|tree| {
+        let tree = Arc::new(tree);
+        listings.keep(key(&source.revision), tree.clone());
+        tree
+    }))
+}
+
+/// What the listing left out, for the job log.
+fn note_left_out(run: &mut JobRun, tree: &checkout::Tree) {
     if tree.long_paths > 0 {
         let mut named = tree.long_path_examples.join(", ");
         if tree.long_paths > tree.long_path_examples.len() {
@@ -422,11 +446,10 @@ fn list_tree(
             "left out {} to keep the scan within {} of files (--max-scan-bytes), largest \
              first: {}",
             files_count(named.len()),
-            format_size(limits.max_scan_bytes),
+            format_size(run.shared.limits.max_scan_bytes),
             name_some(&named, 5)
         ));
     }
-    Ok(tree)
 }
 
 fn tree_stop(error: checkout::TreeError, scan_path: &str) -> Stop {
