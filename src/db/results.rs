@@ -35,6 +35,15 @@ pub fn for_each_of_project(
     Ok(())
 }
 
+/// Whether the repository's cache holds any result of the analyzer (a repository nobody scanned
+/// with it yet needs no lookups).
+pub fn any(conn: &Connection, scope: Scope<'_>) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM file_results WHERE repo_id = ?1 AND analyzer = ?2)",
+    )?
+    .query_row(params![scope.repo_id.0, scope.analyzer], |row| row.get(0))
+}
+
 /// What the repository's cache holds for `path` at `blob`, whichever project stored it.
 pub fn lookup(
     conn: &Connection,

@@ -285,6 +285,9 @@ impl JobStore for SqliteStore {
         found: &mut dyn FnMut(usize, &str),
     ) -> StoreResult<()> {
         let conn = self.conn()?;
+        if entries.is_empty() || !results::any(&conn, scope)? {
+            return Ok(());
+        }
         for (index, entry) in entries.iter().enumerate() {
             if let Some(result) =
                 results::lookup(&conn, scope, &entry.path, &entry.blob.to_string())?
