@@ -12,11 +12,11 @@ use crate::auth::Caller;
 use crate::body::MAX_BODY_BYTES;
 use crate::clock;
 use crate::db;
-use crate::domain::hook::HookDelivery;
+use crate::domain::hook::{HookDelivery, RepoHook};
 use crate::domain::ids::RepoId;
 use crate::envelope;
 use crate::error::{AppError, AuthFailure};
-use crate::hooks::forge::{self, Event};
+use crate::hooks::forge::{self, Event, Push};
 use crate::hooks::{self, Requested};
 use crate::AppState;
 
@@ -127,13 +127,8 @@ pub async fn delete_repo_hook(
 /// (401: nothing is read from the body, nothing is written), then a retried delivery id gets
 /// the first answer again, then the event is acted on and the answer recorded, in one
 /// transaction.
-pub async fn receive_delivery(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    mut payload: web::Payload,
-) -> Result<HttpResponse, AppError> {
-    let hook_key = path.into_inner();
+/// The raw body, within the API's body limit (signatures are computed over the bytes as sent).
+async fn read_body(payload: &mut web::Payload) -> Result<Vec<u8>, AppError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|error| AppError::invalid("body", error.to_string()))?;
@@ -142,6 +137,59 @@ pub async fn receive_delivery(
         }
         body.extend_from_slice(&chunk);
     }
+    Ok(body)
+}
+
+/// Asks for a scan of every active project of the hook's repository on the pushed branch, and
+/// adds what became of each to `answer`. Returns the delivery's summary and whether a job
+/// started.
+fn answer_push(
+    tx: &rusqlite::Transaction<'_>,
+    hook: &RepoHook,
+    push: &Push,
+    answer: &mut Value,
+) -> Result<(String, bool), AppError> {
+    let trigger = hooks::push_trigger(tx, push.pusher.as_deref(), hook.creator_id)?;
+    let mut projects = Vec::new();
+    let mut said = Vec::new();
+    let mut has_started = false;
+    for project_id in db::hooks::active_projects_on_branch(tx, hook.repo_id, &push.branch)? {
+        let requested = hooks::request_scan(tx, project_id, &trigger, Some(&push.after))?;
+        has_started |= matches!(requested, Requested::Started(_));
+        said.push(format!(
+            "project {project_id} {} (job {})",
+            requested.action(),
+            requested.job_id()
+        ));
+        projects.push(json!({
+            "project_id": project_id,
+            "action": requested.action(),
+            "job_id": requested.job_id(),
+        }));
+    }
+    answer["branch"] = json!(push.branch);
+    answer["head"] = json!(push.after);
+    answer["creator"] = json!(trigger.creator);
+    let head: String = push.after.chars().take(12).collect();
+    let summary = if projects.is_empty() {
+        let why = format!("no active project on branch {}", push.branch);
+        answer["ignored"] = json!(why);
+        format!("push {} {head}: {why}", push.branch)
+    } else {
+        answer["projects"] = Value::Array(projects);
+        format!("push {} {head}: {}", push.branch, said.join(", "))
+    };
+    Ok((summary, has_started))
+}
+
+pub async fn receive_delivery(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let hook_key = path.into_inner();
+    let body = read_body(&mut payload).await?;
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
@@ -195,38 +243,9 @@ pub async fn receive_delivery(
                 format!("ignored: {why}")
             }
             Event::Push(push) => {
-                let trigger = hooks::push_trigger(&tx, push.pusher.as_deref(), hook.creator_id)?;
-                let mut projects = Vec::new();
-                let mut said = Vec::new();
-                for project_id in
-                    db::hooks::active_projects_on_branch(&tx, hook.repo_id, &push.branch)?
-                {
-                    let requested =
-                        hooks::request_scan(&tx, project_id, &trigger, Some(&push.after))?;
-                    has_started |= matches!(requested, Requested::Started(_));
-                    said.push(format!(
-                        "project {project_id} {} (job {})",
-                        requested.action(),
-                        requested.job_id()
-                    ));
-                    projects.push(json!({
-                        "project_id": project_id,
-                        "action": requested.action(),
-                        "job_id": requested.job_id(),
-                    }));
-                }
-                answer["branch"] = json!(push.branch);
-                answer["head"] = json!(push.after);
-                answer["creator"] = json!(trigger.creator);
-                let head: String = push.after.chars().take(12).collect();
-                if projects.is_empty() {
-                    let why = format!("no active project on branch {}", push.branch);
-                    answer["ignored"] = json!(why);
-                    format!("push {} {head}: {why}", push.branch)
-                } else {
-                    answer["projects"] = Value::Array(projects);
-                    format!("push {} {head}: {}", push.branch, said.join(", "))
-                }
+                let (summary, started) = answer_push(&tx, &hook, &push, &mut answer)?;
+                has_started = started;
+                summary
             }
         };
         let record = HookDelivery {
