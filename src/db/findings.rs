@@ -90,54 +90,69 @@ const EMPTY_STAGING: &str = "DELETE FROM temp.scan_findings; DELETE FROM temp.sc
 
 fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Recorded> {
     let now = clock::now_stored();
-    let project_id = scan.project_id.0;
-    let scan_id = scan.scan_id.map(|id| id.0);
-    let job_id = scan.job_id.0;
+    stage(conn, scan)?;
+    let seen: i64 = conn.query_row("SELECT COUNT(*) FROM temp.scan_findings", [], |row| {
+        row.get(0)
+    })?;
+    let reopened = update_seen(conn, scan, &now)?;
+    let opened = open_new(conn, scan, &now)?;
+    let fixed = fix_unseen(conn, scan, &now)?;
+    Ok(Recorded {
+        opened,
+        reopened,
+        fixed,
+        seen: seen as usize,
+    })
+}
+
+/// Fills the staging tables: the scan's findings, the tools that ran, the paths of its
+/// coverage.
+fn stage(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<()> {
     conn.execute_batch(EMPTY_STAGING)?;
     // In fingerprint order, so the table is built by appending and read in the order of the
     // project's fingerprint index; of equal fingerprints the first reported comes first and wins.
     let mut order: Vec<usize> = (0..scan.findings.len()).collect();
     order.sort_by(|&a, &b| scan.findings[a].1.cmp(&scan.findings[b].1));
-    {
-        let mut stage = conn.prepare_cached(
-            "INSERT OR IGNORE INTO temp.scan_findings (fingerprint, seq, tool, rule, path, line,
-                 column_no, severity, category, message, author)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        for seq in order {
-            let (finding, fingerprint, author) = &scan.findings[seq];
-            stage.execute(params![
-                fingerprint,
-                seq as i64,
-                finding.tool,
-                finding.rule,
-                finding.path,
-                finding.line,
-                finding.column,
-                finding.severity as i64,
-                finding.category,
-                finding.message,
-                author
-            ])?;
-        }
-        let mut tool =
-            conn.prepare_cached("INSERT OR IGNORE INTO temp.scan_tools (tool) VALUES (?1)")?;
-        for name in scan.tools {
-            tool.execute([name])?;
-        }
-        if let Coverage::Files(paths) | Coverage::AllBut(paths) = &scan.coverage {
-            let mut path =
-                conn.prepare_cached("INSERT OR IGNORE INTO temp.scan_paths (path) VALUES (?1)")?;
-            for name in paths.iter() {
-                path.execute([name])?;
-            }
+    let mut stage = conn.prepare_cached(
+        "INSERT OR IGNORE INTO temp.scan_findings (fingerprint, seq, tool, rule, path, line,
+             column_no, severity, category, message, author)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for seq in order {
+        let (finding, fingerprint, author) = &scan.findings[seq];
+        stage.execute(params![
+            fingerprint,
+            seq as i64,
+            finding.tool,
+            finding.rule,
+            finding.path,
+            finding.line,
+            finding.column,
+            finding.severity as i64,
+            finding.category,
+            finding.message,
+            author
+        ])?;
+    }
+    let mut tool =
+        conn.prepare_cached("INSERT OR IGNORE INTO temp.scan_tools (tool) VALUES (?1)")?;
+    for name in scan.tools {
+        tool.execute([name])?;
+    }
+    if let Coverage::Files(paths) | Coverage::AllBut(paths) = &scan.coverage {
+        let mut path =
+            conn.prepare_cached("INSERT OR IGNORE INTO temp.scan_paths (path) VALUES (?1)")?;
+        for name in paths.iter() {
+            path.execute([name])?;
         }
     }
-    let seen: i64 = conn.query_row("SELECT COUNT(*) FROM temp.scan_findings", [], |row| {
-        row.get(0)
-    })?;
-    // Known findings seen again, in issue id order, so that updating and linking them walk the
-    // tables in order.
+    Ok(())
+}
+
+/// Known findings seen again take their place as seen now, fixed ones reopen, and each is
+/// linked to the job. Returns how many reopened.
+fn update_seen(conn: &Connection, scan: &ScanFindings<'_>, now: &str) -> rusqlite::Result<usize> {
+    // In issue id order, so that updating and linking them walk the tables in order.
     conn.prepare_cached(
         "INSERT INTO temp.scan_matches (issue_id, line, column_no, severity, message, reopen)
          SELECT i.id, t.line, t.column_no, t.severity, t.message, i.state = 2
@@ -145,14 +160,13 @@ fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result
          JOIN issues i ON i.project_id = ?1 AND i.fingerprint = t.fingerprint
          ORDER BY i.id",
     )?
-    .execute([project_id])?;
+    .execute([scan.project_id.0])?;
     let reopened: i64 = conn.query_row(
         "SELECT COUNT(*) FROM temp.scan_matches WHERE reopen",
         [],
         |row| row.get(0),
     )?;
-    // Their place as seen now; fixed ones reopen. Only the rare changes of the indexed columns
-    // (state, severity) touch the state index.
+    // Only the rare changes of the indexed columns (state, severity) touch the state index.
     conn.prepare_cached(
         "UPDATE issues SET line = m.line, column_no = m.column_no, message = m.message,
              revision = ?1, modified_time = ?2
@@ -173,8 +187,13 @@ fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result
         "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no)
          SELECT ?1, issue_id, line, column_no FROM temp.scan_matches ORDER BY issue_id",
     )?
-    .execute([job_id])?;
-    // New ones open, in the order the scan reported them, and are linked.
+    .execute([scan.job_id.0])?;
+    Ok(reopened as usize)
+}
+
+/// New findings open, in the order the scan reported them, and are linked to the job. Returns
+/// how many opened.
+fn open_new(conn: &Connection, scan: &ScanFindings<'_>, now: &str) -> rusqlite::Result<usize> {
     let last_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM issues", [], |row| {
         row.get(0)
     })?;
@@ -189,34 +208,42 @@ fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result
                  SELECT 1 FROM issues i WHERE i.project_id = ?1 AND i.fingerprint = t.fingerprint)
              ORDER BY t.seq",
         )?
-        .execute(params![project_id, scan.revision, scan_id, now])?;
+        .execute(params![
+            scan.project_id.0,
+            scan.revision,
+            scan.scan_id.map(|id| id.0),
+            now
+        ])?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no)
          SELECT ?1, i.id, i.line, i.column_no FROM issues i WHERE i.id > ?2 ORDER BY i.id",
     )?
-    .execute(params![job_id, last_id])?;
-    // Open findings of the tools that ran, in files the scan covered, that it did not see: fixed.
+    .execute(params![scan.job_id.0, last_id])?;
+    Ok(opened)
+}
+
+/// Open findings of the tools that ran, in files the scan covered, that it did not see: fixed.
+/// Returns how many.
+fn fix_unseen(conn: &Connection, scan: &ScanFindings<'_>, now: &str) -> rusqlite::Result<usize> {
     let covered = match scan.coverage {
         Coverage::Full => "",
         Coverage::Files(_) => "AND path IN (SELECT path FROM temp.scan_paths)",
         Coverage::AllBut(_) => "AND path NOT IN (SELECT path FROM temp.scan_paths)",
     };
-    let fixed = conn
-        .prepare_cached(&format!(
-            "UPDATE issues SET state = 2, resolution = 1, scan_fix = ?2, fixed_time = ?3,
-                 modified_time = ?3
-             WHERE project_id = ?1 AND state = 1
-               AND tool IN (SELECT tool FROM temp.scan_tools) {covered}
-               AND NOT EXISTS (
-                   SELECT 1 FROM job_issues ji WHERE ji.job_id = ?4 AND ji.issue_id = issues.id)"
-        ))?
-        .execute(params![project_id, scan_id, now, job_id])?;
-    Ok(Recorded {
-        opened,
-        reopened: reopened as usize,
-        fixed,
-        seen: seen as usize,
-    })
+    conn.prepare_cached(&format!(
+        "UPDATE issues SET state = 2, resolution = 1, scan_fix = ?2, fixed_time = ?3,
+             modified_time = ?3
+         WHERE project_id = ?1 AND state = 1
+           AND tool IN (SELECT tool FROM temp.scan_tools) {covered}
+           AND NOT EXISTS (
+               SELECT 1 FROM job_issues ji WHERE ji.job_id = ?4 AND ji.issue_id = issues.id)"
+    ))?
+    .execute(params![
+        scan.project_id.0,
+        scan.scan_id.map(|id| id.0),
+        now,
+        scan.job_id.0
+    ])
 }
 
 /// A finding as the store keeps it, with TCA's state, resolution and scan bookkeeping.
