@@ -260,7 +260,11 @@ pub(crate) fn org_scope(
     Ok((org, access))
 }
 
-/// The team and the caller's roles around it, or 404 (unknown org or team); 403 for an inactive org.
+/// The team and the caller's roles around it, or 404 (unknown org or team); 403 for an inactive
+/// org, and 403 when the caller may not see the team. Every scope below a team goes through here,
+/// so nothing below it (repository, project, job, task, scan, finding) is looked up for a caller
+/// outside the team: an id that exists and one that does not get the same 403, as TCA's job views
+/// answer (their permission class checks the team before the view looks up the job).
 pub(crate) fn team_scope(
     conn: &Connection,
     user: &User,
@@ -272,6 +276,7 @@ pub(crate) fn team_scope(
     if org.status != 1 {
         return Err(AppError::Forbidden);
     }
+    require(access.can_view_team())?;
     Ok((org, team, access))
 }
 
@@ -310,8 +315,9 @@ pub(crate) fn project_scope(
     Ok((org, team, repo, project, access))
 }
 
-/// The job a URL names, with everything around it (404 when any of it is missing). The caller
-/// still checks permission with `access`.
+/// The job a URL names, with everything around it (403 for a caller outside the team, then 404
+/// when any of it is missing). The caller still checks any permission beyond seeing the team
+/// with `access`.
 pub(crate) struct JobScope {
     pub org: Org,
     pub team: Team,
