@@ -32,6 +32,7 @@ use crate::domain::project::Project;
 use crate::domain::repo::Repo;
 use crate::domain::user::User;
 use crate::error::AppError;
+use crate::AppState;
 
 /// Registers the API under both prefixes: `/server/main/api` as clients call it behind TCA's
 /// proxy, and `/api` for a proxy that strips the prefix.
@@ -367,14 +368,13 @@ pub(crate) struct Links {
 
 impl Links {
     pub(crate) fn new(request: &HttpRequest) -> Links {
-        let info = request.connection_info();
         let prefix = if request.path().starts_with("/api/") {
             "/api"
         } else {
             "/server/main/api"
         };
         Links {
-            root: format!("{}://{}{prefix}", info.scheme(), info.host()),
+            root: format!("{}{prefix}", origin(request)),
         }
     }
 
@@ -398,6 +398,46 @@ impl Links {
             self.root, task.job_id, task.id
         )
     }
+}
+
+/// `scheme://host` as the client reached codepup, for absolute links (`Links`, the pagination
+/// links). The forwarding headers (`Forwarded`, `X-Forwarded-Host`, `X-Forwarded-Proto`) are
+/// read only when the peer is a proxy the admin trusts (`--trusted-proxy`); from anyone else
+/// they would let a request choose the host its links, and a webhook's URL, point to.
+pub(crate) fn origin(request: &HttpRequest) -> String {
+    let is_trusted_proxy = request
+        .app_data::<web::Data<AppState>>()
+        .zip(request.peer_addr())
+        .is_some_and(|(state, peer)| {
+            state
+                .config
+                .trusted_proxies
+                .iter()
+                .any(|range| range.contains(peer.ip()))
+        });
+    if is_trusted_proxy {
+        let info = request.connection_info();
+        return format!("{}://{}", info.scheme(), info.host());
+    }
+    // What actix's `ConnectionInfo` falls back to without forwarding headers.
+    let config = request.app_config();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        })
+        .unwrap_or_else(|| config.host());
+    let scheme =
+        request
+            .uri()
+            .scheme_str()
+            .unwrap_or(if config.secure() { "https" } else { "http" });
+    format!("{scheme}://{host}")
 }
 
 /// Fails with 403 unless `allowed`.
