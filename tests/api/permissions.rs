@@ -239,7 +239,12 @@ fn missing_objects_are_404_for_those_who_may_see_their_team_and_403_for_the_othe
             "/server/main/api/orgs/acme/teams/nosuch/repos/",
         ] {
             let reply = app.get(path, token).expect(404);
-            assert_eq!(reply.body["msg"], "未找到。");
+            // TCA's 404 (TCA_API.md §2.3: DRF's `NotFound` through TCA's exception handler)
+            // has these three keys and no other.
+            assert_eq!(
+                reply.body,
+                json!({"status_code": 404, "code": 1000, "msg": "未找到。"})
+            );
         }
     }
     // Below a team, only those who may see the team learn that an id is missing; everyone else
