@@ -154,8 +154,10 @@ fn parse_json(bytes: &[u8]) -> Result<Map<String, Value>, AppError> {
         Value::Object(fields) => Ok(fields),
         other => Err(AppError::invalid(
             "non_field_errors",
+            // DRF's `Serializer.to_internal_value` in the Chinese TCA answers with (TCA_API.md
+            // §2.3, observed), spaces around the type name included.
             format!(
-                "Invalid data. Expected a dictionary, but got {}.",
+                "无效数据。期待为字典类型，得到的是 {} 。",
                 json_type(&other)
             ),
         )),
@@ -460,10 +462,16 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_objects_or_not_json_are_refused() {
-        assert!(matches!(
-            Fields::parse("application/json", b"[1]"),
-            Err(AppError::InvalidInput(_))
-        ));
+        match Fields::parse("application/json", b"[1]") {
+            Err(AppError::InvalidInput(fields)) => {
+                assert_eq!(fields[0].field, "non_field_errors");
+                assert_eq!(
+                    fields[0].message,
+                    "无效数据。期待为字典类型，得到的是 list 。"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             Fields::parse("application/json", b"{"),
             Err(AppError::Business { .. })

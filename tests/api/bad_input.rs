@@ -44,6 +44,20 @@ fn malformed_and_non_object_bodies_get_envelopes_and_create_nothing() {
             reply.body
         );
     }
+    // DRF's text for a body that is no object, in the Chinese TCA answers with (TCA_API.md §2.3).
+    let list = app
+        .call(
+            "POST",
+            "/server/main/api/v3/orgs/",
+            Some(ADMIN_TOKEN),
+            Body::Json(json!([{"name": "x"}])),
+        )
+        .expect(400);
+    assert_eq!(
+        list.body["msg"],
+        "non_field_errors 无效数据。期待为字典类型，得到的是 list 。"
+    );
+    assert_eq!(list.invalid_fields(), ["non_field_errors"]);
     let xml = app.call(
         "POST",
         "/server/main/api/v3/orgs/",
