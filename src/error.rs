@@ -116,7 +116,7 @@ impl AppError {
             AppError::MethodNotAllowed(method) => format!("方法 “{method}” 不被允许。"),
             AppError::PayloadTooLarge => "request body too large: the limit is 1 MiB".to_string(),
             AppError::UnsupportedMediaType(media) => {
-                format!("不支持请求中的媒体类型 “{media}”。send application/json or application/x-www-form-urlencoded")
+                format!("不支持请求中的媒体类型 “{media}”。send application/json, application/x-www-form-urlencoded or multipart/form-data")
             }
             AppError::Business { msg, .. } => msg.clone(),
             AppError::Unavailable(_) => "service busy, try again shortly".to_string(),
