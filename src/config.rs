@@ -1,6 +1,7 @@
 //! Settings for one codepup process, read from the command line and `CODEPUP_*` variables.
 //! No other module reads environment variables: everything else receives a `Config`.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -24,7 +25,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API and the status page (the default).
-    Serve(ServeArgs),
+    // Boxed: the settings are far larger than the other commands (clippy's large_enum_variant).
+    Serve(Box<ServeArgs>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -141,6 +143,16 @@ pub struct ServeArgs {
     /// The most bytes of files one scan takes; past it the largest files are skipped.
     #[arg(long, env = "CODEPUP_MAX_SCAN_BYTES", default_value = "8GiB", value_parser = parse_size)]
     pub max_scan_bytes: u64,
+    /// A reverse proxy (an address or a CIDR range) whose `Forwarded`, `X-Forwarded-Host` and
+    /// `X-Forwarded-Proto` headers links are built from. Repeat the flag for several; the
+    /// variable takes a comma-separated list. Default: none, so no client chooses the links' host.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CODEPUP_TRUSTED_PROXY",
+        value_delimiter = ',',
+        value_parser = IpRange::parse
+    )]
+    pub trusted_proxies: Vec<IpRange>,
 }
 
 /// The log filter when `RUST_LOG` is not set. tokei warns "Unknown extension" for every file of
@@ -205,6 +217,8 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     /// How much of a repository one scan takes.
     pub limits: ScanLimits,
+    /// Peers whose forwarding headers are believed (`api::Links`); empty believes none.
+    pub trusted_proxies: Vec<IpRange>,
     /// The scheduler's "now": real time, except in tests, which move it on instead of waiting
     /// for cron slots. Not a setting.
     #[doc(hidden)]
@@ -300,6 +314,7 @@ impl Config {
             metrics_bind: args.metrics_bind.filter(|bind| !bind.is_empty()),
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
             limits,
+            trusted_proxies: args.trusted_proxies,
             schedule_clock: crate::schedule::Clock::default(),
         })
     }
@@ -380,6 +395,58 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
+/// A range of IP addresses: `10.0.0.0/8`, `fd00::/8`, or one address (`127.0.0.1`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn parse(text: &str) -> Result<IpRange, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address.parse().map_err(|_| {
+            format!("expected an IP address or a CIDR range such as 10.0.0.0/8, got {text:?}")
+        })?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(prefix) => prefix
+                .bytes()
+                .all(|byte| byte.is_ascii_digit())
+                .then(|| prefix.parse::<u8>().ok())
+                .flatten()
+                .filter(|prefix| *prefix <= max)
+                .ok_or_else(|| format!("bad prefix length in {text:?}: 0 to {max}"))?,
+        };
+        Ok(IpRange { network, prefix })
+    }
+
+    /// Whether `address` lies in the range. An IPv4 peer seen on an IPv6 socket
+    /// (`::ffff:127.0.0.1`) is compared as the IPv4 address it is.
+    pub fn contains(&self, address: IpAddr) -> bool {
+        match (self.network, address.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(network) & mask == u32::from(address) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(network) & mask == u128::from(address) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Parses `+HH:MM`, `-HH:MM`, `+HHMM`, `+HH` and `Z`.
 pub fn parse_offset(text: &str) -> Option<UtcOffset> {
     let text = text.trim();
@@ -431,6 +498,51 @@ mod tests {
         let cli = Cli::parse_from(["codepup"]);
         let config = Config::from_args(cli.serve).unwrap();
         assert_eq!(config.limits, defaults);
+    }
+
+    #[test]
+    fn trusted_proxy_ranges_parse_and_match_addresses_inside_them_only() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let loopback = IpRange::parse("127.0.0.1").unwrap();
+        assert!(loopback.contains(ip("127.0.0.1")));
+        assert!(loopback.contains(ip("::ffff:127.0.0.1")));
+        assert!(!loopback.contains(ip("127.0.0.2")));
+        let private = IpRange::parse("10.0.0.0/8").unwrap();
+        assert!(private.contains(ip("10.200.1.1")));
+        assert!(!private.contains(ip("11.0.0.1")));
+        assert!(!private.contains(ip("::1")));
+        let everything = IpRange::parse("0.0.0.0/0").unwrap();
+        assert!(everything.contains(ip("203.0.113.9")));
+        let v6 = IpRange::parse("fd00::/8").unwrap();
+        assert!(v6.contains(ip("fd12::1")));
+        assert!(!v6.contains(ip("fe80::1")));
+        assert!(IpRange::parse("::/0").unwrap().contains(ip("::1")));
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "host",
+            "10.0.0.0/8/8",
+        ] {
+            assert!(IpRange::parse(bad).is_err(), "{bad}");
+        }
+        let cli = Cli::parse_from([
+            "codepup",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--trusted-proxy",
+            "fd00::/8",
+        ]);
+        assert_eq!(
+            Config::from_args(cli.serve).unwrap().trusted_proxies.len(),
+            2
+        );
+        assert!(Config::from_args(Cli::parse_from(["codepup"]).serve)
+            .unwrap()
+            .trusted_proxies
+            .is_empty());
     }
 
     #[test]

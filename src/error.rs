@@ -58,7 +58,8 @@ pub enum AppError {
     Unauthenticated(AuthFailure),
     #[error("permission denied")]
     Forbidden,
-    /// `what` names the missing thing for the log and the `detail` key, e.g. `project 3`.
+    /// `what` names the missing thing for the log, e.g. `project 3`; the body is TCA's bare
+    /// `未找到。`, without it.
     #[error("{what} not found")]
     NotFound { what: String },
     #[error("method {0} not allowed")]
@@ -115,7 +116,7 @@ impl AppError {
             AppError::MethodNotAllowed(method) => format!("方法 “{method}” 不被允许。"),
             AppError::PayloadTooLarge => "request body too large: the limit is 1 MiB".to_string(),
             AppError::UnsupportedMediaType(media) => {
-                format!("不支持请求中的媒体类型 “{media}”。send application/json or application/x-www-form-urlencoded")
+                format!("不支持请求中的媒体类型 “{media}”。send application/json, application/x-www-form-urlencoded or multipart/form-data")
             }
             AppError::Business { msg, .. } => msg.clone(),
             AppError::Unavailable(_) => "service busy, try again shortly".to_string(),
@@ -150,18 +151,12 @@ impl ResponseError for AppError {
         body.insert("status_code".into(), json!(status.as_u16()));
         body.insert("code".into(), json!(self.code()));
         body.insert("msg".into(), json!(self.msg()));
-        match self {
-            AppError::InvalidInput(fields) => {
-                let fields: Vec<Value> = fields
-                    .iter()
-                    .map(|f| json!({"field": f.field, "message": [f.message]}))
-                    .collect();
-                body.insert("invalid_fields".into(), Value::Array(fields));
-            }
-            AppError::NotFound { what } => {
-                body.insert("detail".into(), json!(format!("{what} not found")));
-            }
-            _ => {}
+        if let AppError::InvalidInput(fields) = self {
+            let fields: Vec<Value> = fields
+                .iter()
+                .map(|f| json!({"field": f.field, "message": [f.message]}))
+                .collect();
+            body.insert("invalid_fields".into(), Value::Array(fields));
         }
         let mut response = HttpResponse::build(status);
         if matches!(self, AppError::Unauthenticated(_)) {

@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::SandboxExec { spec }) => return codepup::sandbox::supervisor::main(&spec),
         None => start_logging(args.serve.log_format).and_then(|()| serve(args.serve)),
         Some(Command::Serve(serve_args)) => {
-            start_logging(serve_args.log_format).and_then(|()| serve(serve_args))
+            start_logging(serve_args.log_format).and_then(|()| serve(*serve_args))
         }
         Some(Command::User(command)) => start_logging(LogFormat::Text)
             .and_then(|()| cli::create_user(command))

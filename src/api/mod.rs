@@ -32,6 +32,7 @@ use crate::domain::project::Project;
 use crate::domain::repo::Repo;
 use crate::domain::user::User;
 use crate::error::AppError;
+use crate::AppState;
 
 /// Registers the API under both prefixes: `/server/main/api` as clients call it behind TCA's
 /// proxy, and `/api` for a proxy that strips the prefix.
@@ -260,7 +261,11 @@ pub(crate) fn org_scope(
     Ok((org, access))
 }
 
-/// The team and the caller's roles around it, or 404 (unknown org or team); 403 for an inactive org.
+/// The team and the caller's roles around it, or 404 (unknown org or team); 403 for an inactive
+/// org, and 403 when the caller may not see the team. Every scope below a team goes through here,
+/// so nothing below it (repository, project, job, task, scan, finding) is looked up for a caller
+/// outside the team: an id that exists and one that does not get the same 403, as TCA's job views
+/// answer (their permission class checks the team before the view looks up the job).
 pub(crate) fn team_scope(
     conn: &Connection,
     user: &User,
@@ -272,6 +277,7 @@ pub(crate) fn team_scope(
     if org.status != 1 {
         return Err(AppError::Forbidden);
     }
+    require(access.can_view_team())?;
     Ok((org, team, access))
 }
 
@@ -310,8 +316,9 @@ pub(crate) fn project_scope(
     Ok((org, team, repo, project, access))
 }
 
-/// The job a URL names, with everything around it (404 when any of it is missing). The caller
-/// still checks permission with `access`.
+/// The job a URL names, with everything around it (403 for a caller outside the team, then 404
+/// when any of it is missing). The caller still checks any permission beyond seeing the team
+/// with `access`.
 pub(crate) struct JobScope {
     pub org: Org,
     pub team: Team,
@@ -361,14 +368,13 @@ pub(crate) struct Links {
 
 impl Links {
     pub(crate) fn new(request: &HttpRequest) -> Links {
-        let info = request.connection_info();
         let prefix = if request.path().starts_with("/api/") {
             "/api"
         } else {
             "/server/main/api"
         };
         Links {
-            root: format!("{}://{}{prefix}", info.scheme(), info.host()),
+            root: format!("{}{prefix}", origin(request)),
         }
     }
 
@@ -392,6 +398,46 @@ impl Links {
             self.root, task.job_id, task.id
         )
     }
+}
+
+/// `scheme://host` as the client reached codepup, for absolute links (`Links`, the pagination
+/// links). The forwarding headers (`Forwarded`, `X-Forwarded-Host`, `X-Forwarded-Proto`) are
+/// read only when the peer is a proxy the admin trusts (`--trusted-proxy`); from anyone else
+/// they would let a request choose the host its links, and a webhook's URL, point to.
+pub(crate) fn origin(request: &HttpRequest) -> String {
+    let is_trusted_proxy = request
+        .app_data::<web::Data<AppState>>()
+        .zip(request.peer_addr())
+        .is_some_and(|(state, peer)| {
+            state
+                .config
+                .trusted_proxies
+                .iter()
+                .any(|range| range.contains(peer.ip()))
+        });
+    if is_trusted_proxy {
+        let info = request.connection_info();
+        return format!("{}://{}", info.scheme(), info.host());
+    }
+    // What actix's `ConnectionInfo` falls back to without forwarding headers.
+    let config = request.app_config();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        })
+        .unwrap_or_else(|| config.host());
+    let scheme =
+        request
+            .uri()
+            .scheme_str()
+            .unwrap_or(if config.secure() { "https" } else { "http" });
+    format!("{scheme}://{host}")
 }
 
 /// Fails with 403 unless `allowed`.

@@ -6,6 +6,7 @@ use std::num::IntErrorKind;
 use actix_web::HttpRequest;
 use serde_json::{json, Value};
 
+use crate::api::origin;
 use crate::error::AppError;
 
 pub const DEFAULT_LIMIT: i64 = 10;
@@ -98,8 +99,7 @@ pub fn paginated(
     count: i64,
     results: Vec<Value>,
 ) -> Value {
-    let info = request.connection_info();
-    let base = format!("{}://{}{}", info.scheme(), info.host(), request.path());
+    let base = format!("{}{}", origin(request), request.path());
     // Checked: an offset near i64::MAX has no next page, rather than one at a negative offset.
     let next = page
         .offset

@@ -44,6 +44,20 @@ fn malformed_and_non_object_bodies_get_envelopes_and_create_nothing() {
             reply.body
         );
     }
+    // DRF's text for a body that is no object, in the Chinese TCA answers with (TCA_API.md §2.3).
+    let list = app
+        .call(
+            "POST",
+            "/server/main/api/v3/orgs/",
+            Some(ADMIN_TOKEN),
+            Body::Json(json!([{"name": "x"}])),
+        )
+        .expect(400);
+    assert_eq!(
+        list.body["msg"],
+        "non_field_errors 无效数据。期待为字典类型，得到的是 list 。"
+    );
+    assert_eq!(list.invalid_fields(), ["non_field_errors"]);
     let xml = app.call(
         "POST",
         "/server/main/api/v3/orgs/",
@@ -419,4 +433,113 @@ fn odd_bytes_that_reach_codepup_get_envelopes() {
         assert_eq!(reply.status, status, "{what}: {reply:?}");
         reply.envelope();
     }
+}
+
+/// A `multipart/form-data` body as curl `-F` sends it: text parts, and file parts with a
+/// `filename`.
+fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, Vec<u8>) {
+    let boundary = "------------------------d74496d66958873e";
+    let mut body = String::new();
+    for (name, file_name, value) in parts {
+        body.push_str(&format!("--{boundary}\r\n"));
+        match file_name {
+            None => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+            )),
+            Some(file) => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )),
+        }
+        body.push_str(value);
+        body.push_str("\r\n");
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+#[test]
+fn multipart_text_fields_read_as_a_form_and_file_parts_are_refused() {
+    // Issue 13: TCA's views parse multipart/form-data (DRF's MultiPartParser); codepup said 415.
+    let app = TestApp::spawn();
+    let before = org_count(&app);
+    let (content_type, body) = multipart(&[("name", None, "Multi"), ("org_sid", None, "multi")]);
+    let created = app
+        .call(
+            "POST",
+            "/server/main/api/v3/orgs/",
+            Some(ADMIN_TOKEN),
+            Body::Raw(&content_type, body),
+        )
+        .expect(201);
+    assert_eq!(created.data()["org_sid"], "multi", "{}", created.body);
+    assert_eq!(created.data()["name"], "Multi");
+
+    // A repeated key is a list, as in a urlencoded form.
+    app.create_user("ann");
+    app.create_user("bob");
+    let (content_type, body) = multipart(&[
+        ("users", None, "ann"),
+        ("users", None, "bob"),
+        ("role", None, "2"),
+    ]);
+    app.call(
+        "POST",
+        "/server/main/api/v3/orgs/multi/memberconf/",
+        Some(ADMIN_TOKEN),
+        Body::Raw(&content_type, body),
+    )
+    .expect(200);
+    let members = app
+        .get("/server/main/api/v3/orgs/multi/memberconf/", ADMIN_TOKEN)
+        .expect(200);
+    let text = members.body.to_string();
+    assert!(
+        text.contains("\"ann\"") && text.contains("\"bob\""),
+        "{text}"
+    );
+
+    // A file part: a 400 naming the field, and nothing made.
+    let (content_type, body) = multipart(&[
+        ("name", None, "Files"),
+        ("org_sid", Some("org.txt"), "files"),
+    ]);
+    let refused = app
+        .call(
+            "POST",
+            "/server/main/api/v3/orgs/",
+            Some(ADMIN_TOKEN),
+            Body::Raw(&content_type, body),
+        )
+        .expect(400);
+    assert_eq!(refused.invalid_fields(), ["org_sid"], "{}", refused.body);
+    // No boundary, or a body that is not what the boundary says: 400 envelopes.
+    for (content_type, body) in [
+        ("multipart/form-data", b"name=x".to_vec()),
+        (
+            "multipart/form-data; boundary=zzz",
+            b"--zzz\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nunterminated".to_vec(),
+        ),
+    ] {
+        app.call(
+            "POST",
+            "/server/main/api/v3/orgs/",
+            Some(ADMIN_TOKEN),
+            Body::Raw(content_type, body),
+        )
+        .expect(400);
+    }
+    // The body limit holds for multipart too.
+    let big = "x".repeat(1024 * 1024);
+    let (content_type, body) = multipart(&[("name", None, &big), ("org_sid", None, "big")]);
+    app.call(
+        "POST",
+        "/server/main/api/v3/orgs/",
+        Some(ADMIN_TOKEN),
+        Body::Raw(&content_type, body),
+    )
+    .expect(413);
+    assert_eq!(org_count(&app), before + 1);
 }

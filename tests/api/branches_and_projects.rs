@@ -317,7 +317,8 @@ fn only_admins_and_the_projects_creator_may_change_or_delete_it() {
         .expect(403);
     put(&app, &path, &outsider, json!({"status": 2})).expect(403);
     put(&app, &path, &team_admin, json!({"status": 2})).expect(200);
-    // 403 before the body is looked at; 404 before 403.
+    // 403 before the body is looked at; for a caller outside the team, 403 before the project
+    // is looked up.
     put(&app, &path, &member, json!({"status": "x"})).expect(403);
     put(
         &app,
@@ -326,6 +327,17 @@ fn only_admins_and_the_projects_creator_may_change_or_delete_it() {
             "/projects/999/",
         ),
         &outsider,
+        json!({}),
+    )
+    .expect(403);
+    // A member of the team, who may not change it, learns that it is missing.
+    put(
+        &app,
+        &path.replace(
+            &format!("/projects/{}/", world.project_id),
+            "/projects/999/",
+        ),
+        &member,
         json!({}),
     )
     .expect(404);

@@ -465,12 +465,13 @@ fn members_of_the_team_may_read_findings_and_members_of_another_team_get_403() {
         app.get(path, &member).expect(200);
         app.get(path, &stranger).expect(403);
     }
-    // The 404 for a missing finding comes before the 403, and bad filters are only read after.
+    // The team is checked before the finding is looked up, so a missing finding is a 403 too,
+    // and bad filters are only read after.
     app.get(
         &format!("{}/codelint/issues/99999/", linted.analysis),
         &stranger,
     )
-    .expect(404);
+    .expect(403);
     app.get(
         &format!("{}/codelint/issues/?state=x", linted.analysis),
         &stranger,

@@ -175,6 +175,7 @@ impl TestApp {
             // Tests stop servers in the middle of jobs: no grace unless a test asks for it.
             shutdown_grace: Duration::ZERO,
             limits: ScanLimits::default(),
+            trusted_proxies: Vec::new(),
             schedule_clock: codepup::schedule::Clock::adjustable(),
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();

@@ -397,8 +397,9 @@ fn the_project_filter_keeps_that_projects_jobs_and_a_non_number_is_400() {
 
 #[test]
 fn query_values_are_checked_only_after_401_404_and_403() {
-    // ARCHITECTURE.md: "Order of checks on a request: 401, then 404 for anything named in the
-    // URL, then 403, then 400" (TCA's permission classes run before its filters too).
+    // ARCHITECTURE.md's order of checks: 401; 404 for the org and team; 403 outside the team;
+    // 404 for what lies below it; 403 for the action; 400 (TCA's permission classes run before
+    // its filters too).
     let app = TestApp::spawn();
     let world = World::build(&app);
     let path = world.project_path();
@@ -444,10 +445,12 @@ fn query_values_are_checked_only_after_401_404_and_403() {
             Some(ADMIN_TOKEN),
             404,
         ),
+        // The team comes before what lies below it: a caller outside it cannot tell a missing
+        // project from another team's.
         (
             format!("{missing}/jobs/?state=abc"),
             Some(outsider.as_str()),
-            404,
+            403,
         ),
         (
             format!("{path}/jobs/{job}/tasks/{task}/log/?offset=abc"),

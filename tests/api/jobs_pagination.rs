@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use codepup::config::IpRange;
+
 use crate::helpers::{TestApp, World, ADMIN_TOKEN};
 use crate::jobs_api::{gated, id_of, ids, list, scan_sync, Gated};
 
@@ -268,5 +270,86 @@ fn a_limit_over_1000_gives_1000_jobs_and_a_next_link_with_limit_1000() {
     assert_eq!(
         rest.data()["previous"],
         format!("{}{path}/jobs/?limit=1000", app.base)
+    );
+}
+
+/// One request with extra headers, sent as raw bytes; answers the envelope.
+fn with_headers(app: &TestApp, method: &str, path: &str, headers: &[(&str, &str)]) -> Value {
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Token {ADMIN_TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n"
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let reply = app.raw(request.as_bytes());
+    assert!(reply.status < 300, "{reply:?}");
+    reply.envelope()
+}
+
+/// Where a page's `previous` link and a new webhook's URL point, given these headers.
+fn links_with(app: &TestApp, world: &World, headers: &[(&str, &str)]) -> (String, String) {
+    let page = with_headers(
+        app,
+        "GET",
+        &format!("{}/repos/?limit=1&offset=1", world.team_path()),
+        headers,
+    );
+    let hook = with_headers(
+        app,
+        "POST",
+        &format!("{}/webhook/", world.repo_path()),
+        headers,
+    );
+    (
+        page["data"]["previous"].as_str().unwrap().to_string(),
+        hook["data"]["url"].as_str().unwrap().to_string(),
+    )
+}
+
+const SPOOFED: [&[(&str, &str)]; 2] = [
+    &[
+        ("X-Forwarded-Host", "evil.example"),
+        ("X-Forwarded-Proto", "https"),
+    ],
+    &[("Forwarded", "for=1.2.3.4;host=evil.example;proto=https")],
+];
+
+#[test]
+fn forwarding_headers_from_a_peer_that_is_not_a_trusted_proxy_do_not_move_the_links() {
+    // Issue 13: any client could choose the host its links (and a webhook's URL) point to.
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let own = format!("{}/server/main/api/", app.base);
+    for headers in SPOOFED {
+        let (previous, hook) = links_with(&app, &world, headers);
+        assert!(previous.starts_with(&own), "{headers:?}: {previous}");
+        assert!(hook.starts_with(&own), "{headers:?}: {hook}");
+    }
+}
+
+#[test]
+fn forwarding_headers_from_a_trusted_proxy_set_the_links_host_and_scheme() {
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxies = vec![IpRange::parse("127.0.0.0/8").unwrap()];
+    });
+    let world = World::build(&app);
+    for headers in SPOOFED {
+        let (previous, hook) = links_with(&app, &world, headers);
+        assert!(
+            previous.starts_with("https://evil.example/server/main/api/"),
+            "{headers:?}: {previous}"
+        );
+        assert!(
+            hook.starts_with("https://evil.example/server/main/api/hooks/"),
+            "{headers:?}: {hook}"
+        );
+    }
+    // Without the headers the proxy's own request gets the host it used.
+    let (previous, _) = links_with(&app, &world, &[]);
+    assert!(
+        previous.starts_with(&format!("{}/", app.base)),
+        "{previous}"
     );
 }

@@ -176,3 +176,149 @@ fn a_repo_creator_who_is_only_a_team_member_may_start_scans_on_that_repo_only() 
     app.get(&format!("{}/jobs/", world.project_path()), &carol)
         .expect(200);
 }
+
+/// TCA's job, task and scan views run `RepositoryProjectDefaultPermission` (which checks the
+/// caller against the team) before they look up the job (`apps/job/apis/v1_pt.py`), so a caller
+/// outside the team gets the same 403 whether the id exists or not. codepup checks the team
+/// before it looks up anything below it, repositories and projects included: ids of another
+/// team's objects cannot be told from ids that exist nowhere.
+#[test]
+fn a_caller_outside_the_team_gets_the_same_403_for_ids_that_exist_and_ids_that_do_not() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let file = world.repo_dir.join("notes.txt");
+    std::fs::write(file, "trailing  \n").unwrap();
+    crate::helpers::git(&world.repo_dir, &["add", "-A"]);
+    crate::helpers::git(&world.repo_dir, &["commit", "-q", "-m", "flaw"]);
+    let path = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
+    );
+    let member = app.create_user("member");
+    let stranger = app.create_user("stranger");
+    add_member(&app, "member", 2, Some(("web", 2)));
+    app.post(
+        "/server/main/api/v3/orgs/acme/teams/",
+        ADMIN_TOKEN,
+        json!({"name": "other"}),
+    )
+    .expect(201);
+    add_member(&app, "stranger", 2, Some(("other", 2)));
+
+    let job = id_of(&scan_sync(
+        &app,
+        ADMIN_TOKEN,
+        &path,
+        json!({"incr_scan": false}),
+    ));
+    let task = detail(&app, &path, job)["tasks"][0]["id"].as_i64().unwrap();
+    let analysis = path.replacen("/server/main/api/", "/server/analysis/api/", 1);
+    let analysis_v3 = path.replacen("/server/main/api/", "/server/analysis/api/v3/", 1);
+    let scan = app
+        .get(&format!("{analysis}/scans/"), &member)
+        .expect(200)
+        .data()["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let issue = app
+        .get(&format!("{analysis}/codelint/issues/"), &member)
+        .expect(200)
+        .data()["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let repo = world.repo_path();
+    let project = path.rsplit('/').next().unwrap();
+    let team = world.team_path();
+    // (method, a path whose ids all exist, the same path with one id that exists nowhere)
+    let pairs: Vec<(&str, String, String)> = vec![
+        (
+            "GET",
+            format!("{path}/jobs/{job}/"),
+            format!("{path}/jobs/99999/"),
+        ),
+        (
+            "GET",
+            format!("{path}/jobs/{job}/detail/"),
+            format!("{path}/jobs/99999/detail/"),
+        ),
+        (
+            "POST",
+            format!("{path}/jobs/{job}/cancel/"),
+            format!("{path}/jobs/99999/cancel/"),
+        ),
+        (
+            "GET",
+            format!("{path}/jobs/{job}/codecount/"),
+            format!("{path}/jobs/99999/codecount/"),
+        ),
+        (
+            "GET",
+            format!("{path}/jobs/{job}/log/"),
+            format!("{path}/jobs/99999/log/"),
+        ),
+        (
+            "GET",
+            format!("{path}/jobs/{job}/sarif/"),
+            format!("{path}/jobs/99999/sarif/"),
+        ),
+        (
+            "GET",
+            format!("{path}/jobs/{job}/tasks/{task}/"),
+            format!("{path}/jobs/{job}/tasks/99999/"),
+        ),
+        (
+            "GET",
+            format!("{path}/jobs/{job}/tasks/{task}/log/"),
+            format!("{path}/jobs/99999/tasks/{task}/log/"),
+        ),
+        (
+            "GET",
+            format!("{analysis}/scans/{scan}/"),
+            format!("{analysis}/scans/99999/"),
+        ),
+        (
+            "GET",
+            format!("{analysis_v3}/scans/{scan}/"),
+            format!("{analysis_v3}/scans/99999/"),
+        ),
+        (
+            "GET",
+            format!("{analysis}/codelint/issues/{issue}/"),
+            format!("{analysis}/codelint/issues/99999/"),
+        ),
+        (
+            "GET",
+            format!("{path}/jobs/{job}/"),
+            format!("{repo}/projects/99999/jobs/{job}/"),
+        ),
+        (
+            "GET",
+            format!("{path}/jobs/{job}/"),
+            format!("{team}/repos/99999/projects/{project}/jobs/{job}/"),
+        ),
+        ("GET", format!("{path}/"), format!("{repo}/projects/99999/")),
+        ("GET", format!("{repo}/"), format!("{team}/repos/99999/")),
+    ];
+    let mut failures = Vec::new();
+    for (method, existing, missing) in &pairs {
+        let body = || match *method {
+            "POST" => Body::Json(json!({"remarks": "r"})),
+            _ => Body::None,
+        };
+        let seen = app.call(method, existing, Some(&stranger), body());
+        let unseen = app.call(method, missing, Some(&stranger), body());
+        if (seen.status, &seen.body) != (403, &unseen.body) || unseen.status != 403 {
+            failures.push(format!(
+                "{method} {existing}: {} {}\n  {missing}: {} {}",
+                seen.status, seen.body, unseen.status, unseen.body
+            ));
+        }
+        // A member of the team still learns that the id is missing.
+        let inside = app.call(method, missing, Some(&member), body());
+        if inside.status != 404 {
+            failures.push(format!("{method} {missing} as a member: {}", inside.status));
+        }
+    }
+    assert!(failures.is_empty(), "ids leak:\n{}", failures.join("\n"));
+}

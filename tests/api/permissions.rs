@@ -228,22 +228,40 @@ fn each_kind_of_caller_gets_the_status_tca_gives() {
 }
 
 #[test]
-fn missing_objects_are_404_for_everyone_even_the_superuser() {
+fn missing_objects_are_404_for_those_who_may_see_their_team_and_403_for_the_others() {
     let app = TestApp::spawn();
     let world = World::build(&app);
     let cast = cast(&app, &world);
+    // An org or team that does not exist is 404 for everyone, the superuser included.
     for token in [ADMIN_TOKEN, cast.member.as_str(), cast.outsider.as_str()] {
         for path in [
-            "/server/main/api/orgs/nosuch/teams/web/".to_string(),
-            "/server/main/api/orgs/acme/teams/nosuch/repos/".to_string(),
-            format!("{}/repos/999/", world.team_path()),
-            format!("{}/projects/999/", world.repo_path()),
-            "/server/main/api/orgs/acme/teams/other/repos/1/".to_string(),
+            "/server/main/api/orgs/nosuch/teams/web/",
+            "/server/main/api/orgs/acme/teams/nosuch/repos/",
         ] {
-            let reply = app.get(&path, token).expect(404);
-            assert_eq!(reply.body["msg"], "未找到。");
+            let reply = app.get(path, token).expect(404);
+            // TCA's 404 (TCA_API.md §2.3: DRF's `NotFound` through TCA's exception handler)
+            // has these three keys and no other.
+            assert_eq!(
+                reply.body,
+                json!({"status_code": 404, "code": 1000, "msg": "未找到。"})
+            );
         }
     }
+    // Below a team, only those who may see the team learn that an id is missing; everyone else
+    // gets the 403 they would get for an id that exists (see jobs_permissions.rs).
+    let below = [
+        format!("{}/repos/999/", world.team_path()),
+        format!("{}/projects/999/", world.repo_path()),
+        "/server/main/api/orgs/acme/teams/other/repos/1/".to_string(),
+    ];
+    for path in &below {
+        let reply = app.get(path, ADMIN_TOKEN).expect(404);
+        assert_eq!(reply.body["msg"], "未找到。");
+        app.get(path, &cast.outsider).expect(403);
+    }
+    app.get(&below[0], &cast.member).expect(404);
+    app.get(&below[1], &cast.member).expect(404);
+    app.get(&below[2], &cast.member).expect(403);
 }
 
 #[test]
