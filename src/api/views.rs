@@ -93,9 +93,9 @@ pub fn repo(
 ) -> Value {
     let recent_active = stats.recent_active.as_ref().map(|recent| {
         json!({
-            "id": recent.job_id,
+            "id": recent.project_id,
             "branch_name": recent.branch_name,
-            "active_time": time(&recent.active_time, tz),
+            "active_time": recent.active_time.as_deref().map_or(Value::Null, |at| time(at, tz)),
             "total_line_num": recent.total_line_num,
             "code_line_num": recent.code_line_num,
         })

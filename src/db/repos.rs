@@ -114,26 +114,28 @@ pub fn list(
     Ok((count, repos))
 }
 
-/// Branch, scheme and job counts, and the latest job, of one repository.
+/// Branch, active scheme and job counts, and the job that started last, of one repository (as
+/// TCA's repository serializer counts them).
 pub fn stats(conn: &Connection, repo_id: RepoId) -> rusqlite::Result<RepoStats> {
     let (branch_count, scheme_count, job_count) = db::query_row(
         conn,
         "SELECT
             (SELECT COUNT(DISTINCT branch) FROM projects WHERE repo_id = ?1 AND deleted_time IS NULL),
-            (SELECT COUNT(*) FROM scan_schemes WHERE repo_id = ?1),
+            (SELECT COUNT(*) FROM scan_schemes WHERE repo_id = ?1 AND status = 1),
             (SELECT COUNT(*) FROM jobs j JOIN projects p ON p.id = j.project_id WHERE p.repo_id = ?1)",
         params![repo_id.0],
         |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
     )?;
     let recent_active = conn
         .query_row(
-            "SELECT j.id, p.branch, j.create_time, j.total_line_num, j.code_line_num
+            "SELECT p.id, p.branch, j.start_time, j.total_line_num, j.code_line_num
              FROM jobs j JOIN projects p ON p.id = j.project_id
-             WHERE p.repo_id = ?1 ORDER BY j.id DESC LIMIT 1",
+             WHERE p.repo_id = ?1
+             ORDER BY j.start_time IS NULL, j.start_time DESC, j.id DESC LIMIT 1",
             params![repo_id.0],
             |row| {
                 Ok(RecentActive {
-                    job_id: row.get(0)?,
+                    project_id: row.get(0)?,
                     branch_name: row.get(1)?,
                     active_time: row.get(2)?,
                     total_line_num: row.get(3)?,

@@ -326,12 +326,13 @@ pub struct RepoStats {
     pub recent_active: Option<RecentActive>,
 }
 
-/// The repository's latest job: which branch, when, and its line counts.
+/// The repository's job that started last (TCA's `recent_active`): its project and branch, when
+/// it started (never, for a job that only waited), and its line counts.
 #[derive(Debug, Clone)]
 pub struct RecentActive {
-    pub job_id: i64,
+    pub project_id: i64,
     pub branch_name: String,
-    pub active_time: String,
+    pub active_time: Option<String>,
     pub total_line_num: Option<i64>,
     pub code_line_num: Option<i64>,
 }

@@ -659,3 +659,26 @@ fn form_bodies_work_like_json_bodies() {
         .expect(200);
     assert_eq!(members.data()["users"][0]["username"], "jill");
 }
+
+#[test]
+fn a_repositorys_recent_active_names_the_project_of_the_job_that_started_last() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let project = world.project_path();
+    let (job, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job, std::time::Duration::from_secs(60));
+    let repo = app
+        .get(&format!("{}/", world.repo_path()), ADMIN_TOKEN)
+        .expect(200);
+    let recent = &repo.data()["recent_active"];
+    assert_eq!(
+        recent["id"], world.project_id,
+        "TCA puts the project's id here: {recent}"
+    );
+    assert_eq!(recent["branch_name"], "main");
+    assert_eq!(
+        recent["active_time"], detail["start_time"],
+        "{recent} {detail}"
+    );
+    assert_eq!(repo.data()["scheme_count"], 1);
+}
