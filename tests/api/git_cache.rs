@@ -49,7 +49,6 @@ fn a_scan_fetches_its_branch_alone_without_tags_and_again_only_when_the_head_mov
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-q", "-m", "other"]);
     git(repo, &["tag", "-a", "-m", "v2", "v2"]);
-    let other_head = git(repo, &["rev-parse", "HEAD"]);
     git(repo, &["checkout", "-q", "main"]);
     let project = world.project_path();
 
@@ -63,7 +62,6 @@ fn a_scan_fetches_its_branch_alone_without_tags_and_again_only_when_the_head_mov
     // what it took: the branch, no tags, not the other branch.
     let cache = cache_of(&app, &world);
     assert_eq!(refs(&cache), "refs/heads/main");
-    assert_ne!(other_head, "");
 
     // A repeated full scan at the same head asks the remote and fetches nothing.
     let (_, code, log) = scan(&app, &project, false);
