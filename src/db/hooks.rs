@@ -209,6 +209,15 @@ pub fn set_followup(conn: &Connection, followup: &Followup) -> rusqlite::Result<
     Ok(())
 }
 
+/// Whether the project of job `job_id` is owed a follow-up scan (a read, for every close).
+pub fn followup_owed_after(conn: &Connection, job_id: JobId) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM scan_followups f JOIN jobs j ON j.project_id = f.project_id
+                        WHERE j.id = ?1)",
+    )?
+    .query_row(params![job_id.0], |row| row.get(0))
+}
+
 pub fn followup(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Option<Followup>> {
     conn.query_row(
         "SELECT project_id, head, created_from, creator, creator_id FROM scan_followups

@@ -155,6 +155,10 @@ pub fn after_job_closed(shared: &Shared, job_id: JobId) {
 
 fn settle_after_close(pool: &Pool, job_id: JobId) -> anyhow::Result<Option<(ProjectId, JobId)>> {
     let mut conn = pool.get()?;
+    // Almost every close owes nothing: no write transaction for those.
+    if !db::hooks::followup_owed_after(&conn, job_id)? {
+        return Ok(None);
+    }
     let tx = db::begin(&mut conn)?;
     let Some(job) = db::jobs::get(&tx, job_id)? else {
         return Ok(None);
