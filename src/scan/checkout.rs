@@ -361,35 +361,12 @@ pub fn tree_changes(
 /// The sizes of `blobs`, from one `git cat-file --batch-check`, in their order.
 pub fn blob_sizes(cache: &Path, blobs: &[Oid]) -> Result<Vec<u64>, GitError> {
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     if blobs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut command = git::command();
-    command
-        .arg("--git-dir")
-        .arg(cache)
-        .args(["cat-file", "--batch-check=%(objectsize)"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = command
-        .spawn()
-        .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(GitError::Other("no pipes to git".into()));
-    };
+    let (mut child, stdin, stdout) = cat_file(cache, "--batch-check=%(objectsize)")?;
     let sizes = std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut stdin = std::io::BufWriter::new(stdin);
-            for blob in blobs {
-                if writeln!(stdin, "{blob}").is_err() {
-                    return;
-                }
-            }
-        });
+        scope.spawn(move || ask_for(stdin, blobs.iter()));
         let mut sizes = Vec::with_capacity(blobs.len());
         for line in BufReader::new(stdout).lines().take(blobs.len()) {
             let line = line.map_err(|e| GitError::Other(format!("reading blob sizes: {e}")))?;
@@ -1476,32 +1453,16 @@ pub fn read_blobs<'e>(
     entries: &[&'e TreeEntry],
     each: impl FnMut(&'e TreeEntry, &mut Blob<'_>),
 ) -> Result<(), GitError> {
-    use std::process::Stdio;
     if entries.is_empty() {
         return Ok(());
     }
-    let mut command = git::command();
-    command
-        .arg("--git-dir")
-        .arg(cache)
-        .args(["cat-file", "--batch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = command
-        .spawn()
-        .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(GitError::Other("no pipes to git".into()));
-    };
+    let (mut child, stdin, stdout) = cat_file(cache, "--batch")?;
     let (sender, receiver) = mpsc::sync_channel::<Piece>(QUEUE);
     // Scoped threads borrow the entries: the ids are never copied.
     std::thread::scope(|scope| {
         // A writer thread: git answers while we are still asking, and both pipes must keep
         // moving.
-        scope.spawn(move || ask_for(stdin, entries));
+        scope.spawn(move || ask_for(stdin, entries.iter().map(|entry| &entry.blob)));
         scope.spawn(move || pump(stdout, entries.len(), &sender));
         let result = hand_over(entries, &receiver, each);
         // Stops both threads: the reader's next send fails, and git's pipes close.
@@ -1512,11 +1473,42 @@ pub fn read_blobs<'e>(
     })
 }
 
-/// Writes the blob ids `git cat-file --batch` is to answer.
-fn ask_for(stdin: std::process::ChildStdin, entries: &[&TreeEntry]) {
+/// A running `git cat-file` with its stdin and stdout.
+type CatFile = (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::process::ChildStdout,
+);
+
+/// `git cat-file` in batch `mode` on the cache.
+fn cat_file(cache: &Path, mode: &str) -> Result<CatFile, GitError> {
+    use std::process::Stdio;
+    let mut command = git::command();
+    command
+        .arg("--git-dir")
+        .arg(cache)
+        .args(["cat-file", mode])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command
+        .spawn()
+        .map_err(|error| GitError::Other(format!("cannot run git: {error}")))?;
+    match (child.stdin.take(), child.stdout.take()) {
+        (Some(stdin), Some(stdout)) => Ok((child, stdin, stdout)),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(GitError::Other("no pipes to git".into()))
+        }
+    }
+}
+
+/// Writes the object ids `git cat-file` is to answer.
+fn ask_for<'a>(stdin: std::process::ChildStdin, ids: impl Iterator<Item = &'a Oid>) {
     let mut stdin = std::io::BufWriter::new(stdin);
-    for entry in entries {
-        if writeln!(stdin, "{}", entry.blob).is_err() {
+    for id in ids {
+        if writeln!(stdin, "{id}").is_err() {
             return;
         }
     }
