@@ -182,6 +182,56 @@ fn answer_push(
     Ok((summary, has_started))
 }
 
+/// Reads a signed delivery that is not a retry, acts on it, and records it with its answer.
+/// Returns the answer and whether a job started.
+fn answer_delivery(
+    tx: &rusqlite::Transaction<'_>,
+    hook: &RepoHook,
+    delivery: &forge::Delivery,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(Value, bool), AppError> {
+    let event = forge::parse(delivery, content_type, body)
+        .map_err(|message| AppError::invalid("body", message))?;
+    let mut answer = json!({
+        "forge": delivery.forge.name(),
+        "event": delivery.event,
+        "delivery_id": delivery.delivery_id,
+        "ignored": null,
+        "projects": [],
+    });
+    let mut has_started = false;
+    let summary = match event {
+        Event::Ping => {
+            answer["pong"] = json!(true);
+            "ping: the hook works".to_string()
+        }
+        Event::Ignored(why) => {
+            answer["ignored"] = json!(why);
+            format!("ignored: {why}")
+        }
+        Event::Push(push) => {
+            let (summary, started) = answer_push(tx, hook, &push, &mut answer)?;
+            has_started = started;
+            summary
+        }
+    };
+    let record = HookDelivery {
+        // Without an id from the forge, a random one: such a delivery cannot be matched
+        // with a retry.
+        delivery_id: delivery
+            .delivery_id
+            .clone()
+            .unwrap_or_else(|| format!("codepup-{}", crate::domain::user::new_token())),
+        forge: delivery.forge.name().to_string(),
+        event: delivery.event.clone(),
+        summary,
+        received_time: clock::now_stored(),
+    };
+    db::hooks::insert_delivery(tx, hook.id, &record, &answer.to_string())?;
+    Ok((answer, has_started))
+}
+
 pub async fn receive_delivery(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -223,44 +273,7 @@ pub async fn receive_delivery(
                 return Ok((answer, false));
             }
         }
-        let event = forge::parse(&delivery, &content_type, &body)
-            .map_err(|message| AppError::invalid("body", message))?;
-        let mut answer = json!({
-            "forge": delivery.forge.name(),
-            "event": delivery.event,
-            "delivery_id": delivery.delivery_id,
-            "ignored": null,
-            "projects": [],
-        });
-        let mut has_started = false;
-        let summary = match event {
-            Event::Ping => {
-                answer["pong"] = json!(true);
-                "ping: the hook works".to_string()
-            }
-            Event::Ignored(why) => {
-                answer["ignored"] = json!(why);
-                format!("ignored: {why}")
-            }
-            Event::Push(push) => {
-                let (summary, started) = answer_push(&tx, &hook, &push, &mut answer)?;
-                has_started = started;
-                summary
-            }
-        };
-        let record = HookDelivery {
-            // Without an id from the forge, a random one: such a delivery cannot be matched
-            // with a retry.
-            delivery_id: delivery
-                .delivery_id
-                .clone()
-                .unwrap_or_else(|| format!("codepup-{}", crate::domain::user::new_token())),
-            forge: delivery.forge.name().to_string(),
-            event: delivery.event.clone(),
-            summary,
-            received_time: clock::now_stored(),
-        };
-        db::hooks::insert_delivery(&tx, hook.id, &record, &answer.to_string())?;
+        let (answer, has_started) = answer_delivery(&tx, &hook, &delivery, &content_type, &body)?;
         tx.commit()?;
         Ok((answer, has_started))
     })
