@@ -112,7 +112,7 @@ pub fn run_job(shared: &Shared, job_id: JobId) -> Step<()> {
     let source = source::fetch(&mut run)?;
     run.still(JobState::Initing)?;
     if let Some(base_job) = source.unchanged_since() {
-        return store::nothing_to_scan(&mut run, base_job, tasks.len());
+        return store::nothing_to_scan(&mut run, &source, base_job, tasks.len());
     }
     let task_ids = plan::create_tasks(&run, &tasks)?;
     let files = source::prepare(&mut run, &source, &tasks)?;

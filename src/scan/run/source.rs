@@ -69,13 +69,6 @@ pub fn fetch(run: &mut JobRun) -> Step<Source> {
         let base = baseline.as_ref().map(|(base, _)| base.as_str());
         run.store().set_revisions(scan_id, &revision, base)?;
     }
-    if let Some((base, _)) = &baseline {
-        if *base == revision {
-            run.note(format_args!(
-                "head {revision} equals the baseline: nothing to scan"
-            ));
-        }
-    }
     Ok(Source {
         cache,
         revision,

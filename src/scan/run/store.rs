@@ -16,7 +16,16 @@ use crate::scan::run::{JobRun, Step, Stop};
 
 /// Closes a job whose head equals its baseline's: nothing to scan, the counts still describe
 /// the tree.
-pub fn nothing_to_scan(run: &mut JobRun, base_job: JobId, task_num: usize) -> Step<()> {
+pub fn nothing_to_scan(
+    run: &mut JobRun,
+    source: &Source,
+    base_job: JobId,
+    task_num: usize,
+) -> Step<()> {
+    let revision = &source.revision;
+    run.note(format_args!(
+        "head {revision} equals the baseline: nothing to scan"
+    ));
     if !run.store().nothing_to_scan(run.id(), base_job, task_num)? {
         return Err(Stop::Abandon);
     }
