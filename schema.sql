@@ -358,3 +358,34 @@ CREATE TABLE IF NOT EXISTS project_schedules (
     modified_time   TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS project_schedules_due ON project_schedules (is_enabled, next_run_time);
+
+-- A scheme's rule configuration (issue 11, TCA's checkprofile rules): a rule of a tool turned
+-- on or off, or given another severity; NULL keeps the tool's default. The built-in checker's
+-- rules have defaults of their own (src/analyzers/builtin.rs); other tools' rules are on.
+CREATE TABLE IF NOT EXISTS scheme_rules (
+    scheme_id INTEGER NOT NULL REFERENCES scan_schemes (id) ON DELETE CASCADE,
+    tool      TEXT    NOT NULL,
+    rule      TEXT    NOT NULL,
+    enabled   INTEGER CHECK (enabled IN (0, 1)),
+    severity  INTEGER CHECK (severity BETWEEN 1 AND 4),
+    PRIMARY KEY (scheme_id, tool, rule)
+) WITHOUT ROWID;
+
+-- A scheme's path filters (TCA's scandirs): path_type 1 wildcard, 2 regular expression;
+-- scan_type 1 include, 2 exclude. Every tool and the line counter take only the files they allow.
+CREATE TABLE IF NOT EXISTS scheme_scandirs (
+    id        INTEGER PRIMARY KEY,
+    scheme_id INTEGER NOT NULL REFERENCES scan_schemes (id) ON DELETE CASCADE,
+    dir_path  TEXT    NOT NULL,
+    path_type INTEGER NOT NULL CHECK (path_type IN (1, 2)),
+    scan_type INTEGER NOT NULL CHECK (scan_type IN (1, 2)),
+    UNIQUE (scheme_id, dir_path)
+);
+
+-- The identity of the rule configuration and path filters a job's stored results were found
+-- with: an incremental scan whose scheme says otherwise now is made a full scan, so findings of
+-- a rule turned off, or of a path filtered out, are closed everywhere.
+CREATE TABLE IF NOT EXISTS job_configs (
+    job_id      INTEGER PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    config_hash TEXT    NOT NULL
+);

@@ -421,6 +421,41 @@ impl FieldReader<'_> {
         Some(items)
     }
 
+    /// An optional list of at most `max_items` JSON objects, each to be read as a body of its
+    /// own (a form cannot send one).
+    pub fn optional_object_list(&mut self, field: &str, max_items: usize) -> Option<Vec<Fields>> {
+        let value = self.body.fields.get(field)?;
+        let Value::Array(values) = value else {
+            self.fail(
+                field,
+                format!(
+                    "Expected a list of items but got type \"{}\".",
+                    json_type(value)
+                ),
+            );
+            return None;
+        };
+        if values.len() > max_items {
+            self.fail(
+                field,
+                format!("Ensure this field has no more than {max_items} elements."),
+            );
+            return None;
+        }
+        let mut items = Vec::with_capacity(values.len());
+        for value in values {
+            let Value::Object(fields) = value else {
+                self.fail(field, "Invalid data. Expected a dictionary.");
+                return None;
+            };
+            items.push(Fields {
+                fields: fields.clone(),
+                is_form: false,
+            });
+        }
+        Some(items)
+    }
+
     /// Records a problem found by the caller's own check.
     pub fn reject(&mut self, field: &str, message: impl Into<String>) {
         self.fail(field, message);

@@ -8,6 +8,7 @@
 
 use crate::domain::finding::{Finding, Severity};
 use crate::domain::job::ToolModule;
+use crate::domain::rules::RuleSetting;
 
 /// The name schemes list in `tools`.
 pub const TOOL: &str = "codepup";
@@ -27,6 +28,9 @@ pub struct Config {
     /// The most findings one file gets; the rest are counted, not kept, so a file made of
     /// millions of flawed lines costs no more memory than any other.
     pub max_findings_per_file: usize,
+    /// The rules that run; the others are not looked for at all, so a rule that is off never
+    /// takes a place under the limits.
+    pub rules: RuleSet,
 }
 
 impl Default for Config {
@@ -35,6 +39,7 @@ impl Default for Config {
             max_line_length: 120,
             max_file_bytes: 1024 * 1024,
             max_findings_per_file: 1000,
+            rules: RuleSet::defaults(),
         }
     }
 }
@@ -54,6 +59,67 @@ pub struct Rule {
     pub severity: Severity,
     pub category: &'static str,
     pub title: &'static str,
+    /// On unless a scheme turns it off: only what almost always deserves a human look.
+    pub default_enabled: bool,
+    /// The rule's bit in a `RuleSet`.
+    bit: u16,
+}
+
+/// A set of the checker's rules (one bit each): the ones a scan runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RuleSet(u16);
+
+impl RuleSet {
+    pub const ALL: RuleSet = RuleSet((1 << RULES.len()) - 1);
+
+    /// The rules that are on by default.
+    pub fn defaults() -> RuleSet {
+        RuleSet(
+            RULES
+                .iter()
+                .filter(|rule| rule.default_enabled)
+                .fold(0, |bits, rule| bits | rule.bit),
+        )
+    }
+
+    pub fn contains(self, rule: &Rule) -> bool {
+        self.0 & rule.bit != 0
+    }
+
+    /// The set with `rule` turned on or off.
+    pub fn with(self, rule: &Rule, enabled: bool) -> RuleSet {
+        if enabled {
+            RuleSet(self.0 | rule.bit)
+        } else {
+            RuleSet(self.0 & !rule.bit)
+        }
+    }
+
+    /// The set as a number, for the result cache's key.
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+}
+
+/// The rule named `id`.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|rule| rule.id == id)
+}
+
+/// The severity of the rule named `id`, before any scheme changes it.
+pub fn default_severity(id: &str) -> Option<Severity> {
+    rule(id).map(|rule| rule.severity)
+}
+
+/// The rules a scheme runs: the defaults, with the scheme's settings for `TOOL`.
+pub fn rule_set(settings: &[RuleSetting]) -> RuleSet {
+    settings.iter().filter(|setting| setting.tool == TOOL).fold(
+        RuleSet::defaults(),
+        |rules, setting| match (rule(&setting.rule), setting.enabled) {
+            (Some(rule), Some(enabled)) => rules.with(rule, enabled),
+            _ => rules,
+        },
+    )
 }
 
 const CONFLICT_MARKER: Rule = Rule {
@@ -61,57 +127,75 @@ const CONFLICT_MARKER: Rule = Rule {
     severity: Severity::Error,
     category: "correctness",
     title: "Merge conflict marker",
+    default_enabled: true,
+    bit: 1 << 0,
 };
 const PRIVATE_KEY: Rule = Rule {
     id: "private-key",
     severity: Severity::Fatal,
     category: "security",
     title: "Private key in the repository",
+    default_enabled: true,
+    bit: 1 << 1,
 };
 const SECRET_TOKEN: Rule = Rule {
     id: "secret-token",
     severity: Severity::Fatal,
     category: "security",
     title: "Access key or token in the repository",
+    default_enabled: true,
+    bit: 1 << 2,
 };
 const TRAILING_WHITESPACE: Rule = Rule {
     id: "trailing-whitespace",
     severity: Severity::Info,
     category: "style",
     title: "Trailing whitespace",
+    default_enabled: false,
+    bit: 1 << 3,
 };
 const MIXED_INDENTATION: Rule = Rule {
     id: "mixed-indentation",
     severity: Severity::Warning,
     category: "style",
     title: "Indentation mixes tabs and spaces",
+    default_enabled: false,
+    bit: 1 << 4,
 };
 const LONG_LINE: Rule = Rule {
     id: "long-line",
     severity: Severity::Info,
     category: "style",
     title: "Line too long",
+    default_enabled: false,
+    bit: 1 << 5,
 };
 const MISSING_FINAL_NEWLINE: Rule = Rule {
     id: "missing-final-newline",
     severity: Severity::Info,
     category: "style",
     title: "No newline at end of file",
+    default_enabled: false,
+    bit: 1 << 6,
 };
 const FILE_TOO_LARGE: Rule = Rule {
     id: "file-too-large",
     severity: Severity::Warning,
     category: "maintainability",
     title: "File too large",
+    default_enabled: false,
+    bit: 1 << 7,
 };
 const INVALID_UTF8: Rule = Rule {
     id: "invalid-utf8",
     severity: Severity::Warning,
     category: "correctness",
     title: "Text file is not valid UTF-8",
+    default_enabled: false,
+    bit: 1 << 8,
 };
 
-/// Every rule of the checker.
+/// Every rule of the checker, each at the place its `bit` says.
 pub const RULES: &[Rule] = &[
     CONFLICT_MARKER,
     PRIVATE_KEY,
@@ -141,19 +225,22 @@ pub fn is_binary(head: &[u8]) -> bool {
 }
 
 /// The `file-too-large` finding of a file of `size` bytes, for a file over `max_file_bytes`:
-/// the one finding such a file gets, and one that needs no more than its size.
-pub fn too_large(path: &str, size: u64, config: &Config) -> Finding {
-    finding(
-        path,
-        &FILE_TOO_LARGE,
-        0,
-        0,
-        format!(
-            "file is {size} bytes, over the limit of {}: keep generated files, data and \
-             binaries out of the repository (or in Git LFS), or split the file",
-            config.max_file_bytes
-        ),
-    )
+/// the one finding such a file gets, and one that needs no more than its size. `None` when the
+/// rule is off.
+pub fn too_large(path: &str, size: u64, config: &Config) -> Option<Finding> {
+    config.rules.contains(&FILE_TOO_LARGE).then(|| {
+        finding(
+            path,
+            &FILE_TOO_LARGE,
+            0,
+            0,
+            format!(
+                "file is {size} bytes, over the limit of {}: keep generated files, data and \
+                 binaries out of the repository (or in Git LFS), or split the file",
+                config.max_file_bytes
+            ),
+        )
+    })
 }
 
 /// `check_file`, also saying how many findings were left out past
@@ -164,15 +251,28 @@ pub fn check_bounded(path: &str, bytes: &[u8], config: &Config) -> Checked {
         findings: Vec::new(),
         limit: config.max_findings_per_file,
         dropped: 0,
+        rules: config.rules,
     };
     if bytes.is_empty() || is_binary(bytes) {
         return out.checked();
     }
     if bytes.len() as u64 > config.max_file_bytes {
         out.findings
-            .push(too_large(path, bytes.len() as u64, config));
+            .extend(too_large(path, bytes.len() as u64, config));
         return out.checked();
     }
+    let rules = config.rules;
+    let look_for = |rule: &Rule| rules.contains(rule);
+    let (utf8, conflicts, secrets) = (
+        look_for(&INVALID_UTF8),
+        look_for(&CONFLICT_MARKER),
+        look_for(&PRIVATE_KEY) || look_for(&SECRET_TOKEN),
+    );
+    let (trailing, indentation, length) = (
+        look_for(&TRAILING_WHITESPACE),
+        look_for(&MIXED_INDENTATION),
+        look_for(&LONG_LINE),
+    );
 
     let markdown = is_markdown(path);
     let mut in_conflict = false;
@@ -187,7 +287,7 @@ pub fn check_bounded(path: &str, bytes: &[u8], config: &Config) -> Checked {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         last_line = line;
 
-        if first_invalid.is_none() {
+        if utf8 && first_invalid.is_none() {
             // A newline is never part of a multi-byte sequence, so checking line by line is
             // the same as checking the whole file.
             if let Err(error) = std::str::from_utf8(line) {
@@ -195,11 +295,21 @@ pub fn check_bounded(path: &str, bytes: &[u8], config: &Config) -> Checked {
             }
         }
 
-        check_conflict_marker(&mut out, line_no, line, &mut in_conflict);
-        check_secrets(&mut out, line_no, line);
-        check_trailing_whitespace(&mut out, line_no, line, markdown);
-        check_indentation(&mut out, line_no, line);
-        check_length(&mut out, line_no, line, config.max_line_length);
+        if conflicts {
+            check_conflict_marker(&mut out, line_no, line, &mut in_conflict);
+        }
+        if secrets {
+            check_secrets(&mut out, line_no, line);
+        }
+        if trailing {
+            check_trailing_whitespace(&mut out, line_no, line, markdown);
+        }
+        if indentation {
+            check_indentation(&mut out, line_no, line);
+        }
+        if length {
+            check_length(&mut out, line_no, line, config.max_line_length);
+        }
     }
 
     if !bytes.ends_with(b"\n") {
@@ -239,10 +349,15 @@ struct Out<'a> {
     /// The most findings kept; the rest are only counted.
     limit: usize,
     dropped: usize,
+    /// The rules that report (a check may find for two rules, one of them off).
+    rules: RuleSet,
 }
 
 impl Out<'_> {
     fn push(&mut self, rule: &Rule, line: u32, column: u32, message: String) {
+        if !self.rules.contains(rule) {
+            return;
+        }
         if self.findings.len() >= self.limit {
             self.dropped += 1;
             return;
@@ -581,8 +696,16 @@ fn check_length(out: &mut Out, line_no: u32, line: &[u8], max: usize) {
 mod tests {
     use super::*;
 
+    /// Every rule on: the tests look at each rule's logic.
+    fn all_rules() -> Config {
+        Config {
+            rules: RuleSet::ALL,
+            ..Config::default()
+        }
+    }
+
     fn check(path: &str, text: &[u8]) -> Vec<Finding> {
-        check_file(path, text, &Config::default())
+        check_file(path, text, &all_rules())
     }
 
     /// (rule, line, column) of every finding, in order.
@@ -820,7 +943,7 @@ mod tests {
     fn lines_over_the_limit_are_long_counting_characters_not_bytes() {
         let config = Config {
             max_line_length: 10,
-            ..Config::default()
+            ..all_rules()
         };
         let text = format!(
             "{}\n{}\n{}\n{}\r\n",
@@ -877,7 +1000,7 @@ mod tests {
     fn a_file_one_byte_over_the_limit_gets_only_file_too_large() {
         let config = Config {
             max_file_bytes: 16,
-            ..Config::default()
+            ..all_rules()
         };
         let at_limit = b"0123456789abcde\n";
         assert_eq!(check_file("x.txt", at_limit, &config), []);
@@ -894,7 +1017,7 @@ mod tests {
     fn a_file_keeps_at_most_its_limit_of_findings_and_counts_the_rest() {
         let config = Config {
             max_findings_per_file: 3,
-            ..Config::default()
+            ..all_rules()
         };
         let checked = check_bounded("x.txt", " \n".repeat(10).as_bytes(), &config);
         assert_eq!(checked.findings.len(), 3);
@@ -915,7 +1038,7 @@ mod tests {
     fn a_file_too_large_gets_the_same_finding_from_its_size_alone() {
         let config = Config {
             max_file_bytes: 16,
-            ..Config::default()
+            ..all_rules()
         };
         let bytes = b"0123456789abcdef0\n";
         assert_eq!(
@@ -937,7 +1060,7 @@ mod tests {
                 &[0u8; 100],
                 &Config {
                     max_file_bytes: 10,
-                    ..Config::default()
+                    ..all_rules()
                 }
             ),
             []
@@ -950,7 +1073,7 @@ mod tests {
             &late,
             &Config {
                 max_line_length: usize::MAX,
-                ..Config::default()
+                ..all_rules()
             },
         );
         assert_eq!(places(&findings), [("trailing-whitespace", 2, 2)]);

@@ -11,6 +11,7 @@ pub mod orgs;
 pub mod projects;
 pub mod query;
 pub mod repos;
+pub mod rules;
 pub mod scans;
 pub mod schedules;
 pub mod schemes;
@@ -121,6 +122,44 @@ fn analysis_routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// A scheme's rule configuration and path filters (issue 11), on TCA's paths.
+fn rules_routes(cfg: &mut web::ServiceConfig) {
+    const SCHEME: &str =
+        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/schemes/{scheme_id:\\d+}";
+    cfg.service(resource(&format!("{SCHEME}/checkrules/")).route(web::get().to(rules::list_rules)))
+        .service(
+            resource(&format!("{SCHEME}/checkprofile/rules/modifystate/"))
+                .route(web::put().to(rules::modify_rule_state)),
+        )
+        .service(
+            resource(&format!("{SCHEME}/checkprofile/rules/modifyseverity/"))
+                .route(web::put().to(rules::modify_rule_severity)),
+        )
+        .service(
+            resource(&format!("{SCHEME}/checkprofile/rules/delete/"))
+                .route(web::delete().to(rules::reset_rules)),
+        )
+        .service(
+            resource(&format!("{SCHEME}/scandirs/"))
+                .route(web::get().to(rules::list_scandirs))
+                .route(web::post().to(rules::create_scandir)),
+        )
+        .service(
+            resource(&format!("{SCHEME}/scandirs/bulkcreate/"))
+                .route(web::post().to(rules::bulk_create_scandirs)),
+        )
+        .service(
+            resource(&format!("{SCHEME}/scandirs/clear/"))
+                .route(web::delete().to(rules::clear_scandirs)),
+        )
+        .service(
+            resource(&format!("{SCHEME}/scandirs/{{dir_id:\\d+}}/"))
+                .route(web::get().to(rules::get_scandir))
+                .route(web::put().to(rules::update_scandir))
+                .route(web::delete().to(rules::delete_scandir)),
+        );
+}
+
 /// Everything below `orgs/`, served under both `orgs/` (TCA's v1 open API) and `v3/orgs/`.
 fn org_routes(cfg: &mut web::ServiceConfig) {
     const TEAM: &str = "/{org_sid}/teams/{team_name}";
@@ -171,6 +210,7 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
         resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/"))
             .route(web::get().to(schemes::get_scheme)),
     )
+    .configure(rules_routes)
     .service(
         resource(&format!("{REPO}/projects/"))
             .route(web::get().to(projects::list_projects))

@@ -10,6 +10,7 @@ pub mod orgs;
 pub mod projects;
 pub mod repos;
 pub mod results;
+pub mod rules;
 pub mod scans;
 pub mod schedules;
 pub mod schemes;

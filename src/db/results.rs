@@ -124,18 +124,53 @@ pub fn refer(
     Ok(())
 }
 
-/// Deletes the results and references of analyzers (or versions of them) not in `current`: a
-/// new checker version never reads an older one's results. Returns the rows deleted.
+/// What separates an analyzer's name and version from a variant of its settings
+/// (`codepup@2+0007`: the checker with some of its rules).
+pub const VARIANT: char = '+';
+
+/// Deletes the results and references of analyzers (or versions of them) not in `current`, in
+/// any variant: a new checker version never reads an older one's results. Returns the rows
+/// deleted.
 pub fn prune_other_analyzers(conn: &Connection, current: &[&str]) -> rusqlite::Result<usize> {
     let list = serde_json::to_string(current).unwrap_or_else(|_| "[]".to_string());
     let mut deleted = 0;
     for table in ["file_results", "project_file_results"] {
         deleted += conn.execute(
-            &format!("DELETE FROM {table} WHERE analyzer NOT IN (SELECT value FROM json_each(?1))"),
-            params![list],
+            &format!(
+                "DELETE FROM {table} WHERE (CASE WHEN instr(analyzer, ?2) > 0
+                     THEN substr(analyzer, 1, instr(analyzer, ?2) - 1) ELSE analyzer END)
+                 NOT IN (SELECT value FROM json_each(?1))"
+            ),
+            params![list, VARIANT.to_string()],
         )?;
     }
     Ok(deleted)
+}
+
+/// Drops the project's references to other variants of the scope's analyzer (the checker with
+/// the rules the project's scheme ran before), and each result no project refers to any more.
+pub fn forget_other_variants(conn: &Connection, scope: Scope<'_>) -> rusqlite::Result<()> {
+    let Some((base, _)) = scope.analyzer.split_once(VARIANT) else {
+        return Ok(());
+    };
+    // Every variant sorts between `base+` and `base,` (the next character): a range the
+    // primary keys serve.
+    let (low, high) = (format!("{base}{VARIANT}"), format!("{base},"));
+    conn.prepare_cached(
+        "DELETE FROM project_file_results
+         WHERE project_id = ?1 AND analyzer >= ?2 AND analyzer < ?4 AND analyzer <> ?3",
+    )?
+    .execute(params![scope.project_id.0, low, scope.analyzer, high])?;
+    conn.prepare_cached(
+        "DELETE FROM file_results
+         WHERE repo_id = ?1 AND analyzer >= ?2 AND analyzer < ?4 AND analyzer <> ?3
+           AND NOT EXISTS (
+             SELECT 1 FROM project_file_results r JOIN projects p ON p.id = r.project_id
+             WHERE r.analyzer = file_results.analyzer AND r.path = file_results.path
+               AND r.blob = file_results.blob AND p.repo_id = ?1)",
+    )?
+    .execute(params![scope.repo_id.0, low, scope.analyzer, high])?;
+    Ok(())
 }
 
 #[cfg(test)]

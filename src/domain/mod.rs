@@ -8,5 +8,6 @@ pub mod job;
 pub mod org;
 pub mod project;
 pub mod repo;
+pub mod rules;
 pub mod scheme;
 pub mod user;

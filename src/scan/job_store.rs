@@ -10,6 +10,7 @@ use crate::domain::ids::{JobId, ProjectId, ScanId, TaskId};
 use crate::domain::job::{code, Job, JobState, ToolModule, INCR_IGNORE_MSG};
 use crate::domain::project::Project;
 use crate::domain::repo::Repo;
+use crate::domain::rules::SchemeRules;
 use crate::domain::scheme::Scheme;
 use crate::scan::checkout::TreeEntry;
 use crate::scan::lifecycle;
@@ -23,6 +24,8 @@ pub struct Loaded {
     pub project: Project,
     pub repo: Repo,
     pub scheme: Scheme,
+    /// The scheme's rule configuration and path filters.
+    pub rules: SchemeRules,
 }
 
 /// What a job that closes normally stores, in the transaction that closes it.
@@ -32,6 +35,8 @@ pub struct Results<'a> {
     /// Per-file results of the in-process analyzers, and the project's references to them.
     pub caches: Vec<&'a CacheUpdate<'a>>,
     pub findings: Option<findings::ScanFindings<'a>>,
+    /// The identity of the rule configuration and path filters the results were found with.
+    pub config_hash: Option<&'a str>,
 }
 
 /// What closing a job did.
@@ -57,6 +62,8 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<Option<(String, JobId)>>;
     fn set_revisions(&self, scan_id: ScanId, revision: &str, base: Option<&str>)
         -> StoreResult<()>;
+    /// The identity of the configuration job `job_id`'s results were found with, if recorded.
+    fn job_config(&self, job_id: JobId) -> StoreResult<Option<String>>;
     /// One task per `(module, tool)`, and the job's task count, in one transaction.
     fn create_tasks(&self, job_id: JobId, tasks: &[(ToolModule, &str)])
         -> StoreResult<Vec<TaskId>>;
@@ -129,11 +136,13 @@ impl JobStore for SqliteStore {
             .ok_or_else(|| missing("repository", project.repo_id))?;
         let scheme = db::schemes::get(&conn, project.scheme_id)?
             .ok_or_else(|| missing("scheme", project.scheme_id))?;
+        let rules = db::rules::for_scheme(&conn, scheme.id)?;
         Ok(Some(Loaded {
             job,
             project,
             repo,
             scheme,
+            rules,
         }))
     }
 
@@ -151,6 +160,10 @@ impl JobStore for SqliteStore {
         job_id: JobId,
     ) -> StoreResult<Option<(String, JobId)>> {
         Ok(db::jobs::baseline(&*self.conn()?, project_id, job_id)?)
+    }
+
+    fn job_config(&self, job_id: JobId) -> StoreResult<Option<String>> {
+        Ok(db::rules::job_config(&*self.conn()?, job_id)?)
     }
 
     fn set_revisions(
@@ -223,6 +236,7 @@ impl JobStore for SqliteStore {
             return Ok(false);
         }
         db::jobs::copy_line_counts(&tx, base_job, job_id)?;
+        db::rules::copy_job_config(&tx, job_id, base_job)?;
         db::jobs::set_task_num(&tx, job_id, task_num as i64)?;
         db::jobs::set_all_tasks_done(&tx, job_id)?;
         let closed = lifecycle::revoke_in(&tx, job_id, code::INCR_IGNORE, INCR_IGNORE_MSG)?;
@@ -259,6 +273,9 @@ impl JobStore for SqliteStore {
             Some(scan) => Some(findings::record(&tx, scan)?),
             None => None,
         };
+        if let Some(config_hash) = results.config_hash {
+            db::rules::set_job_config(&tx, job_id, config_hash)?;
+        }
         if !db::jobs::close(&tx, job_id, code::OK, "success", false)? {
             return Ok(None);
         }

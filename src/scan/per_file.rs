@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::db::results::{self, Scope};
-use crate::domain::finding::Finding;
+use crate::domain::finding::{Finding, Severity};
 use crate::git::GitError;
 use crate::scan::checkout::{self, Blob, TreeEntry};
 use crate::scan::job_store::JobStore;
@@ -23,6 +23,9 @@ pub struct CacheUpdate<'t> {
     pub shared: Vec<(&'t TreeEntry, String)>,
     /// Files read and analysed anew, with their result.
     pub fresh: Vec<(&'t TreeEntry, Fresh)>,
+    /// A rule's own severity, by rule id: findings are cached with it, whatever severity the
+    /// scheme gave them (other schemes share the cache).
+    pub default_severity: Option<fn(&str) -> Option<Severity>>,
 }
 
 /// A result to store.
@@ -43,6 +46,7 @@ impl CacheUpdate<'_> {
         findings: &[(Finding, String, Option<String>)],
     ) -> rusqlite::Result<()> {
         results::forget(conn, self.scope, self.removed.iter().map(String::as_str))?;
+        results::forget_other_variants(conn, self.scope)?;
         for (entry, result) in &self.shared {
             let blob = entry.blob.to_string();
             results::refer(conn, self.scope, &entry.path, &blob, result, false)?;
@@ -53,7 +57,8 @@ impl CacheUpdate<'_> {
             let text = match result {
                 Fresh::Text(text) => text.as_str(),
                 Fresh::Findings(range) => {
-                    encoded = encode_findings(findings.get(range.clone()).unwrap_or(&[]));
+                    let found = findings.get(range.clone()).unwrap_or(&[]);
+                    encoded = encode_findings(found, self.default_severity);
                     encoded.as_str()
                 }
             };
@@ -73,11 +78,27 @@ impl CacheUpdate<'_> {
     }
 }
 
-/// Findings with their fingerprints as the cache keeps them: JSON `[[finding, fingerprint], ...]`.
-pub fn encode_findings(findings: &[(Finding, String, Option<String>)]) -> String {
-    let pairs: Vec<(&Finding, &String)> = findings
+/// Findings with their fingerprints as the cache keeps them: JSON `[[finding, fingerprint], ...]`,
+/// each with its rule's `default_severity` when there is one.
+pub fn encode_findings(
+    findings: &[(Finding, String, Option<String>)],
+    default_severity: Option<fn(&str) -> Option<Severity>>,
+) -> String {
+    let pairs: Vec<(std::borrow::Cow<'_, Finding>, &String)> = findings
         .iter()
-        .map(|(finding, fingerprint, _)| (finding, fingerprint))
+        .map(|(finding, fingerprint, _)| {
+            let own = default_severity.and_then(|of| of(&finding.rule));
+            let finding = match own {
+                Some(severity) if severity != finding.severity => {
+                    std::borrow::Cow::Owned(Finding {
+                        severity,
+                        ..finding.clone()
+                    })
+                }
+                _ => std::borrow::Cow::Borrowed(finding),
+            };
+            (finding, fingerprint)
+        })
         .collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
 }
@@ -148,6 +169,7 @@ pub fn lookup<'t>(
             removed,
             shared,
             fresh: Vec::new(),
+            default_severity: None,
         },
     })
 }

@@ -642,3 +642,47 @@ pub fn has_tool(name: &str) -> bool {
     }
     found
 }
+
+/// The built-in checker's rules that are off until a scheme turns them on.
+pub const CHECKER_STYLE_RULES: &[&str] = &[
+    "trailing-whitespace",
+    "mixed-indentation",
+    "long-line",
+    "missing-final-newline",
+    "file-too-large",
+    "invalid-utf8",
+];
+
+impl World {
+    /// The scheme of the project at `project_path`.
+    pub fn scheme_of(&self, app: &TestApp, project_path: &str) -> i64 {
+        let project = app
+            .get(&format!("{project_path}/"), ADMIN_TOKEN)
+            .expect(200);
+        project.data()["scan_scheme"]["id"].as_i64().unwrap()
+    }
+
+    /// Turns `rules` of `tool` on or off in the scheme of the project at `project_path`.
+    pub fn set_rules(
+        &self,
+        app: &TestApp,
+        project_path: &str,
+        tool: &str,
+        rules: &[&str],
+        on: bool,
+    ) {
+        let scheme_id = self.scheme_of(app, project_path);
+        app.call(
+            "PUT",
+            &format!(
+                "{}/schemes/{scheme_id}/checkprofile/rules/modifystate/",
+                self.repo_path()
+            ),
+            Some(ADMIN_TOKEN),
+            Body::Json(
+                json!({"checktool": tool, "checkrules": rules, "state": if on { 1 } else { 2 }}),
+            ),
+        )
+        .expect(200);
+    }
+}

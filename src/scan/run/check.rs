@@ -9,10 +9,11 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::analyzers::builtin;
 use crate::config::format_size;
-use crate::db::results::Scope;
+use crate::db::results::{self, Scope};
 use crate::domain::finding::{self, Finding};
 use crate::scan::checkout::{Blob, TreeEntry};
 use crate::scan::per_file::{self, CacheUpdate, Fresh};
@@ -20,8 +21,22 @@ use crate::scan::run::notes::LeftOut;
 use crate::scan::run::{git_stop, JobRun, Step};
 
 /// The cache's name for the checker's results; bumped whenever its rules or settings change,
-/// so results of an older checker are never reused.
-pub const ANALYZER: &str = "codepup@1";
+/// so results of an older checker are never reused. Each set of rules a scheme runs is a
+/// variant of it (`cache_key`): results found with other rules are never reused.
+pub const ANALYZER: &str = "codepup@2";
+
+/// The cache's name for the checker's results with `rules`: `codepup@2+<rules in hex>`. There
+/// are at most 2^9 of them, each made once.
+fn cache_key(rules: builtin::RuleSet) -> &'static str {
+    static KEYS: OnceLock<Mutex<HashMap<u16, &'static str>>> = OnceLock::new();
+    let mut keys = KEYS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    keys.entry(rules.bits()).or_insert_with(|| {
+        Box::leak(format!("{ANALYZER}{}{:04x}", results::VARIANT, rules.bits()).into_boxed_str())
+    })
+}
 
 /// The most findings the checker keeps in one scan. Past it, the findings of further files are
 /// dropped and those files are left out of the scan's coverage (their open findings stay
@@ -60,21 +75,25 @@ enum FileCheck {
     NoRoom,
 }
 
-/// Runs the checker over `tree` (or only the `only` files of it).
+/// Runs the checker's `rules` over `tree` (or only the `only` files of it).
 pub fn check<'t>(
     run: &JobRun,
     cache: &Path,
     tree: &'t [TreeEntry],
     only: Option<&[String]>,
+    rules: builtin::RuleSet,
 ) -> Step<Checked<'t>> {
-    let config = builtin::Config::default();
+    let config = builtin::Config {
+        rules,
+        ..builtin::Config::default()
+    };
     let max_read = run.shared.limits.max_check_file_size;
     let only: Option<HashSet<&str>> = only.map(|files| files.iter().map(String::as_str).collect());
     let in_scope = |entry: &TreeEntry| only.as_ref().is_none_or(|only| only.contains(&*entry.path));
     let scope = Scope {
         repo_id: run.repo.id,
         project_id: run.project.id,
-        analyzer: ANALYZER,
+        analyzer: cache_key(rules),
     };
     let mut found: Vec<(Finding, String)> = Vec::new();
     let mut short = Shortfall::default();
@@ -94,6 +113,7 @@ pub fn check<'t>(
     })
     .map_err(git_stop)?;
     let mut update = lookup.update;
+    update.default_severity = Some(builtin::default_severity);
     for (entry, file) in read {
         let FileCheck::Found(file_found, dropped) = file else {
             // Not cached either: a later scan with room for them reads the file again.
@@ -159,8 +179,7 @@ fn too_large_to_read(
         short.skipped.push(entry.path.to_string());
     } else if found.len() >= MAX_CHECKER_FINDINGS {
         short.unreported.push(entry.path.to_string());
-    } else {
-        let finding = builtin::too_large(&entry.path, entry.size, config);
+    } else if let Some(finding) = builtin::too_large(&entry.path, entry.size, config) {
         let fingerprint = finding::fingerprints(std::slice::from_ref(&finding), |_, _| None);
         found.extend(std::iter::once(finding).zip(fingerprint));
         short.unread.push(entry.path.to_string());
@@ -193,7 +212,9 @@ fn check_blob(
         let findings: Vec<Finding> = if builtin::is_binary(&head) {
             Vec::new()
         } else {
-            vec![builtin::too_large(&entry.path, size, config)]
+            builtin::too_large(&entry.path, size, config)
+                .into_iter()
+                .collect()
         };
         let fingerprints = finding::fingerprints(&findings, |_, _| None);
         (

@@ -26,7 +26,7 @@ use crate::git::GitError;
 use crate::scan::job_store::JobStore;
 use crate::scan::Shared;
 
-pub use plan::Planned;
+pub use plan::{JobRules, Planned};
 
 /// The per-file analyzers whose results the cache keeps, with their versions: results of any
 /// other are deleted at start.
@@ -67,6 +67,8 @@ pub struct JobRun<'s> {
     pub project: Project,
     pub repo: Repo,
     pub scheme: Scheme,
+    /// What the scheme's rule configuration and path filters mean for this job.
+    pub rules: JobRules,
     /// The job's own log (source, revisions, files, timings).
     pub log: File,
     pub started: Instant,

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crate::analyzers::{builtin, Linter, ToolDef};
 use crate::domain::ids::{JobId, TaskId};
 use crate::domain::job::{code, JobState, ToolModule};
+use crate::domain::rules::{PathFilter, SchemeRules};
 use crate::domain::scheme::Scheme;
 use crate::scan::run::{open_log, JobRun, Step, Stop};
 use crate::scan::Shared;
@@ -49,6 +50,36 @@ impl Planned {
     }
 }
 
+/// The scheme's rule configuration and path filters, as this job applies them.
+pub struct JobRules {
+    pub scheme: SchemeRules,
+    /// The built-in checker's rules that run.
+    pub checker: builtin::RuleSet,
+    /// Which files the scan takes.
+    pub paths: PathFilter,
+    /// The identity of all of it (`SchemeRules::identity`), stored with the job's results.
+    pub identity: String,
+}
+
+impl JobRules {
+    fn new(scheme: SchemeRules) -> Step<JobRules> {
+        let checker = builtin::rule_set(&scheme.settings);
+        let paths = PathFilter::new(&scheme.scandirs).map_err(|error| {
+            Stop::Fail(
+                code::E_NODE_TASK_CONFIG,
+                format!("the scheme's path filters do not compile: {error}"),
+            )
+        })?;
+        let identity = scheme.identity(&format!("{}+{:04x}", builtin::TOOL, checker.bits()));
+        Ok(JobRules {
+            scheme,
+            checker,
+            paths,
+            identity,
+        })
+    }
+}
+
 /// Loads job `job_id` (claimed by this worker), opens its log, and plans its tasks.
 pub fn plan(shared: &Shared, job_id: JobId) -> Step<(JobRun<'_>, Vec<Planned>)> {
     let started = Instant::now();
@@ -58,12 +89,14 @@ pub fn plan(shared: &Shared, job_id: JobId) -> Step<(JobRun<'_>, Vec<Planned>)> 
         .map_err(|error| Stop::Fail(code::E_SERVER, format!("{error:#}")))?
         .ok_or(Stop::Abandon)?;
     let log = open_log(&shared.job_log_path(job_id))?;
+    let rules = JobRules::new(loaded.rules)?;
     let mut run = JobRun {
         shared,
         job: loaded.job,
         project: loaded.project,
         repo: loaded.repo,
         scheme: loaded.scheme,
+        rules,
         log,
         started,
     };

@@ -112,6 +112,14 @@ fn baseline(run: &mut JobRun, cache: &Path) -> Step<Option<(String, JobId)>> {
         return Ok(None);
     }
     match run.store().baseline(run.project.id, run.id())? {
+        Some((_, job)) if run.store().job_config(job)?.as_deref() != Some(&run.rules.identity) => {
+            // Findings of a rule turned off, or of a file filtered out, in files that did not
+            // change would otherwise stay open.
+            run.note(format_args!(
+                "the scheme's rules or path filters are not those of the baseline (job {job}): full scan"
+            ));
+            Ok(None)
+        }
         Some((base, job)) if checkout::has_commit(cache, &base) => Ok(Some((base, job))),
         Some((base, _)) => {
             run.note(format_args!(
@@ -129,6 +137,8 @@ pub fn prepare(run: &mut JobRun, source: &Source, tasks: &[Planned]) -> Step<Fil
     let scan_path = run.project.scan_path.as_str().to_string();
     let changes = changes_since_baseline(run, source)?;
     let listed = list_tree(run, source, &scan_path, changes.as_deref())?;
+    let holds_files = !listed.entries.is_empty();
+    let (listed, changes) = filter_paths(run, listed, changes);
     let mut left_out: HashSet<String> = listed
         .over_budget
         .iter()
@@ -158,7 +168,7 @@ pub fn prepare(run: &mut JobRun, source: &Source, tasks: &[Planned]) -> Step<Fil
     if !checkout::is_directory(&source.cache, &source.revision, prefix).map_err(git_stop)? {
         return Err(not_a_directory(&scan_path, &source.revision));
     }
-    if source.baseline.is_none() && scan_path != "/" && listed.entries.is_empty() {
+    if source.baseline.is_none() && scan_path != "/" && !holds_files {
         return Err(Stop::Fail(
             code::E_CLIENT,
             format!(
@@ -348,6 +358,46 @@ fn list_tree(
     ));
     note_left_out(run, &tree);
     Ok(tree)
+}
+
+/// The listing and changes with only the files the scheme's path filters allow: no tool and no
+/// line count sees the others, and a full scan closes their findings.
+fn filter_paths(
+    run: &mut JobRun,
+    listed: Arc<checkout::Tree>,
+    changes: Option<Vec<Change>>,
+) -> (Arc<checkout::Tree>, Option<Vec<Change>>) {
+    let filter = &run.rules.paths;
+    if filter.is_empty() {
+        return (listed, changes);
+    }
+    let allowed = |entries: &[TreeEntry]| -> Vec<TreeEntry> {
+        entries
+            .iter()
+            .filter(|entry| filter.allows(&entry.path))
+            .cloned()
+            .collect()
+    };
+    let tree = checkout::Tree {
+        entries: allowed(&listed.entries),
+        long_paths: listed.long_paths,
+        long_path_examples: listed.long_path_examples.clone(),
+        over_budget: allowed(&listed.over_budget),
+        escaped_names: listed.escaped_names,
+    };
+    let changes = changes.map(|changes| {
+        changes
+            .into_iter()
+            .filter(|change| filter.allows(&change.path))
+            .collect()
+    });
+    let left = listed.entries.len() - tree.entries.len();
+    run.note(format_args!(
+        "path filters: {} of {} files taken, {left} left out",
+        tree.entries.len(),
+        listed.entries.len()
+    ));
+    (Arc::new(tree), changes)
 }
 
 /// Which kept listing is the job's repository's `revision` below `prefix`.

@@ -71,6 +71,7 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
             .chain(outcome.checked.as_ref())
             .collect(),
         findings,
+        config_hash: Some(&run.rules.identity),
     };
     let store_started = Instant::now();
     let closed = run.store().close(job_id, &results)?;

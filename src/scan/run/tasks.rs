@@ -141,7 +141,8 @@ impl<'t> OneTask<'_, '_, 't> {
                     .map(|found| (tool.name.clone(), found))
             }
         };
-        if let Some((tool, found)) = lint {
+        if let Some((tool, mut found)) = lint {
+            self.configure(task, &mut found);
             let _ = writeln!(self.log, "{}", describe_findings(&found));
             outcome.lint_tools.push(tool);
             outcome.findings.reserve(found.len());
@@ -151,6 +152,28 @@ impl<'t> OneTask<'_, '_, 't> {
                 .extend(found.map(|(finding, fingerprint)| (finding, fingerprint, None)));
         }
         Ok(self.note.take())
+    }
+
+    /// The scheme's rule configuration over a tool's findings: a rule turned off loses its
+    /// findings, a severity set replaces the tool's. The built-in checker never looked for the
+    /// rules it has off, and its findings keep their places (the result cache points at them).
+    fn configure(&mut self, task: &Planned, found: &mut Vec<(Finding, String)>) {
+        let overrides = self.run.rules.scheme.overrides();
+        if matches!(task, Planned::Builtin) {
+            for (finding, _) in found.iter_mut() {
+                overrides.set_severity(finding);
+            }
+            return;
+        }
+        let before = found.len();
+        found.retain_mut(|(finding, _)| overrides.keep(finding));
+        if found.len() < before {
+            let _ = writeln!(
+                self.log,
+                "{} findings of rules the scheme turned off left out",
+                before - found.len()
+            );
+        }
     }
 
     fn scope(&self) -> TaskScope<'_> {
@@ -204,6 +227,7 @@ impl<'t> OneTask<'_, '_, 't> {
             &self.source.cache,
             &self.files.listed.entries,
             only,
+            self.run.rules.checker,
         )?;
         // `run` adds the findings to the job's list next.
         update.shift(outcome.findings.len());
