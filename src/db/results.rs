@@ -201,4 +201,58 @@ mod tests {
             .unwrap();
         assert_eq!(left, ["codecount@1", "codecount@1"]);
     }
+
+    fn analyzers(conn: &Connection, table: &str) -> Vec<String> {
+        conn.prepare(&format!("SELECT analyzer FROM {table} ORDER BY analyzer"))
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn variants_are_kept_with_their_analyzer_and_a_project_keeps_only_the_one_it_used_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open_single(&dir.path().join("r.db")).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        let scope = |analyzer| Scope {
+            repo_id: RepoId(1),
+            project_id: ProjectId(1),
+            analyzer,
+        };
+        for analyzer in [
+            "codepup@2+0007",
+            "codepup@2+01ff",
+            "codepup@1+0007",
+            "codepup@2-x",
+        ] {
+            refer(&conn, scope(analyzer), "a.rs", "abc", "x", true).unwrap();
+        }
+        // Another project still uses one of the variants.
+        let other = Scope {
+            project_id: ProjectId(2),
+            ..scope("codepup@2+01ff")
+        };
+        refer(&conn, other, "a.rs", "abc", "x", false).unwrap();
+        assert_eq!(prune_other_analyzers(&conn, &["codepup@2"]).unwrap(), 4);
+        forget_other_variants(&conn, scope("codepup@2+0007")).unwrap();
+        assert_eq!(
+            analyzers(&conn, "project_file_results"),
+            ["codepup@2+0007", "codepup@2+01ff"]
+        );
+        assert_eq!(
+            analyzers(&conn, "file_results"),
+            ["codepup@2+0007", "codepup@2+01ff"]
+        );
+        forget_other_variants(
+            &conn,
+            Scope {
+                project_id: ProjectId(2),
+                ..scope("codepup@2+0007")
+            },
+        )
+        .unwrap();
+        assert_eq!(analyzers(&conn, "file_results"), ["codepup@2+0007"]);
+    }
 }

@@ -105,6 +105,7 @@ fn a_huge_file_of_newlines_is_never_read_and_a_large_one_is_counted_as_a_stream(
     git(&world.repo_dir, &["add", "mid.py"]);
     git(&world.repo_dir, &["commit", "-q", "-m", "bombs"]);
     let project = world.project_path();
+    world.set_rules(&app, &project, "codepup", &["file-too-large"], true);
 
     let (job_id, _) = app.start_scan(&project, json!({}));
     let detail = app.wait_for_job(&project, job_id, QUICK);
@@ -256,6 +257,7 @@ fn files_past_the_byte_budget_are_left_out_largest_first_and_keep_their_findings
     git(&world.repo_dir, &["add", "-A"]);
     git(&world.repo_dir, &["commit", "-q", "-m", "sizes"]);
     let project = world.project_path();
+    world.set_rules(&app, &project, "codepup", &["trailing-whitespace"], true);
     let (first, _) = app.start_scan(&project, json!({}));
     assert_eq!(app.wait_for_job(&project, first, QUICK)["result_code"], 0);
     let open = vec![("trailing-whitespace".to_string(), "big.txt".to_string(), 1)];
@@ -289,6 +291,7 @@ fn a_file_made_of_flaws_keeps_a_thousand_findings() {
     git(&world.repo_dir, &["add", "-A"]);
     git(&world.repo_dir, &["commit", "-q", "-m", "flaws"]);
     let project = world.project_path();
+    world.set_rules(&app, &project, "codepup", &["trailing-whitespace"], true);
     let (job_id, _) = app.start_scan(&project, json!({}));
     let detail = app.wait_for_job(&project, job_id, QUICK);
     assert_eq!(detail["result_code"], 0, "{detail}");

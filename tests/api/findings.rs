@@ -50,6 +50,13 @@ fn linted(app: &TestApp) -> Linted {
         "main",
         json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
     );
+    world.set_rules(
+        &app,
+        &project,
+        "codepup",
+        &["long-line", "trailing-whitespace"],
+        true,
+    );
     let (job_id, scan_id) = app.start_scan(&project, json!({}));
     let detail = app.wait_for_job(&project, job_id, QUICK);
     assert_eq!(detail["result_code"], 0, "{detail}");

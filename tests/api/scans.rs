@@ -808,6 +808,7 @@ fn the_built_in_checker_finds_planted_problems_and_an_incremental_scan_fixes_exa
         "main",
         json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
     );
+    world.set_rules(&app, &project, "codepup", &["long-line"], true);
     let (first, _) = app.start_scan(&project, json!({}));
     let detail = app.wait_for_job(&project, first, QUICK);
     assert_eq!(detail["result_code"], 0, "{detail}");
@@ -1108,6 +1109,7 @@ fn repeated_full_scans_reuse_the_checkers_results_for_unchanged_files_and_still_
     git(&world.repo_dir, &["add", "-A"]);
     git(&world.repo_dir, &["commit", "-q", "-m", "two"]);
     let project = world.project_path();
+    world.set_rules(&app, &project, "codepup", &["trailing-whitespace"], true);
     let full = json!({"incr_scan": false});
     let (first, _) = app.start_scan(&project, full.clone());
     app.wait_for_job(&project, first, QUICK);

@@ -630,6 +630,13 @@ fn in_a_real_browser_a_person_signs_in_scans_follows_the_job_and_its_log_and_can
         &world.repo_dir,
         &["commit", "-q", "-m", "trailing whitespace"],
     );
+    world.set_rules(
+        &app,
+        &world.project_path(),
+        "codepup",
+        &["trailing-whitespace"],
+        true,
+    );
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         drive_the_page(&browser, &app, &world)
     }));

@@ -10,7 +10,8 @@ server on a loopback port, and scanned with a project on the `default` template 
 and the built-in checker): first with the scheme as it comes (the default rules), then, after
 turning every rule of the checker on in the scheme, again (a full scan: the rules changed). The
 open findings after each scan, per rule, and the line count go in a markdown table; the
-default-rule findings are written to `<work>/<name>-default.txt` for reading. Nothing but
+findings of each scan are written to `<work>/<name>-default.txt` and `<name>-all.txt`, for
+reading. Nothing but
 loopback traffic.
 """
 
@@ -77,11 +78,10 @@ def measure(server, name, work):
         detail = server.call("GET", f"{base}/jobs/{job['id']}/detail/")
         items = open_findings(server, analysis)
         results[label] = (detail, items)
-        if label == "default":
-            with open(work / f"{name}-default.txt", "w") as out:
-                for item in items:
-                    out.write(f"{item['checkrule_display_name']}\t{item['file_path']}:{item['line']}\t"
-                              f"{item['msg']}\n")
+        with open(work / f"{name}-{label}.txt", "w") as out:
+            for item in items:
+                out.write(f"{item['checkrule_display_name']}\t{item['file_path']}:{item['line']}\t"
+                          f"{item['msg']}\n")
     return results
 
 
