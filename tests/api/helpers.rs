@@ -643,16 +643,6 @@ pub fn has_tool(name: &str) -> bool {
     found
 }
 
-/// The built-in checker's rules that are off until a scheme turns them on.
-pub const CHECKER_STYLE_RULES: &[&str] = &[
-    "trailing-whitespace",
-    "mixed-indentation",
-    "long-line",
-    "missing-final-newline",
-    "file-too-large",
-    "invalid-utf8",
-];
-
 impl World {
     /// The scheme of the project at `project_path`.
     pub fn scheme_of(&self, app: &TestApp, project_path: &str) -> i64 {
