@@ -80,13 +80,26 @@ impl Linter {
 
     /// The argv that checks `files`. Linters that can write their report to a file named on the
     /// command line write it to `report` (see `writes_report_file`); the others print it.
-    /// Every linter runs in a mode that reports and never changes a file.
-    pub fn command(self, files: &[String], report: &Path) -> Vec<String> {
-        match self {
+    /// Every linter runs in a mode that reports and never changes a file. `enabled` are rules a
+    /// scheme turned on (checked ids: letters, digits and `-_.:/`, starting with a letter or
+    /// digit), run besides the linter's own selection: pylint `--enable`, ruff
+    /// `--extend-select`; shellcheck has no such switch for its codes.
+    pub fn command(self, files: &[String], report: &Path, enabled: &[String]) -> Vec<String> {
+        let mut argv = match self {
             Linter::Pylint => pylint::command(files, report),
             Linter::Ruff => ruff::command(files, report),
             Linter::Shellcheck => shellcheck::command(files),
+        };
+        let option = match self {
+            Linter::Pylint => "--enable",
+            Linter::Ruff => "--extend-select",
+            Linter::Shellcheck => return argv,
+        };
+        if !enabled.is_empty() {
+            // One `--option=a,b` word, before the `--` that ends the options.
+            argv.insert(1, format!("{option}={}", enabled.join(",")));
         }
+        argv
     }
 
     /// Whether the report goes to the `report` file rather than stdout.
@@ -272,6 +285,25 @@ mod tests {
             ]
         );
         assert_eq!(catalog.get("sleeper").unwrap().timeout, Some(300));
+    }
+
+    #[test]
+    fn rules_a_scheme_turned_on_are_one_option_before_the_files() {
+        let files = ["a.py".to_string()];
+        let enabled = ["E501".to_string(), "B006".to_string()];
+        let argv = Linter::Ruff.command(&files, Path::new("/r.json"), &enabled);
+        assert_eq!(argv[1], "--extend-select=E501,B006");
+        assert_eq!(argv[argv.len() - 2..], ["--", "a.py"]);
+        let argv = Linter::Pylint.command(&files, Path::new("/r.json"), &enabled[..1]);
+        assert_eq!(argv[1], "--enable=E501");
+        assert!(!Linter::Ruff
+            .command(&files, Path::new("/r.json"), &[])
+            .iter()
+            .any(|arg| arg.starts_with("--extend-select")));
+        assert_eq!(
+            Linter::Shellcheck.command(&files, Path::new("/r.json"), &enabled),
+            Linter::Shellcheck.command(&files, Path::new("/r.json"), &[])
+        );
     }
 
     #[test]

@@ -31,14 +31,15 @@ pub struct RuleSetting {
 /// A rule id as a tool reports it: letters, digits and `-_.:/` (ruff's `F401`, pylint's
 /// `C0114`, shellcheck's `SC2086`, SARIF ids such as `js/sql-injection`).
 pub fn check_rule_id(rule: &str) -> Result<(), String> {
-    if rule.is_empty()
+    if !rule.starts_with(|c: char| c.is_ascii_alphanumeric())
         || rule.chars().count() > MAX_RULE_CHARS
         || !rule
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
     {
         return Err(format!(
-            "{:?} is not a rule id (letters, digits and -_.:/, at most {MAX_RULE_CHARS})",
+            "{:?} is not a rule id (a letter or digit, then letters, digits and -_.:/, at most \
+             {MAX_RULE_CHARS})",
             shorten(rule)
         ));
     }
@@ -242,6 +243,18 @@ pub struct SchemeRules {
 }
 
 impl SchemeRules {
+    /// The rules of `tool` the scheme turned on, sorted.
+    pub fn enabled_rules(&self, tool: &str) -> Vec<String> {
+        let mut rules: Vec<String> = self
+            .settings
+            .iter()
+            .filter(|setting| setting.tool == tool && setting.enabled == Some(true))
+            .map(|setting| setting.rule.clone())
+            .collect();
+        rules.sort();
+        rules
+    }
+
     /// What the scheme says of `tool`'s `rule`.
     pub fn setting(&self, tool: &str, rule: &str) -> Option<&RuleSetting> {
         self.settings

@@ -75,6 +75,7 @@ pub(super) fn run_linter(
     scope: &TaskScope,
     linter: Linter,
     files: &[String],
+    enabled: &[String],
 ) -> Step<Vec<(Finding, String)>> {
     let dir = &scope.workspace.dir;
     let targets: Vec<String> = files
@@ -103,7 +104,7 @@ pub(super) fn run_linter(
         }
         let run = Run {
             name: linter.name(),
-            argv: linter.command(batch, &report_path),
+            argv: linter.command(batch, &report_path, enabled),
             cwd: dir,
             stdout: &capture.file,
             stdout_is_log: false,

@@ -195,6 +195,7 @@ fn a_caller_outside_the_team_gets_the_same_403_for_ids_that_exist_and_ids_that_d
         "main",
         json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
     );
+    world.set_rules(&app, &path, "codepup", &["trailing-whitespace"], true);
     let member = app.create_user("member");
     let stranger = app.create_user("stranger");
     add_member(&app, "member", 2, Some(("web", 2)));

@@ -192,7 +192,13 @@ fn a_linters_rules_are_turned_off_and_given_a_severity_by_the_scheme() {
     let world = World::build(&app);
     commit(
         &world,
-        &[("app.py", "import os\n\nprint(undefined_name)\n".to_string())],
+        &[(
+            "app.py",
+            format!(
+                "import os\n\nprint(undefined_name)\nLONG = '{}'\n",
+                "x".repeat(100)
+            ),
+        )],
     );
     let project = world.project_with_scheme(
         &app,
@@ -218,10 +224,31 @@ fn a_linters_rules_are_turned_off_and_given_a_severity_by_the_scheme() {
         json!({"checktool": "ruff", "checkrules": ["F821"], "severity": 1}),
     )
     .expect(200);
+    // E501 (line too long) is not in ruff's default selection: turned on, ruff runs it.
+    put(
+        &app,
+        &rules_path(&world, scheme_id, "checkprofile/rules/modifystate/"),
+        ADMIN_TOKEN,
+        json!({"checktool": "ruff", "checkrules": ["E501"], "state": 1}),
+    )
+    .expect(200);
     scan(&app, &project);
-    let after = open_findings(&app, &project);
-    assert_eq!(after.len(), 1, "{after:?}");
-    assert_eq!((after[0].1.as_str(), after[0].4), ("F821", 1));
+    let after: Vec<(&str, i64)> = open_findings(&app, &project)
+        .iter()
+        .map(|f| {
+            (
+                if f.1 == "E501" {
+                    "E501"
+                } else if f.1 == "F821" {
+                    "F821"
+                } else {
+                    "other"
+                },
+                f.4,
+            )
+        })
+        .collect();
+    assert_eq!(after, [("E501", 4), ("F821", 1)]);
     let listed = app
         .get(&rules_path(&world, scheme_id, "checkrules/"), ADMIN_TOKEN)
         .expect(200);
@@ -232,7 +259,7 @@ fn a_linters_rules_are_turned_off_and_given_a_severity_by_the_scheme() {
         .iter()
         .filter(|rule| rule["checktool"] == "ruff")
         .collect();
-    assert_eq!(ruff.len(), 2, "{}", listed.body);
+    assert_eq!(ruff.len(), 3, "{}", listed.body);
 }
 
 #[test]

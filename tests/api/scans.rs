@@ -998,6 +998,7 @@ fn with_blame_on_findings_name_the_author_of_their_line() {
         "main",
         json!({"name": "blamed", "lint_enabled": true, "tools": ["codepup"], "blame_enabled": true}),
     );
+    world.set_rules(&app, &project, "codepup", &["long-line"], true);
     let (job_id, _) = app.start_scan(&project, json!({}));
     assert_eq!(app.wait_for_job(&project, job_id, QUICK)["result_code"], 0);
     let issues = project.replacen("/server/main/api/", "/server/analysis/api/", 1);

@@ -131,8 +131,9 @@ impl<'t> OneTask<'_, '_, 't> {
             Planned::Codecount => return self.count(outcome),
             Planned::Builtin => self.check(outcome)?,
             Planned::Linter(linter) => {
+                let enabled = self.run.rules.scheme.enabled_rules(linter.name());
                 let scope = self.scope();
-                let found = tools::run_linter(&scope, *linter, &self.files.files)?;
+                let found = tools::run_linter(&scope, *linter, &self.files.files, &enabled)?;
                 Some((linter.name().to_string(), found))
             }
             Planned::Command(tool) => {
