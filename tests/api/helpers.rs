@@ -177,6 +177,8 @@ impl TestApp {
             limits: ScanLimits::default(),
             trusted_proxies: Vec::new(),
             schedule_clock: codepup::schedule::Clock::adjustable(),
+            webhook_allow_private: false,
+            notify_clock: codepup::schedule::Clock::adjustable(),
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         adjust(&mut config);
