@@ -650,11 +650,11 @@ function drawWebhooks(webhooks) {
     for (const delivery of webhook.deliveries) {
       const row = element("tr", "delivery");
       row.dataset.deliveryId = String(delivery.id);
-      const tone = delivery.state === "delivered" ? "d-ok" : delivery.state === "failed" ? "d-failed" : "d-pending";
+      const stateClass = delivery.state === "delivered" ? "d-ok" : delivery.state === "failed" ? "d-failed" : "d-pending";
       row.append(
         element("td", "", localTime(delivery.created_time)),
         element("td", "", `${delivery.event} · job #${delivery.job_id}`),
-        element("td", tone + " d-state", delivery.state),
+        element("td", stateClass + " d-state", delivery.state),
         element("td", "", deliveryOutcome(delivery)),
       );
       const actions = element("td");

@@ -13,8 +13,6 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
@@ -22,10 +20,10 @@ use time::OffsetDateTime;
 use crate::clock;
 use crate::db::{self, Pool};
 use crate::domain::notify::{
-    non_public_reason, retry_delay_seconds, signature, Attempt, ANSWER_BYTES_KEPT,
-    GIVE_UP_AFTER_SECONDS,
+    non_public_reason, retry_delay_seconds, Attempt, ANSWER_BYTES_KEPT, GIVE_UP_AFTER_SECONDS,
 };
-use crate::schedule::Clock;
+use crate::hooks::forge;
+use crate::schedule::{Clock, Ticker};
 
 /// How often the thread looks for due deliveries.
 const TICK: Duration = Duration::from_secs(1);
@@ -35,79 +33,41 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries read per look; the rest wait for the next.
 const BATCH: i64 = 20;
 
-struct Stop {
-    is_stopping: Mutex<bool>,
-    condvar: Condvar,
-}
-
-impl Stop {
-    fn is_stopping(&self) -> bool {
-        *self.is_stopping.lock().unwrap_or_else(|poison| poison.into_inner())
-    }
-}
-
 /// The running delivery thread. Stop it with `shutdown`; deliveries still pending stay in the
 /// outbox for the next start.
 pub struct Notifier {
-    stop: Arc<Stop>,
-    thread: JoinHandle<()>,
+    ticker: Ticker,
 }
 
 impl Notifier {
     /// Starts `notify-delivery`. `allow_private` is `--webhook-allow-private`; `clock` is real
     /// time except in tests, which move it on instead of waiting out the backoff.
     pub fn start(pool: Pool, allow_private: bool, clock: Clock) -> anyhow::Result<Notifier> {
-        let stop = Arc::new(Stop {
-            is_stopping: Mutex::new(false),
-            condvar: Condvar::new(),
-        });
         let sender = Sender::new(allow_private);
-        let thread_stop = stop.clone();
-        let thread = thread::Builder::new()
-            .name("notify-delivery".to_string())
-            .spawn(move || run(&pool, &sender, &clock, &thread_stop))?;
-        Ok(Notifier { stop, thread })
+        let ticker = Ticker::spawn("notify-delivery", TICK, move |is_stopping| {
+            if let Err(error) = deliver_due(&pool, &sender, &clock, is_stopping) {
+                log::warn!("sending notifications: {error:#}");
+            }
+        })?;
+        Ok(Notifier { ticker })
     }
 
     /// Wakes the thread, lets the attempt in flight finish and joins it.
     pub fn shutdown(self) {
-        *self
-            .stop
-            .is_stopping
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = true;
-        self.stop.condvar.notify_all();
-        let _ = self.thread.join();
-    }
-}
-
-fn run(pool: &Pool, sender: &Sender, clock: &Clock, stop: &Stop) {
-    loop {
-        if let Err(error) = deliver_due(pool, sender, clock, stop) {
-            log::warn!("sending notifications: {error:#}");
-        }
-        let guard = stop
-            .is_stopping
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if *guard {
-            return;
-        }
-        let (guard, _) = stop
-            .condvar
-            .wait_timeout(guard, TICK)
-            .unwrap_or_else(|poison| poison.into_inner());
-        if *guard {
-            return;
-        }
+        self.ticker.shutdown();
     }
 }
 
 /// Sends the deliveries whose time has come. No connection is held while a receiver answers.
-fn deliver_due(pool: &Pool, sender: &Sender, clock: &Clock, stop: &Stop) -> anyhow::Result<()> {
+fn deliver_due(
+    pool: &Pool,
+    sender: &Sender,
+    clock: &Clock,
+    is_stopping: &dyn Fn() -> bool,
+) -> anyhow::Result<()> {
     let due = db::notify::due(&*pool.get()?, &clock::to_stored(clock.now()), BATCH)?;
     for delivery in due {
-        if stop.is_stopping() {
+        if is_stopping() {
             break;
         }
         let attempt = sender.send(&delivery);
@@ -144,6 +104,12 @@ fn next_try(delivery: &db::notify::Due, now: OffsetDateTime) -> Option<String> {
     let made = clock::from_stored(&delivery.created_time)?;
     let next = now + time::Duration::seconds(retry_delay_seconds(delivery.attempts + 1));
     (next - made <= time::Duration::seconds(GIVE_UP_AFTER_SECONDS)).then(|| clock::to_stored(next))
+}
+
+/// `X-Codepup-Signature-256`: `sha256=` and the hex HMAC-SHA256 of the body under the secret,
+/// GitHub's scheme (the forges' signing, `forge::sign`).
+fn signature(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", forge::sign(secret, body))
 }
 
 /// The HTTP client, with codepup's resolver.
@@ -192,7 +158,9 @@ impl Sender {
                     .into_reader()
                     .take(ANSWER_BYTES_KEPT as u64)
                     .read_to_end(&mut kept);
-                let error = read.err().map(|error| format!("reading the answer: {error}"));
+                let error = read
+                    .err()
+                    .map(|error| format!("reading the answer: {error}"));
                 let answer = String::from_utf8_lossy(&kept).into_owned();
                 (Some(status), Some(answer), error)
             }
@@ -230,7 +198,10 @@ fn checked_addresses(netloc: &str, allow_private: bool) -> std::io::Result<Vec<S
                 )
             },
         );
-        return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, why));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            why,
+        ));
     }
     Ok(allowed)
 }
@@ -238,6 +209,15 @@ fn checked_addresses(netloc: &str, allow_private: bool) -> std::io::Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signature_is_githubs_hmac_sha256_in_hex() {
+        // The example of GitHub's "Validating webhook deliveries".
+        assert_eq!(
+            signature("It's a Secret to Everybody", b"Hello, World!"),
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+    }
 
     #[test]
     fn loopback_is_refused_unless_allowed() {

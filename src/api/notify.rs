@@ -224,7 +224,10 @@ fn read_new_webhook(body: Body, allow_private: bool) -> Result<NewWebhookBody, A
     let format = match format_text.as_deref() {
         None | Some("") => Some(Format::Json),
         Some(text) => Format::parse(text).or_else(|| {
-            fields.reject("format", format!("\"{text}\" is not a valid choice (json, slack)."));
+            fields.reject(
+                "format",
+                format!("\"{text}\" is not a valid choice (json, slack)."),
+            );
             None
         }),
     };
@@ -334,7 +337,9 @@ pub async fn list_deliveries(
         Ok((query, page, count, results))
     })
     .await?;
-    Ok(envelope::ok(paginated(&request, &query, page, count, results)))
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
 }
 
 /// The delivery the URL names (404 when it is not the webhook's).

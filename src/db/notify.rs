@@ -218,8 +218,9 @@ fn job_facts(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<JobFac
     let Some((mut facts, scan_id)) = facts else {
         return Ok(None);
     };
+    let project_id = facts.project_id.0;
     let count = |sql: &str, id: i64| -> rusqlite::Result<i64> {
-        conn.query_row(sql, params![facts.project_id.0, id], |row| row.get(0))
+        conn.query_row(sql, params![project_id, id], |row| row.get(0))
     };
     if let Some(scan_id) = scan_id {
         facts.findings_new = count(
@@ -243,9 +244,7 @@ fn facts_from_row(row: &Row<'_>) -> rusqlite::Result<JobFacts> {
         stored.and_then(|stored| clock::display(&stored, time::UtcOffset::UTC))
     };
     let seconds = |from: &Option<String>, to: &Option<String>| match (from, to) {
-        (Some(from), Some(to)) => {
-            clock::micros_between(from, to).map(|micros| micros as f64 / 1e6)
-        }
+        (Some(from), Some(to)) => clock::micros_between(from, to).map(|micros| micros as f64 / 1e6),
         _ => None,
     };
     let create_time: Option<String> = row.get(14)?;

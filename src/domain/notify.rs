@@ -1,12 +1,10 @@
 //! Notifications out (issue 10): the events a webhook may ask for, its formats, its URL, which
-//! addresses it may reach, the payloads it is sent, their signature and the retry schedule.
+//! addresses it may reach, the payloads it is sent and the retry schedule.
 //! Pure: knows nothing of actix, rusqlite, threads or the network.
 
 use std::net::IpAddr;
 
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::domain::ids::{JobId, OrgId, ProjectId, RepoId, TeamId};
 
@@ -312,7 +310,13 @@ fn slack_text(event: Event, facts: &JobFacts, page: &str) -> String {
             facts.result_msg.as_deref().unwrap_or("")
         ),
     };
-    let revision: String = facts.revision.as_deref().unwrap_or("").chars().take(12).collect();
+    let revision: String = facts
+        .revision
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .take(12)
+        .collect();
     format!(
         "codepup job <{page}|#{}> on {} {} {revision} {outcome} (findings: {} new, {} fixed, {} open)",
         facts.job_id,
@@ -322,20 +326,6 @@ fn slack_text(event: Event, facts: &JobFacts, page: &str) -> String {
         facts.findings_fixed,
         facts.findings_open
     )
-}
-
-/// `X-Codepup-Signature-256`: `sha256=` and the hex HMAC-SHA256 of the body under the secret.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("sha256={hex}")
 }
 
 /// Seconds to wait after failed attempt number `attempts` (1 for the first): about 1 min,
@@ -399,7 +389,8 @@ pub struct Attempt {
 impl Attempt {
     /// A 2xx answer delivers; anything else is tried again later.
     pub fn is_success(&self) -> bool {
-        self.status_code.is_some_and(|code| (200..300).contains(&code))
+        self.status_code
+            .is_some_and(|code| (200..300).contains(&code))
     }
 }
 
@@ -451,15 +442,6 @@ mod tests {
             let address: IpAddr = address.parse().unwrap();
             assert_eq!(non_public_reason(address), None, "{address} refused");
         }
-    }
-
-    #[test]
-    fn the_signature_is_githubs_hmac_sha256_in_hex() {
-        // The example of GitHub's "Validating webhook deliveries".
-        assert_eq!(
-            signature("It's a Secret to Everybody", b"Hello, World!"),
-            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-        );
     }
 
     #[test]

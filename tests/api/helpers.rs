@@ -371,6 +371,24 @@ impl Drop for TestApp {
     }
 }
 
+/// Makes `username` an org member of `acme` and a member (role 2) of `team`; returns the token.
+pub fn team_member(app: &TestApp, username: &str, team: &str) -> String {
+    let token = app.create_user(username);
+    app.post(
+        "/server/main/api/v3/orgs/acme/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": [username], "role": 2}),
+    )
+    .expect(200);
+    app.post(
+        &format!("/server/main/api/v3/orgs/acme/teams/{team}/memberconf/"),
+        ADMIN_TOKEN,
+        json!({"users": [username], "role": 2}),
+    )
+    .expect(200);
+    token
+}
+
 /// `/server/main/api/orgs/<org>/teams/<team>` and so on.
 pub fn team_path(org: &str, team: &str) -> String {
     format!("/server/main/api/orgs/{org}/teams/{team}")
