@@ -244,7 +244,7 @@ mod tests {
         let next = next_try(&delivery, made).unwrap();
         assert_eq!(next, clock::to_stored(made + time::Duration::minutes(1)));
         delivery.attempts = 4;
-        assert!(next_try(&delivery, made + time::Duration::hours(20)).is_some());
+        assert!(next_try(&delivery, made + time::Duration::hours(19)).is_some());
         assert!(next_try(&delivery, made + time::Duration::hours(23)).is_none());
     }
 }

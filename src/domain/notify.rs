@@ -411,7 +411,7 @@ mod tests {
             "gopher://x/",
             "https://user:pw@example.com/",
             "not a url",
-            "http:///path",
+            "http://",
             "https://example.com/#frag",
         ] {
             assert!(TargetUrl::parse(bad).is_err(), "{bad} was accepted");
