@@ -12,7 +12,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::helpers::{eventually, git, team_member, Body, TestApp, World, ADMIN_TOKEN};
+use crate::helpers::{
+    eventually, git, make_git_repo, team_member, Body, TestApp, World, ADMIN_TOKEN,
+};
+use crate::scans::read_listen_address;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -317,6 +320,88 @@ fn a_receiver_that_fails_is_tried_again_after_a_restart_until_it_answers() {
 }
 
 #[test]
+fn a_delivery_pending_when_the_server_is_killed_with_sigkill_goes_out_after_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let repos = dir.path().join("repos");
+    let repo = make_git_repo(&repos.join("k"), &[("a.py", "print(1)\n")]);
+    let data = dir.path().join("data");
+    let receiver = Receiver::start(&[500]);
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_codepup"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--webhook-allow-private"])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(["--allow-local-repos", repos.to_str().unwrap()])
+        .env("CODEPUP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = read_listen_address(&mut server);
+    let call = |method: &str, path: &str, body: Value| -> Value {
+        let request = ureq::request(method, &format!("{base}/server/main/api/{path}"))
+            .set("Authorization", &format!("Token {ADMIN_TOKEN}"));
+        let response = if method == "GET" {
+            request.call()
+        } else {
+            request.send_json(body)
+        };
+        match response {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
+            Err(error) => panic!("{error}"),
+        }
+    };
+    call("POST", "v3/orgs/", json!({"name": "k", "org_sid": "k"}));
+    call("POST", "v3/orgs/k/teams/", json!({"name": "t"}));
+    let repo_path = "orgs/k/teams/t/repos/1";
+    call(
+        "POST",
+        "orgs/k/teams/t/repos/",
+        json!({"scm_url": repo.to_str().unwrap()}),
+    );
+    call(
+        "POST",
+        &format!("{repo_path}/projects/"),
+        json!({"branch": "main", "global_scheme_id": 1}),
+    );
+    let project = format!("{repo_path}/projects/1");
+    let made = call(
+        "POST",
+        &format!("{project}/webhooks/"),
+        json!({"url": receiver.url, "events": ["job.closed"]}),
+    );
+    assert_eq!(made["code"], 0, "{made}");
+    let scanned = call(
+        "POST",
+        &format!("{project}/scans/create/"),
+        json!({"async_flag": false}),
+    );
+    assert_eq!(scanned["data"]["job"]["result_code"], 0, "{scanned}");
+    let first = receiver.wait_for(1)[0].clone();
+    let deliveries = format!("{project}/webhooks/1/deliveries/");
+    assert!(eventually(WAIT, || call("GET", &deliveries, Value::Null)
+        ["data"]["results"][0]["attempts"]
+        == 1));
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // The next start, on the same data: the delivery is still owed and goes out a minute on.
+    let app = TestApp::spawn_with(|config| {
+        config.data_dir = data.clone();
+        config.webhook_allow_private = true;
+    });
+    app.config.notify_clock.advance(61);
+    let second = receiver.wait_for(2)[1].clone();
+    assert_eq!(
+        second.header("X-Codepup-Delivery"),
+        first.header("X-Codepup-Delivery")
+    );
+    let path = format!("/server/main/api/{deliveries}");
+    assert!(eventually(WAIT, || {
+        app.get(&path, ADMIN_TOKEN).expect(200).data()["results"][0]["state"] == "delivered"
+    }));
+}
+
+#[test]
 fn private_addresses_are_refused_without_the_admins_flag() {
     let app = TestApp::spawn();
     let world = World::build(&app);
@@ -356,6 +441,15 @@ fn private_addresses_are_refused_without_the_admins_flag() {
     let error = refused["last_attempt"]["error"].as_str().unwrap();
     assert!(error.contains("loopback address"), "{error}");
     assert_eq!(refused["state"], "pending");
+    assert!(receiver.received().is_empty());
+    // A day on, the next failure gives the delivery up.
+    app.config.notify_clock.advance(25 * 3600);
+    assert!(eventually(WAIT, || {
+        deliveries(&app, &project, webhook_id)[0]["state"] == "failed"
+    }));
+    let given_up = &deliveries(&app, &project, webhook_id)[0];
+    assert_eq!(given_up["attempts"], 2);
+    assert_eq!(given_up["next_attempt_time"], Value::Null);
     assert!(receiver.received().is_empty());
 }
 
@@ -487,4 +581,22 @@ fn admins_manage_webhooks_members_read_them_without_the_url_path_and_outsiders_s
         .post(&format!("{project}/webhooks/"), ADMIN_TOKEN, json!({}))
         .expect(400);
     assert_eq!(refused.invalid_fields(), ["url", "events"]);
+    // A form takes the events as a comma-separated value.
+    let form = app
+        .post_form(
+            &format!("{project}/webhooks/"),
+            ADMIN_TOKEN,
+            &[
+                ("url", "https://x.example/h"),
+                ("events", "job.closed,findings.new"),
+            ],
+        )
+        .expect(201);
+    assert_eq!(form.data()["events"], json!(["job.closed", "findings.new"]));
+    // An id too long for a number is a 404 envelope, as everywhere.
+    app.get(
+        &format!("{project}/webhooks/99999999999999999999999/deliveries/"),
+        ADMIN_TOKEN,
+    )
+    .expect(404);
 }

@@ -655,7 +655,7 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
 }
 
 /// Reads the server's log until it says where it listens; returns `http://host:port`.
-fn read_listen_address(server: &mut std::process::Child) -> String {
+pub fn read_listen_address(server: &mut std::process::Child) -> String {
     use std::io::{BufRead, BufReader};
     let stderr = server.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
