@@ -889,6 +889,23 @@ fn drive_the_project_view(browser: &Browser, app: &TestApp, world: &World) {
              return row && row.innerText.includes('delivered') && row.innerText.includes('HTTP 200')"
         ),
     );
+    // The notification's link opens its job on the page.
+    let link = got[0].json()["links"]["status_page"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(link.starts_with(&app.base), "{link}");
+    browser.open(&link);
+    browser.wait_for(
+        "the job the notification links to",
+        QUICK,
+        &format!(
+            "const view = document.getElementById('job-view');
+             return !view.hidden && document.getElementById('jv-title').textContent.startsWith('Job #{} ')
+                 && document.getElementById('jv-result').textContent.startsWith('0 success')",
+            got[0].json()["job"]["id"]
+        ),
+    );
     // Redelivered from the page: the receiver gets the same body again.
     browser.click(&format!("{card} button.redeliver"));
     let got = receiver.wait_for(2);
