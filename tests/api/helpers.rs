@@ -371,6 +371,22 @@ impl Drop for TestApp {
     }
 }
 
+/// One API call with the admin's token to a server started as its own process at `base`
+/// (`http://host:port`); the envelope, whatever the status.
+pub fn call_process(base: &str, method: &str, path: &str, body: Value) -> Value {
+    let request = ureq::request(method, &format!("{base}/server/main/api/{path}"))
+        .set("Authorization", &format!("Token {ADMIN_TOKEN}"));
+    let response = if method == "GET" {
+        request.call()
+    } else {
+        request.send_json(body)
+    };
+    match response {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
+        Err(error) => panic!("{error}"),
+    }
+}
+
 /// Makes `username` an org member of `acme` and a member (role 2) of `team`; returns the token.
 pub fn team_member(app: &TestApp, username: &str, team: &str) -> String {
     let token = app.create_user(username);

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::helpers::{
-    eventually, git, make_git_repo, team_member, Body, TestApp, World, ADMIN_TOKEN,
+    call_process, eventually, git, make_git_repo, team_member, Body, TestApp, World, ADMIN_TOKEN,
 };
 use crate::scans::read_listen_address;
 
@@ -156,16 +156,24 @@ fn scan_and_wait(app: &TestApp, world: &World) -> Value {
     app.wait_for_job(&world.project_path(), job_id, WAIT)
 }
 
-#[test]
-fn a_closed_job_is_notified_in_json_signed_with_the_webhooks_secret() {
+/// A server that may reach loopback, the world, a receiver answering `script`, and a project
+/// webhook to it made of `body` (with the receiver's URL); (app, world, receiver, project path,
+/// webhook id).
+fn project_webhook(script: &[u16], mut body: Value) -> (TestApp, World, Receiver, String, i64) {
     let app = allowing_private();
     let world = World::build(&app);
-    let receiver = Receiver::start(&[]);
+    let receiver = Receiver::start(script);
     let project = world.project_path();
-    let webhook_id = add_webhook(
-        &app,
-        &project,
-        json!({"url": receiver.url, "events": ["job.closed"], "secret": "s3cret", "format": "json"}),
+    body["url"] = json!(receiver.url);
+    let webhook_id = add_webhook(&app, &project, body);
+    (app, world, receiver, project, webhook_id)
+}
+
+#[test]
+fn a_closed_job_is_notified_in_json_signed_with_the_webhooks_secret() {
+    let (app, world, receiver, project, webhook_id) = project_webhook(
+        &[],
+        json!({"events": ["job.closed"], "secret": "s3cret", "format": "json"}),
     );
     let job = scan_and_wait(&app, &world);
     let got = receiver.wait_for(1);
@@ -271,15 +279,8 @@ fn failures_and_new_findings_reach_team_and_org_webhooks_in_each_format() {
 
 #[test]
 fn a_receiver_that_fails_is_tried_again_after_a_restart_until_it_answers() {
-    let mut app = allowing_private();
-    let world = World::build(&app);
-    let receiver = Receiver::start(&[500]);
-    let project = world.project_path();
-    let webhook_id = add_webhook(
-        &app,
-        &project,
-        json!({"url": receiver.url, "events": ["job.closed"]}),
-    );
+    let (mut app, world, receiver, project, webhook_id) =
+        project_webhook(&[500], json!({"events": ["job.closed"]}));
     scan_and_wait(&app, &world);
     let first = receiver.wait_for(1)[0].clone();
     assert!(eventually(WAIT, || {
@@ -337,19 +338,7 @@ fn a_delivery_pending_when_the_server_is_killed_with_sigkill_goes_out_after_the_
         .spawn()
         .unwrap();
     let base = read_listen_address(&mut server);
-    let call = |method: &str, path: &str, body: Value| -> Value {
-        let request = ureq::request(method, &format!("{base}/server/main/api/{path}"))
-            .set("Authorization", &format!("Token {ADMIN_TOKEN}"));
-        let response = if method == "GET" {
-            request.call()
-        } else {
-            request.send_json(body)
-        };
-        match response {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
-            Err(error) => panic!("{error}"),
-        }
-    };
+    let call = |method: &str, path: &str, body: Value| call_process(&base, method, path, body);
     call("POST", "v3/orgs/", json!({"name": "k", "org_sid": "k"}));
     call("POST", "v3/orgs/k/teams/", json!({"name": "t"}));
     let repo_path = "orgs/k/teams/t/repos/1";
@@ -455,15 +444,8 @@ fn private_addresses_are_refused_without_the_admins_flag() {
 
 #[test]
 fn a_redelivery_sends_the_same_body_under_a_new_delivery_id() {
-    let app = allowing_private();
-    let world = World::build(&app);
-    let receiver = Receiver::start(&[]);
-    let project = world.project_path();
-    let webhook_id = add_webhook(
-        &app,
-        &project,
-        json!({"url": receiver.url, "events": ["job.closed"], "secret": "k"}),
-    );
+    let (app, world, receiver, project, webhook_id) =
+        project_webhook(&[], json!({"events": ["job.closed"], "secret": "k"}));
     scan_and_wait(&app, &world);
     let first = receiver.wait_for(1)[0].clone();
     let original = deliveries(&app, &project, webhook_id)[0]["id"].clone();
