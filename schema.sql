@@ -389,3 +389,59 @@ CREATE TABLE IF NOT EXISTS job_configs (
     job_id      INTEGER PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
     config_hash TEXT    NOT NULL
 );
+-- Notifications out (issue 10): webhooks of an org, a team or a project (exactly one of the
+-- three is set). `events` is a comma list (job.closed, job.failed, findings.new); `secret`
+-- signs the body when set. `link_origin` and `link_api_root` are where the payload's links
+-- point: `--public-url`, else the origin the webhook was made through.
+CREATE TABLE IF NOT EXISTS notify_webhooks (
+    id            INTEGER PRIMARY KEY,
+    org_id        INTEGER REFERENCES orgs (id),
+    team_id       INTEGER REFERENCES teams (id),
+    project_id    INTEGER REFERENCES projects (id),
+    url           TEXT    NOT NULL,
+    events        TEXT    NOT NULL,
+    secret        TEXT,
+    format        TEXT    NOT NULL CHECK (format IN ('json', 'slack')),
+    link_origin   TEXT    NOT NULL,
+    link_api_root TEXT    NOT NULL,
+    creator_id    INTEGER NOT NULL REFERENCES users (id),
+    created_time  TEXT    NOT NULL,
+    CHECK ((org_id IS NOT NULL) + (team_id IS NOT NULL) + (project_id IS NOT NULL) = 1)
+);
+CREATE INDEX IF NOT EXISTS notify_webhooks_org ON notify_webhooks (org_id) WHERE org_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS notify_webhooks_team ON notify_webhooks (team_id) WHERE team_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS notify_webhooks_project ON notify_webhooks (project_id) WHERE project_id IS NOT NULL;
+
+-- The outbox: one row per webhook and event of a closed job, written in the transaction that
+-- closes the job (db::jobs::close), with the body as it will be sent. The `notify-delivery`
+-- thread sends rows whose `next_attempt_time` has come. state: pending, delivered, failed
+-- (given up). A redelivery is a new row (new delivery id) pointing at the one it repeats.
+CREATE TABLE IF NOT EXISTS notify_deliveries (
+    id                INTEGER PRIMARY KEY,
+    webhook_id        INTEGER NOT NULL REFERENCES notify_webhooks (id) ON DELETE CASCADE,
+    job_id            INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    event             TEXT    NOT NULL,
+    delivery_uuid     TEXT    NOT NULL UNIQUE,
+    body              TEXT    NOT NULL,
+    state             TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt_time TEXT,
+    redelivery_of     INTEGER REFERENCES notify_deliveries (id) ON DELETE SET NULL,
+    created_time      TEXT    NOT NULL,
+    finished_time     TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_deliveries_due ON notify_deliveries (state, next_attempt_time);
+CREATE INDEX IF NOT EXISTS notify_deliveries_webhook ON notify_deliveries (webhook_id, id);
+
+-- Each try of a delivery: the answer's status (null when none came), what went wrong, how long
+-- it took, and the first 1 KiB of the answer.
+CREATE TABLE IF NOT EXISTS notify_attempts (
+    id           INTEGER PRIMARY KEY,
+    delivery_id  INTEGER NOT NULL REFERENCES notify_deliveries (id) ON DELETE CASCADE,
+    attempt_time TEXT    NOT NULL,
+    status_code  INTEGER,
+    error        TEXT,
+    latency_ms   INTEGER NOT NULL,
+    answer       TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_attempts_delivery ON notify_attempts (delivery_id, id);

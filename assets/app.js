@@ -15,6 +15,7 @@ let token = localStorage.getItem(TOKEN_KEY);
 let pollTimer = null;
 let pollCount = 0;
 let openJob = null; // {id, base, logTaskId, logOffset, countsLoaded, closed}
+let openProject = null; // {project, base, repoBase, shown: {part: JSON last drawn}}
 
 class Unauthorized extends Error {}
 
@@ -148,6 +149,7 @@ async function signIn(candidate) {
     $("signed-in").hidden = false;
     $("app").hidden = false;
     pollCount = 0;
+    openJobFromHash();
     await poll();
   } catch (error) {
     signOut();
@@ -165,6 +167,8 @@ function signOut() {
   clearTimeout(pollTimer);
   pollTimer = null;
   openJob = null;
+  openProject = null;
+  $("project-view").hidden = true;
   $("sign-in").hidden = false;
   $("signed-in").hidden = true;
   $("app").hidden = true;
@@ -182,6 +186,7 @@ async function poll() {
     const work = [refreshSummary(), refreshJobs()];
     if (pollCount % PROJECTS_EVERY === 0) work.push(refreshProjects());
     if (openJob) work.push(refreshJob());
+    if (openProject) work.push(refreshProject());
     await Promise.all(work);
     pollCount += 1;
     setText($("h-updated"), new Date().toLocaleTimeString());
@@ -308,6 +313,10 @@ async function refreshProjects() {
       `${project.branch} · project ${project.id} · ${project.org_sid}/${project.team_name}`));
     name.title = project.repo_scm_url;
     item.appendChild(name);
+    const automation = element("button", "link open-project", "Schedule and webhooks");
+    automation.type = "button";
+    automation.addEventListener("click", () => openProjectView(project));
+    item.appendChild(automation);
     if (project.can_scan) {
       const buttons = element("div", "scan-buttons");
       for (const [label, incremental] of [["Full scan", false], ["Incremental", true]]) {
@@ -508,6 +517,238 @@ async function loadFindings(current) {
   setText(more, `The newest ${rows.length} of ${page.count} findings.`);
 }
 
+// A notification's link, `#job=<org>/<team>/<repo>/<project>/<job>`, opens that job.
+function openJobFromHash() {
+  const match = /^#job=([^/]+)\/([^/]+)\/(\d+)\/(\d+)\/(\d+)$/.exec(location.hash);
+  if (!match) return;
+  const [org, team, repo, project, job] = match.slice(1);
+  openJobView({
+    id: Number(job),
+    project: {
+      org_sid: decodeURIComponent(org), team_name: decodeURIComponent(team),
+      repo_id: Number(repo), id: Number(project), repo_name: `repository ${repo}`, branch: `project ${project}`,
+    },
+  });
+}
+
+// ---- one project: its schedule, its repository's push webhook, its notification webhooks ----
+
+function openProjectView(project) {
+  const base = projectBase(project);
+  openProject = { project, base, repoBase: base.replace(/\/projects\/\d+$/, ""), shown: {} };
+  setText($("pv-title"), `${project.repo_name} ${project.branch} · project ${project.id}`);
+  $("pv-hook-secret").hidden = true;
+  $("pv-schedule-form").hidden = !project.can_scan;
+  $("pv-schedule-form").dataset.filled = "";
+  for (const id of ["pv-schedule", "pv-hook"]) setText($(id), "–");
+  for (const id of ["pv-hook-deliveries", "pv-webhooks"]) $(id).replaceChildren();
+  $("project-view").hidden = false;
+  $("project-view").scrollIntoView({ block: "nearest" });
+  refreshProject().catch((error) => flash("Could not load the project: " + error.message, true));
+}
+
+// Draws `part` only when its data changed since the last poll, so a poll never rebuilds what
+// the reader is pointing at.
+function drawIfChanged(current, part, data, draw) {
+  const text = JSON.stringify(data);
+  if (current.shown[part] === text) return;
+  current.shown[part] = text;
+  draw(data);
+}
+
+async function refreshProject() {
+  const current = openProject;
+  const levels = [
+    ["project", current.base],
+    ["team", current.base.replace(/\/repos\/\d+\/projects\/\d+$/, "")],
+    ["org", current.base.replace(/\/teams\/[^/]+\/repos\/\d+\/projects\/\d+$/, "")],
+  ];
+  const [schedule, hook, ...lists] = await Promise.all([
+    api(current.base + "/schedule/"),
+    api(current.repoBase + "/webhook/"),
+    ...levels.map(([, path]) => api(path + "/webhooks/").catch((error) => {
+      if (error instanceof Unauthorized) throw error;
+      return { can_manage: false, results: [] };
+    })),
+  ]);
+  if (openProject !== current) return;
+  const canManage = lists[0].can_manage;
+  drawIfChanged(current, "schedule", schedule, (data) => drawSchedule(current, data));
+  drawIfChanged(current, "hook", [hook, canManage], () => drawPushHook(hook, canManage));
+  const webhooks = lists.flatMap((list, index) =>
+    list.results.map((webhook) => Object.assign({ path: levels[index][1] }, webhook)));
+  drawIfChanged(current, "webhooks", webhooks, drawWebhooks);
+  $("pv-webhook-form").hidden = !canManage;
+}
+
+function drawSchedule(current, schedule) {
+  let text = "No schedule.";
+  if (schedule.cron) {
+    text = `${schedule.cron} (${schedule.incr_scan ? "incremental" : "full"}, ${schedule.enabled ? "enabled" : "off"})`;
+    if (schedule.enabled) text += ` · next run ${localTime(schedule.next_run_time)}`;
+    if (schedule.last_run_time) text += ` · last run ${localTime(schedule.last_run_time)} (job #${schedule.last_job_id})`;
+    if (schedule.disabled_reason) text += ` · turned off: ${schedule.disabled_reason}`;
+  }
+  setText($("pv-schedule"), text);
+  setText($("pv-tz"), "UTC" + schedule.tz_offset);
+  const form = $("pv-schedule-form");
+  if (!form.dataset.filled) {
+    form.dataset.filled = "yes";
+    $("pv-cron").value = schedule.cron || "";
+    $("pv-incr").checked = schedule.incr_scan !== false;
+    $("pv-enabled").checked = schedule.cron ? schedule.enabled : true;
+  }
+}
+
+function drawPushHook(hook, canManage) {
+  setText($("pv-hook"), hook.is_set ? `On: ${hook.url} (since ${localTime(hook.created_time)})` : "Off.");
+  $("pv-hook-actions").hidden = !canManage;
+  $("pv-hook-off").hidden = !hook.is_set;
+  const rows = hook.deliveries.map((delivery) => {
+    const row = element("tr");
+    row.append(
+      element("td", "", localTime(delivery.received_time)),
+      element("td", "", `${delivery.forge} ${delivery.event}`),
+      element("td", "", delivery.summary),
+    );
+    return row;
+  });
+  if (!rows.length) {
+    const row = element("tr");
+    row.appendChild(element("td", "muted", "No deliveries yet."));
+    row.firstChild.colSpan = 3;
+    rows.push(row);
+  }
+  $("pv-hook-deliveries").replaceChildren(...rows);
+}
+
+function deliveryOutcome(delivery) {
+  const attempt = delivery.last_attempt;
+  if (!attempt) return "not tried yet";
+  const answer = attempt.status_code === null ? attempt.error : `HTTP ${attempt.status_code}`;
+  return `${answer} in ${attempt.latency_ms} ms` + (delivery.attempts > 1 ? ` (try ${delivery.attempts})` : "");
+}
+
+function drawWebhooks(webhooks) {
+  const cards = webhooks.map((webhook) => {
+    const card = element("div", "webhook");
+    card.dataset.webhookId = String(webhook.id);
+    const head = element("div", "webhook-head");
+    head.append(
+      element("span", "webhook-url", webhook.url),
+      element("span", "muted", `${webhook.level} · ${webhook.format} · ${webhook.events.join(", ")}${webhook.has_secret ? " · signed" : ""}`),
+    );
+    if (webhook.can_manage) {
+      const remove = element("button", "small danger delete", "Delete");
+      remove.type = "button";
+      remove.addEventListener("click", () => deleteWebhook(webhook, remove));
+      head.appendChild(remove);
+    }
+    card.appendChild(head);
+    const table = element("table", "deliveries");
+    const body = element("tbody");
+    for (const delivery of webhook.deliveries) {
+      const row = element("tr", "delivery");
+      row.dataset.deliveryId = String(delivery.id);
+      const stateClass = delivery.state === "delivered" ? "d-ok" : delivery.state === "failed" ? "d-failed" : "d-pending";
+      row.append(
+        element("td", "", localTime(delivery.created_time)),
+        element("td", "", `${delivery.event} · job #${delivery.job_id}`),
+        element("td", stateClass + " d-state", delivery.state),
+        element("td", "", deliveryOutcome(delivery)),
+      );
+      const actions = element("td");
+      if (webhook.can_manage) {
+        const again = element("button", "small redeliver", "Redeliver");
+        again.type = "button";
+        again.addEventListener("click", () => redeliver(webhook, delivery, again));
+        actions.appendChild(again);
+      }
+      row.appendChild(actions);
+      body.appendChild(row);
+    }
+    if (!webhook.deliveries.length) {
+      const row = element("tr");
+      row.appendChild(element("td", "muted", "No deliveries yet."));
+      row.firstChild.colSpan = 5;
+      body.appendChild(row);
+    }
+    table.appendChild(body);
+    card.appendChild(table);
+    return card;
+  });
+  $("pv-webhooks").replaceChildren(...cards);
+  $("pv-webhooks-empty").hidden = webhooks.length > 0;
+}
+
+// Runs a change the reader asked for, says how it went and redraws the project.
+async function projectAction(button, work, done) {
+  button.disabled = true;
+  try {
+    const result = await work();
+    if (done) flash(typeof done === "function" ? done(result) : done);
+    if (openProject) await refreshProject();
+  } catch (error) {
+    if (error instanceof Unauthorized) return poll();
+    flash(error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function saveSchedule(event) {
+  event.preventDefault();
+  const current = openProject;
+  const body = { cron: $("pv-cron").value.trim(), incr_scan: $("pv-incr").checked, enabled: $("pv-enabled").checked };
+  projectAction($("pv-schedule-save"),
+    () => api(current.base + "/schedule/", { method: "PUT", body }), "Schedule saved.");
+}
+
+function makePushHook() {
+  const current = openProject;
+  projectAction($("pv-hook-make"), async () => {
+    const hook = await api(current.repoBase + "/webhook/", { method: "POST", body: {} });
+    const box = $("pv-hook-secret");
+    box.textContent = `Paste into the forge (shown once): URL ${hook.url} secret ${hook.secret}`;
+    box.hidden = false;
+  }, "New push webhook made.");
+}
+
+function turnOffPushHook() {
+  const current = openProject;
+  projectAction($("pv-hook-off"), async () => {
+    const response = await api(current.repoBase + "/webhook/", { method: "DELETE", raw: true });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    $("pv-hook-secret").hidden = true;
+  }, "Push webhook turned off.");
+}
+
+function addWebhook(event) {
+  event.preventDefault();
+  const current = openProject;
+  const events = [...document.querySelectorAll("input[name=pv-wh-event]:checked")].map((box) => box.value);
+  const body = { url: $("pv-wh-url").value.trim(), events, format: $("pv-wh-format").value };
+  if ($("pv-wh-secret").value) body.secret = $("pv-wh-secret").value;
+  projectAction($("pv-wh-add"), async () => {
+    await api(current.base + "/webhooks/", { method: "POST", body });
+    $("pv-wh-url").value = "";
+    $("pv-wh-secret").value = "";
+  }, "Webhook added.");
+}
+
+function deleteWebhook(webhook, button) {
+  projectAction(button, async () => {
+    const response = await api(`${webhook.path}/webhooks/${webhook.id}/`, { method: "DELETE", raw: true });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+  }, "Webhook deleted.");
+}
+
+function redeliver(webhook, delivery, button) {
+  projectAction(button,
+    () => api(`${webhook.path}/webhooks/${webhook.id}/deliveries/${delivery.id}/redeliver/`, { method: "POST", body: {} }),
+    (again) => `Delivery ${delivery.id} queued again as ${again.id}.`);
+}
+
 // ---- wiring -----------------------------------------------------------------------------
 
 $("sign-in").addEventListener("submit", (event) => {
@@ -521,7 +762,18 @@ $("jv-close").addEventListener("click", () => {
   openJob = null;
   $("job-view").hidden = true;
 });
+$("pv-close").addEventListener("click", () => {
+  openProject = null;
+  $("project-view").hidden = true;
+});
+$("pv-schedule-form").addEventListener("submit", saveSchedule);
+$("pv-webhook-form").addEventListener("submit", addWebhook);
+$("pv-hook-make").addEventListener("click", makePushHook);
+$("pv-hook-off").addEventListener("click", turnOffPushHook);
 $("jv-cancel").addEventListener("click", () => {
   if (openJob) cancelJob(openJob.job, $("jv-cancel"));
+});
+window.addEventListener("hashchange", () => {
+  if (token) openJobFromHash();
 });
 if (token) signIn(token);

@@ -153,6 +153,10 @@ pub struct ServeArgs {
         value_parser = IpRange::parse
     )]
     pub trusted_proxies: Vec<IpRange>,
+    /// Let notification webhooks reach loopback, private and link-local addresses (checked on
+    /// the resolved address at every delivery).
+    #[arg(long, env = "CODEPUP_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
 }
 
 /// The log filter when `RUST_LOG` is not set. tokei warns "Unknown extension" for every file of
@@ -223,6 +227,12 @@ pub struct Config {
     /// for cron slots. Not a setting.
     #[doc(hidden)]
     pub schedule_clock: crate::schedule::Clock,
+    /// Whether notification webhooks may reach non-public addresses (`--webhook-allow-private`).
+    pub webhook_allow_private: bool,
+    /// The notification thread's "now", for its backoff: real time, except in tests, which move
+    /// it on instead of waiting minutes. Not a setting.
+    #[doc(hidden)]
+    pub notify_clock: crate::schedule::Clock,
 }
 
 /// How much of a repository one scan takes, whatever the repository holds.
@@ -316,6 +326,8 @@ impl Config {
             limits,
             trusted_proxies: args.trusted_proxies,
             schedule_clock: crate::schedule::Clock::default(),
+            webhook_allow_private: args.webhook_allow_private,
+            notify_clock: crate::schedule::Clock::default(),
         })
     }
 

@@ -15,6 +15,7 @@ pub mod error;
 pub mod git;
 pub mod hooks;
 pub mod metrics;
+pub mod notify;
 pub mod sandbox;
 pub mod scan;
 pub mod schedule;
@@ -36,6 +37,7 @@ use crate::config::Config;
 use crate::db::Pool;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::scan::{ScanPool, ScanQueue};
 use crate::schedule::Scheduler;
 
@@ -57,6 +59,7 @@ pub struct Application {
     state: aw::Data<AppState>,
     scan_pool: ScanPool,
     scheduler: Scheduler,
+    notifier: Notifier,
 }
 
 impl Application {
@@ -100,6 +103,12 @@ impl Application {
             config.tz_offset,
             config.schedule_clock.clone(),
         )?;
+        // Deliveries still pending from the last run are simply due.
+        let notifier = Notifier::start(
+            pool.clone(),
+            config.webhook_allow_private,
+            config.notify_clock.clone(),
+        )?;
         log::info!(
             "codepup listening on http://{} with data in {}",
             listener.local_addr()?,
@@ -120,6 +129,7 @@ impl Application {
             }),
             scan_pool,
             scheduler,
+            notifier,
         })
     }
 
@@ -173,6 +183,7 @@ impl Application {
             metrics,
             scan_pool: self.scan_pool,
             scheduler: self.scheduler,
+            notifier: self.notifier,
             grace: self.state.config.shutdown_grace,
         })
     }
@@ -226,6 +237,7 @@ struct Serving {
     metrics: Option<Server>,
     scan_pool: ScanPool,
     scheduler: Scheduler,
+    notifier: Notifier,
     grace: std::time::Duration,
 }
 
@@ -243,12 +255,15 @@ impl Serving {
         if let Some(handle) = metrics {
             handle.stop(false).await;
         }
-        let (scan_pool, scheduler, grace) = (self.scan_pool, self.scheduler, self.grace);
+        let (scan_pool, scheduler, notifier, grace) =
+            (self.scan_pool, self.scheduler, self.notifier, self.grace);
         // Waiting for jobs blocks: off the event loop. The scheduler stops before the pool, so
-        // it queues nothing into a draining engine.
+        // it queues nothing into a draining engine; the notifier after it, so the closes of the
+        // last jobs still go out (what it cannot send stays in the outbox).
         let _ = actix_web::rt::task::spawn_blocking(move || {
             scheduler.shutdown();
-            scan_pool.shutdown(grace)
+            scan_pool.shutdown(grace);
+            notifier.shutdown();
         })
         .await;
         served

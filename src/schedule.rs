@@ -95,11 +95,66 @@ struct Stop {
     condvar: Condvar,
 }
 
+impl Stop {
+    fn is_stopping(&self) -> bool {
+        *self.is_stopping.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A named thread that runs its work at once and then once per tick until `shutdown`. The work
+/// is handed a check of whether a stop was asked, so a long pass can end early. Shared by the
+/// scheduler and the notification thread (`crate::notify`).
+pub struct Ticker {
+    stop: Arc<Stop>,
+    thread: JoinHandle<()>,
+}
+
+impl Ticker {
+    pub fn spawn(
+        name: &str,
+        tick: Duration,
+        mut work: impl FnMut(&dyn Fn() -> bool) + Send + 'static,
+    ) -> std::io::Result<Ticker> {
+        let stop = Arc::new(Stop {
+            is_stopping: Mutex::new(false),
+            condvar: Condvar::new(),
+        });
+        let thread_stop = stop.clone();
+        let thread = thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || loop {
+                work(&|| thread_stop.is_stopping());
+                let guard = thread_stop
+                    .is_stopping
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let (guard, _) = thread_stop
+                    .condvar
+                    .wait_timeout_while(guard, tick, |is_stopping| !*is_stopping)
+                    .unwrap_or_else(|p| p.into_inner());
+                if *guard {
+                    return;
+                }
+            })?;
+        Ok(Ticker { stop, thread })
+    }
+
+    /// Stops the thread and waits for it (at most the end of one pass).
+    pub fn shutdown(self) {
+        *self
+            .stop
+            .is_stopping
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = true;
+        self.stop.condvar.notify_all();
+        let _ = self.thread.join();
+    }
+}
+
 /// The running scheduler thread. Stop it with `shutdown` after the HTTP server stopped and
 /// before the scan pool's shutdown, so no scan is queued into a stopping engine.
 pub struct Scheduler {
-    stop: Arc<Stop>,
-    thread: JoinHandle<()>,
+    ticker: Ticker,
 }
 
 impl Scheduler {
@@ -120,43 +175,18 @@ impl Scheduler {
                 queue.job_added();
             }
         }
-        let stop = Arc::new(Stop {
-            is_stopping: Mutex::new(false),
-            condvar: Condvar::new(),
-        });
-        let thread_stop = stop.clone();
-        let thread = thread::Builder::new()
-            .name("scan-scheduler".into())
-            .spawn(move || loop {
-                match run_due(&pool, &queue, tz, &clock) {
-                    Ok(()) => {}
-                    Err(error) => log::warn!("running scheduled scans: {error:#}"),
-                }
-                let guard = thread_stop
-                    .is_stopping
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                let (guard, _) = thread_stop
-                    .condvar
-                    .wait_timeout_while(guard, TICK, |is_stopping| !*is_stopping)
-                    .unwrap_or_else(|p| p.into_inner());
-                if *guard {
-                    return;
-                }
-            })
-            .context("starting the scheduler")?;
-        Ok(Scheduler { stop, thread })
+        let ticker = Ticker::spawn("scan-scheduler", TICK, move |_| {
+            if let Err(error) = run_due(&pool, &queue, tz, &clock) {
+                log::warn!("running scheduled scans: {error:#}");
+            }
+        })
+        .context("starting the scheduler")?;
+        Ok(Scheduler { ticker })
     }
 
     /// Stops the thread and waits for it (at most the end of one pass).
     pub fn shutdown(self) {
-        *self
-            .stop
-            .is_stopping
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = true;
-        self.stop.condvar.notify_all();
-        let _ = self.thread.join();
+        self.ticker.shutdown();
     }
 }
 

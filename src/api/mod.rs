@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod notify;
 pub mod ops;
 pub mod orgs;
 pub mod projects;
@@ -257,6 +258,31 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(schedules::get_schedule))
             .route(web::put().to(schedules::put_schedule)),
     );
+    // Notifications out (issue 10): the same resources at org, team and project level.
+    for level in ["/{org_sid}", TEAM, PROJECT] {
+        notify_routes(cfg, level);
+    }
+}
+
+/// A level's notification webhooks, their deliveries and redelivery.
+fn notify_routes(cfg: &mut web::ServiceConfig, level: &str) {
+    let webhook = format!("{level}/webhooks/{{webhook_id:\\d+}}");
+    let delivery = format!("{webhook}/deliveries/{{delivery_id:\\d+}}");
+    cfg.service(
+        resource(&format!("{level}/webhooks/"))
+            .route(web::get().to(notify::list_webhooks))
+            .route(web::post().to(notify::create_webhook)),
+    )
+    .service(
+        resource(&format!("{webhook}/"))
+            .route(web::get().to(notify::get_webhook))
+            .route(web::delete().to(notify::delete_webhook)),
+    )
+    .service(
+        resource(&format!("{webhook}/deliveries/")).route(web::get().to(notify::list_deliveries)),
+    )
+    .service(resource(&format!("{delivery}/")).route(web::get().to(notify::get_delivery)))
+    .service(resource(&format!("{delivery}/redeliver/")).route(web::post().to(notify::redeliver)));
 }
 
 /// A resource whose unlisted methods answer 405 with the envelope.
@@ -408,13 +434,8 @@ pub(crate) struct Links {
 
 impl Links {
     pub(crate) fn new(request: &HttpRequest) -> Links {
-        let prefix = if request.path().starts_with("/api/") {
-            "/api"
-        } else {
-            "/server/main/api"
-        };
         Links {
-            root: format!("{}{prefix}", origin(request)),
+            root: format!("{}{}", origin(request), api_root(request)),
         }
     }
 
@@ -437,6 +458,16 @@ impl Links {
             "{}/orgs/{org_sid}/teams/{team_name}/repos/{repo_id}/projects/{project_id}/jobs/{}/tasks/{}/log/",
             self.root, task.job_id, task.id
         )
+    }
+}
+
+/// The API root the request used: `/api` when a proxy stripped `/server/main`, else
+/// `/server/main/api`.
+pub(crate) fn api_root(request: &HttpRequest) -> &'static str {
+    if request.path().starts_with("/api/") {
+        "/api"
+    } else {
+        "/server/main/api"
     }
 }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod notify;
 pub mod orgs;
 pub mod projects;
 pub mod repos;
@@ -31,7 +32,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -117,6 +118,11 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS project_file_counts; DROP TABLE IF EXISTS project_checked_files;",
         )?;
+    }
+    if version < 6 {
+        // Notifications out (issue 10) only add tables (`notify_*`), which schema.sql makes;
+        // the number tells an older binary, which would close jobs without their outbox rows,
+        // to refuse the file.
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;

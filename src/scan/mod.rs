@@ -277,8 +277,11 @@ impl ScanPool {
         });
         // Before any worker runs: whatever a previous process had taken was interrupted.
         {
-            let conn = shared.pool.get()?;
-            let (requeued, given_up) = db::jobs::requeue_interrupted(&conn, MAX_RESTARTS)?;
+            let mut conn = shared.pool.get()?;
+            // One transaction: the jobs given up close with their notifications in the outbox.
+            let tx = db::begin(&mut conn)?;
+            let (requeued, given_up) = db::jobs::requeue_interrupted(&tx, MAX_RESTARTS)?;
+            tx.commit()?;
             if requeued + given_up > 0 {
                 log::warn!("found {requeued} interrupted jobs (re-queued) and {given_up} interrupted too often (closed with 100)");
             }

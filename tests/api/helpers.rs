@@ -177,6 +177,8 @@ impl TestApp {
             limits: ScanLimits::default(),
             trusted_proxies: Vec::new(),
             schedule_clock: codepup::schedule::Clock::adjustable(),
+            webhook_allow_private: false,
+            notify_clock: codepup::schedule::Clock::adjustable(),
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         adjust(&mut config);
@@ -367,6 +369,40 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// One API call with the admin's token to a server started as its own process at `base`
+/// (`http://host:port`); the envelope, whatever the status.
+pub fn call_process(base: &str, method: &str, path: &str, body: Value) -> Value {
+    let request = ureq::request(method, &format!("{base}/server/main/api/{path}"))
+        .set("Authorization", &format!("Token {ADMIN_TOKEN}"));
+    let response = if method == "GET" {
+        request.call()
+    } else {
+        request.send_json(body)
+    };
+    match response {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// Makes `username` an org member of `acme` and a member (role 2) of `team`; returns the token.
+pub fn team_member(app: &TestApp, username: &str, team: &str) -> String {
+    let token = app.create_user(username);
+    app.post(
+        "/server/main/api/v3/orgs/acme/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": [username], "role": 2}),
+    )
+    .expect(200);
+    app.post(
+        &format!("/server/main/api/v3/orgs/acme/teams/{team}/memberconf/"),
+        ADMIN_TOKEN,
+        json!({"users": [username], "role": 2}),
+    )
+    .expect(200);
+    token
 }
 
 /// `/server/main/api/orgs/<org>/teams/<team>` and so on.

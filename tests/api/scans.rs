@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    eventually, git, has_tool, make_git_repo, process_running, task_log, tools, TestApp, World,
-    ADMIN_TOKEN,
+    call_process, eventually, git, has_tool, make_git_repo, process_running, task_log, tools,
+    TestApp, World, ADMIN_TOKEN,
 };
 
 const QUICK: Duration = Duration::from_secs(30);
@@ -571,19 +571,7 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
     };
     let mut server = start();
     let base = read_listen_address(&mut server);
-    let call = |method: &str, path: &str, body: Value| -> Value {
-        let request = ureq::request(method, &format!("{base}/server/main/api/{path}"))
-            .set("Authorization", &format!("Token {ADMIN_TOKEN}"));
-        let response = if method == "GET" {
-            request.call()
-        } else {
-            request.send_json(body)
-        };
-        match response {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
-            Err(error) => panic!("{error}"),
-        }
-    };
+    let call = |method: &str, path: &str, body: Value| call_process(&base, method, path, body);
     call("POST", "v3/orgs/", json!({"name": "k", "org_sid": "k"}));
     call("POST", "v3/orgs/k/teams/", json!({"name": "t"}));
     call(
@@ -655,7 +643,7 @@ fn tools_die_with_a_server_killed_by_sigkill_and_the_job_is_queued_again() {
 }
 
 /// Reads the server's log until it says where it listens; returns `http://host:port`.
-fn read_listen_address(server: &mut std::process::Child) -> String {
+pub fn read_listen_address(server: &mut std::process::Child) -> String {
     use std::io::{BufRead, BufReader};
     let stderr = server.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();

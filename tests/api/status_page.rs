@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::helpers::{
-    eventually, make_git_repo, process_running, team_path, Body, TestApp, World, ADMIN_TOKEN,
+    eventually, make_git_repo, process_running, team_member, team_path, Body, TestApp, World,
+    ADMIN_TOKEN,
 };
+use crate::notify_out::Receiver;
 
 const QUICK: Duration = Duration::from_secs(30);
 const JOBS: &str = "/server/main/api/v3/jobs/";
@@ -52,24 +54,6 @@ fn ops_project(app: &TestApp) -> String {
         )
         .expect(201);
     format!("{repo_path}/projects/{}", project.data()["id"])
-}
-
-/// Makes `username` an org member of `acme` and a member (role 2) of `team`; returns the token.
-fn team_member(app: &TestApp, username: &str, team: &str) -> String {
-    let token = app.create_user(username);
-    app.post(
-        "/server/main/api/v3/orgs/acme/memberconf/",
-        ADMIN_TOKEN,
-        json!({"users": [username], "role": 2}),
-    )
-    .expect(200);
-    app.post(
-        &format!("/server/main/api/v3/orgs/acme/teams/{team}/memberconf/"),
-        ADMIN_TOKEN,
-        json!({"users": [username], "role": 2}),
-    )
-    .expect(200);
-    token
 }
 
 fn sync_scan(app: &TestApp, project: &str, body: Value) -> i64 {
@@ -621,7 +605,14 @@ fn in_a_real_browser_a_person_signs_in_scans_follows_the_job_and_its_log_and_can
         eprintln!("note: chromium or chromedriver missing; the browser test did not run");
         return;
     };
-    let app = TestApp::spawn_with_tools(&tools(&[("sleeper", r#"["sleep", "652"]"#)]));
+    let tools_toml = tools(&[("sleeper", r#"["sleep", "652"]"#)]);
+    // The notification receiver listens on loopback.
+    let app = TestApp::spawn_with(move |config| {
+        let path = config.data_dir.parent().unwrap().join("tools.toml");
+        std::fs::write(&path, tools_toml).unwrap();
+        config.tools_file = Some(path);
+        config.webhook_allow_private = true;
+    });
     let world = World::build(&app);
     // A finding for the built-in checker, in a file tokei does not count.
     std::fs::write(world.repo_dir.join("notes.zzz"), "trailing \n").unwrap();
@@ -786,6 +777,8 @@ fn drive_the_page(browser: &Browser, app: &TestApp, world: &World) {
     );
     assert_eq!(browser.run("return window.__noReload === true"), true);
 
+    drive_the_project_view(browser, app, world);
+
     // A phone-width window: one card per job, nothing wider than the screen.
     browser
         .send("POST", "/window/rect", json!({"width": 390, "height": 844}))
@@ -796,4 +789,156 @@ fn drive_the_page(browser: &Browser, app: &TestApp, world: &World) {
         "return document.documentElement.scrollWidth <= document.documentElement.clientWidth",
     );
     browser.screenshot(&target_dir().join("status-page-phone.png"));
+}
+
+/// The project's automation: a schedule set from the page, the repository's push webhook made
+/// and pinged, a notification webhook added from the page that gets a scan's close, a team
+/// webhook shown beside it, a redelivery and a delete.
+fn drive_the_project_view(browser: &Browser, app: &TestApp, world: &World) {
+    let receiver = Receiver::start(&[]);
+    let team_receiver = Receiver::start(&[]);
+    app.post(
+        &format!("{}/webhooks/", world.team_path()),
+        ADMIN_TOKEN,
+        json!({"url": team_receiver.url, "events": ["findings.new"], "format": "slack"}),
+    )
+    .expect(201);
+    let project = format!("li[data-project-id='{}']", world.project_id);
+    browser.click(&format!("{project} button.open-project"));
+    browser.wait_for(
+        "the empty schedule",
+        QUICK,
+        "return document.getElementById('pv-schedule').textContent === 'No schedule.'",
+    );
+    // The schedule, set from the page.
+    browser.type_into("#pv-cron", "0 3 * * *");
+    browser.click("#pv-schedule-save");
+    let schedule = browser.wait_for(
+        "the schedule with its next run",
+        QUICK,
+        "const t = document.getElementById('pv-schedule').textContent; return t.includes('next run') && t",
+    );
+    assert!(
+        schedule.as_str().unwrap().starts_with("0 3 * * *"),
+        "{schedule}"
+    );
+    let stored = app
+        .get(&format!("{}/schedule/", world.project_path()), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(stored.data()["cron"], "0 3 * * *");
+    assert!(stored.data()["next_run_time"].as_str().is_some());
+
+    // The push webhook: made from the page (its secret shown once), then pinged by "GitHub".
+    browser.click("#pv-hook-make");
+    let secret = browser.wait_for(
+        "the new push webhook's secret",
+        QUICK,
+        "const box = document.getElementById('pv-hook-secret'); return !box.hidden && box.textContent",
+    );
+    let secret = secret.as_str().unwrap().to_string();
+    let hook_url = secret
+        .split(" URL ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let hook_secret = secret.rsplit(" secret ").next().unwrap();
+    let ping = json!({"zen": "Design for failure.", "hook_id": 1});
+    let body = ping.to_string();
+    let signature = format!(
+        "sha256={}",
+        codepup::hooks::forge::sign(hook_secret, body.as_bytes())
+    );
+    ureq::post(hook_url)
+        .set("Content-Type", "application/json")
+        .set("X-GitHub-Event", "ping")
+        .set("X-GitHub-Delivery", "page-ping-1")
+        .set("X-Hub-Signature-256", &signature)
+        .send_string(&body)
+        .expect("the ping is accepted");
+    browser.wait_for(
+        "the ping among the push webhook's deliveries",
+        QUICK,
+        "return document.getElementById('pv-hook-deliveries').innerText.includes('ping: the hook works')",
+    );
+    assert!(browser
+        .run("return document.getElementById('pv-hook').textContent")
+        .as_str()
+        .unwrap()
+        .starts_with("On: "));
+
+    // A notification webhook added from the page; the team's shows beside it.
+    browser.type_into("#pv-wh-url", &receiver.url);
+    browser.type_into("#pv-wh-secret", "page-secret");
+    browser.click("#pv-wh-add");
+    browser.wait_for(
+        "the project's webhook and the team's",
+        QUICK,
+        &format!(
+            "const t = document.getElementById('pv-webhooks').innerText;
+             return t.includes('{}') && t.includes('project · json · job.closed · signed')
+                 && t.includes('team · slack · findings.new')",
+            receiver.url
+        ),
+    );
+    // A scan's close reaches the receiver, and the page shows the delivery and its answer.
+    browser.click(&format!("{project} button.scan[data-incremental='false']"));
+    let got = receiver.wait_for(1);
+    assert_eq!(got[0].header("X-Codepup-Event"), Some("job.closed"));
+    assert!(got[0].header("X-Codepup-Signature-256").is_some());
+    let card = "div.webhook[data-webhook-id] tr.delivery";
+    browser.wait_for(
+        "the delivered notification",
+        QUICK,
+        &format!(
+            "const row = document.querySelector(\"{card}\");
+             return row && row.innerText.includes('delivered') && row.innerText.includes('HTTP 200')"
+        ),
+    );
+    // The notification's link opens its job on the page.
+    let link = got[0].json()["links"]["status_page"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(link.starts_with(&app.base), "{link}");
+    browser.open(&link);
+    browser.wait_for(
+        "the job the notification links to",
+        QUICK,
+        &format!(
+            "const view = document.getElementById('job-view');
+             return !view.hidden && document.getElementById('jv-title').textContent.startsWith('Job #{} ')
+                 && document.getElementById('jv-result').textContent.startsWith('0 success')",
+            got[0].json()["job"]["id"]
+        ),
+    );
+    // Redelivered from the page: the receiver gets the same body again.
+    browser.click(&format!("{card} button.redeliver"));
+    let got = receiver.wait_for(2);
+    assert_eq!(got[1].body, got[0].body);
+    browser.wait_for(
+        "two deliveries on the card",
+        QUICK,
+        &format!("return document.querySelectorAll(\"{card}\").length === 2"),
+    );
+    browser.run("document.getElementById('project-view').scrollIntoView(); return true;");
+    browser.screenshot(&target_dir().join("status-page-project-view.png"));
+    // Deleted from the page; the team's stays (managed at the team level).
+    let project_card = browser
+        .run("return document.querySelector('div.webhook button.delete').closest('div.webhook').dataset.webhookId");
+    browser.click(&format!(
+        "div.webhook[data-webhook-id='{}'] button.delete",
+        project_card.as_str().unwrap()
+    ));
+    browser.wait_for(
+        "only the team's webhook",
+        QUICK,
+        "const t = document.getElementById('pv-webhooks').innerText;
+         return !t.includes('project · json') && t.includes('team · slack')",
+    );
+    let listed = app
+        .get(&format!("{}/webhooks/", world.project_path()), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(listed.data()["results"], json!([]));
 }

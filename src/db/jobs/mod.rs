@@ -252,6 +252,11 @@ pub fn close(
          WHERE id = ?1 AND state != 2",
         params![job_id.0, result_code, result_msg, now, is_revoke],
     )?;
+    // Every close comes through here, inside the transaction that closes the job: its
+    // notifications are in the outbox exactly when the close is committed.
+    if changed == 1 {
+        crate::db::notify::enqueue_for_job(conn, job_id)?;
+    }
     Ok(changed == 1)
 }
 
@@ -277,14 +282,23 @@ pub fn requeue_interrupted(
     max_restarts: i64,
 ) -> rusqlite::Result<(usize, usize)> {
     let now = clock::now_stored();
-    let given_up = conn.execute(
-        "UPDATE jobs SET state = 2, result_code = ?1,
-             result_msg = 'interrupted by ' || (restart_count + 1) || ' server restarts; start a new scan',
-             closing_time = COALESCE(closing_time, ?2), end_time = ?2, expire_time = ?2,
-             restart_count = restart_count + 1
-         WHERE state IN (1, 3, 4, 5) AND restart_count + 1 >= ?3",
-        params![code::E_SERVER, now, max_restarts],
-    )?;
+    let given_up: Vec<i64> = conn
+        .prepare(
+            "UPDATE jobs SET state = 2, result_code = ?1,
+                 result_msg = 'interrupted by ' || (restart_count + 1) || ' server restarts; start a new scan',
+                 closing_time = COALESCE(closing_time, ?2), end_time = ?2, expire_time = ?2,
+                 restart_count = restart_count + 1
+             WHERE state IN (1, 3, 4, 5) AND restart_count + 1 >= ?3
+             RETURNING id",
+        )?
+        .query_map(params![code::E_SERVER, now, max_restarts], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    // These closes bypass `close`: their notifications are written here, in the same
+    // transaction (the caller's).
+    for job_id in &given_up {
+        crate::db::notify::enqueue_for_job(conn, JobId(*job_id))?;
+    }
+    let given_up = given_up.len();
     conn.execute(
         "INSERT INTO task_progresses (task_id, progress_rate, message, create_time)
          SELECT id, progress_rate, 'failed (' || ?1 || '): Job revoked: server restarted', ?2
