@@ -696,6 +696,35 @@ fn check_length(out: &mut Out, line_no: u32, line: &[u8], max: usize) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn by_default_only_markers_private_keys_and_secrets_report() {
+        let marker = "<".repeat(7);
+        let text = format!(
+            "{marker} HEAD\ntrailing \n\t mixed\n{}\n{}",
+            aws_key(),
+            "x".repeat(200)
+        );
+        let rules: Vec<String> = check_file("a.txt", text.as_bytes(), &Config::default())
+            .into_iter()
+            .map(|finding| finding.rule)
+            .collect();
+        assert_eq!(rules, ["conflict-marker", "secret-token"]);
+        let on: Vec<&str> = RULES
+            .iter()
+            .filter(|rule| RuleSet::defaults().contains(rule))
+            .map(|rule| rule.id)
+            .collect();
+        assert_eq!(on, ["conflict-marker", "private-key", "secret-token"]);
+        // Each rule has a bit of its own, at its place.
+        for (place, rule) in RULES.iter().enumerate() {
+            assert_eq!(rule.bit, 1 << place, "{}", rule.id);
+        }
+        let set = RuleSet::defaults()
+            .with(&LONG_LINE, true)
+            .with(&SECRET_TOKEN, false);
+        assert!(set.contains(&LONG_LINE) && !set.contains(&SECRET_TOKEN));
+    }
+
     /// Every rule on: the tests look at each rule's logic.
     fn all_rules() -> Config {
         Config {
@@ -1043,7 +1072,7 @@ mod tests {
         let bytes = b"0123456789abcdef0\n";
         assert_eq!(
             check_file("x.txt", bytes, &config),
-            [too_large("x.txt", bytes.len() as u64, &config)]
+            [too_large("x.txt", bytes.len() as u64, &config).unwrap()]
         );
         assert!(is_binary(b"ab\0c"));
         assert!(!is_binary(b"abc"));

@@ -281,6 +281,33 @@ fn duplicate(dir_path: &str) -> AppError {
     )
 }
 
+/// Refuses filters that compile one by one but not together with the scheme's others (the
+/// expressions of a scan are matched as one set, within the same size limit). `replacing` is
+/// the filter an update changes.
+fn check_together(
+    conn: &Connection,
+    scheme_id: SchemeId,
+    added: &[NewScanDir],
+    replacing: Option<i64>,
+) -> Result<(), AppError> {
+    let mut dirs: Vec<ScanDir> = db::rules::scandirs(conn, scheme_id)?
+        .into_iter()
+        .filter(|dir| Some(dir.id) != replacing)
+        .collect();
+    dirs.extend(added.iter().map(|filter| ScanDir {
+        id: 0,
+        filter: filter.clone(),
+    }));
+    rules::PathFilter::new(&dirs)
+        .map(|_| ())
+        .map_err(|message| {
+            AppError::invalid(
+                "dir_path",
+                format!("together with the scheme's other path filters: {message}"),
+            )
+        })
+}
+
 fn too_many() -> AppError {
     AppError::invalid(
         "dir_path",
@@ -332,6 +359,7 @@ pub async fn create_scandir(
         if db::rules::count_scandirs(&tx, scheme.id)? >= MAX_SCANDIRS {
             return Err(too_many());
         }
+        check_together(&tx, scheme.id, std::slice::from_ref(&filter), None)?;
         let id = db::rules::insert_scandir(&tx, scheme.id, &filter)?;
         tx.commit()?;
         Ok((scheme.id, ScanDir { id, filter }))
@@ -377,6 +405,7 @@ pub async fn bulk_create_scandirs(
             })?;
             filters.push(filter);
         }
+        check_together(&tx, scheme.id, &filters, None)?;
         let (mut added, mut skipped) = (0, 0);
         for filter in &filters {
             if db::rules::has_scandir(&tx, scheme.id, &filter.dir_path)? {
@@ -449,6 +478,7 @@ async fn one_scandir(
                 {
                     return Err(duplicate(&filter.dir_path));
                 }
+                check_together(&tx, scheme.id, std::slice::from_ref(&filter), Some(dir_id))?;
                 db::rules::update_scandir(&tx, scheme.id, dir_id, &filter)?;
                 Some(ScanDir { id: dir_id, filter })
             }

@@ -418,6 +418,21 @@ mod tests {
     }
 
     #[test]
+    fn filters_that_compile_alone_can_be_too_large_together() {
+        let filters: Vec<ScanDir> = (0..200)
+            .map(|n| {
+                dir(
+                    &format!("\\w{{1,60}}/{n}/\\w{{1,60}}"),
+                    PathType::Regex,
+                    ScanType::Exclude,
+                )
+            })
+            .collect();
+        let error = PathFilter::new(&filters).unwrap_err();
+        assert!(error.contains("too large"), "{error}");
+    }
+
+    #[test]
     fn the_identity_ignores_order_and_follows_every_setting() {
         let setting = |rule: &str, enabled| RuleSetting {
             tool: "pylint".into(),

@@ -51,7 +51,7 @@ fn linted(app: &TestApp) -> Linted {
         json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
     );
     world.set_rules(
-        &app,
+        app,
         &project,
         "codepup",
         &["long-line", "trailing-whitespace"],

@@ -514,3 +514,52 @@ fn hostile_filters_and_rule_changes_are_refused_cleanly_and_change_nothing() {
     app.get(&rules_path(&world, 1, "scandirs/"), ADMIN_TOKEN)
         .expect(404);
 }
+
+#[test]
+fn a_tool_that_reads_the_whole_checkout_loses_its_findings_in_filtered_out_files() {
+    let results: Vec<Value> = ["src/ok.py", "vendor/lib.py"]
+        .iter()
+        .map(|uri| {
+            json!({"ruleId": "FAKE1", "level": "error", "message": {"text": "planted"},
+                   "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri},
+                                  "region": {"startLine": 1}}}]})
+        })
+        .collect();
+    let sarif = json!({
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "fake", "rules": [{"id": "FAKE1"}]}},
+                  "results": results}]
+    });
+    let app = TestApp::spawn_with_tools(
+        "[[tool]]\nname = \"fake-sarif\"\nmodule = \"codelint\"\n\
+         command = [\"cat\", \"report.sarif\"]\nformat = \"sarif\"\n",
+    );
+    let world = World::build(&app);
+    commit(
+        &world,
+        &[
+            ("src/ok.py", "x = 1\n".to_string()),
+            ("vendor/lib.py", "y = 2\n".to_string()),
+            ("report.sarif", sarif.to_string()),
+        ],
+    );
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "sarif", "lint_enabled": true, "languages": ["python"], "tools": ["fake-sarif"]}),
+    );
+    scan(&app, &project);
+    assert_eq!(open_findings(&app, &project).len(), 2);
+    let scheme_id = world.scheme_of(&app, &project);
+    app.post(
+        &rules_path(&world, scheme_id, "scandirs/"),
+        ADMIN_TOKEN,
+        json!({"dir_path": "vendor/*"}),
+    )
+    .expect(201);
+    scan(&app, &project);
+    assert_eq!(
+        open_findings(&app, &project),
+        [finding("fake-sarif", "FAKE1", "src/ok.py", 1, 2)]
+    );
+}

@@ -156,10 +156,13 @@ impl<'t> OneTask<'_, '_, 't> {
     }
 
     /// The scheme's rule configuration over a tool's findings: a rule turned off loses its
-    /// findings, a severity set replaces the tool's. The built-in checker never looked for the
-    /// rules it has off, and its findings keep their places (the result cache points at them).
+    /// findings, a severity set replaces the tool's, and a finding in a file the path filters
+    /// leave out goes (a tool that walks the checkout itself sees every file). The built-in
+    /// checker never looked for the rules it has off nor read the files filtered out, and its
+    /// findings keep their places (the result cache points at them).
     fn configure(&mut self, task: &Planned, found: &mut Vec<(Finding, String)>) {
-        let overrides = self.run.rules.scheme.overrides();
+        let rules = &self.run.rules;
+        let overrides = rules.scheme.overrides();
         if matches!(task, Planned::Builtin) {
             for (finding, _) in found.iter_mut() {
                 overrides.set_severity(finding);
@@ -167,11 +170,14 @@ impl<'t> OneTask<'_, '_, 't> {
             return;
         }
         let before = found.len();
-        found.retain_mut(|(finding, _)| overrides.keep(finding));
+        found.retain_mut(|(finding, _)| {
+            rules.paths.allows(&finding.path) && overrides.keep(finding)
+        });
         if found.len() < before {
             let _ = writeln!(
                 self.log,
-                "{} findings of rules the scheme turned off left out",
+                "{} findings of rules the scheme turned off, or in files its path filters leave \
+                 out, left out",
                 before - found.len()
             );
         }
