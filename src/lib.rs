@@ -15,6 +15,7 @@ pub mod error;
 pub mod git;
 pub mod hooks;
 pub mod metrics;
+pub mod retention;
 pub mod sandbox;
 pub mod scan;
 pub mod schedule;
@@ -36,6 +37,7 @@ use crate::config::Config;
 use crate::db::Pool;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::retention::Housekeeper;
 use crate::scan::{ScanPool, ScanQueue};
 use crate::schedule::Scheduler;
 
@@ -57,6 +59,7 @@ pub struct Application {
     state: aw::Data<AppState>,
     scan_pool: ScanPool,
     scheduler: Scheduler,
+    housekeeper: Housekeeper,
 }
 
 impl Application {
@@ -100,6 +103,7 @@ impl Application {
             config.tz_offset,
             config.schedule_clock.clone(),
         )?;
+        let housekeeper = Housekeeper::start(pool.clone(), &config, metrics.clone())?;
         log::info!(
             "codepup listening on http://{} with data in {}",
             listener.local_addr()?,
@@ -120,6 +124,7 @@ impl Application {
             }),
             scan_pool,
             scheduler,
+            housekeeper,
         })
     }
 
@@ -173,6 +178,7 @@ impl Application {
             metrics,
             scan_pool: self.scan_pool,
             scheduler: self.scheduler,
+            housekeeper: self.housekeeper,
             grace: self.state.config.shutdown_grace,
         })
     }
@@ -226,6 +232,7 @@ struct Serving {
     metrics: Option<Server>,
     scan_pool: ScanPool,
     scheduler: Scheduler,
+    housekeeper: Housekeeper,
     grace: std::time::Duration,
 }
 
@@ -244,9 +251,12 @@ impl Serving {
             handle.stop(false).await;
         }
         let (scan_pool, scheduler, grace) = (self.scan_pool, self.scheduler, self.grace);
+        let housekeeper = self.housekeeper;
         // Waiting for jobs blocks: off the event loop. The scheduler stops before the pool, so
-        // it queues nothing into a draining engine.
+        // it queues nothing into a draining engine. Housekeeping stops after its current
+        // transaction.
         let _ = actix_web::rt::task::spawn_blocking(move || {
+            housekeeper.shutdown();
             scheduler.shutdown();
             scan_pool.shutdown(grace)
         })

@@ -10,6 +10,7 @@ pub mod orgs;
 pub mod projects;
 pub mod repos;
 pub mod results;
+pub mod retention;
 pub mod scans;
 pub mod schedules;
 pub mod schemes;
@@ -30,7 +31,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -84,6 +85,7 @@ fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
     // WAL lets the status page and the job list read while a scan worker holds the write lock.
     // With synchronous=NORMAL a killed process loses no committed transaction; a power loss or
     // OS crash may lose the last ones, never corrupting the file (README, Settings).
+    enable_incremental_vacuum(conn)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("database journal mode is {mode}, not WAL");
@@ -92,6 +94,26 @@ fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
     tx.execute_batch(SCHEMA).context("applying schema.sql")?;
     migrate(&tx)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// `auto_vacuum = INCREMENTAL`, so retention's `PRAGMA incremental_vacuum` can give the pages of
+/// deleted rows back to the file system. A new file takes the setting before its first table; a
+/// file made before schema 5 takes it only with a VACUUM, which rewrites the whole file and
+/// cannot run inside a transaction, so it runs here, once (the mode is kept in the file).
+fn enable_incremental_vacuum(conn: &Connection) -> anyhow::Result<()> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+    let tables: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |row| row.get(0))?;
+    if tables > 0 {
+        log::info!("switching the database to incremental auto-vacuum (a one-time VACUUM)");
+        conn.execute_batch("VACUUM")
+            .context("VACUUM for incremental auto-vacuum")?;
+    }
     Ok(())
 }
 
@@ -115,6 +137,16 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         // project reads its files again.
         conn.execute_batch(
             "DROP TABLE IF EXISTS project_file_counts; DROP TABLE IF EXISTS project_checked_files;",
+        )?;
+    }
+    if version < 5 {
+        // Retention (issue 9) marks the jobs whose logs it removed. Free pages go back to the
+        // file system through incremental auto-vacuum, which `prepare` switches on outside this
+        // transaction (it needs a VACUUM).
+        add_column_if_missing(conn, "jobs", "log_removed_time", "TEXT")?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS jobs_logs_kept ON jobs (end_time)
+             WHERE log_removed_time IS NULL",
         )?;
     }
     if version < SCHEMA_VERSION {
