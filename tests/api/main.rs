@@ -21,6 +21,7 @@ mod operations;
 mod permissions;
 mod records;
 mod result_cache;
+mod retention;
 mod scan_history;
 mod scans;
 mod scans_create;
