@@ -465,3 +465,72 @@ fn a_pass_deletes_old_jobs_completely_and_keeps_what_is_still_needed_while_a_sca
         String::from_utf8_lossy(&check.stdout)
     );
 }
+
+#[test]
+fn the_housekeeping_thread_runs_a_pass_after_start_and_counts_what_it_removed() {
+    let mut app = TestApp::spawn_with(|config| {
+        config.metrics_bind = Some("127.0.0.1:0".to_string());
+    });
+    let world = World::build(&app);
+    let project = world.project_path();
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    app.wait_for_job(&project, job_id, QUICK);
+    let conn = db(&app);
+    // 60 old closed jobs before the real one: the default keeps a project's last 50 closed
+    // jobs, so the 11 oldest go (the real job is the baseline, and among the 50 anyway).
+    bulk_jobs_before(&conn, world.project_id, 60);
+    let cache = app.data_dir().join("git").join("repo-999.git");
+    std::fs::create_dir_all(&cache).unwrap();
+    app.config.retention.first_pass_after = Duration::ZERO;
+    app.restart();
+    let base = app.metrics_base().expect("a metrics listener");
+    let scrape = || {
+        ureq::get(&format!("{base}/metrics"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap()
+    };
+    assert!(
+        eventually(QUICK, || scrape()
+            .contains("codepup_retention_passes_total 1")),
+        "{}",
+        scrape()
+    );
+    let text = scrape();
+    for line in [
+        "codepup_retention_removed_total{what=\"jobs\"} 11",
+        "codepup_retention_removed_total{what=\"tasks\"} 11",
+        "codepup_retention_removed_total{what=\"git_caches\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    assert!(!cache.exists());
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM jobs"), 50);
+    assert_eq!(
+        count(
+            &conn,
+            &format!("SELECT COUNT(*) FROM jobs WHERE id = {job_id}")
+        ),
+        1
+    );
+}
+
+/// `n` old closed jobs of `project_id` with ids below every real job's (fixture rows, each
+/// with a task), so the real jobs stay the project's latest.
+fn bulk_jobs_before(conn: &Connection, project_id: i64, n: i64) {
+    let old = long_ago();
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
+         INSERT INTO jobs (id, project_id, state, create_time, end_time, result_code, created_from, creator)
+         SELECT -i, ?1, 2, ?2, ?2, 301, 'fixture', 'fixture' FROM n",
+        params![project_id, old, n],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO tasks (job_id, module, task_name, state, create_time)
+         SELECT id, 'codemetric', 'codecount', 2, ?1 FROM jobs WHERE id < 0",
+        params![old],
+    )
+    .unwrap();
+}
