@@ -4,6 +4,7 @@
 pub mod analyzers;
 pub mod api;
 pub mod auth;
+pub mod background;
 pub mod body;
 pub mod cli;
 pub mod clock;

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,6 +18,7 @@ use anyhow::Context;
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
+use crate::background::StopSignal;
 use crate::clock;
 use crate::config::{Config, Retention};
 use crate::db::{self, retention as sql, Pool};
@@ -129,7 +130,7 @@ struct Pass<'a> {
     paths: &'a Paths,
     policy: sql::Policy,
     report: Report,
-    stop: Option<&'a Stop>,
+    stop: Option<&'a StopSignal>,
 }
 
 /// Runs one pass at `now` (or counts what it would remove, with `dry_run`).
@@ -182,7 +183,7 @@ impl<'a> Pass<'a> {
     }
 
     fn is_stopping(&self) -> bool {
-        self.stop.is_some_and(Stop::is_stopping)
+        self.stop.is_some_and(StopSignal::is_stopping)
     }
 
     /// Runs `work` in a write transaction of its own, timing how long it holds the lock.
@@ -428,21 +429,10 @@ fn remove_stale_packs(cache: &Path, dry_run: bool) -> u64 {
     removed
 }
 
-struct Stop {
-    is_stopping: Mutex<bool>,
-    condvar: Condvar,
-}
-
-impl Stop {
-    fn is_stopping(&self) -> bool {
-        *self.is_stopping.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// The running `housekeeping` thread. Stop it with `shutdown`; a pass in progress ends after
 /// its current transaction.
 pub struct Housekeeper {
-    stop: Arc<Stop>,
+    stop: Arc<StopSignal>,
     thread: JoinHandle<()>,
 }
 
@@ -453,10 +443,7 @@ impl Housekeeper {
         config: &Config,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Housekeeper> {
-        let stop = Arc::new(Stop {
-            is_stopping: Mutex::new(false),
-            condvar: Condvar::new(),
-        });
+        let stop = Arc::new(StopSignal::default());
         let thread_stop = stop.clone();
         let (paths, retention) = (Paths::of(config), config.retention);
         let thread = thread::Builder::new()
@@ -480,25 +467,8 @@ impl Housekeeper {
 
     /// Stops the thread and waits for it.
     pub fn shutdown(self) {
-        *self
-            .stop
-            .is_stopping
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = true;
-        self.stop.condvar.notify_all();
+        self.stop.stop();
         let _ = self.thread.join();
-    }
-}
-
-impl Stop {
-    /// Sleeps `wait` or until stopped; whether it was stopped.
-    fn sleep(&self, wait: Duration) -> bool {
-        let guard = self.is_stopping.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, _) = self
-            .condvar
-            .wait_timeout_while(guard, wait, |is_stopping| !*is_stopping)
-            .unwrap_or_else(|p| p.into_inner());
-        *guard
     }
 }
 
@@ -506,7 +476,7 @@ fn one_pass(
     pool: &Pool,
     paths: &Paths,
     retention: &Retention,
-    stop: &Stop,
+    stop: &StopSignal,
 ) -> anyhow::Result<Report> {
     let mut conn = pool.get()?;
     let mut pass = Pass::new(

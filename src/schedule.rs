@@ -5,7 +5,7 @@
 //! so a long downtime never makes a burst of runs. Must not know about actix.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::background::StopSignal;
 use crate::clock;
 use crate::db::{self, Pool};
 use crate::domain::ids::ProjectId;
@@ -90,15 +91,10 @@ pub fn next_run_stored(cron: &str, after: OffsetDateTime, tz: UtcOffset) -> Opti
     next_run(&cron, after, tz).map(clock::to_stored)
 }
 
-struct Stop {
-    is_stopping: Mutex<bool>,
-    condvar: Condvar,
-}
-
 /// The running scheduler thread. Stop it with `shutdown` after the HTTP server stopped and
 /// before the scan pool's shutdown, so no scan is queued into a stopping engine.
 pub struct Scheduler {
-    stop: Arc<Stop>,
+    stop: Arc<StopSignal>,
     thread: JoinHandle<()>,
 }
 
@@ -120,10 +116,7 @@ impl Scheduler {
                 queue.job_added();
             }
         }
-        let stop = Arc::new(Stop {
-            is_stopping: Mutex::new(false),
-            condvar: Condvar::new(),
-        });
+        let stop = Arc::new(StopSignal::default());
         let thread_stop = stop.clone();
         let thread = thread::Builder::new()
             .name("scan-scheduler".into())
@@ -132,15 +125,7 @@ impl Scheduler {
                     Ok(()) => {}
                     Err(error) => log::warn!("running scheduled scans: {error:#}"),
                 }
-                let guard = thread_stop
-                    .is_stopping
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                let (guard, _) = thread_stop
-                    .condvar
-                    .wait_timeout_while(guard, TICK, |is_stopping| !*is_stopping)
-                    .unwrap_or_else(|p| p.into_inner());
-                if *guard {
+                if thread_stop.sleep(TICK) {
                     return;
                 }
             })
@@ -150,12 +135,7 @@ impl Scheduler {
 
     /// Stops the thread and waits for it (at most the end of one pass).
     pub fn shutdown(self) {
-        *self
-            .stop
-            .is_stopping
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = true;
-        self.stop.condvar.notify_all();
+        self.stop.stop();
         let _ = self.thread.join();
     }
 }
