@@ -360,4 +360,50 @@ mod tests {
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }
+
+    #[test]
+    fn a_file_from_before_schema_5_gets_incremental_vacuum_and_the_log_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            // A jobs table as schema 3 had it (the columns its indexes name), with one job.
+            conn.execute_batch(
+                "CREATE TABLE jobs (
+                     id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, scan_id INTEGER,
+                     state INTEGER NOT NULL DEFAULT 0, create_time TEXT NOT NULL,
+                     end_time TEXT, result_code INTEGER, result_msg TEXT, creator TEXT,
+                     created_from TEXT);
+                 INSERT INTO jobs (project_id, create_time) VALUES (1, 'x');
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+            let mode: i64 = conn
+                .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(mode, 0, "made without auto-vacuum");
+        }
+        let conn = open_single(&path).unwrap();
+        let mode: i64 = conn
+            .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, 2, "incremental");
+        let marked: Option<String> = conn
+            .query_row("SELECT log_removed_time FROM jobs", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(marked, None);
+        let index: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_logs_kept'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 1);
+        let fresh = open_single(&dir.path().join("new.db")).unwrap();
+        let mode: i64 = fresh
+            .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, 2, "a new file is incremental from the start");
+    }
 }
