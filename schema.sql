@@ -206,7 +206,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     creator             TEXT,
     creator_id          INTEGER REFERENCES users (id),
     -- How many times a server start found this job unfinished and re-queued it.
-    restart_count       INTEGER NOT NULL DEFAULT 0
+    restart_count       INTEGER NOT NULL DEFAULT 0,
+    -- When retention removed the job's logs from disk (--retain-log-days); added in schema 5.
+    log_removed_time    TEXT
 );
 -- The job list: newest first within a project, filtered by time, state and result code.
 CREATE INDEX IF NOT EXISTS jobs_project_id ON jobs (project_id, id);
@@ -220,6 +222,10 @@ CREATE INDEX IF NOT EXISTS jobs_project_text ON jobs (project_id, creator, creat
 CREATE INDEX IF NOT EXISTS jobs_state_id ON jobs (state, id);
 -- The status page's queue health: jobs closed in the last day.
 CREATE INDEX IF NOT EXISTS jobs_end_time ON jobs (end_time);
+-- Retention (src/retention.rs): the job of a scan (a scan row kept for a finding's scan_open
+-- goes when its job and finding have). The index of closed jobs whose logs are still on disk,
+-- `jobs_logs_kept`, is made by `db::migrate` step 5, after the column it names exists.
+CREATE INDEX IF NOT EXISTS jobs_scan ON jobs (scan_id);
 
 -- Per-language line counts of a job's codecount task.
 CREATE TABLE IF NOT EXISTS job_languages (
@@ -293,6 +299,9 @@ CREATE TABLE IF NOT EXISTS issues (
     UNIQUE (project_id, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS issues_project_state ON issues (project_id, state, severity);
+-- Retention: the findings that name a scan as their first sighting or their fix.
+CREATE INDEX IF NOT EXISTS issues_scan_open ON issues (scan_open);
+CREATE INDEX IF NOT EXISTS issues_scan_fix ON issues (scan_fix);
 
 -- Which findings each job saw, where: the job's SARIF export.
 CREATE TABLE IF NOT EXISTS job_issues (
@@ -302,6 +311,8 @@ CREATE TABLE IF NOT EXISTS job_issues (
     column_no INTEGER NOT NULL,
     PRIMARY KEY (job_id, issue_id)
 ) WITHOUT ROWID;
+-- A finding's sightings, latest last: retention keeps the job of an open finding's last one.
+CREATE INDEX IF NOT EXISTS job_issues_issue ON job_issues (issue_id, job_id);
 
 -- Push webhooks in (issue 10): at most one per repository. `hook_key` is the random id in the
 -- hook's URL; `secret` is kept as given, since checking a forge's HMAC needs it (the file is

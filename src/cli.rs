@@ -73,6 +73,25 @@ pub fn backup(file: &Path, data: &DataDirArg) -> anyhow::Result<String> {
     Ok(format!("backed up {pages} pages to {}", file.display()))
 }
 
+/// `codepup prune [--dry-run]`: one retention pass now (or its counts), with the settings the
+/// server would use; safe while a server runs on the same data directory.
+pub fn prune(
+    dry_run: bool,
+    data: &DataDirArg,
+    retention: &crate::config::RetentionArgs,
+) -> anyhow::Result<crate::retention::Report> {
+    let retention = crate::config::Retention::from_args(retention).map_err(anyhow::Error::msg)?;
+    let mut conn = open(data)?;
+    let paths = crate::retention::Paths::in_data_dir(&data.data_dir);
+    crate::retention::run_pass(
+        &mut conn,
+        &paths,
+        &retention,
+        time::OffsetDateTime::now_utc(),
+        dry_run,
+    )
+}
+
 /// What `codepup check` found.
 #[derive(Debug, Default)]
 pub struct CheckReport {
@@ -110,11 +129,14 @@ pub fn check(data: &DataDirArg) -> anyhow::Result<CheckReport> {
     let logs = crate::config::logs_dir_in(&data.data_dir);
     let mut expected: Vec<std::path::PathBuf> = Vec::new();
     let mut jobs =
-        conn.prepare("SELECT id FROM jobs WHERE start_time IS NOT NULL AND state = 2")?;
+        conn.prepare("SELECT id FROM jobs WHERE start_time IS NOT NULL AND state = 2 AND log_removed_time IS NULL")?;
     for job in jobs.query_map([], |row| row.get::<_, i64>(0))? {
         expected.push(crate::scan::job_log_path(&logs, JobId(job?)));
     }
-    let mut tasks = conn.prepare("SELECT job_id, id FROM tasks WHERE start_time IS NOT NULL")?;
+    let mut tasks = conn.prepare(
+        "SELECT t.job_id, t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
+         WHERE t.start_time IS NOT NULL AND j.log_removed_time IS NULL",
+    )?;
     for row in tasks.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))? {
         let (job, task) = row?;
         expected.push(crate::scan::task_log_path(&logs, JobId(job), TaskId(task)));

@@ -44,6 +44,17 @@ pub enum Command {
         #[command(flatten)]
         data: DataDirArg,
     },
+    /// Apply the retention settings now (one housekeeping pass), or with --dry-run print what a
+    /// pass would delete.
+    Prune {
+        /// Count what a pass would delete, deleting nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        data: DataDirArg,
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
     /// Internal: run one tool confined, as the server asks (see `sandbox::supervisor`).
     #[command(hide = true)]
     SandboxExec { spec: String },
@@ -78,6 +89,20 @@ pub struct DataDirArg {
     /// Directory holding codepup.db, git caches and job workspaces.
     #[arg(long, env = "CODEPUP_DATA_DIR", default_value = "./codepup-data")]
     pub data_dir: PathBuf,
+}
+
+/// How long closed jobs and logs are kept (issue 9); read by `serve` and `prune`.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// Days a closed job is kept (counted from its close); the kept-always jobs stay longer.
+    #[arg(long, env = "CODEPUP_RETAIN_DAYS", default_value_t = 180)]
+    pub retain_days: u32,
+    /// The last N closed jobs of each project are kept whatever their age.
+    #[arg(long, env = "CODEPUP_RETAIN_JOBS", default_value_t = 50)]
+    pub retain_jobs: u32,
+    /// Days a closed job's logs (job log, task logs) are kept on disk.
+    #[arg(long, env = "CODEPUP_RETAIN_LOG_DAYS", default_value_t = 30)]
+    pub retain_log_days: u32,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -157,6 +182,8 @@ pub struct ServeArgs {
     /// the resolved address at every delivery).
     #[arg(long, env = "CODEPUP_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: bool,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 /// The log filter when `RUST_LOG` is not set. tokei warns "Unknown extension" for every file of
@@ -223,6 +250,8 @@ pub struct Config {
     pub limits: ScanLimits,
     /// Peers whose forwarding headers are believed (`api::Links`); empty believes none.
     pub trusted_proxies: Vec<IpRange>,
+    /// What the housekeeping thread deletes, and when.
+    pub retention: Retention,
     /// The scheduler's "now": real time, except in tests, which move it on instead of waiting
     /// for cron slots. Not a setting.
     #[doc(hidden)]
@@ -247,6 +276,50 @@ pub struct ScanLimits {
     pub max_scan_files: usize,
     /// The most bytes of files one scan takes; past it the largest files are left out.
     pub max_scan_bytes: u64,
+}
+
+/// The retention settings, checked: how long closed jobs and their logs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Days a closed job is kept after its close.
+    pub days: u32,
+    /// Closed jobs of each project kept whatever their age.
+    pub jobs: u32,
+    /// Days a closed job's logs are kept.
+    pub log_days: u32,
+    /// How long after start the housekeeping thread's first pass runs. Not a setting: a
+    /// minute, so a start is not slowed; the tests make it zero.
+    #[doc(hidden)]
+    pub first_pass_after: std::time::Duration,
+}
+
+impl Retention {
+    /// Checks the arguments: a day count of 0 would delete a job or a log the moment it closed.
+    pub fn from_args(args: &RetentionArgs) -> Result<Retention, String> {
+        if args.retain_days == 0 {
+            return Err("CODEPUP_RETAIN_DAYS must be at least 1".to_string());
+        }
+        if args.retain_log_days == 0 {
+            return Err("CODEPUP_RETAIN_LOG_DAYS must be at least 1".to_string());
+        }
+        Ok(Retention {
+            days: args.retain_days,
+            jobs: args.retain_jobs,
+            log_days: args.retain_log_days,
+            first_pass_after: std::time::Duration::from_secs(60),
+        })
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            days: 180,
+            jobs: 50,
+            log_days: 30,
+            first_pass_after: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for ScanLimits {
@@ -287,6 +360,7 @@ impl Config {
             max_scan_files: args.max_scan_files,
             max_scan_bytes: args.max_scan_bytes,
         };
+        let retention = Retention::from_args(&args.retention)?;
         let local_repo_roots = args
             .local_repo_roots
             .into_iter()
@@ -325,6 +399,7 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
             limits,
             trusted_proxies: args.trusted_proxies,
+            retention,
             schedule_clock: crate::schedule::Clock::default(),
             webhook_allow_private: args.webhook_allow_private,
             notify_clock: crate::schedule::Clock::default(),
@@ -555,6 +630,27 @@ mod tests {
             .unwrap()
             .trusted_proxies
             .is_empty());
+    }
+
+    #[test]
+    fn retention_defaults_are_the_documented_ones_and_zero_days_are_refused() {
+        let config = Config::from_args(Cli::parse_from(["codepup"]).serve).unwrap();
+        assert_eq!(config.retention, Retention::default());
+        assert_eq!(
+            (
+                config.retention.days,
+                config.retention.jobs,
+                config.retention.log_days
+            ),
+            (180, 50, 30)
+        );
+        let cli = Cli::parse_from(["codepup", "--retain-days", "7", "--retain-jobs", "0"]);
+        let retention = Config::from_args(cli.serve).unwrap().retention;
+        assert_eq!((retention.days, retention.jobs), (7, 0));
+        for flag in ["--retain-days", "--retain-log-days"] {
+            let cli = Cli::parse_from(["codepup", flag, "0"]);
+            assert!(Config::from_args(cli.serve).is_err(), "{flag} 0");
+        }
     }
 
     #[test]

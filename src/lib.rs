@@ -4,6 +4,7 @@
 pub mod analyzers;
 pub mod api;
 pub mod auth;
+pub mod background;
 pub mod body;
 pub mod cli;
 pub mod clock;
@@ -16,6 +17,7 @@ pub mod git;
 pub mod hooks;
 pub mod metrics;
 pub mod notify;
+pub mod retention;
 pub mod sandbox;
 pub mod scan;
 pub mod schedule;
@@ -38,6 +40,7 @@ use crate::db::Pool;
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
+use crate::retention::Housekeeper;
 use crate::scan::{ScanPool, ScanQueue};
 use crate::schedule::Scheduler;
 
@@ -60,6 +63,7 @@ pub struct Application {
     scan_pool: ScanPool,
     scheduler: Scheduler,
     notifier: Notifier,
+    housekeeper: Housekeeper,
 }
 
 impl Application {
@@ -109,6 +113,7 @@ impl Application {
             config.webhook_allow_private,
             config.notify_clock.clone(),
         )?;
+        let housekeeper = Housekeeper::start(pool.clone(), &config, metrics.clone())?;
         log::info!(
             "codepup listening on http://{} with data in {}",
             listener.local_addr()?,
@@ -130,6 +135,7 @@ impl Application {
             scan_pool,
             scheduler,
             notifier,
+            housekeeper,
         })
     }
 
@@ -184,6 +190,7 @@ impl Application {
             scan_pool: self.scan_pool,
             scheduler: self.scheduler,
             notifier: self.notifier,
+            housekeeper: self.housekeeper,
             grace: self.state.config.shutdown_grace,
         })
     }
@@ -238,6 +245,7 @@ struct Serving {
     scan_pool: ScanPool,
     scheduler: Scheduler,
     notifier: Notifier,
+    housekeeper: Housekeeper,
     grace: std::time::Duration,
 }
 
@@ -259,8 +267,11 @@ impl Serving {
             (self.scan_pool, self.scheduler, self.notifier, self.grace);
         // Waiting for jobs blocks: off the event loop. The scheduler stops before the pool, so
         // it queues nothing into a draining engine; the notifier after it, so the closes of the
-        // last jobs still go out (what it cannot send stays in the outbox).
+        // last jobs still go out (what it cannot send stays in the outbox). Housekeeping stops
+        // first, after its current transaction.
+        let housekeeper = self.housekeeper;
         let _ = actix_web::rt::task::spawn_blocking(move || {
+            housekeeper.shutdown();
             scheduler.shutdown();
             scan_pool.shutdown(grace);
             notifier.shutdown();

@@ -23,6 +23,13 @@ fn main() -> std::process::ExitCode {
         Some(Command::Backup { file, data }) => start_logging(LogFormat::Text)
             .and_then(|()| cli::backup(&file, &data))
             .map(print_line),
+        Some(Command::Prune {
+            dry_run,
+            data,
+            retention,
+        }) => start_logging(LogFormat::Text)
+            .and_then(|()| cli::prune(dry_run, &data, &retention))
+            .map(report_prune),
         Some(Command::Check { data }) => {
             return start_logging(LogFormat::Text)
                 .and_then(|()| cli::check(&data))
@@ -70,6 +77,15 @@ fn start_logging(format: LogFormat) -> anyhow::Result<()> {
 #[allow(clippy::print_stdout)] // The token (or summary) on stdout is what these commands are for.
 fn print_line(token: String) {
     println!("{token}");
+}
+
+/// Prints what a prune removed (or would): one `kind count` line each, then the summary.
+#[allow(clippy::print_stdout)] // The report on stdout is what the command is for.
+fn report_prune(report: codepup::retention::Report) {
+    for (what, n) in report.counts() {
+        println!("{what} {n}");
+    }
+    println!("{report}");
 }
 
 /// Prints what `check` found; fails when it found anything.

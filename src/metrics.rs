@@ -47,6 +47,11 @@ pub struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WhatLabels {
+    pub what: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
 }
@@ -74,6 +79,9 @@ pub struct Metrics {
     db_bytes: Gauge,
     wal_bytes: Gauge,
     git_cache_bytes: Gauge,
+    retention_removed: Family<WhatLabels, Counter>,
+    retention_passes: Counter,
+    retention_longest_write: Histogram,
     /// The git cache is walked at most once a minute.
     git_cache_measured: Mutex<Option<Instant>>,
     data_dir: PathBuf,
@@ -150,6 +158,24 @@ impl Metrics {
             "Size of codepup.db-wal",
             wal_bytes.clone(),
         );
+        let retention_removed = Family::<WhatLabels, Counter>::default();
+        let retention_passes = Counter::default();
+        let retention_longest_write = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register(
+            "retention_removed",
+            "What retention passes removed, by kind (jobs, tasks, sightings, logs, ...)",
+            retention_removed.clone(),
+        );
+        registry.register(
+            "retention_passes",
+            "Retention passes run by the housekeeping thread",
+            retention_passes.clone(),
+        );
+        registry.register(
+            "retention_longest_write_seconds",
+            "The longest write transaction of each retention pass",
+            retention_longest_write.clone(),
+        );
         registry.register(
             "git_cache_bytes",
             "Size of the cached clones (measured at most once a minute)",
@@ -169,6 +195,9 @@ impl Metrics {
             db_bytes,
             wal_bytes,
             git_cache_bytes,
+            retention_removed,
+            retention_passes,
+            retention_longest_write,
             git_cache_measured: Mutex::new(None),
             data_dir: data_dir.to_path_buf(),
         }
@@ -220,6 +249,19 @@ impl Metrics {
                 phase: phase.to_string(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// A retention pass removed `counts` (kind, how many), its longest write taking `longest`.
+    pub fn retention_pass(&self, counts: &[(&str, u64)], longest: Duration) {
+        for (what, n) in counts {
+            self.retention_removed
+                .get_or_create(&WhatLabels {
+                    what: (*what).to_string(),
+                })
+                .inc_by(*n);
+        }
+        self.retention_passes.inc();
+        self.retention_longest_write.observe(longest.as_secs_f64());
     }
 
     /// The text a scrape gets, with the scrape-time values of `snapshot` and the files on disk.
@@ -313,6 +355,7 @@ mod tests {
         metrics.job_ran(Duration::from_secs(3));
         metrics.task("ruff", Duration::from_millis(300));
         metrics.phase("source", Duration::from_millis(40));
+        metrics.retention_pass(&[("jobs", 7), ("logs", 0)], Duration::from_millis(3));
         let text = metrics.render(&Snapshot {
             open_jobs: vec![("waiting".to_string(), 3)],
             oldest_waiting_seconds: Some(12),
@@ -324,6 +367,9 @@ mod tests {
             "codepup_jobs{state=\"waiting\"} 3",
             "codepup_queue_oldest_waiting_seconds 12",
             "codepup_database_bytes 4096",
+            "codepup_retention_removed_total{what=\"jobs\"} 7",
+            "codepup_retention_removed_total{what=\"logs\"} 0",
+            "codepup_retention_passes_total 1",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

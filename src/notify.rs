@@ -17,13 +17,14 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
+use crate::background::Ticker;
 use crate::clock;
 use crate::db::{self, Pool};
 use crate::domain::notify::{
     non_public_reason, retry_delay_seconds, Attempt, ANSWER_BYTES_KEPT, GIVE_UP_AFTER_SECONDS,
 };
 use crate::hooks::forge;
-use crate::schedule::{Clock, Ticker};
+use crate::schedule::Clock;
 
 /// How often the thread looks for due deliveries.
 const TICK: Duration = Duration::from_secs(1);

@@ -5,8 +5,7 @@
 //! so a long downtime never makes a burst of runs. Must not know about actix.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,6 +13,7 @@ use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::background::Ticker;
 use crate::clock;
 use crate::db::{self, Pool};
 use crate::domain::ids::ProjectId;
@@ -88,67 +88,6 @@ pub fn next_run(cron: &Cron, after: OffsetDateTime, tz: UtcOffset) -> Option<Off
 pub fn next_run_stored(cron: &str, after: OffsetDateTime, tz: UtcOffset) -> Option<String> {
     let cron = parse_cron(cron).ok()?;
     next_run(&cron, after, tz).map(clock::to_stored)
-}
-
-struct Stop {
-    is_stopping: Mutex<bool>,
-    condvar: Condvar,
-}
-
-impl Stop {
-    fn is_stopping(&self) -> bool {
-        *self.is_stopping.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// A named thread that runs its work at once and then once per tick until `shutdown`. The work
-/// is handed a check of whether a stop was asked, so a long pass can end early. Shared by the
-/// scheduler and the notification thread (`crate::notify`).
-pub struct Ticker {
-    stop: Arc<Stop>,
-    thread: JoinHandle<()>,
-}
-
-impl Ticker {
-    pub fn spawn(
-        name: &str,
-        tick: Duration,
-        mut work: impl FnMut(&dyn Fn() -> bool) + Send + 'static,
-    ) -> std::io::Result<Ticker> {
-        let stop = Arc::new(Stop {
-            is_stopping: Mutex::new(false),
-            condvar: Condvar::new(),
-        });
-        let thread_stop = stop.clone();
-        let thread = thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || loop {
-                work(&|| thread_stop.is_stopping());
-                let guard = thread_stop
-                    .is_stopping
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                let (guard, _) = thread_stop
-                    .condvar
-                    .wait_timeout_while(guard, tick, |is_stopping| !*is_stopping)
-                    .unwrap_or_else(|p| p.into_inner());
-                if *guard {
-                    return;
-                }
-            })?;
-        Ok(Ticker { stop, thread })
-    }
-
-    /// Stops the thread and waits for it (at most the end of one pass).
-    pub fn shutdown(self) {
-        *self
-            .stop
-            .is_stopping
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = true;
-        self.stop.condvar.notify_all();
-        let _ = self.thread.join();
-    }
 }
 
 /// The running scheduler thread. Stop it with `shutdown` after the HTTP server stopped and

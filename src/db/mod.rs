@@ -11,6 +11,7 @@ pub mod orgs;
 pub mod projects;
 pub mod repos;
 pub mod results;
+pub mod retention;
 pub mod rules;
 pub mod scans;
 pub mod schedules;
@@ -86,6 +87,7 @@ fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
     // WAL lets the status page and the job list read while a scan worker holds the write lock.
     // With synchronous=NORMAL a killed process loses no committed transaction; a power loss or
     // OS crash may lose the last ones, never corrupting the file (README, Settings).
+    enable_incremental_vacuum(conn)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("database journal mode is {mode}, not WAL");
@@ -94,6 +96,26 @@ fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
     tx.execute_batch(SCHEMA).context("applying schema.sql")?;
     migrate(&tx)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// `auto_vacuum = INCREMENTAL`, so retention's `PRAGMA incremental_vacuum` can give the pages of
+/// deleted rows back to the file system. A new file takes the setting before its first table; a
+/// file made before schema 5 takes it only with a VACUUM, which rewrites the whole file and
+/// cannot run inside a transaction, so it runs here, once (the mode is kept in the file).
+fn enable_incremental_vacuum(conn: &Connection) -> anyhow::Result<()> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+    let tables: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |row| row.get(0))?;
+    if tables > 0 {
+        log::info!("switching the database to incremental auto-vacuum (a one-time VACUUM)");
+        conn.execute_batch("VACUUM")
+            .context("VACUUM for incremental auto-vacuum")?;
+    }
     Ok(())
 }
 
@@ -117,6 +139,16 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         // project reads its files again.
         conn.execute_batch(
             "DROP TABLE IF EXISTS project_file_counts; DROP TABLE IF EXISTS project_checked_files;",
+        )?;
+    }
+    if version < 5 {
+        // Retention (issue 9) marks the jobs whose logs it removed. Free pages go back to the
+        // file system through incremental auto-vacuum, which `prepare` switches on outside this
+        // transaction (it needs a VACUUM).
+        add_column_if_missing(conn, "jobs", "log_removed_time", "TEXT")?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS jobs_logs_kept ON jobs (end_time)
+             WHERE log_removed_time IS NULL",
         )?;
     }
     if version < 6 {
@@ -334,5 +366,51 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_file_from_before_schema_5_gets_incremental_vacuum_and_the_log_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            // A jobs table as schema 3 had it (the columns its indexes name), with one job.
+            conn.execute_batch(
+                "CREATE TABLE jobs (
+                     id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, scan_id INTEGER,
+                     state INTEGER NOT NULL DEFAULT 0, create_time TEXT NOT NULL,
+                     end_time TEXT, result_code INTEGER, result_msg TEXT, creator TEXT,
+                     created_from TEXT);
+                 INSERT INTO jobs (project_id, create_time) VALUES (1, 'x');
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+            let mode: i64 = conn
+                .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(mode, 0, "made without auto-vacuum");
+        }
+        let conn = open_single(&path).unwrap();
+        let mode: i64 = conn
+            .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, 2, "incremental");
+        let marked: Option<String> = conn
+            .query_row("SELECT log_removed_time FROM jobs", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(marked, None);
+        let index: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_logs_kept'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 1);
+        let fresh = open_single(&dir.path().join("new.db")).unwrap();
+        let mode: i64 = fresh
+            .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, 2, "a new file is incremental from the start");
     }
 }

@@ -12,12 +12,12 @@ use std::time::Duration;
 use crate::git::{self, GitError};
 
 /// How long a fetch may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// How long a local git command (read-tree, diff, ...) may take.
 const LOCAL_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// The cache of repository `repo_id`: `repo-<id>.git` under `cache_root`.
-fn cache_dir(cache_root: &Path, repo_id: i64) -> PathBuf {
+pub fn cache_dir(cache_root: &Path, repo_id: i64) -> PathBuf {
     cache_root.join(format!("repo-{repo_id}.git"))
 }
 

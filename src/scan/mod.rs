@@ -150,20 +150,23 @@ impl Shared {
     }
 }
 
+/// The directory of a job's logs (its own and its tasks') below the logs directory.
+pub fn job_logs_dir(logs_dir: &Path, job_id: JobId) -> PathBuf {
+    logs_dir.join(format!("job-{job_id}"))
+}
+
 /// Where a task's log lives below the logs directory.
 pub fn task_log_path(
     logs_dir: &Path,
     job_id: JobId,
     task_id: crate::domain::ids::TaskId,
 ) -> PathBuf {
-    logs_dir
-        .join(format!("job-{job_id}"))
-        .join(format!("task-{task_id}.log"))
+    job_logs_dir(logs_dir, job_id).join(format!("task-{task_id}.log"))
 }
 
 /// Where a job's own log lives below the logs directory.
 pub fn job_log_path(logs_dir: &Path, job_id: JobId) -> PathBuf {
-    logs_dir.join(format!("job-{job_id}")).join("job.log")
+    job_logs_dir(logs_dir, job_id).join("job.log")
 }
 
 /// The handle the API holds. Cloning is cheap.

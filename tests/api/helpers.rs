@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use codepup::config::{parse_offset, Config, ScanLimits, ToolSettings};
+use codepup::config::{parse_offset, Config, Retention, ScanLimits, ToolSettings};
 use codepup::{Application, RunningServer};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -176,6 +176,7 @@ impl TestApp {
             shutdown_grace: Duration::ZERO,
             limits: ScanLimits::default(),
             trusted_proxies: Vec::new(),
+            retention: Retention::default(),
             schedule_clock: codepup::schedule::Clock::adjustable(),
             webhook_allow_private: false,
             notify_clock: codepup::schedule::Clock::adjustable(),

@@ -22,6 +22,7 @@ mod operations;
 mod permissions;
 mod records;
 mod result_cache;
+mod retention;
 mod rules;
 mod scan_history;
 mod scans;

@@ -1,0 +1,489 @@
+//! SQL for retention (issue 9): which closed jobs a pass may delete, deleting them with what
+//! hangs off them in small transactions, marking jobs whose logs went, and the result-cache rows
+//! no project uses. Rows go with plain DELETE statements, so triggers on the tables (counters
+//! kept by SQLite) see every deletion. Knows nothing of files: `crate::retention` removes logs,
+//! workspaces and git caches.
+
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::domain::job::code;
+
+/// What a pass keeps, as stored times.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Closed jobs that closed before this may go.
+    pub job_cutoff: String,
+    /// The last this many closed jobs of each project stay whatever their age.
+    pub keep_last: u32,
+    /// Closed jobs that closed before this lose their logs.
+    pub log_cutoff: String,
+}
+
+/// Where a walk through the old closed jobs stands: the close time and id of the last job
+/// looked at (jobs are walked by `jobs_end_time`, oldest close first).
+#[derive(Debug, Clone, Default)]
+pub struct Cursor {
+    end_time: String,
+    id: i64,
+}
+
+/// A job a pass may delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Doomed {
+    pub job_id: i64,
+    pub scan_id: Option<i64>,
+}
+
+/// The tables that refer to jobs besides those retention deletes from and those whose foreign
+/// key lets SQLite clear them with the job (`ON DELETE CASCADE` or `SET NULL`): a job one of
+/// their rows names is kept (another part of codepup still needs it). Found in the schema, so a
+/// table added later is respected without retention knowing of it.
+#[derive(Debug, Clone, Default)]
+pub struct Referrers {
+    tables: Vec<(String, String)>,
+}
+
+/// (table, column) pairs retention itself clears for a job it deletes.
+const OWN_REFERRERS: [(&str, &str); 4] = [
+    ("tasks", "job_id"),
+    ("job_languages", "job_id"),
+    ("job_issues", "job_id"),
+    ("project_schedules", "last_job_id"),
+];
+
+pub fn referrers(conn: &Connection) -> rusqlite::Result<Referrers> {
+    let mut stmt = conn.prepare(
+        "SELECT m.name, f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+         WHERE m.type = 'table' AND f.\"table\" = 'jobs'
+           AND f.on_delete NOT IN ('CASCADE', 'SET NULL')
+         ORDER BY m.name, f.\"from\"",
+    )?;
+    let found = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let mut tables = Vec::new();
+    for pair in found {
+        let (table, column): (String, String) = pair?;
+        let own = OWN_REFERRERS
+            .iter()
+            .any(|(t, c)| *t == table && *c == column);
+        if !own && table != "jobs" {
+            tables.push((table, column));
+        }
+    }
+    Ok(Referrers { tables })
+}
+
+impl Referrers {
+    /// `OR EXISTS (...)` for each foreign table, against the job `j`.
+    fn keeps_sql(&self) -> String {
+        self.tables
+            .iter()
+            .map(|(table, column)| {
+                let (table, column) = (table.replace('"', "\"\""), column.replace('"', "\"\""));
+                format!(" OR EXISTS (SELECT 1 FROM \"{table}\" WHERE \"{column}\" = j.id)")
+            })
+            .collect()
+    }
+}
+
+/// The jobs holding the last sighting of an open finding (computed once per pass, outside any
+/// write: a finding becomes open again only through a new scan, whose job then holds its last
+/// sighting, so the set can only grow by jobs too young to go).
+pub fn last_sightings_of_open_findings(conn: &Connection) -> rusqlite::Result<HashSet<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT (SELECT MAX(ji.job_id) FROM job_issues ji WHERE ji.issue_id = i.id)
+         FROM issues i WHERE i.state = 1",
+    )?;
+    let ids = stmt.query_map([], |row| row.get::<_, Option<i64>>(0))?;
+    let mut kept = HashSet::new();
+    for id in ids {
+        kept.extend(id?);
+    }
+    Ok(kept)
+}
+
+/// Looks at up to `limit` closed jobs past `cursor` that closed before the cutoff and returns
+/// those the policy lets go; `None` when no job is left to look at. Kept: the project's last
+/// `keep_last` closed jobs, the job its next incremental scan compares with (the latest with
+/// stored results and a revision), the latest with stored results, the first sighting of an
+/// open finding, a job in `kept`, and a job another table refers to.
+pub fn doomed_page(
+    conn: &Connection,
+    policy: &Policy,
+    guard: (&HashSet<i64>, &Referrers),
+    cursor: &mut Cursor,
+    limit: usize,
+) -> rusqlite::Result<Option<Vec<Doomed>>> {
+    let (kept, referrers) = guard;
+    let sql = format!(
+        "SELECT j.id, j.end_time, j.scan_id,
+           (?4 > 0 AND j.id >= COALESCE((SELECT k.id FROM jobs k
+               WHERE k.project_id = j.project_id AND k.state = 2
+               ORDER BY k.id DESC LIMIT 1 OFFSET ?4 - 1), 0))
+           OR j.id IS (SELECT b.id FROM jobs b JOIN scans s ON s.id = b.scan_id
+               WHERE b.project_id = j.project_id AND +b.state = 2 AND +b.result_code IN (?6, ?7)
+                 AND s.scm_revision IS NOT NULL ORDER BY b.id DESC LIMIT 1)
+           OR j.id IS (SELECT b.id FROM jobs b
+               WHERE b.project_id = j.project_id AND +b.state = 2 AND +b.result_code = ?6
+               ORDER BY b.id DESC LIMIT 1)
+           OR {open_first} {others} AS is_kept
+         FROM jobs j
+         WHERE j.end_time >= ?1 AND (j.end_time > ?1 OR j.id > ?2) AND j.end_time < ?3
+           AND j.state = 2
+         ORDER BY j.end_time, j.id LIMIT ?5",
+        open_first = OPEN_FIRST_SIGHTING,
+        others = referrers.keeps_sql(),
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![
+        cursor.end_time,
+        cursor.id,
+        policy.job_cutoff,
+        policy.keep_last,
+        limit as i64,
+        code::OK,
+        code::INCR_IGNORE,
+    ])?;
+    let mut seen = false;
+    let mut doomed = Vec::new();
+    while let Some(row) = rows.next()? {
+        seen = true;
+        let job_id: i64 = row.get(0)?;
+        cursor.end_time = row.get(1)?;
+        cursor.id = job_id;
+        let is_kept: bool = row.get(3)?;
+        if !is_kept && !kept.contains(&job_id) {
+            doomed.push(Doomed {
+                job_id,
+                scan_id: row.get(2)?,
+            });
+        }
+    }
+    Ok(seen.then_some(doomed))
+}
+
+/// Whether job `j` is the first sighting of an open finding (checked again in the deleting
+/// transaction: a scan may reopen a fixed finding, whose first sighting stays what it was).
+const OPEN_FIRST_SIGHTING: &str =
+    "EXISTS (SELECT 1 FROM issues i WHERE i.scan_open = j.scan_id AND i.state = 1)";
+
+/// Rows one pass removed (or, for a dry run, would remove).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub jobs: u64,
+    pub tasks: u64,
+    pub sightings: u64,
+    pub line_counts: u64,
+    pub findings: u64,
+    pub result_cache: u64,
+}
+
+/// How many rows one deleting transaction may touch at most (sightings, tasks, progress
+/// steps), so it holds the write lock for a few milliseconds whatever the jobs hold. A job with
+/// more is deleted over several transactions, its sightings first.
+pub const ROWS_PER_TRANSACTION: usize = 2_000;
+
+/// Deletes what it can of `jobs` within one transaction's budget, front first: their
+/// sightings, progress steps, tasks, line counts, the job rows and their scans, and fixed
+/// findings left with no sighting. Returns how many jobs from the front are done (deleted, or
+/// found kept after all), what went, and the ids of the jobs deleted.
+pub fn delete_some(
+    tx: &Connection,
+    jobs: &[Doomed],
+) -> rusqlite::Result<(usize, Removed, Vec<i64>)> {
+    let mut removed = Removed::default();
+    let mut deleted = Vec::new();
+    let mut budget = ROWS_PER_TRANSACTION;
+    let mut issues = Vec::new();
+    let mut done = 0;
+    for job in jobs {
+        let still_doomed: bool = tx
+            .prepare_cached(&format!(
+                "SELECT j.state = 2 AND NOT {OPEN_FIRST_SIGHTING} FROM jobs j WHERE j.id = ?1"
+            ))?
+            .query_row([job.job_id], |row| row.get(0))
+            .optional()?
+            .unwrap_or(false);
+        if still_doomed {
+            let finished = delete_one(tx, job, &mut budget, &mut removed, &mut issues)?;
+            if !finished {
+                break;
+            }
+            deleted.push(job.job_id);
+        }
+        done += 1;
+        if budget == 0 {
+            break;
+        }
+    }
+    removed.findings = delete_unseen_fixed_findings(tx, &issues)?;
+    Ok((done, removed, deleted))
+}
+
+/// Deletes one job's rows within `budget`; false when the budget ran out first (what was
+/// deleted stays deleted, the rest waits for the next transaction).
+fn delete_one(
+    tx: &Connection,
+    job: &Doomed,
+    budget: &mut usize,
+    removed: &mut Removed,
+    issues: &mut Vec<i64>,
+) -> rusqlite::Result<bool> {
+    let before = issues.len();
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM job_issues WHERE job_id = ?1 AND issue_id IN (
+             SELECT issue_id FROM job_issues WHERE job_id = ?1 LIMIT ?2)
+         RETURNING issue_id",
+    )?;
+    let rows = stmt.query_map(params![job.job_id, *budget as i64], |row| row.get(0))?;
+    for issue in rows {
+        issues.push(issue?);
+    }
+    let sightings = issues.len() - before;
+    removed.sightings += sightings as u64;
+    *budget -= sightings;
+    if *budget == 0 {
+        return Ok(false);
+    }
+    let steps = tx
+        .prepare_cached(
+            "DELETE FROM task_progresses WHERE task_id IN (SELECT id FROM tasks WHERE job_id = ?1)",
+        )?
+        .execute([job.job_id])?;
+    let tasks = tx
+        .prepare_cached("DELETE FROM tasks WHERE job_id = ?1")?
+        .execute([job.job_id])?;
+    let counts = tx
+        .prepare_cached("DELETE FROM job_languages WHERE job_id = ?1")?
+        .execute([job.job_id])?;
+    tx.prepare_cached("UPDATE project_schedules SET last_job_id = NULL WHERE last_job_id = ?1")?
+        .execute([job.job_id])?;
+    removed.jobs += tx
+        .prepare_cached("DELETE FROM jobs WHERE id = ?1")?
+        .execute([job.job_id])? as u64;
+    removed.tasks += tasks as u64;
+    removed.line_counts += counts as u64;
+    *budget = budget.saturating_sub(steps + tasks + counts + 1);
+    if let Some(scan_id) = job.scan_id {
+        delete_unused_scan(tx, scan_id)?;
+    }
+    Ok(true)
+}
+
+/// A scan row goes when no job and no finding (first sighting, fix) names it.
+fn delete_unused_scan(tx: &Connection, scan_id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM scans WHERE id = ?1
+           AND NOT EXISTS (SELECT 1 FROM jobs WHERE scan_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM issues WHERE scan_open = ?1)
+           AND NOT EXISTS (SELECT 1 FROM issues WHERE scan_fix = ?1)",
+    )?
+    .execute([scan_id])?;
+    Ok(())
+}
+
+/// Fixed findings (state 2) among `issues` with no sighting left go, and then the scans only
+/// they named. Open findings never get here (their jobs are kept); a finding a user closed
+/// (state 3) stays, so the decision holds when it comes back.
+fn delete_unseen_fixed_findings(tx: &Connection, issues: &[i64]) -> rusqlite::Result<u64> {
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM issues WHERE id = ?1 AND state = 2
+           AND NOT EXISTS (SELECT 1 FROM job_issues WHERE issue_id = ?1)
+         RETURNING scan_open, scan_fix",
+    )?;
+    let mut deleted = 0;
+    let mut scans = Vec::new();
+    for issue in issues {
+        let named: Option<(Option<i64>, Option<i64>)> = stmt
+            .query_row([issue], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        if let Some((open, fix)) = named {
+            deleted += 1;
+            scans.extend(open);
+            scans.extend(fix);
+        }
+    }
+    for scan in scans {
+        delete_unused_scan(tx, scan)?;
+    }
+    Ok(deleted)
+}
+
+/// What deleting `jobs` would remove, counted without deleting (a dry run): the same rows
+/// `delete_some` deletes when nothing changes in between.
+pub fn count_doomed(conn: &Connection, jobs: &[Doomed]) -> rusqlite::Result<Removed> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS retention_doomed (id INTEGER PRIMARY KEY);
+         DELETE FROM temp.retention_doomed;",
+    )?;
+    {
+        let mut insert =
+            conn.prepare_cached("INSERT INTO temp.retention_doomed (id) VALUES (?1)")?;
+        for job in jobs {
+            insert.execute([job.job_id])?;
+        }
+    }
+    let count = |table: &str| -> rusqlite::Result<u64> {
+        conn.query_row(
+            &format!("SELECT COUNT(*) FROM {table} WHERE job_id IN (SELECT id FROM temp.retention_doomed)"),
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+    };
+    let findings: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM issues i
+         WHERE i.state = 2
+           AND i.id IN (SELECT issue_id FROM job_issues WHERE job_id IN (SELECT id FROM temp.retention_doomed))
+           AND NOT EXISTS (SELECT 1 FROM job_issues o WHERE o.issue_id = i.id
+                             AND o.job_id NOT IN (SELECT id FROM temp.retention_doomed))",
+        [],
+        |row| row.get(0),
+    )?;
+    let removed = Removed {
+        jobs: jobs.len() as u64,
+        tasks: count("tasks")?,
+        sightings: count("job_issues")?,
+        line_counts: count("job_languages")?,
+        findings: findings as u64,
+        result_cache: 0,
+    };
+    conn.execute_batch("DELETE FROM temp.retention_doomed")?;
+    Ok(removed)
+}
+
+/// Up to `limit` closed jobs past `after` that closed before `cutoff` and still have their logs
+/// on disk, oldest close first.
+pub fn logs_due(
+    conn: &Connection,
+    cutoff: &str,
+    after: &mut Cursor,
+    limit: usize,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, end_time FROM jobs
+         WHERE log_removed_time IS NULL AND end_time < ?1 AND state = 2
+           AND end_time >= ?2 AND (end_time > ?2 OR id > ?3)
+         ORDER BY end_time, id LIMIT ?4",
+    )?;
+    let mut rows = stmt.query(params![cutoff, after.end_time, after.id, limit as i64])?;
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next()? {
+        after.id = row.get(0)?;
+        after.end_time = row.get(1)?;
+        ids.push(after.id);
+    }
+    Ok(ids)
+}
+
+/// Records that the logs of `jobs` are gone from disk.
+pub fn mark_logs_removed(tx: &Connection, jobs: &[i64], now: &str) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached("UPDATE jobs SET log_removed_time = ?2 WHERE id = ?1")?;
+    for job in jobs {
+        stmt.execute(params![job, now])?;
+    }
+    Ok(())
+}
+
+/// Whether a job exists and is not closed: its workspace may be in use.
+pub fn is_unfinished(conn: &Connection, job_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND state != 2)")?
+        .query_row([job_id], |row| row.get(0))
+}
+
+/// Whether a repository's git cache is still wanted: the repository exists and is not deleted,
+/// or a job of one of its projects is unfinished.
+pub fn is_repo_in_use(conn: &Connection, repo_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM repos WHERE id = ?1 AND deleted_time IS NULL)
+             OR EXISTS (SELECT 1 FROM jobs j JOIN projects p ON p.id = j.project_id
+                        WHERE p.repo_id = ?1 AND j.state != 2)",
+    )?
+    .query_row([repo_id], |row| row.get(0))
+}
+
+/// A result-cache key: (repo, analyzer, path, blob), or for a reference (project, analyzer,
+/// path, "").
+pub type CacheKey = (i64, String, String, String);
+
+/// Result-cache references held by deleted projects.
+const UNUSED_REFERENCES: &str = "FROM project_file_results r
+     WHERE r.project_id IN (SELECT id FROM projects WHERE deleted_time IS NOT NULL)";
+
+/// Results no live project of their repository refers to.
+const UNUSED_RESULT: &str = "NOT EXISTS (
+         SELECT 1 FROM project_file_results r JOIN projects p ON p.id = r.project_id
+         WHERE r.analyzer = f.analyzer AND r.path = f.path AND r.blob = f.blob
+           AND p.repo_id = f.repo_id AND p.deleted_time IS NULL)";
+
+/// Up to `limit` references held by deleted projects (few: a project's last scan's files).
+pub fn unused_references(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<CacheKey>> {
+    conn.prepare_cached(&format!(
+        "SELECT r.project_id, r.analyzer, r.path, '' {UNUSED_REFERENCES} LIMIT ?1"
+    ))?
+    .query_map([limit as i64], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    })?
+    .collect()
+}
+
+/// How many references held by deleted projects there are (a dry run).
+pub fn count_unused_references(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row(&format!("SELECT COUNT(*) {UNUSED_REFERENCES}"), [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+}
+
+/// Deletes references of deleted projects; returns how many went.
+pub fn delete_references(tx: &Connection, keys: &[CacheKey]) -> rusqlite::Result<u64> {
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM project_file_results WHERE project_id = ?1 AND analyzer = ?2 AND path = ?3
+           AND project_id IN (SELECT id FROM projects WHERE deleted_time IS NOT NULL)",
+    )?;
+    let mut deleted = 0;
+    for (project, analyzer, path, _) in keys {
+        deleted += stmt.execute(params![project, analyzer, path])? as u64;
+    }
+    Ok(deleted)
+}
+
+/// Walks the result cache in key order past `after` (a read, outside any write): up to
+/// `limit` rows looked at, returning those no live project uses (a deleted project's
+/// reference does not keep a result); `None` when none is left.
+pub fn unused_results(
+    conn: &Connection,
+    after: &mut CacheKey,
+    limit: usize,
+) -> rusqlite::Result<Option<Vec<CacheKey>>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT f.repo_id, f.analyzer, f.path, f.blob, {UNUSED_RESULT} FROM file_results f
+         WHERE (f.repo_id, f.analyzer, f.path, f.blob) > (?1, ?2, ?3, ?4)
+         ORDER BY f.repo_id, f.analyzer, f.path, f.blob LIMIT ?5"
+    ))?;
+    let mut rows = stmt.query(params![after.0, after.1, after.2, after.3, limit as i64])?;
+    let mut seen = false;
+    let mut unused = Vec::new();
+    while let Some(row) = rows.next()? {
+        seen = true;
+        *after = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        if row.get::<_, bool>(4)? {
+            unused.push(after.clone());
+        }
+    }
+    Ok(seen.then_some(unused))
+}
+
+/// Deletes results, each only if still unused when the transaction looks; returns how many.
+pub fn delete_results(tx: &Connection, keys: &[CacheKey]) -> rusqlite::Result<u64> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "DELETE FROM file_results AS f
+         WHERE f.repo_id = ?1 AND f.analyzer = ?2 AND f.path = ?3 AND f.blob = ?4 AND {UNUSED_RESULT}"
+    ))?;
+    let mut deleted = 0;
+    for (repo, analyzer, path, blob) in keys {
+        deleted += stmt.execute(params![repo, analyzer, path, blob])? as u64;
+    }
+    Ok(deleted)
+}

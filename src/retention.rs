@@ -1,0 +1,491 @@
+//! Retention (issue 9): a housekeeping pass that deletes closed jobs past `--retain-days` (but
+//! never what codepup still needs, see `db::retention::doomed_page`), logs past
+//! `--retain-log-days`, result-cache rows no project uses, leftover workspaces, git caches of
+//! deleted repositories and the temporary packs of killed fetches, then gives the free pages
+//! back to the file system. Every write is a short transaction of its own (at most
+//! `db::retention::ROWS_PER_TRANSACTION` rows), so workers and requests wait a few milliseconds
+//! at most. The `housekeeping` thread runs a pass shortly after start and hourly; `codepup
+//! prune` runs one now. Must not know about actix.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use rusqlite::Connection;
+use time::OffsetDateTime;
+
+use crate::background::StopSignal;
+use crate::clock;
+use crate::config::{Config, Retention};
+use crate::db::{self, retention as sql, Pool};
+use crate::domain::ids::JobId;
+use crate::metrics::Metrics;
+use crate::scan::checkout;
+
+/// How often the thread runs a pass.
+const EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Jobs (or cache rows) looked at per read.
+const PAGE: usize = 500;
+
+/// Pages `PRAGMA incremental_vacuum` gives back per step (each step is a write of its own).
+const VACUUM_STEP_PAGES: i64 = 256;
+
+/// A `tmp_pack_*` file older than this belongs to no running fetch: a fetch is killed after
+/// `checkout::FETCH_TIMEOUT`, and its file is written to as it runs.
+const STALE_TMP_PACK: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// Where a pass finds the files it removes.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub db: PathBuf,
+    pub logs: PathBuf,
+    pub workspaces: PathBuf,
+    pub git_caches: PathBuf,
+}
+
+impl Paths {
+    pub fn of(config: &Config) -> Paths {
+        Paths::in_data_dir(&config.data_dir)
+    }
+
+    pub fn in_data_dir(data_dir: &Path) -> Paths {
+        Paths {
+            db: crate::config::db_path_in(data_dir),
+            logs: crate::config::logs_dir_in(data_dir),
+            workspaces: data_dir.join("workspaces"),
+            git_caches: data_dir.join("git"),
+        }
+    }
+}
+
+/// What one pass removed, or for a dry run would remove.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub dry_run: bool,
+    pub rows: sql::Removed,
+    /// Job log directories (a job's own log and its tasks').
+    pub logs: u64,
+    pub workspaces: u64,
+    pub git_caches: u64,
+    pub tmp_packs: u64,
+    /// How much smaller the database file got.
+    pub freed_bytes: u64,
+    /// The longest any of the pass's write transactions held the write lock.
+    pub longest_write: Duration,
+}
+
+impl Report {
+    /// Each kind of thing a pass removes, with its count, in a fixed order: the CLI's lines,
+    /// the log line and the metric's labels.
+    pub fn counts(&self) -> [(&'static str, u64); 10] {
+        let rows = &self.rows;
+        [
+            ("jobs", rows.jobs),
+            ("tasks", rows.tasks),
+            ("sightings", rows.sightings),
+            ("line_counts", rows.line_counts),
+            ("fixed_findings", rows.findings),
+            ("result_cache", rows.result_cache),
+            ("logs", self.logs),
+            ("workspaces", self.workspaces),
+            ("git_caches", self.git_caches),
+            ("tmp_packs", self.tmp_packs),
+        ]
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        let counts: Vec<String> = self
+            .counts()
+            .iter()
+            .map(|(what, n)| format!("{n} {what}"))
+            .collect();
+        write!(out, "retention {verb} {}", counts.join(", "))?;
+        if !self.dry_run {
+            write!(
+                out,
+                "; database {} smaller; longest write {} ms",
+                crate::config::format_size(self.freed_bytes),
+                self.longest_write.as_millis()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// One pass over one connection.
+struct Pass<'a> {
+    conn: &'a mut Connection,
+    paths: &'a Paths,
+    policy: sql::Policy,
+    report: Report,
+    stop: Option<&'a StopSignal>,
+}
+
+/// Runs one pass at `now` (or counts what it would remove, with `dry_run`).
+pub fn run_pass(
+    conn: &mut Connection,
+    paths: &Paths,
+    retention: &Retention,
+    now: OffsetDateTime,
+    dry_run: bool,
+) -> anyhow::Result<Report> {
+    Pass::new(conn, paths, retention, now, dry_run).run()
+}
+
+impl<'a> Pass<'a> {
+    fn new(
+        conn: &'a mut Connection,
+        paths: &'a Paths,
+        retention: &Retention,
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Pass<'a> {
+        let days = |n: u32| clock::to_stored(now - time::Duration::days(i64::from(n)));
+        Pass {
+            conn,
+            paths,
+            policy: sql::Policy {
+                job_cutoff: days(retention.days),
+                keep_last: retention.jobs,
+                log_cutoff: days(retention.log_days),
+            },
+            report: Report {
+                dry_run,
+                ..Report::default()
+            },
+            stop: None,
+        }
+    }
+
+    fn run(mut self) -> anyhow::Result<Report> {
+        let size_before = file_size(&self.paths.db);
+        let doomed = self.jobs().context("deleting old jobs")?;
+        self.logs(&doomed).context("removing old logs")?;
+        self.results().context("deleting unused cached results")?;
+        self.files().context("removing leftover files")?;
+        if !self.report.dry_run && !self.is_stopping() {
+            self.vacuum().context("giving free pages back")?;
+            self.report.freed_bytes = size_before.saturating_sub(file_size(&self.paths.db));
+        }
+        Ok(self.report)
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stop.is_some_and(StopSignal::is_stopping)
+    }
+
+    /// Runs `work` in a write transaction of its own, timing how long it holds the lock.
+    fn write<T>(
+        &mut self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let tx = db::begin(self.conn)?;
+        let started = Instant::now();
+        let value = work(&tx)?;
+        tx.commit()?;
+        self.report.longest_write = self.report.longest_write.max(started.elapsed());
+        Ok(value)
+    }
+
+    /// Deletes (or counts) the jobs the policy lets go; returns the ids of those a dry run
+    /// would delete, so its log count does not count them twice.
+    fn jobs(&mut self) -> anyhow::Result<HashSet<i64>> {
+        let referrers = sql::referrers(self.conn)?;
+        let kept = sql::last_sightings_of_open_findings(self.conn)?;
+        let mut cursor = sql::Cursor::default();
+        let mut all = Vec::new();
+        while let Some(page) = sql::doomed_page(
+            self.conn,
+            &self.policy,
+            (&kept, &referrers),
+            &mut cursor,
+            PAGE,
+        )? {
+            if self.is_stopping() {
+                break;
+            }
+            if self.report.dry_run {
+                all.extend(page);
+            } else {
+                self.delete_jobs(&page)?;
+            }
+        }
+        if self.report.dry_run {
+            self.report.rows = sql::count_doomed(self.conn, &all)?;
+            self.report.logs += all
+                .iter()
+                .filter(|job| self.logs_dir(job.job_id).exists())
+                .count() as u64;
+        }
+        Ok(all.iter().map(|job| job.job_id).collect())
+    }
+
+    /// Deletes `page`'s jobs a transaction at a time, then their logs and workspaces.
+    fn delete_jobs(&mut self, mut page: &[sql::Doomed]) -> anyhow::Result<()> {
+        while !page.is_empty() {
+            let (done, removed, deleted) = self.write(|tx| sql::delete_some(tx, page))?;
+            add(&mut self.report.rows, &removed);
+            for job_id in deleted {
+                self.report.logs += u64::from(remove_dir(&self.logs_dir(job_id)));
+            }
+            page = &page[done..];
+        }
+        Ok(())
+    }
+
+    fn logs_dir(&self, job_id: i64) -> PathBuf {
+        crate::scan::job_logs_dir(&self.paths.logs, JobId(job_id))
+    }
+
+    /// Removes the logs of jobs that closed before the log cutoff, then marks them.
+    fn logs(&mut self, doomed: &HashSet<i64>) -> anyhow::Result<()> {
+        let mut cursor = sql::Cursor::default();
+        let now = clock::now_stored();
+        loop {
+            let due = sql::logs_due(self.conn, &self.policy.log_cutoff, &mut cursor, PAGE)?;
+            if due.is_empty() || self.is_stopping() {
+                return Ok(());
+            }
+            for &job_id in due.iter().filter(|job_id| !doomed.contains(job_id)) {
+                let dir = self.logs_dir(job_id);
+                self.report.logs += u64::from(if self.report.dry_run {
+                    dir.exists()
+                } else {
+                    remove_dir(&dir)
+                });
+            }
+            if !self.report.dry_run {
+                // Marked after the files went: a crash in between leaves them unmarked, and
+                // the next pass marks them (the files are gone already).
+                self.write(|tx| sql::mark_logs_removed(tx, &due, &now))?;
+            }
+        }
+    }
+
+    /// Deletes the result-cache rows no project uses: references of deleted projects, then
+    /// results nobody refers to.
+    fn results(&mut self) -> anyhow::Result<()> {
+        if self.report.dry_run {
+            self.report.rows.result_cache += sql::count_unused_references(self.conn)?;
+        } else {
+            loop {
+                let keys = sql::unused_references(self.conn, sql::ROWS_PER_TRANSACTION)?;
+                if keys.is_empty() || self.is_stopping() {
+                    break;
+                }
+                self.report.rows.result_cache +=
+                    self.write(|tx| sql::delete_references(tx, &keys))?;
+            }
+        }
+        let mut cursor = (i64::MIN, String::new(), String::new(), String::new());
+        while let Some(keys) = sql::unused_results(self.conn, &mut cursor, PAGE)? {
+            if self.is_stopping() {
+                break;
+            }
+            self.report.rows.result_cache += if self.report.dry_run {
+                keys.len() as u64
+            } else {
+                self.write(|tx| sql::delete_results(tx, &keys))?
+            };
+        }
+        Ok(())
+    }
+
+    /// Workspaces of jobs no longer running, git caches of deleted repositories, and the
+    /// temporary packs killed fetches left in the others.
+    fn files(&mut self) -> anyhow::Result<()> {
+        let dry_run = self.report.dry_run;
+        let mut workspaces = HashSet::new();
+        for (path, job_id) in numbered_entries(&self.paths.workspaces, "job-") {
+            if !sql::is_unfinished(self.conn, job_id)? {
+                workspaces.insert(job_id);
+                if !dry_run {
+                    remove_entry(&path);
+                }
+            }
+        }
+        self.report.workspaces = workspaces.len() as u64;
+        for (path, repo_id) in numbered_entries(&self.paths.git_caches, "repo-") {
+            let is_cache =
+                path.file_name() == checkout::cache_dir(Path::new(""), repo_id).file_name();
+            if !is_cache {
+                continue;
+            }
+            if sql::is_repo_in_use(self.conn, repo_id)? {
+                self.report.tmp_packs += remove_stale_packs(&path, dry_run);
+            } else {
+                self.report.git_caches += 1;
+                if !dry_run {
+                    checkout::remove_tree(&path);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the free pages back a step at a time, then checkpoints without waiting for anyone,
+    /// so the file shrinks.
+    fn vacuum(&mut self) -> anyhow::Result<()> {
+        loop {
+            let free: i64 = self
+                .conn
+                .query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+            if free == 0 || self.is_stopping() {
+                break;
+            }
+            let started = Instant::now();
+            self.conn
+                .execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})"))?;
+            self.report.longest_write = self.report.longest_write.max(started.elapsed());
+        }
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+fn add(total: &mut sql::Removed, more: &sql::Removed) {
+    total.jobs += more.jobs;
+    total.tasks += more.tasks;
+    total.sightings += more.sightings;
+    total.line_counts += more.line_counts;
+    total.findings += more.findings;
+    total.result_cache += more.result_cache;
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |meta| meta.len())
+}
+
+/// Removes a directory tree; whether there was one.
+fn remove_dir(dir: &Path) -> bool {
+    let existed = dir.exists();
+    if existed {
+        checkout::remove_tree(dir);
+    }
+    existed
+}
+
+fn remove_entry(path: &Path) {
+    if path.is_dir() {
+        checkout::remove_tree(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The entries of `dir` named `<prefix><number>` or `<prefix><number>.<anything>`, with the
+/// number.
+fn numbered_entries(dir: &Path, prefix: &str) -> Vec<(PathBuf, i64)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let rest = name.strip_prefix(prefix)?;
+            let number = rest.split('.').next()?.parse().ok()?;
+            Some((entry.path(), number))
+        })
+        .collect()
+}
+
+/// Removes (or counts) the `tmp_pack_*` and `tmp_idx_*` files a killed fetch left in a cache's
+/// pack directory; a file written to recently may belong to a running fetch and stays.
+fn remove_stale_packs(cache: &Path, dry_run: bool) -> u64 {
+    let Ok(entries) = std::fs::read_dir(cache.join("objects").join("pack")) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_temporary = name.starts_with("tmp_pack_") || name.starts_with("tmp_idx_");
+        let age = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| SystemTime::now().duration_since(modified).ok());
+        if is_temporary && age.is_some_and(|age| age > STALE_TMP_PACK) {
+            removed += 1;
+            if !dry_run {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    removed
+}
+
+/// The running `housekeeping` thread. Stop it with `shutdown`; a pass in progress ends after
+/// its current transaction.
+pub struct Housekeeper {
+    stop: Arc<StopSignal>,
+    thread: JoinHandle<()>,
+}
+
+impl Housekeeper {
+    /// Starts the thread: a pass `retention.first_pass_after` from now, then one an hour.
+    pub fn start(
+        pool: Pool,
+        config: &Config,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Housekeeper> {
+        let stop = Arc::new(StopSignal::default());
+        let thread_stop = stop.clone();
+        let (paths, retention) = (Paths::of(config), config.retention);
+        let thread = thread::Builder::new()
+            .name("housekeeping".into())
+            .spawn(move || {
+                let mut wait = retention.first_pass_after;
+                while !thread_stop.sleep(wait) {
+                    match one_pass(&pool, &paths, &retention, &thread_stop) {
+                        Ok(report) => {
+                            log::info!("{report}");
+                            metrics.retention_pass(&report.counts(), report.longest_write);
+                        }
+                        Err(error) => log::warn!("retention pass failed: {error:#}"),
+                    }
+                    wait = EVERY;
+                }
+            })
+            .context("starting the housekeeping thread")?;
+        Ok(Housekeeper { stop, thread })
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn shutdown(self) {
+        self.stop.stop();
+        let _ = self.thread.join();
+    }
+}
+
+fn one_pass(
+    pool: &Pool,
+    paths: &Paths,
+    retention: &Retention,
+    stop: &StopSignal,
+) -> anyhow::Result<Report> {
+    let mut conn = pool.get()?;
+    let mut pass = Pass::new(
+        &mut conn,
+        paths,
+        retention,
+        OffsetDateTime::now_utc(),
+        false,
+    );
+    pass.stop = Some(stop);
+    pass.run()
+}
