@@ -30,7 +30,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -116,6 +116,13 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS project_file_counts; DROP TABLE IF EXISTS project_checked_files;",
         )?;
+    }
+    if version < 4 {
+        // The job and finding tallies and the job day bounds (issue 9): schema.sql made them
+        // and their triggers, which count from now on; the rows already there are counted
+        // once, here.
+        jobs::rebuild_tallies(conn)?;
+        findings::rebuild_tallies(conn)?;
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -327,5 +334,120 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    /// The tallies the triggers keep equal a GROUP BY of the rows after any mix of inserts,
+    /// updates of every counted column and deletes (issue 9: retention deletes with plain SQL).
+    #[test]
+    fn the_tallies_equal_a_count_of_the_rows_whatever_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_single(&dir.path().join("tally.db")).unwrap();
+        conn.execute_batch(
+            "INSERT INTO orgs (id, org_sid, name, created_time) VALUES (1, 'o', 'o', 't');
+             INSERT INTO teams (id, org_id, name, display_name, created_time) VALUES (1, 1, 't', 't', 't');
+             INSERT INTO repos (id, team_id, name, scm_url, fetch_url, created_time) VALUES (1, 1, 'r', 'u', 'u', 't');
+             INSERT INTO projects (id, repo_id, branch, scan_scheme_id, project_key, created_time)
+                 VALUES (1, 1, 'm', 1, 'a', 't'), (2, 1, 'm', 1, 'b', 't');",
+        )
+        .unwrap();
+        let mut seed = 11_u64;
+        let mut next = |below: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % below
+        };
+        for round in 0..3000 {
+            let (p, s, c, t, v) = (1 + next(2), next(6), next(4), next(3), next(3));
+            let code = [None, Some(0), Some(211), Some(-1)][c as usize];
+            let text = [None, Some("a"), Some("")][t as usize];
+            let time = format!("2026-0{}-1{}T00:00:00.000000Z", 1 + next(3), next(10));
+            let values = || -> Vec<rusqlite::types::Value> {
+                vec![
+                    (p as i64).into(),
+                    (s as i64).into(),
+                    code.into(),
+                    text.map(str::to_string).into(),
+                    time.clone().into(),
+                ]
+            };
+            let (sql, params): (&str, Vec<rusqlite::types::Value>) = match next(10) {
+                0..=4 => (
+                    "INSERT INTO jobs (project_id, state, result_code, creator, created_from, result_msg, create_time)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5)",
+                    values(),
+                ),
+                5..=7 => (
+                    "UPDATE jobs SET project_id = ?1, state = ?2, result_code = ?3, creator = ?4,
+                         result_msg = ?4, create_time = ?5 WHERE id = (SELECT id FROM jobs ORDER BY random() LIMIT 1)",
+                    values(),
+                ),
+                _ => ("DELETE FROM jobs WHERE id = (SELECT id FROM jobs ORDER BY random() LIMIT 1)", Vec::new()),
+            };
+            conn.execute(sql, rusqlite::params_from_iter(params))
+                .unwrap();
+            let issue = match next(3) {
+                0 => format!(
+                    "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity,
+                         category, message, state, resolution, author, created_time, modified_time)
+                     VALUES ({p}, 'f{round}', 't', 'r{v}', 'p', 1, 1, {}, 'c', 'm', {}, {v}, {}, 't', 't')",
+                    1 + v, 1 + s % 3, ["NULL", "'a'", "''"][t as usize]
+                ),
+                1 => format!(
+                    "UPDATE issues SET state = {}, author = {}, severity = {} WHERE id = (SELECT id FROM issues ORDER BY random() LIMIT 1)",
+                    1 + s % 3, ["NULL", "'b'", "''"][t as usize], 1 + v
+                ),
+                _ => "DELETE FROM issues WHERE id = (SELECT id FROM issues ORDER BY random() LIMIT 1)".to_string(),
+            };
+            conn.execute(&issue, []).unwrap();
+        }
+        let rows = |sql: &str| -> Vec<String> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let mut rows: Vec<String> = stmt
+                .query_map([], |row| {
+                    Ok((0..row.as_ref().column_count())
+                        .map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i).unwrap()))
+                        .collect::<Vec<_>>()
+                        .join("|"))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            rows.sort();
+            rows
+        };
+        for period in [
+            "'A'",
+            "'M' || substr(create_time, 1, 7)",
+            "'D' || substr(create_time, 1, 10)",
+        ] {
+            let prefix = &period[1..2];
+            assert_eq!(
+                rows(&format!(
+                    "SELECT project_id, {period}, state, result_code IS NOT NULL, IFNULL(result_code, -1),
+                            IFNULL(creator, ''), IFNULL(created_from, ''), IFNULL(result_msg, ''), COUNT(*)
+                     FROM jobs GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+                )),
+                rows(&format!("SELECT * FROM job_tallies WHERE substr(period, 1, 1) = '{prefix}'")),
+                "period {prefix}"
+            );
+        }
+        assert_eq!(
+            rows(
+                "SELECT project_id, state, severity, resolution, IFNULL(author, ''), rule, COUNT(*)
+                  FROM issues GROUP BY 1, 2, 3, 4, 5, 6"
+            ),
+            rows("SELECT * FROM issue_tallies"),
+        );
+        let widened: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM job_days d
+                     WHERE d.project_id = j.project_id AND d.day = substr(j.create_time, 1, 10)
+                       AND j.id BETWEEN d.min_id AND d.max_id)",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(widened, 0, "every job lies within its day's bounds");
     }
 }
