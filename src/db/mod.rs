@@ -336,8 +336,80 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
     }
 
+    /// A small deterministic generator: `next(n)` is below `n`.
+    fn generator(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |below| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % below
+        }
+    }
+
+    /// `rounds` writes of jobs and of findings each: inserts, updates of every counted column
+    /// (NULLs, empty texts and -1 among the values) and deletes, of rows picked by position.
+    fn write_jobs_and_findings(conn: &Connection, rounds: usize) {
+        let mut next = generator(11);
+        for round in 0..rounds {
+            let (p, s, t, v, k) = (1 + next(2), next(6), next(3), next(3), next(60));
+            let code = ["NULL", "0", "211", "-1"][next(4) as usize];
+            let text = ["NULL", "'a'", "''"][t as usize];
+            let time = format!("'2026-0{}-1{}T00:00:00.000000Z'", 1 + next(3), next(10));
+            let pick =
+                |table: &str| format!("(SELECT id FROM {table} ORDER BY id LIMIT 1 OFFSET {k})");
+            let job = match next(10) {
+                0..=4 => format!(
+                    "INSERT INTO jobs (project_id, state, result_code, creator, created_from, result_msg,
+                         create_time) VALUES ({p}, {s}, {code}, {text}, {text}, {text}, {time})"
+                ),
+                5..=7 => format!(
+                    "UPDATE jobs SET project_id = {p}, state = {s}, result_code = {code}, creator = {text},
+                         result_msg = {text}, create_time = {time} WHERE id = {}",
+                    pick("jobs")
+                ),
+                _ => format!("DELETE FROM jobs WHERE id = {}", pick("jobs")),
+            };
+            conn.execute(&job, []).unwrap();
+            let (severity, state) = (1 + v, 1 + s % 3);
+            let issue = match next(3) {
+                0 => format!(
+                    "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no,
+                         severity, category, message, state, resolution, author, created_time,
+                         modified_time)
+                     VALUES ({p}, 'f{round}', 't', 'r{v}', 'p', 1, 1, {severity}, 'c', 'm', {state},
+                             {v}, {text}, 't', 't')"
+                ),
+                1 => format!(
+                    "UPDATE issues SET state = {state}, author = {text}, severity = {severity},
+                         project_id = {p} WHERE id = {}",
+                    pick("issues")
+                ),
+                _ => format!("DELETE FROM issues WHERE id = {}", pick("issues")),
+            };
+            conn.execute(&issue, []).unwrap();
+        }
+    }
+
+    /// The rows of `sql`, each as text, sorted.
+    fn sorted_rows(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |row| {
+                Ok((0..row.as_ref().column_count())
+                    .map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        rows
+    }
+
     /// The tallies the triggers keep equal a GROUP BY of the rows after any mix of inserts,
-    /// updates of every counted column and deletes (issue 9: retention deletes with plain SQL).
+    /// updates of every counted column and deletes (issue 9: retention deletes with plain SQL),
+    /// and every job lies within its day's id bounds.
     #[test]
     fn the_tallies_equal_a_count_of_the_rows_whatever_writes_them() {
         let dir = tempfile::tempdir().unwrap();
@@ -350,96 +422,35 @@ mod tests {
                  VALUES (1, 1, 'm', 1, 'a', 't'), (2, 1, 'm', 1, 'b', 't');",
         )
         .unwrap();
-        let mut seed = 11_u64;
-        let mut next = |below: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % below
-        };
-        for round in 0..3000 {
-            let (p, s, c, t, v) = (1 + next(2), next(6), next(4), next(3), next(3));
-            let code = [None, Some(0), Some(211), Some(-1)][c as usize];
-            let text = [None, Some("a"), Some("")][t as usize];
-            let time = format!("2026-0{}-1{}T00:00:00.000000Z", 1 + next(3), next(10));
-            let values = || -> Vec<rusqlite::types::Value> {
-                vec![
-                    (p as i64).into(),
-                    (s as i64).into(),
-                    code.into(),
-                    text.map(str::to_string).into(),
-                    time.clone().into(),
-                ]
-            };
-            let (sql, params): (&str, Vec<rusqlite::types::Value>) = match next(10) {
-                0..=4 => (
-                    "INSERT INTO jobs (project_id, state, result_code, creator, created_from, result_msg, create_time)
-                     VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5)",
-                    values(),
-                ),
-                5..=7 => (
-                    "UPDATE jobs SET project_id = ?1, state = ?2, result_code = ?3, creator = ?4,
-                         result_msg = ?4, create_time = ?5 WHERE id = (SELECT id FROM jobs ORDER BY random() LIMIT 1)",
-                    values(),
-                ),
-                _ => ("DELETE FROM jobs WHERE id = (SELECT id FROM jobs ORDER BY random() LIMIT 1)", Vec::new()),
-            };
-            conn.execute(sql, rusqlite::params_from_iter(params))
-                .unwrap();
-            let issue = match next(3) {
-                0 => format!(
-                    "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity,
-                         category, message, state, resolution, author, created_time, modified_time)
-                     VALUES ({p}, 'f{round}', 't', 'r{v}', 'p', 1, 1, {}, 'c', 'm', {}, {v}, {}, 't', 't')",
-                    1 + v, 1 + s % 3, ["NULL", "'a'", "''"][t as usize]
-                ),
-                1 => format!(
-                    "UPDATE issues SET state = {}, author = {}, severity = {} WHERE id = (SELECT id FROM issues ORDER BY random() LIMIT 1)",
-                    1 + s % 3, ["NULL", "'b'", "''"][t as usize], 1 + v
-                ),
-                _ => "DELETE FROM issues WHERE id = (SELECT id FROM issues ORDER BY random() LIMIT 1)".to_string(),
-            };
-            conn.execute(&issue, []).unwrap();
-        }
-        let rows = |sql: &str| -> Vec<String> {
-            let mut stmt = conn.prepare(sql).unwrap();
-            let mut rows: Vec<String> = stmt
-                .query_map([], |row| {
-                    Ok((0..row.as_ref().column_count())
-                        .map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i).unwrap()))
-                        .collect::<Vec<_>>()
-                        .join("|"))
-                })
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            rows.sort();
-            rows
-        };
-        for period in [
-            "'A'",
-            "'M' || substr(create_time, 1, 7)",
-            "'D' || substr(create_time, 1, 10)",
+        write_jobs_and_findings(&conn, 3000);
+        let jobs: i64 = conn
+            .query_row("SELECT COUNT(*) FROM jobs", [], |row| row.get(0))
+            .unwrap();
+        assert!(jobs > 100, "the writes leave jobs to count: {jobs}");
+        for (prefix, period) in [
+            ("A", "'A'"),
+            ("M", "'M' || substr(create_time, 1, 7)"),
+            ("D", "'D' || substr(create_time, 1, 10)"),
         ] {
-            let prefix = &period[1..2];
             assert_eq!(
-                rows(&format!(
+                sorted_rows(&conn, &format!(
                     "SELECT project_id, {period}, state, result_code IS NOT NULL, IFNULL(result_code, -1),
                             IFNULL(creator, ''), IFNULL(created_from, ''), IFNULL(result_msg, ''), COUNT(*)
                      FROM jobs GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
                 )),
-                rows(&format!("SELECT * FROM job_tallies WHERE substr(period, 1, 1) = '{prefix}'")),
+                sorted_rows(&conn, &format!("SELECT * FROM job_tallies WHERE substr(period, 1, 1) = '{prefix}'")),
                 "period {prefix}"
             );
         }
         assert_eq!(
-            rows(
+            sorted_rows(
+                &conn,
                 "SELECT project_id, state, severity, resolution, IFNULL(author, ''), rule, COUNT(*)
-                  FROM issues GROUP BY 1, 2, 3, 4, 5, 6"
+                 FROM issues GROUP BY 1, 2, 3, 4, 5, 6"
             ),
-            rows("SELECT * FROM issue_tallies"),
+            sorted_rows(&conn, "SELECT * FROM issue_tallies"),
         );
-        let widened: i64 = conn
+        let outside: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM job_days d
                      WHERE d.project_id = j.project_id AND d.day = substr(j.create_time, 1, 10)
@@ -448,6 +459,6 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(widened, 0, "every job lies within its day's bounds");
+        assert_eq!(outside, 0, "every job lies within its day's bounds");
     }
 }

@@ -227,6 +227,8 @@ def main():
     parser.add_argument("--projects", type=int, default=10, help="projects the store's jobs are spread over")
     parser.add_argument("--findings", type=int, default=1_000_000, help="findings of the findings-list fixture")
     parser.add_argument("--list-runs", type=int, default=100, help="calls per list query (p50, p95)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="list rows: measure the fixture already in --work (another binary's numbers)")
     parser.add_argument("--sarif-results", type=int, default=150_000)
     parser.add_argument("--sarif-tools", type=int, default=1,
                         help="split the SARIF results over this many tools (a run keeps at most 100,000)")
@@ -630,35 +632,52 @@ def run_lists(args, work):
         git(repo, "add", "README.md")
         git(repo, "commit", "-q", "-m", "one")
     table = Table()
-    bench = Bench(args, work, repos, repo)
+    data = work / "data"
+    if args.reuse and (data / "codepup.db").exists():
+        # The fixture of an earlier run (e.g. measured by another binary): kept as it is.
+        data.rename(work / "kept")
+        bench = Bench(args, work, repos, repo)
+        (work / "kept").rename(data)
+    else:
+        bench = Bench(args, work, repos, repo)
     try:
-        bench.start()
-        bench.setup()
-        base, project_id = bench.project(COUNT_SCHEME)
-        others = [bench.project(COUNT_SCHEME)[1] for _ in range(args.projects - 1)]
-        bench.stop()
         db_path = bench.data / "codepup.db"
+        if args.reuse and db_path.exists():
+            base, project_id, last_job, scans = lists.read_fixture(db_path)
+        else:
+            base, project_id, last_job, scans = seed_lists(bench, args, db_path)
         store_jobs = args.store_jobs or args.jobs
-        started = time.perf_counter()
-        last_job = lists.seed_jobs(db_path, project_id, others, args.jobs, store_jobs)
-        print(f"jobs written in {time.perf_counter() - started:.0f} s", flush=True)
-        if "findings" in args.only:
-            started = time.perf_counter()
-            scans = lists.seed_findings(db_path, project_id, last_job, args.findings)
-            print(f"findings written in {time.perf_counter() - started:.0f} s", flush=True)
         size = db_path.stat().st_size
         bench.start()
         table.add("fixture", f"{args.jobs:,} jobs in the measured project, {store_jobs:,} in {args.projects} "
                   f"projects, {args.findings if 'findings' in args.only else 0:,} findings; database {size / MB:,.0f} MB")
         if "joblist" in args.only:
             measure_job_lists(bench, table, base)
-        if "findings" in args.only:
+        if "findings" in args.only and scans:
             measure_findings_list(bench, table, base, scans, last_job)
     finally:
         bench.stop()
     table.add("machine load (1-minute load average at the start / the end; cores)",
               f"{load_start:.1f} / {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
     return table
+
+
+def seed_lists(bench, args, db_path):
+    """Projects through the API, then the fixture straight into the database, server stopped."""
+    bench.start()
+    bench.setup()
+    base, project_id = bench.project(COUNT_SCHEME)
+    others = [bench.project(COUNT_SCHEME)[1] for _ in range(args.projects - 1)]
+    bench.stop()
+    started = time.perf_counter()
+    last_job = lists.seed_jobs(db_path, project_id, others, args.jobs, args.store_jobs or args.jobs)
+    print(f"jobs written in {time.perf_counter() - started:.0f} s", flush=True)
+    scans = []
+    if "findings" in args.only:
+        started = time.perf_counter()
+        scans = lists.seed_findings(db_path, project_id, last_job, args.findings)
+        print(f"findings written in {time.perf_counter() - started:.0f} s", flush=True)
+    return base, project_id, last_job, scans
 
 
 def measure_job_lists(bench, table, base):

@@ -118,6 +118,17 @@ def seed_findings(db_path, project_id, job_id, findings):
     return scan_ids
 
 
+def read_fixture(db_path):
+    """The measured project's path, id, newest job and scans, from a fixture written earlier."""
+    db = sqlite3.connect(db_path)
+    project_id, last_job = db.execute(
+        "SELECT project_id, MAX(id) FROM jobs GROUP BY project_id ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
+    repo_id = db.execute("SELECT repo_id FROM projects WHERE id = ?", (project_id,)).fetchone()[0]
+    scans = [row[0] for row in db.execute("SELECT id FROM scans WHERE project_id = ? ORDER BY id", (project_id,))]
+    db.close()
+    return f"orgs/bench/teams/t/repos/{repo_id}/projects/{project_id}", project_id, last_job, scans
+
+
 # Each filter of TCA's job filter set alone, then all at once, then deep offsets. The time range
 # is 7% of the year (25.5 days, from and to an hour inside a day, as a UI's date picker in
 # +08:00 sends them).
@@ -182,3 +193,23 @@ def job_target(name):
     if "offset" in name or "end_time" in name:
         return None
     return 15 if "at once" in name else 5
+
+
+def downgrade(db_path):
+    """Turns a fixture into what the binary before issue 9 reads (schema 3): the tallies, their
+    triggers and the new indexes go, so the older binary can be measured on the same rows."""
+    db = sqlite3.connect(db_path)
+    for kind, name in db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'table', 'index')"
+                                 " AND (name LIKE '%tall%' OR name IN ('job_days', 'issues_project_id',"
+                                 " 'issues_project_scan_open', 'issues_project_scan_fix'))").fetchall():
+        db.execute(f"DROP {kind} IF EXISTS {name}")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "--downgrade":
+        sys.exit("usage: lists.py --downgrade DATA_DIR/codepup.db")
+    downgrade(sys.argv[2])
