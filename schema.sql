@@ -359,14 +359,15 @@ CREATE TABLE IF NOT EXISTS project_schedules (
 );
 CREATE INDEX IF NOT EXISTS project_schedules_due ON project_schedules (is_enabled, next_run_time);
 
--- Job counts kept by triggers (issue 9), so a filtered list's `count` is a sum over a few rows
--- instead of a scan of every matching job (src/db/jobs/tally.rs). One row per project, period
--- and combination of the filtered columns, at three periods of `create_time` (UTC): 'A' (all
--- time), 'M2026-02' (a month), 'D2026-02-10' (a day). NULLs are stored as -1 / '' (NOT NULL keeps
--- the key a plain WITHOUT ROWID primary key, read in order): `code_set` says whether
--- `result_code` was set, and a substring filter never matches ''. The triggers below keep the
--- rows exact under every INSERT, UPDATE and DELETE of `jobs`, whoever issues it; a row whose
--- count falls to 0 is deleted.
+-- Counts of closed jobs kept by triggers (issue 9), so a filtered list's `count` is a sum over
+-- a few rows instead of a scan of every matching job (src/db/jobs/tally.rs); the few unfinished
+-- jobs are counted in `jobs` (state index), so a job's way through the queue costs the tallies
+-- nothing until it closes. One row per project, period and combination of the filtered columns,
+-- at three periods of `create_time` (UTC): 'A' (all time), 'M2026-02' (a month), 'D2026-02-10' (a
+-- day). NULLs are stored as -1 / '' (NOT NULL keeps the key a plain WITHOUT ROWID primary key,
+-- read in order): `code_set` says whether `result_code` was set, and a substring filter never
+-- matches ''. The triggers below keep the rows exact under every INSERT, UPDATE and DELETE of
+-- `jobs`, whoever issues it; a row whose count falls to 0 is deleted.
 CREATE TABLE IF NOT EXISTS job_tallies (
     project_id   INTEGER NOT NULL,
     period       TEXT    NOT NULL,
@@ -391,7 +392,23 @@ CREATE TABLE IF NOT EXISTS job_days (
     PRIMARY KEY (project_id, day)
 ) WITHOUT ROWID;
 
-CREATE TRIGGER IF NOT EXISTS jobs_tally_insert AFTER INSERT ON jobs BEGIN
+CREATE TRIGGER IF NOT EXISTS jobs_days_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_days (project_id, day, min_id, max_id)
+    VALUES (new.project_id, substr(new.create_time, 1, 10), new.id, new.id)
+    ON CONFLICT DO UPDATE SET min_id = MIN(min_id, excluded.min_id),
+                              max_id = MAX(max_id, excluded.max_id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_days_update AFTER UPDATE OF project_id, create_time ON jobs
+WHEN old.project_id IS NOT new.project_id OR old.create_time IS NOT new.create_time
+BEGIN
+    INSERT INTO job_days (project_id, day, min_id, max_id)
+    VALUES (new.project_id, substr(new.create_time, 1, 10), new.id, new.id)
+    ON CONFLICT DO UPDATE SET min_id = MIN(min_id, excluded.min_id),
+                              max_id = MAX(max_id, excluded.max_id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_tally_insert AFTER INSERT ON jobs WHEN new.state = 2 BEGIN
     INSERT INTO job_tallies
         (project_id, period, state, code_set, result_code, creator, created_from, result_msg, n)
     SELECT new.project_id, p.period, new.state, new.result_code IS NOT NULL,
@@ -401,13 +418,9 @@ CREATE TRIGGER IF NOT EXISTS jobs_tally_insert AFTER INSERT ON jobs BEGIN
           UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p
     WHERE 1
     ON CONFLICT DO UPDATE SET n = n + 1;
-    INSERT INTO job_days (project_id, day, min_id, max_id)
-    VALUES (new.project_id, substr(new.create_time, 1, 10), new.id, new.id)
-    ON CONFLICT DO UPDATE SET min_id = MIN(min_id, excluded.min_id),
-                              max_id = MAX(max_id, excluded.max_id);
 END;
 
-CREATE TRIGGER IF NOT EXISTS jobs_tally_delete AFTER DELETE ON jobs BEGIN
+CREATE TRIGGER IF NOT EXISTS jobs_tally_delete AFTER DELETE ON jobs WHEN old.state = 2 BEGIN
     UPDATE job_tallies SET n = n - 1
     WHERE project_id = old.project_id
       AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
@@ -423,13 +436,15 @@ CREATE TRIGGER IF NOT EXISTS jobs_tally_delete AFTER DELETE ON jobs BEGIN
       AND n <= 0;
 END;
 
--- An update of a counted column is a delete of the old row's counts and an insert of the new's.
-CREATE TRIGGER IF NOT EXISTS jobs_tally_update
+-- An update of a counted column of a closed job takes its old row's counts away, and one that
+-- leaves it closed adds the new row's (a close is the common case: only the second runs).
+CREATE TRIGGER IF NOT EXISTS jobs_tally_update_old
 AFTER UPDATE OF project_id, state, result_code, creator, created_from, result_msg, create_time ON jobs
-WHEN old.project_id IS NOT new.project_id OR old.state IS NOT new.state
-  OR old.result_code IS NOT new.result_code OR old.creator IS NOT new.creator
-  OR old.created_from IS NOT new.created_from OR old.result_msg IS NOT new.result_msg
-  OR old.create_time IS NOT new.create_time
+WHEN old.state = 2
+  AND (old.project_id IS NOT new.project_id OR old.state IS NOT new.state
+       OR old.result_code IS NOT new.result_code OR old.creator IS NOT new.creator
+       OR old.created_from IS NOT new.created_from OR old.result_msg IS NOT new.result_msg
+       OR old.create_time IS NOT new.create_time)
 BEGIN
     UPDATE job_tallies SET n = n - 1
     WHERE project_id = old.project_id
@@ -444,6 +459,16 @@ BEGIN
       AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
       AND created_from = IFNULL(old.created_from, '') AND result_msg = IFNULL(old.result_msg, '')
       AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_tally_update_new
+AFTER UPDATE OF project_id, state, result_code, creator, created_from, result_msg, create_time ON jobs
+WHEN new.state = 2
+  AND (old.project_id IS NOT new.project_id OR old.state IS NOT new.state
+       OR old.result_code IS NOT new.result_code OR old.creator IS NOT new.creator
+       OR old.created_from IS NOT new.created_from OR old.result_msg IS NOT new.result_msg
+       OR old.create_time IS NOT new.create_time)
+BEGIN
     INSERT INTO job_tallies
         (project_id, period, state, code_set, result_code, creator, created_from, result_msg, n)
     SELECT new.project_id, p.period, new.state, new.result_code IS NOT NULL,
@@ -453,10 +478,6 @@ BEGIN
           UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p
     WHERE 1
     ON CONFLICT DO UPDATE SET n = n + 1;
-    INSERT INTO job_days (project_id, day, min_id, max_id)
-    VALUES (new.project_id, substr(new.create_time, 1, 10), new.id, new.id)
-    ON CONFLICT DO UPDATE SET min_id = MIN(min_id, excluded.min_id),
-                              max_id = MAX(max_id, excluded.max_id);
 END;
 
 -- Finding counts kept by triggers (issue 9), as `job_tallies` for jobs: one row per project and
