@@ -456,3 +456,177 @@ CREATE TABLE IF NOT EXISTS notify_attempts (
     answer       TEXT
 );
 CREATE INDEX IF NOT EXISTS notify_attempts_delivery ON notify_attempts (delivery_id, id);
+-- Counts of closed jobs kept by triggers (issue 9), so a filtered list's `count` is a sum over
+-- a few rows instead of a scan of every matching job (src/db/jobs/tally.rs); the few unfinished
+-- jobs are counted in `jobs` (state index), so a job's way through the queue costs the tallies
+-- nothing until it closes. One row per project, period and combination of the filtered columns,
+-- at three periods of `create_time` (UTC): 'A' (all time), 'M2026-02' (a month), 'D2026-02-10' (a
+-- day). NULLs are stored as -1 / '' (NOT NULL keeps the key a plain WITHOUT ROWID primary key,
+-- read in order): `code_set` says whether `result_code` was set, and a substring filter never
+-- matches ''. The triggers below keep the rows exact under every INSERT, UPDATE and DELETE of
+-- `jobs`, whoever issues it; a row whose count falls to 0 is deleted.
+CREATE TABLE IF NOT EXISTS job_tallies (
+    project_id   INTEGER NOT NULL,
+    period       TEXT    NOT NULL,
+    state        INTEGER NOT NULL,
+    code_set     INTEGER NOT NULL,
+    result_code  INTEGER NOT NULL,
+    creator      TEXT    NOT NULL,
+    created_from TEXT    NOT NULL,
+    result_msg   TEXT    NOT NULL,
+    n            INTEGER NOT NULL,
+    PRIMARY KEY (project_id, period, state, code_set, result_code, creator, created_from, result_msg)
+) WITHOUT ROWID;
+
+-- The lowest and highest job id created on each day (UTC) per project: where a list filtered by
+-- `create_time` starts and stops walking the jobs by id. Only ever widened (a deleted job leaves
+-- its day's bounds as they were, still a superset), so it is a bound and never a count.
+CREATE TABLE IF NOT EXISTS job_days (
+    project_id INTEGER NOT NULL,
+    day        TEXT    NOT NULL,
+    min_id     INTEGER NOT NULL,
+    max_id     INTEGER NOT NULL,
+    PRIMARY KEY (project_id, day)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS jobs_days_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_days (project_id, day, min_id, max_id)
+    VALUES (new.project_id, substr(new.create_time, 1, 10), new.id, new.id)
+    ON CONFLICT DO UPDATE SET min_id = MIN(min_id, excluded.min_id),
+                              max_id = MAX(max_id, excluded.max_id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_days_update AFTER UPDATE OF project_id, create_time ON jobs
+WHEN old.project_id IS NOT new.project_id OR old.create_time IS NOT new.create_time
+BEGIN
+    INSERT INTO job_days (project_id, day, min_id, max_id)
+    VALUES (new.project_id, substr(new.create_time, 1, 10), new.id, new.id)
+    ON CONFLICT DO UPDATE SET min_id = MIN(min_id, excluded.min_id),
+                              max_id = MAX(max_id, excluded.max_id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_tally_insert AFTER INSERT ON jobs WHEN new.state = 2 BEGIN
+    INSERT INTO job_tallies
+        (project_id, period, state, code_set, result_code, creator, created_from, result_msg, n)
+    SELECT new.project_id, p.period, new.state, new.result_code IS NOT NULL,
+           IFNULL(new.result_code, -1), IFNULL(new.creator, ''), IFNULL(new.created_from, ''),
+           IFNULL(new.result_msg, ''), 1
+    FROM (SELECT 'A' AS period UNION ALL SELECT 'M' || substr(new.create_time, 1, 7)
+          UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p
+    WHERE 1
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_tally_delete AFTER DELETE ON jobs WHEN old.state = 2 BEGIN
+    UPDATE job_tallies SET n = n - 1
+    WHERE project_id = old.project_id
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND result_msg = IFNULL(old.result_msg, '');
+    DELETE FROM job_tallies
+    WHERE project_id = old.project_id
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND result_msg = IFNULL(old.result_msg, '')
+      AND n <= 0;
+END;
+
+-- An update of a counted column of a closed job takes its old row's counts away, and one that
+-- leaves it closed adds the new row's (a close is the common case: only the second runs).
+CREATE TRIGGER IF NOT EXISTS jobs_tally_update_old
+AFTER UPDATE OF project_id, state, result_code, creator, created_from, result_msg, create_time ON jobs
+WHEN old.state = 2
+  AND (old.project_id IS NOT new.project_id OR old.state IS NOT new.state
+       OR old.result_code IS NOT new.result_code OR old.creator IS NOT new.creator
+       OR old.created_from IS NOT new.created_from OR old.result_msg IS NOT new.result_msg
+       OR old.create_time IS NOT new.create_time)
+BEGIN
+    UPDATE job_tallies SET n = n - 1
+    WHERE project_id = old.project_id
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND result_msg = IFNULL(old.result_msg, '');
+    DELETE FROM job_tallies
+    WHERE project_id = old.project_id
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND result_msg = IFNULL(old.result_msg, '')
+      AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_tally_update_new
+AFTER UPDATE OF project_id, state, result_code, creator, created_from, result_msg, create_time ON jobs
+WHEN new.state = 2
+  AND (old.project_id IS NOT new.project_id OR old.state IS NOT new.state
+       OR old.result_code IS NOT new.result_code OR old.creator IS NOT new.creator
+       OR old.created_from IS NOT new.created_from OR old.result_msg IS NOT new.result_msg
+       OR old.create_time IS NOT new.create_time)
+BEGIN
+    INSERT INTO job_tallies
+        (project_id, period, state, code_set, result_code, creator, created_from, result_msg, n)
+    SELECT new.project_id, p.period, new.state, new.result_code IS NOT NULL,
+           IFNULL(new.result_code, -1), IFNULL(new.creator, ''), IFNULL(new.created_from, ''),
+           IFNULL(new.result_msg, ''), 1
+    FROM (SELECT 'A' AS period UNION ALL SELECT 'M' || substr(new.create_time, 1, 7)
+          UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p
+    WHERE 1
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+-- Finding counts kept by triggers (issue 9), as `job_tallies` for jobs: one row per project and
+-- combination of the findings list's tallied filters (state, severity, resolution, author, rule),
+-- NULL author as ''. Exact under every INSERT, UPDATE and DELETE of `issues`; rows at 0 go.
+CREATE TABLE IF NOT EXISTS issue_tallies (
+    project_id INTEGER NOT NULL,
+    state      INTEGER NOT NULL,
+    severity   INTEGER NOT NULL,
+    resolution INTEGER NOT NULL,
+    author     TEXT    NOT NULL,
+    rule       TEXT    NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (project_id, state, severity, resolution, author, rule)
+) WITHOUT ROWID;
+-- The findings list newest first, and its `scan_open`/`scan_fix` filters.
+CREATE INDEX IF NOT EXISTS issues_project_id ON issues (project_id, id);
+CREATE INDEX IF NOT EXISTS issues_project_scan_open ON issues (project_id, scan_open);
+CREATE INDEX IF NOT EXISTS issues_project_scan_fix ON issues (project_id, scan_fix);
+
+CREATE TRIGGER IF NOT EXISTS issues_tally_insert AFTER INSERT ON issues BEGIN
+    INSERT INTO issue_tallies (project_id, state, severity, resolution, author, rule, n)
+    VALUES (new.project_id, new.state, new.severity, new.resolution, IFNULL(new.author, ''),
+            new.rule, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS issues_tally_delete AFTER DELETE ON issues BEGIN
+    UPDATE issue_tallies SET n = n - 1
+    WHERE project_id = old.project_id AND state = old.state AND severity = old.severity
+      AND resolution = old.resolution AND author = IFNULL(old.author, '') AND rule = old.rule;
+    DELETE FROM issue_tallies
+    WHERE project_id = old.project_id AND state = old.state AND severity = old.severity
+      AND resolution = old.resolution AND author = IFNULL(old.author, '') AND rule = old.rule
+      AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS issues_tally_update
+AFTER UPDATE OF project_id, state, severity, resolution, author, rule ON issues
+WHEN old.project_id IS NOT new.project_id OR old.state IS NOT new.state
+  OR old.severity IS NOT new.severity OR old.resolution IS NOT new.resolution
+  OR old.author IS NOT new.author OR old.rule IS NOT new.rule
+BEGIN
+    UPDATE issue_tallies SET n = n - 1
+    WHERE project_id = old.project_id AND state = old.state AND severity = old.severity
+      AND resolution = old.resolution AND author = IFNULL(old.author, '') AND rule = old.rule;
+    DELETE FROM issue_tallies
+    WHERE project_id = old.project_id AND state = old.state AND severity = old.severity
+      AND resolution = old.resolution AND author = IFNULL(old.author, '') AND rule = old.rule
+      AND n <= 0;
+    INSERT INTO issue_tallies (project_id, state, severity, resolution, author, rule, n)
+    VALUES (new.project_id, new.state, new.severity, new.resolution, IFNULL(new.author, ''),
+            new.rule, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;

@@ -179,7 +179,13 @@ pub async fn list_jobs(
         require(access.can_view_team())?;
         let filter = read_job_filter(&query, tz, JobFilters::Project)?;
         let page = query.page()?;
-        let (count, jobs) = db::jobs::list(conn, project.id, &filter, page.limit, page.offset)?;
+        let (count, jobs) = db::jobs::list(
+            conn,
+            &db::jobs::JobScope::Project(project.id),
+            &filter,
+            page.limit,
+            page.offset,
+        )?;
         Ok((query, page, count, jobs))
     })
     .await?;
@@ -497,7 +503,13 @@ pub async fn list_all_jobs(
         require(caller.is_superuser)?;
         let filter = read_job_filter(&query, tz, JobFilters::Admin)?;
         let page = query.page()?;
-        let (count, jobs) = db::jobs::list_all(conn, &filter, page.limit, page.offset)?;
+        let (count, jobs) = db::jobs::list(
+            conn,
+            &db::jobs::JobScope::All,
+            &filter,
+            page.limit,
+            page.offset,
+        )?;
         let job_ids: Vec<JobId> = jobs.iter().map(|job| job.id).collect();
         let tasks = db::tasks::list_for_jobs(conn, &job_ids)?;
         let mut places = HashMap::new();

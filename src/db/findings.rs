@@ -358,6 +358,10 @@ impl IssueFilter {
     }
 }
 
+/// Below this many matches a page is found through the filters' indexes and sorted; above it,
+/// the project's findings are walked newest first until the page is full.
+const FEW_MATCHES: i64 = 10_000;
+
 /// One page of the project's findings, newest first, and the count of all that match.
 pub fn list(
     conn: &Connection,
@@ -366,22 +370,55 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<(i64, Vec<StoredIssue>)> {
-    let (condition, values) = filter.where_clause(project_id);
-    let count: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM issues WHERE {condition}"),
-        params_from_iter(values.iter()),
-        |row| row.get(0),
-    )?;
-    let mut page_values = values;
-    page_values.push(SqlValue::Integer(limit));
-    page_values.push(SqlValue::Integer(offset));
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {ISSUE_COLUMNS} FROM issues WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?"
-    ))?;
-    let issues = stmt
-        .query_map(params_from_iter(page_values.iter()), issue_from_row)?
+    let count = count(conn, project_id, filter)?;
+    if count == 0 || offset >= count {
+        return Ok((count, Vec::new()));
+    }
+    let (condition, mut values) = filter.where_clause(project_id);
+    values.push(SqlValue::Integer(limit));
+    values.push(SqlValue::Integer(offset));
+    // As the job list: the count says how selective the filters are.
+    let sql = if count < FEW_MATCHES {
+        format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE {condition} ORDER BY +id DESC LIMIT ? OFFSET ?")
+    } else {
+        format!(
+            "SELECT {ISSUE_COLUMNS} FROM issues INDEXED BY issues_project_id WHERE {condition}
+             ORDER BY id DESC LIMIT ? OFFSET ?"
+        )
+    };
+    let issues = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values.iter()), issue_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     Ok((count, issues))
+}
+
+/// How many of the project's findings the filter keeps: a sum over `issue_tallies` (schema.sql)
+/// when the filter uses only tallied columns, else a count of the findings themselves.
+fn count(conn: &Connection, project_id: ProjectId, filter: &IssueFilter) -> rusqlite::Result<i64> {
+    let tallied = filter.scan_open.is_none()
+        && filter.scan_fix.is_none()
+        && filter.job_id.is_none()
+        && filter.file_path.is_none();
+    let (condition, values) = filter.where_clause(project_id);
+    let sql = if tallied {
+        format!("SELECT IFNULL(SUM(n), 0) FROM issue_tallies WHERE {condition}")
+    } else {
+        format!("SELECT COUNT(*) FROM issues WHERE {condition}")
+    };
+    conn.prepare_cached(&sql)?
+        .query_row(params_from_iter(values.iter()), |row| row.get(0))
+}
+
+/// Counts every finding into `issue_tallies` anew (the schema step that made it; the triggers
+/// keep it from then on).
+pub fn rebuild_tallies(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "DELETE FROM issue_tallies;
+         INSERT INTO issue_tallies (project_id, state, severity, resolution, author, rule, n)
+         SELECT project_id, state, severity, resolution, IFNULL(author, ''), rule, COUNT(*)
+         FROM issues GROUP BY 1, 2, 3, 4, 5, 6;",
+    )
 }
 
 /// A finding of the project (`None` when missing or in another project).

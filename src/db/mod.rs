@@ -79,7 +79,11 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Room for every statement the API and the engine prepare with `prepare_cached` (rusqlite
     // keeps 16 by default, fewer than one request path and the job list's filters use).
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+    // Statement journals (a write that fires the tally triggers in schema.sql needs one) stay in
+    // memory instead of a temporary file per statement.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+    )
 }
 
 /// Switches on WAL once (it is a property of the file), applies the schema and any migrations.
@@ -140,6 +144,13 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS project_file_counts; DROP TABLE IF EXISTS project_checked_files;",
         )?;
+    }
+    if version < 4 {
+        // The job and finding tallies and the job day bounds (issue 9): schema.sql made them
+        // and their triggers, which count from now on; the rows already there are counted
+        // once, here.
+        jobs::rebuild_tallies(conn)?;
+        findings::rebuild_tallies(conn)?;
     }
     if version < 5 {
         // Retention (issue 9) marks the jobs whose logs it removed. Free pages go back to the
@@ -412,5 +423,131 @@ mod tests {
             .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
             .unwrap();
         assert_eq!(mode, 2, "a new file is incremental from the start");
+    }
+
+    /// A small deterministic generator: `next(n)` is below `n`.
+    fn generator(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |below| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % below
+        }
+    }
+
+    /// `rounds` writes of jobs and of findings each: inserts, updates of every counted column
+    /// (NULLs, empty texts and -1 among the values) and deletes, of rows picked by position.
+    fn write_jobs_and_findings(conn: &Connection, rounds: usize) {
+        let mut next = generator(11);
+        for round in 0..rounds {
+            let (p, s, t, v, k) = (1 + next(2), next(6), next(3), next(3), next(60));
+            let code = ["NULL", "0", "211", "-1"][next(4) as usize];
+            let text = ["NULL", "'a'", "''"][t as usize];
+            let time = format!("'2026-0{}-1{}T00:00:00.000000Z'", 1 + next(3), next(10));
+            let pick =
+                |table: &str| format!("(SELECT id FROM {table} ORDER BY id LIMIT 1 OFFSET {k})");
+            let job = match next(10) {
+                0..=4 => format!(
+                    "INSERT INTO jobs (project_id, state, result_code, creator, created_from, result_msg,
+                         create_time) VALUES ({p}, {s}, {code}, {text}, {text}, {text}, {time})"
+                ),
+                5..=7 => format!(
+                    "UPDATE jobs SET project_id = {p}, state = {s}, result_code = {code}, creator = {text},
+                         result_msg = {text}, create_time = {time} WHERE id = {}",
+                    pick("jobs")
+                ),
+                _ => format!("DELETE FROM jobs WHERE id = {}", pick("jobs")),
+            };
+            conn.execute(&job, []).unwrap();
+            let (severity, state) = (1 + v, 1 + s % 3);
+            let issue = match next(3) {
+                0 => format!(
+                    "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no,
+                         severity, category, message, state, resolution, author, created_time,
+                         modified_time)
+                     VALUES ({p}, 'f{round}', 't', 'r{v}', 'p', 1, 1, {severity}, 'c', 'm', {state},
+                             {v}, {text}, 't', 't')"
+                ),
+                1 => format!(
+                    "UPDATE issues SET state = {state}, author = {text}, severity = {severity},
+                         project_id = {p} WHERE id = {}",
+                    pick("issues")
+                ),
+                _ => format!("DELETE FROM issues WHERE id = {}", pick("issues")),
+            };
+            conn.execute(&issue, []).unwrap();
+        }
+    }
+
+    /// The rows of `sql`, each as text, sorted.
+    fn sorted_rows(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |row| {
+                Ok((0..row.as_ref().column_count())
+                    .map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// The tallies the triggers keep equal a GROUP BY of the (closed) rows after any mix of inserts,
+    /// updates of every counted column and deletes (issue 9: retention deletes with plain SQL),
+    /// and every job lies within its day's id bounds.
+    #[test]
+    fn the_tallies_equal_a_count_of_the_rows_whatever_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_single(&dir.path().join("tally.db")).unwrap();
+        conn.execute_batch(
+            "INSERT INTO orgs (id, org_sid, name, created_time) VALUES (1, 'o', 'o', 't');
+             INSERT INTO teams (id, org_id, name, display_name, created_time) VALUES (1, 1, 't', 't', 't');
+             INSERT INTO repos (id, team_id, name, scm_url, fetch_url, created_time) VALUES (1, 1, 'r', 'u', 'u', 't');
+             INSERT INTO projects (id, repo_id, branch, scan_scheme_id, project_key, created_time)
+                 VALUES (1, 1, 'm', 1, 'a', 't'), (2, 1, 'm', 1, 'b', 't');",
+        )
+        .unwrap();
+        write_jobs_and_findings(&conn, 3000);
+        let jobs: i64 = conn
+            .query_row("SELECT COUNT(*) FROM jobs", [], |row| row.get(0))
+            .unwrap();
+        assert!(jobs > 100, "the writes leave jobs to count: {jobs}");
+        for (prefix, period) in [
+            ("A", "'A'"),
+            ("M", "'M' || substr(create_time, 1, 7)"),
+            ("D", "'D' || substr(create_time, 1, 10)"),
+        ] {
+            assert_eq!(
+                sorted_rows(&conn, &format!(
+                    "SELECT project_id, {period}, state, result_code IS NOT NULL, IFNULL(result_code, -1),
+                            IFNULL(creator, ''), IFNULL(created_from, ''), IFNULL(result_msg, ''), COUNT(*)
+                     FROM jobs WHERE state = 2 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+                )),
+                sorted_rows(&conn, &format!("SELECT * FROM job_tallies WHERE substr(period, 1, 1) = '{prefix}'")),
+                "period {prefix}"
+            );
+        }
+        assert_eq!(
+            sorted_rows(
+                &conn,
+                "SELECT project_id, state, severity, resolution, IFNULL(author, ''), rule, COUNT(*)
+                 FROM issues GROUP BY 1, 2, 3, 4, 5, 6"
+            ),
+            sorted_rows(&conn, "SELECT * FROM issue_tallies"),
+        );
+        let outside: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM job_days d
+                     WHERE d.project_id = j.project_id AND d.day = substr(j.create_time, 1, 10)
+                       AND j.id BETWEEN d.min_id AND d.max_id)",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(outside, 0, "every job lies within its day's bounds");
     }
 }

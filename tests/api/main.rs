@@ -17,6 +17,7 @@ mod jobs_list;
 mod jobs_logs;
 mod jobs_pagination;
 mod jobs_permissions;
+mod list_counts;
 mod notify_out;
 mod operations;
 mod permissions;

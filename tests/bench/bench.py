@@ -25,7 +25,10 @@ its reference, taken in the same run:
 - store-sarif: the same for a `tools.toml` command tool printing a SARIF log of
            `--sarif-results` results (150,000) over files of the repository;
 - export:  `jobs/<id>/sarif/` of that job on a fresh server: wall time, peak RSS, RSS after;
-- joblist: the job list with `--jobs` jobs in one project, with and without filters (p50, p95);
+- joblist: the job lists (a project's, the cross-project `v3/jobs/`, the admin's `v2/jobs/`) with
+           `--jobs` jobs in one project and `--store-jobs` in `--projects` projects, each filter
+           alone, all at once, deep offsets (p50, p95; fixture and queries in `lists.py`);
+- findings: the findings list with `--findings` findings in one project, the same way;
 - create:  `scans/create` (async) requests/s from one keep-alive client, p50 of `--runs`
            bursts of 200, and the server's peak RSS while the queued scans run.
 
@@ -52,7 +55,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_repo  # noqa: E402  (a sibling script, not a package)
+import lists  # noqa: E402  (sibling scripts, not a package)
+import make_repo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "bench-admin-token-0123456789abcdef"
@@ -65,7 +69,10 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "bench",
     "GIT_COMMITTER_EMAIL": "bench@example.com",
 }
-ROWS = ["count", "repeat", "incr", "checker", "store-default", "store-sarif", "export", "joblist", "create"]
+ROWS = ["count", "repeat", "incr", "checker", "store-default", "store-sarif", "export", "joblist", "findings",
+        "create"]
+# Rows that need no benchmark repository: a one-commit repository stands in for it.
+LIST_ROWS = {"joblist", "findings"}
 MB = 1e6
 MIB = 1 << 20
 
@@ -215,7 +222,13 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="runs per median where cheap")
     parser.add_argument("--tokei", default=shutil.which("tokei") or "/tmp/tokei-cli/bin/tokei")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--jobs", type=int, default=100_000, help="jobs of the job-list fixture")
+    parser.add_argument("--jobs", type=int, default=100_000, help="jobs of the measured project (job lists)")
+    parser.add_argument("--store-jobs", type=int, help="jobs in the whole store (default: --jobs)")
+    parser.add_argument("--projects", type=int, default=10, help="projects the store's jobs are spread over")
+    parser.add_argument("--findings", type=int, default=1_000_000, help="findings of the findings-list fixture")
+    parser.add_argument("--list-runs", type=int, default=100, help="calls per list query (p50, p95)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="list rows: measure the fixture already in --work (another binary's numbers)")
     parser.add_argument("--sarif-results", type=int, default=150_000)
     parser.add_argument("--sarif-tools", type=int, default=1,
                         help="split the SARIF results over this many tools (a run keeps at most 100,000)")
@@ -241,7 +254,7 @@ def main():
     # others pass, and the SARIF report must be readable.
     os.chmod(work, 0o755)
     try:
-        table = run(args, work.resolve())
+        table = run_lists(args, work.resolve()) if args.only <= LIST_ROWS else run(args, work.resolve())
         print("\n" + table.markdown())
     finally:
         if args.keep or args.work:
@@ -353,7 +366,7 @@ def run(args, work):
     try:
         bench.start()
         bench.setup()
-        base, count_project = bench.project(COUNT_SCHEME)
+        base, _ = bench.project(COUNT_SCHEME)
         first, _ = timed(lambda: bench.scan(base, False))
         print(f"first full scan (with the clone): {first:.2f} s", flush=True)
         if "count" in args.only:
@@ -368,10 +381,8 @@ def run(args, work):
             measure_store_default(bench, table)
         if "store-sarif" in args.only:
             measure_store_sarif(bench, table, work, checkout)
-        if "joblist" in args.only or "create" in args.only:
+        if "create" in args.only:
             bench.start()
-            if "joblist" in args.only:
-                measure_job_list(bench, table, base, count_project)
             if "create" in args.only:
                 measure_create(bench, table, base)
     finally:
@@ -608,42 +619,87 @@ def measure_export(bench, table, base, job, tools_file, seen):
         print(f"note: the export has {results} results, the scan stored {seen}")
 
 
-def measure_job_list(bench, table, base, project_id):
-    """N jobs in one project, written straight into the database (a bench fixture)."""
+def run_lists(args, work):
+    """The list rows alone, on a one-commit repository: projects made through the API, then the
+    fixture written into the database with the server stopped, then the lists read over HTTP."""
+    load_start = os.getloadavg()[0]
+    repos = work / "repos"
+    repo = repos / "tiny"
+    if not repo.exists():
+        repo.mkdir(parents=True)
+        git(repo, "init", "-q", "-b", "main")
+        (repo / "README.md").write_text("tiny\n")
+        git(repo, "add", "README.md")
+        git(repo, "commit", "-q", "-m", "one")
+    table = Table()
+    data = work / "data"
+    if args.reuse and (data / "codepup.db").exists():
+        # The fixture of an earlier run (e.g. measured by another binary): kept as it is.
+        data.rename(work / "kept")
+        bench = Bench(args, work, repos, repo)
+        (work / "kept").rename(data)
+    else:
+        bench = Bench(args, work, repos, repo)
+    try:
+        db_path = bench.data / "codepup.db"
+        if args.reuse and db_path.exists():
+            base, project_id, last_job, scans = lists.read_fixture(db_path)
+        else:
+            base, project_id, last_job, scans = seed_lists(bench, args, db_path)
+        store_jobs = args.store_jobs or args.jobs
+        size = db_path.stat().st_size
+        bench.start()
+        table.add("fixture", f"{args.jobs:,} jobs in the measured project, {store_jobs:,} in {args.projects} "
+                  f"projects, {args.findings if 'findings' in args.only else 0:,} findings; database {size / MB:,.0f} MB")
+        if "joblist" in args.only:
+            measure_job_lists(bench, table, base)
+        if "findings" in args.only and scans:
+            measure_findings_list(bench, table, base, scans, last_job)
+    finally:
+        bench.stop()
+    table.add("machine load (1-minute load average at the start / the end; cores)",
+              f"{load_start:.1f} / {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
+    return table
+
+
+def seed_lists(bench, args, db_path):
+    """Projects through the API, then the fixture straight into the database, server stopped."""
+    bench.start()
+    bench.setup()
+    base, project_id = bench.project(COUNT_SCHEME)
+    others = [bench.project(COUNT_SCHEME)[1] for _ in range(args.projects - 1)]
+    bench.stop()
+    started = time.perf_counter()
+    last_job = lists.seed_jobs(db_path, project_id, others, args.jobs, args.store_jobs or args.jobs)
+    print(f"jobs written in {time.perf_counter() - started:.0f} s", flush=True)
+    scans = []
+    if "findings" in args.only:
+        started = time.perf_counter()
+        scans = lists.seed_findings(db_path, project_id, last_job, args.findings)
+        print(f"findings written in {time.perf_counter() - started:.0f} s", flush=True)
+    return base, project_id, last_job, scans
+
+
+def measure_job_lists(bench, table, base):
     args, server = bench.args, bench.server
-    db = sqlite3.connect(bench.data / "codepup.db")
-    rows = []
-    for n in range(args.jobs):
-        # Closed jobs only: a WAITING row would be taken by the running workers.
-        code = (0, 1, 2, 211, 301)[n % 5]
-        day = 1 + (n * 28) // args.jobs
-        rows.append((project_id, 2, f"2026-02-{day:02d}T{n % 24:02d}:00:00.{n % 1000000:06d}Z", code,
-                     "success" if code == 0 else f"message {n % 97}", "api" if n % 3 else "tca_web", f"user{n % 50}"))
-    db.executemany(
-        "INSERT INTO jobs (project_id, state, create_time, result_code, result_msg, created_from, creator)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    db.commit()
-    db.close()
-    queries = {
-        "no filter": "",
-        "state=0,1": "state=0,1",
-        "result_code_gte=200": "result_code_gte=200",
-        "create_time range": "create_time_gte=2026-02-10&create_time_lte=2026-02-12",
-        "creator substring": "creator=USER4",
-        "all filters": "state=1,2&result_code_gte=0&result_code_lte=300&created_from=api&create_time_gte=2026-02-03",
-        "offset 50000": "offset=50000",
-    }
-    for name, query in queries.items():
-        times = []
-        for _ in range(200):
-            elapsed, data = timed(lambda: server.call("GET", f"{base}/jobs/?{query}"))
-            times.append(elapsed * 1000)
-        times.sort()
-        p95 = times[int(len(times) * 0.95) - 1]
-        target = "p50 under 5 ms" if name in ("no filter", "creator substring", "all filters") else ""
-        table.add(f"job list, {args.jobs:,} jobs, {name} ({data['count']:,} match) (old row)",
-                  f"p50 {p50(times):.1f} ms, p95 {p95:.1f} ms", "", target,
-                  p50(times) < 5 if target else None)
+    store = args.store_jobs or args.jobs
+    api = "/server/main/api/"
+    lists.measure(server, table, f"project job list, {args.jobs:,} jobs", f"{api}{base}/jobs/", lists.JOB_QUERIES,
+                  args.list_runs, lists.job_target)
+    lists.measure(server, table, f"`v3/jobs/`, {store:,} jobs", f"{api}v3/jobs/", lists.JOB_QUERIES,
+                  args.list_runs, lists.job_target)
+    lists.measure(server, table, f"`v2/jobs/`, {store:,} jobs", f"{api}v2/jobs/",
+                  {**lists.JOB_QUERIES, **lists.ADMIN_EXTRA}, args.list_runs, lists.job_target)
+
+
+def measure_findings_list(bench, table, base, scans, last_job):
+    args, server = bench.args, bench.server
+    queries = {name: query.format(scan=scans[40], last_scan=scans[-1], job=last_job)
+               for name, query in lists.ISSUE_QUERIES.items()}
+    # The findings list answers on TCA's analysis paths.
+    server_path = f"/server/analysis/api/{base}/codelint/issues/"
+    lists.measure(server, table, f"findings list, {args.findings:,} findings", server_path, queries,
+                  args.list_runs, lists.job_target)
 
 
 def wait_idle(server, base):

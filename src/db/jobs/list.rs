@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use crate::clock;
 use crate::db;
 use crate::db::access::{PLACE_COLUMNS, PLACE_JOINS};
-use crate::db::jobs::{from_row, COLUMNS};
+use crate::db::jobs::{from_row, tally, COLUMNS};
 use crate::domain::ids::ProjectId;
 use crate::domain::job::{Job, JobOverview, JobState, QueueHealth};
 use crate::domain::user::User;
@@ -39,11 +39,24 @@ pub enum JobScope<'a> {
     Project(ProjectId),
     VisibleTo(&'a User),
     All,
+    /// `All` said through `projects`, so a time range is read from the (project, create_time)
+    /// index project by project (every job has a project: the foreign key).
+    EveryProject,
 }
 
-impl JobScope<'_> {
-    /// The scope as a condition on `jobs.project_id`, with its values.
-    fn condition(&self) -> (String, Vec<Value>) {
+impl<'a> JobScope<'a> {
+    /// The same jobs, said so that a `create_time` range can use an index.
+    pub(super) fn for_time_ranges(&self) -> JobScope<'a> {
+        match self {
+            JobScope::Project(project_id) => JobScope::Project(*project_id),
+            JobScope::VisibleTo(user) => JobScope::VisibleTo(user),
+            JobScope::All | JobScope::EveryProject => JobScope::EveryProject,
+        }
+    }
+
+    /// The scope as a condition on `jobs.project_id` (or any table's `project_id`), with its
+    /// values.
+    pub(super) fn condition(&self) -> (String, Vec<Value>) {
         match self {
             JobScope::Project(project_id) => (
                 "project_id = ?".to_string(),
@@ -59,15 +72,37 @@ impl JobScope<'_> {
                 )
             }
             JobScope::All => ("1".to_string(), Vec::new()),
+            JobScope::EveryProject => (
+                "project_id IN (SELECT id FROM projects)".to_string(),
+                Vec::new(),
+            ),
         }
     }
 }
 
+/// What a WHERE clause is written for: the jobs themselves, or their tallies (`job_tallies`,
+/// which have the same column names, no times, and `code_set` beside `result_code`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Target {
+    Jobs,
+    Tallies,
+}
+
 impl JobFilter {
+    /// Whether the tallies can count the jobs this filter keeps (they know no `end_time`).
+    pub(super) fn tallies_can_count(&self) -> bool {
+        self.end_time_gte.is_none() && self.end_time_lte.is_none()
+    }
+
     /// The WHERE clause and its values. Only the filters given appear in the SQL, so SQLite can
     /// use the (project, state), (project, create_time) and (project, result_code) indexes;
-    /// a catch-all `?n IS NULL OR ...` form would make it scan every job of the project.
-    fn where_clause(&self, scope: &JobScope<'_>) -> (String, Vec<Value>) {
+    /// a catch-all `?n IS NULL OR ...` form would make it scan every job of the project. For
+    /// the tallies, the `create_time` filters are left out (the caller picks the periods).
+    pub(super) fn where_clause(
+        &self,
+        scope: &JobScope<'_>,
+        target: Target,
+    ) -> (String, Vec<Value>) {
         let (scope_condition, mut values) = scope.condition();
         let mut clauses = vec![scope_condition];
         let mut add = |clause: &str, value: Value| {
@@ -83,11 +118,13 @@ impl JobFilter {
                 Value::Real(repo),
             );
         }
-        if let Some(time) = &self.create_time_gte {
-            add("create_time >= ?", Value::Text(time.clone()));
-        }
-        if let Some(time) = &self.create_time_lte {
-            add("create_time <= ?", Value::Text(time.clone()));
+        if target == Target::Jobs {
+            if let Some(time) = &self.create_time_gte {
+                add("create_time >= ?", Value::Text(time.clone()));
+            }
+            if let Some(time) = &self.create_time_lte {
+                add("create_time <= ?", Value::Text(time.clone()));
+            }
         }
         if let Some(time) = &self.end_time_gte {
             add("end_time >= ?", Value::Text(time.clone()));
@@ -95,11 +132,17 @@ impl JobFilter {
         if let Some(time) = &self.end_time_lte {
             add("end_time <= ?", Value::Text(time.clone()));
         }
+        // A tally's `result_code` is -1 where the jobs' is NULL, which no comparison matches.
+        let code_set = if target == Target::Tallies {
+            "code_set = 1 AND "
+        } else {
+            ""
+        };
         if let Some(code) = self.result_code_gte {
-            add("result_code >= ?", Value::Real(code));
+            add(&format!("{code_set}result_code >= ?"), Value::Real(code));
         }
         if let Some(code) = self.result_code_lte {
-            add("result_code <= ?", Value::Real(code));
+            add(&format!("{code_set}result_code <= ?"), Value::Real(code));
         }
         // Case-insensitive substrings, as Django's icontains: LIKE ignores ASCII case, and the
         // value's own `%`, `_` and `\` are escaped so they match literally.
@@ -135,60 +178,59 @@ impl JobFilter {
 /// it, walking the jobs newest first meets enough matches quickly.
 const FEW_MATCHES: i64 = 10_000;
 
-/// One page of the project's jobs, newest first, and the count of all that match.
-pub fn list(
+/// The count of the jobs of `scope` the filter keeps (from the tallies), and the SELECT of one
+/// page of them, newest first, with its values (`LIMIT ? OFFSET ?` last). `None` when the page
+/// is empty.
+fn count_and_page(
     conn: &Connection,
-    project_id: ProjectId,
+    scope: &JobScope<'_>,
     filter: &JobFilter,
-    limit: i64,
-    offset: i64,
-) -> rusqlite::Result<(i64, Vec<Job>)> {
-    // Positional `?` parameters: the clause is built from the filters present.
-    let (clause, mut values) = filter.where_clause(&JobScope::Project(project_id));
-    let count = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
-        .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
+    page: (i64, i64),
+) -> rusqlite::Result<(i64, Option<(String, Vec<Value>)>)> {
+    let (limit, offset) = page;
+    let count = tally::count(conn, scope, filter)?;
     if count == 0 || offset >= count {
-        return Ok((count, Vec::new()));
+        return Ok((count, None));
     }
-    values.push(Value::Integer(limit));
-    values.push(Value::Integer(offset));
+    let (clause, mut values) = filter.where_clause(scope, Target::Jobs);
     // The count tells how selective the filters are, which SQLite's planner can only guess. Few
     // matches: `+id` keeps the id index out, so the filters' indexes find them and they are
-    // sorted. Many: walk the (project, id) index newest first and stop after the page.
+    // sorted. Many: walk the jobs newest first (one project's through its (project, id) index),
+    // between the ids the `create_time` range allows, and stop after the page.
     let sql = if count < FEW_MATCHES {
         format!("SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY +id DESC LIMIT ? OFFSET ?")
     } else {
-        format!("SELECT {COLUMNS} FROM jobs INDEXED BY jobs_project_id WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?")
+        let index = match scope {
+            JobScope::Project(_) => "INDEXED BY jobs_project_id",
+            _ => "",
+        };
+        let mut walk = clause;
+        if let Some((low, high)) = tally::id_bounds(conn, scope, filter)? {
+            walk.push_str(" AND id BETWEEN ? AND ?");
+            values.extend([Value::Integer(low), Value::Integer(high)]);
+        }
+        format!("SELECT {COLUMNS} FROM jobs {index} WHERE {walk} ORDER BY id DESC LIMIT ? OFFSET ?")
     };
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let jobs = stmt
-        .query_map(rusqlite::params_from_iter(values.iter()), from_row)?
-        .collect::<rusqlite::Result<Vec<Job>>>()?;
-    Ok((count, jobs))
+    values.extend([Value::Integer(limit), Value::Integer(offset)]);
+    Ok((count, Some((sql, values))))
 }
 
-/// One page of every job there is, newest first, and the count of all that match (the
-/// superuser's admin list; jobs of deleted projects included, as in TCA).
-pub fn list_all(
+/// One page of the jobs of `scope` (a project, or every job there is: the superuser's admin
+/// list, jobs of deleted projects included, as in TCA), newest first, and the count of all that
+/// match.
+pub fn list(
     conn: &Connection,
+    scope: &JobScope<'_>,
     filter: &JobFilter,
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<(i64, Vec<Job>)> {
-    let (clause, mut values) = filter.where_clause(&JobScope::All);
-    let count = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
-        .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
-    if count == 0 || offset >= count {
+    let (count, page) = count_and_page(conn, scope, filter, (limit, offset))?;
+    let Some((sql, values)) = page else {
         return Ok((count, Vec::new()));
-    }
-    values.push(Value::Integer(limit));
-    values.push(Value::Integer(offset));
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
-    ))?;
-    let jobs = stmt
+    };
+    let jobs = conn
+        .prepare_cached(&sql)?
         .query_map(rusqlite::params_from_iter(values.iter()), from_row)?
         .collect::<rusqlite::Result<Vec<Job>>>()?;
     Ok((count, jobs))
@@ -203,15 +245,11 @@ pub fn list_visible(
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<(i64, Vec<JobOverview>)> {
-    let (clause, where_values) = filter.where_clause(&JobScope::VisibleTo(user));
-    let count = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"))?
-        .query_row(rusqlite::params_from_iter(where_values.iter()), |row| {
-            row.get(0)
-        })?;
-    if count == 0 || offset >= count {
+    let scope = JobScope::VisibleTo(user);
+    let (count, page) = count_and_page(conn, &scope, filter, (limit, offset))?;
+    let Some((page_sql, page_values)) = page else {
         return Ok((count, Vec::new()));
-    }
+    };
     // The page is picked from the jobs alone and only its rows are joined with their places.
     // Positional `?`s take their values in the order they appear: the place columns' first.
     let job_columns: Vec<String> = COLUMNS
@@ -220,15 +258,13 @@ pub fn list_visible(
         .collect();
     let sql = format!(
         "SELECT {}, {PLACE_COLUMNS}
-         FROM (SELECT {COLUMNS} FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?) j
+         FROM ({page_sql}) j
          JOIN projects p ON p.id = j.project_id {PLACE_JOINS}
          ORDER BY j.id DESC",
         job_columns.join(", ")
     );
     let mut values = db::access::place_values(user);
-    values.extend(where_values);
-    values.push(Value::Integer(limit));
-    values.push(Value::Integer(offset));
+    values.extend(page_values);
     let mut stmt = conn.prepare_cached(&sql)?;
     let jobs = stmt
         .query_map(rusqlite::params_from_iter(values.iter()), |row| {

@@ -5,13 +5,16 @@
 
 mod counts;
 mod list;
+mod periods;
 mod scans;
+mod tally;
 
 pub use counts::{copy_line_counts, languages, set_line_counts};
 pub use list::{
-    list, list_all, list_visible, open_job_snapshot, queue_health, JobFilter, JobScope, OpenJobs,
+    list, list_visible, open_job_snapshot, queue_health, JobFilter, JobScope, OpenJobs,
 };
 pub use scans::{baseline, revision, set_revisions};
+pub use tally::rebuild_tallies;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 

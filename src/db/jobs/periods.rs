@@ -1,0 +1,261 @@
+//! How a `create_time` range splits for the job tallies (schema.sql, `job_tallies`): whole
+//! months and whole days, whose counts the tallies hold, and at most two partial days at the
+//! ends, whose jobs are counted one by one. Pure: stored-form times in, period keys out.
+
+use time::{Date, Month, PrimitiveDateTime, Time};
+
+use crate::clock;
+
+/// A `create_time` range (both ends inclusive, stored form) cut into what the tallies can sum
+/// and what must be counted in the jobs themselves.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Split {
+    /// Inclusive ranges of `job_tallies.period` keys ('M2026-02', 'D2026-02-10').
+    pub periods: Vec<(String, String)>,
+    /// Inclusive `create_time` ranges (stored form), each within one day.
+    pub edges: Vec<(String, String)>,
+}
+
+const LOWEST_MONTH: &str = "M0000-00";
+const HIGHEST_MONTH: &str = "M9999-99";
+const LOWEST_DAY: &str = "D0000-00-00";
+const HIGHEST_DAY: &str = "D9999-99-99";
+
+/// Splits `[low, high]`; `None` is an open end. An unreadable bound (never made by the filter
+/// readers) leaves the whole range to the jobs themselves, which is slow but exact.
+pub fn split(low: Option<&str>, high: Option<&str>) -> Split {
+    let parse = |text: Option<&str>| match text {
+        None => Some(None),
+        Some(text) => clock::from_stored(text)
+            .map(|moment| Some(PrimitiveDateTime::new(moment.date(), moment.time()))),
+    };
+    let (Some(low_at), Some(high_at)) = (parse(low), parse(high)) else {
+        let edge = (
+            low.unwrap_or("").to_string(),
+            high.unwrap_or("\u{7f}").to_string(),
+        );
+        return Split {
+            periods: Vec::new(),
+            edges: vec![edge],
+        };
+    };
+    if let (Some(low_at), Some(high_at)) = (low_at, high_at) {
+        if low_at > high_at {
+            return Split::default();
+        }
+        if low_at.date() == high_at.date() && !(is_midnight(low_at) && is_day_end(high_at)) {
+            return Split {
+                periods: Vec::new(),
+                edges: vec![(stored(low_at), stored(high_at))],
+            };
+        }
+    }
+    let mut split = Split::default();
+    let first_full = match low_at {
+        None => Some(None),
+        Some(at) if is_midnight(at) => Some(Some(at.date())),
+        Some(at) => {
+            split
+                .edges
+                .push((stored(at), stored(at.date().with_time(day_end()))));
+            at.date().next_day().map(Some)
+        }
+    };
+    let last_full = match high_at {
+        None => Some(None),
+        Some(at) if is_day_end(at) => Some(Some(at.date())),
+        Some(at) => {
+            split.edges.push((stored(at.date().midnight()), stored(at)));
+            at.date().previous_day().map(Some)
+        }
+    };
+    if let (Some(first), Some(last)) = (first_full, last_full) {
+        if first.zip(last).is_none_or(|(first, last)| first <= last) {
+            split.periods = full_days(first, last);
+        }
+    }
+    split
+}
+
+/// The period ranges covering the whole days `first..=last` (`None`: open): whole months as
+/// months, the days before the first and after the last whole month as days.
+fn full_days(first: Option<Date>, last: Option<Date>) -> Vec<(String, String)> {
+    // The first and last whole months, as the date of their first day.
+    let month_from = match first {
+        None => Some(None),
+        Some(day) if day.day() == 1 => Some(Some(day)),
+        Some(day) => next_month(day).map(Some),
+    };
+    let month_to = match last {
+        None => Some(None),
+        Some(day) if day.next_day().is_none_or(|next| next.day() == 1) => Some(Some(first_of(day))),
+        Some(day) => previous_month(day).map(Some),
+    };
+    let months = match (month_from, month_to) {
+        (Some(from), Some(to)) if from.zip(to).is_none_or(|(from, to)| from <= to) => {
+            Some((from, to))
+        }
+        _ => None,
+    };
+    let Some((from, to)) = months else {
+        return vec![(day_key(first, LOWEST_DAY), day_key(last, HIGHEST_DAY))];
+    };
+    let mut periods = vec![(month_key(from, LOWEST_MONTH), month_key(to, HIGHEST_MONTH))];
+    if let (Some(first), Some(from)) = (first, from) {
+        if first < from {
+            let before = from
+                .previous_day()
+                .expect("a day after `first` has one before it");
+            periods.push((day_key(Some(first), ""), day_key(Some(before), "")));
+        }
+    }
+    if let (Some(last), Some(to)) = (last, to) {
+        if let Some(after) = next_month(to).filter(|after| *after <= last) {
+            periods.push((day_key(Some(after), ""), day_key(Some(last), "")));
+        }
+    }
+    periods
+}
+
+fn stored(at: PrimitiveDateTime) -> String {
+    clock::to_stored(at.assume_utc())
+}
+
+fn day_end() -> Time {
+    Time::from_hms_micro(23, 59, 59, 999_999).expect("a valid time")
+}
+
+fn is_midnight(at: PrimitiveDateTime) -> bool {
+    at.time() == Time::MIDNIGHT
+}
+
+fn is_day_end(at: PrimitiveDateTime) -> bool {
+    at.time() == day_end()
+}
+
+fn first_of(day: Date) -> Date {
+    day.replace_day(1).expect("every month has a first day")
+}
+
+/// The first day of the month after `day`'s (`None` after December 9999).
+fn next_month(day: Date) -> Option<Date> {
+    let year = if day.month() == Month::December {
+        day.year().checked_add(1)?
+    } else {
+        day.year()
+    };
+    Date::from_calendar_date(year, day.month().next(), 1).ok()
+}
+
+/// The first day of the month before `day`'s (`None` before January of year 1's minimum).
+fn previous_month(day: Date) -> Option<Date> {
+    let year = if day.month() == Month::January {
+        day.year().checked_sub(1)?
+    } else {
+        day.year()
+    };
+    Date::from_calendar_date(year, day.month().previous(), 1).ok()
+}
+
+fn day_key(day: Option<Date>, open: &str) -> String {
+    day.map_or_else(
+        || open.to_string(),
+        |day| {
+            format!(
+                "D{:04}-{:02}-{:02}",
+                day.year(),
+                day.month() as u8,
+                day.day()
+            )
+        },
+    )
+}
+
+fn month_key(month: Option<Date>, open: &str) -> String {
+    month.map_or_else(
+        || open.to_string(),
+        |day| format!("M{:04}-{:02}", day.year(), day.month() as u8),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranges(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_range_splits_into_edges_days_and_months() {
+        let split = split(
+            Some("2026-01-10T16:00:00.000000Z"),
+            Some("2026-04-02T15:59:59.999999Z"),
+        );
+        assert_eq!(
+            split.periods,
+            ranges(&[
+                ("M2026-02", "M2026-03"),
+                ("D2026-01-11", "D2026-01-31"),
+                ("D2026-04-01", "D2026-04-01"),
+            ])
+        );
+        assert_eq!(
+            split.edges,
+            ranges(&[
+                ("2026-01-10T16:00:00.000000Z", "2026-01-10T23:59:59.999999Z"),
+                ("2026-04-02T00:00:00.000000Z", "2026-04-02T15:59:59.999999Z"),
+            ])
+        );
+    }
+
+    #[test]
+    fn open_ends_reach_every_period_and_a_range_within_a_day_is_one_edge() {
+        let open = split(None, None);
+        assert_eq!(open.periods, ranges(&[(LOWEST_MONTH, HIGHEST_MONTH)]));
+        assert!(open.edges.is_empty());
+        let from = split(Some("2026-02-01T00:00:00.000000Z"), None);
+        assert_eq!(from.periods, ranges(&[("M2026-02", HIGHEST_MONTH)]));
+        let to = split(None, Some("2026-02-03T23:59:59.999999Z"));
+        assert_eq!(
+            to.periods,
+            ranges(&[(LOWEST_MONTH, "M2026-01"), ("D2026-02-01", "D2026-02-03")])
+        );
+        let within = split(
+            Some("2026-02-03T01:00:00.000000Z"),
+            Some("2026-02-03T02:00:00.000000Z"),
+        );
+        assert!(within.periods.is_empty());
+        assert_eq!(within.edges.len(), 1);
+        let short = split(
+            Some("2026-02-03T12:00:00.000000Z"),
+            Some("2026-02-04T12:00:00.000000Z"),
+        );
+        assert!(short.periods.is_empty());
+        assert_eq!(short.edges.len(), 2);
+        assert_eq!(
+            split(
+                Some("2026-02-04T00:00:00.000000Z"),
+                Some("2026-02-03T00:00:00.000000Z")
+            ),
+            Split::default()
+        );
+    }
+
+    #[test]
+    fn the_ends_of_the_calendar_do_not_overflow() {
+        let top = split(Some("9999-12-31T12:00:00.000000Z"), None);
+        assert!(top.periods.is_empty());
+        assert_eq!(top.edges.len(), 1);
+        let bottom = split(None, Some("0001-01-01T12:00:00.000000Z"));
+        assert_eq!(bottom.edges.len(), 1);
+        let whole = split(
+            Some("0001-01-01T00:00:00.000000Z"),
+            Some("9999-12-31T23:59:59.999999Z"),
+        );
+        assert_eq!(whole.periods, ranges(&[("M0001-01", "M9999-12")]));
+    }
+}

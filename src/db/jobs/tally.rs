@@ -1,0 +1,155 @@
+//! Counting a job list through the tallies the triggers in schema.sql keep (`job_tallies`, closed
+//! jobs only): a sum over the rows of the scope's projects for the periods the `create_time`
+//! filter covers whole, plus the closed jobs of at most two partial days and the unfinished jobs
+//! (the queue: few), counted one by one. The answer is exact whatever wrote the jobs; only
+//! filters the tallies know nothing of (`end_time`) count all the matching jobs themselves.
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+use crate::db::jobs::list::{JobFilter, JobScope, Target};
+use crate::db::jobs::periods;
+
+/// How many jobs of `scope` the filter keeps.
+pub(super) fn count(
+    conn: &Connection,
+    scope: &JobScope<'_>,
+    filter: &JobFilter,
+) -> rusqlite::Result<i64> {
+    let (clause, values) = filter.where_clause(scope, Target::Jobs);
+    if !filter.tallies_can_count() {
+        return count_jobs(conn, "jobs", &clause, values);
+    }
+    // The unfinished jobs, through a state index: the tallies hold closed jobs only.
+    let index = match scope {
+        JobScope::Project(_) => "jobs INDEXED BY jobs_project_state",
+        _ => "jobs INDEXED BY jobs_state_id",
+    };
+    let unfinished = count_jobs(
+        conn,
+        index,
+        &format!("{clause} AND state IN (0, 1, 3, 4, 5)"),
+        values,
+    )?;
+    Ok(unfinished + count_closed(conn, scope, filter)?)
+}
+
+/// How many closed jobs of `scope` the filter keeps (which has no `end_time` filters).
+fn count_closed(
+    conn: &Connection,
+    scope: &JobScope<'_>,
+    filter: &JobFilter,
+) -> rusqlite::Result<i64> {
+    let (clause, values) = filter.where_clause(scope, Target::Tallies);
+    let timed = filter.create_time_gte.is_some() || filter.create_time_lte.is_some();
+    let split = if timed {
+        periods::split(
+            filter.create_time_gte.as_deref(),
+            filter.create_time_lte.as_deref(),
+        )
+    } else {
+        periods::Split {
+            periods: vec![("A".to_string(), "A".to_string())],
+            edges: Vec::new(),
+        }
+    };
+    let mut total = 0;
+    for (from, to) in split.periods {
+        let mut values = values.clone();
+        values.extend([Value::Text(from), Value::Text(to)]);
+        total += conn
+            .prepare_cached(&format!(
+                "SELECT IFNULL(SUM(n), 0) FROM job_tallies WHERE {clause} AND period BETWEEN ? AND ?"
+            ))?
+            .query_row(rusqlite::params_from_iter(values.iter()), |row| {
+                row.get::<_, i64>(0)
+            })?;
+    }
+    if !split.edges.is_empty() {
+        // The partial days: the other filters on the jobs, the day's part as the time range.
+        let untimed = JobFilter {
+            create_time_gte: None,
+            create_time_lte: None,
+            ..filter.clone()
+        };
+        let (clause, values) = untimed.where_clause(&scope.for_time_ranges(), Target::Jobs);
+        for (from, to) in split.edges {
+            let mut values = values.clone();
+            values.extend([Value::Text(from), Value::Text(to)]);
+            total += count_jobs(
+                conn,
+                "jobs",
+                &format!("{clause} AND state = 2 AND create_time BETWEEN ? AND ?"),
+                values,
+            )?;
+        }
+    }
+    Ok(total)
+}
+
+/// `COUNT(*)` of `from` (jobs, maybe with an index named) under `clause`.
+fn count_jobs(
+    conn: &Connection,
+    from: &str,
+    clause: &str,
+    values: Vec<Value>,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(&format!("SELECT COUNT(*) FROM {from} WHERE {clause}"))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))
+}
+
+/// The lowest and highest id a job matching the filter's `create_time` range can have (from
+/// `job_days`: a superset, never too narrow), or `None` without a time filter.
+pub(super) fn id_bounds(
+    conn: &Connection,
+    scope: &JobScope<'_>,
+    filter: &JobFilter,
+) -> rusqlite::Result<Option<(i64, i64)>> {
+    if filter.create_time_gte.is_none() && filter.create_time_lte.is_none() {
+        return Ok(None);
+    }
+    let day = |time: &Option<String>, open: &str| {
+        Value::Text(
+            time.as_deref()
+                .and_then(|time| time.get(..10))
+                .unwrap_or(open)
+                .to_string(),
+        )
+    };
+    let (condition, mut values) = scope.for_time_ranges().condition();
+    values.push(day(&filter.create_time_gte, "0000-00-00"));
+    values.push(day(&filter.create_time_lte, "9999-99-99"));
+    let bounds: (Option<i64>, Option<i64>) = conn
+        .prepare_cached(&format!(
+            "SELECT MIN(min_id), MAX(max_id) FROM job_days WHERE {condition} AND day BETWEEN ? AND ?"
+        ))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    // No day in range: an empty range of ids.
+    Ok(Some(match bounds {
+        (Some(low), Some(high)) => (low, high),
+        _ => (1, 0),
+    }))
+}
+
+/// Counts every job into `job_tallies` and `job_days` anew (the schema step that made them;
+/// the triggers keep them from then on).
+pub fn rebuild_tallies(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "DELETE FROM job_tallies;
+         DELETE FROM job_days;
+         INSERT INTO job_tallies
+             (project_id, period, state, code_set, result_code, creator, created_from, result_msg, n)
+         SELECT project_id,
+                CASE k.kind WHEN 'A' THEN 'A' WHEN 'M' THEN 'M' || substr(create_time, 1, 7)
+                            ELSE 'D' || substr(create_time, 1, 10) END,
+                state, result_code IS NOT NULL, IFNULL(result_code, -1), IFNULL(creator, ''),
+                IFNULL(created_from, ''), IFNULL(result_msg, ''), COUNT(*)
+         FROM jobs, (SELECT 'A' AS kind UNION ALL SELECT 'M' UNION ALL SELECT 'D') k
+         WHERE state = 2
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+         INSERT INTO job_days (project_id, day, min_id, max_id)
+         SELECT project_id, substr(create_time, 1, 10), MIN(id), MAX(id) FROM jobs GROUP BY 1, 2;",
+    )
+}

@@ -1,0 +1,329 @@
+//! The job lists count through tallies the database keeps with triggers (issue 9). Their counts
+//! and pages must equal a naive count of the jobs for every combination of filters, also after
+//! jobs are deleted and changed by plain SQL (as retention does) and after a database from before
+//! the tallies is opened.
+
+use rusqlite::Connection;
+use serde_json::{json, Value};
+
+use crate::helpers::{TestApp, World, ADMIN_TOKEN};
+use crate::jobs_api::scan_sync;
+
+/// A job as the naive count sees it.
+struct Job {
+    id: i64,
+    project_id: i64,
+    state: i64,
+    code: Option<i64>,
+    creator: Option<String>,
+    origin: Option<String>,
+    msg: Option<String>,
+    create_time: String,
+    end_time: Option<String>,
+}
+
+/// A list filter: the query string and the naive rule.
+struct Filter {
+    query: String,
+    keeps: Box<dyn Fn(&Job) -> bool>,
+}
+
+const CREATORS: [Option<&str>; 5] = [
+    Some("alice"),
+    Some("Bob"),
+    Some("carol_x"),
+    Some("%odd"),
+    None,
+];
+const ORIGINS: [Option<&str>; 4] = [Some("api"), Some("tca_web"), Some("webhook"), None];
+const MESSAGES: [Option<&str>; 5] = [
+    Some("success"),
+    Some("pylint exited with status 1"),
+    Some("User( bob ) Canceled: ."),
+    Some("50%_done"),
+    None,
+];
+const CODES: [Option<i64>; 7] = [
+    Some(0),
+    Some(1),
+    Some(2),
+    Some(110),
+    Some(211),
+    Some(301),
+    None,
+];
+
+/// A small deterministic generator (the test must fail the same way every time).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % below as u64) as usize
+    }
+}
+
+/// A time in the first four months of 2026, sometimes exactly at a day's start or end.
+fn a_time(rng: &mut Lcg) -> String {
+    let (month, day) = (1 + rng.next(4), 1 + rng.next(28));
+    let clock = match rng.next(6) {
+        0 => "00:00:00.000000".to_string(),
+        1 => "23:59:59.999999".to_string(),
+        _ => format!(
+            "{:02}:{:02}:00.{:06}",
+            rng.next(24),
+            rng.next(60),
+            rng.next(1_000_000)
+        ),
+    };
+    format!("2026-{month:02}-{day:02}T{clock}Z")
+}
+
+fn seed(conn: &Connection, projects: &[i64], rng: &mut Lcg, n: usize) {
+    let mut insert = conn
+        .prepare(
+            "INSERT INTO jobs (project_id, state, result_code, creator, created_from, result_msg,
+                 create_time, end_time) VALUES (?1, 2, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .unwrap();
+    for _ in 0..n {
+        let create_time = a_time(rng);
+        let end_time = (rng.next(4) > 0).then(|| a_time(rng));
+        insert
+            .execute(rusqlite::params![
+                projects[rng.next(projects.len())],
+                CODES[rng.next(CODES.len())],
+                CREATORS[rng.next(CREATORS.len())],
+                ORIGINS[rng.next(ORIGINS.len())],
+                MESSAGES[rng.next(MESSAGES.len())],
+                create_time,
+                end_time,
+            ])
+            .unwrap();
+    }
+}
+
+fn all_jobs(conn: &Connection) -> Vec<Job> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, project_id, state, result_code, creator, created_from, result_msg,
+                    create_time, end_time FROM jobs",
+        )
+        .unwrap();
+    stmt.query_map([], |row| {
+        Ok(Job {
+            id: row.get(0)?,
+            project_id: row.get(1)?,
+            state: row.get(2)?,
+            code: row.get(3)?,
+            creator: row.get(4)?,
+            origin: row.get(5)?,
+            msg: row.get(6)?,
+            create_time: row.get(7)?,
+            end_time: row.get(8)?,
+        })
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn contains(value: &Option<String>, needle: &str) -> bool {
+    value.as_deref().is_some_and(|value| {
+        value
+            .to_ascii_lowercase()
+            .contains(&needle.to_ascii_lowercase())
+    })
+}
+
+/// One option of each filter, or none; `pick` chooses which.
+fn filter(pick: &mut impl FnMut(usize) -> usize, admin: bool) -> Filter {
+    let mut parts: Vec<(String, Box<dyn Fn(&Job) -> bool>)> = Vec::new();
+    match pick(4) {
+        0 => parts.push(("state=2".into(), Box::new(|job: &Job| job.state == 2))),
+        1 => parts.push(("state=0,1".into(), Box::new(|job: &Job| job.state < 2))),
+        _ => {}
+    }
+    let low = [0.0, 1.0, 100.0, 200.5][pick(4)];
+    if pick(2) == 0 {
+        parts.push((
+            format!("result_code_gte={low}"),
+            Box::new(move |job: &Job| job.code.is_some_and(|code| code as f64 >= low)),
+        ));
+    }
+    let high = [0.0, 2.0, 211.0, 1000.0][pick(4)];
+    if pick(2) == 0 {
+        parts.push((
+            format!("result_code_lte={high}"),
+            Box::new(move |job: &Job| job.code.is_some_and(|code| code as f64 <= high)),
+        ));
+    }
+    for (key, options) in [
+        ("creator", ["ALI", "o", "%", "_x"]),
+        ("created_from", ["api", "TCA", "web", "_"]),
+        ("result_msg", ["SUCCESS", "exit", "50%", "%_"]),
+    ] {
+        if pick(3) == 0 {
+            let needle = options[pick(options.len())].to_string();
+            let query = format!("{key}={}", needle.replace('%', "%25"));
+            parts.push((
+                query,
+                Box::new(move |job: &Job| match key {
+                    "creator" => contains(&job.creator, &needle),
+                    "created_from" => contains(&job.origin, &needle),
+                    _ => contains(&job.msg, &needle),
+                }),
+            ));
+        }
+    }
+    // Times: whole days, months, open ends, a moment inside a day, the day's last microsecond.
+    let moments = [
+        "2026-01-01T00:00:00.000000Z",
+        "2026-02-01T00:00:00.000000Z",
+        "2026-02-10T13:21:07.250000Z",
+        "2026-02-10T23:59:59.999999Z",
+        "2026-02-11T00:00:00.000000Z",
+        "2026-03-31T23:59:59.999999Z",
+        "2026-04-28T08:00:00.000000Z",
+    ];
+    let (key_gte, key_lte) = if admin && pick(3) == 0 {
+        ("end_time_gte", "end_time_lte")
+    } else {
+        ("create_time_gte", "create_time_lte")
+    };
+    let end = key_gte.starts_with("end");
+    let time_of = move |job: &Job| {
+        if end {
+            job.end_time.clone()
+        } else {
+            Some(job.create_time.clone())
+        }
+    };
+    if pick(2) == 0 {
+        let from = moments[pick(moments.len())];
+        parts.push((
+            format!("{key_gte}={}", from.replace('.', "%2E")),
+            Box::new(move |job: &Job| time_of(job).is_some_and(|time| time.as_str() >= from)),
+        ));
+    }
+    if pick(2) == 0 {
+        let to = moments[pick(moments.len())];
+        parts.push((
+            format!("{key_lte}={to}"),
+            Box::new(move |job: &Job| time_of(job).is_some_and(|time| time.as_str() <= to)),
+        ));
+    }
+    let query = parts
+        .iter()
+        .map(|(q, _)| q.as_str())
+        .collect::<Vec<_>>()
+        .join("&");
+    let rules: Vec<Box<dyn Fn(&Job) -> bool>> = parts.into_iter().map(|(_, rule)| rule).collect();
+    Filter {
+        query,
+        keeps: Box::new(move |job: &Job| rules.iter().all(|rule| rule(job))),
+    }
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// Every list (one project's, `v3/jobs/`, `v2/jobs/`) under many filter combinations: the count
+/// and the first and last pages equal the naive answer.
+fn check_lists(app: &TestApp, project_path: &str, project_id: i64, seed: u64) {
+    let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let jobs = all_jobs(&db);
+    let mut rng = Lcg(seed);
+    let lists: [(String, Option<i64>, bool); 3] = [
+        (format!("{project_path}/jobs/"), Some(project_id), false),
+        ("/server/main/api/v3/jobs/".into(), None, false),
+        ("/server/main/api/v2/jobs/".into(), None, true),
+    ];
+    for round in 0..60 {
+        let (path, project, admin) = &lists[round % 3];
+        let filter = filter(&mut |below| rng.next(below), *admin);
+        let mut expected: Vec<i64> = jobs
+            .iter()
+            .filter(|job| project.is_none_or(|id| job.project_id == id) && (filter.keeps)(job))
+            .map(|job| job.id)
+            .collect();
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        let first = app
+            .get(&format!("{path}?limit=7&{}", filter.query), ADMIN_TOKEN)
+            .expect(200);
+        let first = first.data();
+        assert_eq!(first["count"], expected.len(), "{path}?{}", filter.query);
+        assert_eq!(
+            ids(first),
+            expected.iter().take(7).copied().collect::<Vec<_>>(),
+            "{path}?{}",
+            filter.query
+        );
+        let offset = expected.len().saturating_sub(5);
+        let last = app
+            .get(
+                &format!("{path}?limit=5&offset={offset}&{}", filter.query),
+                ADMIN_TOKEN,
+            )
+            .expect(200);
+        assert_eq!(
+            ids(last.data()),
+            expected[offset..].to_vec(),
+            "{path}?{} at {offset}",
+            filter.query
+        );
+    }
+}
+
+#[test]
+fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_a_migration() {
+    let mut app = TestApp::spawn();
+    let world = World::build(&app);
+    let path = world.project_path();
+    let other = world.project_with_scheme(&app, "main", json!({"name": "other"}));
+    let other_id: i64 = other.rsplit('/').next().unwrap().parse().unwrap();
+    // Jobs through the API's own write path too: inserted, claimed, run and closed.
+    scan_sync(&app, ADMIN_TOKEN, &path, json!({"incr_scan": false}));
+    scan_sync(&app, ADMIN_TOKEN, &other, json!({"incr_scan": false}));
+    let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let mut rng = Lcg(7);
+    seed(&db, &[world.project_id, other_id], &mut rng, 1500);
+    check_lists(&app, &path, world.project_id, 1);
+
+    // What retention does: plain DELETEs. And changes of every counted column.
+    db.execute_batch(
+        "DELETE FROM jobs WHERE id % 3 = 0 AND id NOT IN (SELECT job_id FROM tasks)
+                              AND id NOT IN (SELECT job_id FROM job_languages);
+         UPDATE jobs SET result_code = 211, result_msg = 'pylint exited with status 2' WHERE id % 7 = 1;
+         UPDATE jobs SET creator = 'dave', created_from = NULL WHERE id % 11 = 2;
+         UPDATE jobs SET create_time = '2026-02-10T23:59:59.999999Z' WHERE id % 13 = 4;
+         UPDATE jobs SET state = 1 WHERE id % 17 = 5 AND id NOT IN (SELECT job_id FROM tasks);",
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE jobs SET project_id = ?1 WHERE id % 19 = 6 AND id NOT IN (SELECT job_id FROM tasks)",
+        [other_id],
+    )
+    .unwrap();
+    check_lists(&app, &path, world.project_id, 2);
+
+    // A database from before the tallies: they are counted anew at the next start. (The jobs
+    // set RUNNING above are closed first, or the start would queue them again.)
+    db.execute_batch(
+        "UPDATE jobs SET state = 2 WHERE state = 1;
+         DELETE FROM job_tallies; DELETE FROM job_days; PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(db);
+    app.restart();
+    check_lists(&app, &path, world.project_id, 3);
+}
