@@ -216,6 +216,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::db::open_single(&dir.path().join("r.db")).unwrap();
         conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        // The projects of repository 1: a result stays while one of them refers to it.
+        for project in [1, 2] {
+            conn.execute(
+                "INSERT INTO projects (id, repo_id, branch, scan_scheme_id, project_key, created_time)
+                 VALUES (?1, 1, 'main', 1, ?1, 'now')",
+                [project],
+            )
+            .unwrap();
+        }
         let scope = |analyzer| Scope {
             repo_id: RepoId(1),
             project_id: ProjectId(1),

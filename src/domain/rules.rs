@@ -422,7 +422,7 @@ mod tests {
         let filters: Vec<ScanDir> = (0..200)
             .map(|n| {
                 dir(
-                    &format!("\\w{{1,60}}/{n}/\\w{{1,60}}"),
+                    &format!("\\w{{1,8}}/{n}/\\w{{1,8}}"),
                     PathType::Regex,
                     ScanType::Exclude,
                 )
