@@ -96,8 +96,13 @@ impl Linter {
             Linter::Shellcheck => return argv,
         };
         if !enabled.is_empty() {
-            // One `--option=a,b` word, before the `--` that ends the options.
-            argv.insert(1, format!("{option}={}", enabled.join(",")));
+            // One `--option=a,b` word, right before the `--` that ends the options (after
+            // ruff's `check`).
+            let end = argv
+                .iter()
+                .position(|arg| arg == "--")
+                .unwrap_or(argv.len());
+            argv.insert(end, format!("{option}={}", enabled.join(",")));
         }
         argv
     }
@@ -292,10 +297,13 @@ mod tests {
         let files = ["a.py".to_string()];
         let enabled = ["E501".to_string(), "B006".to_string()];
         let argv = Linter::Ruff.command(&files, Path::new("/r.json"), &enabled);
-        assert_eq!(argv[1], "--extend-select=E501,B006");
-        assert_eq!(argv[argv.len() - 2..], ["--", "a.py"]);
+        assert_eq!(argv[..2], ["ruff", "check"]);
+        assert_eq!(
+            argv[argv.len() - 3..],
+            ["--extend-select=E501,B006", "--", "a.py"]
+        );
         let argv = Linter::Pylint.command(&files, Path::new("/r.json"), &enabled[..1]);
-        assert_eq!(argv[1], "--enable=E501");
+        assert_eq!(argv[argv.len() - 3..], ["--enable=E501", "--", "a.py"]);
         assert!(!Linter::Ruff
             .command(&files, Path::new("/r.json"), &[])
             .iter()
