@@ -247,8 +247,14 @@ fn failures_and_new_findings_reach_team_and_org_webhooks_in_each_format() {
         org,
         json!({"url": json_hook.url, "events": ["findings.new", "job.failed"]}),
     );
-    // A commit with trailing whitespace: the built-in checker opens a finding.
-    std::fs::write(world.repo_dir.join("notes.txt"), "spaces at the end   \n").unwrap();
+    // A commit with a merge-conflict marker (a rule on by default): the built-in checker opens
+    // a finding.
+    let marker = "<".repeat(7);
+    std::fs::write(
+        world.repo_dir.join("notes.txt"),
+        format!("a\n{marker} HEAD\nb\n"),
+    )
+    .unwrap();
     git(&world.repo_dir, &["add", "."]);
     git(&world.repo_dir, &["commit", "-q", "-m", "notes"]);
     let job = scan_and_wait(&app, &world);
