@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod sandbox;
 pub mod scan;
 pub mod schedule;
+pub mod throttle;
 pub mod web;
 
 use std::fs;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub catalog: Catalog,
     pub queue: ScanQueue,
     pub metrics: Arc<Metrics>,
+    /// Failed password sign-ins (`api::credential`).
+    pub login_throttle: throttle::LoginThrottle,
 }
 
 /// A built server: database open and prepared, scan workers running, listener bound.
@@ -117,6 +120,7 @@ impl Application {
                 catalog,
                 queue: scan_pool.queue(),
                 metrics,
+                login_throttle: throttle::LoginThrottle::default(),
             }),
             scan_pool,
             scheduler,

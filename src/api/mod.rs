@@ -3,6 +3,7 @@
 //! checks permission and does the work.
 
 pub mod blocking;
+pub mod credential;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
@@ -34,12 +35,17 @@ use crate::domain::user::User;
 use crate::error::AppError;
 use crate::AppState;
 
-/// Registers the API under both prefixes: `/server/main/api` as clients call it behind TCA's
-/// proxy, and `/api` for a proxy that strips the prefix.
+/// Registers the API under its prefixes: `/server/main/api` as clients call it behind TCA's
+/// proxy, `/main/api` behind TCA's stock nginx (which strips `/server/`), and `/api` for a proxy
+/// that strips more. The analysis and credential services answer likewise with and without
+/// `/server`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
         .service(resource("/readyz").route(web::get().to(ops::readyz)));
-    for prefix in ["/server/main/api", "/api"] {
+    for prefix in ["/server/credential/api/v3", "/credential/api/v3"] {
+        cfg.service(web::scope(prefix).configure(credential_routes));
+    }
+    for prefix in ["/server/main/api", "/main/api", "/api"] {
         cfg.service(
             web::scope(prefix)
                 .service(
@@ -57,7 +63,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::scope("/v3")
                         .service(resource("/users/").route(web::post().to(users::create_user)))
                         .service(
-                            resource("/authen/userinfo/").route(web::get().to(users::get_userinfo)),
+                            resource("/authen/userinfo/")
+                                .route(web::get().to(users::get_userinfo))
+                                .route(web::put().to(credential::update_userinfo)),
+                        )
+                        .service(
+                            resource("/authen/userinfo/password/")
+                                .route(web::put().to(credential::set_own_password)),
                         )
                         .service(
                             resource("/authen/userinfo/token/")
@@ -81,14 +93,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ),
         );
     }
+    for prefix in ["/server/analysis/api", "/analysis/api"] {
+        cfg.service(
+            web::scope(prefix)
+                .service(web::scope("/v3/orgs").configure(scan_routes))
+                .service(
+                    web::scope("/orgs")
+                        .configure(analysis_routes)
+                        .configure(scan_routes),
+                ),
+        );
+    }
+}
+
+/// TCA's credential service, as its login page calls it.
+fn credential_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/server/analysis/api")
-            .service(web::scope("/v3/orgs").configure(scan_routes))
-            .service(
-                web::scope("/orgs")
-                    .configure(analysis_routes)
-                    .configure(scan_routes),
-            ),
+        resource("/login/get_oapassword_info/").route(web::post().to(credential::sign_in)),
+    )
+    .service(
+        resource("/login/user/")
+            .route(web::get().to(credential::get_signed_in_user))
+            .route(web::put().to(credential::update_signed_in_user)),
     );
 }
 
@@ -232,7 +258,9 @@ async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, AppErr
 /// path, as Django's APPEND_SLASH does for TCA; everything else is a 404 envelope.
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, AppError> {
     let path = request.path();
-    let is_api = path.starts_with("/api/") || path.starts_with("/server/");
+    let is_api = ["/api/", "/server/", "/main/", "/analysis/", "/credential/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
     if is_api && !path.ends_with('/') && matches!(*request.method(), Method::GET | Method::HEAD) {
         let query = request.query_string();
         let location = if query.is_empty() {
@@ -368,8 +396,11 @@ pub(crate) struct Links {
 
 impl Links {
     pub(crate) fn new(request: &HttpRequest) -> Links {
-        let prefix = if request.path().starts_with("/api/") {
+        let path = request.path();
+        let prefix = if path.starts_with("/api/") {
             "/api"
+        } else if path.starts_with("/main/api/") {
+            "/main/api"
         } else {
             "/server/main/api"
         };
@@ -405,17 +436,7 @@ impl Links {
 /// read only when the peer is a proxy the admin trusts (`--trusted-proxy`); from anyone else
 /// they would let a request choose the host its links, and a webhook's URL, point to.
 pub(crate) fn origin(request: &HttpRequest) -> String {
-    let is_trusted_proxy = request
-        .app_data::<web::Data<AppState>>()
-        .zip(request.peer_addr())
-        .is_some_and(|(state, peer)| {
-            state
-                .config
-                .trusted_proxies
-                .iter()
-                .any(|range| range.contains(peer.ip()))
-        });
-    if is_trusted_proxy {
+    if is_from_trusted_proxy(request) {
         let info = request.connection_info();
         return format!("{}://{}", info.scheme(), info.host());
     }
@@ -438,6 +459,31 @@ pub(crate) fn origin(request: &HttpRequest) -> String {
             .scheme_str()
             .unwrap_or(if config.secure() { "https" } else { "http" });
     format!("{scheme}://{host}")
+}
+
+/// Whether the peer is a proxy the admin trusts (`--trusted-proxy`) to say who the client is.
+fn is_from_trusted_proxy(request: &HttpRequest) -> bool {
+    request
+        .app_data::<web::Data<AppState>>()
+        .zip(request.peer_addr())
+        .is_some_and(|(state, peer)| {
+            state
+                .config
+                .trusted_proxies
+                .iter()
+                .any(|range| range.contains(peer.ip()))
+        })
+}
+
+/// The client's address, for counting failed sign-ins: the one a trusted proxy names in its
+/// forwarding headers, else the peer's.
+pub(crate) fn client_address(request: &HttpRequest) -> Option<String> {
+    if is_from_trusted_proxy(request) {
+        if let Some(address) = request.connection_info().realip_remote_addr() {
+            return Some(address.to_string());
+        }
+    }
+    request.peer_addr().map(|peer| peer.ip().to_string())
 }
 
 /// Fails with 403 unless `allowed`.

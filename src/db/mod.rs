@@ -13,6 +13,7 @@ pub mod results;
 pub mod scans;
 pub mod schedules;
 pub mod schemes;
+pub mod sessions;
 pub mod tasks;
 pub mod teams;
 pub mod users;
@@ -30,7 +31,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -116,6 +117,11 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS project_file_counts; DROP TABLE IF EXISTS project_checked_files;",
         )?;
+    }
+    if version < 8 {
+        // Password sign-in (issue 13): users may have a password; the sessions table is made
+        // by schema.sql.
+        add_column_if_missing(conn, "users", "password_hash", "TEXT")?;
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
