@@ -64,7 +64,9 @@ fn set_password(name: &str, password: String, data: &DataDirArg) -> anyhow::Resu
     db::users::set_password(&tx, found.id, Some(&hash))?;
     let ended = db::sessions::delete_for_user(&tx, found.id)?;
     tx.commit()?;
-    Ok(format!("password of {name} set; {ended} sign-in session(s) ended"))
+    Ok(format!(
+        "password of {name} set; {ended} sign-in session(s) ended"
+    ))
 }
 
 /// One line of standard input, without its line end, checked as the API checks passwords.

@@ -59,7 +59,12 @@ pub async fn sign_in(
     let user_id = user.id;
     let stored_expiry = expires.clone();
     blocking::run(&state.pool, move |conn| {
-        Ok(db::sessions::insert(conn, user_id, &digest, &stored_expiry)?)
+        Ok(db::sessions::insert(
+            conn,
+            user_id,
+            &digest,
+            &stored_expiry,
+        )?)
     })
     .await?;
     log::info!("user {} signed in with a password", user.username);

@@ -108,14 +108,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// TCA's credential service, as its login page calls it.
 fn credential_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/login/get_oapassword_info/").route(web::post().to(credential::sign_in)),
-    )
-    .service(
-        resource("/login/user/")
-            .route(web::get().to(credential::get_signed_in_user))
-            .route(web::put().to(credential::update_signed_in_user)),
-    );
+    cfg.service(resource("/login/get_oapassword_info/").route(web::post().to(credential::sign_in)))
+        .service(
+            resource("/login/user/")
+                .route(web::get().to(credential::get_signed_in_user))
+                .route(web::put().to(credential::update_signed_in_user)),
+        );
 }
 
 /// The scan history, on TCA's analysis paths under both `orgs/` and `v3/orgs/` (the UI calls

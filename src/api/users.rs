@@ -46,14 +46,15 @@ pub async fn create_user(
     };
     let created = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
-        let created = db::users::insert(&tx, &username, &nickname, is_superuser, &digest)
-            .map_err(|error| {
+        let created = db::users::insert(&tx, &username, &nickname, is_superuser, &digest).map_err(
+            |error| {
                 if db::is_unique_violation(&error) {
                     AppError::invalid("username", "A user with that username already exists.")
                 } else {
                     error.into()
                 }
-            })?;
+            },
+        )?;
         db::users::set_password(&tx, created.id, password_hash.as_deref())?;
         tx.commit()?;
         Ok(created)

@@ -153,7 +153,11 @@ mod tests {
         assert!(password_matches("correct horse", &stored));
         assert!(!password_matches("correct hors", &stored));
         assert!(!password_matches("correct horse", "not a hash"));
-        assert_ne!(hash_password("correct horse"), stored, "each hash has its own salt");
+        assert_ne!(
+            hash_password("correct horse"),
+            stored,
+            "each hash has its own salt"
+        );
     }
 
     #[test]

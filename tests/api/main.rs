@@ -25,6 +25,7 @@ mod scan_history;
 mod scans;
 mod scans_create;
 mod schedules;
+mod sign_in;
 mod startup;
 mod status_page;
 mod webhooks_in;
