@@ -7,8 +7,10 @@ pub mod credential;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod nodes;
 pub mod ops;
 pub mod orgs;
+pub mod overview;
 pub mod projects;
 pub mod query;
 pub mod repos;
@@ -116,16 +118,36 @@ fn credential_routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// The scan history, on TCA's analysis paths under both `orgs/` and `v3/orgs/` (the UI calls
-/// v3).
+/// The scan history and the branch overview's cards, on TCA's analysis paths under both
+/// `orgs/` and `v3/orgs/` (the UI calls v3).
 fn scan_routes(cfg: &mut web::ServiceConfig) {
     const PROJECT: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
-    cfg.service(resource(&format!("{PROJECT}/scans/")).route(web::get().to(scans::list_scans)))
-        .service(
-            resource(&format!("{PROJECT}/scans/{{scan_id:\\d+}}/"))
-                .route(web::get().to(scans::get_scan)),
+    for nothing_yet in [
+        "overview/lintscans/",
+        "overview/cycscans/",
+        "overview/dupscans/",
+        "overview/clocscans/",
+        "codemetric/ccissues/",
+    ] {
+        cfg.service(
+            resource(&format!("{PROJECT}/{nothing_yet}"))
+                .route(web::get().to(overview::list_nothing_yet)),
         );
+    }
+    cfg.service(
+        resource(&format!("{PROJECT}/overview/lintscans/latest/"))
+            .route(web::get().to(overview::get_latest_lint_overview)),
+    )
+    .service(
+        resource(&format!("{PROJECT}/overview/mine/"))
+            .route(web::get().to(overview::get_my_overview)),
+    )
+    .service(resource(&format!("{PROJECT}/scans/")).route(web::get().to(scans::list_scans)))
+    .service(
+        resource(&format!("{PROJECT}/scans/{{scan_id:\\d+}}/"))
+            .route(web::get().to(scans::get_scan)),
+    );
 }
 
 /// TCA's analysis API (lint findings and the project overview), below `orgs/`.
@@ -172,6 +194,8 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(orgs::add_org_members)),
     )
     .service(resource("/{org_sid}/schemes/").route(web::get().to(schemes::list_templates)))
+    .service(resource("/{org_sid}/nodes/").route(web::get().to(nodes::list_nodes)))
+    .service(resource("/{org_sid}/nodes/tags/").route(web::get().to(nodes::list_node_tags)))
     .service(
         resource("/{org_sid}/teams/")
             .route(web::get().to(teams::list_teams))
@@ -189,11 +213,20 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(repos::create_repo)),
     )
     .service(resource(&format!("{REPO}/")).route(web::get().to(repos::get_repo)))
+    .service(resource(&format!("{REPO}/memberconf/")).route(web::get().to(repos::get_repo_members)))
     .service(resource(&format!("{REPO}/initscheme/")).route(web::post().to(schemes::create_scheme)))
     .service(resource(&format!("{REPO}/schemes/")).route(web::get().to(schemes::list_schemes)))
     .service(
         resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/"))
             .route(web::get().to(schemes::get_scheme)),
+    )
+    .service(
+        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/lintconf/"))
+            .route(web::get().to(schemes::get_lint_conf)),
+    )
+    .service(
+        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/metricconf/"))
+            .route(web::get().to(schemes::get_metric_conf)),
     )
     .service(
         resource(&format!("{REPO}/projects/"))

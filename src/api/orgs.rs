@@ -1,9 +1,9 @@
 //! Orgs and their members: `orgs/`, `orgs/<org_sid>/`, `orgs/<org_sid>/memberconf/`.
 
-use actix_web::{web, HttpResponse};
-use serde_json::Value;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::blocking;
+use crate::api::query::{paginate_all, Query};
 use crate::api::{org_scope, require, views};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
@@ -52,7 +52,10 @@ pub async fn create_org(
     Ok(envelope::created(views::org(&org, tz)))
 }
 
+/// The caller's orgs, paginated as TCA's `OrganizationListApiView` (a DRF `ListCreateAPIView`
+/// with the default pagination) answers.
 pub async fn list_orgs(
+    request: HttpRequest,
     state: web::Data<AppState>,
     Caller(caller): Caller,
 ) -> Result<HttpResponse, AppError> {
@@ -61,11 +64,12 @@ pub async fn list_orgs(
         Ok(db::orgs::list_for_user(conn, &caller)?)
     })
     .await?;
-    Ok(envelope::ok(
-        orgs.iter()
-            .map(|org| views::org(org, tz))
-            .collect::<Vec<Value>>(),
-    ))
+    let orgs = orgs.iter().map(|org| views::org(org, tz)).collect();
+    Ok(envelope::ok(paginate_all(
+        &request,
+        &Query::from_request(&request),
+        orgs,
+    )?))
 }
 
 pub async fn get_org(

@@ -169,6 +169,30 @@ pub async fn get_repo(
     Ok(envelope::ok(repo))
 }
 
+/// `repos/<id>/memberconf/`: the repository's admins, as TCA's `RepositoryMemberConfApiView`
+/// answers (`{admins: [...]}`; its plain members are the team's). codepup's one repository
+/// admin is whoever registered it.
+pub async fn get_repo_members(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id) = path.into_inner();
+    let creator = blocking::run(&state.pool, move |conn| {
+        let (_, _, repo, access) =
+            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        require(access.can_view_team())?;
+        Ok(match repo.creator_id {
+            Some(user_id) => db::users::summary(conn, user_id)?,
+            None => None,
+        })
+    })
+    .await?;
+    Ok(envelope::ok(json!({
+        "admins": creator.iter().map(views::user_brief).collect::<Vec<Value>>(),
+    })))
+}
+
 /// A repository with its counts and creator, as every repository answer shows it.
 pub(crate) fn repo_view(
     conn: &Connection,

@@ -788,3 +788,15 @@ mod tests {
         assert_eq!(temp_rows, 0, "the staging tables are left empty");
     }
 }
+
+/// The project's open findings (state 1) whose author is `author`.
+pub fn count_open_by_author(
+    conn: &Connection,
+    project_id: ProjectId,
+    author: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM issues WHERE project_id = ?1 AND state = 1 AND author = ?2",
+    )?
+    .query_row(params![project_id.0, author], |row| row.get(0))
+}
