@@ -194,6 +194,7 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(orgs::add_org_members)),
     )
     .service(resource("/{org_sid}/schemes/").route(web::get().to(schemes::list_templates)))
+    .service(resource("/{org_sid}/repos/").route(web::get().to(repos::list_org_repos)))
     .service(resource("/{org_sid}/nodes/").route(web::get().to(nodes::list_nodes)))
     .service(resource("/{org_sid}/nodes/tags/").route(web::get().to(nodes::list_node_tags)))
     .service(
