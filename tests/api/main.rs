@@ -29,5 +29,6 @@ mod schedules;
 mod sign_in;
 mod startup;
 mod status_page;
+mod tca_ui_routes;
 mod tca_web;
 mod webhooks_in;
