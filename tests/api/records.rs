@@ -500,11 +500,31 @@ fn projects_check_the_branch_are_idempotent_and_nest_repo_and_scheme() {
             "status",
             "created_from",
             "creator",
+            "project_key",
             "scm_initial_revision",
             "created_time",
             // codepup's: the project's schedule (issue 10).
             "scan_schedule"
         ]
+    );
+    // TCA's ProjectSerializer on CDBaseModelSerializer (server/projects/main/apps/codeproj/
+    // serializers/base.py): `creator` is a UserSimpleSerializer object, `created_time` a
+    // StringRelatedField (Python's str() of the datetime), `project_key` the SHA-256 of
+    // `repo_id#scheme_id#branch#scan_path` (models/base.py, `gen_project_key`).
+    assert_eq!(first.data()["creator"]["username"], "admin");
+    let created = first.data()["created_time"].as_str().unwrap();
+    assert_eq!(created.as_bytes()[10], b' ', "{created}");
+    assert!(created.ends_with("+08:00"), "{created}");
+    let key = first.data()["project_key"].as_str().unwrap();
+    assert_eq!(key.len(), 64);
+    assert_eq!(
+        key,
+        codepup::domain::project::project_key(
+            codepup::domain::ids::RepoId(world.repo_id),
+            codepup::domain::ids::SchemeId(world.scheme_id),
+            "main",
+            "/"
+        )
     );
     assert_eq!(first.data()["repo"]["id"], world.repo_id);
     assert_eq!(first.data()["scan_scheme"]["refer_scheme"], 1);

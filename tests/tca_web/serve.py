@@ -63,16 +63,20 @@ def deploy(source: Path, target: Path) -> None:
 
 
 def make_handler(root: Path, backend: str, log_file: Path):
+    """A request handler class serving `root` and proxying `/server/` to `backend`."""
     backend_url = urllib.parse.urlsplit(backend)
     log_lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        """ingress.conf's locations, in order of precedence."""
+
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args):
-            pass
+        def log_message(self, *args):  # pylint: disable=arguments-differ
+            """Quiet: the proxied calls go to the log file instead."""
 
         def handle_any(self):
+            """Every method: `/server/` is proxied, the rest is a file."""
             path = urllib.parse.urlsplit(self.path).path
             if path.startswith("/server/"):
                 self.proxy()
@@ -82,11 +86,14 @@ def make_handler(root: Path, backend: str, log_file: Path):
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
 
         def proxy(self):
+            """`proxy_pass http://SERVER_ENV/;`: the back end gets the path without `/server`."""
             target = self.path[len("/server"):]
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            connection = http.client.HTTPConnection(backend_url.hostname, backend_url.port, timeout=120)
+            connection = http.client.HTTPConnection(
+                backend_url.hostname, backend_url.port, timeout=120
+            )
             try:
                 connection.request(self.command, target, body=body, headers=headers)
                 answer = connection.getresponse()
@@ -106,6 +113,7 @@ def make_handler(root: Path, backend: str, log_file: Path):
                 log.write(f"{self.command} {self.path} {status}\n")
 
         def static(self, path):
+            """An app's file under `/static/<app>/`, else a framework file or index.html."""
             parts = path.lstrip("/").split("/", 2)
             if len(parts) == 3 and parts[0] == "static" and parts[1] in APPS:
                 file = root / parts[1] / parts[2]
@@ -117,6 +125,7 @@ def make_handler(root: Path, backend: str, log_file: Path):
                 self.send_file(root / FRAMEWORK / "index.html")
 
         def send_file(self, file: Path) -> bool:
+            """Sends `file` if it is a file below the root; False otherwise."""
             try:
                 resolved = file.resolve()
                 resolved.relative_to(root.resolve())
@@ -137,9 +146,12 @@ def make_handler(root: Path, backend: str, log_file: Path):
 
 
 def main() -> None:
-    source, target, backend, log_file = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+    """Deploys, prints the port, serves."""
+    source, target = Path(sys.argv[1]), Path(sys.argv[2])
+    backend, log_file = sys.argv[3], Path(sys.argv[4])
     deploy(source, target)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(target, backend, log_file))
+    handler = make_handler(target, backend, log_file)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
