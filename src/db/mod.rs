@@ -334,4 +334,33 @@ mod tests {
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }
+
+    #[test]
+    fn a_version_3_file_keeps_its_users_and_they_get_no_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            // The users table as schema version 3 made it, with one user.
+            conn.execute_batch(
+                "CREATE TABLE users (
+                     id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, nickname TEXT NOT NULL,
+                     is_superuser INTEGER NOT NULL DEFAULT 0, is_active INTEGER NOT NULL DEFAULT 1,
+                     token_prefix TEXT NOT NULL, token_hash BLOB NOT NULL,
+                     token_created_time TEXT NOT NULL, created_time TEXT NOT NULL);
+                 INSERT INTO users (username, nickname, token_prefix, token_hash,
+                                    token_created_time, created_time)
+                 VALUES ('old', 'Old', 'abcdefgh', x'00', 't', 't');
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let conn = open_single(&path).unwrap();
+        let found = users::get_with_password(&conn, "old").unwrap().unwrap();
+        assert_eq!((found.0.nickname.as_str(), found.1), ("Old", None));
+        let sessions: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sessions", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(sessions, 0);
+    }
 }
