@@ -15,9 +15,24 @@ CREATE TABLE IF NOT EXISTS users (
     token_prefix       TEXT    NOT NULL,
     token_hash         BLOB    NOT NULL,
     token_created_time TEXT    NOT NULL,
-    created_time       TEXT    NOT NULL
+    created_time       TEXT    NOT NULL,
+    -- argon2id PHC string; NULL for a user who signs in with the token only.
+    password_hash      TEXT
 );
 CREATE INDEX IF NOT EXISTS users_token_prefix ON users (token_prefix);
+
+-- Tokens handed out by password sign-in (TCA's credential service), kept as users' tokens are:
+-- the prefix finds the row, the SHA-256 proves it. They stop working at `expires_time`.
+CREATE TABLE IF NOT EXISTS sessions (
+    id           INTEGER PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    token_prefix TEXT    NOT NULL,
+    token_hash   BLOB    NOT NULL,
+    created_time TEXT    NOT NULL,
+    expires_time TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_token_prefix ON sessions (token_prefix);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
 
 CREATE TABLE IF NOT EXISTS orgs (
     id           INTEGER PRIMARY KEY,

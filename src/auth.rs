@@ -1,4 +1,5 @@
-//! `Authorization: Token <key>`: the `Caller` extractor every API handler takes.
+//! `Authorization: Token <key>` (or TCA's web UI's `CodeDog <key>`): the `Caller` extractor every
+//! API handler takes. The key is a user's API token or a token password sign-in handed out.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -53,9 +54,14 @@ impl FromRequest for Token {
 }
 
 impl Token {
-    /// The active user this key belongs to (SHA-256, compared in constant time), or 401.
+    /// The active user this key belongs to (SHA-256, compared in constant time), or 401: a
+    /// user's API token, else an unexpired sign-in session's.
     pub fn authenticate(&self, conn: &Connection) -> Result<User, AppError> {
-        match db::users::find_by_token(conn, &self.0)? {
+        let found = match db::users::find_by_token(conn, &self.0)? {
+            Some(user) => Some(user),
+            None => db::sessions::find_user(conn, &self.0)?,
+        };
+        match found {
             None => Err(AppError::Unauthenticated(AuthFailure::UnknownToken)),
             Some(user) if !user.is_active => Err(AppError::Unauthenticated(AuthFailure::Inactive)),
             Some(user) => Ok(user),
@@ -63,7 +69,8 @@ impl Token {
     }
 }
 
-/// Reads the key from `Token <key>` (keyword in any case), with TCA's distinct failures.
+/// Reads the key from `Token <key>` or `CodeDog <key>` (keyword in any case; TCA's web UI sends
+/// the latter), with TCA's distinct failures.
 fn token_from_header(value: Option<&header::HeaderValue>) -> Result<String, AppError> {
     let Some(value) = value else {
         return Err(AppError::Unauthenticated(AuthFailure::Missing));
@@ -73,7 +80,9 @@ fn token_from_header(value: Option<&header::HeaderValue>) -> Result<String, AppE
     };
     let mut parts = text.split_whitespace();
     match parts.next() {
-        Some(keyword) if keyword.eq_ignore_ascii_case("token") => {}
+        Some(keyword)
+            if keyword.eq_ignore_ascii_case("token") || keyword.eq_ignore_ascii_case("codedog") => {
+        }
         _ => return Err(AppError::Unauthenticated(AuthFailure::Missing)),
     }
     let Some(token) = parts.next() else {
@@ -107,6 +116,8 @@ mod tests {
         assert_eq!(failure("Token"), Some(AuthFailure::EmptyToken));
         assert_eq!(failure("Token a b"), Some(AuthFailure::TokenHasSpaces));
         assert_eq!(failure("token abc"), None);
+        assert_eq!(failure("CodeDog abc"), None);
+        assert_eq!(failure("CodeDog"), Some(AuthFailure::EmptyToken));
         let value = header::HeaderValue::from_static("TOKEN  abc ");
         assert_eq!(token_from_header(Some(&value)).ok().as_deref(), Some("abc"));
     }

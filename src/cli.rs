@@ -1,6 +1,7 @@
 //! The `user` and `token` subcommands: they write the database directly, so they work with or
 //! without a server running on the same data directory (WAL and a busy timeout make that safe).
 
+use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -10,25 +11,73 @@ use crate::db;
 use crate::domain::ids::{JobId, TaskId};
 use crate::domain::user;
 
-/// Creates a user and returns their new token.
-pub fn create_user(command: UserCommand) -> anyhow::Result<String> {
-    let UserCommand::Create {
-        name,
-        nickname,
-        superuser,
-        data,
-    } = command;
-    user::check_username(&name)
+/// Runs a `user` subcommand: `create` returns the new user's token, `password` a confirmation.
+pub fn user_command(command: UserCommand, stdin: impl BufRead) -> anyhow::Result<String> {
+    match command {
+        UserCommand::Create {
+            name,
+            nickname,
+            superuser,
+            password,
+            data,
+        } => {
+            let password = password.then(|| read_password(stdin)).transpose()?;
+            create_user(&name, nickname, superuser, password, &data)
+        }
+        UserCommand::Password { name, data } => set_password(&name, read_password(stdin)?, &data),
+    }
+}
+
+/// Creates a user (with a password when given) and returns their new token.
+fn create_user(
+    name: &str,
+    nickname: Option<String>,
+    superuser: bool,
+    password: Option<String>,
+    data: &DataDirArg,
+) -> anyhow::Result<String> {
+    user::check_username(name)
         .map_err(|message| anyhow::anyhow!("username {name:?}: {message}"))?;
-    let conn = open(&data)?;
-    if db::users::get_by_username(&conn, &name)?.is_some() {
+    let mut conn = open(data)?;
+    if db::users::get_by_username(&conn, name)?.is_some() {
         bail!("user {name} already exists; use `codepup token rotate {name}` for a new token");
     }
     let token = user::new_token();
-    let nickname = nickname.unwrap_or_else(|| name.clone());
-    db::users::insert(&conn, &name, &nickname, superuser, &user::digest(&token))
+    let nickname = nickname.unwrap_or_else(|| name.to_string());
+    let password_hash = password.as_deref().map(user::hash_password);
+    let tx = db::begin(&mut conn)?;
+    let created = db::users::insert(&tx, name, &nickname, superuser, &user::digest(&token))
         .with_context(|| format!("creating user {name}"))?;
+    db::users::set_password(&tx, created.id, password_hash.as_deref())?;
+    tx.commit()?;
     Ok(token)
+}
+
+/// Sets a user's password and ends their sign-in sessions.
+fn set_password(name: &str, password: String, data: &DataDirArg) -> anyhow::Result<String> {
+    let mut conn = open(data)?;
+    let Some(found) = db::users::get_by_username(&conn, name)? else {
+        bail!("there is no user {name}");
+    };
+    let hash = user::hash_password(&password);
+    let tx = db::begin(&mut conn)?;
+    db::users::set_password(&tx, found.id, Some(&hash))?;
+    let ended = db::sessions::delete_for_user(&tx, found.id)?;
+    tx.commit()?;
+    Ok(format!(
+        "password of {name} set; {ended} sign-in session(s) ended"
+    ))
+}
+
+/// One line of standard input, without its line end, checked as the API checks passwords.
+fn read_password(mut stdin: impl BufRead) -> anyhow::Result<String> {
+    let mut line = String::new();
+    stdin
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    user::check_password_shape(&password).map_err(|message| anyhow::anyhow!("{message}"))?;
+    Ok(password)
 }
 
 /// Replaces a user's token and returns the new one.

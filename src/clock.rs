@@ -56,6 +56,13 @@ pub fn display(stored: &str, offset: UtcOffset) -> Option<String> {
     ))
 }
 
+/// A stored time as TCA's records built on `CDBaseModelSerializer` show `created_time`: DRF's
+/// `StringRelatedField`, Python's `str()` of the datetime, which is `display` with a space
+/// for the `T` (`2026-11-29 16:00:15.401359+08:00`).
+pub fn display_str(stored: &str, offset: UtcOffset) -> Option<String> {
+    display(stored, offset).map(|text| text.replacen('T', " ", 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

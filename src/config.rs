@@ -69,6 +69,15 @@ pub enum UserCommand {
         nickname: Option<String>,
         #[arg(long)]
         superuser: bool,
+        /// Also give the user a password for sign-in, read as one line from standard input.
+        #[arg(long)]
+        password: bool,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Set a user's password, read as one line from standard input; ends their sign-in sessions.
+    Password {
+        name: String,
         #[command(flatten)]
         data: DataDirArg,
     },

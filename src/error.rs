@@ -71,6 +71,10 @@ pub enum AppError {
     /// A rule of TCA's with its own code (300, 1021, 1040, ...).
     #[error("business rule {code}: {msg}")]
     Business { code: i64, msg: String },
+    /// Too many failed sign-ins (`throttle::LoginThrottle`); the client may retry after this
+    /// many seconds.
+    #[error("too many requests, retry after {0} s")]
+    TooManyRequests(u64),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0:#}")]
@@ -119,6 +123,9 @@ impl AppError {
                 format!("不支持请求中的媒体类型 “{media}”。send application/json, application/x-www-form-urlencoded or multipart/form-data")
             }
             AppError::Business { msg, .. } => msg.clone(),
+            AppError::TooManyRequests(seconds) => {
+                format!("请求超过了限速。预计 {seconds} 秒后可用。")
+            }
             AppError::Unavailable(_) => "service busy, try again shortly".to_string(),
             AppError::Internal(_) => "internal error".to_string(),
         }
@@ -135,6 +142,7 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -161,6 +169,9 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(status);
         if matches!(self, AppError::Unauthenticated(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Token"));
+        }
+        if let AppError::TooManyRequests(seconds) = self {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(Value::Object(body))
     }

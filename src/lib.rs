@@ -21,6 +21,7 @@ pub mod retention;
 pub mod sandbox;
 pub mod scan;
 pub mod schedule;
+pub mod throttle;
 pub mod web;
 
 use std::fs;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub catalog: Catalog,
     pub queue: ScanQueue,
     pub metrics: Arc<Metrics>,
+    /// Failed password sign-ins (`api::credential`).
+    pub login_throttle: throttle::LoginThrottle,
 }
 
 /// A built server: database open and prepared, scan workers running, listener bound.
@@ -131,6 +134,7 @@ impl Application {
                 catalog,
                 queue: scan_pool.queue(),
                 metrics,
+                login_throttle: throttle::LoginThrottle::default(),
             }),
             scan_pool,
             scheduler,

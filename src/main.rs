@@ -15,7 +15,7 @@ fn main() -> std::process::ExitCode {
             start_logging(serve_args.log_format).and_then(|()| serve(*serve_args))
         }
         Some(Command::User(command)) => start_logging(LogFormat::Text)
-            .and_then(|()| cli::create_user(command))
+            .and_then(|()| cli::user_command(command, std::io::stdin().lock()))
             .map(print_line),
         Some(Command::Token(command)) => start_logging(LogFormat::Text)
             .and_then(|()| cli::rotate_token(command))

@@ -3,12 +3,15 @@
 //! checks permission and does the work.
 
 pub mod blocking;
+pub mod credential;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod nodes;
 pub mod notify;
 pub mod ops;
 pub mod orgs;
+pub mod overview;
 pub mod projects;
 pub mod query;
 pub mod repos;
@@ -36,12 +39,17 @@ use crate::domain::user::User;
 use crate::error::AppError;
 use crate::AppState;
 
-/// Registers the API under both prefixes: `/server/main/api` as clients call it behind TCA's
-/// proxy, and `/api` for a proxy that strips the prefix.
+/// Registers the API under its prefixes: `/server/main/api` as clients call it behind TCA's
+/// proxy, `/main/api` behind TCA's stock nginx (which strips `/server/`), and `/api` for a proxy
+/// that strips more. The analysis and credential services answer likewise with and without
+/// `/server`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
         .service(resource("/readyz").route(web::get().to(ops::readyz)));
-    for prefix in ["/server/main/api", "/api"] {
+    for prefix in ["/server/credential/api/v3", "/credential/api/v3"] {
+        cfg.service(web::scope(prefix).configure(credential_routes));
+    }
+    for prefix in ["/server/main/api", "/main/api", "/api"] {
         cfg.service(
             web::scope(prefix)
                 .service(
@@ -59,7 +67,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::scope("/v3")
                         .service(resource("/users/").route(web::post().to(users::create_user)))
                         .service(
-                            resource("/authen/userinfo/").route(web::get().to(users::get_userinfo)),
+                            resource("/authen/userinfo/")
+                                .route(web::get().to(users::get_userinfo))
+                                .route(web::put().to(credential::update_userinfo)),
+                        )
+                        .service(
+                            resource("/authen/userinfo/password/")
+                                .route(web::put().to(credential::set_own_password)),
                         )
                         .service(
                             resource("/authen/userinfo/token/")
@@ -83,27 +97,59 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ),
         );
     }
-    cfg.service(
-        web::scope("/server/analysis/api")
-            .service(web::scope("/v3/orgs").configure(scan_routes))
-            .service(
-                web::scope("/orgs")
-                    .configure(analysis_routes)
-                    .configure(scan_routes),
-            ),
-    );
+    for prefix in ["/server/analysis/api", "/analysis/api"] {
+        cfg.service(
+            web::scope(prefix)
+                .service(web::scope("/v3/orgs").configure(scan_routes))
+                .service(
+                    web::scope("/orgs")
+                        .configure(analysis_routes)
+                        .configure(scan_routes),
+                ),
+        );
+    }
 }
 
-/// The scan history, on TCA's analysis paths under both `orgs/` and `v3/orgs/` (the UI calls
-/// v3).
+/// TCA's credential service, as its login page calls it.
+fn credential_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/login/get_oapassword_info/").route(web::post().to(credential::sign_in)))
+        .service(
+            resource("/login/user/")
+                .route(web::get().to(credential::get_signed_in_user))
+                .route(web::put().to(credential::update_signed_in_user)),
+        );
+}
+
+/// The scan history and the branch overview's cards, on TCA's analysis paths under both
+/// `orgs/` and `v3/orgs/` (the UI calls v3).
 fn scan_routes(cfg: &mut web::ServiceConfig) {
     const PROJECT: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
-    cfg.service(resource(&format!("{PROJECT}/scans/")).route(web::get().to(scans::list_scans)))
-        .service(
-            resource(&format!("{PROJECT}/scans/{{scan_id:\\d+}}/"))
-                .route(web::get().to(scans::get_scan)),
+    for nothing_yet in [
+        "overview/lintscans/",
+        "overview/cycscans/",
+        "overview/dupscans/",
+        "overview/clocscans/",
+        "codemetric/ccissues/",
+    ] {
+        cfg.service(
+            resource(&format!("{PROJECT}/{nothing_yet}"))
+                .route(web::get().to(overview::list_nothing_yet)),
         );
+    }
+    cfg.service(
+        resource(&format!("{PROJECT}/overview/lintscans/latest/"))
+            .route(web::get().to(overview::get_latest_lint_overview)),
+    )
+    .service(
+        resource(&format!("{PROJECT}/overview/mine/"))
+            .route(web::get().to(overview::get_my_overview)),
+    )
+    .service(resource(&format!("{PROJECT}/scans/")).route(web::get().to(scans::list_scans)))
+    .service(
+        resource(&format!("{PROJECT}/scans/{{scan_id:\\d+}}/"))
+            .route(web::get().to(scans::get_scan)),
+    );
 }
 
 /// TCA's analysis API (lint findings and the project overview), below `orgs/`.
@@ -188,6 +234,9 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(orgs::add_org_members)),
     )
     .service(resource("/{org_sid}/schemes/").route(web::get().to(schemes::list_templates)))
+    .service(resource("/{org_sid}/repos/").route(web::get().to(repos::list_org_repos)))
+    .service(resource("/{org_sid}/nodes/").route(web::get().to(nodes::list_nodes)))
+    .service(resource("/{org_sid}/nodes/tags/").route(web::get().to(nodes::list_node_tags)))
     .service(
         resource("/{org_sid}/teams/")
             .route(web::get().to(teams::list_teams))
@@ -205,6 +254,7 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(repos::create_repo)),
     )
     .service(resource(&format!("{REPO}/")).route(web::get().to(repos::get_repo)))
+    .service(resource(&format!("{REPO}/memberconf/")).route(web::get().to(repos::get_repo_members)))
     .service(resource(&format!("{REPO}/initscheme/")).route(web::post().to(schemes::create_scheme)))
     .service(resource(&format!("{REPO}/schemes/")).route(web::get().to(schemes::list_schemes)))
     .service(
@@ -212,6 +262,14 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(schemes::get_scheme)),
     )
     .configure(rules_routes)
+    .service(
+        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/lintconf/"))
+            .route(web::get().to(schemes::get_lint_conf)),
+    )
+    .service(
+        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/metricconf/"))
+            .route(web::get().to(schemes::get_metric_conf)),
+    )
     .service(
         resource(&format!("{REPO}/projects/"))
             .route(web::get().to(projects::list_projects))
@@ -298,7 +356,9 @@ async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, AppErr
 /// path, as Django's APPEND_SLASH does for TCA; everything else is a 404 envelope.
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, AppError> {
     let path = request.path();
-    let is_api = path.starts_with("/api/") || path.starts_with("/server/");
+    let is_api = ["/api/", "/server/", "/main/", "/analysis/", "/credential/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
     if is_api && !path.ends_with('/') && matches!(*request.method(), Method::GET | Method::HEAD) {
         let query = request.query_string();
         let location = if query.is_empty() {
@@ -461,11 +521,14 @@ impl Links {
     }
 }
 
-/// The API root the request used: `/api` when a proxy stripped `/server/main`, else
-/// `/server/main/api`.
+/// The API root the request used: `/api` when a proxy stripped `/server/main`, `/main/api` when
+/// one stripped `/server` (TCA's ingress), else `/server/main/api`.
 pub(crate) fn api_root(request: &HttpRequest) -> &'static str {
-    if request.path().starts_with("/api/") {
+    let path = request.path();
+    if path.starts_with("/api/") {
         "/api"
+    } else if path.starts_with("/main/api/") {
+        "/main/api"
     } else {
         "/server/main/api"
     }
@@ -476,17 +539,7 @@ pub(crate) fn api_root(request: &HttpRequest) -> &'static str {
 /// read only when the peer is a proxy the admin trusts (`--trusted-proxy`); from anyone else
 /// they would let a request choose the host its links, and a webhook's URL, point to.
 pub(crate) fn origin(request: &HttpRequest) -> String {
-    let is_trusted_proxy = request
-        .app_data::<web::Data<AppState>>()
-        .zip(request.peer_addr())
-        .is_some_and(|(state, peer)| {
-            state
-                .config
-                .trusted_proxies
-                .iter()
-                .any(|range| range.contains(peer.ip()))
-        });
-    if is_trusted_proxy {
+    if is_from_trusted_proxy(request) {
         let info = request.connection_info();
         return format!("{}://{}", info.scheme(), info.host());
     }
@@ -509,6 +562,31 @@ pub(crate) fn origin(request: &HttpRequest) -> String {
             .scheme_str()
             .unwrap_or(if config.secure() { "https" } else { "http" });
     format!("{scheme}://{host}")
+}
+
+/// Whether the peer is a proxy the admin trusts (`--trusted-proxy`) to say who the client is.
+fn is_from_trusted_proxy(request: &HttpRequest) -> bool {
+    request
+        .app_data::<web::Data<AppState>>()
+        .zip(request.peer_addr())
+        .is_some_and(|(state, peer)| {
+            state
+                .config
+                .trusted_proxies
+                .iter()
+                .any(|range| range.contains(peer.ip()))
+        })
+}
+
+/// The client's address, for counting failed sign-ins: the one a trusted proxy names in its
+/// forwarding headers, else the peer's.
+pub(crate) fn client_address(request: &HttpRequest) -> Option<String> {
+    if is_from_trusted_proxy(request) {
+        if let Some(address) = request.connection_info().realip_remote_addr() {
+            return Some(address.to_string());
+        }
+    }
+    request.peer_addr().map(|peer| peer.ip().to_string())
 }
 
 /// Fails with 403 unless `allowed`.

@@ -1,9 +1,10 @@
 //! Orgs and their members: `orgs/`, `orgs/<org_sid>/`, `orgs/<org_sid>/memberconf/`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use crate::api::blocking;
+use crate::api::query::{paginate_all, Query};
 use crate::api::{org_scope, require, views};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
@@ -52,20 +53,42 @@ pub async fn create_org(
     Ok(envelope::created(views::org(&org, tz)))
 }
 
+/// An org with the counts TCA's `OrganizationSerializer` adds (`server/projects/main/apps/
+/// authen/serializers/base_org.py`): its UI opens an org's workspace when `repo_count` is not 0,
+/// else its team list.
+fn org_with_counts(
+    conn: &rusqlite::Connection,
+    org: &crate::domain::org::Org,
+    tz: time::UtcOffset,
+) -> Result<Value, AppError> {
+    let (team_count, repo_count, user_count) = db::orgs::counts(conn, org.id)?;
+    let mut view = views::org(org, tz);
+    view["team_count"] = team_count.into();
+    view["repo_count"] = repo_count.into();
+    view["user_count"] = user_count.into();
+    Ok(view)
+}
+
+/// The caller's orgs, paginated as TCA's `OrganizationListApiView` (a DRF `ListCreateAPIView`
+/// with the default pagination) answers.
 pub async fn list_orgs(
+    request: HttpRequest,
     state: web::Data<AppState>,
     Caller(caller): Caller,
 ) -> Result<HttpResponse, AppError> {
     let tz = state.config.tz_offset;
     let orgs = blocking::run(&state.pool, move |conn| {
-        Ok(db::orgs::list_for_user(conn, &caller)?)
+        db::orgs::list_for_user(conn, &caller)?
+            .iter()
+            .map(|org| org_with_counts(conn, org, tz))
+            .collect::<Result<Vec<Value>, AppError>>()
     })
     .await?;
-    Ok(envelope::ok(
-        orgs.iter()
-            .map(|org| views::org(org, tz))
-            .collect::<Vec<Value>>(),
-    ))
+    Ok(envelope::ok(paginate_all(
+        &request,
+        &Query::from_request(&request),
+        orgs,
+    )?))
 }
 
 pub async fn get_org(
@@ -78,10 +101,10 @@ pub async fn get_org(
     let org = blocking::run(&state.pool, move |conn| {
         let (org, access) = org_scope(conn, &caller, &org_sid)?;
         require(access.can_view_org())?;
-        Ok(org)
+        org_with_counts(conn, &org, tz)
     })
     .await?;
-    Ok(envelope::ok(views::org(&org, tz)))
+    Ok(envelope::ok(org))
 }
 
 pub async fn list_org_members(

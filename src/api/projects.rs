@@ -471,7 +471,16 @@ fn project_view(
         ))
     })?;
     let repo_json = repo_view(conn, repo, team, tz)?;
-    let mut view = views::project(project, &repo_json, &views::scheme(&scheme, tz), tz);
+    let creator = match project.creator_id {
+        Some(user_id) => db::users::summary(conn, user_id)?,
+        None => None,
+    };
+    let nested = views::ProjectNested {
+        repo: &repo_json,
+        scheme: &views::scheme(&scheme, tz),
+        creator: creator.as_ref(),
+    };
+    let mut view = views::project(project, nested, tz);
     // The schedule, and why the scheduler turned it off if it did (issue 10).
     let schedule = db::schedules::get(conn, project.id)?;
     view["scan_schedule"] = crate::api::schedules::schedule_view(schedule.as_ref(), tz);

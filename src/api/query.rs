@@ -114,6 +114,22 @@ pub fn paginated(
     json!({"count": count, "next": next, "previous": previous, "results": results})
 }
 
+/// A short list the database hands over whole (the caller's orgs, a repository's schemes), as a
+/// page like every other list. Reads `limit` and `offset`, so call it after the permission
+/// checks.
+pub fn paginate_all(
+    request: &HttpRequest,
+    query: &Query,
+    items: Vec<Value>,
+) -> Result<Value, AppError> {
+    let page = query.page()?;
+    let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let results = items.into_iter().skip(skip).take(take).collect();
+    Ok(paginated(request, query, page, count, results))
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;

@@ -152,6 +152,50 @@ pub async fn list_repos(
     )))
 }
 
+/// `v3/orgs/<org>/repos/`: the repositories of every team of the org the caller may see,
+/// newest first, each with its `project_team` (the org's workspace page in TCA's UI, whose
+/// list is TCA's `OrgRepositoryListApiView`); `scm_url_or_name` filters as for a team.
+pub async fn list_org_repos(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let org_sid = path.into_inner();
+    let query = Query::from_request(&request);
+    let filter = RepoFilter {
+        scm_url_or_name: query.get("scm_url_or_name").map(str::to_string),
+        scm_url: None,
+    };
+    let tz = state.config.tz_offset;
+    let page = query.page();
+    let (page, count, repos) = blocking::run(&state.pool, move |conn| {
+        let (org, access) = crate::api::org_scope(conn, &caller, &org_sid)?;
+        require(access.can_view_org())?;
+        let page = page?;
+        let mut found: Vec<(Repo, Team)> = Vec::new();
+        for team in db::teams::list(conn, org.id, &caller, access.can_admin_org())? {
+            let (_, repos) = db::repos::list(conn, team.id, &filter, i64::MAX, 0)?;
+            found.extend(repos.into_iter().map(|repo| (repo, team.clone())));
+        }
+        found.sort_by_key(|(repo, _)| std::cmp::Reverse(repo.id));
+        let count = i64::try_from(found.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        let views = found
+            .iter()
+            .skip(skip)
+            .take(take)
+            .map(|(repo, team)| repo_view(conn, repo, team, tz))
+            .collect::<Result<Vec<Value>, AppError>>()?;
+        Ok((page, count, views))
+    })
+    .await?;
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, repos,
+    )))
+}
+
 pub async fn get_repo(
     state: web::Data<AppState>,
     Caller(caller): Caller,
@@ -167,6 +211,30 @@ pub async fn get_repo(
     })
     .await?;
     Ok(envelope::ok(repo))
+}
+
+/// `repos/<id>/memberconf/`: the repository's admins, as TCA's `RepositoryMemberConfApiView`
+/// answers (`{admins: [...]}`; its plain members are the team's). codepup's one repository
+/// admin is whoever registered it.
+pub async fn get_repo_members(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<(String, String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id) = path.into_inner();
+    let creator = blocking::run(&state.pool, move |conn| {
+        let (_, _, repo, access) =
+            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        require(access.can_view_team())?;
+        Ok(match repo.creator_id {
+            Some(user_id) => db::users::summary(conn, user_id)?,
+            None => None,
+        })
+    })
+    .await?;
+    Ok(envelope::ok(json!({
+        "admins": creator.iter().map(views::user_brief).collect::<Vec<Value>>(),
+    })))
 }
 
 /// A repository with its counts and creator, as every repository answer shows it.

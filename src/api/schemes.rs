@@ -1,10 +1,11 @@
 //! Scan schemes: global templates (`orgs/<org_sid>/schemes/`) and a repository's own
 //! (`.../repos/<repo_id>/initscheme/`, `schemes/`, `schemes/<scheme_id>/`).
 
-use actix_web::{web, HttpResponse};
-use serde_json::{json, Value};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
 
 use crate::api::blocking;
+use crate::api::query::{paginate_all, Query};
 use crate::api::{org_scope, repo_scope, require, views};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
@@ -15,7 +16,9 @@ use crate::envelope;
 use crate::error::AppError;
 use crate::AppState;
 
+/// The org's scheme templates, paginated as TCA's `ScanSchemeTemplateListApiView` answers.
 pub async fn list_templates(
+    request: HttpRequest,
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: web::Path<String>,
@@ -28,12 +31,12 @@ pub async fn list_templates(
         Ok(db::schemes::list_templates(conn)?)
     })
     .await?;
-    Ok(envelope::ok(
-        templates
-            .iter()
-            .map(|s| views::scheme(s, tz))
-            .collect::<Vec<Value>>(),
-    ))
+    let templates = templates.iter().map(|s| views::scheme(s, tz)).collect();
+    Ok(envelope::ok(paginate_all(
+        &request,
+        &Query::from_request(&request),
+        templates,
+    )?))
 }
 
 /// `initscheme/`: a scheme made from scratch for one repository; any team member.
@@ -112,7 +115,9 @@ fn read_new_scheme(body: &Fields, known_tools: &[String]) -> Result<NewScheme, A
     Ok(new_scheme)
 }
 
+/// The repository's schemes, paginated as TCA's `ScanSchemeListApiView` answers.
 pub async fn list_schemes(
+    request: HttpRequest,
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: web::Path<(String, String, i64)>,
@@ -126,22 +131,34 @@ pub async fn list_schemes(
         Ok(db::schemes::list_for_repo(conn, repo.id)?)
     })
     .await?;
-    Ok(envelope::ok(
-        schemes
-            .iter()
-            .map(|s| views::scheme(s, tz))
-            .collect::<Vec<Value>>(),
-    ))
+    let schemes = schemes.iter().map(|s| views::scheme(s, tz)).collect();
+    Ok(envelope::ok(paginate_all(
+        &request,
+        &Query::from_request(&request),
+        schemes,
+    )?))
 }
 
 pub async fn get_scheme(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    path: web::Path<(String, String, i64, i64)>,
+    path: SchemePath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, scheme_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let scheme = blocking::run(&state.pool, move |conn| {
+    let scheme = repo_scheme(&state, caller, path).await?;
+    Ok(envelope::ok(views::scheme(&scheme, tz)))
+}
+
+type SchemePath = web::Path<(String, String, i64, i64)>;
+
+/// The repository's scheme the URL names, once the caller may see the team.
+async fn repo_scheme(
+    state: &web::Data<AppState>,
+    caller: crate::domain::user::User,
+    path: SchemePath,
+) -> Result<scheme::Scheme, AppError> {
+    let (org_sid, team_name, repo_id, scheme_id) = path.into_inner();
+    blocking::run(&state.pool, move |conn| {
         let (_, _, repo, access) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let scheme = db::schemes::get_for_repo(conn, repo.id, SchemeId(scheme_id))?
@@ -149,6 +166,54 @@ pub async fn get_scheme(
         require(access.can_view_team())?;
         Ok(scheme)
     })
-    .await?;
-    Ok(envelope::ok(views::scheme(&scheme, tz)))
+    .await
+}
+
+/// `schemes/<id>/lintconf/`: the scheme's code-check settings as TCA's
+/// `ScanSchemeLintConfSerializer` shows them (`server/projects/main/apps/codeproj/serializers/
+/// v3.py`). codepup has no rule sets (`checkprofile`) or build commands: its tools are listed in
+/// `tools`.
+pub async fn get_lint_conf(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: SchemePath,
+) -> Result<HttpResponse, AppError> {
+    let scheme = repo_scheme(&state, caller, path).await?;
+    Ok(envelope::ok(json!({
+        "id": scheme.id,
+        "enabled": scheme.lint_enabled,
+        "checkprofile": null,
+        "scan_scheme": scheme.id,
+        "build_cmd": null,
+        "envs": null,
+        "pre_cmd": null,
+        "tools": scheme.tools,
+    })))
+}
+
+/// `schemes/<id>/metricconf/`: the scheme's metric switches as TCA's
+/// `ScanSchemeMetricConfSerializer` shows them, with TCA's defaults for the thresholds codepup
+/// does not use (it computes neither complexity nor duplication yet).
+pub async fn get_metric_conf(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: SchemePath,
+) -> Result<HttpResponse, AppError> {
+    let scheme = repo_scheme(&state, caller, path).await?;
+    Ok(envelope::ok(json!({
+        "id": scheme.id,
+        "cc_scan_enabled": scheme.cc_scan_enabled,
+        "min_ccn": 20,
+        "dup_scan_enabled": scheme.dup_scan_enabled,
+        "dup_block_length_min": 120,
+        "dup_block_length_max": null,
+        "dup_min_dup_times": 2,
+        "dup_max_dup_times": null,
+        "dup_min_midd_rate": 5,
+        "dup_min_high_rate": 11,
+        "dup_min_exhi_rate": 20,
+        "dup_issue_limit": 1000,
+        "cloc_scan_enabled": scheme.cloc_scan_enabled,
+        "scan_scheme": scheme.id,
+    })))
 }

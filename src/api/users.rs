@@ -31,18 +31,33 @@ pub async fn create_user(
         .optional_str("nickname", 64)
         .filter(|n| !n.is_empty());
     let is_superuser = fields.optional_bool("is_superuser").unwrap_or(false);
+    let password = fields.optional_str("password", user::PASSWORD_MAX_CHARS);
+    if let Some(Err(message)) = password.as_deref().map(user::check_password_shape) {
+        fields.reject("password", message);
+    }
     fields.finish()?;
     let nickname = nickname.unwrap_or_else(|| username.clone());
     let token = user::new_token();
     let digest = user::digest(&token);
+    let has_password = password.is_some();
+    let password_hash = match password {
+        Some(password) => Some(web::block(move || user::hash_password(&password)).await?),
+        None => None,
+    };
     let created = blocking::run(&state.pool, move |conn| {
-        db::users::insert(conn, &username, &nickname, is_superuser, &digest).map_err(|error| {
-            if db::is_unique_violation(&error) {
-                AppError::invalid("username", "A user with that username already exists.")
-            } else {
-                error.into()
-            }
-        })
+        let tx = db::begin(conn)?;
+        let created = db::users::insert(&tx, &username, &nickname, is_superuser, &digest).map_err(
+            |error| {
+                if db::is_unique_violation(&error) {
+                    AppError::invalid("username", "A user with that username already exists.")
+                } else {
+                    error.into()
+                }
+            },
+        )?;
+        db::users::set_password(&tx, created.id, password_hash.as_deref())?;
+        tx.commit()?;
+        Ok(created)
     })
     .await?;
     log::info!("user {} created by {}", created.username, caller.username);
@@ -50,6 +65,7 @@ pub async fn create_user(
         "username": created.username,
         "nickname": created.nickname,
         "is_superuser": created.is_superuser,
+        "has_password": has_password,
         "token": token,
     })))
 }

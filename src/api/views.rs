@@ -141,20 +141,35 @@ pub fn scheme(scheme: &Scheme, tz: UtcOffset) -> Value {
     })
 }
 
-/// A project with its repository and scheme nested (TCA's project detail).
-pub fn project(project: &Project, repo: &Value, scheme: &Value, tz: UtcOffset) -> Value {
+/// A project with its repository and scheme nested (TCA's `ProjectSerializer`,
+/// `server/projects/main/apps/codeproj/serializers/base.py`, on `CDBaseModelSerializer`:
+/// `creator` a user object, `created_time` Python's text of the datetime, and `project_key`).
+pub fn project(project: &Project, nested: ProjectNested<'_>, tz: UtcOffset) -> Value {
     json!({
         "id": project.id,
         "branch": project.branch,
-        "repo": repo,
-        "scan_scheme": scheme,
+        "repo": nested.repo,
+        "scan_scheme": nested.scheme,
         "scan_path": project.scan_path,
         "status": project.status,
         "created_from": project.created_from,
-        "creator": project.creator,
+        "creator": nested.creator.map(user_brief),
+        "project_key": crate::domain::project::project_key(
+            project.repo_id,
+            project.scheme_id,
+            &project.branch,
+            &project.scan_path,
+        ),
         "scm_initial_revision": project.scm_initial_revision,
-        "created_time": time(&project.created_time, tz),
+        "created_time": clock::display_str(&project.created_time, tz),
     })
+}
+
+/// What a project record nests: its repository and scheme (already shown) and its creator.
+pub struct ProjectNested<'a> {
+    pub repo: &'a Value,
+    pub scheme: &'a Value,
+    pub creator: Option<&'a User>,
 }
 
 /// A job in the job list (TCA's `JobCodeLineSerializer`).

@@ -596,6 +596,18 @@ pub fn latest_job_id(conn: &Connection, project_id: ProjectId) -> rusqlite::Resu
     .optional()
 }
 
+/// The project's open findings (state 1) whose author is `author`.
+pub fn count_open_by_author(
+    conn: &Connection,
+    project_id: ProjectId,
+    author: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM issues WHERE project_id = ?1 AND state = 1 AND author = ?2",
+    )?
+    .query_row(params![project_id.0, author], |row| row.get(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

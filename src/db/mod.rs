@@ -16,6 +16,7 @@ pub mod rules;
 pub mod scans;
 pub mod schedules;
 pub mod schemes;
+pub mod sessions;
 pub mod tasks;
 pub mod teams;
 pub mod users;
@@ -33,7 +34,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -166,6 +167,11 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         // Notifications out (issue 10) only add tables (`notify_*`), which schema.sql makes;
         // the number tells an older binary, which would close jobs without their outbox rows,
         // to refuse the file.
+    }
+    if version < 8 {
+        // Password sign-in (issue 13): users may have a password; the sessions table is made
+        // by schema.sql.
+        add_column_if_missing(conn, "users", "password_hash", "TEXT")?;
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -549,5 +555,34 @@ mod tests {
             )
             .unwrap();
         assert_eq!(outside, 0, "every job lies within its day's bounds");
+    }
+
+    #[test]
+    fn a_version_3_file_keeps_its_users_and_they_get_no_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            // The users table as schema version 3 made it, with one user.
+            conn.execute_batch(
+                "CREATE TABLE users (
+                     id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, nickname TEXT NOT NULL,
+                     is_superuser INTEGER NOT NULL DEFAULT 0, is_active INTEGER NOT NULL DEFAULT 1,
+                     token_prefix TEXT NOT NULL, token_hash BLOB NOT NULL,
+                     token_created_time TEXT NOT NULL, created_time TEXT NOT NULL);
+                 INSERT INTO users (username, nickname, token_prefix, token_hash,
+                                    token_created_time, created_time)
+                 VALUES ('old', 'Old', 'abcdefgh', x'00', 't', 't');
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let conn = open_single(&path).unwrap();
+        let found = users::get_with_password(&conn, "old").unwrap().unwrap();
+        assert_eq!((found.0.nickname.as_str(), found.1), ("Old", None));
+        let sessions: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sessions", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(sessions, 0);
     }
 }

@@ -124,3 +124,16 @@ pub(crate) fn members_of(
     }
     Ok(members)
 }
+
+/// What TCA's org record counts: active teams, the repositories of active teams, members.
+pub fn counts(conn: &Connection, org_id: OrgId) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.prepare_cached(
+        "SELECT (SELECT COUNT(*) FROM teams WHERE org_id = ?1 AND status = 1),
+                (SELECT COUNT(*) FROM repos r JOIN teams t ON t.id = r.team_id
+                 WHERE t.org_id = ?1 AND t.status = 1),
+                (SELECT COUNT(*) FROM org_members WHERE org_id = ?1)",
+    )?
+    .query_row(params![org_id.0], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    })
+}

@@ -95,3 +95,39 @@ pub fn summary(conn: &Connection, user_id: UserId) -> rusqlite::Result<Option<Us
     )
     .optional()
 }
+
+/// Sets (or with `None` removes) a user's password hash. Returns false when no such user exists.
+pub fn set_password(
+    conn: &Connection,
+    user_id: UserId,
+    password_hash: Option<&str>,
+) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![user_id.0, password_hash],
+    )?;
+    Ok(changed == 1)
+}
+
+/// The user of that name with their password hash (`None` when they have no password).
+pub fn get_with_password(
+    conn: &Connection,
+    username: &str,
+) -> rusqlite::Result<Option<(User, Option<String>)>> {
+    db::query_row(
+        conn,
+        &format!("SELECT {COLUMNS}, password_hash FROM users WHERE username = ?1"),
+        params![username],
+        |row| Ok((from_row(row)?, row.get(5)?)),
+    )
+    .optional()
+}
+
+/// Changes a user's nickname.
+pub fn set_nickname(conn: &Connection, user_id: UserId, nickname: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET nickname = ?2 WHERE id = ?1",
+        params![user_id.0, nickname],
+    )?;
+    Ok(())
+}

@@ -1,5 +1,8 @@
-//! Users and their API tokens. A token is shown once, when made; only its SHA-256 is kept.
+//! Users, their API tokens and passwords. A token is shown once, when made; only its SHA-256 is
+//! kept. A password is kept only as an argon2id hash (PHC string, with its own salt).
 
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -69,6 +72,52 @@ pub fn check_username(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The shortest and longest password accepted, in characters. The upper bound keeps a request
+/// from making the hash read megabytes.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 256;
+
+pub fn check_password_shape(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&n) {
+        return Err(format!(
+            "a password must have {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err("a password may not hold control characters".to_string());
+    }
+    Ok(())
+}
+
+/// The argon2id hash (argon2's default parameters, a fresh random salt) to store for `password`.
+pub fn hash_password(password: &str) -> String {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system's random source is available");
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters hashes any password of bounded length")
+        .to_string()
+}
+
+/// Whether `password` matches a stored hash (argon2 compares in constant time). A stored value
+/// that is no PHC string matches nothing.
+pub fn password_matches(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// A hash to verify against when the user does not exist or has no password, so that such a
+/// sign-in takes as long as a wrong password and does not tell which names exist.
+pub fn decoy_password_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&new_token()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +144,27 @@ mod tests {
         assert!(check_username("alice.b-c_d@x+y").is_ok());
         assert!(check_username("").is_err());
         assert!(check_username("has space").is_err());
+    }
+
+    #[test]
+    fn a_password_matches_only_its_own_hash() {
+        let stored = hash_password("correct horse");
+        assert!(stored.starts_with("$argon2id$"));
+        assert!(password_matches("correct horse", &stored));
+        assert!(!password_matches("correct hors", &stored));
+        assert!(!password_matches("correct horse", "not a hash"));
+        assert_ne!(
+            hash_password("correct horse"),
+            stored,
+            "each hash has its own salt"
+        );
+    }
+
+    #[test]
+    fn passwords_have_bounds() {
+        assert!(check_password_shape("seven77").is_err());
+        assert!(check_password_shape("eight888").is_ok());
+        assert!(check_password_shape(&"x".repeat(257)).is_err());
+        assert!(check_password_shape("tab\there!").is_err());
     }
 }

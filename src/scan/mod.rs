@@ -230,6 +230,11 @@ impl ScanQueue {
         self.shared.workers_alive()
     }
 
+    /// Scan workers running a job now, for the node list TCA's UI shows.
+    pub fn workers_busy(&self) -> usize {
+        self.shared.workers_busy.load(Ordering::SeqCst)
+    }
+
     /// How tools run on this server, for the queue summary.
     pub fn confinement(&self) -> &crate::sandbox::Confinement {
         &self.shared.confinement

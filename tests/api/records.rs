@@ -116,8 +116,7 @@ fn orgs_are_created_listed_and_read_by_their_members() {
     assert_eq!(taken.body["code"], 1061);
 
     let mine = app.get("/server/main/api/v3/orgs/", &frank).expect(200);
-    let sids: Vec<&str> = mine
-        .data()
+    let sids: Vec<&str> = mine.data()["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -127,7 +126,20 @@ fn orgs_are_created_listed_and_read_by_their_members() {
     let all = app
         .get("/server/main/api/v3/orgs/", ADMIN_TOKEN)
         .expect(200);
-    assert_eq!(all.data().as_array().unwrap().len(), 2);
+    assert_eq!(all.data()["count"], 2);
+    // TCA's OrganizationSerializer (server/projects/main/apps/authen/serializers/base_org.py)
+    // counts active teams, their repositories and members.
+    let acme = app
+        .get(&format!("/server/main/api/v3/orgs/{org_sid}/"), &frank)
+        .expect(200);
+    assert_eq!(
+        (
+            &acme.data()["team_count"],
+            &acme.data()["repo_count"],
+            &acme.data()["user_count"]
+        ),
+        (&json!(0), &json!(0), &json!(1))
+    );
 
     app.get(&format!("/server/main/api/v3/orgs/{org_sid}/"), &frank)
         .expect(200);
@@ -400,7 +412,9 @@ fn scheme_templates_and_repository_schemes_are_served() {
     let templates = app
         .get("/server/main/api/orgs/acme/schemes/", ADMIN_TOKEN)
         .expect(200);
-    let default = &templates.data()[0];
+    // Paginated, as TCA's `ScanSchemeTemplateListApiView` (a DRF ListAPIView) answers.
+    assert_eq!(templates.data()["previous"], Value::Null);
+    let default = &templates.data()["results"][0];
     assert_eq!(default["id"], 1);
     assert_eq!(default["name"], "default");
     assert_eq!(default["cloc_scan_enabled"], true);
@@ -434,8 +448,7 @@ fn scheme_templates_and_repository_schemes_are_served() {
     let list = app
         .get(&format!("{}/schemes/", world.repo_path()), ADMIN_TOKEN)
         .expect(200);
-    let ids: Vec<i64> = list
-        .data()
+    let ids: Vec<i64> = list.data()["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -487,11 +500,31 @@ fn projects_check_the_branch_are_idempotent_and_nest_repo_and_scheme() {
             "status",
             "created_from",
             "creator",
+            "project_key",
             "scm_initial_revision",
             "created_time",
             // codepup's: the project's schedule (issue 10).
             "scan_schedule"
         ]
+    );
+    // TCA's ProjectSerializer on CDBaseModelSerializer (server/projects/main/apps/codeproj/
+    // serializers/base.py): `creator` is a UserSimpleSerializer object, `created_time` a
+    // StringRelatedField (Python's str() of the datetime), `project_key` the SHA-256 of
+    // `repo_id#scheme_id#branch#scan_path` (models/base.py, `gen_project_key`).
+    assert_eq!(first.data()["creator"]["username"], "admin");
+    let created = first.data()["created_time"].as_str().unwrap();
+    assert_eq!(created.as_bytes()[10], b' ', "{created}");
+    assert!(created.ends_with("+08:00"), "{created}");
+    let key = first.data()["project_key"].as_str().unwrap();
+    assert_eq!(key.len(), 64);
+    assert_eq!(
+        key,
+        codepup::domain::project::project_key(
+            codepup::domain::ids::RepoId(world.repo_id),
+            codepup::domain::ids::SchemeId(world.scheme_id),
+            "main",
+            "/"
+        )
     );
     assert_eq!(first.data()["repo"]["id"], world.repo_id);
     assert_eq!(first.data()["scan_scheme"]["refer_scheme"], 1);

@@ -935,8 +935,7 @@ fn the_python_template_counts_lines_and_runs_the_built_in_checker_and_ruff() {
     let templates = app
         .get("/server/main/api/orgs/acme/schemes/", ADMIN_TOKEN)
         .expect(200);
-    let python = templates
-        .data()
+    let python = templates.data()["results"]
         .as_array()
         .unwrap()
         .iter()

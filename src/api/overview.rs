@@ -1,0 +1,116 @@
+//! The branch overview's cards on TCA's analysis paths (`overview/lintscans/latest/`,
+//! `overview/mine/`, the per-scan trend lists) and the metric lists codepup has no data for yet.
+//! TCA's views: `server/projects/analysis/apps/codeproj/apis/v2.py` (`ProjectMyOverviewDetailView`,
+//! `ProjectOverviewLintScanLatestDetailView`, `ProjectOverview*ScanListView`).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::api::query::{paginate_all, Query};
+use crate::api::{blocking, project_scope, require};
+use crate::auth::Caller;
+use crate::db;
+use crate::domain::ids::{ProjectId, RepoId};
+use crate::domain::project::Project;
+use crate::domain::user::User;
+use crate::envelope;
+use crate::error::AppError;
+use crate::AppState;
+
+type ProjectPath = web::Path<(String, String, i64, i64)>;
+
+/// TCA's `Issue.StateEnum.ACTIVE`: an open finding.
+const ACTIVE: i64 = 1;
+
+/// The project the URL names, once the caller may see its team.
+async fn visible_project<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    caller: User,
+    path: ProjectPath,
+    then: impl FnOnce(&rusqlite::Connection, &Project, &User) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    blocking::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            RepoId(repo_id),
+            ProjectId(project_id),
+        )?;
+        require(access.can_view_team())?;
+        then(conn, &project, &caller)
+    })
+    .await
+}
+
+/// `overview/lintscans/latest/`: the project's open findings, in all and by severity (1 fatal,
+/// 2 error, 3 warning, 4 info).
+pub async fn get_latest_lint_overview(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: ProjectPath,
+) -> Result<HttpResponse, AppError> {
+    let tally = visible_project(&state, caller, path, |conn, project, _| {
+        Ok(db::findings::tally(conn, project.id)?)
+    })
+    .await?;
+    let mut by_severity: Vec<(i64, i64)> = Vec::new();
+    for row in tally.iter().filter(|row| row.state == ACTIVE) {
+        match by_severity
+            .iter_mut()
+            .find(|(severity, _)| *severity == row.severity)
+        {
+            Some((_, num)) => *num += row.count,
+            None => by_severity.push((row.severity, row.count)),
+        }
+    }
+    by_severity.sort_unstable();
+    Ok(envelope::ok(json!({
+        "lint_issue_num": by_severity.iter().map(|(_, num)| num).sum::<i64>(),
+        "lint_issue_severity_list": by_severity
+            .iter()
+            .map(|(severity, num)| json!({"severity": severity, "num": num}))
+            .collect::<Vec<Value>>(),
+    })))
+}
+
+/// `overview/mine/`: the open findings whose author is the caller. codepup computes no
+/// complexity or duplication yet, so those counts are 0.
+pub async fn get_my_overview(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: ProjectPath,
+) -> Result<HttpResponse, AppError> {
+    let mine = visible_project(&state, caller, path, |conn, project, caller| {
+        Ok(db::findings::count_open_by_author(
+            conn,
+            project.id,
+            &caller.username,
+        )?)
+    })
+    .await?;
+    Ok(envelope::ok(json!({
+        "lint_issue_num": mine,
+        "cyc_issue_num": 0,
+        "dup_issue_num": 0,
+    })))
+}
+
+/// The overview's per-scan trend lists (`lintscans/`, `cycscans/`, `dupscans/`, `clocscans/`)
+/// and `codemetric/ccissues/`: codepup keeps no such per-scan records yet, so each is an
+/// empty page, after the same checks as every project route.
+pub async fn list_nothing_yet(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: ProjectPath,
+) -> Result<HttpResponse, AppError> {
+    visible_project(&state, caller, path, |_, _, _| Ok(())).await?;
+    Ok(envelope::ok(paginate_all(
+        &request,
+        &Query::from_request(&request),
+        Vec::new(),
+    )?))
+}
