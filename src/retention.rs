@@ -338,13 +338,16 @@ impl<'a> Pass<'a> {
     /// Gives the free pages back a step at a time, then checkpoints without waiting for anyone,
     /// so the file shrinks.
     fn vacuum(&mut self) -> anyhow::Result<()> {
+        let mut last_free = i64::MAX;
         loop {
             let free: i64 = self
                 .conn
                 .query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
-            if free == 0 || self.is_stopping() {
+            // A step that freed nothing (another writer keeps making free pages) ends it too.
+            if free == 0 || free >= last_free || self.is_stopping() {
                 break;
             }
+            last_free = free;
             let started = Instant::now();
             self.conn
                 .execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})"))?;
