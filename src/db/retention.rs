@@ -183,7 +183,7 @@ pub struct Removed {
 /// How many rows one deleting transaction may touch at most (sightings, tasks, progress
 /// steps), so it holds the write lock for a few milliseconds whatever the jobs hold. A job with
 /// more is deleted over several transactions, its sightings first.
-pub const ROWS_PER_TRANSACTION: usize = 2_000;
+pub const ROWS_PER_TRANSACTION: usize = 1_000;
 
 /// Deletes what it can of `jobs` within one transaction's budget, front first: their
 /// sightings, progress steps, tasks, line counts, the job rows and their scans, and fixed
