@@ -39,6 +39,14 @@ const VACUUM_STEP_PAGES: i64 = 256;
 /// `checkout::FETCH_TIMEOUT`, and its file is written to as it runs.
 const STALE_TMP_PACK: Duration = Duration::from_secs(2 * 60 * 60);
 
+/// How long a pass leaves the write lock alone after a write transaction: a writer that waited
+/// (SQLite's busy handler retries after 1, 2, 5, 10, 15, 20, 25 ms, ...) gets in before the
+/// pass's next transaction, instead of being starved by transactions back to back. At least
+/// as long as the transaction took, so a pass never has the lock more than half the time.
+fn pause_after(took: Duration) -> Duration {
+    took.max(Duration::from_millis(25))
+}
+
 /// Where a pass finds the files it removes.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -186,7 +194,8 @@ impl<'a> Pass<'a> {
         self.stop.is_some_and(StopSignal::is_stopping)
     }
 
-    /// Runs `work` in a write transaction of its own, timing how long it holds the lock.
+    /// Runs `work` in a write transaction of its own, timing how long it holds the lock, then
+    /// lets the lock go for a while (see `pause_after`).
     fn write<T>(
         &mut self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
@@ -195,8 +204,13 @@ impl<'a> Pass<'a> {
         let started = Instant::now();
         let value = work(&tx)?;
         tx.commit()?;
-        self.report.longest_write = self.report.longest_write.max(started.elapsed());
+        self.wrote(started.elapsed());
         Ok(value)
+    }
+
+    fn wrote(&mut self, took: Duration) {
+        self.report.longest_write = self.report.longest_write.max(took);
+        thread::sleep(pause_after(took));
     }
 
     /// Deletes (or counts) the jobs the policy lets go; returns the ids of those a dry run
@@ -338,17 +352,20 @@ impl<'a> Pass<'a> {
     /// Gives the free pages back a step at a time, then checkpoints without waiting for anyone,
     /// so the file shrinks.
     fn vacuum(&mut self) -> anyhow::Result<()> {
+        let mut last_free = i64::MAX;
         loop {
             let free: i64 = self
                 .conn
                 .query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
-            if free == 0 || self.is_stopping() {
+            // A step that freed nothing (another writer keeps making free pages) ends it too.
+            if free == 0 || free >= last_free || self.is_stopping() {
                 break;
             }
+            last_free = free;
             let started = Instant::now();
             self.conn
                 .execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})"))?;
-            self.report.longest_write = self.report.longest_write.max(started.elapsed());
+            self.wrote(started.elapsed());
         }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;

@@ -36,10 +36,11 @@ pub struct Doomed {
     pub scan_id: Option<i64>,
 }
 
-/// The tables that refer to jobs besides those retention deletes from and those whose foreign
-/// key lets SQLite clear them with the job (`ON DELETE CASCADE` or `SET NULL`): a job one of
-/// their rows names is kept (another part of codepup still needs it). Found in the schema, so a
-/// table added later is respected without retention knowing of it.
+/// The tables that refer to jobs besides those retention deletes from, without `ON DELETE
+/// CASCADE` or `SET NULL`: a job one of their rows names is kept (another part of codepup still
+/// needs it, and deleting it would break the foreign key). Found in the schema, so a table added
+/// later is respected without retention knowing of it; a table that declared its rows go (or
+/// let go) with their job is left to SQLite.
 #[derive(Debug, Clone, Default)]
 pub struct Referrers {
     tables: Vec<(String, String)>,
@@ -57,7 +58,7 @@ pub fn referrers(conn: &Connection) -> rusqlite::Result<Referrers> {
     let mut stmt = conn.prepare(
         "SELECT m.name, f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f
          WHERE m.type = 'table' AND f.\"table\" = 'jobs'
-           AND f.on_delete NOT IN ('CASCADE', 'SET NULL')
+           AND f.on_delete NOT IN ('CASCADE', 'SET NULL', 'SET DEFAULT')
          ORDER BY m.name, f.\"from\"",
     )?;
     let found = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
@@ -130,7 +131,7 @@ pub fn doomed_page(
            OR {open_first} {others} AS is_kept
          FROM jobs j
          WHERE j.end_time >= ?1 AND (j.end_time > ?1 OR j.id > ?2) AND j.end_time < ?3
-           AND j.state = 2
+           AND +j.state = 2
          ORDER BY j.end_time, j.id LIMIT ?5",
         open_first = OPEN_FIRST_SIGHTING,
         others = referrers.keeps_sql(),
@@ -182,7 +183,7 @@ pub struct Removed {
 /// How many rows one deleting transaction may touch at most (sightings, tasks, progress
 /// steps), so it holds the write lock for a few milliseconds whatever the jobs hold. A job with
 /// more is deleted over several transactions, its sightings first.
-pub const ROWS_PER_TRANSACTION: usize = 2_000;
+pub const ROWS_PER_TRANSACTION: usize = 1_000;
 
 /// Deletes what it can of `jobs` within one transaction's budget, front first: their
 /// sightings, progress steps, tasks, line counts, the job rows and their scans, and fixed
@@ -363,7 +364,7 @@ pub fn logs_due(
 ) -> rusqlite::Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, end_time FROM jobs
-         WHERE log_removed_time IS NULL AND end_time < ?1 AND state = 2
+         WHERE log_removed_time IS NULL AND end_time < ?1 AND +state = 2
            AND end_time >= ?2 AND (end_time > ?2 OR id > ?3)
          ORDER BY end_time, id LIMIT ?4",
     )?;
@@ -486,4 +487,59 @@ pub fn delete_results(tx: &Connection, keys: &[CacheKey]) -> rusqlite::Result<u6
         deleted += stmt.execute(params![repo, analyzer, path, blob])? as u64;
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table retention does not know keeps the jobs it names, unless it declared that its
+    /// rows go with their job.
+    #[test]
+    fn a_job_named_by_an_unknown_table_is_kept_unless_that_table_cascades() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open_single(&dir.path().join("r.db")).unwrap();
+        // Foreign keys are not the point here: three old closed jobs of a project.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO jobs (id, project_id, state, create_time, end_time, result_code)
+             VALUES (1, 1, 2, '2000', '2000', 301), (2, 1, 2, '2000', '2000', 301),
+                    (3, 1, 2, '2000', '2000', 301);
+             CREATE TABLE keeper (job_id INTEGER REFERENCES jobs (id));
+             CREATE TABLE follower (job_id INTEGER REFERENCES jobs (id) ON DELETE CASCADE);
+             INSERT INTO keeper VALUES (1);
+             INSERT INTO follower VALUES (2);",
+        )
+        .unwrap();
+        let policy = Policy {
+            job_cutoff: "2100".to_string(),
+            keep_last: 0,
+            log_cutoff: "2100".to_string(),
+        };
+        let referrers = referrers(&conn).unwrap();
+        let mut cursor = Cursor::default();
+        let doomed = doomed_page(
+            &conn,
+            &policy,
+            (&HashSet::new(), &referrers),
+            &mut cursor,
+            10,
+        )
+        .unwrap()
+        .unwrap();
+        let ids: Vec<i64> = doomed.iter().map(|job| job.job_id).collect();
+        assert_eq!(ids, [2, 3]);
+        assert_eq!(
+            doomed_page(
+                &conn,
+                &policy,
+                (&HashSet::new(), &referrers),
+                &mut cursor,
+                10
+            )
+            .unwrap(),
+            None,
+            "the walk ends"
+        );
+    }
 }

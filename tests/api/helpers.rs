@@ -176,7 +176,12 @@ impl TestApp {
             shutdown_grace: Duration::ZERO,
             limits: ScanLimits::default(),
             trusted_proxies: Vec::new(),
-            retention: Retention::default(),
+            // No housekeeping pass while a test runs unless it asks for one: a pass of its own
+            // would race the test's `codepup prune`.
+            retention: Retention {
+                first_pass_after: Duration::from_secs(24 * 60 * 60),
+                ..Retention::default()
+            },
             schedule_clock: codepup::schedule::Clock::adjustable(),
             webhook_allow_private: false,
             notify_clock: codepup::schedule::Clock::adjustable(),

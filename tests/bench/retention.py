@@ -143,24 +143,26 @@ def main():
     parser.add_argument("--jobs", type=int, default=20000)
     parser.add_argument("--sightings", type=int, default=20)
     parser.add_argument("--big", type=int, default=100000)
+    parser.add_argument("--binary", default=BINARY, help="the codepup to measure (release)")
     args = parser.parse_args()
+    binary = args.binary
     work = tempfile.mkdtemp(prefix="retention-bench-")
     data = os.path.join(work, "data")
     db = os.path.join(data, "codepup.db")
-    subprocess.run([BINARY, "prune", "--dry-run", "--data-dir", data], check=True, capture_output=True)
+    subprocess.run([binary, "prune", "--dry-run", "--data-dir", data], check=True, capture_output=True)
     began = time.perf_counter()
     seed(db, args)
     print(f"seeded {args.projects * args.jobs:,} jobs in {time.perf_counter() - began:.0f} s;"
           f" {os.path.getsize(db) / 2**20:.0f} MiB; load {os.getloadavg()[0]:.1f}", flush=True)
     copy = os.path.join(work, "reference.db")
     shutil.copy(db, copy)
-    dry = subprocess.run([BINARY, "prune", "--retain-jobs", "50", "--dry-run", "--data-dir", data],
+    dry = subprocess.run([binary, "prune", "--retain-jobs", "50", "--dry-run", "--data-dir", data],
                          check=True, capture_output=True, text=True).stdout
     writer = Writer(db)
     writer.start()
     time.sleep(0.5)
     began = time.perf_counter()
-    real = subprocess.run([BINARY, "prune", "--retain-jobs", "50", "--data-dir", data],
+    real = subprocess.run([binary, "prune", "--retain-jobs", "50", "--data-dir", data],
                           check=True, capture_output=True, text=True).stdout
     took = time.perf_counter() - began
     time.sleep(0.5)
