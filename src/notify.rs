@@ -26,8 +26,9 @@ use crate::domain::notify::{
 use crate::hooks::forge;
 use crate::schedule::Clock;
 
-/// How often the thread looks for due deliveries.
-const TICK: Duration = Duration::from_secs(1);
+/// How often the thread looks for due deliveries: a close is heard within this (one indexed
+/// read of the outbox per look).
+const TICK: Duration = Duration::from_millis(250);
 /// How long one attempt may take: connecting, and all of it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,42 +60,59 @@ impl Notifier {
     }
 }
 
-/// Sends the deliveries whose time has come. No connection is held while a receiver answers.
+/// Sends the deliveries whose time has come, a batch at a time until none is left (a backlog
+/// does not wait a tick per batch). No connection is held while a receiver answers.
 fn deliver_due(
     pool: &Pool,
     sender: &Sender,
     clock: &Clock,
     is_stopping: &dyn Fn() -> bool,
 ) -> anyhow::Result<()> {
-    let due = db::notify::due(&*pool.get()?, &clock::to_stored(clock.now()), BATCH)?;
-    for delivery in due {
-        if is_stopping() {
-            break;
+    loop {
+        let due = db::notify::due(&*pool.get()?, &clock::to_stored(clock.now()), BATCH)?;
+        let is_full = due.len() as i64 == BATCH;
+        for delivery in due {
+            if is_stopping() {
+                return Ok(());
+            }
+            deliver(pool, sender, clock, &delivery)?;
         }
-        let attempt = sender.send(&delivery);
-        let next = if attempt.is_success() {
-            None
-        } else {
-            next_try(&delivery, clock.now())
-        };
-        db::notify::record_attempt(&*pool.get()?, delivery.id, &attempt, next.as_deref())?;
-        let outcome = match (&attempt.status_code, &attempt.error) {
-            (Some(status), _) => format!("answered {status}"),
-            (None, Some(error)) => error.clone(),
-            (None, None) => "no answer".to_string(),
-        };
-        if attempt.is_success() {
-            log::debug!("notification {} delivered", delivery.delivery_uuid);
-        } else {
-            log::info!(
-                "notification {} ({}) to webhook of delivery {}: {outcome}; {}",
-                delivery.delivery_uuid,
-                delivery.event,
-                delivery.id,
-                next.as_deref()
-                    .map_or("given up".to_string(), |next| format!("next try at {next}"))
-            );
+        if !is_full {
+            return Ok(());
         }
+    }
+}
+
+/// One attempt at one delivery, recorded with what follows it.
+fn deliver(
+    pool: &Pool,
+    sender: &Sender,
+    clock: &Clock,
+    delivery: &db::notify::Due,
+) -> anyhow::Result<()> {
+    let attempt = sender.send(delivery);
+    let next = if attempt.is_success() {
+        None
+    } else {
+        next_try(delivery, clock.now())
+    };
+    db::notify::record_attempt(&*pool.get()?, delivery.id, &attempt, next.as_deref())?;
+    let outcome = match (&attempt.status_code, &attempt.error) {
+        (Some(status), _) => format!("answered {status}"),
+        (None, Some(error)) => error.clone(),
+        (None, None) => "no answer".to_string(),
+    };
+    if attempt.is_success() {
+        log::debug!("notification {} delivered", delivery.delivery_uuid);
+    } else {
+        log::info!(
+            "notification {} ({}, delivery {}): {outcome}; {}",
+            delivery.delivery_uuid,
+            delivery.event,
+            delivery.id,
+            next.as_deref()
+                .map_or("given up".to_string(), |next| format!("next try at {next}"))
+        );
     }
     Ok(())
 }
