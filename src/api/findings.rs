@@ -63,7 +63,9 @@ pub async fn list_issues(
     )))
 }
 
-fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
+/// The issue list's filters from the query string (also the per-scan list's, which names the
+/// scan filters `scan_open_id` and `scan_fix_id` as TCA's document does).
+pub(crate) fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
     let mut errors = Vec::new();
     let mut fail = |field: &str, message: String| {
         errors.push(FieldError {
@@ -104,8 +106,8 @@ fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
             }
         }
     };
-    let scan_open = number("scan_open");
-    let scan_fix = number("scan_fix");
+    let scan_open = number("scan_open").or_else(|| number("scan_open_id"));
+    let scan_fix = number("scan_fix").or_else(|| number("scan_fix_id"));
     let job_id = number("job_id");
     if !errors.is_empty() {
         return Err(AppError::InvalidInput(errors));

@@ -9,4 +9,5 @@ pub mod org;
 pub mod project;
 pub mod repo;
 pub mod scheme;
+pub mod triage;
 pub mod user;

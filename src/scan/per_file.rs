@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::db::results::{self, Scope};
-use crate::domain::finding::Finding;
+use crate::domain::finding::{Author, Finding};
 use crate::git::GitError;
 use crate::scan::checkout::{self, Blob, TreeEntry};
 use crate::scan::job_store::JobStore;
@@ -40,7 +40,7 @@ impl CacheUpdate<'_> {
     pub fn apply(
         &self,
         conn: &rusqlite::Connection,
-        findings: &[(Finding, String, Option<String>)],
+        findings: &[(Finding, String, Option<Author>)],
     ) -> rusqlite::Result<()> {
         results::forget(conn, self.scope, self.removed.iter().map(String::as_str))?;
         for (entry, result) in &self.shared {
@@ -74,7 +74,7 @@ impl CacheUpdate<'_> {
 }
 
 /// Findings with their fingerprints as the cache keeps them: JSON `[[finding, fingerprint], ...]`.
-pub fn encode_findings(findings: &[(Finding, String, Option<String>)]) -> String {
+pub fn encode_findings(findings: &[(Finding, String, Option<Author>)]) -> String {
     let pairs: Vec<(&Finding, &String)> = findings
         .iter()
         .map(|(finding, fingerprint, _)| (finding, fingerprint))

@@ -27,4 +27,5 @@ mod scans_create;
 mod schedules;
 mod startup;
 mod status_page;
+mod triage;
 mod webhooks_in;
