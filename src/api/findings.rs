@@ -380,7 +380,8 @@ mod streamed {
             "pylint".to_string(),
         ];
         // More than a piece's worth, in an order the export changes; ruff finds nothing.
-        let findings: Vec<(Finding, String, Option<String>)> = (0..EXPORT_BATCH * 2 + 7)
+        let findings: Vec<(Finding, String, Option<crate::domain::finding::Author>)> = (0
+            ..EXPORT_BATCH * 2 + 7)
             .map(|i| {
                 let finding = Finding {
                     tool: if i % 3 == 0 { "pylint" } else { "codepup" }.to_string(),
@@ -429,7 +430,7 @@ mod streamed {
         }
         assert!(pieces > 2);
         // What the export held in memory before: ordered by tool, path, line, column and id.
-        type Seen = (Finding, String, Option<String>);
+        type Seen = (Finding, String, Option<crate::domain::finding::Author>);
         let mut sorted: Vec<(usize, &Seen)> = findings.iter().enumerate().collect();
         sorted.sort_by(|(a_id, (a, _, _)), (b_id, (b, _, _))| {
             (&a.tool, &a.path, a.line, a.column, a_id)

@@ -117,9 +117,7 @@ fn analysis_routes(cfg: &mut web::ServiceConfig) {
         resource(&format!("{PROJECT}/codelint/issues/{{issue_id:\\d+}}/"))
             .route(web::get().to(findings::get_issue)),
     )
-    .service(
-        resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)),
-    )
+    .service(resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)))
     .configure(triage_routes);
 }
 

@@ -207,10 +207,12 @@ pub async fn update_issue_severity(
         let mut fields = body.reader();
         let severity = fields.optional_int("severity", i64::MIN, i64::MAX);
         fields.finish()?;
-        let severity = severity.filter(|severity| (1..=4).contains(severity)).ok_or_else(|| {
-            let shown = severity.map_or("None".to_string(), |n| n.to_string());
-            parse_error(format!("参数异常，`Severity` 值[{shown}]错误"))
-        })?;
+        let severity = severity
+            .filter(|severity| (1..=4).contains(severity))
+            .ok_or_else(|| {
+                let shown = severity.map_or("None".to_string(), |n| n.to_string());
+                parse_error(format!("参数异常，`Severity` 值[{shown}]错误"))
+            })?;
         db::triage::set_severity(&tx, project.id, issue_id, severity, actor(&caller))?;
         let detail = detail(&tx, &repo, project.id, issue_id, tz)?;
         tx.commit()?;
@@ -223,7 +225,9 @@ pub async fn update_issue_severity(
 /// Reads a new `author`: required, not blank (TCA's text), at most 256 characters.
 fn read_author(body: &Fields) -> Result<String, AppError> {
     let mut fields = body.reader();
-    let author = fields.optional_str("author", MAX_AUTHOR).unwrap_or_default();
+    let author = fields
+        .optional_str("author", MAX_AUTHOR)
+        .unwrap_or_default();
     fields.finish()?;
     if author.is_empty() {
         return Err(parse_error("参数异常，责任人不可以为空".to_string()));

@@ -54,7 +54,11 @@ struct Current {
     fingerprint: String,
 }
 
-fn current(conn: &Connection, project_id: ProjectId, issue_id: i64) -> rusqlite::Result<Option<Current>> {
+fn current(
+    conn: &Connection,
+    project_id: ProjectId,
+    issue_id: i64,
+) -> rusqlite::Result<Option<Current>> {
     conn.prepare_cached(
         "SELECT state, resolution, severity, author, fingerprint FROM issues
          WHERE id = ?1 AND project_id = ?2",
@@ -122,7 +126,14 @@ pub fn set_resolution(
             change.reason,
             change.scope,
         );
-        add_comment(conn, project_id, issue_id, change.action, &message, Some(actor))?;
+        add_comment(
+            conn,
+            project_id,
+            issue_id,
+            change.action,
+            &message,
+            Some(actor),
+        )?;
         if change.resolution.is_ignore() {
             keep_ignore(conn, project_id, &before.fingerprint, change, actor)?;
             if change.scope == Scope::Repository {
@@ -277,7 +288,14 @@ pub fn set_severity(
         triage::severity_word(before.severity),
         triage::severity_word(severity)
     );
-    add_comment(conn, project_id, issue_id, "修改优先级", &message, Some(actor))?;
+    add_comment(
+        conn,
+        project_id,
+        issue_id,
+        "修改优先级",
+        &message,
+        Some(actor),
+    )?;
     Ok(true)
 }
 

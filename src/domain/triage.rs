@@ -126,7 +126,10 @@ mod tests {
 
     #[test]
     fn only_the_resolutions_a_person_sets_parse_and_the_error_is_tcas() {
-        assert_eq!(Resolution::parse(Some(3), "3"), Ok(Resolution::FalsePositive));
+        assert_eq!(
+            Resolution::parse(Some(3), "3"),
+            Ok(Resolution::FalsePositive)
+        );
         assert!(Resolution::parse(Some(2), "2").unwrap().is_ignore());
         assert!(!Resolution::parse(Some(1), "1").unwrap().is_ignore());
         assert_eq!(Resolution::Reopen.state(), 1);
