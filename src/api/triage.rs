@@ -120,6 +120,83 @@ fn read_resolution(body: &Fields) -> Result<AskedResolution, AppError> {
     })
 }
 
+/// One change to one finding: the checks (`triage_scope`), then `change` with the body, in one
+/// write transaction that answers the finding as TCA's `DetailedIssueSerializer` shows it.
+async fn change_issue<F>(
+    state: web::Data<AppState>,
+    caller: User,
+    path: IssuePath,
+    body: Body,
+    change: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(&Connection, Actor<'_>, ProjectId, i64, Fields) -> Result<(), AppError>
+        + Send
+        + 'static,
+{
+    let (path, issue_id) = split(path);
+    let tz = state.config.tz_offset;
+    let detail = blocking::run(&state.pool, move |conn| {
+        let tx = db::begin(conn)?;
+        let (repo, project) = triage_scope(&tx, &caller, &path, Some(issue_id))?;
+        change(&tx, actor(&caller), project.id, issue_id, body.fields()?)?;
+        let detail = detail(&tx, &repo, project.id, issue_id, tz)?;
+        tx.commit()?;
+        Ok(detail)
+    })
+    .await?;
+    Ok(envelope::ok(detail))
+}
+
+/// One change to a batch of the project's findings, named in the body's `issue_ids`: the
+/// checks, then `change` with the ids and the body, in one write transaction. Answers TCA's
+/// `{"msg": "success"}` and how many findings changed.
+async fn change_batch<F>(
+    state: web::Data<AppState>,
+    caller: User,
+    path: ProjectPath,
+    body: Body,
+    change: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(&Connection, Actor<'_>, ProjectId, &[i64], Fields) -> Result<usize, AppError>
+        + Send
+        + 'static,
+{
+    let path = path.into_inner();
+    let changed = blocking::run(&state.pool, move |conn| {
+        let tx = db::begin(conn)?;
+        let (_, project) = triage_scope(&tx, &caller, &path, None)?;
+        let body = body.fields()?;
+        let ids = read_issue_ids(&body)?;
+        let changed = change(&tx, actor(&caller), project.id, &ids, body)?;
+        tx.commit()?;
+        Ok(changed)
+    })
+    .await?;
+    Ok(envelope::ok(json!({"msg": "success", "count": changed})))
+}
+
+/// Sets the resolution the body asks of `ids`, recorded under `action`.
+fn resolve(
+    conn: &Connection,
+    actor: Actor<'_>,
+    project_id: ProjectId,
+    ids: &[i64],
+    (body, action): (&Fields, &str),
+) -> Result<usize, AppError> {
+    let asked = read_resolution(body)?;
+    let change = ResolutionChange {
+        resolution: asked.resolution,
+        scope: asked.scope,
+        reason: asked.reason.as_deref(),
+        action,
+    };
+    Ok(db::triage::set_resolution(
+        conn, project_id, ids, &change, actor,
+    )?)
+}
+
 /// `PUT|POST .../codelint/issues/<id>/resolution/`: sets one finding's resolution and answers
 /// with the finding.
 pub async fn update_issue_resolution(
@@ -128,25 +205,16 @@ pub async fn update_issue_resolution(
     path: IssuePath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let (path, issue_id) = split(path);
-    let tz = state.config.tz_offset;
-    let detail = blocking::run(&state.pool, move |conn| {
-        let tx = db::begin(conn)?;
-        let (repo, project) = triage_scope(&tx, &caller, &path, Some(issue_id))?;
-        let asked = read_resolution(&body.fields()?)?;
-        let change = ResolutionChange {
-            resolution: asked.resolution,
-            scope: asked.scope,
-            reason: asked.reason.as_deref(),
-            action: "处理",
-        };
-        db::triage::set_resolution(&tx, project.id, &[issue_id], &change, actor(&caller))?;
-        let detail = detail(&tx, &repo, project.id, issue_id, tz)?;
-        tx.commit()?;
-        Ok(detail)
-    })
-    .await?;
-    Ok(envelope::ok(detail))
+    change_issue(
+        state,
+        caller,
+        path,
+        body,
+        |conn, actor, project_id, issue_id, body| {
+            resolve(conn, actor, project_id, &[issue_id], (&body, "处理")).map(drop)
+        },
+    )
+    .await
 }
 
 /// Reads a batch's `issue_ids`: required, a list, at most `MAX_BATCH`.
@@ -161,33 +229,23 @@ fn read_issue_ids(body: &Fields) -> Result<Vec<i64>, AppError> {
 }
 
 /// `PUT .../codelint/issues/resolution/`: sets the resolution of the project's findings
-/// `issue_ids` (ids of other projects are skipped). Answers TCA's `{"msg": "success"}` and how
-/// many findings changed.
+/// `issue_ids` (ids of other projects are skipped).
 pub async fn bulk_update_resolution(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: ProjectPath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let path = path.into_inner();
-    let changed = blocking::run(&state.pool, move |conn| {
-        let tx = db::begin(conn)?;
-        let (_, project) = triage_scope(&tx, &caller, &path, None)?;
-        let body = body.fields()?;
-        let ids = read_issue_ids(&body)?;
-        let asked = read_resolution(&body)?;
-        let change = ResolutionChange {
-            resolution: asked.resolution,
-            scope: asked.scope,
-            reason: asked.reason.as_deref(),
-            action: "批量处理",
-        };
-        let changed = db::triage::set_resolution(&tx, project.id, &ids, &change, actor(&caller))?;
-        tx.commit()?;
-        Ok(changed)
-    })
-    .await?;
-    Ok(envelope::ok(json!({"msg": "success", "count": changed})))
+    change_batch(
+        state,
+        caller,
+        path,
+        body,
+        |conn, actor, project_id, ids, body| {
+            resolve(conn, actor, project_id, ids, (&body, "批量处理"))
+        },
+    )
+    .await
 }
 
 /// `PUT|POST .../codelint/issues/<id>/severity/`: sets one finding's severity (1 fatal to 4
@@ -198,28 +256,26 @@ pub async fn update_issue_severity(
     path: IssuePath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let (path, issue_id) = split(path);
-    let tz = state.config.tz_offset;
-    let detail = blocking::run(&state.pool, move |conn| {
-        let tx = db::begin(conn)?;
-        let (repo, project) = triage_scope(&tx, &caller, &path, Some(issue_id))?;
-        let body = body.fields()?;
-        let mut fields = body.reader();
-        let severity = fields.optional_int("severity", i64::MIN, i64::MAX);
-        fields.finish()?;
-        let severity = severity
-            .filter(|severity| (1..=4).contains(severity))
-            .ok_or_else(|| {
-                let shown = severity.map_or("None".to_string(), |n| n.to_string());
-                parse_error(format!("参数异常，`Severity` 值[{shown}]错误"))
-            })?;
-        db::triage::set_severity(&tx, project.id, issue_id, severity, actor(&caller))?;
-        let detail = detail(&tx, &repo, project.id, issue_id, tz)?;
-        tx.commit()?;
-        Ok(detail)
-    })
-    .await?;
-    Ok(envelope::ok(detail))
+    change_issue(
+        state,
+        caller,
+        path,
+        body,
+        |conn, actor, project_id, issue_id, body| {
+            let mut fields = body.reader();
+            let severity = fields.optional_int("severity", i64::MIN, i64::MAX);
+            fields.finish()?;
+            let severity = severity
+                .filter(|severity| (1..=4).contains(severity))
+                .ok_or_else(|| {
+                    let shown = severity.map_or("None".to_string(), |n| n.to_string());
+                    parse_error(format!("参数异常，`Severity` 值[{shown}]错误"))
+                })?;
+            db::triage::set_severity(conn, project_id, issue_id, severity, actor)?;
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Reads a new `author`: required, not blank (TCA's text), at most 256 characters.
@@ -244,38 +300,36 @@ pub async fn update_issue_author(
     path: IssuePath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let (path, issue_id) = split(path);
-    let tz = state.config.tz_offset;
-    let detail = blocking::run(&state.pool, move |conn| {
-        let tx = db::begin(conn)?;
-        let (repo, project) = triage_scope(&tx, &caller, &path, Some(issue_id))?;
-        let body = body.fields()?;
-        let author = read_author(&body)?;
-        let mut fields = body.reader();
-        let all = fields.optional_bool("all").unwrap_or(false);
-        fields.finish()?;
-        let old = db::triage::author_of(&tx, project.id, issue_id)?;
-        if old.as_deref() == Some(author.as_str()) {
-            return Err(parse_error(
-                "参数异常，新责任人不可以与原责任人相同".to_string(),
-            ));
-        }
-        let (mut ids, action) = if all {
-            let ids = db::triage::open_ids_of_author(&tx, project.id, old.as_deref())?;
-            (ids, "批量修改责任人")
-        } else {
-            (Vec::new(), "修改责任人")
-        };
-        if !ids.contains(&issue_id) {
-            ids.push(issue_id);
-        }
-        db::triage::set_authors(&tx, project.id, &ids, &author, action, actor(&caller))?;
-        let detail = detail(&tx, &repo, project.id, issue_id, tz)?;
-        tx.commit()?;
-        Ok(detail)
-    })
-    .await?;
-    Ok(envelope::ok(detail))
+    change_issue(
+        state,
+        caller,
+        path,
+        body,
+        |conn, actor, project_id, issue_id, body| {
+            let author = read_author(&body)?;
+            let mut fields = body.reader();
+            let all = fields.optional_bool("all").unwrap_or(false);
+            fields.finish()?;
+            let old = db::triage::author_of(conn, project_id, issue_id)?;
+            if old.as_deref() == Some(author.as_str()) {
+                return Err(parse_error(
+                    "参数异常，新责任人不可以与原责任人相同".to_string(),
+                ));
+            }
+            let (mut ids, action) = if all {
+                let ids = db::triage::open_ids_of_author(conn, project_id, old.as_deref())?;
+                (ids, "批量修改责任人")
+            } else {
+                (Vec::new(), "修改责任人")
+            };
+            if !ids.contains(&issue_id) {
+                ids.push(issue_id);
+            }
+            db::triage::set_authors(conn, project_id, &ids, &author, action, actor)?;
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// `PUT .../codelint/issues/author/`: sets the author of the project's findings `issue_ids`.
@@ -285,26 +339,20 @@ pub async fn bulk_update_author(
     path: ProjectPath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let path = path.into_inner();
-    let changed = blocking::run(&state.pool, move |conn| {
-        let tx = db::begin(conn)?;
-        let (_, project) = triage_scope(&tx, &caller, &path, None)?;
-        let body = body.fields()?;
-        let ids = read_issue_ids(&body)?;
-        let author = read_author(&body)?;
-        let changed = db::triage::set_authors(
-            &tx,
-            project.id,
-            &ids,
-            &author,
-            "批量修改责任人",
-            actor(&caller),
-        )?;
-        tx.commit()?;
-        Ok(changed)
-    })
-    .await?;
-    Ok(envelope::ok(json!({"msg": "success", "count": changed})))
+    change_batch(
+        state,
+        caller,
+        path,
+        body,
+        |conn, actor, project_id, ids, body| {
+            let author = read_author(&body)?;
+            let action = "批量修改责任人";
+            Ok(db::triage::set_authors(
+                conn, project_id, ids, &author, action, actor,
+            )?)
+        },
+    )
+    .await
 }
 
 /// `GET .../codelint/issues/authors/`: the distinct authors of the project's findings, in

@@ -113,12 +113,7 @@ pub fn set_resolution(
     change: &ResolutionChange<'_>,
     actor: Actor<'_>,
 ) -> rusqlite::Result<usize> {
-    let mut changed = 0;
-    for &issue_id in ids {
-        let Some(before) = current(conn, project_id, issue_id)? else {
-            continue;
-        };
-        changed += 1;
+    each_of_project(conn, project_id, ids, |issue_id, before| {
         resolve_one(conn, issue_id, change.resolution)?;
         let message = triage::resolution_message(
             (before.state, before.resolution),
@@ -144,6 +139,24 @@ pub fn set_resolution(
                 "DELETE FROM issue_ignores WHERE project_id = ?1 AND fingerprint = ?2",
             )?
             .execute(params![project_id.0, before.fingerprint])?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `change` on each of `ids` that is a finding of the project, with what it was before;
+/// returns how many were.
+fn each_of_project(
+    conn: &Connection,
+    project_id: ProjectId,
+    ids: &[i64],
+    mut change: impl FnMut(i64, Current) -> rusqlite::Result<()>,
+) -> rusqlite::Result<usize> {
+    let mut changed = 0;
+    for &issue_id in ids {
+        if let Some(before) = current(conn, project_id, issue_id)? {
+            change(issue_id, before)?;
+            changed += 1;
         }
     }
     Ok(changed)
@@ -309,18 +322,13 @@ pub fn set_authors(
     action: &str,
     actor: Actor<'_>,
 ) -> rusqlite::Result<usize> {
-    let mut changed = 0;
-    for &issue_id in ids {
-        let Some(before) = current(conn, project_id, issue_id)? else {
-            continue;
-        };
-        changed += 1;
+    each_of_project(conn, project_id, ids, |issue_id, before| {
         conn.prepare_cached("UPDATE issues SET author = ?2, modified_time = ?3 WHERE id = ?1")?
             .execute(params![issue_id, author, clock::now_stored()])?;
         let message = format!("{} -> {author}", before.author.as_deref().unwrap_or("None"));
         add_comment(conn, project_id, issue_id, action, &message, Some(actor))?;
-    }
-    Ok(changed)
+        Ok(())
+    })
 }
 
 /// The project's open findings of `author` (by exact name), for TCA's `all` author change.
