@@ -181,6 +181,7 @@ fn resolve_one(conn: &Connection, issue_id: i64, resolution: Resolution) -> rusq
     Ok(())
 }
 
+/// Keeps (or replaces) the project's ignore of `fingerprint`, which later scans honour.
 fn keep_ignore(
     conn: &Connection,
     project_id: ProjectId,
