@@ -329,6 +329,46 @@ CREATE TABLE IF NOT EXISTS job_issues (
 -- A finding's sightings, latest last: retention keeps the job of an open finding's last one.
 CREATE INDEX IF NOT EXISTS job_issues_issue ON job_issues (issue_id, job_id);
 
+-- Triage (issue 11): what people did to findings, newest last (TCA's IssueComment): resolution,
+-- severity and author changes and plain comments, with who and when. `issue_id` is not a foreign
+-- key on purpose (TCA keeps the history of a finding that is gone).
+CREATE TABLE IF NOT EXISTS issue_comments (
+    id           INTEGER PRIMARY KEY,
+    project_id   INTEGER NOT NULL REFERENCES projects (id),
+    issue_id     INTEGER NOT NULL,
+    action       TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    creator      TEXT    NOT NULL,
+    creator_id   INTEGER REFERENCES users (id),
+    created_time TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issue_comments_issue ON issue_comments (issue_id, id);
+
+-- Findings a person marked won't fix (resolution 2) or false positive (3), by fingerprint
+-- (TCA's WontFixIssue and InvalidIssue): later scans leave them resolved. scope 1 is the
+-- project's own finding; scope 2 covers the same fingerprint in every project of the repository,
+-- including findings later scans open. Reopening the finding deletes its row.
+CREATE TABLE IF NOT EXISTS issue_ignores (
+    project_id   INTEGER NOT NULL REFERENCES projects (id),
+    fingerprint  TEXT    NOT NULL,
+    repo_id      INTEGER NOT NULL REFERENCES repos (id),
+    resolution   INTEGER NOT NULL CHECK (resolution IN (2, 3)),
+    scope        INTEGER NOT NULL CHECK (scope IN (1, 2)),
+    reason       TEXT,
+    creator_id   INTEGER REFERENCES users (id),
+    created_time TEXT    NOT NULL,
+    PRIMARY KEY (project_id, fingerprint)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS issue_ignores_repo ON issue_ignores (repo_id, fingerprint) WHERE scope = 2;
+
+-- Severities a person set: a later scan does not put the tool's severity back.
+CREATE TABLE IF NOT EXISTS issue_severity_overrides (
+    issue_id     INTEGER PRIMARY KEY REFERENCES issues (id),
+    severity     INTEGER NOT NULL CHECK (severity BETWEEN 1 AND 4),
+    creator_id   INTEGER REFERENCES users (id),
+    created_time TEXT    NOT NULL
+);
+
 -- Push webhooks in (issue 10): at most one per repository. `hook_key` is the random id in the
 -- hook's URL; `secret` is kept as given, since checking a forge's HMAC needs it (the file is
 -- mode 0600). Deleting the hook removes the row; its deliveries go with it.

@@ -141,6 +141,11 @@ impl Fields {
         self.fields.contains_key(key)
     }
 
+    /// Whether the client sent `key` as null (TCA reads a null as "not given" for some fields).
+    pub fn is_null(&self, key: &str) -> bool {
+        matches!(self.fields.get(key), Some(Value::Null))
+    }
+
     /// Starts reading fields; call `finish()` at the end to get every problem at once.
     pub fn reader(&self) -> FieldReader<'_> {
         FieldReader {
@@ -454,6 +459,58 @@ impl FieldReader<'_> {
             });
         }
         Some(items)
+    }
+
+    /// An optional list of integers: a JSON array of numbers (or numeric strings), or in a form
+    /// a repeated key or a comma-separated value. More than `max_items` is refused.
+    pub fn optional_int_list(&mut self, field: &str, max_items: usize) -> Option<Vec<i64>> {
+        let value = self.body.fields.get(field)?;
+        let items: Vec<&Value> = match value {
+            Value::Null => {
+                self.fail(field, NOT_NULL);
+                return None;
+            }
+            Value::Array(values) => values.iter().collect(),
+            Value::String(_) if self.body.is_form => vec![value],
+            other => {
+                self.fail(
+                    field,
+                    format!(
+                        "Expected a list of items but got type \"{}\".",
+                        json_type(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut numbers = Vec::with_capacity(items.len().min(max_items));
+        for item in items {
+            let parsed: Option<Vec<i64>> = match item {
+                Value::Number(number) => number.as_i64().map(|n| vec![n]),
+                Value::String(text) if self.body.is_form => text
+                    .split(',')
+                    .filter(|piece| !piece.trim().is_empty())
+                    .map(|piece| piece.trim().parse().ok())
+                    .collect(),
+                Value::String(text) => text.trim().parse().ok().map(|n| vec![n]),
+                _ => None,
+            };
+            match parsed {
+                Some(parsed) => numbers.extend(parsed),
+                None => {
+                    self.fail(field, "A valid integer is required.");
+                    return None;
+                }
+            }
+            if numbers.len() > max_items {
+                self.fail(
+                    field,
+                    format!("Ensure this field has no more than {max_items} elements."),
+                );
+                return None;
+            }
+        }
+        Some(numbers)
     }
 
     /// Records a problem found by the caller's own check.

@@ -63,7 +63,9 @@ pub async fn list_issues(
     )))
 }
 
-fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
+/// The issue list's filters from the query string (also the per-scan list's, which names the
+/// scan filters `scan_open_id` and `scan_fix_id` as TCA's document does).
+pub(crate) fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
     let mut errors = Vec::new();
     let mut fail = |field: &str, message: String| {
         errors.push(FieldError {
@@ -104,8 +106,8 @@ fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
             }
         }
     };
-    let scan_open = number("scan_open");
-    let scan_fix = number("scan_fix");
+    let scan_open = number("scan_open").or_else(|| number("scan_open_id"));
+    let scan_fix = number("scan_fix").or_else(|| number("scan_fix_id"));
     let job_id = number("job_id");
     if !errors.is_empty() {
         return Err(AppError::InvalidInput(errors));
@@ -378,7 +380,8 @@ mod streamed {
             "pylint".to_string(),
         ];
         // More than a piece's worth, in an order the export changes; ruff finds nothing.
-        let findings: Vec<(Finding, String, Option<String>)> = (0..EXPORT_BATCH * 2 + 7)
+        let findings: Vec<(Finding, String, Option<crate::domain::finding::Author>)> = (0
+            ..EXPORT_BATCH * 2 + 7)
             .map(|i| {
                 let finding = Finding {
                     tool: if i % 3 == 0 { "pylint" } else { "codepup" }.to_string(),
@@ -427,7 +430,7 @@ mod streamed {
         }
         assert!(pieces > 2);
         // What the export held in memory before: ordered by tool, path, line, column and id.
-        type Seen = (Finding, String, Option<String>);
+        type Seen = (Finding, String, Option<crate::domain::finding::Author>);
         let mut sorted: Vec<(usize, &Seen)> = findings.iter().enumerate().collect();
         sorted.sort_by(|(a_id, (a, _, _)), (b_id, (b, _, _))| {
             (&a.tool, &a.path, a.line, a.column, a_id)

@@ -21,6 +21,7 @@ pub mod schedules;
 pub mod schemes;
 pub mod tasks;
 pub mod teams;
+pub mod triage;
 pub mod users;
 pub mod views;
 
@@ -164,8 +165,47 @@ fn analysis_routes(cfg: &mut web::ServiceConfig) {
         resource(&format!("{PROJECT}/codelint/issues/{{issue_id:\\d+}}/"))
             .route(web::get().to(findings::get_issue)),
     )
+    .service(resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)))
+    .configure(triage_routes);
+}
+
+/// Triage (issue 11): TCA's codelint endpoints that change findings, their history, and the
+/// per-scan finding list. TCA's views answer PUT; its documents say POST: both are served.
+fn triage_routes(cfg: &mut web::ServiceConfig) {
+    const ISSUES: &str =
+        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/issues";
+    const ISSUE: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/issues/{issue_id:\\d+}";
+    cfg.service(
+        resource(&format!("{ISSUES}/resolution/"))
+            .route(web::put().to(triage::bulk_update_resolution)),
+    )
+    .service(resource(&format!("{ISSUES}/author/")).route(web::put().to(triage::bulk_update_author)))
     .service(
-        resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)),
+        resource(&format!("{ISSUES}/authors/")).route(web::get().to(triage::list_issue_authors)),
+    )
+    .service(
+        resource(&format!("{ISSUE}/resolution/"))
+            .route(web::put().to(triage::update_issue_resolution))
+            .route(web::post().to(triage::update_issue_resolution)),
+    )
+    .service(
+        resource(&format!("{ISSUE}/severity/"))
+            .route(web::put().to(triage::update_issue_severity))
+            .route(web::post().to(triage::update_issue_severity)),
+    )
+    .service(
+        resource(&format!("{ISSUE}/author/"))
+            .route(web::put().to(triage::update_issue_author))
+            .route(web::post().to(triage::update_issue_author)),
+    )
+    .service(
+        resource(&format!("{ISSUE}/comments/"))
+            .route(web::get().to(triage::list_issue_comments))
+            .route(web::post().to(triage::create_issue_comment)),
+    )
+    .service(
+        resource("/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/scans/{scan_id:\\d+}/issues/")
+            .route(web::get().to(triage::list_scan_issues)),
     );
 }
 

@@ -5,6 +5,7 @@ use time::UtcOffset;
 
 use crate::clock;
 use crate::db::findings::{IssueTally, Sighting, StoredIssue};
+use crate::db::triage::Comment;
 use crate::domain::job::{
     result_code_msg, Job, JobOverview, JobState, LanguageCount, QueueHealth, Scan, Task,
     TaskProgress,
@@ -960,6 +961,68 @@ pub fn overview(
         },
         "clocscan": clocscan,
         "latest_job": latest_job,
+    })
+}
+
+/// One history entry of a finding (TCA's `IssueCommentSerializer`, all of `IssueComment`'s
+/// fields; `issue_hash` is the finding's fingerprint).
+pub fn issue_comment(comment: &Comment, tz: UtcOffset) -> Value {
+    json!({
+        "id": comment.id,
+        "project_id": comment.project_id,
+        "issue_id": comment.issue_id,
+        "issue_hash": comment.fingerprint,
+        "action": comment.action,
+        "message": comment.message,
+        "created_time": time(&comment.created_time, tz),
+        "creator": comment.creator,
+    })
+}
+
+/// A finding as one scan saw it (codelint-issues-api.md's per-scan list: TCA's issue detail
+/// rows with their issue's fields): the line and column are that scan's, `scan_revision` the
+/// revision it scanned.
+pub fn scan_issue_item(
+    issue: &StoredIssue,
+    place: (i64, i64),
+    scan: &Scan,
+    repo: &Repo,
+    tz: UtcOffset,
+) -> Value {
+    let finding = &issue.finding;
+    json!({
+        "id": issue.id,
+        "repo_id": repo.id,
+        "project_id": issue.project_id,
+        "scan_time": time(&scan.create_time, tz),
+        "file_path": finding.path,
+        "scm_url": repo.scm_url,
+        "real_file_path": "",
+        "line": place.0,
+        "column": place.1,
+        "checkrule_gid": null,
+        "checkrule_real_name": finding.rule,
+        "checkrule_display_name": finding.rule,
+        "checkrule_rule_title": null,
+        "checktool_name": finding.tool,
+        "category": finding.category,
+        "msg": finding.message,
+        "state": issue.state,
+        "resolution": issue.resolution,
+        "author": issue.author,
+        "author_email": issue.author_email,
+        "scan_open_id": issue.scan_open,
+        "scan_fix_id": issue.scan_fix,
+        "issuedetail_uuid": null,
+        "scan_revision": scan.revision,
+        "real_revision": "",
+        "severity": finding.severity as i64,
+        "language": null,
+        "revision": issue.revision,
+        "ci_time": null,
+        "file_owners": null,
+        "created_time": time(&issue.created_time, tz),
+        "fixed_time": optional_time(&issue.fixed_time, tz),
     })
 }
 

@@ -7,7 +7,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::clock;
-use crate::domain::finding::{Finding, Severity};
+use crate::domain::finding::{Author, Finding, Severity};
 use crate::domain::ids::{JobId, ProjectId, ScanId};
 
 /// Which files a scan looked at: all of them, or only these paths (an incremental scan).
@@ -28,7 +28,7 @@ pub struct ScanFindings<'a> {
     pub tools: &'a [String],
     pub coverage: Coverage<'a>,
     /// Each finding with its fingerprint and, when blame was asked for, its author.
-    pub findings: &'a [(Finding, String, Option<String>)],
+    pub findings: &'a [(Finding, String, Option<Author>)],
 }
 
 /// How a scan changed the project's findings.
@@ -43,7 +43,9 @@ pub struct Recorded {
 /// Records a scan's findings (TCA's rules): a new fingerprint opens a finding with this scan as
 /// `scan_open`; a fixed one seen again is reopened; an open one not seen by a scan that covered
 /// its file with its tool is fixed (`state` 2, `resolution` 1, `scan_fix`, `fixed_time`).
-/// Findings a user closed (state 3) keep their state. Of findings sharing a fingerprint, the first
+/// Findings a user closed (state 3) keep their state, and so do findings a person ignored
+/// (resolution 2 won't fix, 3 false positive); new and reopened findings an ignore covers are
+/// resolved at once (`db::triage::apply_ignores`). Of findings sharing a fingerprint, the first
 /// counts. Called once per job, in its close transaction.
 ///
 /// In bulk: the scan's findings go, sorted by fingerprint, into a temporary table of the
@@ -64,7 +66,8 @@ pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Re
              severity    INTEGER NOT NULL,
              category    TEXT    NOT NULL,
              message     TEXT    NOT NULL,
-             author      TEXT
+             author      TEXT,
+             author_email TEXT
          ) WITHOUT ROWID;
          CREATE TEMP TABLE IF NOT EXISTS scan_matches (
              issue_id  INTEGER PRIMARY KEY,
@@ -95,7 +98,12 @@ fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result
         row.get(0)
     })?;
     let reopened = update_seen(conn, scan, &now)?;
-    let opened = open_new(conn, scan, &now)?;
+    let last_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM issues", [], |row| {
+        row.get(0)
+    })?;
+    let opened = open_new(conn, scan, &now, last_id)?;
+    // Before fixing: an ignored finding is resolved, and fixing reads open ones only.
+    crate::db::triage::apply_ignores(conn, scan.project_id, last_id)?;
     let fixed = fix_unseen(conn, scan, &now)?;
     Ok(Recorded {
         opened,
@@ -115,8 +123,8 @@ fn stage(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<()> {
     order.sort_by(|&a, &b| scan.findings[a].1.cmp(&scan.findings[b].1));
     let mut stage = conn.prepare_cached(
         "INSERT OR IGNORE INTO temp.scan_findings (fingerprint, seq, tool, rule, path, line,
-             column_no, severity, category, message, author)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             column_no, severity, category, message, author, author_email)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     for seq in order {
         let (finding, fingerprint, author) = &scan.findings[seq];
@@ -131,7 +139,8 @@ fn stage(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<()> {
             finding.severity as i64,
             finding.category,
             finding.message,
-            author
+            author.as_ref().map(|author| &author.name),
+            author.as_ref().map(|author| &author.email)
         ])?;
     }
     let mut tool =
@@ -155,7 +164,8 @@ fn update_seen(conn: &Connection, scan: &ScanFindings<'_>, now: &str) -> rusqlit
     // In issue id order, so that updating and linking them walk the tables in order.
     conn.prepare_cached(
         "INSERT INTO temp.scan_matches (issue_id, line, column_no, severity, message, reopen)
-         SELECT i.id, t.line, t.column_no, t.severity, t.message, i.state = 2
+         SELECT i.id, t.line, t.column_no, t.severity, t.message,
+             i.state = 2 AND i.resolution NOT IN (2, 3)
          FROM temp.scan_findings t
          JOIN issues i ON i.project_id = ?1 AND i.fingerprint = t.fingerprint
          ORDER BY i.id",
@@ -175,7 +185,8 @@ fn update_seen(conn: &Connection, scan: &ScanFindings<'_>, now: &str) -> rusqlit
     .execute(params![scan.revision, now])?;
     conn.prepare_cached(
         "UPDATE issues SET severity = m.severity
-         FROM temp.scan_matches m WHERE issues.id = m.issue_id AND issues.severity <> m.severity",
+         FROM temp.scan_matches m WHERE issues.id = m.issue_id AND issues.severity <> m.severity
+           AND issues.id NOT IN (SELECT issue_id FROM issue_severity_overrides)",
     )?
     .execute([])?;
     conn.prepare_cached(
@@ -193,16 +204,19 @@ fn update_seen(conn: &Connection, scan: &ScanFindings<'_>, now: &str) -> rusqlit
 
 /// New findings open, in the order the scan reported them, and are linked to the job. Returns
 /// how many opened.
-fn open_new(conn: &Connection, scan: &ScanFindings<'_>, now: &str) -> rusqlite::Result<usize> {
-    let last_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM issues", [], |row| {
-        row.get(0)
-    })?;
+fn open_new(
+    conn: &Connection,
+    scan: &ScanFindings<'_>,
+    now: &str,
+    last_id: i64,
+) -> rusqlite::Result<usize> {
     let opened = conn
         .prepare_cached(
             "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity,
-                 category, message, author, revision, scan_open, created_time, modified_time)
+                 category, message, author, author_email, revision, scan_open, created_time,
+                 modified_time)
              SELECT ?1, t.fingerprint, t.tool, t.rule, t.path, t.line, t.column_no, t.severity,
-                 t.category, t.message, t.author, ?2, ?3, ?4, ?4
+                 t.category, t.message, t.author, t.author_email, ?2, ?3, ?4, ?4
              FROM temp.scan_findings t
              WHERE NOT EXISTS (
                  SELECT 1 FROM issues i WHERE i.project_id = ?1 AND i.fingerprint = t.fingerprint)
@@ -644,7 +658,7 @@ mod tests {
         let a = (finding("a.py"), "fa".to_string(), None);
         let b = (finding("b.py"), "fb".to_string(), None);
         let scan =
-            |job: i64, coverage: Coverage<'_>, findings: &[(Finding, String, Option<String>)]| {
+            |job: i64, coverage: Coverage<'_>, findings: &[(Finding, String, Option<Author>)]| {
                 let scan = ScanFindings {
                     project_id: ProjectId(1),
                     job_id: JobId(job),
@@ -696,10 +710,14 @@ mod tests {
         let at = |path: &str, line: u32, fingerprint: &str, author: Option<&str>| {
             let mut finding = finding(path);
             finding.line = line;
-            (finding, fingerprint.to_string(), author.map(str::to_string))
+            let author = author.map(|name: &str| Author {
+                name: name.to_string(),
+                email: format!("{name}@example.com"),
+            });
+            (finding, fingerprint.to_string(), author)
         };
         let scan =
-            |job: i64, coverage: Coverage<'_>, findings: &[(Finding, String, Option<String>)]| {
+            |job: i64, coverage: Coverage<'_>, findings: &[(Finding, String, Option<Author>)]| {
                 let scan = ScanFindings {
                     project_id: ProjectId(1),
                     job_id: JobId(job),

@@ -19,6 +19,7 @@ pub mod schemes;
 pub mod sessions;
 pub mod tasks;
 pub mod teams;
+pub mod triage;
 pub mod users;
 
 use std::path::Path;
@@ -34,7 +35,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -173,6 +174,8 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         // by schema.sql.
         add_column_if_missing(conn, "users", "password_hash", "TEXT")?;
     }
+    // Version 10 (triage: issue_comments, issue_ignores, issue_severity_overrides) only adds
+    // tables, which schema.sql makes IF NOT EXISTS: no step.
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }

@@ -45,6 +45,13 @@ impl Access {
             || ((self.is_repo_creator || is_project_creator) && self.team_role.is_some())
     }
 
+    /// Triage a project's findings (resolve, ignore, reopen, re-rate, re-assign, comment): any
+    /// member of the team, as TCA's operation permission lets members work with the team's
+    /// projects; org admins and superusers too. Nobody outside the team.
+    pub fn can_triage(&self) -> bool {
+        self.can_view_team()
+    }
+
     /// `scans/create`: team admin, org admin, repo creator or superuser; a plain member may not.
     pub fn can_start_scan(&self) -> bool {
         self.can_admin_team() || (self.is_repo_creator && self.team_role.is_some())

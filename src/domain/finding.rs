@@ -42,6 +42,13 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Who last changed a flagged line, as `git blame` tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
 /// A finding's identity across scans: the tool, the rule, the file, the text of the flagged line
 /// with its whitespace normalised, and which occurrence of that same text it is in the file. The
 /// line number is left out, so inserting lines above a finding does not change it.

@@ -11,4 +11,5 @@ pub mod project;
 pub mod repo;
 pub mod rules;
 pub mod scheme;
+pub mod triage;
 pub mod user;

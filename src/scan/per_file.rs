@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::db::results::{self, Scope};
-use crate::domain::finding::{Finding, Severity};
+use crate::domain::finding::{Author, Finding, Severity};
 use crate::git::GitError;
 use crate::scan::checkout::{self, Blob, TreeEntry};
 use crate::scan::job_store::JobStore;
@@ -43,7 +43,7 @@ impl CacheUpdate<'_> {
     pub fn apply(
         &self,
         conn: &rusqlite::Connection,
-        findings: &[(Finding, String, Option<String>)],
+        findings: &[(Finding, String, Option<Author>)],
     ) -> rusqlite::Result<()> {
         results::forget(conn, self.scope, self.removed.iter().map(String::as_str))?;
         results::forget_other_variants(conn, self.scope)?;
@@ -81,7 +81,7 @@ impl CacheUpdate<'_> {
 /// Findings with their fingerprints as the cache keeps them: JSON `[[finding, fingerprint], ...]`,
 /// each with its rule's `default_severity` when there is one.
 pub fn encode_findings(
-    findings: &[(Finding, String, Option<String>)],
+    findings: &[(Finding, String, Option<Author>)],
     default_severity: Option<fn(&str) -> Option<Severity>>,
 ) -> String {
     let pairs: Vec<(std::borrow::Cow<'_, Finding>, &String)> = findings

@@ -35,4 +35,5 @@ mod startup;
 mod status_page;
 mod tca_ui_routes;
 mod tca_web;
+mod triage;
 mod webhooks_in;

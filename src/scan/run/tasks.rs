@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::analyzers::builtin;
 use crate::config::format_size;
-use crate::domain::finding::Finding;
+use crate::domain::finding::{Author, Finding};
 use crate::domain::ids::TaskId;
 use crate::domain::job::{code, JobState};
 use crate::scan::checkout::{self, TreeEntry};
@@ -27,7 +27,7 @@ pub struct Outcome<'t> {
     pub counted: Option<Counted<'t>>,
     pub checked: Option<CacheUpdate<'t>>,
     /// Each finding with its fingerprint and, when blame was asked for, its author.
-    pub findings: Vec<(Finding, String, Option<String>)>,
+    pub findings: Vec<(Finding, String, Option<Author>)>,
     /// The lint tools that ran: only their findings can be fixed by this job.
     pub lint_tools: Vec<String>,
     /// Files an analyzer gave up on: they keep their open findings.
@@ -245,14 +245,14 @@ impl<'t> OneTask<'_, '_, 't> {
     }
 }
 
-/// Sets each finding's author from `git blame` of its line. Files over
+/// Sets each finding's author (name and e-mail) from `git blame` of its line. Files over
 /// `--max-check-file-size` are not blamed (nor files the tree does not hold); neither is a file
 /// git cannot blame. Each reason goes to the job log. Runs git: no connection is held.
 fn blame_findings(
     run: &mut JobRun,
     source: &Source,
     tree: &[TreeEntry],
-    findings: &mut [(Finding, String, Option<String>)],
+    findings: &mut [(Finding, String, Option<Author>)],
 ) {
     let max_size = run.shared.limits.max_check_file_size;
     let mut lines: HashMap<&str, Vec<u32>> = HashMap::new();
@@ -293,7 +293,10 @@ fn blame_findings(
         *author = authors
             .get(&finding.path)
             .and_then(|lines| lines.get(&finding.line))
-            .map(|(name, _)| name.clone());
+            .map(|(name, email)| Author {
+                name: name.clone(),
+                email: email.clone(),
+            });
     }
 }
 
