@@ -13,6 +13,7 @@ use crate::api::{blocking, repo_scope, require};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
 use crate::db;
+use crate::db::rules::Setting;
 use crate::domain::access::Access;
 use crate::domain::finding::Severity;
 use crate::domain::ids::{RepoId, SchemeId};
@@ -187,11 +188,12 @@ async fn change_rules(
         for name in &names {
             match change {
                 RuleChange::State => {
-                    db::rules::set_enabled(&tx, scheme.id, &tool, name, value == 1)?
+                    let setting = Setting::Enabled(value == 1);
+                    db::rules::set(&tx, scheme.id, &tool, name, setting)?
                 }
                 RuleChange::Severity => {
                     let severity = Severity::from_i64(value).unwrap_or(Severity::Info);
-                    db::rules::set_severity(&tx, scheme.id, &tool, name, severity)?
+                    db::rules::set(&tx, scheme.id, &tool, name, Setting::Severity(severity))?
                 }
                 RuleChange::Reset => {
                     db::rules::reset(&tx, scheme.id, &tool, name)?;

@@ -32,35 +32,30 @@ pub fn settings(conn: &Connection, scheme_id: SchemeId) -> rusqlite::Result<Vec<
     rows.collect()
 }
 
-/// Turns a rule on or off, keeping its severity setting.
-pub fn set_enabled(
-    conn: &Connection,
-    scheme_id: SchemeId,
-    tool: &str,
-    rule: &str,
-    enabled: bool,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO scheme_rules (scheme_id, tool, rule, enabled) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (scheme_id, tool, rule) DO UPDATE SET enabled = excluded.enabled",
-    )?
-    .execute(params![scheme_id.0, tool, rule, enabled])?;
-    Ok(())
+/// One setting of a rule.
+#[derive(Debug, Clone, Copy)]
+pub enum Setting {
+    Enabled(bool),
+    Severity(Severity),
 }
 
-/// Gives a rule a severity, keeping its on/off setting.
-pub fn set_severity(
+/// Sets one setting of a rule, keeping the other.
+pub fn set(
     conn: &Connection,
     scheme_id: SchemeId,
     tool: &str,
     rule: &str,
-    severity: Severity,
+    setting: Setting,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO scheme_rules (scheme_id, tool, rule, severity) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (scheme_id, tool, rule) DO UPDATE SET severity = excluded.severity",
-    )?
-    .execute(params![scheme_id.0, tool, rule, severity as i64])?;
+    let (column, value) = match setting {
+        Setting::Enabled(enabled) => ("enabled", i64::from(enabled)),
+        Setting::Severity(severity) => ("severity", severity as i64),
+    };
+    conn.prepare_cached(&format!(
+        "INSERT INTO scheme_rules (scheme_id, tool, rule, {column}) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (scheme_id, tool, rule) DO UPDATE SET {column} = excluded.{column}"
+    ))?
+    .execute(params![scheme_id.0, tool, rule, value])?;
     Ok(())
 }
 
