@@ -6,6 +6,7 @@ pub mod access;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod metrics;
 pub mod orgs;
 pub mod projects;
 pub mod repos;
