@@ -423,23 +423,23 @@ impl MetricList {
             MetricList::CcIssues => {
                 "id, created_time, ccn, file_path, func_name, func_param_num, long_name,
                  change_type, language, revision, diff_ccn, project_id AS project,
-                 job_id AS scan_open, token, line_num, code_line_num, start_line_no,
+                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_open, token, line_num, code_line_num, start_line_no,
                  end_line_no, cc_file_id FROM cc_issues"
             }
             MetricList::CcFiles => {
                 "id, created_time, over_func_cc, over_cc_sum, over_cc_avg, over_cc_func_count,
                  diff_over_func_cc, diff_over_cc_sum, diff_over_cc_avg, diff_over_cc_func_count,
                  worse, file_path, change_type, language, revision, project_id AS project,
-                 job_id AS scan_open FROM cc_files"
+                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_open FROM cc_files"
             }
             MetricList::DupFiles => {
                 "id, created_time, file_path, duplicate_rate, total_line_count,
                  total_duplicate_line_count, distinct_hash_num, block_num, change_type,
-                 revision AS scm_revision, language, project_id AS project, job_id AS scan
-                 FROM dup_files"
+                 revision AS scm_revision, language, project_id AS project,
+                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan FROM dup_files"
             }
             MetricList::DupBlocks => {
-                "id, project_id, job_id AS scan_id, block_hash, token_num, duplicate_times,
+                "id, project_id, (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_id, block_hash, token_num, duplicate_times,
                  duplicate_rate, start_line_num, end_line_num, duplicate_line_count,
                  dup_file_id AS duplicate_file FROM dup_blocks"
             }
@@ -474,40 +474,40 @@ pub fn list(
     (limit, offset): (i64, i64),
 ) -> rusqlite::Result<(i64, Vec<serde_json::Map<String, serde_json::Value>>)> {
     use rusqlite::types::Value;
-    let mut clauses = vec!["job_id = ?1".to_string()];
-    let mut values: Vec<Value> = vec![Value::Integer(job_id.0)];
-    let mut add = |clause: &str, value: Value| {
-        values.push(value);
-        clauses.push(clause.replace('?', &format!("?{}", values.len())));
-    };
+    let mut conditions = Where::default();
+    conditions.add("job_id = ?", vec![Value::Integer(job_id.0)]);
     if let Some(path) = &filter.file_path {
-        add("instr(file_path, ?) > 0", Value::Text(path.clone()));
+        conditions.add("instr(file_path, ?) > 0", vec![Value::Text(path.clone())]);
     }
     if let Some(id) = filter.file_id {
-        add(&format!("{} = ?", list.file_column()), Value::Integer(id));
+        conditions.add(&format!("{} = ?", list.file_column()), vec![Value::Integer(id)]);
     }
-    for (bound, clause) in [(filter.ccn_gte, "ccn >= ?"), (filter.ccn_lte, "ccn <= ?")] {
-        if let (Some(bound), MetricList::CcIssues) = (bound, list) {
-            add(clause, Value::Integer(bound));
+    if list == MetricList::CcIssues {
+        for (bound, clause) in [(filter.ccn_gte, "ccn >= ?"), (filter.ccn_lte, "ccn <= ?")] {
+            if let Some(bound) = bound {
+                conditions.add(clause, vec![Value::Integer(bound)]);
+            }
         }
     }
     if let (Some(worse), MetricList::CcFiles) = (filter.worse, list) {
-        add("worse = ?", Value::Integer(worse.into()));
+        conditions.add("worse = ?", vec![Value::Integer(worse.into())]);
     }
-    for (bound, clause) in [(filter.rate_gte, "duplicate_rate >= ?"), (filter.rate_lte, "duplicate_rate <= ?")] {
-        if let (Some(bound), MetricList::DupFiles) = (bound, list) {
-            add(clause, Value::Real(bound));
+    if list == MetricList::DupFiles {
+        for (bound, clause) in [
+            (filter.rate_gte, "duplicate_rate >= ?"),
+            (filter.rate_lte, "duplicate_rate <= ?"),
+        ] {
+            if let Some(bound) = bound {
+                conditions.add(clause, vec![Value::Real(bound)]);
+            }
         }
     }
-    if let Some(types) = &filter.change_types {
-        let mut placeholders = Vec::new();
-        for change in types {
-            add("1", Value::Text(change.clone()));
-            clauses.pop();
-            placeholders.push(format!("?{}", values.len()));
-        }
-        clauses.push(format!("CAST(change_type AS TEXT) IN ({})", placeholders.join(", ")));
+    if let Some(types) = filter.change_types.as_ref().filter(|types| !types.is_empty()) {
+        let marks = vec!["?"; types.len()].join(", ");
+        let texts = types.iter().cloned().map(Value::Text).collect();
+        conditions.add(&format!("CAST(change_type AS TEXT) IN ({marks})"), texts);
     }
+    let Where { clauses, mut values } = conditions;
     let condition = clauses.join(" AND ");
     let select = list.select();
     let table = select.rsplit("FROM").next().unwrap_or_default().trim();
@@ -542,6 +542,27 @@ pub fn list(
         Ok(object)
     })?;
     Ok((count, rows.collect::<rusqlite::Result<_>>()?))
+}
+
+/// A WHERE clause being built: each `?` of a condition becomes the next numbered parameter.
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    values: Vec<rusqlite::types::Value>,
+}
+
+impl Where {
+    fn add(&mut self, clause: &str, values: Vec<rusqlite::types::Value>) {
+        let mut numbered = String::new();
+        for (index, piece) in clause.split('?').enumerate() {
+            if index > 0 {
+                numbered.push_str(&format!("?{}", self.values.len() + index));
+            }
+            numbered.push_str(piece);
+        }
+        self.values.extend(values);
+        self.clauses.push(numbered);
+    }
 }
 
 /// The job whose rows a file id names, when it belongs to `project_id`.

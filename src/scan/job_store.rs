@@ -85,10 +85,6 @@ pub trait JobStore: Send + Sync {
     /// Whether job `job_id` measured complexity.
     fn measured_cc(&self, job_id: JobId) -> StoreResult<bool>;
     /// The project's references in the result cache, a row at a time.
-    fn measured_cc(&self, job_id: JobId) -> StoreResult<bool> {
-        Ok(metrics::measured_cc(&self.conn()?, job_id)?)
-    }
-
     fn cached_results(
         &self,
         scope: results::Scope<'_>,
@@ -285,6 +281,11 @@ impl JobStore for SqliteStore {
             cc,
             superseded,
         }))
+    }
+
+    fn measured_cc(&self, job_id: JobId) -> StoreResult<bool> {
+        let conn = self.conn()?;
+        Ok(metrics::measured_cc(&conn, job_id)?)
     }
 
     fn cached_results(
