@@ -3,6 +3,7 @@
 //! checks permission and does the work.
 
 pub mod blocking;
+pub mod codemetric;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
@@ -118,6 +119,31 @@ fn analysis_routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)),
+    )
+    .configure(codemetric_routes);
+}
+
+/// TCA's code-metrics paths (`codemetric/api_urls/v1_pt.py`), for the latest measure and per scan.
+fn codemetric_routes(cfg: &mut web::ServiceConfig) {
+    const METRIC: &str =
+        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codemetric";
+    for scope in ["", "/scans/{scan_id:\\d+}"] {
+        let base = format!("{METRIC}{scope}");
+        cfg.service(resource(&format!("{base}/ccissues/")).route(web::get().to(codemetric::list_cc_issues)))
+            .service(resource(&format!("{base}/ccfiles/")).route(web::get().to(codemetric::list_cc_files)))
+            .service(
+                resource(&format!("{base}/ccfiles/{{file_id:\\d+}}/ccissues/"))
+                    .route(web::get().to(codemetric::list_cc_issues)),
+            )
+            .service(resource(&format!("{base}/dupfiles/")).route(web::get().to(codemetric::list_dup_files)));
+    }
+    cfg.service(
+        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/"))
+            .route(web::get().to(codemetric::get_dup_file)),
+    )
+    .service(
+        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/"))
+            .route(web::get().to(codemetric::list_dup_blocks)),
     );
 }
 
