@@ -184,14 +184,24 @@ mod tests {
     #[test]
     fn reads_pairs_files_and_totals_relative_to_the_root() {
         let report = parse(REPORT, "/w/job-1").unwrap();
-        assert_eq!(report.pairs.len(), 1, "the pair with a copy outside the root is dropped");
+        assert_eq!(
+            report.pairs.len(),
+            1,
+            "the pair with a copy outside the root is dropped"
+        );
         let pair = &report.pairs[0];
         assert_eq!(pair.first.file_path, "src/one.py");
-        assert_eq!((pair.second.start_line, pair.second.end_line, pair.lines), (1, 37, 37));
+        assert_eq!(
+            (pair.second.start_line, pair.second.end_line, pair.lines),
+            (1, 37, 37)
+        );
         assert_eq!(pair.block_hash.len(), 64);
         let names: Vec<&str> = report.files.iter().map(|f| f.file_path.as_str()).collect();
         assert_eq!(names, ["src/one.py", "src/two.py"]);
-        assert_eq!((report.total_line_count, report.duplicate_line_count), (82, 36));
+        assert_eq!(
+            (report.total_line_count, report.duplicate_line_count),
+            (82, 36)
+        );
         assert_eq!(report.duplicate_rate(), 43.9);
     }
 

@@ -37,8 +37,13 @@ pub fn parse(output: &str) -> Result<Vec<CcFunction>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let function = parse_line(line)
-            .ok_or_else(|| format!("lizard printed a line codepup cannot read (line {}): {:.200}", index + 1, line))?;
+        let function = parse_line(line).ok_or_else(|| {
+            format!(
+                "lizard printed a line codepup cannot read (line {}): {:.200}",
+                index + 1,
+                line
+            )
+        })?;
         functions.push(function);
     }
     Ok(functions)
@@ -50,7 +55,12 @@ fn parse_line(line: &str) -> Option<CcFunction> {
         return None;
     }
     let number = |index: usize| fields[index].parse::<i64>().ok();
-    let text = |index: usize| fields[index].chars().take(MAX_NAME_CHARS).collect::<String>();
+    let text = |index: usize| {
+        fields[index]
+            .chars()
+            .take(MAX_NAME_CHARS)
+            .collect::<String>()
+    };
     Some(CcFunction {
         code_line_num: number(0)?,
         ccn: number(1)?,
@@ -104,7 +114,13 @@ mod tests {
         assert_eq!(functions.len(), 3);
         let f = &functions[0];
         assert_eq!(
-            (f.ccn, f.code_line_num, f.token, f.func_param_num, f.line_num),
+            (
+                f.ccn,
+                f.code_line_num,
+                f.token,
+                f.func_param_num,
+                f.line_num
+            ),
             (6, 9, 30, 2, 9)
         );
         assert_eq!((f.start_line_no, f.end_line_no), (1, 9));
@@ -115,7 +131,11 @@ mod tests {
 
     #[test]
     fn output_that_is_not_lizards_csv_is_an_error() {
-        for bad in ["Traceback (most recent call last):", "1,2,3", r#"1,2,3,4,5,"x","#] {
+        for bad in [
+            "Traceback (most recent call last):",
+            "1,2,3",
+            r#"1,2,3,4,5,"x","#,
+        ] {
             let error = parse(bad).unwrap_err();
             assert!(error.contains("lizard"), "{error}");
         }

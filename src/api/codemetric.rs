@@ -33,33 +33,122 @@ pub struct MetricPath {
 /// `CyclomaticComplexitySerializer`, `CyclomaticComplexityFileSerializer`;
 /// `serializers/duplicate.py`: `DuplicateFileSerializer`, `DuplicateBlock` fields).
 const CC_ISSUE_FIELDS: &[&str] = &[
-    "id", "repo", "created_time", "creator", "modified_time", "modifier", "deleted_time",
-    "deleter", "ccn", "g_cc_hash", "cc_hash", "file_path", "func_name", "func_param_num",
-    "long_name", "change_type", "status", "last_modifier", "author", "related_modifiers",
-    "most_weight_modifier", "most_weight_modifier_email", "weight_modifiers", "is_tapdbug",
-    "ignore_time", "is_latest", "language", "revision", "ci_time", "diff_ccn", "token",
-    "line_num", "code_line_num", "start_line_no", "end_line_no", "scan_revision", "project",
-    "scan_open", "scan_close",
+    "id",
+    "repo",
+    "created_time",
+    "creator",
+    "modified_time",
+    "modifier",
+    "deleted_time",
+    "deleter",
+    "ccn",
+    "g_cc_hash",
+    "cc_hash",
+    "file_path",
+    "func_name",
+    "func_param_num",
+    "long_name",
+    "change_type",
+    "status",
+    "last_modifier",
+    "author",
+    "related_modifiers",
+    "most_weight_modifier",
+    "most_weight_modifier_email",
+    "weight_modifiers",
+    "is_tapdbug",
+    "ignore_time",
+    "is_latest",
+    "language",
+    "revision",
+    "ci_time",
+    "diff_ccn",
+    "token",
+    "line_num",
+    "code_line_num",
+    "start_line_no",
+    "end_line_no",
+    "scan_revision",
+    "project",
+    "scan_open",
+    "scan_close",
 ];
 const CC_FILE_FIELDS: &[&str] = &[
-    "id", "repo", "created_time", "creator", "modified_time", "modifier", "deleted_time",
-    "deleter", "over_func_cc", "over_cc_sum", "over_cc_avg", "over_cc_func_count",
-    "diff_over_func_cc", "diff_over_cc_sum", "diff_over_cc_avg", "diff_over_cc_func_count",
-    "worse", "file_path", "state", "change_type", "last_modifier", "last_modifier_email",
-    "related_modifiers", "author", "most_weight_modifier", "most_weight_modifier_email",
-    "weight_modifiers", "file_owners", "language", "tapd_ws_id", "tapd_bug_id", "revision",
-    "ci_time", "project", "scan_open", "scan_close",
+    "id",
+    "repo",
+    "created_time",
+    "creator",
+    "modified_time",
+    "modifier",
+    "deleted_time",
+    "deleter",
+    "over_func_cc",
+    "over_cc_sum",
+    "over_cc_avg",
+    "over_cc_func_count",
+    "diff_over_func_cc",
+    "diff_over_cc_sum",
+    "diff_over_cc_avg",
+    "diff_over_cc_func_count",
+    "worse",
+    "file_path",
+    "state",
+    "change_type",
+    "last_modifier",
+    "last_modifier_email",
+    "related_modifiers",
+    "author",
+    "most_weight_modifier",
+    "most_weight_modifier_email",
+    "weight_modifiers",
+    "file_owners",
+    "language",
+    "tapd_ws_id",
+    "tapd_bug_id",
+    "revision",
+    "ci_time",
+    "project",
+    "scan_open",
+    "scan_close",
 ];
 const DUP_FILE_FIELDS: &[&str] = &[
-    "id", "repo", "issue", "created_time", "creator", "modified_time", "modifier",
-    "deleted_time", "deleter", "dir_path", "file_name", "file_path", "duplicate_rate",
-    "total_line_count", "total_duplicate_line_count", "distinct_hash_num", "block_num",
-    "last_modifier", "change_type", "scm_revision", "is_latest", "project", "scan",
+    "id",
+    "repo",
+    "issue",
+    "created_time",
+    "creator",
+    "modified_time",
+    "modifier",
+    "deleted_time",
+    "deleter",
+    "dir_path",
+    "file_name",
+    "file_path",
+    "duplicate_rate",
+    "total_line_count",
+    "total_duplicate_line_count",
+    "distinct_hash_num",
+    "block_num",
+    "last_modifier",
+    "change_type",
+    "scm_revision",
+    "is_latest",
+    "project",
+    "scan",
 ];
 const DUP_BLOCK_FIELDS: &[&str] = &[
-    "id", "project_id", "scan_id", "block_hash", "token_num", "duplicate_times",
-    "duplicate_rate", "start_line_num", "end_line_num", "duplicate_line_count",
-    "last_modifier", "duplicate_file",
+    "id",
+    "project_id",
+    "scan_id",
+    "block_hash",
+    "token_num",
+    "duplicate_times",
+    "duplicate_rate",
+    "start_line_num",
+    "end_line_num",
+    "duplicate_line_count",
+    "last_modifier",
+    "duplicate_file",
 ];
 
 pub async fn list_cc_issues(
@@ -68,7 +157,14 @@ pub async fn list_cc_issues(
     caller: Caller,
     path: web::Path<MetricPath>,
 ) -> Result<HttpResponse, AppError> {
-    serve_list(request, state, caller, path.into_inner(), MetricList::CcIssues).await
+    serve_list(
+        request,
+        state,
+        caller,
+        path.into_inner(),
+        MetricList::CcIssues,
+    )
+    .await
 }
 
 pub async fn list_cc_files(
@@ -77,7 +173,14 @@ pub async fn list_cc_files(
     caller: Caller,
     path: web::Path<MetricPath>,
 ) -> Result<HttpResponse, AppError> {
-    serve_list(request, state, caller, path.into_inner(), MetricList::CcFiles).await
+    serve_list(
+        request,
+        state,
+        caller,
+        path.into_inner(),
+        MetricList::CcFiles,
+    )
+    .await
 }
 
 pub async fn list_dup_files(
@@ -86,7 +189,14 @@ pub async fn list_dup_files(
     caller: Caller,
     path: web::Path<MetricPath>,
 ) -> Result<HttpResponse, AppError> {
-    serve_list(request, state, caller, path.into_inner(), MetricList::DupFiles).await
+    serve_list(
+        request,
+        state,
+        caller,
+        path.into_inner(),
+        MetricList::DupFiles,
+    )
+    .await
 }
 
 pub async fn list_dup_blocks(
@@ -95,7 +205,14 @@ pub async fn list_dup_blocks(
     caller: Caller,
     path: web::Path<MetricPath>,
 ) -> Result<HttpResponse, AppError> {
-    serve_list(request, state, caller, path.into_inner(), MetricList::DupBlocks).await
+    serve_list(
+        request,
+        state,
+        caller,
+        path.into_inner(),
+        MetricList::DupBlocks,
+    )
+    .await
 }
 
 /// One duplicate file (`dupfiles/<id>/`), with its blocks in `blocks`.
@@ -126,7 +243,12 @@ pub async fn get_dup_file(
         let (_, files) = db::metrics::list(conn, MetricList::DupFiles, job_id, &filter, (1, 0))?;
         let (_, blocks) =
             db::metrics::list(conn, MetricList::DupBlocks, job_id, &filter, (1000, 0))?;
-        let mut file = shape(MetricList::DupFiles, files.into_iter().next().unwrap_or_default(), repo.id, tz);
+        let mut file = shape(
+            MetricList::DupFiles,
+            files.into_iter().next().unwrap_or_default(),
+            repo.id,
+            tz,
+        );
         let blocks: Vec<Value> = blocks
             .into_iter()
             .map(|block| shape(MetricList::DupBlocks, block, repo.id, tz))
@@ -167,7 +289,8 @@ async fn serve_list(
                 let job = db::metrics::file_job(conn, list, project.id, file_id)?
                     .ok_or_else(|| AppError::not_found(format!("file {file_id}")))?;
                 if let Some(scan_id) = path.scan_id {
-                    scan_job(conn, project.id, scan_id)?.filter(|scan_job| *scan_job == job)
+                    scan_job(conn, project.id, scan_id)?
+                        .filter(|scan_job| *scan_job == job)
                         .ok_or_else(|| AppError::not_found(format!("file {file_id}")))?;
                 }
                 Some(job)
@@ -176,14 +299,21 @@ async fn serve_list(
             (None, None) => db::metrics::latest_job(conn, metric_of(list), project.id)?,
         };
         let (count, rows) = match job_id {
-            Some(job_id) => db::metrics::list(conn, list, job_id, &filter, (page.limit, page.offset))?,
+            Some(job_id) => {
+                db::metrics::list(conn, list, job_id, &filter, (page.limit, page.offset))?
+            }
             None => (0, Vec::new()),
         };
-        let results = rows.into_iter().map(|row| shape(list, row, repo.id, tz)).collect();
+        let results = rows
+            .into_iter()
+            .map(|row| shape(list, row, repo.id, tz))
+            .collect();
         Ok((query, page, count, results))
     })
     .await?;
-    Ok(envelope::ok(paginated(&request, &query, page, count, results)))
+    Ok(envelope::ok(paginated(
+        &request, &query, page, count, results,
+    )))
 }
 
 /// The job of scan `scan_id` of the project (404 when the project has no such scan).
@@ -212,7 +342,11 @@ fn shape(list: MetricList, row: Map<String, Value>, repo_id: RepoId, tz: time::U
         .and_then(Value::as_str)
         .and_then(|stored| crate::clock::display(stored, tz))
         .map_or(Value::Null, Value::String);
-    let file_path = row.get("file_path").and_then(Value::as_str).unwrap_or_default().to_string();
+    let file_path = row
+        .get("file_path")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let (dir_path, file_name) = file_path.rsplit_once('/').unwrap_or(("", &file_path));
     let known = |name: &str| -> Value {
         match name {
@@ -234,7 +368,12 @@ fn shape(list: MetricList, row: Map<String, Value>, repo_id: RepoId, tz: time::U
         MetricList::DupFiles => DUP_FILE_FIELDS,
         MetricList::DupBlocks => DUP_BLOCK_FIELDS,
     };
-    Value::Object(fields.iter().map(|name| (name.to_string(), known(name))).collect())
+    Value::Object(
+        fields
+            .iter()
+            .map(|name| (name.to_string(), known(name)))
+            .collect(),
+    )
 }
 
 /// TCA's filters of the metric lists: `file_path`, `change_type` (a comma list), `ccn_gte`/`_lte`,
@@ -276,9 +415,11 @@ fn read_filter(query: &Query, list: MetricList) -> Result<MetricFilter, AppError
     let _ = list;
     Ok(MetricFilter {
         file_path: query.get("file_path").map(str::to_string),
-        change_types: query
-            .get("change_type")
-            .map(|text| text.split(',').map(|piece| piece.trim().to_string()).collect()),
+        change_types: query.get("change_type").map(|text| {
+            text.split(',')
+                .map(|piece| piece.trim().to_string())
+                .collect()
+        }),
         file_id: None,
         ccn_gte,
         ccn_lte,
@@ -297,7 +438,10 @@ pub fn overview_metrics(
     for metric in [Metric::Cc, Metric::Dup] {
         let summary = match db::metrics::latest_job(conn, metric, project_id)? {
             Some(job_id) => db::metrics::summary(conn, metric, job_id)?.map(|mut summary| {
-                let scan_id = db::jobs::get(conn, job_id).ok().flatten().and_then(|job| job.scan_id);
+                let scan_id = db::jobs::get(conn, job_id)
+                    .ok()
+                    .flatten()
+                    .and_then(|job| job.scan_id);
                 if let Value::Object(object) = &mut summary {
                     object.insert("scan".to_string(), json!(scan_id));
                     object.insert("job_id".to_string(), json!(job_id.0));

@@ -117,9 +117,7 @@ fn analysis_routes(cfg: &mut web::ServiceConfig) {
         resource(&format!("{PROJECT}/codelint/issues/{{issue_id:\\d+}}/"))
             .route(web::get().to(findings::get_issue)),
     )
-    .service(
-        resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)),
-    )
+    .service(resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)))
     .configure(codemetric_routes);
 }
 
@@ -129,13 +127,19 @@ fn codemetric_routes(cfg: &mut web::ServiceConfig) {
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codemetric";
     for scope in ["", "/scans/{scan_id:\\d+}"] {
         let base = format!("{METRIC}{scope}");
-        cfg.service(resource(&format!("{base}/ccissues/")).route(web::get().to(codemetric::list_cc_issues)))
-            .service(resource(&format!("{base}/ccfiles/")).route(web::get().to(codemetric::list_cc_files)))
-            .service(
-                resource(&format!("{base}/ccfiles/{{file_id:\\d+}}/ccissues/"))
-                    .route(web::get().to(codemetric::list_cc_issues)),
-            )
-            .service(resource(&format!("{base}/dupfiles/")).route(web::get().to(codemetric::list_dup_files)));
+        cfg.service(
+            resource(&format!("{base}/ccissues/")).route(web::get().to(codemetric::list_cc_issues)),
+        )
+        .service(
+            resource(&format!("{base}/ccfiles/")).route(web::get().to(codemetric::list_cc_files)),
+        )
+        .service(
+            resource(&format!("{base}/ccfiles/{{file_id:\\d+}}/ccissues/"))
+                .route(web::get().to(codemetric::list_cc_issues)),
+        )
+        .service(
+            resource(&format!("{base}/dupfiles/")).route(web::get().to(codemetric::list_dup_files)),
+        );
     }
     cfg.service(
         resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/"))

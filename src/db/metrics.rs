@@ -60,7 +60,11 @@ pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcR
             ccns.push(function.ccn);
         }
     }
-    let still_over: HashSet<usize> = by_file.values().flatten().filter_map(|&i| matched[i]).collect();
+    let still_over: HashSet<usize> = by_file
+        .values()
+        .flatten()
+        .filter_map(|&i| matched[i])
+        .collect();
     let mut recorded = CcRecorded {
         fixed: previous
             .iter()
@@ -82,7 +86,15 @@ pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcR
             Some(_) => change_type::MODIFIED,
         };
         worse_files += usize::from(diff.over_cc_sum > 0);
-        let file_id = insert_cc_file(conn, results, path, (&summary, &diff), file_change, &now, &state[indexes[0]])?;
+        let file_id = insert_cc_file(
+            conn,
+            results,
+            path,
+            (&summary, &diff),
+            file_change,
+            &now,
+            &state[indexes[0]],
+        )?;
         for &index in indexes {
             let function = &state[index];
             let diff_ccn = matched[index].map(|before| function.ccn - previous[before].ccn);
@@ -189,7 +201,10 @@ fn insert_cc_issue(
 }
 
 /// The project's functions as last measured.
-fn project_functions(conn: &Connection, project_id: ProjectId) -> rusqlite::Result<Vec<CcFunction>> {
+fn project_functions(
+    conn: &Connection,
+    project_id: ProjectId,
+) -> rusqlite::Result<Vec<CcFunction>> {
     let mut statement = conn.prepare_cached(
         "SELECT file_path, func_name, long_name, func_param_num, ccn, code_line_num, token,
                 line_num, start_line_no, end_line_no, language
@@ -276,7 +291,11 @@ pub fn record_dup(conn: &Connection, results: &DupResults) -> rusqlite::Result<(
     let mut copies: HashMap<&str, HashSet<(&str, i64, i64)>> = HashMap::new();
     for pair in &report.pairs {
         for copy in [&pair.first, &pair.second] {
-            if copies.entry(&pair.block_hash).or_default().insert((&copy.file_path, copy.start_line, copy.end_line)) {
+            if copies.entry(&pair.block_hash).or_default().insert((
+                &copy.file_path,
+                copy.start_line,
+                copy.end_line,
+            )) {
                 blocks.entry(&copy.file_path).or_default().push(Block {
                     hash: &pair.block_hash,
                     tokens: pair.tokens,
@@ -289,7 +308,9 @@ pub fn record_dup(conn: &Connection, results: &DupResults) -> rusqlite::Result<(
     let before = last_dup_lines(conn, results.project_id)?;
     let now = crate::clock::now_stored();
     for file in &report.files {
-        let file_blocks = blocks.get(file.file_path.as_str()).map_or(&[][..], Vec::as_slice);
+        let file_blocks = blocks
+            .get(file.file_path.as_str())
+            .map_or(&[][..], Vec::as_slice);
         let distinct: HashSet<&str> = file_blocks.iter().map(|block| block.hash).collect();
         let change = match before.as_ref().map(|before| before.get(&file.file_path)) {
             Some(None) => Some("add"),
@@ -480,7 +501,10 @@ pub fn list(
         conditions.add("instr(file_path, ?) > 0", vec![Value::Text(path.clone())]);
     }
     if let Some(id) = filter.file_id {
-        conditions.add(&format!("{} = ?", list.file_column()), vec![Value::Integer(id)]);
+        conditions.add(
+            &format!("{} = ?", list.file_column()),
+            vec![Value::Integer(id)],
+        );
     }
     if list == MetricList::CcIssues {
         for (bound, clause) in [(filter.ccn_gte, "ccn >= ?"), (filter.ccn_lte, "ccn <= ?")] {
@@ -502,12 +526,19 @@ pub fn list(
             }
         }
     }
-    if let Some(types) = filter.change_types.as_ref().filter(|types| !types.is_empty()) {
+    if let Some(types) = filter
+        .change_types
+        .as_ref()
+        .filter(|types| !types.is_empty())
+    {
         let marks = vec!["?"; types.len()].join(", ");
         let texts = types.iter().cloned().map(Value::Text).collect();
         conditions.add(&format!("CAST(change_type AS TEXT) IN ({marks})"), texts);
     }
-    let Where { clauses, mut values } = conditions;
+    let Where {
+        clauses,
+        mut values,
+    } = conditions;
     let condition = clauses.join(" AND ");
     let select = list.select();
     let table = select.rsplit("FROM").next().unwrap_or_default().trim();
@@ -525,7 +556,11 @@ pub fn list(
         values.len()
     );
     let mut statement = conn.prepare_cached(&sql)?;
-    let names: Vec<String> = statement.column_names().into_iter().map(str::to_string).collect();
+    let names: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
         let mut object = serde_json::Map::new();
         for (index, name) in names.iter().enumerate() {

@@ -13,11 +13,21 @@ pub const LANGUAGES: &[MetricLanguage] = &[
     MetricLanguage::new("python", &["py"], &["py", "pyi"], "python"),
     MetricLanguage::new("cpp", &["c", "c++", "cxx"], &CPP, "c,cpp"),
     MetricLanguage::new("java", &[], &["java"], "java"),
-    MetricLanguage::new("js", &["javascript"], &["js", "jsx", "mjs", "cjs"], "javascript"),
+    MetricLanguage::new(
+        "js",
+        &["javascript"],
+        &["js", "jsx", "mjs", "cjs"],
+        "javascript",
+    ),
     MetricLanguage::new("ts", &["typescript"], &["ts", "tsx"], "typescript"),
     MetricLanguage::new("go", &["golang"], &["go"], "go"),
     MetricLanguage::new("cs", &["csharp", "c#"], &["cs"], "csharp"),
-    MetricLanguage::new("oc", &["objectivec", "objective-c"], &["m", "mm"], "objectivec"),
+    MetricLanguage::new(
+        "oc",
+        &["objectivec", "objective-c"],
+        &["m", "mm"],
+        "objectivec",
+    ),
     MetricLanguage::new("php", &[], &["php"], "php"),
     MetricLanguage::new("ruby", &["rb"], &["rb"], "ruby"),
     MetricLanguage::new("swift", &[], &["swift"], "swift"),
@@ -65,9 +75,7 @@ pub fn measured_languages(scheme_languages: &[String]) -> Vec<&'static MetricLan
         .iter()
         .filter(|language| {
             scheme_languages.is_empty()
-                || scheme_languages
-                    .iter()
-                    .any(|name| language.is_called(name))
+                || scheme_languages.iter().any(|name| language.is_called(name))
         })
         .collect()
 }
@@ -279,7 +287,12 @@ mod tests {
         );
         let summary = CcFileSummary::of([25, 30].into_iter(), 20);
         assert_eq!(
-            (summary.over_func_cc, summary.over_cc_sum, summary.over_cc_avg, summary.over_cc_func_count),
+            (
+                summary.over_func_cc,
+                summary.over_cc_sum,
+                summary.over_cc_avg,
+                summary.over_cc_func_count
+            ),
             (55, 15, 27, 2)
         );
         assert_eq!(summary.minus(&summary), CcFileSummary::default());

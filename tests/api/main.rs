@@ -6,6 +6,7 @@ mod attack;
 mod bad_input;
 mod bombs;
 mod branches_and_projects;
+mod codemetric;
 mod confinement;
 mod findings;
 mod git_cache;

@@ -39,7 +39,12 @@ pub fn measure_cc(
     let candidates: Vec<String> = if incremental {
         files.files.clone()
     } else {
-        files.listed.entries.iter().map(|entry| entry.path.to_string()).collect()
+        files
+            .listed
+            .entries
+            .iter()
+            .map(|entry| entry.path.to_string())
+            .collect()
     };
     let languages = measured_languages(&run.scheme.languages);
     let dir = &files.workspace.dir;
@@ -58,7 +63,11 @@ pub fn measure_cc(
     };
     scope.note(&format!(
         "{} {} files of {}",
-        if incremental { "incremental: measuring the" } else { "measuring" },
+        if incremental {
+            "incremental: measuring the"
+        } else {
+            "measuring"
+        },
         targets.len(),
         describe_languages(&languages)
     ));
@@ -67,8 +76,12 @@ pub fn measure_cc(
     }
     let list = tools::task_scratch(scope)?.join("lizard-files.txt");
     let text: String = targets.iter().map(|path| format!("{path}\n")).collect();
-    fs::write(&list, text)
-        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot write lizard's file list: {e}")))?;
+    fs::write(&list, text).map_err(|e| {
+        Stop::Fail(
+            code::E_SERVER,
+            format!("cannot write lizard's file list: {e}"),
+        )
+    })?;
     let (report, output) = tools::run_for_report(
         scope,
         ReportRun {
@@ -103,16 +116,26 @@ pub fn measure_cc(
 /// always in the whole tree (a copy needs its original).
 pub fn find_duplicates(scope: &TaskScope, run: &JobRun, files: &Files) -> Step<DupReport> {
     let languages = measured_languages(&run.scheme.languages);
-    let formats: Vec<&str> = languages.iter().map(|language| language.jscpd_format).collect();
-    scope.note(&format!("looking for copies in {}", describe_languages(&languages)));
+    let formats: Vec<&str> = languages
+        .iter()
+        .map(|language| language.jscpd_format)
+        .collect();
+    scope.note(&format!(
+        "looking for copies in {}",
+        describe_languages(&languages)
+    ));
     if formats.is_empty() {
         return Ok(DupReport::default());
     }
     let scratch = tools::task_scratch(scope)?;
     let config = scratch.join("jscpd.json");
     let output_dir = scratch.join("jscpd-report");
-    fs::write(&config, "{}\n")
-        .map_err(|e| Stop::Fail(code::E_SERVER, format!("cannot write jscpd's configuration: {e}")))?;
+    fs::write(&config, "{}\n").map_err(|e| {
+        Stop::Fail(
+            code::E_SERVER,
+            format!("cannot write jscpd's configuration: {e}"),
+        )
+    })?;
     let root = files.workspace.dir.to_string_lossy().into_owned();
     let scan_root = files.scan_root.to_string_lossy().into_owned();
     let argv = jscpd::command(&jscpd::Options {
@@ -163,7 +186,12 @@ pub fn find_duplicates(scope: &TaskScope, run: &JobRun, files: &Files) -> Step<D
 /// modules from there (the sandbox lets a program read only its own directory otherwise).
 fn node_modules_of(scope: &TaskScope, program: &str) -> Option<PathBuf> {
     let confinement = &scope.shared().confinement;
-    let found = paths::find_program(program, &confinement.path, Path::new("/"), confinement.tool_user)?;
+    let found = paths::find_program(
+        program,
+        &confinement.path,
+        Path::new("/"),
+        confinement.tool_user,
+    )?;
     let real = fs::canonicalize(found).ok()?;
     real.ancestors()
         .find(|dir| dir.file_name().is_some_and(|name| name == "node_modules"))
