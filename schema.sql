@@ -94,6 +94,8 @@ CREATE TABLE IF NOT EXISTS scan_schemes (
     job_runtime_limit INTEGER NOT NULL DEFAULT 600 CHECK (job_runtime_limit > 0),  -- minutes
     -- Whether findings get their author from `git blame` of the flagged line.
     blame_enabled     INTEGER NOT NULL DEFAULT 0 CHECK (blame_enabled IN (0, 1)),
+    -- Functions of a higher cyclomatic complexity become cc findings (TCA's min_ccn).
+    min_ccn           INTEGER NOT NULL DEFAULT 20 CHECK (min_ccn > 0),
     default_flag      INTEGER NOT NULL DEFAULT 0 CHECK (default_flag IN (0, 1)),
     status            INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2)),
     created_from      TEXT    NOT NULL DEFAULT 'web',

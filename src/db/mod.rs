@@ -31,7 +31,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -116,6 +116,16 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         // project reads its files again.
         conn.execute_batch(
             "DROP TABLE IF EXISTS project_file_counts; DROP TABLE IF EXISTS project_checked_files;",
+        )?;
+    }
+    if version < 9 {
+        // Schemes carry their complexity threshold (issue 11); the metric tables are new and
+        // made by schema.sql.
+        add_column_if_missing(
+            conn,
+            "scan_schemes",
+            "min_ccn",
+            "INTEGER NOT NULL DEFAULT 20 CHECK (min_ccn > 0)",
         )?;
     }
     if version < SCHEMA_VERSION {

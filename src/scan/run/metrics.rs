@@ -59,7 +59,7 @@ pub fn measure_cc(
     let measured = CcMeasured {
         functions: Vec::new(),
         covered: incremental.then(|| files.covered.clone().unwrap_or_default()),
-        threshold: crate::domain::metrics::DEFAULT_CC_THRESHOLD,
+        threshold: run.scheme.min_ccn,
     };
     scope.note(&format!(
         "{} {} files of {}",
