@@ -151,68 +151,45 @@ const DUP_BLOCK_FIELDS: &[&str] = &[
     "duplicate_file",
 ];
 
-pub async fn list_cc_issues(
+/// The lists `list::<LIST>` serves, by number (a const generic cannot be an enum).
+pub const CC_ISSUES: u8 = 0;
+pub const CC_FILES: u8 = 1;
+pub const DUP_FILES: u8 = 2;
+pub const DUP_BLOCKS: u8 = 3;
+
+/// A metric list: `ccissues/`, `ccfiles/`, `dupfiles/`, `dupfiles/<id>/blocks/`, with or without
+/// a scan and a file.
+pub async fn list<const LIST: u8>(
     request: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<MetricPath>,
 ) -> Result<HttpResponse, AppError> {
-    serve_list(
-        request,
-        state,
-        caller,
-        path.into_inner(),
-        MetricList::CcIssues,
-    )
-    .await
+    let list = match LIST {
+        CC_ISSUES => MetricList::CcIssues,
+        CC_FILES => MetricList::CcFiles,
+        DUP_FILES => MetricList::DupFiles,
+        _ => MetricList::DupBlocks,
+    };
+    serve_list(request, state, caller, path.into_inner(), list).await
 }
 
-pub async fn list_cc_files(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<MetricPath>,
-) -> Result<HttpResponse, AppError> {
-    serve_list(
-        request,
-        state,
+/// The project the path names, once the caller may see its team.
+fn metric_project(
+    conn: &rusqlite::Connection,
+    caller: &crate::domain::user::User,
+    path: &MetricPath,
+) -> Result<(crate::domain::repo::Repo, crate::domain::project::Project), AppError> {
+    let (_, _, repo, project, access) = project_scope(
+        conn,
         caller,
-        path.into_inner(),
-        MetricList::CcFiles,
-    )
-    .await
-}
-
-pub async fn list_dup_files(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<MetricPath>,
-) -> Result<HttpResponse, AppError> {
-    serve_list(
-        request,
-        state,
-        caller,
-        path.into_inner(),
-        MetricList::DupFiles,
-    )
-    .await
-}
-
-pub async fn list_dup_blocks(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<MetricPath>,
-) -> Result<HttpResponse, AppError> {
-    serve_list(
-        request,
-        state,
-        caller,
-        path.into_inner(),
-        MetricList::DupBlocks,
-    )
-    .await
+        &path.org_sid,
+        &path.team_name,
+        RepoId(path.repo_id),
+        ProjectId(path.project_id),
+    )?;
+    require(access.can_view_team())?;
+    Ok((repo, project))
 }
 
 /// One duplicate file (`dupfiles/<id>/`), with its blocks in `blocks`.
@@ -224,15 +201,7 @@ pub async fn get_dup_file(
     let path = path.into_inner();
     let tz = state.config.tz_offset;
     let detail = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, project, access) = project_scope(
-            conn,
-            &caller,
-            &path.org_sid,
-            &path.team_name,
-            RepoId(path.repo_id),
-            ProjectId(path.project_id),
-        )?;
-        require(access.can_view_team())?;
+        let (repo, project) = metric_project(conn, &caller, &path)?;
         let file_id = path.file_id.unwrap_or(0);
         let job_id = db::metrics::file_job(conn, MetricList::DupFiles, project.id, file_id)?
             .ok_or_else(|| AppError::not_found(format!("duplicate file {file_id}")))?;
@@ -272,15 +241,7 @@ async fn serve_list(
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
     let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, project, access) = project_scope(
-            conn,
-            &caller,
-            &path.org_sid,
-            &path.team_name,
-            RepoId(path.repo_id),
-            ProjectId(path.project_id),
-        )?;
-        require(access.can_view_team())?;
+        let (repo, project) = metric_project(conn, &caller, &path)?;
         let mut filter = read_filter(&query, list)?;
         let page = query.page()?;
         let job_id = match (path.scan_id, path.file_id) {

@@ -128,17 +128,17 @@ fn codemetric_routes(cfg: &mut web::ServiceConfig) {
     for scope in ["", "/scans/{scan_id:\\d+}"] {
         let base = format!("{METRIC}{scope}");
         cfg.service(
-            resource(&format!("{base}/ccissues/")).route(web::get().to(codemetric::list_cc_issues)),
+            resource(&format!("{base}/ccissues/")).route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
         )
         .service(
-            resource(&format!("{base}/ccfiles/")).route(web::get().to(codemetric::list_cc_files)),
+            resource(&format!("{base}/ccfiles/")).route(web::get().to(codemetric::list::<{ codemetric::CC_FILES }>)),
         )
         .service(
             resource(&format!("{base}/ccfiles/{{file_id:\\d+}}/ccissues/"))
-                .route(web::get().to(codemetric::list_cc_issues)),
+                .route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
         )
         .service(
-            resource(&format!("{base}/dupfiles/")).route(web::get().to(codemetric::list_dup_files)),
+            resource(&format!("{base}/dupfiles/")).route(web::get().to(codemetric::list::<{ codemetric::DUP_FILES }>)),
         );
     }
     cfg.service(
@@ -147,7 +147,7 @@ fn codemetric_routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/"))
-            .route(web::get().to(codemetric::list_dup_blocks)),
+            .route(web::get().to(codemetric::list::<{ codemetric::DUP_BLOCKS }>)),
     );
 }
 

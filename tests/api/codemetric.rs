@@ -312,3 +312,64 @@ fn a_missing_metrics_tool_closes_its_task_with_204_and_how_to_install_it() {
         "{message}"
     );
 }
+
+#[test]
+fn the_schemes_min_ccn_decides_and_the_repositorys_jscpd_configuration_changes_nothing() {
+    if !has_tool("lizard") || !has_tool("jscpd") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    // A repository that would hide its copies from jscpd, and write its report elsewhere.
+    let hostile = r#"{"ignore": ["**/*.py"], "minTokens": 100000, "reporters": ["console"], "output": "/tmp"}"#;
+    commit(
+        &world,
+        &[
+            (".jscpd.json", hostile.to_string()),
+            ("package.json", format!(r#"{{"jscpd": {hostile}}}"#)),
+            ("src/mid.py", branchy("mid", 12)),
+            ("src/one.py", copied_block()),
+            ("src/two.py", copied_block()),
+        ],
+    );
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "strict", "cc_scan_enabled": true, "dup_scan_enabled": true,
+               "languages": ["python"], "min_ccn": 10}),
+    );
+    let scheme = app.get(&format!("{project}/"), ADMIN_TOKEN).expect(200);
+    assert_eq!(scheme.data()["scan_scheme"]["min_ccn"], 10, "{}", scheme.body);
+    scan(&app, &project, json!({}));
+    let metric = format!("{}/codemetric", analysis(&project));
+    let issues = app.get(&format!("{metric}/ccissues/"), ADMIN_TOKEN).expect(200);
+    assert_eq!(issues.data()["count"], 1, "{}", issues.body);
+    assert_eq!(issues.data()["results"][0]["ccn"], 13);
+    let dup = app.get(&format!("{metric}/dupfiles/"), ADMIN_TOKEN).expect(200);
+    assert_eq!(dup.data()["count"], 2, "{}", dup.body);
+    let overview = app.get(&format!("{}/overview/", analysis(&project)), ADMIN_TOKEN).expect(200);
+    assert_eq!(overview.data()["cyclomaticcomplexityscan"]["min_ccn"], 10);
+}
+
+#[test]
+fn metric_lists_answer_bad_filters_with_400_and_unknown_files_with_404() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let metric = format!("{}/codemetric", analysis(&world.project_path()));
+    let empty = app.get(&format!("{metric}/ccissues/"), ADMIN_TOKEN).expect(200);
+    assert_eq!(empty.data()["count"], 0, "no measure yet: {}", empty.body);
+    let bad = app.get(&format!("{metric}/ccissues/?ccn_gte=lots"), ADMIN_TOKEN).expect(400);
+    assert_eq!(bad.invalid_fields(), ["ccn_gte"]);
+    let bad = app.get(&format!("{metric}/ccfiles/?worse=maybe"), ADMIN_TOKEN).expect(400);
+    assert_eq!(bad.invalid_fields(), ["worse"]);
+    let bad = app
+        .get(&format!("{metric}/dupfiles/?duplicate_rate_gte=NaN"), ADMIN_TOKEN)
+        .expect(400);
+    assert_eq!(bad.invalid_fields(), ["duplicate_rate_gte"]);
+    app.get(&format!("{metric}/dupfiles/99/"), ADMIN_TOKEN).expect(404);
+    app.get(&format!("{metric}/dupfiles/99/blocks/"), ADMIN_TOKEN).expect(404);
+    app.get(&format!("{metric}/ccfiles/99/ccissues/"), ADMIN_TOKEN).expect(404);
+    app.get(&format!("{metric}/scans/99/ccissues/"), ADMIN_TOKEN).expect(404);
+    let stranger = app.create_user("stranger");
+    app.get(&format!("{metric}/ccissues/"), &stranger).expect(403);
+}
