@@ -128,17 +128,20 @@ fn codemetric_routes(cfg: &mut web::ServiceConfig) {
     for scope in ["", "/scans/{scan_id:\\d+}"] {
         let base = format!("{METRIC}{scope}");
         cfg.service(
-            resource(&format!("{base}/ccissues/")).route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
+            resource(&format!("{base}/ccissues/"))
+                .route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
         )
         .service(
-            resource(&format!("{base}/ccfiles/")).route(web::get().to(codemetric::list::<{ codemetric::CC_FILES }>)),
+            resource(&format!("{base}/ccfiles/"))
+                .route(web::get().to(codemetric::list::<{ codemetric::CC_FILES }>)),
         )
         .service(
             resource(&format!("{base}/ccfiles/{{file_id:\\d+}}/ccissues/"))
                 .route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
         )
         .service(
-            resource(&format!("{base}/dupfiles/")).route(web::get().to(codemetric::list::<{ codemetric::DUP_FILES }>)),
+            resource(&format!("{base}/dupfiles/"))
+                .route(web::get().to(codemetric::list::<{ codemetric::DUP_FILES }>)),
         );
     }
     cfg.service(

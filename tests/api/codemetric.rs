@@ -339,15 +339,26 @@ fn the_schemes_min_ccn_decides_and_the_repositorys_jscpd_configuration_changes_n
                "languages": ["python"], "min_ccn": 10}),
     );
     let scheme = app.get(&format!("{project}/"), ADMIN_TOKEN).expect(200);
-    assert_eq!(scheme.data()["scan_scheme"]["min_ccn"], 10, "{}", scheme.body);
+    assert_eq!(
+        scheme.data()["scan_scheme"]["min_ccn"],
+        10,
+        "{}",
+        scheme.body
+    );
     scan(&app, &project, json!({}));
     let metric = format!("{}/codemetric", analysis(&project));
-    let issues = app.get(&format!("{metric}/ccissues/"), ADMIN_TOKEN).expect(200);
+    let issues = app
+        .get(&format!("{metric}/ccissues/"), ADMIN_TOKEN)
+        .expect(200);
     assert_eq!(issues.data()["count"], 1, "{}", issues.body);
     assert_eq!(issues.data()["results"][0]["ccn"], 13);
-    let dup = app.get(&format!("{metric}/dupfiles/"), ADMIN_TOKEN).expect(200);
+    let dup = app
+        .get(&format!("{metric}/dupfiles/"), ADMIN_TOKEN)
+        .expect(200);
     assert_eq!(dup.data()["count"], 2, "{}", dup.body);
-    let overview = app.get(&format!("{}/overview/", analysis(&project)), ADMIN_TOKEN).expect(200);
+    let overview = app
+        .get(&format!("{}/overview/", analysis(&project)), ADMIN_TOKEN)
+        .expect(200);
     assert_eq!(overview.data()["cyclomaticcomplexityscan"]["min_ccn"], 10);
 }
 
@@ -356,20 +367,34 @@ fn metric_lists_answer_bad_filters_with_400_and_unknown_files_with_404() {
     let app = TestApp::spawn();
     let world = World::build(&app);
     let metric = format!("{}/codemetric", analysis(&world.project_path()));
-    let empty = app.get(&format!("{metric}/ccissues/"), ADMIN_TOKEN).expect(200);
+    let empty = app
+        .get(&format!("{metric}/ccissues/"), ADMIN_TOKEN)
+        .expect(200);
     assert_eq!(empty.data()["count"], 0, "no measure yet: {}", empty.body);
-    let bad = app.get(&format!("{metric}/ccissues/?ccn_gte=lots"), ADMIN_TOKEN).expect(400);
+    let bad = app
+        .get(&format!("{metric}/ccissues/?ccn_gte=lots"), ADMIN_TOKEN)
+        .expect(400);
     assert_eq!(bad.invalid_fields(), ["ccn_gte"]);
-    let bad = app.get(&format!("{metric}/ccfiles/?worse=maybe"), ADMIN_TOKEN).expect(400);
+    let bad = app
+        .get(&format!("{metric}/ccfiles/?worse=maybe"), ADMIN_TOKEN)
+        .expect(400);
     assert_eq!(bad.invalid_fields(), ["worse"]);
     let bad = app
-        .get(&format!("{metric}/dupfiles/?duplicate_rate_gte=NaN"), ADMIN_TOKEN)
+        .get(
+            &format!("{metric}/dupfiles/?duplicate_rate_gte=NaN"),
+            ADMIN_TOKEN,
+        )
         .expect(400);
     assert_eq!(bad.invalid_fields(), ["duplicate_rate_gte"]);
-    app.get(&format!("{metric}/dupfiles/99/"), ADMIN_TOKEN).expect(404);
-    app.get(&format!("{metric}/dupfiles/99/blocks/"), ADMIN_TOKEN).expect(404);
-    app.get(&format!("{metric}/ccfiles/99/ccissues/"), ADMIN_TOKEN).expect(404);
-    app.get(&format!("{metric}/scans/99/ccissues/"), ADMIN_TOKEN).expect(404);
+    app.get(&format!("{metric}/dupfiles/99/"), ADMIN_TOKEN)
+        .expect(404);
+    app.get(&format!("{metric}/dupfiles/99/blocks/"), ADMIN_TOKEN)
+        .expect(404);
+    app.get(&format!("{metric}/ccfiles/99/ccissues/"), ADMIN_TOKEN)
+        .expect(404);
+    app.get(&format!("{metric}/scans/99/ccissues/"), ADMIN_TOKEN)
+        .expect(404);
     let stranger = app.create_user("stranger");
-    app.get(&format!("{metric}/ccissues/"), &stranger).expect(403);
+    app.get(&format!("{metric}/ccissues/"), &stranger)
+        .expect(403);
 }
