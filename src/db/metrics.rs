@@ -103,7 +103,7 @@ pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcR
                 Some(0) => change_type::UNCHANGED,
                 Some(_) => change_type::MODIFIED,
             };
-            recorded.new_or_worse += usize::from(diff_ccn.map_or(true, |diff| diff > 0));
+            recorded.new_or_worse += usize::from(diff_ccn.is_none_or(|diff| diff > 0));
             recorded.over += 1;
             insert_cc_issue(conn, results, file_id, function, (diff_ccn, change), &now)?;
         }
