@@ -29,21 +29,15 @@ pub struct CcRecorded {
     pub over: usize,
     pub new_or_worse: usize,
     pub fixed: usize,
+    /// Files whose functions pass the threshold by more than at the last measure.
+    pub worse_files: usize,
 }
 
 /// Stores a complexity measure: the project's functions become the measured state, and the job
 /// gets its files and functions over the threshold, compared with the last measure.
 pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcRecorded> {
     let previous = project_functions(conn, results.project_id)?;
-    let mut state: Vec<CcFunction> = match results.covered {
-        Some(covered) => previous
-            .iter()
-            .filter(|function| !covered.contains(&function.file_path))
-            .cloned()
-            .collect(),
-        None => Vec::new(),
-    };
-    state.extend(results.functions.iter().cloned());
+    let state = new_state(&previous, results);
     replace_functions(conn, results.project_id, &state)?;
     let matched = match_previous(&previous, &state);
     let threshold = results.threshold;
@@ -53,13 +47,7 @@ pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcR
             by_file.entry(&function.file_path).or_default().push(index);
         }
     }
-    let mut before_by_file: HashMap<&str, Vec<i64>> = HashMap::new();
-    for function in &previous {
-        let ccns = before_by_file.entry(&function.file_path).or_default();
-        if function.ccn > threshold {
-            ccns.push(function.ccn);
-        }
-    }
+    let before_by_file = over_ccns_by_file(&previous, threshold);
     let still_over: HashSet<usize> = by_file
         .values()
         .flatten()
@@ -74,7 +62,6 @@ pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcR
         ..CcRecorded::default()
     };
     let now = crate::clock::now_stored();
-    let mut worse_files = 0;
     for (path, indexes) in &by_file {
         let summary = CcFileSummary::of(indexes.iter().map(|&i| state[i].ccn), threshold);
         let before = before_by_file.get(path);
@@ -85,7 +72,7 @@ pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcR
             Some(_) if diff == CcFileSummary::default() => change_type::UNCHANGED,
             Some(_) => change_type::MODIFIED,
         };
-        worse_files += usize::from(diff.over_cc_sum > 0);
+        recorded.worse_files += usize::from(diff.over_cc_sum > 0);
         let file_id = insert_cc_file(
             conn,
             results,
@@ -108,6 +95,44 @@ pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcR
             insert_cc_issue(conn, results, file_id, function, (diff_ccn, change), &now)?;
         }
     }
+    insert_cc_scan(conn, results, &recorded, &state)?;
+    Ok(recorded)
+}
+
+/// The project's functions after this measure: the last measure of the files it did not
+/// cover, and what it measured.
+fn new_state(previous: &[CcFunction], results: &CcResults) -> Vec<CcFunction> {
+    let mut state: Vec<CcFunction> = match results.covered {
+        Some(covered) => previous
+            .iter()
+            .filter(|function| !covered.contains(&function.file_path))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    state.extend(results.functions.iter().cloned());
+    state
+}
+
+/// Each measured file with the complexities of its functions over `threshold` (none, for a
+/// file measured whose functions all stay under it).
+fn over_ccns_by_file(functions: &[CcFunction], threshold: i64) -> HashMap<&str, Vec<i64>> {
+    let mut by_file: HashMap<&str, Vec<i64>> = HashMap::new();
+    for function in functions {
+        let ccns = by_file.entry(&function.file_path).or_default();
+        if function.ccn > threshold {
+            ccns.push(function.ccn);
+        }
+    }
+    by_file
+}
+
+fn insert_cc_scan(
+    conn: &Connection,
+    results: &CcResults,
+    recorded: &CcRecorded,
+    state: &[CcFunction],
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO cc_scans (job_id, project_id, threshold, cc_open_num, diff_cc_num, cc_fix_num,
              worse_cc_file_num, func_num, ccn_sum)
@@ -116,15 +141,15 @@ pub fn record_cc(conn: &Connection, results: &CcResults) -> rusqlite::Result<CcR
     .execute(params![
         results.job_id.0,
         results.project_id.0,
-        threshold,
+        results.threshold,
         recorded.over as i64,
         recorded.new_or_worse as i64,
         recorded.fixed as i64,
-        worse_files as i64,
+        recorded.worse_files as i64,
         state.len() as i64,
         state.iter().map(|function| function.ccn).sum::<i64>(),
     ])?;
-    Ok(recorded)
+    Ok(())
 }
 
 fn insert_cc_file(
@@ -282,29 +307,14 @@ struct Block<'a> {
     tokens: i64,
     start: i64,
     end: i64,
+    /// How many copies of this text the tree holds.
+    times: i64,
 }
 
 /// Stores a duplicate-code run: its totals, each file with copies, and each file's blocks.
 pub fn record_dup(conn: &Connection, results: &DupResults) -> rusqlite::Result<()> {
     let report = results.report;
-    let mut blocks: BTreeMap<&str, Vec<Block>> = BTreeMap::new();
-    let mut copies: HashMap<&str, HashSet<(&str, i64, i64)>> = HashMap::new();
-    for pair in &report.pairs {
-        for copy in [&pair.first, &pair.second] {
-            if copies.entry(&pair.block_hash).or_default().insert((
-                &copy.file_path,
-                copy.start_line,
-                copy.end_line,
-            )) {
-                blocks.entry(&copy.file_path).or_default().push(Block {
-                    hash: &pair.block_hash,
-                    tokens: pair.tokens,
-                    start: copy.start_line,
-                    end: copy.end_line,
-                });
-            }
-        }
-    }
+    let blocks = blocks_by_file(report);
     let before = last_dup_lines(conn, results.project_id)?;
     let now = crate::clock::now_stored();
     for file in &report.files {
@@ -338,26 +348,7 @@ pub fn record_dup(conn: &Connection, results: &DupResults) -> rusqlite::Result<(
             now,
         ])?;
         let file_id = conn.last_insert_rowid();
-        for block in file_blocks {
-            let lines = block.end - block.start + 1;
-            conn.prepare_cached(
-                "INSERT INTO dup_blocks (dup_file_id, job_id, project_id, block_hash, token_num,
-                     duplicate_times, duplicate_rate, start_line_num, end_line_num, duplicate_line_count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                file_id,
-                results.job_id.0,
-                results.project_id.0,
-                block.hash,
-                block.tokens,
-                copies.get(block.hash).map_or(0, HashSet::len) as i64,
-                rate(lines, file.total_line_count),
-                block.start,
-                block.end,
-                lines,
-            ])?;
-        }
+        insert_blocks(conn, results, (file_id, file.total_line_count), file_blocks)?;
     }
     conn.prepare_cached(
         "INSERT INTO dup_scans (job_id, project_id, duplicate_file_count, duplicate_block_count,
@@ -373,6 +364,60 @@ pub fn record_dup(conn: &Connection, results: &DupResults) -> rusqlite::Result<(
         report.total_line_count,
         report.duplicate_rate(),
     ])?;
+    Ok(())
+}
+
+/// Each copy of each block, once, by file; a block's `times` is how many copies of its text
+/// the tree holds.
+fn blocks_by_file(report: &DupReport) -> BTreeMap<&str, Vec<Block<'_>>> {
+    let mut blocks: BTreeMap<&str, Vec<Block>> = BTreeMap::new();
+    let mut copies: HashMap<&str, HashSet<(&str, i64, i64)>> = HashMap::new();
+    for pair in &report.pairs {
+        for copy in [&pair.first, &pair.second] {
+            let place = (copy.file_path.as_str(), copy.start_line, copy.end_line);
+            if copies.entry(&pair.block_hash).or_default().insert(place) {
+                blocks.entry(&copy.file_path).or_default().push(Block {
+                    hash: &pair.block_hash,
+                    tokens: pair.tokens,
+                    start: copy.start_line,
+                    end: copy.end_line,
+                    times: 0,
+                });
+            }
+        }
+    }
+    for block in blocks.values_mut().flatten() {
+        block.times = copies.get(block.hash).map_or(0, HashSet::len) as i64;
+    }
+    blocks
+}
+
+fn insert_blocks(
+    conn: &Connection,
+    results: &DupResults,
+    (file_id, file_lines): (i64, i64),
+    blocks: &[Block],
+) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO dup_blocks (dup_file_id, job_id, project_id, block_hash, token_num,
+             duplicate_times, duplicate_rate, start_line_num, end_line_num, duplicate_line_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for block in blocks {
+        let lines = block.end - block.start + 1;
+        insert.execute(params![
+            file_id,
+            results.job_id.0,
+            results.project_id.0,
+            block.hash,
+            block.tokens,
+            block.times,
+            rate(lines, file_lines),
+            block.start,
+            block.end,
+            lines,
+        ])?;
+    }
     Ok(())
 }
 
@@ -495,6 +540,53 @@ pub fn list(
     (limit, offset): (i64, i64),
 ) -> rusqlite::Result<(i64, Vec<serde_json::Map<String, serde_json::Value>>)> {
     use rusqlite::types::Value;
+    let Where {
+        clauses,
+        mut values,
+    } = conditions(list, job_id, filter);
+    let condition = clauses.join(" AND ");
+    let select = list.select();
+    let table = select.rsplit("FROM").next().unwrap_or_default().trim();
+    let count: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM {table} WHERE {condition}"),
+        rusqlite::params_from_iter(values.iter()),
+        |row| row.get(0),
+    )?;
+    values.push(Value::Integer(limit));
+    values.push(Value::Integer(offset));
+    let sql = format!(
+        "SELECT {select} WHERE {condition} ORDER BY {} LIMIT ?{} OFFSET ?{}",
+        list.order(),
+        values.len() - 1,
+        values.len()
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let names: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
+        let mut object = serde_json::Map::new();
+        for (index, name) in names.iter().enumerate() {
+            let value = match row.get_ref(index)? {
+                rusqlite::types::ValueRef::Integer(number) => serde_json::json!(number),
+                rusqlite::types::ValueRef::Real(number) => serde_json::json!(number),
+                rusqlite::types::ValueRef::Text(text) => {
+                    serde_json::json!(String::from_utf8_lossy(text))
+                }
+                _ => serde_json::Value::Null,
+            };
+            object.insert(name.clone(), value);
+        }
+        Ok(object)
+    })?;
+    Ok((count, rows.collect::<rusqlite::Result<_>>()?))
+}
+
+/// The WHERE clause of a list: the job's rows that pass the filter.
+fn conditions(list: MetricList, job_id: JobId, filter: &MetricFilter) -> Where {
+    use rusqlite::types::Value;
     let mut conditions = Where::default();
     conditions.add("job_id = ?", vec![Value::Integer(job_id.0)]);
     if let Some(path) = &filter.file_path {
@@ -535,48 +627,7 @@ pub fn list(
         let texts = types.iter().cloned().map(Value::Text).collect();
         conditions.add(&format!("CAST(change_type AS TEXT) IN ({marks})"), texts);
     }
-    let Where {
-        clauses,
-        mut values,
-    } = conditions;
-    let condition = clauses.join(" AND ");
-    let select = list.select();
-    let table = select.rsplit("FROM").next().unwrap_or_default().trim();
-    let count: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM {table} WHERE {condition}"),
-        rusqlite::params_from_iter(values.iter()),
-        |row| row.get(0),
-    )?;
-    values.push(Value::Integer(limit));
-    values.push(Value::Integer(offset));
-    let sql = format!(
-        "SELECT {select} WHERE {condition} ORDER BY {} LIMIT ?{} OFFSET ?{}",
-        list.order(),
-        values.len() - 1,
-        values.len()
-    );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let names: Vec<String> = statement
-        .column_names()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
-        let mut object = serde_json::Map::new();
-        for (index, name) in names.iter().enumerate() {
-            let value = match row.get_ref(index)? {
-                rusqlite::types::ValueRef::Integer(number) => serde_json::json!(number),
-                rusqlite::types::ValueRef::Real(number) => serde_json::json!(number),
-                rusqlite::types::ValueRef::Text(text) => {
-                    serde_json::json!(String::from_utf8_lossy(text))
-                }
-                _ => serde_json::Value::Null,
-            };
-            object.insert(name.clone(), value);
-        }
-        Ok(object)
-    })?;
-    Ok((count, rows.collect::<rusqlite::Result<_>>()?))
+    conditions
 }
 
 /// A WHERE clause being built: each `?` of a condition becomes the next numbered parameter.

@@ -32,20 +32,7 @@ pub fn measure_cc(
     source: &Source,
     files: &Files,
 ) -> Step<CcMeasured> {
-    let incremental = match &source.baseline {
-        Some((_, base_job)) => run.store().measured_cc(*base_job)?,
-        None => false,
-    };
-    let candidates: Vec<String> = if incremental {
-        files.files.clone()
-    } else {
-        files
-            .listed
-            .entries
-            .iter()
-            .map(|entry| entry.path.to_string())
-            .collect()
-    };
+    let (incremental, candidates) = cc_candidates(run, source, files)?;
     let languages = measured_languages(&run.scheme.languages);
     let dir = &files.workspace.dir;
     let targets: Vec<&String> = candidates
@@ -110,6 +97,26 @@ pub fn measure_cc(
         functions,
         ..measured
     })
+}
+
+/// Whether lizard measures only the changed files (the baseline's job measured complexity, so
+/// the project's other files keep that measure), and the files it may be given.
+fn cc_candidates(run: &JobRun, source: &Source, files: &Files) -> Step<(bool, Vec<String>)> {
+    let incremental = match &source.baseline {
+        Some((_, base_job)) => run.store().measured_cc(*base_job)?,
+        None => false,
+    };
+    let candidates = if incremental {
+        files.files.clone()
+    } else {
+        files
+            .listed
+            .entries
+            .iter()
+            .map(|entry| entry.path.to_string())
+            .collect()
+    };
+    Ok((incremental, candidates))
 }
 
 /// Looks for duplicate code among the files of the scheme's languages below the scan path,
