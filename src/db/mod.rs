@@ -299,7 +299,7 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(templates, 2, "default and python, each once");
+        assert_eq!(templates, 3, "default, python and full, each once");
         let version: i64 = second
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
