@@ -109,6 +109,8 @@ CREATE TABLE IF NOT EXISTS scan_schemes (
     job_runtime_limit INTEGER NOT NULL DEFAULT 600 CHECK (job_runtime_limit > 0),  -- minutes
     -- Whether findings get their author from `git blame` of the flagged line.
     blame_enabled     INTEGER NOT NULL DEFAULT 0 CHECK (blame_enabled IN (0, 1)),
+    -- Functions of a higher cyclomatic complexity become cc findings (TCA's min_ccn).
+    min_ccn           INTEGER NOT NULL DEFAULT 20 CHECK (min_ccn > 0),
     default_flag      INTEGER NOT NULL DEFAULT 0 CHECK (default_flag IN (0, 1)),
     status            INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2)),
     created_from      TEXT    NOT NULL DEFAULT 'web',
@@ -685,3 +687,127 @@ BEGIN
             new.rule, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
+-- Code metrics (issue 11). A job that measured complexity (lizard): its threshold and totals,
+-- TCA's CyclomaticComplexityScan.
+CREATE TABLE IF NOT EXISTS cc_scans (
+    job_id            INTEGER PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    project_id        INTEGER NOT NULL REFERENCES projects (id),
+    threshold         INTEGER NOT NULL,
+    cc_open_num       INTEGER NOT NULL,  -- functions over the threshold
+    diff_cc_num       INTEGER NOT NULL,  -- of them, new or more complex than last measured
+    cc_fix_num        INTEGER NOT NULL,  -- over the threshold before, no longer
+    worse_cc_file_num INTEGER NOT NULL,
+    func_num          INTEGER NOT NULL,  -- functions measured
+    ccn_sum           INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cc_scans_project ON cc_scans (project_id, job_id);
+-- The project's functions as last measured, all of them: what `diff_ccn` and `change_type`
+-- compare with, and what an incremental scan keeps for the files it did not change.
+CREATE TABLE IF NOT EXISTS cc_functions (
+    project_id     INTEGER NOT NULL REFERENCES projects (id),
+    file_path      TEXT    NOT NULL,
+    func_name      TEXT    NOT NULL,
+    long_name      TEXT    NOT NULL,
+    func_param_num INTEGER NOT NULL,
+    ccn            INTEGER NOT NULL,
+    code_line_num  INTEGER NOT NULL,
+    token          INTEGER NOT NULL,
+    line_num       INTEGER NOT NULL,
+    start_line_no  INTEGER NOT NULL,
+    end_line_no    INTEGER NOT NULL,
+    language       TEXT
+);
+CREATE INDEX IF NOT EXISTS cc_functions_project ON cc_functions (project_id, file_path);
+-- Per job: each file with functions over the threshold (TCA's CyclomaticComplexityFile) ...
+CREATE TABLE IF NOT EXISTS cc_files (
+    id                      INTEGER PRIMARY KEY,
+    job_id                  INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    project_id              INTEGER NOT NULL REFERENCES projects (id),
+    file_path               TEXT    NOT NULL,
+    language                TEXT,
+    over_func_cc            INTEGER NOT NULL,
+    over_cc_sum             INTEGER NOT NULL,
+    over_cc_avg             INTEGER NOT NULL,
+    over_cc_func_count      INTEGER NOT NULL,
+    diff_over_func_cc       INTEGER NOT NULL,
+    diff_over_cc_sum        INTEGER NOT NULL,
+    diff_over_cc_avg        INTEGER NOT NULL,
+    diff_over_cc_func_count INTEGER NOT NULL,
+    worse                   INTEGER NOT NULL CHECK (worse IN (0, 1)),
+    change_type             INTEGER NOT NULL,
+    revision                TEXT    NOT NULL,
+    created_time            TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cc_files_job ON cc_files (job_id, file_path);
+-- ... and each function over the threshold (TCA's CyclomaticComplexity).
+CREATE TABLE IF NOT EXISTS cc_issues (
+    id             INTEGER PRIMARY KEY,
+    cc_file_id     INTEGER NOT NULL REFERENCES cc_files (id) ON DELETE CASCADE,
+    job_id         INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    project_id     INTEGER NOT NULL REFERENCES projects (id),
+    file_path      TEXT    NOT NULL,
+    func_name      TEXT    NOT NULL,
+    long_name      TEXT    NOT NULL,
+    func_param_num INTEGER NOT NULL,
+    ccn            INTEGER NOT NULL,
+    diff_ccn       INTEGER,
+    change_type    INTEGER NOT NULL,
+    language       TEXT,
+    token          INTEGER NOT NULL,
+    line_num       INTEGER NOT NULL,
+    code_line_num  INTEGER NOT NULL,
+    start_line_no  INTEGER NOT NULL,
+    end_line_no    INTEGER NOT NULL,
+    revision       TEXT    NOT NULL,
+    created_time   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cc_issues_job ON cc_issues (job_id, cc_file_id);
+-- A job that looked for duplicate code (jscpd): TCA's DuplicateScan.
+CREATE TABLE IF NOT EXISTS dup_scans (
+    job_id                INTEGER PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    project_id            INTEGER NOT NULL REFERENCES projects (id),
+    duplicate_file_count  INTEGER NOT NULL,
+    duplicate_block_count INTEGER NOT NULL,
+    duplicate_line_count  INTEGER NOT NULL,
+    total_line_count      INTEGER NOT NULL,
+    duplicate_rate        REAL    NOT NULL  -- percent
+);
+CREATE INDEX IF NOT EXISTS dup_scans_project ON dup_scans (project_id, job_id);
+-- Per job: each file with copies in it (TCA's DuplicateFile) and its blocks (DuplicateBlock).
+CREATE TABLE IF NOT EXISTS dup_files (
+    id                         INTEGER PRIMARY KEY,
+    job_id                     INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    project_id                 INTEGER NOT NULL REFERENCES projects (id),
+    file_path                  TEXT    NOT NULL,
+    language                   TEXT    NOT NULL,
+    duplicate_rate             REAL    NOT NULL,
+    total_line_count           INTEGER NOT NULL,
+    total_duplicate_line_count INTEGER NOT NULL,
+    distinct_hash_num          INTEGER NOT NULL,
+    block_num                  INTEGER NOT NULL,
+    change_type                TEXT,  -- 'add' (no copies at the last look), 'mod', or null
+    revision                   TEXT    NOT NULL,
+    created_time               TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dup_files_job ON dup_files (job_id, file_path);
+CREATE TABLE IF NOT EXISTS dup_blocks (
+    id                   INTEGER PRIMARY KEY,
+    dup_file_id          INTEGER NOT NULL REFERENCES dup_files (id) ON DELETE CASCADE,
+    job_id               INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    project_id           INTEGER NOT NULL REFERENCES projects (id),
+    block_hash           TEXT    NOT NULL,
+    token_num            INTEGER NOT NULL,
+    duplicate_times      INTEGER NOT NULL,
+    duplicate_rate       REAL    NOT NULL,
+    start_line_num       INTEGER NOT NULL,
+    end_line_num         INTEGER NOT NULL,
+    duplicate_line_count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dup_blocks_file ON dup_blocks (dup_file_id, start_line_num);
+
+-- The template that runs everything: lint (the built-in checker), complexity and duplicates.
+INSERT INTO scan_schemes
+    (repo_id, name, description, lint_enabled, cc_scan_enabled, dup_scan_enabled, tools, cloc_scan_enabled, created_from, created_time)
+SELECT NULL, 'full', 'line counting, the built-in checker, cyclomatic complexity (lizard) and duplicate code (jscpd)',
+       1, 1, 1, '["codepup"]', 1, 'codepup', '1970-01-01T00:00:00.000000Z'
+WHERE NOT EXISTS (SELECT 1 FROM scan_schemes WHERE repo_id IS NULL AND name = 'full');

@@ -4,6 +4,8 @@
 
 pub mod builtin;
 pub mod codecount;
+pub mod jscpd;
+pub mod lizard;
 pub mod pylint;
 pub mod ruff;
 pub mod sarif;

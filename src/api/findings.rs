@@ -185,7 +185,13 @@ pub async fn get_overview(
             }
             None => None,
         };
-        Ok(views::overview(&tally, latest.as_ref(), tz))
+        let mut overview = views::overview(&tally, latest.as_ref(), tz);
+        let (cc, dup) = crate::api::codemetric::overview_metrics(conn, project.id)?;
+        if let serde_json::Value::Object(object) = &mut overview {
+            object.insert("cyclomaticcomplexityscan".to_string(), cc);
+            object.insert("duplicatescan".to_string(), dup);
+        }
+        Ok(overview)
     })
     .await?;
     Ok(envelope::ok(overview))

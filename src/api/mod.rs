@@ -3,6 +3,7 @@
 //! checks permission and does the work.
 
 pub mod blocking;
+pub mod codemetric;
 pub mod credential;
 pub mod findings;
 pub mod hooks;
@@ -166,7 +167,8 @@ fn analysis_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(findings::get_issue)),
     )
     .service(resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)))
-    .configure(triage_routes);
+    .configure(triage_routes)
+    .configure(codemetric_routes);
 }
 
 /// Triage (issue 11): TCA's codelint endpoints that change findings, their history, and the
@@ -206,6 +208,39 @@ fn triage_routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/scans/{scan_id:\\d+}/issues/")
             .route(web::get().to(triage::list_scan_issues)),
+    );
+}
+
+/// TCA's code-metrics paths (`codemetric/api_urls/v1_pt.py`), for the latest measure and per scan.
+fn codemetric_routes(cfg: &mut web::ServiceConfig) {
+    const METRIC: &str =
+        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codemetric";
+    for scope in ["", "/scans/{scan_id:\\d+}"] {
+        let base = format!("{METRIC}{scope}");
+        cfg.service(
+            resource(&format!("{base}/ccissues/"))
+                .route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
+        )
+        .service(
+            resource(&format!("{base}/ccfiles/"))
+                .route(web::get().to(codemetric::list::<{ codemetric::CC_FILES }>)),
+        )
+        .service(
+            resource(&format!("{base}/ccfiles/{{file_id:\\d+}}/ccissues/"))
+                .route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
+        )
+        .service(
+            resource(&format!("{base}/dupfiles/"))
+                .route(web::get().to(codemetric::list::<{ codemetric::DUP_FILES }>)),
+        );
+    }
+    cfg.service(
+        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/"))
+            .route(web::get().to(codemetric::get_dup_file)),
+    )
+    .service(
+        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/"))
+            .route(web::get().to(codemetric::list::<{ codemetric::DUP_BLOCKS }>)),
     );
 }
 

@@ -107,6 +107,9 @@ fn read_new_scheme(body: &Fields, known_tools: &[String]) -> Result<NewScheme, A
         dup_scan_enabled: fields.optional_bool("dup_scan_enabled").unwrap_or(false),
         cloc_scan_enabled: fields.optional_bool("cloc_scan_enabled").unwrap_or(true),
         blame_enabled: fields.optional_bool("blame_enabled").unwrap_or(false),
+        min_ccn: fields
+            .optional_int("min_ccn", 1, 10_000)
+            .unwrap_or(crate::domain::metrics::DEFAULT_CC_THRESHOLD),
         job_runtime_limit: fields
             .optional_int("job_runtime_limit", 1, scheme::MAX_JOB_RUNTIME_LIMIT)
             .unwrap_or(scheme::DEFAULT_JOB_RUNTIME_LIMIT),

@@ -133,6 +133,7 @@ pub fn scheme(scheme: &Scheme, tz: UtcOffset) -> Value {
         "created_from": scheme.created_from,
         "lint_enabled": scheme.lint_enabled,
         "cc_scan_enabled": scheme.cc_scan_enabled,
+        "min_ccn": scheme.min_ccn,
         "dup_scan_enabled": scheme.dup_scan_enabled,
         "cloc_scan_enabled": scheme.cloc_scan_enabled,
         "tools": scheme.tools,

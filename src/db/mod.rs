@@ -6,6 +6,7 @@ pub mod access;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod metrics;
 pub mod notify;
 pub mod orgs;
 pub mod projects;
@@ -173,6 +174,16 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         // Password sign-in (issue 13): users may have a password; the sessions table is made
         // by schema.sql.
         add_column_if_missing(conn, "users", "password_hash", "TEXT")?;
+    }
+    if version < 9 {
+        // Schemes carry their complexity threshold (issue 11); the metric tables are new and
+        // made by schema.sql.
+        add_column_if_missing(
+            conn,
+            "scan_schemes",
+            "min_ccn",
+            "INTEGER NOT NULL DEFAULT 20 CHECK (min_ccn > 0)",
+        )?;
     }
     // Version 10 (triage: issue_comments, issue_ignores, issue_severity_overrides) only adds
     // tables, which schema.sql makes IF NOT EXISTS: no step.
@@ -347,7 +358,7 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(templates, 2, "default and python, each once");
+        assert_eq!(templates, 3, "default, python and full, each once");
         let version: i64 = second
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();

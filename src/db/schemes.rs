@@ -11,7 +11,7 @@ use crate::domain::scheme::{NewScheme, Scheme};
 const COLUMNS: &str =
     "id, repo_id, name, description, refer_scheme_id, languages, tools, lint_enabled,
     cc_scan_enabled, dup_scan_enabled, cloc_scan_enabled, job_runtime_limit, default_flag, status,
-    created_from, created_time, blame_enabled";
+    created_from, created_time, blame_enabled, min_ccn";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Scheme> {
     Ok(Scheme {
@@ -32,6 +32,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Scheme> {
         created_from: row.get(14)?,
         created_time: row.get(15)?,
         blame_enabled: row.get(16)?,
+        min_ccn: row.get(17)?,
     })
 }
 
@@ -49,9 +50,9 @@ pub fn insert(
     conn.execute(
         "INSERT INTO scan_schemes (repo_id, name, description, refer_scheme_id, languages, tools, lint_enabled,
              cc_scan_enabled, dup_scan_enabled, cloc_scan_enabled, job_runtime_limit, default_flag,
-             creator_id, created_time, blame_enabled)
+             creator_id, created_time, blame_enabled, min_ccn)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
-             NOT EXISTS (SELECT 1 FROM scan_schemes WHERE repo_id = ?1), ?12, ?13, ?14)",
+             NOT EXISTS (SELECT 1 FROM scan_schemes WHERE repo_id = ?1), ?12, ?13, ?14, ?15)",
         params![
             repo_id.0,
             new_scheme.name,
@@ -66,7 +67,8 @@ pub fn insert(
             new_scheme.job_runtime_limit,
             creator.0,
             clock::now_stored(),
-            new_scheme.blame_enabled
+            new_scheme.blame_enabled,
+            new_scheme.min_ccn
         ],
     )?;
     Ok(SchemeId(conn.last_insert_rowid()))

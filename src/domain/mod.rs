@@ -5,6 +5,7 @@ pub mod finding;
 pub mod hook;
 pub mod ids;
 pub mod job;
+pub mod metrics;
 pub mod notify;
 pub mod org;
 pub mod project;

@@ -31,6 +31,8 @@ pub struct NewScheme {
     pub job_runtime_limit: i64,
     /// Findings get their author from `git blame` of the flagged line.
     pub blame_enabled: bool,
+    /// Functions of a higher cyclomatic complexity become cc findings (TCA's `min_ccn`).
+    pub min_ccn: i64,
 }
 
 /// Language names are lowercase identifiers (`python`, `c++`, `objective-c`).
@@ -106,6 +108,7 @@ pub struct Scheme {
     pub created_from: String,
     pub created_time: String,
     pub blame_enabled: bool,
+    pub min_ccn: i64,
 }
 
 impl Scheme {
@@ -122,6 +125,7 @@ impl Scheme {
             cloc_scan_enabled: self.cloc_scan_enabled,
             job_runtime_limit: self.job_runtime_limit,
             blame_enabled: self.blame_enabled,
+            min_ccn: self.min_ccn,
         }
     }
 }

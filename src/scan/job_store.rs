@@ -5,7 +5,7 @@
 //! `SqliteStore` is the one implementation.
 
 use crate::analyzers::codecount::Count;
-use crate::db::{self, findings, results, Pool};
+use crate::db::{self, findings, metrics, results, Pool};
 use crate::domain::ids::{JobId, ProjectId, ScanId, TaskId};
 use crate::domain::job::{code, Job, JobState, ToolModule, INCR_IGNORE_MSG};
 use crate::domain::project::Project;
@@ -37,11 +37,14 @@ pub struct Results<'a> {
     pub findings: Option<findings::ScanFindings<'a>>,
     /// The identity of the rule configuration and path filters the results were found with.
     pub config_hash: Option<&'a str>,
+    pub cc: Option<metrics::CcResults<'a>>,
+    pub dup: Option<metrics::DupResults<'a>>,
 }
 
 /// What closing a job did.
 pub struct Closed {
     pub recorded: Option<findings::Recorded>,
+    pub cc: Option<metrics::CcRecorded>,
     /// The project's older unfinished jobs this close superseded (closed with code 2).
     pub superseded: Vec<JobId>,
 }
@@ -86,6 +89,8 @@ pub trait JobStore: Send + Sync {
     /// RUNNING -> CLOSING, then the results and CLOSED in one transaction, then the project's
     /// older unfinished jobs superseded. `None` when someone else closed the job first.
     fn close(&self, job_id: JobId, results: &Results<'_>) -> StoreResult<Option<Closed>>;
+    /// Whether job `job_id` measured complexity.
+    fn measured_cc(&self, job_id: JobId) -> StoreResult<bool>;
     /// The project's references in the result cache, a row at a time.
     fn cached_results(
         &self,
@@ -276,6 +281,13 @@ impl JobStore for SqliteStore {
         if let Some(config_hash) = results.config_hash {
             db::rules::set_job_config(&tx, job_id, config_hash)?;
         }
+        let cc = match &results.cc {
+            Some(measured) => Some(metrics::record_cc(&tx, measured)?),
+            None => None,
+        };
+        if let Some(dup) = &results.dup {
+            metrics::record_dup(&tx, dup)?;
+        }
         if !db::jobs::close(&tx, job_id, code::OK, "success", false)? {
             return Ok(None);
         }
@@ -283,8 +295,14 @@ impl JobStore for SqliteStore {
         let superseded = supersede(&mut conn, job_id)?;
         Ok(Some(Closed {
             recorded,
+            cc,
             superseded,
         }))
+    }
+
+    fn measured_cc(&self, job_id: JobId) -> StoreResult<bool> {
+        let conn = self.conn()?;
+        Ok(metrics::measured_cc(&conn, job_id)?)
     }
 
     fn cached_results(

@@ -45,7 +45,11 @@ impl<'a> TaskScope<'a> {
         }
     }
 
-    fn note(&self, line: &str) {
+    pub(super) fn shared(&self) -> &Shared {
+        self.shared
+    }
+
+    pub(super) fn note(&self, line: &str) {
         let mut log = self.log;
         let _ = writeln!(log, "{line}");
     }
@@ -199,8 +203,40 @@ pub(super) fn run_command(
     ))
 }
 
+/// A metrics tool's run (lizard, jscpd): its argv, where it runs, what else it may read, and
+/// the file its report goes to (`None`: its stdout is the report).
+pub(super) struct ReportRun<'a> {
+    pub name: &'a str,
+    pub argv: Vec<String>,
+    pub cwd: &'a Path,
+    pub read_paths: &'a [PathBuf],
+    pub report: Option<&'a Path>,
+}
+
+/// Runs a metrics tool confined and hands back how it ended and its report (`None` when it
+/// wrote none).
+pub(super) fn run_for_report(scope: &TaskScope, run: ReportRun) -> Step<(Report, Option<String>)> {
+    let capture = Capture::new(scope)?;
+    let confined = Run {
+        name: run.name,
+        argv: run.argv,
+        cwd: run.cwd,
+        stdout: &capture.file,
+        stdout_is_log: false,
+        timeout: None,
+        network: false,
+        read_paths: run.read_paths,
+    };
+    let report = run_confined(scope, confined)?;
+    let output = match run.report {
+        Some(path) => read_report(path)?,
+        None => Some(capture.read()?),
+    };
+    Ok((report, output))
+}
+
 /// "exited with 1", "was killed by signal 9", with what it used.
-fn describe(report: &Report) -> String {
+pub(super) fn describe(report: &Report) -> String {
     let ended = match (report.code, report.signal) {
         (Some(code), _) => format!("exited with {code}"),
         (None, Some(signal)) => format!("was killed by signal {signal}"),
@@ -338,7 +374,7 @@ fn output_caps(scope: &TaskScope, run: &Run) -> OutputCaps {
 }
 
 /// The task's own scratch directory, made on its first run.
-fn task_scratch(scope: &TaskScope) -> Step<PathBuf> {
+pub(super) fn task_scratch(scope: &TaskScope) -> Step<PathBuf> {
     sandbox::make_scratch(
         &scope.workspace.scratch,
         &format!("task-{}", scope.task_id),

@@ -7,6 +7,7 @@ mod bad_input;
 mod bombs;
 mod branches_and_projects;
 mod browser;
+mod codemetric;
 mod confinement;
 mod findings;
 mod git_cache;

@@ -80,7 +80,7 @@ fn a_database_made_by_one_start_is_reused_by_the_next_with_nothing_lost() {
         .expect(200);
     assert_eq!(
         templates.data()["count"],
-        2,
+        3,
         "templates were duplicated: {}",
         templates.body
     );

@@ -6,6 +6,7 @@
 
 mod check;
 mod count;
+mod metrics;
 mod notes;
 mod plan;
 mod source;

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::analyzers::{builtin, Linter, ToolDef};
+use crate::analyzers::{builtin, jscpd, lizard, Linter, ToolDef};
 use crate::domain::ids::{JobId, TaskId};
 use crate::domain::job::{code, JobState, ToolModule};
 use crate::domain::rules::{PathFilter, SchemeRules};
@@ -19,6 +19,10 @@ pub enum Planned {
     /// A linter codepup knows how to run and read (pylint, ruff, shellcheck).
     Linter(Linter),
     Command(Box<ToolDef>),
+    /// Cyclomatic complexity (`cc_scan_enabled`).
+    Lizard,
+    /// Duplicate code (`dup_scan_enabled`).
+    Jscpd,
 }
 
 impl Planned {
@@ -28,12 +32,14 @@ impl Planned {
             Planned::Builtin => (ToolModule::Codelint, builtin::TOOL),
             Planned::Linter(linter) => (ToolModule::Codelint, linter.name()),
             Planned::Command(tool) => (tool.module, tool.name.as_str()),
+            Planned::Lizard => (ToolModule::Codemetric, lizard::NAME),
+            Planned::Jscpd => (ToolModule::Codemetric, jscpd::NAME),
         }
     }
 
     /// Whether the task runs as a process on files of a checkout.
     pub fn needs_checkout(&self) -> bool {
-        matches!(self, Planned::Command(_) | Planned::Linter(_))
+        !matches!(self, Planned::Codecount | Planned::Builtin)
     }
 
     /// Whether an incremental scan gives the task only the changed files.
@@ -42,6 +48,9 @@ impl Planned {
             Planned::Codecount | Planned::Builtin => true,
             Planned::Linter(linter) => linter.changed_files_only(),
             Planned::Command(tool) => tool.changed_files_only,
+            // A copy needs its original; lizard measures every file when the baseline's job
+            // did not measure complexity.
+            Planned::Lizard | Planned::Jscpd => false,
         }
     }
 
@@ -106,19 +115,6 @@ pub fn plan(shared: &Shared, job_id: JobId) -> Step<(JobRun<'_>, Vec<Planned>)> 
     );
     run.note(line);
     let tasks = tasks(shared, &run.scheme)?;
-    for (enabled, what) in [
-        (run.scheme.cc_scan_enabled, "cc_scan_enabled (complexity)"),
-        (
-            run.scheme.dup_scan_enabled,
-            "dup_scan_enabled (duplication)",
-        ),
-    ] {
-        if enabled {
-            run.note(format_args!(
-                "note: {what} is on, but this server has no such tool yet; skipped"
-            ));
-        }
-    }
     Ok((run, tasks))
 }
 
@@ -146,6 +142,12 @@ fn tasks(shared: &Shared, scheme: &Scheme) -> Step<Vec<Planned>> {
             },
         };
         tasks.push(task);
+    }
+    if scheme.cc_scan_enabled {
+        tasks.push(Planned::Lizard);
+    }
+    if scheme.dup_scan_enabled {
+        tasks.push(Planned::Jscpd);
     }
     check_lint_config(scheme, &tasks)?;
     if tasks.is_empty() {

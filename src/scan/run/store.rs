@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use crate::db::findings::{Coverage, ScanFindings};
+use crate::db::metrics::{CcResults, DupResults};
 use crate::domain::ids::JobId;
 use crate::domain::job::code;
 use crate::scan::job_store::Results;
@@ -72,6 +73,20 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
             .collect(),
         findings,
         config_hash: Some(&run.rules.identity),
+        cc: outcome.cc.as_ref().map(|measured| CcResults {
+            project_id: run.project.id,
+            job_id,
+            revision: &source.revision,
+            threshold: measured.threshold,
+            functions: &measured.functions,
+            covered: measured.covered.as_ref(),
+        }),
+        dup: outcome.dup.as_ref().map(|report| DupResults {
+            project_id: run.project.id,
+            job_id,
+            revision: &source.revision,
+            report,
+        }),
     };
     let store_started = Instant::now();
     let closed = run.store().close(job_id, &results)?;
@@ -84,6 +99,12 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
         run.note(format_args!(
             "findings: {} seen, {} new, {} reopened, {} fixed",
             recorded.seen, recorded.opened, recorded.reopened, recorded.fixed
+        ));
+    }
+    if let Some(cc) = closed.cc {
+        run.note(format_args!(
+            "complexity: {} functions over the threshold, {} new or worse, {} no longer over it",
+            cc.over, cc.new_or_worse, cc.fixed
         ));
     }
     let line = format!(

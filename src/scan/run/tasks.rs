@@ -12,10 +12,12 @@ use crate::config::format_size;
 use crate::domain::finding::{Author, Finding};
 use crate::domain::ids::TaskId;
 use crate::domain::job::{code, JobState};
+use crate::domain::metrics::DupReport;
 use crate::scan::checkout::{self, TreeEntry};
 use crate::scan::per_file::CacheUpdate;
 use crate::scan::run::check::{self, Checked};
 use crate::scan::run::count::{self, Counted};
+use crate::scan::run::metrics::{self, CcMeasured};
 use crate::scan::run::notes::{files_count, name_some};
 use crate::scan::run::source::{Files, Source};
 use crate::scan::run::{open_log, set_progress, JobRun, Planned, Step, Stop};
@@ -32,6 +34,10 @@ pub struct Outcome<'t> {
     pub lint_tools: Vec<String>,
     /// Files an analyzer gave up on: they keep their open findings.
     pub unchecked: Vec<String>,
+    /// What lizard measured, when the scheme measures complexity.
+    pub cc: Option<CcMeasured>,
+    /// What jscpd found, when the scheme looks for duplicate code.
+    pub dup: Option<DupReport>,
 }
 
 /// Runs every task of the job in order.
@@ -140,6 +146,17 @@ impl<'t> OneTask<'_, '_, 't> {
                 let scope = self.scope();
                 tools::run_command(&scope, tool, &self.files.scan_root)?
                     .map(|found| (tool.name.clone(), found))
+            }
+            Planned::Lizard => {
+                let scope = self.scope();
+                let measured = metrics::measure_cc(&scope, self.run, self.source, self.files)?;
+                outcome.cc = Some(measured);
+                None
+            }
+            Planned::Jscpd => {
+                let scope = self.scope();
+                outcome.dup = Some(metrics::find_duplicates(&scope, self.run, self.files)?);
+                None
             }
         };
         if let Some((tool, mut found)) = lint {
