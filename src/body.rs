@@ -665,6 +665,7 @@ mod fuzz {
         reader.optional_int(field, 1, i64::MAX);
         reader.optional_int(field, i64::MIN, i64::MAX);
         reader.optional_str_list(field, 8);
+        reader.optional_int_list(field, 3);
         let _ = reader.finish();
     }
 
@@ -809,6 +810,31 @@ mod fuzz {
                 let read = reader.optional_str_list("list", 8);
                 prop_assert_eq!(read.as_ref(), Some(&expected), "{:?}", body);
                 prop_assert!(reader.finish().is_ok());
+            }
+        }
+
+        #[test]
+        fn an_id_list_reads_back_from_a_json_array_repeated_form_keys_or_commas_up_to_its_cap(
+            ids in prop::collection::vec(any::<i64>(), 0..6),
+        ) {
+            let texts: Vec<String> = ids.iter().map(i64::to_string).collect();
+            let repeated: Vec<(&str, &str)> = texts.iter().map(|text| ("ids", text.as_str())).collect();
+            let joined = texts.join(",");
+            let mut bodies = vec![json_body("ids", json!(ids)), json_body("ids", json!(texts))];
+            if !ids.is_empty() {
+                bodies.push(form_body(&[("ids", &joined)]));
+                bodies.push(form_body(&repeated));
+            }
+            for body in bodies {
+                let mut reader = body.reader();
+                let read = reader.optional_int_list("ids", 4);
+                if ids.len() <= 4 {
+                    prop_assert_eq!(read.as_ref(), Some(&ids), "{:?}", body);
+                    prop_assert!(reader.finish().is_ok());
+                } else {
+                    prop_assert_eq!(read, None);
+                    prop_assert!(reader.finish().is_err());
+                }
             }
         }
     }
