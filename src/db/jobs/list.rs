@@ -179,6 +179,9 @@ impl JobFilter {
 /// matching 9,811 of 1,000,000 jobs took seconds through the index SQLite picked.)
 const FEW_MATCHES: i64 = 1_000;
 
+/// A page's SELECT and its values.
+type PageQuery = (String, Vec<Value>);
+
 /// The count of the jobs of `scope` the filter keeps (from the tallies), and the SELECT of one
 /// page of them, newest first, with its values (`LIMIT ? OFFSET ?` last). `None` when the page
 /// is empty.
@@ -187,7 +190,7 @@ fn count_and_page(
     scope: &JobScope<'_>,
     filter: &JobFilter,
     page: (i64, i64),
-) -> rusqlite::Result<(i64, Option<(String, Vec<Value>)>)> {
+) -> rusqlite::Result<(i64, Option<PageQuery>)> {
     let (limit, offset) = page;
     let count = tally::count(conn, scope, filter)?;
     if count == 0 || offset >= count {
