@@ -22,10 +22,13 @@ struct Job {
     end_time: Option<String>,
 }
 
+/// Whether the naive count keeps a job.
+type Rule = Box<dyn Fn(&Job) -> bool>;
+
 /// A list filter: the query string and the naive rule.
 struct Filter {
     query: String,
-    keeps: Box<dyn Fn(&Job) -> bool>,
+    keeps: Rule,
 }
 
 const CREATORS: [Option<&str>; 5] = [
@@ -141,7 +144,7 @@ fn contains(value: &Option<String>, needle: &str) -> bool {
 
 /// One option of each filter, or none; `pick` chooses which.
 fn filter(pick: &mut impl FnMut(usize) -> usize, admin: bool) -> Filter {
-    let mut parts: Vec<(String, Box<dyn Fn(&Job) -> bool>)> = Vec::new();
+    let mut parts: Vec<(String, Rule)> = Vec::new();
     match pick(4) {
         0 => parts.push(("state=2".into(), Box::new(|job: &Job| job.state == 2))),
         1 => parts.push(("state=0,1".into(), Box::new(|job: &Job| job.state < 2))),
@@ -179,6 +182,26 @@ fn filter(pick: &mut impl FnMut(usize) -> usize, admin: bool) -> Filter {
             ));
         }
     }
+    time_filters(pick, admin, &mut parts);
+    let query = parts
+        .iter()
+        .map(|(q, _)| q.as_str())
+        .collect::<Vec<_>>()
+        .join("&");
+    let rules: Vec<Rule> = parts.into_iter().map(|(_, rule)| rule).collect();
+    Filter {
+        query,
+        keeps: Box::new(move |job: &Job| rules.iter().all(|rule| rule(job))),
+    }
+}
+
+/// The time filters of a combination: `create_time` (or, on the admin list, `end_time`) from
+/// and to, each maybe.
+fn time_filters(
+    pick: &mut impl FnMut(usize) -> usize,
+    admin: bool,
+    parts: &mut Vec<(String, Rule)>,
+) {
     // Times: whole days, months, open ends, a moment inside a day, the day's last microsecond.
     let moments = [
         "2026-01-01T00:00:00.000000Z",
@@ -215,16 +238,6 @@ fn filter(pick: &mut impl FnMut(usize) -> usize, admin: bool) -> Filter {
             format!("{key_lte}={to}"),
             Box::new(move |job: &Job| time_of(job).is_some_and(|time| time.as_str() <= to)),
         ));
-    }
-    let query = parts
-        .iter()
-        .map(|(q, _)| q.as_str())
-        .collect::<Vec<_>>()
-        .join("&");
-    let rules: Vec<Box<dyn Fn(&Job) -> bool>> = parts.into_iter().map(|(_, rule)| rule).collect();
-    Filter {
-        query,
-        keeps: Box::new(move |job: &Job| rules.iter().all(|rule| rule(job))),
     }
 }
 
