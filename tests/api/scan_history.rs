@@ -521,14 +521,17 @@ fn a_failing_tool_and_a_cancel_show_in_the_progress_steps() {
         world.project_with_scheme(&app, "main", json!({"name": "gated", "tools": ["gate"]}));
     gate.close();
     let (held, _) = app.start_scan(&gated, json!({"incr_scan": false}));
-    let running = app.wait_for_detail(&gated, held, WAIT, |d| d["state"] == 1);
-    let gate_task = running["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|task| task["task_name"] == "gate")
-        .unwrap()["id"]
-        .clone();
+    // The job runs codecount before the gate: wait until the gate's own task runs.
+    let gate_of = |detail: &Value| -> Value {
+        // Null until the job has its tasks.
+        detail["tasks"]
+            .as_array()
+            .and_then(|tasks| tasks.iter().find(|task| task["task_name"] == "gate"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let running = app.wait_for_detail(&gated, held, WAIT, |d| gate_of(d)["state"] == 1);
+    let gate_task = gate_of(&running)["id"].clone();
     let task_path = format!(
         "/server/main/api/v3{}/jobs/{held}/tasks/{gate_task}/",
         gated.trim_start_matches("/server/main/api")
