@@ -811,3 +811,12 @@ INSERT INTO scan_schemes
 SELECT NULL, 'full', 'line counting, the built-in checker, cyclomatic complexity (lizard) and duplicate code (jscpd)',
        1, 1, 1, '["codepup"]', 1, 'codepup', '1970-01-01T00:00:00.000000Z'
 WHERE NOT EXISTS (SELECT 1 FROM scan_schemes WHERE repo_id IS NULL AND name = 'full');
+
+-- Retention (issue 9) deletes jobs: SQLite then looks up every row that refers to a deleted
+-- row (the foreign key check, ON DELETE CASCADE), through an index on the referring column or
+-- else by reading the whole table, once per deleted row. These columns had none.
+CREATE INDEX IF NOT EXISTS project_schedules_last_job ON project_schedules (last_job_id);
+CREATE INDEX IF NOT EXISTS notify_deliveries_job ON notify_deliveries (job_id);
+CREATE INDEX IF NOT EXISTS notify_deliveries_redelivery ON notify_deliveries (redelivery_of);
+CREATE INDEX IF NOT EXISTS dup_blocks_job ON dup_blocks (job_id);
+CREATE INDEX IF NOT EXISTS cc_issues_file ON cc_issues (cc_file_id);

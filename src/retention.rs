@@ -177,7 +177,20 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// Runs the pass with the connection's automatic checkpoint off (see `wrote`), and sets it
+    /// back after, whatever happened: the connection may go back to a pool.
     fn run(mut self) -> anyhow::Result<Report> {
+        let automatic: i64 = self
+            .conn
+            .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))?;
+        self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        let done = self.steps();
+        self.conn
+            .execute_batch(&format!("PRAGMA wal_autocheckpoint = {automatic}"))?;
+        done.map(|()| self.report)
+    }
+
+    fn steps(&mut self) -> anyhow::Result<()> {
         let size_before = file_size(&self.paths.db);
         let doomed = self.jobs().context("deleting old jobs")?;
         self.logs(&doomed).context("removing old logs")?;
@@ -187,7 +200,7 @@ impl<'a> Pass<'a> {
             self.vacuum().context("giving free pages back")?;
             self.report.freed_bytes = size_before.saturating_sub(file_size(&self.paths.db));
         }
-        Ok(self.report)
+        Ok(())
     }
 
     fn is_stopping(&self) -> bool {
@@ -204,13 +217,21 @@ impl<'a> Pass<'a> {
         let started = Instant::now();
         let value = work(&tx)?;
         tx.commit()?;
-        self.wrote(started.elapsed());
+        self.wrote(started.elapsed())?;
         Ok(value)
     }
 
-    fn wrote(&mut self, took: Duration) {
+    /// After a write transaction (`took` is how long it held the write lock): copies the
+    /// write-ahead log into the database file, then pauses. The connection's own automatic
+    /// checkpoint is off during a pass, so the copy (and its fsync, slow on a busy disk) runs
+    /// here, outside the transaction and its timing: a PASSIVE checkpoint holds no lock a
+    /// writer waits for, and copies only what no reader still needs.
+    fn wrote(&mut self, took: Duration) -> rusqlite::Result<()> {
         self.report.longest_write = self.report.longest_write.max(took);
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         thread::sleep(pause_after(took));
+        Ok(())
     }
 
     /// Deletes (or counts) the jobs the policy lets go; returns the ids of those a dry run
@@ -249,7 +270,8 @@ impl<'a> Pass<'a> {
     /// Deletes `page`'s jobs a transaction at a time, then their logs and workspaces.
     fn delete_jobs(&mut self, mut page: &[sql::Doomed]) -> anyhow::Result<()> {
         while !page.is_empty() {
-            let (done, removed, deleted) = self.write(|tx| sql::delete_some(tx, page))?;
+            let (done, removed, deleted) =
+                self.write(|tx| sql::delete_some(tx, page, Instant::now()))?;
             add(&mut self.report.rows, &removed);
             for job_id in deleted {
                 self.report.logs += u64::from(remove_dir(&self.logs_dir(job_id)));
@@ -365,7 +387,7 @@ impl<'a> Pass<'a> {
             let started = Instant::now();
             self.conn
                 .execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})"))?;
-            self.wrote(started.elapsed());
+            self.wrote(started.elapsed())?;
         }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;

@@ -36,7 +36,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -187,6 +187,8 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     }
     // Version 10 (triage: issue_comments, issue_ignores, issue_severity_overrides) only adds
     // tables, which schema.sql makes IF NOT EXISTS: no step.
+    // Version 11 (retention's write time) only adds indexes on columns that refer to jobs,
+    // which schema.sql makes IF NOT EXISTS: no step.
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
