@@ -3,8 +3,8 @@
 //! `--retain-log-days`, result-cache rows no project uses, leftover workspaces, git caches of
 //! deleted repositories and the temporary packs of killed fetches, then gives the free pages
 //! back to the file system. Every write is a short transaction of its own (at most
-//! `db::retention::ROWS_PER_TRANSACTION` rows), so workers and requests wait a few milliseconds
-//! at most. The `housekeeping` thread runs a pass shortly after start and hourly; `codepup
+//! `db::retention::ROWS_PER_TRANSACTION` rows or `TIME_PER_TRANSACTION` of work, checkpointed
+//! after, outside it), so workers and requests wait a few milliseconds at most. The `housekeeping` thread runs a pass shortly after start and hourly; `codepup
 //! prune` runs one now. Must not know about actix.
 
 use std::collections::HashSet;
