@@ -385,8 +385,7 @@ impl<'a> Pass<'a> {
             }
             last_free = free;
             let started = Instant::now();
-            self.conn
-                .execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})"))?;
+            sql::vacuum_step(self.conn, VACUUM_STEP_PAGES)?;
             self.wrote(started.elapsed())?;
         }
         self.conn
