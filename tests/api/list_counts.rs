@@ -145,9 +145,14 @@ fn contains(value: &Option<String>, needle: &str) -> bool {
 /// One option of each filter, or none; `pick` chooses which.
 fn filter(pick: &mut impl FnMut(usize) -> usize, admin: bool) -> Filter {
     let mut parts: Vec<(String, Rule)> = Vec::new();
-    match pick(4) {
+    match pick(5) {
         0 => parts.push(("state=2".into(), Box::new(|job: &Job| job.state == 2))),
         1 => parts.push(("state=0,1".into(), Box::new(|job: &Job| job.state < 2))),
+        // Open and closed states at once: the unfinished jobs are counted apart from the tallies.
+        2 => parts.push((
+            "state=1,2".into(),
+            Box::new(|job: &Job| job.state == 1 || job.state == 2),
+        )),
         _ => {}
     }
     let low = [0.0, 1.0, 100.0, 200.5][pick(4)];

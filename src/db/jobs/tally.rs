@@ -16,22 +16,46 @@ pub(super) fn count(
     scope: &JobScope<'_>,
     filter: &JobFilter,
 ) -> rusqlite::Result<i64> {
-    let (clause, values) = filter.where_clause(scope, Target::Jobs);
     if !filter.tallies_can_count() {
+        let (clause, values) = filter.where_clause(scope, Target::Jobs);
         return count_jobs(conn, "jobs", &clause, values);
     }
-    // The unfinished jobs, through a state index: the tallies hold closed jobs only.
+    Ok(count_unfinished(conn, scope, filter)? + count_closed(conn, scope, filter)?)
+}
+
+/// States of a job not yet closed: the tallies hold closed jobs (state 2) only.
+const UNFINISHED: [i64; 5] = [0, 1, 3, 4, 5];
+
+/// How many unfinished jobs (the queue: few) of `scope` the filter keeps, read through a state
+/// index with only unfinished states as its keys: given the filter's own `state IN (1, 2)`
+/// beside them, SQLite seeked state 2 too and read every closed job (21 ms at 200,000).
+fn count_unfinished(
+    conn: &Connection,
+    scope: &JobScope<'_>,
+    filter: &JobFilter,
+) -> rusqlite::Result<i64> {
+    let states: Vec<i64> = UNFINISHED
+        .into_iter()
+        .filter(|state| {
+            filter
+                .states
+                .as_ref()
+                .is_none_or(|wanted| wanted.contains(state))
+        })
+        .collect();
+    if states.is_empty() {
+        return Ok(0);
+    }
+    let open = JobFilter {
+        states: Some(states),
+        ..filter.clone()
+    };
+    let (clause, values) = open.where_clause(scope, Target::Jobs);
     let index = match scope {
         JobScope::Project(_) => "jobs INDEXED BY jobs_project_state",
         _ => "jobs INDEXED BY jobs_state_id",
     };
-    let unfinished = count_jobs(
-        conn,
-        index,
-        &format!("{clause} AND state IN (0, 1, 3, 4, 5)"),
-        values,
-    )?;
-    Ok(unfinished + count_closed(conn, scope, filter)?)
+    count_jobs(conn, index, &clause, values)
 }
 
 /// How many closed jobs of `scope` the filter keeps (which has no `end_time` filters).
@@ -40,7 +64,9 @@ fn count_closed(
     scope: &JobScope<'_>,
     filter: &JobFilter,
 ) -> rusqlite::Result<i64> {
-    let (clause, values) = filter.where_clause(scope, Target::Tallies);
+    // Across every project, said through `projects` so the tallies' key (project first) is
+    // seeked project by project: "every job" scanned all the tallies (21 ms at 400,000 jobs).
+    let (clause, values) = filter.where_clause(&scope.for_time_ranges(), Target::Tallies);
     let timed = filter.create_time_gte.is_some() || filter.create_time_lte.is_some();
     let split = if timed {
         periods::split(
