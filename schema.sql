@@ -647,10 +647,9 @@ CREATE TABLE IF NOT EXISTS issue_tallies (
     n          INTEGER NOT NULL,
     PRIMARY KEY (project_id, state, severity, resolution, author, rule)
 ) WITHOUT ROWID;
--- The findings list newest first, and its `scan_open`/`scan_fix` filters.
+-- The findings list newest first. Its `scan_open`/`scan_fix` filters use `issues_scan_open` and
+-- `issues_scan_fix` (a scan belongs to one project, so the project adds nothing to those keys).
 CREATE INDEX IF NOT EXISTS issues_project_id ON issues (project_id, id);
-CREATE INDEX IF NOT EXISTS issues_project_scan_open ON issues (project_id, scan_open);
-CREATE INDEX IF NOT EXISTS issues_project_scan_fix ON issues (project_id, scan_fix);
 
 CREATE TRIGGER IF NOT EXISTS issues_tally_insert AFTER INSERT ON issues BEGIN
     INSERT INTO issue_tallies (project_id, state, severity, resolution, author, rule, n)

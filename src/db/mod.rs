@@ -36,7 +36,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -189,6 +189,16 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     // tables, which schema.sql makes IF NOT EXISTS: no step.
     // Version 11 (retention's write time) only adds indexes on columns that refer to jobs,
     // which schema.sql makes IF NOT EXISTS: no step.
+    if version < 12 {
+        // Version 4 indexed findings by (project, scan_open) and (project, scan_fix), and
+        // version 5 by scan_open and scan_fix alone; a scan belongs to one project, so the
+        // single-column indexes serve the list filters too, and every stored finding paid for
+        // both pairs.
+        conn.execute_batch(
+            "DROP INDEX IF EXISTS issues_project_scan_open;
+             DROP INDEX IF EXISTS issues_project_scan_fix;",
+        )?;
+    }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
