@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::analyzers::sarif::{ExportOptions, LogWriter};
 use crate::api::blocking;
 use crate::api::query::{paginated, Query};
-use crate::api::{job_scope, project_scope, require, views, JobScope};
+use crate::api::{job_scope, project_scope, require, views, visible_project, JobScope};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::findings::{IssueFilter, ToolFindings};
@@ -160,18 +160,8 @@ pub async fn get_overview(
     Caller(caller): Caller,
     path: ProjectPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let overview = blocking::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_view_team())?;
+    let overview = visible_project(&state, caller, path, move |conn, project, _| {
         let tally = db::findings::tally(conn, project.id)?;
         let latest = match db::findings::latest_job_id(conn, project.id)? {
             Some(job_id) => db::jobs::get(conn, job_id)?,

@@ -672,3 +672,32 @@ pub(crate) fn require(allowed: bool) -> Result<(), AppError> {
         Err(AppError::Forbidden)
     }
 }
+
+/// The project the URL names, once the caller may see its team.
+pub(crate) async fn visible_project<T: Send + 'static>(
+    state: &web::Data<crate::AppState>,
+    caller: crate::domain::user::User,
+    path: web::Path<(String, String, i64, i64)>,
+    then: impl FnOnce(
+            &rusqlite::Connection,
+            &crate::domain::project::Project,
+            &crate::domain::user::User,
+        ) -> Result<T, AppError>
+        + Send
+        + 'static,
+) -> Result<T, AppError> {
+    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    blocking::run(&state.pool, move |conn| {
+        let (_, _, _, project, access) = project_scope(
+            conn,
+            &caller,
+            &org_sid,
+            &team_name,
+            crate::domain::ids::RepoId(repo_id),
+            crate::domain::ids::ProjectId(project_id),
+        )?;
+        require(access.can_view_team())?;
+        then(conn, &project, &caller)
+    })
+    .await
+}

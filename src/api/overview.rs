@@ -7,12 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::api::query::{paginate_all, Query};
-use crate::api::{blocking, project_scope, require};
+use crate::api::visible_project;
 use crate::auth::Caller;
 use crate::db;
-use crate::domain::ids::{ProjectId, RepoId};
-use crate::domain::project::Project;
-use crate::domain::user::User;
 use crate::envelope;
 use crate::error::AppError;
 use crate::AppState;
@@ -21,29 +18,6 @@ type ProjectPath = web::Path<(String, String, i64, i64)>;
 
 /// TCA's `Issue.StateEnum.ACTIVE`: an open finding.
 const ACTIVE: i64 = 1;
-
-/// The project the URL names, once the caller may see its team.
-async fn visible_project<T: Send + 'static>(
-    state: &web::Data<AppState>,
-    caller: User,
-    path: ProjectPath,
-    then: impl FnOnce(&rusqlite::Connection, &Project, &User) -> Result<T, AppError> + Send + 'static,
-) -> Result<T, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
-    blocking::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_view_team())?;
-        then(conn, &project, &caller)
-    })
-    .await
-}
 
 /// `overview/lintscans/latest/`: the project's open findings, in all and by severity (1 fatal,
 /// 2 error, 3 warning, 4 info).
