@@ -3,7 +3,8 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// TCA's default code for HTTP-API errors (`E_SERVER_BASE`).
 pub const E_SERVER_BASE: i64 = 1000;
@@ -132,6 +133,29 @@ impl AppError {
     }
 }
 
+/// TCA's error envelope, the body of every failure (the OpenAPI document's `Error`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// Always the HTTP status.
+    pub status_code: u16,
+    /// TCA's code: 1000, or a business code such as 300, 1021, 1040.
+    pub code: i64,
+    /// Safe to show a user.
+    pub msg: String,
+    /// Every field a 400 refused, with why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub invalid_fields: Option<Vec<InvalidField>>,
+}
+
+/// A refused field of a request, in DRF's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvalidField {
+    pub field: String,
+    pub message: Vec<String>,
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -155,17 +179,23 @@ impl ResponseError for AppError {
             AppError::Unavailable(why) => log::warn!("unavailable: {why}"),
             other => log::debug!("request refused: {other}"),
         }
-        let mut body = Map::new();
-        body.insert("status_code".into(), json!(status.as_u16()));
-        body.insert("code".into(), json!(self.code()));
-        body.insert("msg".into(), json!(self.msg()));
-        if let AppError::InvalidInput(fields) = self {
-            let fields: Vec<Value> = fields
-                .iter()
-                .map(|f| json!({"field": f.field, "message": [f.message]}))
-                .collect();
-            body.insert("invalid_fields".into(), Value::Array(fields));
-        }
+        let body = ErrorBody {
+            status_code: status.as_u16(),
+            code: self.code(),
+            msg: self.msg(),
+            invalid_fields: match self {
+                AppError::InvalidInput(fields) => Some(
+                    fields
+                        .iter()
+                        .map(|f| InvalidField {
+                            field: f.field.clone(),
+                            message: vec![f.message.clone()],
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
+        };
         let mut response = HttpResponse::build(status);
         if matches!(self, AppError::Unauthenticated(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Token"));
@@ -173,7 +203,7 @@ impl ResponseError for AppError {
         if let AppError::TooManyRequests(seconds) = self {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        response.json(Value::Object(body))
+        response.json(body)
     }
 }
 
