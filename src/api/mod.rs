@@ -302,7 +302,7 @@ fn triage_routes(table: &mut Table) {
         ))
         .add(at(format!("{ISSUES}/authors/")).get(
             triage::list_issue_authors,
-            doc("list_issue_authors", "The findings' authors").page(),
+            doc("list_issue_authors", "The findings' authors").list(),
         ))
         .add(
             at(format!("{ISSUE}/resolution/"))
@@ -455,7 +455,7 @@ fn rules_routes(table: &mut Table) {
         ))
         .add(at(format!("{SCHEME}/scandirs/clear/")).delete(
             rules::clear_scandirs,
-            doc("clear_scandirs", "Remove every path filter"),
+            doc("clear_scandirs", "Remove every path filter").empty(),
         ))
         .add(
             at(format!("{SCHEME}/scandirs/{{dir_id:\\d+}}/"))
@@ -466,7 +466,7 @@ fn rules_routes(table: &mut Table) {
                 )
                 .delete(
                     rules::delete_scandir,
-                    doc("delete_scandir", "Remove a path filter"),
+                    doc("delete_scandir", "Remove a path filter").empty(),
                 ),
         );
 }
@@ -682,7 +682,7 @@ fn repo_routes(table: &mut Table) {
                 )
                 .delete(
                     projects::delete_project,
-                    doc("delete_project", "Remove a project; its jobs are cancelled").any(),
+                    doc("delete_project", "Remove a project; its jobs are cancelled").empty(),
                 ),
         )
         .add(at(format!("{REPO}/branchnames/")).get(
@@ -710,7 +710,7 @@ fn repo_routes(table: &mut Table) {
                 )
                 .delete(
                     hooks::delete_repo_hook,
-                    doc("delete_repo_hook", "Remove the push webhook").any(),
+                    doc("delete_repo_hook", "Remove the push webhook").empty(),
                 ),
         );
 }
@@ -779,7 +779,10 @@ fn notify_routes(table: &mut Table) {
             at("/webhooks/")
                 .get(
                     notify::list_webhooks,
-                    doc("list_webhooks", "Notification webhooks").page(),
+                    doc(
+                        "list_webhooks",
+                        "Notification webhooks and whether the caller may manage them",
+                    ),
                 )
                 .post(
                     notify::create_webhook,
@@ -796,7 +799,7 @@ fn notify_routes(table: &mut Table) {
                 )
                 .delete(
                     notify::delete_webhook,
-                    doc("delete_webhook", "Remove a notification webhook").any(),
+                    doc("delete_webhook", "Remove a notification webhook").empty(),
                 ),
         )
         .add(at(format!("{WEBHOOK}/deliveries/")).get(

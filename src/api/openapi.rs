@@ -202,7 +202,11 @@ fn request_body(doc: &Doc) -> utoipa::openapi::request_body::RequestBody {
 }
 
 fn responses(doc: &Doc) -> utoipa::openapi::Responses {
-    let status = if doc.created { "201" } else { "200" };
+    let status = match doc.answer {
+        Answer::Empty => "204",
+        _ if doc.created => "201",
+        _ => "200",
+    };
     let mut responses = ResponsesBuilder::new().response(status, success(doc, doc.summary));
     if doc.created {
         // A create that finds what it would make answers 200 (a project that exists).
@@ -235,7 +239,6 @@ fn success(doc: &Doc, description: &str) -> utoipa::openapi::Response {
             "application/json",
             enveloped(ArrayBuilder::new().items(any_value()).into()),
         ),
-        Answer::Any => ("application/json", enveloped(any_value())),
         Answer::Json => ("application/json", object()),
         Answer::Sarif => ("application/sarif+json", object()),
         Answer::Text => (
@@ -243,6 +246,7 @@ fn success(doc: &Doc, description: &str) -> utoipa::openapi::Response {
             ObjectBuilder::new().schema_type(Type::String).into(),
         ),
         Answer::Html => ("*/*", any_value()),
+        Answer::Empty => return ResponseBuilder::new().description(description).build(),
     };
     ResponseBuilder::new()
         .description(description)

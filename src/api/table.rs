@@ -14,8 +14,8 @@ pub(crate) enum Answer {
     Page,
     /// The envelope around a JSON array.
     List,
-    /// The envelope around any JSON value.
-    Any,
+    /// 204 without a body (a delete, as DRF answers it).
+    Empty,
     /// A JSON document that is not an envelope (the OpenAPI document).
     Json,
     /// Plain text (a log), not an envelope.
@@ -68,9 +68,9 @@ impl Doc {
             ..self
         }
     }
-    pub(crate) fn any(self) -> Doc {
+    pub(crate) fn empty(self) -> Doc {
         Doc {
-            answer: Answer::Any,
+            answer: Answer::Empty,
             ..self
         }
     }
