@@ -63,8 +63,9 @@ pub enum AppError {
     /// `未找到。`, without it.
     #[error("{what} not found")]
     NotFound { what: String },
-    #[error("method {0} not allowed")]
-    MethodNotAllowed(String),
+    #[error("method {method} not allowed")]
+    /// The method asked for, and the methods the resource takes (`Allow`).
+    MethodNotAllowed { method: String, allowed: String },
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("unsupported media type {0}")]
@@ -118,7 +119,7 @@ impl AppError {
             AppError::Unauthenticated(failure) => failure.msg().to_string(),
             AppError::Forbidden => "您没有执行该操作的权限。".to_string(),
             AppError::NotFound { .. } => "未找到。".to_string(),
-            AppError::MethodNotAllowed(method) => format!("方法 “{method}” 不被允许。"),
+            AppError::MethodNotAllowed { method, .. } => format!("方法 “{method}” 不被允许。"),
             AppError::PayloadTooLarge => "request body too large: the limit is 1 MiB".to_string(),
             AppError::UnsupportedMediaType(media) => {
                 format!("不支持请求中的媒体类型 “{media}”。send application/json, application/x-www-form-urlencoded or multipart/form-data")
@@ -163,7 +164,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -199,6 +200,9 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(status);
         if matches!(self, AppError::Unauthenticated(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Token"));
+        }
+        if let AppError::MethodNotAllowed { allowed, .. } = self {
+            response.insert_header((header::ALLOW, allowed.as_str()));
         }
         if let AppError::TooManyRequests(seconds) = self {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));

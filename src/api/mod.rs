@@ -816,9 +816,13 @@ fn notify_routes(table: &mut Table) {
         ));
 }
 
-/// What a resource answers for a method it does not list: 405 with the envelope.
-pub(crate) async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, AppError> {
-    Err(AppError::MethodNotAllowed(request.method().to_string()))
+/// What a resource answers for a method it does not list: 405 with the envelope, and the
+/// methods it takes in `Allow`.
+pub(crate) fn method_not_allowed(request: &HttpRequest, allowed: &str) -> AppError {
+    AppError::MethodNotAllowed {
+        method: request.method().to_string(),
+        allowed: allowed.to_string(),
+    }
 }
 
 /// Any path no route matched. A GET without its trailing slash is redirected to the slashed

@@ -282,3 +282,116 @@ fn http_method(method: &Method) -> HttpMethod {
         _ => HttpMethod::Get,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use actix_web::test as actix_test;
+    use actix_web::{web, App, HttpResponse};
+
+    use super::*;
+
+    /// Every documented operation as (method, path with its parameters filled in).
+    fn documented() -> Vec<(Method, String)> {
+        let mut operations = Vec::new();
+        super::super::table().walk(&mut |walked| {
+            if walked.documented {
+                let (path, _) = openapi_path(&walked.path);
+                let filled = Regex::new(r"\{([a-z_]+)\}")
+                    .unwrap()
+                    .replace_all(&path, |captures: &regex::Captures<'_>| {
+                        if captures[1].ends_with("_id") {
+                            "1"
+                        } else {
+                            "a"
+                        }
+                        .to_string()
+                    })
+                    .into_owned();
+                operations.push((walked.method.clone(), filled));
+            }
+        });
+        operations
+    }
+
+    #[actix_web::test]
+    async fn every_documented_operation_reaches_a_handler_of_its_method() {
+        let app = actix_test::init_service(
+            App::new()
+                .configure(super::super::routes)
+                .default_service(web::to(|| async { HttpResponse::ImATeapot().finish() })),
+        )
+        .await;
+        let operations = documented();
+        assert!(operations.len() > 200);
+        for (method, path) in operations {
+            let request = actix_test::TestRequest::default()
+                .method(method.clone())
+                .uri(&path)
+                .to_request();
+            let status = actix_test::call_service(&app, request)
+                .await
+                .status()
+                .as_u16();
+            // 418: no route took the path; 405: a route took it but not this method.
+            assert!(status != 418 && status != 405, "{method} {path}: {status}");
+        }
+    }
+
+    #[test]
+    fn every_route_served_under_a_stripped_prefix_is_documented_under_its_full_one() {
+        let mut documented = HashSet::new();
+        let mut aliases = Vec::new();
+        super::super::table().walk(&mut |walked| {
+            let key = (walked.method.clone(), walked.path.clone());
+            if walked.documented {
+                documented.insert(key);
+            } else {
+                aliases.push(key);
+            }
+        });
+        assert!(aliases.len() > 200);
+        for (method, path) in aliases {
+            let full = if path.starts_with("/api/") {
+                format!("/server/main{path}")
+            } else {
+                format!("/server{path}")
+            };
+            assert!(
+                documented.contains(&(method.clone(), full.clone())),
+                "{method} {path} is served, {full} is not documented"
+            );
+        }
+    }
+
+    #[test]
+    fn routes_are_registered_only_through_the_table() {
+        // Whatever registers a route with actix directly would be served undescribed.
+        let forbidden =
+            ["web::resource", "web::scope", ".route", "cfg.service"].map(|name| format!("{name}("));
+        let mut files = vec!["src/web.rs".to_string()];
+        for entry in std::fs::read_dir("src/api").unwrap() {
+            files.push(entry.unwrap().path().to_string_lossy().into_owned());
+        }
+        for file in files.iter().filter(|file| !file.ends_with("table.rs")) {
+            let text = std::fs::read_to_string(file).unwrap();
+            for needle in &forbidden {
+                assert!(
+                    !text.contains(needle),
+                    "{file} registers a route with `{needle}`: add it to the table in api/mod.rs"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn integer_path_parameters_are_integers_and_the_regex_is_gone() {
+        let (path, parameters) = openapi_path("/repos/{repo_id:\\d+}/b/{name}/{path:.*}");
+        assert_eq!(path, "/repos/{repo_id}/b/{name}/{path}");
+        let json = serde_json::to_value(&parameters).unwrap();
+        assert_eq!(json[0]["schema"]["type"], "integer");
+        assert_eq!(json[1]["schema"]["type"], "string");
+        assert_eq!(json[2]["name"], "path");
+    }
+}

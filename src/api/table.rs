@@ -3,7 +3,7 @@
 //! (`api::openapi`), so no route can be served without being described. Knows no handler.
 
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, Handler, Responder, Route};
+use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route};
 
 /// What a successful answer carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +139,12 @@ impl At {
     method!(patch, PATCH);
     method!(delete, DELETE);
 
+    /// The methods the resource takes, as `Allow` lists them.
+    fn allowed(&self) -> String {
+        let methods: Vec<&str> = self.ops.iter().map(|op| op.method.as_str()).collect();
+        methods.join(", ")
+    }
+
     fn op(mut self, method: Method, route: Route, doc: Doc) -> At {
         self.ops.push(Op { method, route, doc });
         self
@@ -239,8 +245,12 @@ impl Table {
         for node in self.nodes {
             match node {
                 Node::Resource(at) => {
+                    let allowed = at.allowed();
                     let mut resource = web::resource(format!("{prefix}{}", at.path))
-                        .default_service(web::to(super::method_not_allowed));
+                        .default_service(web::to(move |request: HttpRequest| {
+                            let error = super::method_not_allowed(&request, &allowed);
+                            async move { Err::<HttpResponse, _>(error) }
+                        }));
                     for op in at.ops {
                         resource = resource.route(op.route);
                     }

@@ -21,6 +21,7 @@ mod jobs_pagination;
 mod jobs_permissions;
 mod list_counts;
 mod notify_out;
+mod openapi;
 mod operations;
 mod permissions;
 mod records;
