@@ -420,7 +420,7 @@ fn rules_routes(table: &mut Table) {
     table
         .add(at(format!("{SCHEME}/checkrules/")).get(
             rules::list_rules,
-            doc("list_rules", "The scheme's rules").page(),
+            doc("list_rules", "The scheme's rules").list(),
         ))
         .add(at(format!("{SCHEME}/checkprofile/rules/modifystate/")).put(
             rules::modify_rule_state,

@@ -49,16 +49,33 @@ fn the_document_is_openapi_3_1_served_without_a_token_under_both_prefixes() {
     ids.dedup();
     assert_eq!(ids.len(), count, "operation ids are unique");
     for (method, path, operation) in &operations {
-        assert!(!path.contains(':'), "{path}: actix's regex left in the path");
+        assert!(
+            !path.contains(':'),
+            "{path}: actix's regex left in the path"
+        );
         let responses = operation["responses"].as_object().expect("responses");
-        assert!(responses.contains_key("404"), "{method} {path}: {operation}");
-        for name in path.split('{').skip(1).map(|rest| &rest[..rest.find('}').unwrap()]) {
+        assert!(
+            responses.contains_key("404"),
+            "{method} {path}: {operation}"
+        );
+        for name in path
+            .split('{')
+            .skip(1)
+            .map(|rest| &rest[..rest.find('}').unwrap()])
+        {
             let parameter = operation["parameters"]
                 .as_array()
                 .and_then(|all| all.iter().find(|p| p["name"] == name && p["in"] == "path"))
                 .unwrap_or_else(|| panic!("{method} {path}: no parameter {name}"));
-            let expected = if name.ends_with("_id") { "integer" } else { "string" };
-            assert_eq!(parameter["schema"]["type"], expected, "{method} {path}: {name}");
+            let expected = if name.ends_with("_id") {
+                "integer"
+            } else {
+                "string"
+            };
+            assert_eq!(
+                parameter["schema"]["type"], expected,
+                "{method} {path}: {name}"
+            );
         }
     }
     // A few routes by hand, so a table that lost them fails here too.
@@ -76,7 +93,10 @@ fn the_document_is_openapi_3_1_served_without_a_token_under_both_prefixes() {
     let sign_in = &served["paths"]["/server/credential/api/v3/login/get_oapassword_info/"]["post"];
     assert_eq!(sign_in["security"], json!([{}]));
     assert_eq!(served["security"], json!([{"token": []}]));
-    assert_eq!(served["components"]["securitySchemes"]["token"]["name"], "Authorization");
+    assert_eq!(
+        served["components"]["securitySchemes"]["token"]["name"],
+        "Authorization"
+    );
 }
 
 #[test]
@@ -90,10 +110,18 @@ fn an_error_answer_matches_the_documented_error_envelope() {
         .iter()
         .map(|name| name.as_str().unwrap())
         .collect();
-    let reply = app.post("/server/main/api/v3/orgs/", ADMIN_TOKEN, json!({"name": 5}));
+    let reply = app.post(
+        "/server/main/api/v3/orgs/",
+        ADMIN_TOKEN,
+        json!({"org_sid": "x"}),
+    );
     assert_eq!(reply.status, 400);
     for name in &required {
-        assert!(reply.body.get(*name).is_some(), "{name} missing: {}", reply.body);
+        assert!(
+            reply.body.get(*name).is_some(),
+            "{name} missing: {}",
+            reply.body
+        );
     }
     let keys: Vec<&String> = reply.body.as_object().unwrap().keys().collect();
     for key in keys {
