@@ -43,7 +43,7 @@ use crate::domain::repo::Repo;
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::AppState;
-use table::{at, doc, Answer, BodyField, Table};
+use table::{at, doc, Answer, BodyField, Mount, Table};
 
 /// The whole URL table, with each route's description (`api::table`). The API answers under its
 /// prefixes: `/server/main/api` as clients call it behind TCA's proxy, `/main/api` behind TCA's
@@ -74,8 +74,8 @@ pub(crate) fn table() -> Table {
         .scopes(&["/server/main/api", "/main/api", "/api"], main_routes)
         .scopes(&["/server/analysis/api", "/analysis/api"], |table| {
             table
-                .scope("/v3/orgs", "v3", scan_routes)
-                .scope("/orgs", "", |table| {
+                .mount(Mount::scope("/v3/orgs", "v3"), scan_routes)
+                .mount(Mount::scope("/orgs", ""), |table| {
                     analysis_routes(table);
                     scan_routes(table);
                 });
@@ -103,77 +103,9 @@ fn main_routes(table: &mut Table) {
                 .answers(Answer::Json),
             ),
         )
-        .scope("/v2", "", |table| {
-            table
-                .add(at("/jobs/").get(
-                    jobs::list_all_jobs,
-                    doc("list_all_jobs", "Every job (superusers)").page(),
-                ))
-                .add(at("/jobs/tasks/").get(
-                    tasks::list_all_tasks,
-                    doc("list_all_tasks", "Every task (superusers)").page(),
-                ))
-                .add(at("/jobs/{job_id:\\d+}/cancel/").post(
-                    jobs::cancel_any_job,
-                    doc("cancel_any_job", "Cancel any job (superusers)"),
-                ));
-        })
-        .scope("/v3", "", |table| {
-            table
-                .add(
-                    at("/users/").post(
-                        users::create_user,
-                        doc("create_user", "A new user and their token (superusers)")
-                            .created()
-                            .body(&[
-                                ("username", "string"),
-                                ("nickname", "string"),
-                                ("is_superuser", "boolean"),
-                                ("password", "string"),
-                            ]),
-                    ),
-                )
-                .add(
-                    at("/authen/userinfo/")
-                        .get(users::get_userinfo, doc("get_userinfo", "The caller"))
-                        .put(
-                            credential::update_userinfo,
-                            doc("update_userinfo", "Change the caller's nickname")
-                                .body(&[("nickname", "string")]),
-                        ),
-                )
-                .add(
-                    at("/authen/userinfo/password/").put(
-                        credential::set_own_password,
-                        doc("set_own_password", "Change the caller's password")
-                            .body(&[("old_password", "string"), ("password", "string")]),
-                    ),
-                )
-                .add(at("/authen/userinfo/token/").put(
-                    users::rotate_token,
-                    doc("rotate_token", "A fresh token for the caller"),
-                ))
-                .add(
-                    at("/jobs/").get(
-                        jobs::list_recent_jobs,
-                        doc(
-                            "list_recent_jobs",
-                            "Jobs of every project the caller may see",
-                        )
-                        .page(),
-                    ),
-                )
-                .add(at("/jobs/summary/").get(
-                    jobs::get_queue_summary,
-                    doc("get_queue_summary", "The queue, counted"),
-                ))
-                .add(at("/projects/").get(
-                    projects::list_visible_projects,
-                    doc("list_visible_projects", "Projects the caller may see").page(),
-                ))
-                .scope("/orgs", "v3", org_routes);
-        })
-        .scope("/orgs", "", org_routes)
+        .mount(Mount::scope("/v2", ""), admin_routes)
+        .mount(Mount::scope("/v3", ""), user_routes)
+        .mount(Mount::scope("/orgs", ""), org_routes)
         // Forges deliver here, without a token: the signature is the credential.
         .add(
             at("/hooks/{hook_key}/").post(
@@ -185,6 +117,80 @@ fn main_routes(table: &mut Table) {
                 .anonymous(),
             ),
         );
+}
+
+/// The superuser's admin pages (TCA's `tca-manage`), below `v2/`.
+fn admin_routes(table: &mut Table) {
+    table
+        .add(at("/jobs/").get(
+            jobs::list_all_jobs,
+            doc("list_all_jobs", "Every job (superusers)").page(),
+        ))
+        .add(at("/jobs/tasks/").get(
+            tasks::list_all_tasks,
+            doc("list_all_tasks", "Every task (superusers)").page(),
+        ))
+        .add(at("/jobs/{job_id:\\d+}/cancel/").post(
+            jobs::cancel_any_job,
+            doc("cancel_any_job", "Cancel any job (superusers)"),
+        ));
+}
+
+/// The caller, users, the lists across projects, and `v3/orgs/`.
+fn user_routes(table: &mut Table) {
+    table
+        .add(
+            at("/users/").post(
+                users::create_user,
+                doc("create_user", "A new user and their token (superusers)")
+                    .created()
+                    .body(&[
+                        ("username", "string"),
+                        ("nickname", "string"),
+                        ("is_superuser", "boolean"),
+                        ("password", "string"),
+                    ]),
+            ),
+        )
+        .add(
+            at("/authen/userinfo/")
+                .get(users::get_userinfo, doc("get_userinfo", "The caller"))
+                .put(
+                    credential::update_userinfo,
+                    doc("update_userinfo", "Change the caller's nickname")
+                        .body(&[("nickname", "string")]),
+                ),
+        )
+        .add(
+            at("/authen/userinfo/password/").put(
+                credential::set_own_password,
+                doc("set_own_password", "Change the caller's password")
+                    .body(&[("old_password", "string"), ("password", "string")]),
+            ),
+        )
+        .add(at("/authen/userinfo/token/").put(
+            users::rotate_token,
+            doc("rotate_token", "A fresh token for the caller"),
+        ))
+        .add(
+            at("/jobs/").get(
+                jobs::list_recent_jobs,
+                doc(
+                    "list_recent_jobs",
+                    "Jobs of every project the caller may see",
+                )
+                .page(),
+            ),
+        )
+        .add(at("/jobs/summary/").get(
+            jobs::get_queue_summary,
+            doc("get_queue_summary", "The queue, counted"),
+        ))
+        .add(at("/projects/").get(
+            projects::list_visible_projects,
+            doc("list_visible_projects", "Projects the caller may see").page(),
+        ))
+        .mount(Mount::scope("/orgs", "v3"), org_routes);
 }
 
 /// TCA's credential service, as its login page calls it.
@@ -276,11 +282,6 @@ fn analysis_routes(table: &mut Table) {
 fn triage_routes(table: &mut Table) {
     const ISSUES: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/issues";
     const ISSUE: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/issues/{issue_id:\\d+}";
-    const RESOLUTION: &[BodyField] = &[
-        ("resolution", "integer"),
-        ("scope", "integer"),
-        ("ignore_reason", "string"),
-    ];
     table
         .add(at(format!("{ISSUES}/resolution/")).put(
             triage::bulk_update_resolution,
@@ -304,8 +305,25 @@ fn triage_routes(table: &mut Table) {
             triage::list_issue_authors,
             doc("list_issue_authors", "The findings' authors").list(),
         ))
+        .mount(Mount::group(ISSUE, ""), issue_routes)
         .add(
-            at(format!("{ISSUE}/resolution/"))
+            at(format!("{PROJECT}/codelint/scans/{{scan_id:\\d+}}/issues/")).get(
+                triage::list_scan_issues,
+                doc("list_scan_issues", "The findings one scan saw").page(),
+            ),
+        );
+}
+
+/// One finding's triage: TCA's views answer PUT, its documents say POST; both are served.
+fn issue_routes(table: &mut Table) {
+    const RESOLUTION: &[BodyField] = &[
+        ("resolution", "integer"),
+        ("scope", "integer"),
+        ("ignore_reason", "string"),
+    ];
+    table
+        .add(
+            at("/resolution/")
                 .put(
                     triage::update_issue_resolution,
                     doc("update_issue_resolution", "Resolve a finding").body(RESOLUTION),
@@ -320,7 +338,7 @@ fn triage_routes(table: &mut Table) {
                 ),
         )
         .add(
-            at(format!("{ISSUE}/severity/"))
+            at("/severity/")
                 .put(
                     triage::update_issue_severity,
                     doc("update_issue_severity", "Set a finding's severity")
@@ -336,7 +354,7 @@ fn triage_routes(table: &mut Table) {
                 ),
         )
         .add(
-            at(format!("{ISSUE}/author/"))
+            at("/author/")
                 .put(
                     triage::update_issue_author,
                     doc("update_issue_author", "Set a finding's author")
@@ -349,7 +367,7 @@ fn triage_routes(table: &mut Table) {
                 ),
         )
         .add(
-            at(format!("{ISSUE}/comments/"))
+            at("/comments/")
                 .get(
                     triage::list_issue_comments,
                     doc("list_issue_comments", "A finding's history").page(),
@@ -360,12 +378,6 @@ fn triage_routes(table: &mut Table) {
                         .created()
                         .body(&[("message", "string")]),
                 ),
-        )
-        .add(
-            at(format!("{PROJECT}/codelint/scans/{{scan_id:\\d+}}/issues/")).get(
-                triage::list_scan_issues,
-                doc("list_scan_issues", "The findings one scan saw").page(),
-            ),
         );
 }
 
@@ -374,7 +386,7 @@ fn codemetric_routes(table: &mut Table) {
     const METRIC: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codemetric";
     for (scope, tag) in [("", ""), ("/scans/{scan_id:\\d+}", "scan")] {
-        table.group(&format!("{METRIC}{scope}"), tag, |table| {
+        table.mount(Mount::group(&format!("{METRIC}{scope}"), tag), |table| {
             table
                 .add(at("/ccissues/").get(
                     codemetric::list::<{ codemetric::CC_ISSUES }>,
@@ -542,7 +554,20 @@ fn org_routes(table: &mut Table) {
         .add(at("/{org_sid}/nodes/tags/").get(
             nodes::list_node_tags,
             doc("list_node_tags", "The nodes' tags").page(),
-        ))
+        ));
+    team_routes(table);
+    repo_routes(table);
+    job_routes(table);
+    // Notifications out (issue 10): the same resources at org, team and project level.
+    for (level, tag) in [("/{org_sid}", "org"), (TEAM, "team"), (PROJECT, "project")] {
+        table.mount(Mount::group(level, tag), notify_routes);
+    }
+}
+
+/// An org's teams and their members.
+fn team_routes(table: &mut Table) {
+    const TEAM: &str = "/{org_sid}/teams/{team_name}";
+    table
         .add(
             at("/{org_sid}/teams/")
                 .get(
@@ -571,16 +596,10 @@ fn org_routes(table: &mut Table) {
                         .body(&[("users", "array"), ("role", "integer")]),
                 ),
         );
-    repo_routes(table);
-    job_routes(table);
-    // Notifications out (issue 10): the same resources at org, team and project level.
-    for (level, tag) in [("/{org_sid}", "org"), (TEAM, "team"), (PROJECT, "project")] {
-        table.group(level, tag, notify_routes);
-    }
 }
 
-/// A team's repositories, their schemes and projects.
-fn repo_routes(table: &mut Table) {
+/// A repository's scan schemes, their rules and path filters.
+fn scheme_routes(table: &mut Table) {
     const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
     const SCHEME: &[BodyField] = &[
         ("name", "string"),
@@ -592,30 +611,7 @@ fn repo_routes(table: &mut Table) {
         ("cloc_scan_enabled", "boolean"),
         ("blame_enabled", "boolean"),
     ];
-    const PROJECT_CHANGE: &[BodyField] = &[("scan_scheme_id", "integer"), ("status", "integer")];
     table
-        .add(
-            at("/{org_sid}/teams/{team_name}/repos/")
-                .get(
-                    repos::list_repos,
-                    doc("list_repos", "The team's repositories").page(),
-                )
-                .post(
-                    repos::create_repo,
-                    doc("create_repo", "Register a repository")
-                        .created()
-                        .body(&[
-                            ("scm_url", "string"),
-                            ("scm_type", "string"),
-                            ("name", "string"),
-                        ]),
-                ),
-        )
-        .add(at(format!("{REPO}/")).get(repos::get_repo, doc("get_repo", "One repository")))
-        .add(at(format!("{REPO}/memberconf/")).get(
-            repos::get_repo_members,
-            doc("get_repo_members", "Who may work on the repository"),
-        ))
         .add(
             at(format!("{REPO}/initscheme/")).post(
                 schemes::create_scheme,
@@ -645,7 +641,14 @@ fn repo_routes(table: &mut Table) {
                 schemes::get_metric_conf,
                 doc("get_metric_conf", "A scheme's metric settings"),
             ),
-        )
+        );
+}
+
+/// A repository's projects.
+fn project_routes(table: &mut Table) {
+    const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
+    const PROJECT_CHANGE: &[BodyField] = &[("scan_scheme_id", "integer"), ("status", "integer")];
+    table
         .add(
             at(format!("{REPO}/projects/"))
                 .get(
@@ -684,7 +687,37 @@ fn repo_routes(table: &mut Table) {
                     projects::delete_project,
                     doc("delete_project", "Remove a project; its jobs are cancelled").empty(),
                 ),
+        );
+}
+
+/// A team's repositories, their schemes and projects.
+fn repo_routes(table: &mut Table) {
+    const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
+    scheme_routes(table);
+    project_routes(table);
+    table
+        .add(
+            at("/{org_sid}/teams/{team_name}/repos/")
+                .get(
+                    repos::list_repos,
+                    doc("list_repos", "The team's repositories").page(),
+                )
+                .post(
+                    repos::create_repo,
+                    doc("create_repo", "Register a repository")
+                        .created()
+                        .body(&[
+                            ("scm_url", "string"),
+                            ("scm_type", "string"),
+                            ("name", "string"),
+                        ]),
+                ),
         )
+        .add(at(format!("{REPO}/")).get(repos::get_repo, doc("get_repo", "One repository")))
+        .add(at(format!("{REPO}/memberconf/")).get(
+            repos::get_repo_members,
+            doc("get_repo_members", "Who may work on the repository"),
+        ))
         .add(at(format!("{REPO}/branchnames/")).get(
             repos::list_branch_names,
             doc("list_branch_names", "The repository's branch names").page(),
@@ -695,7 +728,7 @@ fn repo_routes(table: &mut Table) {
         ))
         .add(at(format!("{REPO}/branch/projects/")).get(
             repos::list_branch_projects,
-            doc("list_branch_projects", "A branch's projects").page(),
+            doc("list_branch_projects", "A branch's projects").list(),
         ))
         // Push webhooks in (issue 10).
         .add(

@@ -151,31 +151,53 @@ impl At {
     }
 }
 
-/// A part of the table: resources, actix scopes and groups, in the order actix tries them.
+/// A part of the table: resources, and parts below a prefix, in the order actix tries them.
 pub(crate) enum Node {
     Resource(At),
-    /// An actix scope (`web::scope`): its resources are matched only below `prefix`.
-    /// `documented` is false for the copies served under a stripped prefix (`/main/api`);
-    /// `tag` as for a group.
-    Scope {
-        prefix: String,
-        documented: bool,
-        tag: &'static str,
-        table: Table,
-    },
-    /// Resources below `prefix` registered one by one (no actix scope, so a path no resource
-    /// of the group matches goes on to what follows). `tag` tells the group's operation ids
-    /// apart from the same handlers elsewhere (`list_webhooks_team`).
-    Group {
-        prefix: String,
-        tag: &'static str,
-        table: Table,
-        /// Always true; here so a group and a scope are walked alike.
-        documented: bool,
-    },
+    Below(Below),
 }
 
-/// The routes, built by functions of `&mut Table` (`api::routes`).
+/// Routes below a path prefix.
+pub(crate) struct Below {
+    mount: Mount,
+    table: Table,
+}
+
+/// Where and how a part of the table is mounted.
+pub(crate) struct Mount {
+    prefix: String,
+    /// An actix scope (`web::scope`), whose resources are matched only below `prefix`; else
+    /// the resources are registered one by one, so a path none of them matches goes on to
+    /// what follows.
+    is_scope: bool,
+    /// False for the copies served under a stripped prefix (`/main/api`).
+    documented: bool,
+    /// Added to the operation ids, to tell them apart from the same handlers elsewhere
+    /// (`list_teams_v3`, `list_webhooks_team`); empty for none.
+    tag: &'static str,
+}
+
+impl Mount {
+    /// An actix scope under `prefix`, with `tag` added to its operation ids.
+    pub(crate) fn scope(prefix: &str, tag: &'static str) -> Mount {
+        Mount {
+            prefix: prefix.to_string(),
+            is_scope: true,
+            documented: true,
+            tag,
+        }
+    }
+
+    /// Resources under `prefix` without an actix scope, with `tag` added to their operation ids.
+    pub(crate) fn group(prefix: &str, tag: &'static str) -> Mount {
+        Mount {
+            is_scope: false,
+            ..Mount::scope(prefix, tag)
+        }
+    }
+}
+
+/// The routes, built by functions of `&mut Table` (`api::table`).
 #[derive(Default)]
 pub(crate) struct Table {
     pub nodes: Vec<Node>,
@@ -191,52 +213,20 @@ impl Table {
     /// one the document shows, the others are the same routes under a proxy's stripped prefix.
     pub(crate) fn scopes(&mut self, prefixes: &[&str], build: impl Fn(&mut Table)) -> &mut Table {
         for (index, prefix) in prefixes.iter().enumerate() {
-            let mut table = Table::default();
-            build(&mut table);
-            self.nodes.push(Node::Scope {
-                prefix: prefix.to_string(),
+            let mount = Mount {
                 documented: index == 0,
-                tag: "",
-                table,
-            });
+                ..Mount::scope(prefix, "")
+            };
+            self.mount(mount, &build);
         }
         self
     }
 
-    /// The routes `build` makes, as an actix scope under `prefix`, with `tag` added to their
-    /// operation ids.
-    pub(crate) fn scope(
-        &mut self,
-        prefix: &str,
-        tag: &'static str,
-        build: impl FnOnce(&mut Table),
-    ) -> &mut Table {
+    /// The routes `build` makes, mounted as `mount` says.
+    pub(crate) fn mount(&mut self, mount: Mount, build: impl FnOnce(&mut Table)) -> &mut Table {
         let mut table = Table::default();
         build(&mut table);
-        self.nodes.push(Node::Scope {
-            prefix: prefix.to_string(),
-            documented: true,
-            tag,
-            table,
-        });
-        self
-    }
-
-    /// The routes `build` makes, under `prefix`, with `tag` added to their operation ids.
-    pub(crate) fn group(
-        &mut self,
-        prefix: &str,
-        tag: &'static str,
-        build: impl FnOnce(&mut Table),
-    ) -> &mut Table {
-        let mut table = Table::default();
-        build(&mut table);
-        self.nodes.push(Node::Group {
-            prefix: prefix.to_string(),
-            tag,
-            table,
-            documented: true,
-        });
+        self.nodes.push(Node::Below(Below { mount, table }));
         self
     }
 
@@ -256,20 +246,15 @@ impl Table {
                     }
                     cfg.service(resource);
                 }
-                Node::Scope {
-                    prefix: scope,
-                    table,
-                    ..
-                } => {
-                    let scope = web::scope(&format!("{prefix}{scope}"))
+                Node::Below(below) if below.mount.is_scope => {
+                    let table = below.table;
+                    let scope = web::scope(&format!("{prefix}{}", below.mount.prefix))
                         .configure(|cfg| table.register(cfg, ""));
                     cfg.service(scope);
                 }
-                Node::Group {
-                    prefix: group,
-                    table,
-                    ..
-                } => table.register(cfg, &format!("{prefix}{group}")),
+                Node::Below(below) => below
+                    .table
+                    .register(cfg, &format!("{prefix}{}", below.mount.prefix)),
             }
         }
     }
@@ -300,22 +285,15 @@ impl Table {
                         });
                     }
                 }
-                Node::Scope {
-                    prefix: below,
-                    documented: shown,
-                    tag,
-                    table,
-                }
-                | Node::Group {
-                    prefix: below,
-                    tag,
-                    table,
-                    documented: shown,
-                } => {
+                Node::Below(below) => {
                     let mut tags = tags.to_vec();
-                    tags.push(tag);
-                    let documented = documented && *shown;
-                    table.walk_below(&format!("{prefix}{below}"), &tags, documented, visit)
+                    tags.push(below.mount.tag);
+                    below.table.walk_below(
+                        &format!("{prefix}{}", below.mount.prefix),
+                        &tags,
+                        documented && below.mount.documented,
+                        visit,
+                    )
                 }
             }
         }
