@@ -662,6 +662,7 @@ fn project_routes(table: &mut Table) {
                         "A new project: a branch and a scheme (200 when it existed)",
                     )
                     .created()
+                    .or_existing()
                     .body(&[
                         ("branch", "string"),
                         ("global_scheme_id", "integer"),

@@ -208,8 +208,7 @@ fn responses(doc: &Doc) -> utoipa::openapi::Responses {
         _ => "200",
     };
     let mut responses = ResponsesBuilder::new().response(status, success(doc, doc.summary));
-    if doc.created {
-        // A create that finds what it would make answers 200 (a project that exists).
+    if doc.created && doc.or_existing {
         responses = responses.response("200", success(doc, "it existed already"));
     }
     for (status, description) in ERRORS {

@@ -36,8 +36,10 @@ pub(crate) struct Doc {
     pub id: &'static str,
     pub summary: &'static str,
     pub answer: Answer,
-    /// 201 instead of 200 on success (some also answer 200 when nothing was made).
+    /// 201 instead of 200 on success.
     pub created: bool,
+    /// With `created`: 200 when what was asked for existed already.
+    pub or_existing: bool,
     /// Served without a token.
     pub anonymous: bool,
     pub body: &'static [BodyField],
@@ -50,6 +52,7 @@ pub(crate) fn doc(id: &'static str, summary: &'static str) -> Doc {
         summary,
         answer: Answer::Record,
         created: false,
+        or_existing: false,
         anonymous: false,
         body: &[],
     }
@@ -80,6 +83,12 @@ impl Doc {
     pub(crate) fn created(self) -> Doc {
         Doc {
             created: true,
+            ..self
+        }
+    }
+    pub(crate) fn or_existing(self) -> Doc {
+        Doc {
+            or_existing: true,
             ..self
         }
     }
