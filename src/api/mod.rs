@@ -346,6 +346,11 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(schemes::get_metric_conf)),
     )
     .service(
+        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/gateconf/"))
+            .route(web::get().to(schemes::get_gate_conf))
+            .route(web::put().to(schemes::update_gate_conf)),
+    )
+    .service(
         resource(&format!("{REPO}/projects/"))
             .route(web::get().to(projects::list_projects))
             .route(web::post().to(projects::create_project)),

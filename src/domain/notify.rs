@@ -208,6 +208,8 @@ pub struct JobFacts {
     pub findings_new: i64,
     pub findings_fixed: i64,
     pub findings_open: i64,
+    /// The quality gate's verdict, when the job has one.
+    pub gate: Option<crate::domain::gate::GateVerdict>,
 }
 
 impl JobFacts {
@@ -292,6 +294,7 @@ fn json_payload(event: Event, facts: &JobFacts, page: &str, api: &str) -> Value 
         "findings": {
             "new": facts.findings_new, "fixed": facts.findings_fixed, "open": facts.findings_open,
         },
+        "gate": facts.gate,
         "links": {"status_page": page, "api": api},
     })
 }
