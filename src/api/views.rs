@@ -598,7 +598,8 @@ pub fn admin_job(
     let mut fields = serde_json::Map::new();
     for (key, value) in detail {
         match key.as_str() {
-            "co_jobs" => continue,
+            // TCA's admin serializer has neither; the gate is on the job's own details.
+            "co_jobs" | "gate" => continue,
             "task_num" => {
                 fields.insert("context_path".into(), Value::Null);
             }

@@ -8,18 +8,9 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use crate::codemetric::{branchy, commit, copied_block};
 use crate::helpers::{git, has_tool, team_member, Body, TestApp, World, ADMIN_TOKEN};
 use crate::notify_out::Receiver;
-
-fn commit(world: &World, files: &[(&str, String)]) {
-    for (path, content) in files {
-        let file = world.repo_dir.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
-    }
-    git(&world.repo_dir, &["add", "-A"]);
-    git(&world.repo_dir, &["commit", "-q", "-m", "change"]);
-}
 
 /// A project on a new scheme of the built-in checker with `gate` (thresholds) on top.
 fn gated_project(app: &TestApp, world: &World, name: &str, gate: Value) -> String {
@@ -171,30 +162,6 @@ fn a_new_secret_fails_a_gate_that_allows_none_and_the_payload_says_so() {
     assert_eq!(payloads[1]["gate"], job["gate"]);
 }
 
-/// A Python function `name(x)` with `branches` `if`s: lizard gives it `branches + 1`.
-fn branchy(name: &str, branches: usize) -> String {
-    let mut text = format!("def {name}(x):\n    total = 0\n");
-    for branch in 0..branches {
-        text.push_str(&format!(
-            "    if x == {branch}:\n        total += {branch}\n"
-        ));
-    }
-    text.push_str("    return total\n\n\n");
-    text
-}
-
-/// Thirty lines that, in two files, are one block of duplicate code.
-fn copied_block(name: &str) -> String {
-    let mut text = format!("def {name}(values, offset):\n    total = 0\n");
-    for index in 0..30 {
-        text.push_str(&format!(
-            "    total = total + values[{index}] * {index} - offset\n"
-        ));
-    }
-    text.push_str("    return total\n");
-    text
-}
-
 #[test]
 fn a_complex_function_and_a_copy_fail_the_gate_with_their_numbers() {
     if !has_tool("lizard") || !has_tool("jscpd") {
@@ -218,8 +185,8 @@ fn a_complex_function_and_a_copy_fail_the_gate_with_their_numbers() {
         &world,
         &[
             ("src/branchy.py", branchy("branchy", 24)),
-            ("src/one.py", copied_block("one")),
-            ("src/two.py", copied_block("two")),
+            ("src/one.py", copied_block()),
+            ("src/two.py", copied_block()),
         ],
     );
     let job = scan(&app, &project, true);
@@ -419,4 +386,23 @@ fn the_ci_script_passes_a_clean_commit_and_fails_one_the_gate_refuses() {
     let (code, output) = run_ci_script(&app, &format!("{}/projects/999", world.repo_path()));
     assert_eq!(code, 2, "{output}");
     assert!(output.contains("no scan:"), "{output}");
+}
+
+#[test]
+fn the_readme_shows_the_ci_script_as_it_is() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let script = std::fs::read_to_string(format!("{root}/scripts/ci-gate.sh")).unwrap();
+    // The lines that run: the README leaves the script's header comments out.
+    let code = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    let start = readme
+        .find("#!/usr/bin/env bash\nset -euo pipefail\nanswer=")
+        .expect("the README shows the script");
+    let end = start + readme[start..].find("```").unwrap();
+    assert_eq!(code(&readme[start..end]), code(&script));
 }
