@@ -79,11 +79,12 @@ impl Revision<'_> {
     /// What the scans of the revision measured, for the thresholds that are set.
     fn measure(&self, thresholds: &GateThresholds) -> rusqlite::Result<GateMeasures> {
         let mut measures = GateMeasures::default();
-        if thresholds.max_new_errors.is_some() && self.linted_by(None)? {
-            measures.new_errors = Some(self.new_findings(false)?);
-        }
-        if thresholds.no_new_secrets && self.linted_by(Some(gate::SECRET_TOOL))? {
-            measures.new_secrets = Some(self.new_findings(true)?);
+        let wants_errors = thresholds.max_new_errors.is_some() && self.linted_by(None)?;
+        let wants_secrets = thresholds.no_new_secrets && self.linted_by(Some(gate::SECRET_TOOL))?;
+        if wants_errors || wants_secrets {
+            let (errors, secrets) = self.new_findings()?;
+            measures.new_errors = wants_errors.then_some(errors);
+            measures.new_secrets = wants_secrets.then_some(secrets);
         }
         if thresholds.max_new_complex.is_some() {
             measures.new_complex = self.new_complex()?;
@@ -113,26 +114,21 @@ impl Revision<'_> {
         )
     }
 
-    /// Open findings first seen by a scan of the revision: of severity error or worse, or
-    /// (`secrets`) of the built-in checker's secret rules, whatever their severity.
-    fn new_findings(&self, secrets: bool) -> rusqlite::Result<i64> {
+    /// Of the open findings first seen by a scan of the revision: how many are of severity
+    /// error or worse, and how many are secrets (the built-in checker's secret rules, whatever
+    /// their severity). One pass over them for both.
+    fn new_findings(&self) -> rusqlite::Result<(i64, i64)> {
         let rules = serde_json::to_string(gate::SECRET_RULES).expect("names are plain JSON");
         db::query_row(
             self.conn,
             &format!(
-                "SELECT COUNT(*) FROM issues
-                 WHERE scan_open IN ({REVISION_SCANS}) AND project_id = ?1 AND state = 1
-                   AND CASE WHEN ?3 THEN tool = ?4 AND rule IN (SELECT value FROM json_each(?5))
-                            ELSE severity <= 2 END"
+                "SELECT COALESCE(SUM(severity <= 2), 0),
+                     COALESCE(SUM(tool = ?3 AND rule IN (SELECT value FROM json_each(?4))), 0)
+                 FROM issues
+                 WHERE scan_open IN ({REVISION_SCANS}) AND project_id = ?1 AND state = 1"
             ),
-            params![
-                self.project_id.0,
-                self.revision,
-                secrets,
-                gate::SECRET_TOOL,
-                rules
-            ],
-            |row| row.get(0),
+            params![self.project_id.0, self.revision, gate::SECRET_TOOL, rules],
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
     }
 
