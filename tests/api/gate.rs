@@ -5,9 +5,11 @@
 //! `scripts/ci-gate.sh` run with bash against the real server.
 
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::browser::{target_dir, Browser};
 use crate::codemetric::{branchy, commit, copied_block};
 use crate::helpers::{git, has_tool, team_member, Body, TestApp, World, ADMIN_TOKEN};
 use crate::notify_out::Receiver;
@@ -405,4 +407,52 @@ fn the_readme_shows_the_ci_script_as_it_is() {
         .expect("the README shows the script");
     let end = start + readme[start..].find("```").unwrap();
     assert_eq!(code(&readme[start..end]), code(&script));
+}
+
+#[test]
+fn the_status_pages_job_view_shows_the_verdict() {
+    let Some(browser) = Browser::start() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have /usr/bin/chromium and /usr/bin/chromedriver (.ci/run installs them)"
+        );
+        eprintln!("note: chromium or chromedriver missing; the browser test did not run");
+        return;
+    };
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let project = gated_project(&app, &world, "page", json!({"gate_max_new_errors": 0}));
+    commit(&world, &[("merge.txt", conflict_marker())]);
+    let job = scan(&app, &project, false);
+    let project_id = project.rsplit('/').next().unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        browser.open(&format!("{}/", app.base));
+        browser.run(&format!(
+            "localStorage.setItem('codepup.token', '{ADMIN_TOKEN}'); return true;"
+        ));
+        // A notification's link: the page signs in with the stored token and opens the job.
+        browser.open("about:blank");
+        browser.open(&format!(
+            "{}/#job=acme/web/{}/{project_id}/{}",
+            app.base, world.repo_id, job["id"]
+        ));
+        let shown = browser.wait_for(
+            "the job's verdict",
+            Duration::from_secs(60),
+            "const gate = document.getElementById('jv-gate');
+             return gate && gate.textContent.startsWith('failed') && gate.textContent",
+        );
+        assert_eq!(
+            shown,
+            "failed: 1 new finding of severity error or worse (at most 0 allowed)"
+        );
+        assert_eq!(
+            browser.run("return document.getElementById('jv-gate').className"),
+            "state tone-failed"
+        );
+    }));
+    if let Err(panic) = outcome {
+        browser.screenshot(&target_dir().join("gate-failure.png"));
+        std::panic::resume_unwind(panic);
+    }
 }
