@@ -195,6 +195,8 @@ CREATE TABLE IF NOT EXISTS scans (
 );
 -- A project's scan history, newest first.
 CREATE INDEX IF NOT EXISTS scans_project ON scans (project_id, id);
+-- The quality gate (issue 11) reads the scans of one revision of a project.
+CREATE INDEX IF NOT EXISTS scans_project_revision ON scans (project_id, scm_revision);
 
 -- state: 0 WAITING, 1 RUNNING, 2 CLOSED, 3 CLOSING, 4 INITING, 5 INITED (TCA's values).
 CREATE TABLE IF NOT EXISTS jobs (

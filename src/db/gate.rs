@@ -68,6 +68,15 @@ fn evaluate(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<GateVer
     Ok(gate::judge(&scheme.gate, &measures))
 }
 
+fn new_findings_sql() -> String {
+    format!(
+        "SELECT COALESCE(SUM(severity <= 2), 0),
+             COALESCE(SUM(tool = ?3 AND rule IN (SELECT value FROM json_each(?4))), 0)
+         FROM issues
+         WHERE scan_open IN ({REVISION_SCANS}) AND +project_id = ?1 AND +state = 1"
+    )
+}
+
 /// One revision of one project, whose scans the gate reads.
 struct Revision<'a> {
     conn: &'a Connection,
@@ -116,17 +125,13 @@ impl Revision<'_> {
 
     /// Of the open findings first seen by a scan of the revision: how many are of severity
     /// error or worse, and how many are secrets (the built-in checker's secret rules, whatever
-    /// their severity). One pass over them for both.
+    /// their severity). One pass over them for both, through the `scan_open` index (the `+`s
+    /// keep SQLite from walking every open finding of the project through its state index).
     fn new_findings(&self) -> rusqlite::Result<(i64, i64)> {
         let rules = serde_json::to_string(gate::SECRET_RULES).expect("names are plain JSON");
         db::query_row(
             self.conn,
-            &format!(
-                "SELECT COALESCE(SUM(severity <= 2), 0),
-                     COALESCE(SUM(tool = ?3 AND rule IN (SELECT value FROM json_each(?4))), 0)
-                 FROM issues
-                 WHERE scan_open IN ({REVISION_SCANS}) AND project_id = ?1 AND state = 1"
-            ),
+            &new_findings_sql(),
             params![self.project_id.0, self.revision, gate::SECRET_TOOL, rules],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
@@ -171,5 +176,34 @@ impl Revision<'_> {
             |row| row.get(0),
         )
         .optional()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The count reads the findings a revision opened, never every open finding of the project
+    /// (150,000 on a large repository), whatever the planner would guess without statistics.
+    #[test]
+    fn new_findings_are_found_through_the_scan_open_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open_single(&dir.path().join("plan.db")).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::new_findings_sql()))
+            .unwrap()
+            .query_map(rusqlite::params![1, "abc", "codepup", "[]"], |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter().any(|step| step.contains("issues_scan_open")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("scans_project_revision")),
+            "{plan:?}"
+        );
     }
 }

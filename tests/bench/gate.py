@@ -11,7 +11,8 @@ at level `error`, so every finding counts for `gate_max_new_errors`; the built-i
 too (it finds nothing there), so `gate_no_new_secrets` is measured. Each run makes two new
 projects (gated, plain) and scans each twice: the first scan opens every finding (all new), the
 second, a full scan of the same commit, sees them again (the gate still counts them: they were
-first seen at this revision). Prints a Markdown table for BENCHMARKS.md; loopback only.
+first seen at this revision); the third scans a new commit that adds a note, so the 20,000 stay
+open and none is new (the gate must not read them all). Prints a Markdown table for BENCHMARKS.md; loopback only.
 """
 
 import argparse
@@ -37,6 +38,13 @@ def scan_store(server, base):
     return bench.store_phase(server)[1] - before[1], job
 
 
+def commit_unflagged(repo):
+    """A new commit the tool finds nothing new in."""
+    (repo / f"notes-{time.monotonic_ns()}.md").write_text("nothing to flag\n")
+    bench.git(repo, "add", "-A")
+    bench.git(repo, "commit", "-q", "-m", "a note")
+
+
 def project(server, repo_path, gate):
     scheme = {"name": f"s{time.monotonic_ns()}", "lint_enabled": True, "languages": ["python"],
               "tools": ["flagger", "codepup"], "cloc_scan_enabled": False, **(GATE if gate else {})}
@@ -51,7 +59,7 @@ def measure(args, work):
     report.write_text(report.read_text().replace('"level": "warning"', '"level": "error"'))
     server = bench.Server(args.binary, work / "data", work / "repos", 2, tools)
     table = bench.Table()
-    times = {(gate, scan): [] for gate in (True, False) for scan in ("first", "again")}
+    times = {(gate, scan): [] for gate in (True, False) for scan in ("first", "again", "later")}
     try:
         server.call("POST", "v3/orgs/", {"name": "bench", "org_sid": "bench"})
         server.call("POST", "v3/orgs/bench/teams/", {"name": "t"})
@@ -60,17 +68,22 @@ def measure(args, work):
         for _ in range(args.runs):
             for gate in (True, False):
                 base = project(server, repo_path, gate)
-                for scan in ("first", "again"):
+                for scan in ("first", "again", "later"):
+                    if scan == "later":
+                        commit_unflagged(repo)
                     seconds, job = scan_store(server, base)
                     times[(gate, scan)].append(seconds)
                     expected = 1 if gate else 0
                     assert (job["gate"] is not None) == bool(expected), job
-                    if gate:
+                    if gate and scan == "later":
+                        assert job["gate"]["passed"], json.dumps(job)
+                    elif gate:
                         assert job["gate"]["reasons"] == [
                             f"{args.findings:,} new findings of severity error or worse (at most 0 allowed)"
                             .replace(",", "")], json.dumps(job)
         for scan, what in (("first", f"first scan opening {args.findings:,} error findings"),
-                           ("again", "full scan of the same commit seeing them again")):
+                           ("again", "full scan of the same commit seeing them again"),
+                           ("later", f"full scan of a later commit: {args.findings:,} open, none new")):
             table.add(f"close of a {what}, gate on errors and secrets (`store` phase, p50 of {args.runs})",
                       bench.secs(bench.p50(times[(True, scan)])),
                       f"{bench.secs(bench.p50(times[(False, scan)]))} without thresholds")
