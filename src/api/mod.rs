@@ -641,6 +641,22 @@ fn scheme_routes(table: &mut Table) {
                 schemes::get_metric_conf,
                 doc("get_metric_conf", "A scheme's metric settings"),
             ),
+        )
+        .add(
+            at(format!("{REPO}/schemes/{{scheme_id:\\d+}}/gateconf/"))
+                .get(
+                    schemes::get_gate_conf,
+                    doc("get_gate_conf", "A scheme's quality-gate thresholds"),
+                )
+                .put(
+                    schemes::update_gate_conf,
+                    doc("update_gate_conf", "Change a scheme's quality-gate thresholds").body(&[
+                        ("gate_max_new_errors", "integer"),
+                        ("gate_no_new_secrets", "boolean"),
+                        ("gate_max_new_complex", "integer"),
+                        ("gate_max_dup_rate", "number"),
+                    ]),
+                ),
         );
 }
 

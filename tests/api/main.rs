@@ -10,6 +10,7 @@ mod browser;
 mod codemetric;
 mod confinement;
 mod findings;
+mod gate;
 mod git_cache;
 mod helpers;
 mod hostile_repos;
