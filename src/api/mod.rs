@@ -3,11 +3,14 @@
 //! checks permission and does the work.
 
 pub mod blocking;
+pub mod cloc;
 pub mod codemetric;
 pub mod credential;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod metric_detail;
+pub mod metric_scans;
 pub mod nodes;
 pub mod notify;
 pub mod ops;
@@ -127,18 +130,26 @@ fn credential_routes(cfg: &mut web::ServiceConfig) {
 fn scan_routes(cfg: &mut web::ServiceConfig) {
     const PROJECT: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
-    for nothing_yet in [
-        "overview/lintscans/",
-        "overview/cycscans/",
-        "overview/dupscans/",
-        "overview/clocscans/",
-        "codemetric/ccissues/",
-    ] {
-        cfg.service(
-            resource(&format!("{PROJECT}/{nothing_yet}"))
-                .route(web::get().to(overview::list_nothing_yet)),
-        );
-    }
+    cfg.service(
+        resource(&format!("{PROJECT}/overview/lintscans/"))
+            .route(web::get().to(overview::list_nothing_yet)),
+    )
+    .service(
+        resource(&format!("{PROJECT}/overview/cycscans/")).route(
+            web::get().to(metric_scans::list_scan_summaries::<{ metric_scans::CYC_SCANS }>),
+        ),
+    )
+    .service(
+        resource(&format!("{PROJECT}/overview/dupscans/")).route(
+            web::get().to(metric_scans::list_scan_summaries::<{ metric_scans::DUP_SCANS }>),
+        ),
+    )
+    .service(
+        resource(&format!("{PROJECT}/overview/clocscans/")).route(
+            web::get().to(metric_scans::list_scan_summaries::<{ metric_scans::CLOC_SCANS }>),
+        ),
+    )
+    .configure(codemetric_routes);
     cfg.service(
         resource(&format!("{PROJECT}/overview/lintscans/latest/"))
             .route(web::get().to(overview::get_latest_lint_overview)),
@@ -167,8 +178,7 @@ fn analysis_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(findings::get_issue)),
     )
     .service(resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)))
-    .configure(triage_routes)
-    .configure(codemetric_routes);
+    .configure(triage_routes);
 }
 
 /// Triage (issue 11): TCA's codelint endpoints that change findings, their history, and the
@@ -211,7 +221,8 @@ fn triage_routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// TCA's code-metrics paths (`codemetric/api_urls/v1_pt.py`), for the latest measure and per scan.
+/// TCA's code-metrics paths (`codemetric/api_urls/v1_pt.py`, `v3_pt.py`), for the latest measure
+/// and per scan, under both `orgs/` and `v3/orgs/`.
 fn codemetric_routes(cfg: &mut web::ServiceConfig) {
     const METRIC: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codemetric";
@@ -241,7 +252,40 @@ fn codemetric_routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/"))
             .route(web::get().to(codemetric::list::<{ codemetric::DUP_BLOCKS }>)),
-    );
+    )
+    .service(
+        resource(&format!("{METRIC}/ccfiles/{{file_id:\\d+}}/"))
+            .route(web::get().to(metric_detail::get_cc_row::<false>)),
+    )
+    .service(
+        resource(&format!("{METRIC}/ccissues/history/"))
+            .route(web::get().to(codemetric::list::<{ codemetric::CC_HISTORY }>)),
+    )
+    .service(
+        resource(&format!("{METRIC}/ccissues/{{issue_id:\\d+}}/"))
+            .route(web::get().to(metric_detail::get_cc_row::<true>)),
+    )
+    .service(
+        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/history/"))
+            .route(web::get().to(metric_detail::list_dup_file_history)),
+    )
+    .service(
+        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/{{block_id:\\d+}}/"))
+            .route(web::get().to(metric_detail::get_dup_block::<false>)),
+    )
+    .service(
+        resource(&format!(
+            "{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/{{block_id:\\d+}}/related/"
+        ))
+        .route(web::get().to(metric_detail::get_dup_block::<true>)),
+    )
+    .service(resource(&format!("{METRIC}/clocfiles/")).route(web::get().to(cloc::list_cloc_files)))
+    .service(
+        resource(&format!("{METRIC}/clocfiles/{{file_id:\\d+}}/"))
+            .route(web::get().to(cloc::get_cloc_file)),
+    )
+    .service(resource(&format!("{METRIC}/clocs/")).route(web::get().to(cloc::list_cloc_dirs)))
+    .service(resource(&format!("{METRIC}/cloclangs/")).route(web::get().to(cloc::list_cloc_langs)));
 }
 
 /// A scheme's rule configuration and path filters (issue 11), on TCA's paths.

@@ -3,9 +3,11 @@
 //! `api::blocking::run`.
 
 pub mod access;
+pub mod cloc;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod metric_scans;
 pub mod metrics;
 pub mod notify;
 pub mod orgs;

@@ -1,0 +1,401 @@
+//! Issue 11's remaining code-metric views: the overview's trend lists (`overview/cycscans/`,
+//! `dupscans/`, `clocscans/`), line counts per file, directory and language
+//! (`codemetric/clocfiles/`, `clocs/`, `cloclangs/`), on `orgs/` and `v3/orgs/`, with TCA's
+//! serializers' fields, permissions and bad input.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{git, has_tool, team_member, Body, TestApp, World, ADMIN_TOKEN};
+
+const QUICK: Duration = Duration::from_secs(60);
+
+/// A Python function `name(x)` with exactly `branches` `if`s: lizard gives it `branches + 1`.
+fn branchy(name: &str, branches: usize) -> String {
+    let mut text = format!("def {name}(x):\n    total = 0\n");
+    for branch in 0..branches {
+        text.push_str(&format!(
+            "    if x == {branch}:\n        total += {branch}\n"
+        ));
+    }
+    text.push_str("    return total\n\n\n");
+    text
+}
+
+/// Thirty lines that land in two files: one block of duplicate code.
+fn copied_block() -> String {
+    let mut text = String::from("def work(values, offset):\n    total = 0\n");
+    for index in 0..30 {
+        text.push_str(&format!(
+            "    total = total + values[{index}] * {index} - offset\n"
+        ));
+    }
+    text.push_str("    return total\n");
+    text
+}
+
+fn commit(world: &World, files: &[(&str, String)]) -> String {
+    for (path, content) in files {
+        let file = world.repo_dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+    git(&world.repo_dir, &["add", "-A"]);
+    git(&world.repo_dir, &["commit", "-q", "-m", "plant"]);
+    git(&world.repo_dir, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+fn analysis(project: &str) -> String {
+    project.replacen("/server/main/api/", "/server/analysis/api/", 1)
+}
+
+fn scan(app: &TestApp, project: &str) -> (i64, i64) {
+    let (job_id, scan_id) = app.start_scan(project, json!({"incr_scan": false}));
+    let detail = app.wait_for_job(project, job_id, QUICK);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    (job_id, scan_id)
+}
+
+fn keys(item: &Value) -> Vec<&str> {
+    item.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+fn results(reply: &crate::helpers::Reply) -> Vec<Value> {
+    reply.data()["results"].as_array().unwrap().clone()
+}
+
+/// The line-count fields every cloc row has (`_ClocBase` and `ClocBase` of
+/// tca-src/server/projects/analysis/apps/codemetric/models/codecount.py).
+const CLOC_BASE: &[&str] = &[
+    "code_line_num",
+    "comment_line_num",
+    "blank_line_num",
+    "total_line_num",
+    "add_code_line_num",
+    "add_comment_line_num",
+    "add_blank_line_num",
+    "add_total_line_num",
+    "mod_code_line_num",
+    "mod_comment_line_num",
+    "mod_blank_line_num",
+    "mod_total_line_num",
+    "del_code_line_num",
+    "del_comment_line_num",
+    "del_blank_line_num",
+    "del_total_line_num",
+    "project_id",
+    "scan_id",
+    "is_latest",
+];
+
+fn with_base(first: &[&str], rest: &[&str]) -> Vec<String> {
+    first
+        .iter()
+        .chain(CLOC_BASE)
+        .chain(rest)
+        .map(|name| name.to_string())
+        .collect()
+}
+
+#[test]
+fn the_overviews_trend_lists_serve_each_measure_newest_first_with_tcas_fields() {
+    if !has_tool("lizard") || !has_tool("jscpd") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let first_revision = commit(
+        &world,
+        &[
+            ("src/branchy.py", branchy("branchy", 24)),
+            ("src/one.py", copied_block()),
+            ("src/two.py", format!("X = 1\n\n\n{}", copied_block())),
+        ],
+    );
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "metrics", "cc_scan_enabled": true, "dup_scan_enabled": true,
+               "languages": ["python"]}),
+    );
+    let (first_job, first_scan) = scan(&app, &project);
+    let second_revision = commit(&world, &[("src/more.py", branchy("more", 30))]);
+    let (second_job, second_scan) = scan(&app, &project);
+    let overview = format!("{}/overview", analysis(&project));
+
+    // CyclomaticComplexityScanSerializer (codemetric/serializers/cc.py): the model's fields
+    // with scan_revision, scan_time, default_summary, custom_summary, url, ccfile_url.
+    let cyc = app
+        .get(&format!("{overview}/cycscans/"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(cyc.data()["count"], 2, "{}", cyc.body);
+    let rows = results(&cyc);
+    assert_eq!(
+        keys(&rows[0]),
+        [
+            "id", "scan_revision", "scan_time", "default_summary", "custom_summary", "url",
+            "ccfile_url", "created_time", "creator", "modified_time", "modifier", "deleted_time",
+            "deleter", "last_revision", "diff_cc_num", "cc_open_num", "cc_average_of_lines",
+            "cc_fix_num", "worse_cc_file_num", "min_ccn", "code_line_num", "scan"
+        ]
+    );
+    assert_eq!(rows[0]["id"], second_job, "newest first");
+    assert_eq!(rows[0]["scan"], second_scan);
+    assert_eq!(rows[1]["scan"], first_scan);
+    assert_eq!(rows[0]["scan_revision"], second_revision);
+    assert_eq!(rows[0]["last_revision"], first_revision);
+    assert_eq!(rows[1]["last_revision"], Value::Null);
+    assert_eq!(rows[0]["cc_open_num"], 2);
+    assert_eq!(rows[0]["min_ccn"], 20);
+    let summary = &rows[0]["default_summary"];
+    assert_eq!(summary["over_cc_func_count"], 2.0);
+    assert_eq!(summary["diff_over_cc_func_count"], 1.0);
+    // branchy 25 and more 31: 5 + 11 over the threshold, on average 28.
+    assert_eq!(summary["over_cc_sum"], 16.0);
+    assert_eq!(summary["over_cc_func_average"], 28.0);
+    let lines = rows[0]["code_line_num"].as_f64().unwrap();
+    assert!(lines > 0.0);
+    assert_eq!(rows[0]["cc_average_of_lines"], json!(16.0 * 1000.0 / lines));
+    assert!(rows[0]["scan_time"].as_str().unwrap().ends_with("+08:00"));
+
+    // DuplicateScanSerializer (serializers/duplicate.py): the model's fields and the summary
+    // of files by duplicate rate.
+    let dup = app
+        .get(&format!("{overview}/dupscans/"), ADMIN_TOKEN)
+        .expect(200);
+    let rows = results(&dup);
+    assert_eq!(rows.len(), 2);
+    for field in [
+        "id", "scan_revision", "scan_time", "default_summary", "custom_summary", "url",
+        "last_revision", "duplicate_file_count", "duplicate_block_count", "duplicate_line_count",
+        "diff_duplicate_block_count", "diff_duplicate_line_count", "close_issue_count",
+        "new_issue_count", "reopen_issue_count", "ignored_issue_count", "duplicate_rate",
+        "unique_duplicate_line_count", "total_duplicate_line_count", "total_line_count", "scan",
+    ] {
+        assert!(keys(&rows[0]).contains(&field), "{field} missing: {}", rows[0]);
+    }
+    assert_eq!(rows[1]["duplicate_file_count"], 2);
+    let risk = &rows[1]["default_summary"]["exhi_risk"];
+    assert_eq!(risk["file_count"], 2, "both copies are most of their files: {risk}");
+    assert_eq!(risk["range"], json!([0.2, 1.0]));
+    // The second scan's copies are compared with the first's.
+    let blocks = |row: &Value| row["duplicate_block_count"].as_i64().unwrap();
+    assert_eq!(
+        rows[0]["diff_duplicate_block_count"],
+        blocks(&rows[0]) - blocks(&rows[1]),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(rows[1]["diff_duplicate_block_count"], Value::Null, "nothing before it");
+    let exhi = |row: &Value| row["default_summary"]["exhi_risk"]["file_count"].as_i64().unwrap();
+    assert_eq!(
+        rows[0]["default_summary"]["exhi_risk"]["diff"]["diff_file_count"],
+        exhi(&rows[0]) - exhi(&rows[1])
+    );
+
+    // ClocScanSerializer (serializers/codecount.py).
+    let cloc = app
+        .get(&format!("{overview}/clocscans/"), ADMIN_TOKEN)
+        .expect(200);
+    let rows = results(&cloc);
+    assert_eq!(rows.len(), 2);
+    let mut expected = vec!["id", "scan_revision", "scan_time", "url", "last_revision"];
+    expected.extend(&CLOC_BASE[..16]);
+    expected.push("scan");
+    assert_eq!(keys(&rows[0]), expected);
+    assert_eq!(rows[0]["id"], second_job);
+    assert_eq!(rows[1]["id"], first_job);
+    assert_eq!(rows[0]["code_line_num"].as_f64().unwrap(), lines);
+
+    // Times filter the list; a time nobody can read is a 400 naming the field.
+    let later = app
+        .get(
+            &format!("{overview}/cycscans/?scan_time_after=2999-01-01"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    assert_eq!(later.data()["count"], 0);
+    let earlier = app
+        .get(
+            &format!("{overview}/clocscans/?scan_time_before=2999-01-01%2000:00:00&limit=1"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    assert_eq!(earlier.data()["count"], 2);
+    assert_eq!(results(&earlier).len(), 1);
+    let bad = app
+        .get(
+            &format!("{overview}/dupscans/?scan_time_after=soon"),
+            ADMIN_TOKEN,
+        )
+        .expect(400);
+    assert_eq!(bad.invalid_fields(), ["scan_time_after"]);
+
+    // TCA's web UI calls v3: the codemetric lists answer there too.
+    let v3 = analysis(&project).replacen("/api/orgs/", "/api/v3/orgs/", 1);
+    let cc = app
+        .get(&format!("{v3}/codemetric/ccissues/"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(cc.data()["count"], 2, "{}", cc.body);
+}
+
+#[test]
+fn line_counts_are_served_per_file_directory_and_language() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    commit(
+        &world,
+        &[
+            ("src/lib/deep.py", "# a comment\nx = 1\n\ny = 2\n".to_string()),
+            ("src/util.py", "a = 1\n".to_string()),
+            ("README.md", "# title\n\ntext\n".to_string()),
+        ],
+    );
+    let project = world.project_path();
+    let metric = format!("{}/codemetric", analysis(&project));
+    let empty = app
+        .get(&format!("{metric}/clocfiles/"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(empty.data()["count"], 0, "nothing counted yet");
+    let (_, scan_id) = scan(&app, &project);
+
+    // ClocFileSerializer: the ClocFile model's fields (codemetric/models/codecount.py).
+    let files = app
+        .get(&format!("{metric}/clocfiles/"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(files.data()["count"], 4, "{}", files.body);
+    let rows = results(&files);
+    let paths: Vec<String> = rows
+        .iter()
+        .map(|row| format!("{}/{}", row["dir_path"].as_str().unwrap(), row["file_name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(paths, ["/README.md", "src/lib/deep.py", "src/main.py", "src/util.py"]);
+    let deep = &rows[1];
+    assert_eq!(
+        keys(deep),
+        with_base(
+            &["id"],
+            &["dir_path", "file_name", "business_names", "subscribers", "language", "change_type"]
+        )
+    );
+    assert_eq!(deep["code_line_num"], 2);
+    assert_eq!(deep["comment_line_num"], 1);
+    assert_eq!(deep["blank_line_num"], 1);
+    assert_eq!(deep["total_line_num"], 4);
+    assert_eq!(deep["language"], "Python");
+    assert_eq!(deep["scan_id"], scan_id);
+    assert_eq!(deep["is_latest"], true);
+    let one = app
+        .get(&format!("{metric}/clocfiles/{}/", deep["id"]), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(one.data(), deep);
+    app.get(&format!("{metric}/clocfiles/12345/"), ADMIN_TOKEN)
+        .expect(404);
+    let filtered = app
+        .get(&format!("{metric}/clocfiles/?file_path=src/&limit=1&offset=1"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(filtered.data()["count"], 3);
+    assert_eq!(results(&filtered)[0]["file_name"], "main.py");
+    let added = app
+        .get(&format!("{metric}/clocfiles/?change_type=add,mod"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(added.data()["count"], 0, "codepup counts trees, not changes");
+    let bad = app
+        .get(&format!("{metric}/clocfiles/?change_type=add,grow"), ADMIN_TOKEN)
+        .expect(400);
+    assert_eq!(bad.invalid_fields(), ["change_type"]);
+
+    // ClocDirFileListView: a directory's subdirectories and files, and its sums.
+    let root = app.get(&format!("{metric}/clocs/"), ADMIN_TOKEN).expect(200);
+    assert_eq!(root.data()["dirs"]["count"], 1, "{}", root.body);
+    let src = &root.data()["dirs"]["results"][0];
+    assert_eq!(
+        keys(src),
+        with_base(&["id"], &["parent_path", "dir_path", "file_num"])
+    );
+    assert_eq!(src["dir_path"], "src");
+    assert_eq!(src["file_num"], 3);
+    assert_eq!(root.data()["files"]["results"][0]["file_name"], "README.md");
+    assert_eq!(root.data()["info"]["file_num"], 4);
+    let inner = app
+        .get(&format!("{metric}/clocs/?path=src"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(inner.data()["dirs"]["results"][0]["dir_path"], "src/lib");
+    assert_eq!(inner.data()["dirs"]["results"][0]["parent_path"], "src");
+    assert_eq!(inner.data()["files"]["count"], 2);
+    assert_eq!(inner.data()["info"]["code_line_num"], 4);
+    let nowhere = app
+        .get(&format!("{metric}/clocs/?path=nowhere/"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(nowhere.data()["info"]["file_num"], 0);
+
+    // ClocLanguageSerializer.
+    let langs = app
+        .get(&format!("{metric}/cloclangs/"), ADMIN_TOKEN)
+        .expect(200);
+    let rows = results(&langs);
+    let python = rows.iter().find(|row| row["name"] == "Python").unwrap();
+    assert_eq!(keys(python), with_base(&["id"], &["name", "file_num"]));
+    assert_eq!(python["file_num"], 3);
+    assert_eq!(python["code_line_num"], 4);
+}
+
+#[test]
+fn metric_views_refuse_outsiders_before_any_lookup_and_need_a_token() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let member = team_member(&app, "member", "web");
+    let outsider = app.create_user("outsider");
+    app.post(
+        "/server/main/api/v3/orgs/acme/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": ["outsider"], "role": 2}),
+    )
+    .expect(200);
+    let base = analysis(&world.project_path());
+    let v3 = base.replacen("/api/orgs/", "/api/v3/orgs/", 1);
+    let missing = base.replacen(
+        &format!("/projects/{}", world.project_id),
+        "/projects/999999",
+        1,
+    );
+    for root in [&base, &v3, &missing] {
+        for route in [
+            "overview/cycscans/",
+            "overview/dupscans/",
+            "overview/clocscans/",
+            "codemetric/clocfiles/",
+            "codemetric/clocfiles/7/",
+            "codemetric/clocs/",
+            "codemetric/cloclangs/",
+            "codemetric/ccissues/",
+        ] {
+            let path = format!("{root}/{route}");
+            app.get(&path, &outsider).expect(403);
+            app.call("GET", &path, None, Body::None).expect(401);
+            let status = app.get(&path, &member).status;
+            let expected = if root == &missing {
+                404
+            } else if route.ends_with("/7/") {
+                404
+            } else {
+                200
+            };
+            assert_eq!(status, expected, "{path} as a member");
+        }
+    }
+    // Bad query values are 400 envelopes for members, after the permission check.
+    app.get(&format!("{base}/overview/clocscans/?scan_time_before=13/45/2020"), &outsider)
+        .expect(403);
+    let bad = app
+        .get(&format!("{base}/overview/clocscans/?scan_time_before=13/45/2020"), &member)
+        .expect(400);
+    assert_eq!(bad.invalid_fields(), ["scan_time_before"]);
+    app.get(&format!("{base}/codemetric/clocfiles/?offset=99999999999999999999"), &member)
+        .expect(400);
+}
