@@ -128,10 +128,12 @@ fn counted(
     conn: &rusqlite::Connection,
     project: &crate::domain::project::Project,
 ) -> Result<Option<Counted>, AppError> {
-    Ok(db::cloc::latest_counted_job(conn, project.id)?.map(|(_, scan_id)| Counted {
-        scan_id,
-        project_id: project.id.0,
-    }))
+    Ok(
+        db::cloc::latest_counted_job(conn, project.id)?.map(|(_, scan_id)| Counted {
+            scan_id,
+            project_id: project.id.0,
+        }),
+    )
 }
 
 /// `clocfiles/`: the counted files in path order, filtered by `file_path` (a part of the path)
@@ -154,7 +156,8 @@ pub async fn list_cloc_files(
                     .map(str::trim)
                     .find(|piece| !CHANGE_TYPES.contains(piece))
             }) {
-                let message = format!("Select a valid choice. {bad} is not one of the available choices.");
+                let message =
+                    format!("Select a valid choice. {bad} is not one of the available choices.");
                 reader.reject("change_type", &message);
             }
             reader.finish()?;
@@ -209,7 +212,11 @@ pub async fn list_cloc_dirs(
     path: ProjectPath,
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
-    let dir = query.get("path").unwrap_or_default().trim_matches('/').to_string();
+    let dir = query
+        .get("path")
+        .unwrap_or_default()
+        .trim_matches('/')
+        .to_string();
     let listing = visible_project(&state, caller, path, move |conn, project, _| {
         let counted = counted(conn, project)?;
         let mut dirs: BTreeMap<String, Sums> = BTreeMap::new();
@@ -229,7 +236,11 @@ pub async fn list_cloc_dirs(
             Some(counted) => dirs
                 .into_iter()
                 .map(|(child, sums)| {
-                    let full = if dir.is_empty() { child } else { format!("{dir}/{child}") };
+                    let full = if dir.is_empty() {
+                        child
+                    } else {
+                        format!("{dir}/{child}")
+                    };
                     dir_item(&full, &dir, sums, counted)
                 })
                 .collect(),

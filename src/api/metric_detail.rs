@@ -167,7 +167,10 @@ fn related_item(
 ) -> Result<Value, AppError> {
     let mut fields = DUP_BLOCK_FIELDS.to_vec();
     fields.insert(3, "block_hash");
-    let file_id = row.get("duplicate_file").and_then(Value::as_i64).unwrap_or(0);
+    let file_id = row
+        .get("duplicate_file")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let mut item = shape_fields(&fields, row, repo_id, tz);
     let (_, file) = find_row(
         conn,

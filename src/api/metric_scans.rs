@@ -47,24 +47,20 @@ pub async fn list_scan_summaries<const KIND: u8>(
     };
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, rows) = visible_project(&state, caller, path, move |conn, project, _| {
-        let mut reader = FilterReader::new(&query, tz);
-        let times = ScanTimes {
-            after: reader.time("scan_time_after"),
-            before: reader.time("scan_time_before"),
-        };
-        reader.finish()?;
-        let page = query.page()?;
-        let (count, rows) = db::metric_scans::list(
-            conn,
-            kind,
-            project.id,
-            &times,
-            (page.limit, page.offset),
-        )?;
-        Ok((query, page, count, rows))
-    })
-    .await?;
+    let (query, page, count, rows) =
+        visible_project(&state, caller, path, move |conn, project, _| {
+            let mut reader = FilterReader::new(&query, tz);
+            let times = ScanTimes {
+                after: reader.time("scan_time_after"),
+                before: reader.time("scan_time_before"),
+            };
+            reader.finish()?;
+            let page = query.page()?;
+            let (count, rows) =
+                db::metric_scans::list(conn, kind, project.id, &times, (page.limit, page.offset))?;
+            Ok((query, page, count, rows))
+        })
+        .await?;
     let results = rows.into_iter().map(|row| shape(kind, row, tz)).collect();
     Ok(envelope::ok(paginated(
         &request, &query, page, count, results,
@@ -173,7 +169,9 @@ fn dup_fields(row: &Map<String, Value>, get: &dyn Fn(&str) -> Value) -> Vec<(&'s
                 .count() as i64
         };
         let count = in_band(&now);
-        let diff = before.as_deref().map_or(count, |before| count - in_band(before));
+        let diff = before
+            .as_deref()
+            .map_or(count, |before| count - in_band(before));
         summary.insert(
             name.to_string(),
             json!({"range": [low, high], "file_count": count, "diff": {"diff_file_count": diff}}),

@@ -135,14 +135,12 @@ fn scan_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(overview::list_nothing_yet)),
     )
     .service(
-        resource(&format!("{PROJECT}/overview/cycscans/")).route(
-            web::get().to(metric_scans::list_scan_summaries::<{ metric_scans::CYC_SCANS }>),
-        ),
+        resource(&format!("{PROJECT}/overview/cycscans/"))
+            .route(web::get().to(metric_scans::list_scan_summaries::<{ metric_scans::CYC_SCANS }>)),
     )
     .service(
-        resource(&format!("{PROJECT}/overview/dupscans/")).route(
-            web::get().to(metric_scans::list_scan_summaries::<{ metric_scans::DUP_SCANS }>),
-        ),
+        resource(&format!("{PROJECT}/overview/dupscans/"))
+            .route(web::get().to(metric_scans::list_scan_summaries::<{ metric_scans::DUP_SCANS }>)),
     )
     .service(
         resource(&format!("{PROJECT}/overview/clocscans/")).route(
@@ -270,8 +268,10 @@ fn codemetric_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(metric_detail::list_dup_file_history)),
     )
     .service(
-        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/{{block_id:\\d+}}/"))
-            .route(web::get().to(metric_detail::get_dup_block::<false>)),
+        resource(&format!(
+            "{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/{{block_id:\\d+}}/"
+        ))
+        .route(web::get().to(metric_detail::get_dup_block::<false>)),
     )
     .service(
         resource(&format!(

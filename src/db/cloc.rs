@@ -64,10 +64,9 @@ pub fn files(
         .prepare_cached(&format!(
             "SELECT COUNT(*) FROM project_file_results WHERE {WHERE}"
         ))?
-        .query_row(
-            params![project_id.0, COUNT_ANALYZER, path_part],
-            |row| row.get(0),
-        )?;
+        .query_row(params![project_id.0, COUNT_ANALYZER, path_part], |row| {
+            row.get(0)
+        })?;
     let mut statement = conn.prepare_cached(&format!(
         "SELECT path, result FROM project_file_results WHERE {WHERE}
          ORDER BY path LIMIT ?4 OFFSET ?5"

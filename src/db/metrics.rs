@@ -745,9 +745,7 @@ pub fn related_blocks(
     const RELATED: &str = "(job_id, block_hash) =
              (SELECT job_id, block_hash FROM dup_blocks WHERE id = ?1) AND id <> ?1";
     let count = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM dup_blocks WHERE {RELATED}"
-        ))?
+        .prepare_cached(&format!("SELECT COUNT(*) FROM dup_blocks WHERE {RELATED}"))?
         .query_row([block_id], |row| row.get(0))?;
     let sql = format!(
         "SELECT {} WHERE {RELATED} ORDER BY id LIMIT ?2 OFFSET ?3",

@@ -43,7 +43,9 @@ fn commit(world: &World, files: &[(&str, String)]) -> String {
     }
     git(&world.repo_dir, &["add", "-A"]);
     git(&world.repo_dir, &["commit", "-q", "-m", "plant"]);
-    git(&world.repo_dir, &["rev-parse", "HEAD"]).trim().to_string()
+    git(&world.repo_dir, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string()
 }
 
 fn analysis(project: &str) -> String {
@@ -138,10 +140,28 @@ fn the_overviews_trend_lists_serve_each_measure_newest_first_with_tcas_fields() 
     assert_eq!(
         keys(&rows[0]),
         [
-            "id", "scan_revision", "scan_time", "default_summary", "custom_summary", "url",
-            "ccfile_url", "created_time", "creator", "modified_time", "modifier", "deleted_time",
-            "deleter", "last_revision", "diff_cc_num", "cc_open_num", "cc_average_of_lines",
-            "cc_fix_num", "worse_cc_file_num", "min_ccn", "code_line_num", "scan"
+            "id",
+            "scan_revision",
+            "scan_time",
+            "default_summary",
+            "custom_summary",
+            "url",
+            "ccfile_url",
+            "created_time",
+            "creator",
+            "modified_time",
+            "modifier",
+            "deleted_time",
+            "deleter",
+            "last_revision",
+            "diff_cc_num",
+            "cc_open_num",
+            "cc_average_of_lines",
+            "cc_fix_num",
+            "worse_cc_file_num",
+            "min_ccn",
+            "code_line_num",
+            "scan"
         ]
     );
     assert_eq!(rows[0]["id"], second_job, "newest first");
@@ -171,17 +191,40 @@ fn the_overviews_trend_lists_serve_each_measure_newest_first_with_tcas_fields() 
     let rows = results(&dup);
     assert_eq!(rows.len(), 2);
     for field in [
-        "id", "scan_revision", "scan_time", "default_summary", "custom_summary", "url",
-        "last_revision", "duplicate_file_count", "duplicate_block_count", "duplicate_line_count",
-        "diff_duplicate_block_count", "diff_duplicate_line_count", "close_issue_count",
-        "new_issue_count", "reopen_issue_count", "ignored_issue_count", "duplicate_rate",
-        "unique_duplicate_line_count", "total_duplicate_line_count", "total_line_count", "scan",
+        "id",
+        "scan_revision",
+        "scan_time",
+        "default_summary",
+        "custom_summary",
+        "url",
+        "last_revision",
+        "duplicate_file_count",
+        "duplicate_block_count",
+        "duplicate_line_count",
+        "diff_duplicate_block_count",
+        "diff_duplicate_line_count",
+        "close_issue_count",
+        "new_issue_count",
+        "reopen_issue_count",
+        "ignored_issue_count",
+        "duplicate_rate",
+        "unique_duplicate_line_count",
+        "total_duplicate_line_count",
+        "total_line_count",
+        "scan",
     ] {
-        assert!(keys(&rows[0]).contains(&field), "{field} missing: {}", rows[0]);
+        assert!(
+            keys(&rows[0]).contains(&field),
+            "{field} missing: {}",
+            rows[0]
+        );
     }
     assert_eq!(rows[1]["duplicate_file_count"], 2);
     let risk = &rows[1]["default_summary"]["exhi_risk"];
-    assert_eq!(risk["file_count"], 2, "both copies are most of their files: {risk}");
+    assert_eq!(
+        risk["file_count"], 2,
+        "both copies are most of their files: {risk}"
+    );
     assert_eq!(risk["range"], json!([0.2, 1.0]));
     // The second scan's copies are compared with the first's.
     let blocks = |row: &Value| row["duplicate_block_count"].as_i64().unwrap();
@@ -191,8 +234,16 @@ fn the_overviews_trend_lists_serve_each_measure_newest_first_with_tcas_fields() 
         "{}",
         rows[0]
     );
-    assert_eq!(rows[1]["diff_duplicate_block_count"], Value::Null, "nothing before it");
-    let exhi = |row: &Value| row["default_summary"]["exhi_risk"]["file_count"].as_i64().unwrap();
+    assert_eq!(
+        rows[1]["diff_duplicate_block_count"],
+        Value::Null,
+        "nothing before it"
+    );
+    let exhi = |row: &Value| {
+        row["default_summary"]["exhi_risk"]["file_count"]
+            .as_i64()
+            .unwrap()
+    };
     assert_eq!(
         rows[0]["default_summary"]["exhi_risk"]["diff"]["diff_file_count"],
         exhi(&rows[0]) - exhi(&rows[1])
@@ -251,7 +302,10 @@ fn line_counts_are_served_per_file_directory_and_language() {
     commit(
         &world,
         &[
-            ("src/lib/deep.py", "# a comment\nx = 1\n\ny = 2\n".to_string()),
+            (
+                "src/lib/deep.py",
+                "# a comment\nx = 1\n\ny = 2\n".to_string(),
+            ),
             ("src/util.py", "a = 1\n".to_string()),
             ("README.md", "# title\n\ntext\n".to_string()),
         ],
@@ -272,15 +326,36 @@ fn line_counts_are_served_per_file_directory_and_language() {
     let rows = results(&files);
     let paths: Vec<String> = rows
         .iter()
-        .map(|row| format!("{}/{}", row["dir_path"].as_str().unwrap(), row["file_name"].as_str().unwrap()))
+        .map(|row| {
+            format!(
+                "{}/{}",
+                row["dir_path"].as_str().unwrap(),
+                row["file_name"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert_eq!(paths, ["/README.md", "src/lib/deep.py", "src/main.py", "src/util.py"]);
+    assert_eq!(
+        paths,
+        [
+            "/README.md",
+            "src/lib/deep.py",
+            "src/main.py",
+            "src/util.py"
+        ]
+    );
     let deep = &rows[1];
     assert_eq!(
         keys(deep),
         with_base(
             &["id"],
-            &["dir_path", "file_name", "business_names", "subscribers", "language", "change_type"]
+            &[
+                "dir_path",
+                "file_name",
+                "business_names",
+                "subscribers",
+                "language",
+                "change_type"
+            ]
         )
     );
     assert_eq!(deep["code_line_num"], 2);
@@ -297,21 +372,36 @@ fn line_counts_are_served_per_file_directory_and_language() {
     app.get(&format!("{metric}/clocfiles/12345/"), ADMIN_TOKEN)
         .expect(404);
     let filtered = app
-        .get(&format!("{metric}/clocfiles/?file_path=src/&limit=1&offset=1"), ADMIN_TOKEN)
+        .get(
+            &format!("{metric}/clocfiles/?file_path=src/&limit=1&offset=1"),
+            ADMIN_TOKEN,
+        )
         .expect(200);
     assert_eq!(filtered.data()["count"], 3);
     assert_eq!(results(&filtered)[0]["file_name"], "main.py");
     let added = app
-        .get(&format!("{metric}/clocfiles/?change_type=add,mod"), ADMIN_TOKEN)
+        .get(
+            &format!("{metric}/clocfiles/?change_type=add,mod"),
+            ADMIN_TOKEN,
+        )
         .expect(200);
-    assert_eq!(added.data()["count"], 0, "codepup counts trees, not changes");
+    assert_eq!(
+        added.data()["count"],
+        0,
+        "codepup counts trees, not changes"
+    );
     let bad = app
-        .get(&format!("{metric}/clocfiles/?change_type=add,grow"), ADMIN_TOKEN)
+        .get(
+            &format!("{metric}/clocfiles/?change_type=add,grow"),
+            ADMIN_TOKEN,
+        )
         .expect(400);
     assert_eq!(bad.invalid_fields(), ["change_type"]);
 
     // ClocDirFileListView: a directory's subdirectories and files, and its sums.
-    let root = app.get(&format!("{metric}/clocs/"), ADMIN_TOKEN).expect(200);
+    let root = app
+        .get(&format!("{metric}/clocs/"), ADMIN_TOKEN)
+        .expect(200);
     assert_eq!(root.data()["dirs"]["count"], 1, "{}", root.body);
     let src = &root.data()["dirs"]["results"][0];
     assert_eq!(
@@ -374,6 +464,12 @@ fn metric_views_refuse_outsiders_before_any_lookup_and_need_a_token() {
             "codemetric/clocs/",
             "codemetric/cloclangs/",
             "codemetric/ccissues/",
+            "codemetric/ccfiles/7/",
+            "codemetric/ccissues/7/",
+            "codemetric/ccissues/history/?scan_id=7",
+            "codemetric/dupfiles/7/history/",
+            "codemetric/dupfiles/7/blocks/7/",
+            "codemetric/dupfiles/7/blocks/7/related/",
         ] {
             let path = format!("{root}/{route}");
             app.get(&path, &outsider).expect(403);
@@ -381,7 +477,7 @@ fn metric_views_refuse_outsiders_before_any_lookup_and_need_a_token() {
             let status = app.get(&path, &member).status;
             let expected = if root == &missing {
                 404
-            } else if route.ends_with("/7/") {
+            } else if route.contains('7') {
                 404
             } else {
                 200
@@ -390,12 +486,177 @@ fn metric_views_refuse_outsiders_before_any_lookup_and_need_a_token() {
         }
     }
     // Bad query values are 400 envelopes for members, after the permission check.
-    app.get(&format!("{base}/overview/clocscans/?scan_time_before=13/45/2020"), &outsider)
-        .expect(403);
+    app.get(
+        &format!("{base}/overview/clocscans/?scan_time_before=13/45/2020"),
+        &outsider,
+    )
+    .expect(403);
     let bad = app
-        .get(&format!("{base}/overview/clocscans/?scan_time_before=13/45/2020"), &member)
+        .get(
+            &format!("{base}/overview/clocscans/?scan_time_before=13/45/2020"),
+            &member,
+        )
         .expect(400);
     assert_eq!(bad.invalid_fields(), ["scan_time_before"]);
-    app.get(&format!("{base}/codemetric/clocfiles/?offset=99999999999999999999"), &member)
-        .expect(400);
+    app.get(
+        &format!("{base}/codemetric/clocfiles/?offset=99999999999999999999"),
+        &member,
+    )
+    .expect(400);
+}
+
+/// A project measuring complexity and copies, scanned twice over planted code: its path.
+fn measured_twice(app: &TestApp, world: &World) -> (String, i64, i64) {
+    commit(
+        world,
+        &[
+            ("src/branchy.py", branchy("branchy", 24)),
+            ("src/one.py", copied_block()),
+            ("src/two.py", format!("X = 1\n\n\n{}", copied_block())),
+        ],
+    );
+    let project = world.project_with_scheme(
+        app,
+        "main",
+        json!({"name": "metrics", "cc_scan_enabled": true, "dup_scan_enabled": true,
+               "languages": ["python"]}),
+    );
+    let (_, first_scan) = scan(app, &project);
+    commit(world, &[("src/note.py", "Y = 2\n".to_string())]);
+    let (_, second_scan) = scan(app, &project);
+    (project, first_scan, second_scan)
+}
+
+#[test]
+fn complexity_and_duplicate_details_and_histories_follow_tcas_views() {
+    if !has_tool("lizard") || !has_tool("jscpd") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let (project, first_scan, second_scan) = measured_twice(&app, &world);
+    let metric = format!("{}/codemetric", analysis(&project));
+
+    // CCIssueDetailView: DetailedCyclomaticComplexitySerializer (fields "__all__" and detail).
+    let issue = results(
+        &app.get(&format!("{metric}/ccissues/"), ADMIN_TOKEN)
+            .expect(200),
+    )[0]
+    .clone();
+    let detail = app
+        .get(&format!("{metric}/ccissues/{}/", issue["id"]), ADMIN_TOKEN)
+        .expect(200);
+    let detail = detail.data();
+    assert_eq!(keys(detail)[..2], ["id", "detail"]);
+    for field in [
+        "file_hash",
+        "unique_cc_hash",
+        "scan_revision",
+        "scan_open",
+        "ccn",
+    ] {
+        assert!(keys(detail).contains(&field), "{field} missing: {detail}");
+    }
+    assert!(
+        !keys(detail).contains(&"repo"),
+        "not a field of that serializer"
+    );
+    assert_eq!(detail["ccn"], 25);
+    assert_eq!(detail["detail"]["start_line_no"], issue["start_line_no"]);
+    assert_eq!(detail["detail"]["scan_revision"], issue["scan_revision"]);
+    // CCFileDetailView: CyclomaticComplexityFileSerializer.
+    let file = results(
+        &app.get(&format!("{metric}/ccfiles/"), ADMIN_TOKEN)
+            .expect(200),
+    )[0]
+    .clone();
+    let one = app
+        .get(&format!("{metric}/ccfiles/{}/", file["id"]), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(one.data(), &file);
+
+    // CCIssueHistoryListView: one scan's functions, the scan named in the query.
+    let history = app
+        .get(
+            &format!("{metric}/ccissues/history/?scan_id={first_scan}"),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    assert_eq!(history.data()["count"], 1);
+    assert_eq!(results(&history)[0]["scan_open"], first_scan);
+    assert_ne!(
+        results(&history)[0]["id"],
+        issue["id"],
+        "the first scan's own row"
+    );
+    for query in ["", "?scan_id=", "?scan_id=abc"] {
+        let refused = app
+            .get(&format!("{metric}/ccissues/history/{query}"), ADMIN_TOKEN)
+            .expect(400);
+        assert_eq!(refused.body["msg"], "请指定扫描任务编号", "{query}");
+    }
+    app.get(
+        &format!("{metric}/ccissues/history/?scan_id=999"),
+        ADMIN_TOKEN,
+    )
+    .expect(404);
+
+    // DupFileHistoryListView: the file's measures, oldest first.
+    let dup = results(
+        &app.get(&format!("{metric}/dupfiles/?file_path=one.py"), ADMIN_TOKEN)
+            .expect(200),
+    )[0]
+    .clone();
+    let history = app
+        .get(
+            &format!("{metric}/dupfiles/{}/history/", dup["id"]),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    let scans: Vec<&Value> = history.data()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["scan"])
+        .collect();
+    assert_eq!(scans, [&json!(first_scan), &json!(second_scan)]);
+
+    // DupBlockDetailView and RelatedDupBlockListView.
+    let block = results(
+        &app.get(
+            &format!("{metric}/dupfiles/{}/blocks/", dup["id"]),
+            ADMIN_TOKEN,
+        )
+        .expect(200),
+    )[0]
+    .clone();
+    assert!(
+        !keys(&block).contains(&"block_hash"),
+        "DuplicateBlockSerializer excludes it"
+    );
+    let path = format!("{metric}/dupfiles/{}/blocks/{}/", dup["id"], block["id"]);
+    let detail = app.get(&path, ADMIN_TOKEN).expect(200);
+    let detail = detail.data();
+    assert_eq!(detail["duplicate_file"]["file_path"], "src/one.py");
+    assert!(!keys(detail).contains(&"block_hash"));
+    let related = detail["related_blocks"].as_array().unwrap();
+    assert_eq!(related.len(), 1, "{detail}");
+    assert_eq!(related[0]["duplicate_file"]["file_path"], "src/two.py");
+    assert!(related[0]["block_hash"].is_string());
+    let page = app
+        .get(&format!("{path}related/?limit=1"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(page.data()["count"], 1);
+    assert_eq!(results(&page)[0]["id"], related[0]["id"]);
+    // A block named under another file, or ids that do not exist, are not found.
+    let other = related[0]["duplicate_file"]["id"].clone();
+    for missing in [
+        format!("{metric}/dupfiles/{other}/blocks/{}/", block["id"]),
+        format!("{metric}/dupfiles/{}/blocks/999999/related/", dup["id"]),
+        format!("{metric}/dupfiles/999999/history/"),
+        format!("{metric}/ccissues/999999/"),
+        format!("{metric}/ccfiles/999999/"),
+    ] {
+        app.get(&missing, ADMIN_TOKEN).expect(404);
+    }
 }
