@@ -804,6 +804,20 @@ CREATE TABLE IF NOT EXISTS dup_blocks (
 );
 CREATE INDEX IF NOT EXISTS dup_blocks_file ON dup_blocks (dup_file_id, start_line_num);
 
+-- Triage of complexity findings (TCA's `ccissues/status/` and `ccissues/<id>/author/`): a
+-- function's status (1 needs attention, 2 needs none) and author, set by a person, keyed by
+-- the function (file and signature) so that later measures of it keep them. Schema 14.
+CREATE TABLE IF NOT EXISTS cc_issue_marks (
+    project_id    INTEGER NOT NULL REFERENCES projects (id),
+    file_path     TEXT    NOT NULL,
+    long_name     TEXT    NOT NULL,
+    status        INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2)),
+    author        TEXT,
+    modifier      TEXT    NOT NULL,
+    modified_time TEXT    NOT NULL,
+    PRIMARY KEY (project_id, file_path, long_name)
+) WITHOUT ROWID;
+
 -- The template that runs everything: lint (the built-in checker), complexity and duplicates.
 INSERT INTO scan_schemes
     (repo_id, name, description, lint_enabled, cc_scan_enabled, dup_scan_enabled, tools, cloc_scan_enabled, created_from, created_time)

@@ -354,8 +354,14 @@ pub(crate) fn shape_fields(
     let known = |name: &str| -> Value {
         match name {
             "repo" => json!(repo_id.0),
-            "created_time" | "modified_time" => created.clone(),
-            "status" | "state" => json!(1),
+            "created_time" => created.clone(),
+            "status" => row.get("status").cloned().unwrap_or(json!(1)),
+            "state" => json!(1),
+            "modified_time" => row
+                .get("marked_time")
+                .and_then(Value::as_str)
+                .and_then(|stored| crate::clock::display(stored, tz))
+                .map_or_else(|| created.clone(), Value::String),
             "is_tapdbug" => json!(false),
             "is_latest" => json!(true),
             "worse" => json!(row.get("worse").and_then(Value::as_i64).unwrap_or(0) != 0),
@@ -394,6 +400,21 @@ fn read_filter(query: &Query, list: MetricList) -> Result<MetricFilter, AppError
     let ccn_lte = number("ccn_lte").map(|value| value.floor() as i64);
     let rate_gte = number("duplicate_rate_gte");
     let rate_lte = number("duplicate_rate_lte");
+    let statuses = match query.get("status").map(|text| {
+        text.split(',')
+            .map(|piece| piece.trim().parse::<i64>().ok())
+            .collect::<Option<Vec<i64>>>()
+    }) {
+        None => None,
+        Some(Some(statuses)) => Some(statuses),
+        Some(None) => {
+            errors.push(FieldError {
+                field: "status".to_string(),
+                message: "Enter whole numbers separated by commas, e.g. 1,2.".to_string(),
+            });
+            None
+        }
+    };
     let worse = match query.get("worse") {
         None => None,
         Some("true" | "True" | "1") => Some(true),
@@ -419,6 +440,8 @@ fn read_filter(query: &Query, list: MetricList) -> Result<MetricFilter, AppError
         }),
         file_id: None,
         id: None,
+        statuses,
+        author: query.get("author").map(str::to_string),
         ccn_gte,
         ccn_lte,
         worse,

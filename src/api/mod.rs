@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod jobs;
 pub mod metric_detail;
 pub mod metric_scans;
+pub mod metric_triage;
 pub mod nodes;
 pub mod notify;
 pub mod ops;
@@ -262,6 +263,14 @@ fn codemetric_routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource(&format!("{METRIC}/ccissues/{{issue_id:\\d+}}/"))
             .route(web::get().to(metric_detail::get_cc_row::<true>)),
+    )
+    .service(
+        resource(&format!("{METRIC}/ccissues/status/"))
+            .route(web::put().to(metric_triage::update_cc_status)),
+    )
+    .service(
+        resource(&format!("{METRIC}/ccissues/{{issue_id:\\d+}}/author/"))
+            .route(web::put().to(metric_triage::update_cc_author)),
     )
     .service(
         resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/history/"))

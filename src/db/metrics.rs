@@ -468,6 +468,10 @@ pub struct MetricFilter {
     pub file_id: Option<i64>,
     /// Only the row with this id (a detail view).
     pub id: Option<i64>,
+    /// Complexity rows whose function has one of these statuses (1 needs attention, 2 none).
+    pub statuses: Option<Vec<i64>>,
+    /// Complexity rows whose function has this author.
+    pub author: Option<String>,
     pub ccn_gte: Option<i64>,
     pub ccn_lte: Option<i64>,
     pub worse: Option<bool>,
@@ -489,10 +493,14 @@ impl MetricList {
     fn select(self) -> &'static str {
         match self {
             MetricList::CcIssues => {
-                "id, created_time, ccn, file_path, func_name, func_param_num, long_name,
-                 change_type, language, revision, diff_ccn, project_id AS project,
-                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_open, token, line_num, code_line_num, start_line_no,
-                 end_line_no, cc_file_id FROM cc_issues"
+                concat!(
+                    "id, created_time, ccn, file_path, func_name, func_param_num, long_name,
+                     change_type, language, revision, diff_ccn, project_id AS project,
+                     (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_open, token,
+                     line_num, code_line_num, start_line_no, end_line_no, cc_file_id, ",
+                    crate::db::metric_triage::mark_columns!(),
+                    " FROM cc_issues"
+                )
             }
             MetricList::CcFiles => {
                 "id, created_time, over_func_cc, over_cc_sum, over_cc_avg, over_cc_func_count,
@@ -623,6 +631,18 @@ fn conditions(list: MetricList, job_id: JobId, filter: &MetricFilter) -> Where {
         );
     }
     if list == MetricList::CcIssues {
+        use crate::db::metric_triage::{AUTHOR_OF, STATUS_OF};
+        if let Some(statuses) = &filter.statuses {
+            let marks = vec!["?"; statuses.len()].join(", ");
+            let values = statuses.iter().copied().map(Value::Integer).collect();
+            conditions.add(&format!("{STATUS_OF} IN ({marks})"), values);
+        }
+        if let Some(author) = &filter.author {
+            conditions.add(
+                &format!("{AUTHOR_OF} = ?"),
+                vec![Value::Text(author.clone())],
+            );
+        }
         for (bound, clause) in [(filter.ccn_gte, "ccn >= ?"), (filter.ccn_lte, "ccn <= ?")] {
             if let Some(bound) = bound {
                 conditions.add(clause, vec![Value::Integer(bound)]);

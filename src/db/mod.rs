@@ -8,6 +8,7 @@ pub mod findings;
 pub mod hooks;
 pub mod jobs;
 pub mod metric_scans;
+pub mod metric_triage;
 pub mod metrics;
 pub mod notify;
 pub mod orgs;
@@ -38,7 +39,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -200,6 +201,11 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
             "DROP INDEX IF EXISTS issues_project_scan_open;
              DROP INDEX IF EXISTS issues_project_scan_fix;",
         )?;
+    }
+    if version < 14 {
+        // Complexity findings take a status and an author (issue 11: `ccissues/status/`,
+        // `ccissues/<id>/author/`) in `cc_issue_marks`, which schema.sql makes; the number
+        // tells an older binary, which would not keep them, to refuse the file.
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;

@@ -660,3 +660,149 @@ fn complexity_and_duplicate_details_and_histories_follow_tcas_views() {
         app.get(&missing, ADMIN_TOKEN).expect(404);
     }
 }
+
+fn put(app: &TestApp, path: &str, token: &str, body: Value) -> crate::helpers::Reply {
+    app.call("PUT", path, Some(token), Body::Json(body))
+}
+
+#[test]
+fn team_members_mark_complexity_findings_and_later_scans_keep_the_marks() {
+    if !has_tool("lizard") || !has_tool("jscpd") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let member = team_member(&app, "member", "web");
+    let outsider = app.create_user("outsider");
+    app.post(
+        "/server/main/api/v3/orgs/acme/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": ["outsider"], "role": 2}),
+    )
+    .expect(200);
+    let (project, _, _) = measured_twice(&app, &world);
+    let metric = format!("{}/codemetric", analysis(&project));
+    let list = |query: &str| {
+        app.get(&format!("{metric}/ccissues/{query}"), &member)
+            .expect(200)
+    };
+    let issue = results(&list(""))[0].clone();
+    assert_eq!(
+        issue["status"], 1,
+        "needs attention until someone says otherwise"
+    );
+
+    // CCIssueStatusBulkUpdateView: {ccissue_ids, status}; ids of nothing are skipped.
+    let status = format!("{metric}/ccissues/status/");
+    put(
+        &app,
+        &status,
+        &outsider,
+        json!({"ccissue_ids": [issue["id"]], "status": 2}),
+    )
+    .expect(403);
+    let done = put(
+        &app,
+        &status,
+        &member,
+        json!({"ccissue_ids": [issue["id"], 999999], "status": 2}),
+    )
+    .expect(200);
+    assert_eq!(done.data(), &json!({"msg": "success", "count": 1}));
+    assert_eq!(list("?status=2").data()["count"], 1);
+    assert_eq!(list("?status=1").data()["count"], 0);
+    let marked = &results(&list(""))[0];
+    assert_eq!(marked["status"], 2);
+    assert_eq!(marked["modifier"], "member");
+    assert_ne!(marked["modified_time"], marked["created_time"]);
+    for (body, msg) in [
+        (
+            json!({"ccissue_ids": [issue["id"]], "status": 3}),
+            "参数异常，`Status` 值[3]错误",
+        ),
+        (
+            json!({"ccissue_ids": [issue["id"]]}),
+            "参数异常，`Status` 值[None]错误",
+        ),
+        (json!({"status": 1}), "参数异常, `issue_ids`不是list格式"),
+    ] {
+        let refused = put(&app, &status, &member, body).expect(400);
+        assert_eq!(refused.body["msg"], msg);
+    }
+    let not_a_list = put(
+        &app,
+        &status,
+        &member,
+        json!({"ccissue_ids": 5, "status": 1}),
+    )
+    .expect(400);
+    assert_eq!(not_a_list.invalid_fields(), ["ccissue_ids"]);
+    let wrong = put(
+        &app,
+        &status,
+        &member,
+        json!({"ccissue_ids": [issue["id"]], "status": "x"}),
+    )
+    .expect(400);
+    assert_eq!(wrong.invalid_fields(), ["status"]);
+    app.get(&format!("{metric}/ccissues/?status=one"), &member)
+        .expect(400);
+
+    // CCIssueAuthorUpdateView: answers the row with its author.
+    let author = format!("{metric}/ccissues/{}/author/", issue["id"]);
+    put(&app, &author, &outsider, json!({"author": "member"})).expect(403);
+    put(
+        &app,
+        &format!("{metric}/ccissues/999999/author/"),
+        &outsider,
+        json!({"author": "member"}),
+    )
+    .expect(403);
+    put(
+        &app,
+        &format!("{metric}/ccissues/999999/author/"),
+        &member,
+        json!({"author": "member"}),
+    )
+    .expect(404);
+    let refused = put(&app, &author, &member, json!({"author": ""})).expect(400);
+    assert_eq!(refused.body["msg"], "参数异常，责任人不可以为空");
+    let changed = put(&app, &author, &member, json!({"author": "member"})).expect(200);
+    assert_eq!(changed.data()["author"], "member");
+    assert_eq!(changed.data()["id"], issue["id"]);
+    assert_eq!(list("?author=member").data()["count"], 1);
+    assert_eq!(list("?author=nobody").data()["count"], 0);
+
+    // mine/ counts the caller's functions that need attention.
+    let mine = || {
+        app.get(&format!("{}/overview/mine/", analysis(&project)), &member)
+            .expect(200)
+            .data()["cyc_issue_num"]
+            .clone()
+    };
+    assert_eq!(mine(), 0, "status 2: needs no attention");
+    put(
+        &app,
+        &status,
+        &member,
+        json!({"ccissue_ids": [issue["id"]], "status": 1}),
+    )
+    .expect(200);
+    assert_eq!(mine(), 1);
+
+    // A later measure of the same function keeps its marks.
+    commit(&world, &[("src/later.py", "Z = 3\n".to_string())]);
+    put(
+        &app,
+        &status,
+        &member,
+        json!({"ccissue_ids": [issue["id"]], "status": 2}),
+    )
+    .expect(200);
+    let (_, third_scan) = scan(&app, &project);
+    let latest = &results(&list(""))[0];
+    assert_eq!(latest["scan_open"], third_scan);
+    assert_ne!(latest["id"], issue["id"]);
+    assert_eq!(latest["status"], 2);
+    assert_eq!(latest["author"], "member");
+}
