@@ -9,6 +9,7 @@ pub mod credential;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod lint_export;
 pub mod metric_detail;
 pub mod metric_scans;
 pub mod metric_triage;
@@ -193,6 +194,14 @@ fn triage_routes(cfg: &mut web::ServiceConfig) {
     .service(resource(&format!("{ISSUES}/author/")).route(web::put().to(triage::bulk_update_author)))
     .service(
         resource(&format!("{ISSUES}/authors/")).route(web::get().to(triage::list_issue_authors)),
+    )
+    .service(
+        resource(&format!("{ISSUES}/download/"))
+            .route(web::get().to(lint_export::download_issues)),
+    )
+    .service(
+        resource(&format!("{ISSUES}/checkrules/"))
+            .route(web::get().to(lint_export::list_rule_counts)),
     )
     .service(
         resource(&format!("{ISSUE}/resolution/"))

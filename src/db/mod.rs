@@ -7,6 +7,7 @@ pub mod cloc;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod lint_export;
 pub mod metric_scans;
 pub mod metric_triage;
 pub mod metrics;

@@ -806,3 +806,160 @@ fn team_members_mark_complexity_findings_and_later_scans_keep_the_marks() {
     assert_eq!(latest["status"], 2);
     assert_eq!(latest["author"], "member");
 }
+
+/// A file holding one conflict marker (a finding the checker reports by default), made unique
+/// by `tag`.
+fn marked(tag: &str) -> String {
+    format!("{tag}\n{} HEAD\n", "<".repeat(7))
+}
+
+#[test]
+fn findings_download_as_csv_with_tcas_columns_and_count_by_rule() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    commit(
+        &world,
+        &[
+            ("a.txt", marked("a")),
+            ("b.txt", marked("b,\"quoted\"")),
+            ("c.txt", marked("c")),
+        ],
+    );
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
+    );
+    let (_, scan_id) = scan(&app, &project);
+    let issues = format!("{}/codelint/issues", analysis(&project));
+    let list = app
+        .get(&format!("{issues}/?limit=10"), ADMIN_TOKEN)
+        .expect(200);
+    let ids: Vec<i64> = results(&list)
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{}", list.body);
+    put(
+        &app,
+        &format!("{issues}/{}/resolution/", ids[0]),
+        ADMIN_TOKEN,
+        json!({"resolution": 2, "ignore_reason": "legacy"}),
+    )
+    .expect(200);
+
+    // ProjectIssueDownloadView with IssueResource's headers and values.
+    let download = app.call(
+        "GET",
+        &format!("{issues}/download/"),
+        Some(ADMIN_TOKEN),
+        Body::None,
+    );
+    assert_eq!(download.status, 200);
+    assert_eq!(
+        download.header("content-type"),
+        Some("text/csv; charset=utf-8")
+    );
+    let disposition = download.header("content-disposition").unwrap().to_string();
+    let project_id = project.rsplit('/').next().unwrap();
+    assert_eq!(
+        disposition,
+        format!("attachment; filename=Project_{project_id}_issue_data.csv")
+    );
+    let text = download.body.as_str().unwrap().to_string();
+    let rows = parse_csv(&text);
+    assert_eq!(
+        rows[0],
+        [
+            "问题ID",
+            "文件",
+            "规则名",
+            "规则realname",
+            "出错信息",
+            "状态",
+            "处理方法",
+            "负责人",
+            "严重级别",
+            "版本号",
+            "项目ID",
+            "发现版本时间",
+            "扫描ID",
+            "是否提单",
+            "链接"
+        ]
+    );
+    assert_eq!(rows.len(), 4, "{text}");
+    let first = &rows[1];
+    assert_eq!(first[0], ids[0].to_string(), "newest first, as the list");
+    assert_eq!(first[5], "已处理");
+    assert_eq!(first[6], "无需修复");
+    assert_eq!(first[10], project_id);
+    assert_eq!(first[12], scan_id.to_string());
+    assert!(
+        first[14].ends_with(&format!("/codelint/issues/{}/", ids[0])),
+        "{}",
+        first[14]
+    );
+    assert!(rows[1..].iter().all(|row| row.len() == 15));
+    // The issue list's filters apply: the won't-fix findings alone, or the open ones.
+    let wontfix = app.call(
+        "GET",
+        &format!("{issues}/download/?resolution=2"),
+        Some(ADMIN_TOKEN),
+        Body::None,
+    );
+    assert_eq!(parse_csv(wontfix.body.as_str().unwrap()).len(), 2);
+    let open = app.call(
+        "GET",
+        &format!("{issues}/download/?state=1"),
+        Some(ADMIN_TOKEN),
+        Body::None,
+    );
+    assert_eq!(parse_csv(open.body.as_str().unwrap()).len(), 3);
+    let bad = app
+        .get(&format!("{issues}/download/?state=9"), ADMIN_TOKEN)
+        .expect(400);
+    assert_eq!(bad.invalid_fields(), ["state"]);
+
+    // ProjectIssueCheckRuleNumView: every rule, with its open findings.
+    let rules = app
+        .get(&format!("{issues}/checkrules/"), ADMIN_TOKEN)
+        .expect(200);
+    let rules = rules.data().as_array().unwrap().clone();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(
+        keys(&rules[0]),
+        ["checkrule_display_name", "num", "active_num"]
+    );
+    assert_eq!(rules[0]["num"], 3);
+    assert_eq!(rules[0]["active_num"], 2);
+    assert_eq!(
+        rules[0]["checkrule_display_name"],
+        results(&list)[0]["checkrule_display_name"]
+    );
+
+    // Permissions as every project route: 403 for an org member outside the team, 401 without
+    // a token.
+    let outsider = app.create_user("outsider");
+    app.post(
+        "/server/main/api/v3/orgs/acme/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": ["outsider"], "role": 2}),
+    )
+    .expect(200);
+    for route in ["download/", "checkrules/"] {
+        app.get(&format!("{issues}/{route}"), &outsider).expect(403);
+        app.call("GET", &format!("{issues}/{route}"), None, Body::None)
+            .expect(401);
+    }
+}
+
+/// A CSV text's records.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|record| record.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
