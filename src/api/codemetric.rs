@@ -35,7 +35,7 @@ pub struct MetricPath {
 /// (`tca-src/server/projects/analysis/apps/codemetric/serializers/cc.py`:
 /// `CyclomaticComplexitySerializer`, `CyclomaticComplexityFileSerializer`;
 /// `serializers/duplicate.py`: `DuplicateFileSerializer`, `DuplicateBlock` fields).
-const CC_ISSUE_FIELDS: &[&str] = &[
+pub(crate) const CC_ISSUE_FIELDS: &[&str] = &[
     "id",
     "repo",
     "created_time",

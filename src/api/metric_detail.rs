@@ -9,7 +9,9 @@ use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 
 use crate::api::blocking;
-use crate::api::codemetric::{metric_project, shape, shape_fields, MetricPath, DUP_BLOCK_FIELDS};
+use crate::api::codemetric::{
+    metric_project, shape, shape_fields, MetricPath, CC_ISSUE_FIELDS, DUP_BLOCK_FIELDS,
+};
 use crate::api::query::{paginate_all, paginated, Query};
 use crate::auth::Caller;
 use crate::db;
@@ -19,50 +21,23 @@ use crate::envelope;
 use crate::error::AppError;
 use crate::AppState;
 
-/// `DetailedCyclomaticComplexitySerializer`: every field of the model, `detail` after `id`.
-const CC_ISSUE_DETAIL_FIELDS: &[&str] = &[
-    "id",
-    "detail",
-    "created_time",
-    "creator",
-    "modified_time",
-    "modifier",
-    "deleted_time",
-    "deleter",
-    "ccn",
-    "g_cc_hash",
-    "cc_hash",
-    "unique_cc_hash",
-    "file_path",
-    "file_hash",
-    "func_name",
-    "func_param_num",
-    "long_name",
-    "change_type",
-    "status",
-    "last_modifier",
-    "author",
-    "related_modifiers",
-    "most_weight_modifier",
-    "most_weight_modifier_email",
-    "weight_modifiers",
-    "is_tapdbug",
-    "ignore_time",
-    "is_latest",
-    "language",
-    "revision",
-    "ci_time",
-    "diff_ccn",
-    "token",
-    "line_num",
-    "code_line_num",
-    "start_line_no",
-    "end_line_no",
-    "scan_revision",
-    "project",
-    "scan_open",
-    "scan_close",
-];
+/// `DetailedCyclomaticComplexitySerializer`: every field of the model (the list's, less
+/// `repo`, with the two hashes the list leaves out), `detail` after `id`.
+fn cc_issue_detail_fields() -> Vec<&'static str> {
+    let mut fields = vec!["id", "detail"];
+    for &name in CC_ISSUE_FIELDS
+        .iter()
+        .filter(|name| !["id", "repo"].contains(name))
+    {
+        fields.push(name);
+        match name {
+            "cc_hash" => fields.push("unique_cc_hash"),
+            "file_path" => fields.push("file_hash"),
+            _ => {}
+        }
+    }
+    fields
+}
 
 /// What a detail view hands the shaping: the rows found and the project's repository.
 struct Found {
@@ -123,7 +98,7 @@ pub async fn get_cc_row<const ISSUE: bool>(
         "end_line_no": found.row.get("end_line_no"),
         "scan_revision": found.row.get("revision"),
     });
-    let mut item = shape_fields(CC_ISSUE_DETAIL_FIELDS, found.row, found.repo_id, tz);
+    let mut item = shape_fields(&cc_issue_detail_fields(), found.row, found.repo_id, tz);
     if let Value::Object(object) = &mut item {
         object.insert("detail".into(), detail);
     }

@@ -7,33 +7,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::codemetric::{branchy, copied_block};
 use crate::helpers::{git, has_tool, team_member, Body, TestApp, World, ADMIN_TOKEN};
 
 const QUICK: Duration = Duration::from_secs(60);
-
-/// A Python function `name(x)` with exactly `branches` `if`s: lizard gives it `branches + 1`.
-fn branchy(name: &str, branches: usize) -> String {
-    let mut text = format!("def {name}(x):\n    total = 0\n");
-    for branch in 0..branches {
-        text.push_str(&format!(
-            "    if x == {branch}:\n        total += {branch}\n"
-        ));
-    }
-    text.push_str("    return total\n\n\n");
-    text
-}
-
-/// Thirty lines that land in two files: one block of duplicate code.
-fn copied_block() -> String {
-    let mut text = String::from("def work(values, offset):\n    total = 0\n");
-    for index in 0..30 {
-        text.push_str(&format!(
-            "    total = total + values[{index}] * {index} - offset\n"
-        ));
-    }
-    text.push_str("    return total\n");
-    text
-}
 
 fn commit(world: &World, files: &[(&str, String)]) -> String {
     for (path, content) in files {
@@ -440,13 +417,7 @@ fn metric_views_refuse_outsiders_before_any_lookup_and_need_a_token() {
     let app = TestApp::spawn();
     let world = World::build(&app);
     let member = team_member(&app, "member", "web");
-    let outsider = app.create_user("outsider");
-    app.post(
-        "/server/main/api/v3/orgs/acme/memberconf/",
-        ADMIN_TOKEN,
-        json!({"users": ["outsider"], "role": 2}),
-    )
-    .expect(200);
+    let outsider = org_member_outside_the_team(&app);
     let base = analysis(&world.project_path());
     let v3 = base.replacen("/api/orgs/", "/api/v3/orgs/", 1);
     let missing = base.replacen(
@@ -673,13 +644,7 @@ fn team_members_mark_complexity_findings_and_later_scans_keep_the_marks() {
     let app = TestApp::spawn();
     let world = World::build(&app);
     let member = team_member(&app, "member", "web");
-    let outsider = app.create_user("outsider");
-    app.post(
-        "/server/main/api/v3/orgs/acme/memberconf/",
-        ADMIN_TOKEN,
-        json!({"users": ["outsider"], "role": 2}),
-    )
-    .expect(200);
+    let outsider = org_member_outside_the_team(&app);
     let (project, _, _) = measured_twice(&app, &world);
     let metric = format!("{}/codemetric", analysis(&project));
     let list = |query: &str| {
@@ -940,13 +905,7 @@ fn findings_download_as_csv_with_tcas_columns_and_count_by_rule() {
 
     // Permissions as every project route: 403 for an org member outside the team, 401 without
     // a token.
-    let outsider = app.create_user("outsider");
-    app.post(
-        "/server/main/api/v3/orgs/acme/memberconf/",
-        ADMIN_TOKEN,
-        json!({"users": ["outsider"], "role": 2}),
-    )
-    .expect(200);
+    let outsider = org_member_outside_the_team(&app);
     for route in ["download/", "checkrules/"] {
         app.get(&format!("{issues}/{route}"), &outsider).expect(403);
         app.call("GET", &format!("{issues}/{route}"), None, Body::None)
@@ -962,4 +921,16 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
         .records()
         .map(|record| record.unwrap().iter().map(str::to_string).collect())
         .collect()
+}
+
+/// A member of the org `acme` who is in none of its teams: their token.
+fn org_member_outside_the_team(app: &TestApp) -> String {
+    let outsider = app.create_user("outsider");
+    app.post(
+        "/server/main/api/v3/orgs/acme/memberconf/",
+        ADMIN_TOKEN,
+        json!({"users": ["outsider"], "role": 2}),
+    )
+    .expect(200);
+    outsider
 }
