@@ -357,6 +357,11 @@ pub(crate) fn shape_fields(
             "created_time" => created.clone(),
             "status" => row.get("status").cloned().unwrap_or(json!(1)),
             "state" => json!(1),
+            "issue" => row
+                .get("issue")
+                .and_then(Value::as_str)
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or(Value::Null),
             "modified_time" => row
                 .get("marked_time")
                 .and_then(Value::as_str)

@@ -297,6 +297,18 @@ fn codemetric_routes(cfg: &mut web::ServiceConfig) {
         ))
         .route(web::get().to(metric_detail::get_dup_block::<true>)),
     )
+    .service(
+        resource(&format!("{METRIC}/dupissues/{{issue_id:\\d+}}/state/"))
+            .route(web::put().to(metric_triage::update_dup_state)),
+    )
+    .service(
+        resource(&format!("{METRIC}/dupissues/{{issue_id:\\d+}}/owner/"))
+            .route(web::put().to(metric_triage::update_dup_owner)),
+    )
+    .service(
+        resource(&format!("{METRIC}/dupissues/{{issue_id:\\d+}}/comments/"))
+            .route(web::get().to(metric_triage::list_dup_comments)),
+    )
     .service(resource(&format!("{METRIC}/clocfiles/")).route(web::get().to(cloc::list_cloc_files)))
     .service(
         resource(&format!("{METRIC}/clocfiles/{{file_id:\\d+}}/"))

@@ -350,6 +350,7 @@ pub fn record_dup(conn: &Connection, results: &DupResults) -> rusqlite::Result<(
         let file_id = conn.last_insert_rowid();
         insert_blocks(conn, results, (file_id, file.total_line_count), file_blocks)?;
     }
+    crate::db::metric_triage::sync_dup_issues(conn, results.project_id, results.job_id)?;
     conn.prepare_cached(
         "INSERT INTO dup_scans (job_id, project_id, duplicate_file_count, duplicate_block_count,
              duplicate_line_count, total_line_count, duplicate_rate)
@@ -512,7 +513,10 @@ impl MetricList {
                 "id, created_time, file_path, duplicate_rate, total_line_count,
                  total_duplicate_line_count, distinct_hash_num, block_num, change_type,
                  revision AS scm_revision, language, project_id AS project,
-                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan FROM dup_files"
+                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan,
+                 (SELECT json_object('id', d.id, 'state', d.state, 'owner', d.owner)
+                  FROM dup_issues d WHERE d.project_id = dup_files.project_id
+                    AND d.file_path = dup_files.file_path) AS issue FROM dup_files"
             }
             MetricList::DupBlocks => {
                 "id, project_id, (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_id, block_hash, token_num, duplicate_times,

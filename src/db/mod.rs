@@ -205,8 +205,13 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     }
     if version < 14 {
         // Complexity findings take a status and an author (issue 11: `ccissues/status/`,
-        // `ccissues/<id>/author/`) in `cc_issue_marks`, which schema.sql makes; the number
-        // tells an older binary, which would not keep them, to refuse the file.
+        // `ccissues/<id>/author/`) in `cc_issue_marks`, and files with copies become
+        // duplicate-code issues (`dup_issues`), which schema.sql makes. The files of the runs
+        // already stored get theirs here.
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO dup_issues (project_id, file_path)
+             SELECT DISTINCT project_id, file_path FROM dup_files",
+        )?;
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;

@@ -934,3 +934,147 @@ fn org_member_outside_the_team(app: &TestApp) -> String {
     .expect(200);
     outsider
 }
+
+#[test]
+fn duplicate_code_issues_take_a_state_and_an_owner_and_runs_close_and_reopen_them() {
+    if !has_tool("lizard") || !has_tool("jscpd") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let member = team_member(&app, "member", "web");
+    let outsider = org_member_outside_the_team(&app);
+    let (project, _, _) = measured_twice(&app, &world);
+    let metric = format!("{}/codemetric", analysis(&project));
+    let file = |name: &str| {
+        results(
+            &app.get(&format!("{metric}/dupfiles/?file_path={name}"), &member)
+                .expect(200),
+        )[0]
+        .clone()
+    };
+    let (one, two) = (file("one.py"), file("two.py"));
+    // DuplicateFileSerializer nests DuplicateIssueSerializer: {id, state, owner}.
+    assert_eq!(keys(&one["issue"]), ["id", "state", "owner"]);
+    assert_eq!(one["issue"]["state"], 1);
+    assert_eq!(one["issue"]["owner"], Value::Null);
+    let issue = |file: &Value| format!("{metric}/dupissues/{}", file["issue"]["id"]);
+
+    // DupIssueStateUpdateView and DupIssueOwnerUpdateView answer {id, state, owner}.
+    put(
+        &app,
+        &format!("{}/state/", issue(&two)),
+        &outsider,
+        json!({"state": 2}),
+    )
+    .expect(403);
+    let ignored = put(
+        &app,
+        &format!("{}/state/", issue(&two)),
+        &member,
+        json!({"state": 2}),
+    )
+    .expect(200);
+    assert_eq!(
+        ignored.data(),
+        &json!({"id": two["issue"]["id"], "state": 2, "owner": null})
+    );
+    let refused = put(
+        &app,
+        &format!("{}/state/", issue(&two)),
+        &member,
+        json!({"state": 9}),
+    )
+    .expect(400);
+    assert_eq!(refused.body["msg"], "State 值错误");
+    let owner = format!("{}/owner/", issue(&one));
+    let refused = put(&app, &owner, &member, json!({"owner": ""})).expect(400);
+    assert_eq!(refused.body["msg"], "责任人不可以为空");
+    let owned = put(&app, &owner, &member, json!({"owner": "member"})).expect(200);
+    assert_eq!(owned.data()["owner"], "member");
+    let refused = put(&app, &owner, &member, json!({"owner": "member"})).expect(400);
+    assert_eq!(refused.body["msg"], "新责任人不可以与原责任人相同");
+    put(
+        &app,
+        &format!("{metric}/dupissues/999999/state/"),
+        &member,
+        json!({"state": 2}),
+    )
+    .expect(404);
+    put(
+        &app,
+        &format!("{metric}/dupissues/999999/state/"),
+        &outsider,
+        json!({"state": 2}),
+    )
+    .expect(403);
+    let mine = app
+        .get(&format!("{}/overview/mine/", analysis(&project)), &member)
+        .expect(200);
+    assert_eq!(mine.data()["dup_issue_num"], 1);
+
+    // DupIssueCommentListView: who changed what, newest first.
+    put(
+        &app,
+        &format!("{}/state/", issue(&two)),
+        &member,
+        json!({"state": 1}),
+    )
+    .expect(200);
+    put(
+        &app,
+        &format!("{}/state/", issue(&two)),
+        &member,
+        json!({"state": 2}),
+    )
+    .expect(200);
+    let comments = app
+        .get(&format!("{}/comments/", issue(&two)), &member)
+        .expect(200);
+    let comments = results(&comments);
+    assert_eq!(comments.len(), 3);
+    assert_eq!(
+        keys(&comments[0]),
+        [
+            "id",
+            "project_id",
+            "issue_id",
+            "action",
+            "message",
+            "created_time",
+            "creator"
+        ]
+    );
+    assert_eq!(comments[0]["message"], "未处理 -> 可忽略");
+    assert_eq!(comments[2]["message"], "未处理 -> 可忽略");
+    assert_eq!(comments[0]["creator"], "member");
+    app.get(&format!("{}/comments/", issue(&two)), &outsider)
+        .expect(403);
+
+    // A run without the copies closes the open issue and leaves the ignored one; a run with
+    // them again reopens it.
+    let state_of = |file: &Value| {
+        let history = app
+            .get(
+                &format!("{metric}/dupfiles/{}/history/", file["id"]),
+                &member,
+            )
+            .expect(200);
+        results(&history)[0]["issue"]["state"].clone()
+    };
+    commit(&world, &[("src/two.py", "X = 1\n".to_string())]);
+    scan(&app, &project);
+    assert_eq!(state_of(&one), 3, "no copies left: closed");
+    assert_eq!(state_of(&two), 2, "ignored stays ignored");
+    commit(
+        &world,
+        &[("src/two.py", format!("X = 1\n\n\n{}", copied_block()))],
+    );
+    scan(&app, &project);
+    assert_eq!(state_of(&one), 1, "copies again: reopened");
+    assert_eq!(
+        file("one.py")["issue"]["owner"],
+        "member",
+        "the owner stays"
+    );
+}
