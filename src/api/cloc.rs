@@ -284,18 +284,18 @@ pub async fn list_cloc_langs(
             let (count, languages) = db::cloc::languages(conn, job_id, (page.limit, page.offset))?;
             let results = languages
                 .into_iter()
-                .map(|(id, name, [files, code, comment, blank])| {
+                .map(|language| {
                     let sums = Sums {
-                        code,
-                        comment,
-                        blank,
-                        files,
+                        code: language.code,
+                        comment: language.comment,
+                        blank: language.blank,
+                        files: language.files,
                     };
                     let mut row = Map::new();
-                    row.insert("id".into(), json!(id));
+                    row.insert("id".into(), json!(language.id));
                     row.extend(counts(sums, &counted));
-                    row.insert("name".into(), json!(name));
-                    row.insert("file_num".into(), json!(files));
+                    row.insert("name".into(), json!(language.name));
+                    row.insert("file_num".into(), json!(language.files));
                     Value::Object(row)
                 })
                 .collect();

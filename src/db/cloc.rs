@@ -108,13 +108,23 @@ pub fn for_each_file_below(
     Ok(())
 }
 
-/// A job's per-language rows with their ids, most code first: id, language, files, code,
-/// comment, blank.
+/// One language of a job's line count, with its row's id.
+#[derive(Debug, Clone)]
+pub struct LanguageLines {
+    pub id: i64,
+    pub name: String,
+    pub files: i64,
+    pub code: i64,
+    pub comment: i64,
+    pub blank: i64,
+}
+
+/// A page of a job's languages, most code first, and how many there are.
 pub fn languages(
     conn: &Connection,
     job_id: JobId,
     (limit, offset): (i64, i64),
-) -> rusqlite::Result<(i64, Vec<(i64, String, [i64; 4])>)> {
+) -> rusqlite::Result<(i64, Vec<LanguageLines>)> {
     let count = conn
         .prepare_cached("SELECT COUNT(*) FROM job_languages WHERE job_id = ?1")?
         .query_row([job_id.0], |row| row.get(0))?;
@@ -123,11 +133,14 @@ pub fn languages(
          ORDER BY code DESC, language LIMIT ?2 OFFSET ?3",
     )?;
     let rows = statement.query_map(params![job_id.0, limit, offset], |row| {
-        Ok((
-            row.get(0)?,
-            row.get(1)?,
-            [row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?],
-        ))
+        Ok(LanguageLines {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            files: row.get(2)?,
+            code: row.get(3)?,
+            comment: row.get(4)?,
+            blank: row.get(5)?,
+        })
     })?;
     Ok((count, rows.collect::<rusqlite::Result<_>>()?))
 }
