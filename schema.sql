@@ -817,6 +817,44 @@ CREATE TABLE IF NOT EXISTS dup_blocks (
 );
 CREATE INDEX IF NOT EXISTS dup_blocks_file ON dup_blocks (dup_file_id, start_line_num);
 
+-- Triage of complexity findings (TCA's `ccissues/status/` and `ccissues/<id>/author/`): a
+-- function's status (1 needs attention, 2 needs none) and author, set by a person, keyed by
+-- the function (file and signature) so that later measures of it keep them. Schema 14.
+CREATE TABLE IF NOT EXISTS cc_issue_marks (
+    project_id    INTEGER NOT NULL REFERENCES projects (id),
+    file_path     TEXT    NOT NULL,
+    long_name     TEXT    NOT NULL,
+    status        INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2)),
+    author        TEXT,
+    modifier      TEXT    NOT NULL,
+    modified_time TEXT    NOT NULL,
+    PRIMARY KEY (project_id, file_path, long_name)
+) WITHOUT ROWID;
+
+-- Duplicate-code issues (TCA's DuplicateIssue): one per project and file that has had copies,
+-- made by the duplicate-code run that first finds copies in it. state: 1 open (未处理), 2
+-- ignored (可忽略), 3 closed (关闭). A run closes the open issues of files without copies and
+-- reopens closed ones whose file has copies again; an ignored issue stays ignored. Schema 14.
+CREATE TABLE IF NOT EXISTS dup_issues (
+    id         INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects (id),
+    file_path  TEXT    NOT NULL,
+    state      INTEGER NOT NULL DEFAULT 1 CHECK (state IN (1, 2, 3)),
+    owner      TEXT,
+    UNIQUE (project_id, file_path)
+);
+-- Who changed a duplicate-code issue, when and how (TCA's DuplicateIssueComment).
+CREATE TABLE IF NOT EXISTS dup_issue_comments (
+    id           INTEGER PRIMARY KEY,
+    project_id   INTEGER NOT NULL REFERENCES projects (id),
+    issue_id     INTEGER NOT NULL REFERENCES dup_issues (id),
+    action       TEXT    NOT NULL,
+    message      TEXT,
+    created_time TEXT    NOT NULL,
+    creator      TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dup_issue_comments_issue ON dup_issue_comments (issue_id, id);
+
 -- The template that runs everything: lint (the built-in checker), complexity and duplicates.
 INSERT INTO scan_schemes
     (repo_id, name, description, lint_enabled, cc_scan_enabled, dup_scan_enabled, tools, cloc_scan_enabled, created_from, created_time)

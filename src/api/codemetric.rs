@@ -17,22 +17,25 @@ use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::AppState;
 
-/// The path of every metric list: the project, and maybe a scan and a file.
+/// The path of every metric view: the project, and maybe a scan, a file, a function or a
+/// block.
 #[derive(Deserialize)]
 pub struct MetricPath {
     org_sid: String,
     team_name: String,
     repo_id: i64,
     project_id: i64,
-    scan_id: Option<i64>,
-    file_id: Option<i64>,
+    pub(crate) scan_id: Option<i64>,
+    pub(crate) file_id: Option<i64>,
+    pub(crate) issue_id: Option<i64>,
+    pub(crate) block_id: Option<i64>,
 }
 
 /// Fields of TCA's serializers, in their order, for each list
 /// (`tca-src/server/projects/analysis/apps/codemetric/serializers/cc.py`:
 /// `CyclomaticComplexitySerializer`, `CyclomaticComplexityFileSerializer`;
 /// `serializers/duplicate.py`: `DuplicateFileSerializer`, `DuplicateBlock` fields).
-const CC_ISSUE_FIELDS: &[&str] = &[
+pub(crate) const CC_ISSUE_FIELDS: &[&str] = &[
     "id",
     "repo",
     "created_time",
@@ -136,11 +139,11 @@ const DUP_FILE_FIELDS: &[&str] = &[
     "project",
     "scan",
 ];
-const DUP_BLOCK_FIELDS: &[&str] = &[
+/// `DuplicateBlockSerializer`: the model's fields less `block_hash`.
+pub(crate) const DUP_BLOCK_FIELDS: &[&str] = &[
     "id",
     "project_id",
     "scan_id",
-    "block_hash",
     "token_num",
     "duplicate_times",
     "duplicate_rate",
@@ -148,6 +151,8 @@ const DUP_BLOCK_FIELDS: &[&str] = &[
     "end_line_num",
     "duplicate_line_count",
     "last_modifier",
+    "change_type",
+    "related_modifiers",
     "duplicate_file",
 ];
 
@@ -156,6 +161,8 @@ pub const CC_ISSUES: u8 = 0;
 pub const CC_FILES: u8 = 1;
 pub const DUP_FILES: u8 = 2;
 pub const DUP_BLOCKS: u8 = 3;
+/// `ccissues/history/?scan_id=<id>`: one scan's functions, the scan named in the query.
+pub const CC_HISTORY: u8 = 4;
 
 /// A metric list: `ccissues/`, `ccfiles/`, `dupfiles/`, `dupfiles/<id>/blocks/`, with or without
 /// a scan and a file.
@@ -169,13 +176,24 @@ pub async fn list<const LIST: u8>(
         CC_ISSUES => MetricList::CcIssues,
         CC_FILES => MetricList::CcFiles,
         DUP_FILES => MetricList::DupFiles,
+        CC_HISTORY => MetricList::CcIssues,
         _ => MetricList::DupBlocks,
     };
-    serve_list(request, state, caller, path.into_inner(), list).await
+    let history = LIST == CC_HISTORY;
+    serve_list(request, state, caller, (path.into_inner(), history), list).await
+}
+
+/// `scan_id` of `ccissues/history/`: required, a whole number (TCA's `ParseError` text).
+fn history_scan(query: &Query) -> Result<i64, AppError> {
+    query
+        .get("scan_id")
+        .and_then(|text| text.parse::<i64>().ok())
+        .filter(|scan_id| *scan_id != 0)
+        .ok_or_else(|| AppError::business(crate::error::E_SERVER_BASE, "请指定扫描任务编号"))
 }
 
 /// The project the path names, once the caller may see its team.
-fn metric_project(
+pub(crate) fn metric_project(
     conn: &rusqlite::Connection,
     caller: &crate::domain::user::User,
     path: &MetricPath,
@@ -235,13 +253,16 @@ async fn serve_list(
     request: HttpRequest,
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    path: MetricPath,
+    (mut path, history): (MetricPath, bool),
     list: MetricList,
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
     let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
         let (repo, project) = metric_project(conn, &caller, &path)?;
+        if history {
+            path.scan_id = Some(history_scan(&query)?);
+        }
         let mut filter = read_filter(&query, list)?;
         let page = query.page()?;
         let job_id = match (path.scan_id, path.file_id) {
@@ -295,9 +316,30 @@ fn metric_of(list: MetricList) -> Metric {
     }
 }
 
-/// A row in the field order of TCA's serializer, with what codepup does not keep as TCA's
-/// defaults (no authors, nothing deleted, every row of a measure the latest of its scan).
-fn shape(list: MetricList, row: Map<String, Value>, repo_id: RepoId, tz: time::UtcOffset) -> Value {
+/// A row in the field order of TCA's serializer of `list`.
+pub(crate) fn shape(
+    list: MetricList,
+    row: Map<String, Value>,
+    repo_id: RepoId,
+    tz: time::UtcOffset,
+) -> Value {
+    let fields = match list {
+        MetricList::CcIssues => CC_ISSUE_FIELDS,
+        MetricList::CcFiles => CC_FILE_FIELDS,
+        MetricList::DupFiles => DUP_FILE_FIELDS,
+        MetricList::DupBlocks => DUP_BLOCK_FIELDS,
+    };
+    shape_fields(fields, row, repo_id, tz)
+}
+
+/// A row with `fields`, in their order, with what codepup does not keep as TCA's defaults (no
+/// authors, nothing deleted, every row of a measure the latest of its scan).
+pub(crate) fn shape_fields(
+    fields: &[&str],
+    row: Map<String, Value>,
+    repo_id: RepoId,
+    tz: time::UtcOffset,
+) -> Value {
     let created = row
         .get("created_time")
         .and_then(Value::as_str)
@@ -312,8 +354,19 @@ fn shape(list: MetricList, row: Map<String, Value>, repo_id: RepoId, tz: time::U
     let known = |name: &str| -> Value {
         match name {
             "repo" => json!(repo_id.0),
-            "created_time" | "modified_time" => created.clone(),
-            "status" | "state" => json!(1),
+            "created_time" => created.clone(),
+            "status" => row.get("status").cloned().unwrap_or(json!(1)),
+            "state" => json!(1),
+            "issue" => row
+                .get("issue")
+                .and_then(Value::as_str)
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or(Value::Null),
+            "modified_time" => row
+                .get("marked_time")
+                .and_then(Value::as_str)
+                .and_then(|stored| crate::clock::display(stored, tz))
+                .map_or_else(|| created.clone(), Value::String),
             "is_tapdbug" => json!(false),
             "is_latest" => json!(true),
             "worse" => json!(row.get("worse").and_then(Value::as_i64).unwrap_or(0) != 0),
@@ -322,12 +375,6 @@ fn shape(list: MetricList, row: Map<String, Value>, repo_id: RepoId, tz: time::U
             "file_name" => json!(file_name),
             _ => row.get(name).cloned().unwrap_or(Value::Null),
         }
-    };
-    let fields = match list {
-        MetricList::CcIssues => CC_ISSUE_FIELDS,
-        MetricList::CcFiles => CC_FILE_FIELDS,
-        MetricList::DupFiles => DUP_FILE_FIELDS,
-        MetricList::DupBlocks => DUP_BLOCK_FIELDS,
     };
     Value::Object(
         fields
@@ -358,6 +405,21 @@ fn read_filter(query: &Query, list: MetricList) -> Result<MetricFilter, AppError
     let ccn_lte = number("ccn_lte").map(|value| value.floor() as i64);
     let rate_gte = number("duplicate_rate_gte");
     let rate_lte = number("duplicate_rate_lte");
+    let statuses = match query.get("status").map(|text| {
+        text.split(',')
+            .map(|piece| piece.trim().parse::<i64>().ok())
+            .collect::<Option<Vec<i64>>>()
+    }) {
+        None => None,
+        Some(Some(statuses)) => Some(statuses),
+        Some(None) => {
+            errors.push(FieldError {
+                field: "status".to_string(),
+                message: "Enter whole numbers separated by commas, e.g. 1,2.".to_string(),
+            });
+            None
+        }
+    };
     let worse = match query.get("worse") {
         None => None,
         Some("true" | "True" | "1") => Some(true),
@@ -382,6 +444,9 @@ fn read_filter(query: &Query, list: MetricList) -> Result<MetricFilter, AppError
                 .collect()
         }),
         file_id: None,
+        id: None,
+        statuses,
+        author: query.get("author").map(str::to_string),
         ccn_gte,
         ccn_lte,
         worse,

@@ -4,11 +4,16 @@
 //! checks permission and does the work.
 
 pub mod blocking;
+pub mod cloc;
 pub mod codemetric;
 pub mod credential;
 pub mod findings;
 pub mod hooks;
 pub mod jobs;
+pub mod lint_export;
+pub mod metric_detail;
+pub mod metric_scans;
+pub mod metric_triage;
 pub mod nodes;
 pub mod notify;
 pub mod openapi;
@@ -227,18 +232,42 @@ const PROJECT: &str =
 /// The scan history and the branch overview's cards, on TCA's analysis paths under both
 /// `orgs/` and `v3/orgs/` (the UI calls v3).
 fn scan_routes(table: &mut Table) {
-    for (nothing_yet, id) in [
-        ("overview/lintscans/", "list_lint_scans"),
-        ("overview/cycscans/", "list_cyc_scans"),
-        ("overview/dupscans/", "list_dup_scans"),
-        ("overview/clocscans/", "list_cloc_scans"),
-        ("codemetric/ccissues/", "list_latest_cc_issues"),
-    ] {
-        table.add(at(format!("{PROJECT}/{nothing_yet}")).get(
-            overview::list_nothing_yet,
-            doc(id, "An empty page: codepup keeps no such data yet").page(),
+    table
+        .add(
+            at(format!("{PROJECT}/overview/lintscans/")).get(
+                overview::list_nothing_yet,
+                doc(
+                    "list_lint_scans",
+                    "An empty page: codepup keeps no such data yet",
+                )
+                .page(),
+            ),
+        )
+        .add(
+            at(format!("{PROJECT}/overview/cycscans/")).get(
+                metric_scans::list_scan_summaries::<{ metric_scans::CYC_SCANS }>,
+                doc(
+                    "list_cyc_scans",
+                    "Each complexity measure beside the one before",
+                )
+                .page(),
+            ),
+        )
+        .add(
+            at(format!("{PROJECT}/overview/dupscans/")).get(
+                metric_scans::list_scan_summaries::<{ metric_scans::DUP_SCANS }>,
+                doc(
+                    "list_dup_scans",
+                    "Each duplicate-code measure beside the one before",
+                )
+                .page(),
+            ),
+        )
+        .add(at(format!("{PROJECT}/overview/clocscans/")).get(
+            metric_scans::list_scan_summaries::<{ metric_scans::CLOC_SCANS }>,
+            doc("list_cloc_scans", "Each line count beside the one before").page(),
         ));
-    }
+    codemetric_routes(table);
     table
         .add(at(format!("{PROJECT}/overview/lintscans/latest/")).get(
             overview::get_latest_lint_overview,
@@ -274,7 +303,6 @@ fn analysis_routes(table: &mut Table) {
             doc("get_overview", "The project's overview"),
         ));
     triage_routes(table);
-    codemetric_routes(table);
 }
 
 /// Triage (issue 11): TCA's codelint endpoints that change findings, their history, and the
@@ -304,6 +332,14 @@ fn triage_routes(table: &mut Table) {
         .add(at(format!("{ISSUES}/authors/")).get(
             triage::list_issue_authors,
             doc("list_issue_authors", "The findings' authors").list(),
+        ))
+        .add(at(format!("{ISSUES}/download/")).get(
+            lint_export::download_issues,
+            doc("download_issues", "The findings the filters keep, as CSV").answers(Answer::Csv),
+        ))
+        .add(at(format!("{ISSUES}/checkrules/")).get(
+            lint_export::list_rule_counts,
+            doc("list_rule_counts", "Findings counted by rule").list(),
         ))
         .mount(Mount::group(ISSUE, ""), issue_routes)
         .add(
@@ -417,6 +453,117 @@ fn codemetric_routes(table: &mut Table) {
                 doc("list_dup_blocks", "A file's duplicate blocks").page(),
             ),
         );
+    metric_detail_routes(table, METRIC);
+    metric_triage_routes(table, METRIC);
+    cloc_routes(table, METRIC);
+}
+
+/// One complexity or duplicate-code row, and the histories.
+fn metric_detail_routes(table: &mut Table, metric: &str) {
+    table
+        .add(at(format!("{metric}/ccfiles/{{file_id:\\d+}}/")).get(
+            metric_detail::get_cc_row::<false>,
+            doc("get_cc_file", "A file with complex functions"),
+        ))
+        .add(at(format!("{metric}/ccissues/history/")).get(
+            codemetric::list::<{ codemetric::CC_HISTORY }>,
+            doc("list_cc_history", "Complex functions across measures").page(),
+        ))
+        .add(at(format!("{metric}/ccissues/{{issue_id:\\d+}}/")).get(
+            metric_detail::get_cc_row::<true>,
+            doc("get_cc_issue", "One complex function"),
+        ))
+        .add(
+            at(format!("{metric}/dupfiles/{{file_id:\\d+}}/history/")).get(
+                metric_detail::list_dup_file_history,
+                doc(
+                    "list_dup_file_history",
+                    "A file's duplicate code across measures",
+                )
+                .page(),
+            ),
+        )
+        .add(
+            at(format!(
+                "{metric}/dupfiles/{{file_id:\\d+}}/blocks/{{block_id:\\d+}}/"
+            ))
+            .get(
+                metric_detail::get_dup_block::<false>,
+                doc("get_dup_block", "One duplicate block"),
+            ),
+        )
+        .add(
+            at(format!(
+                "{metric}/dupfiles/{{file_id:\\d+}}/blocks/{{block_id:\\d+}}/related/"
+            ))
+            .get(
+                metric_detail::get_dup_block::<true>,
+                doc("list_related_blocks", "The copies of one block").page(),
+            ),
+        );
+}
+
+/// Marks on complex functions and duplicate-code issues (the lint-triage permission).
+fn metric_triage_routes(table: &mut Table, metric: &str) {
+    table
+        .add(
+            at(format!("{metric}/ccissues/status/")).put(
+                metric_triage::update_cc_status,
+                doc("update_cc_status", "Set complex functions' status")
+                    .body(&[("ccissue_ids", "array"), ("status", "integer")]),
+            ),
+        )
+        .add(
+            at(format!("{metric}/ccissues/{{issue_id:\\d+}}/author/")).put(
+                metric_triage::update_cc_author,
+                doc("update_cc_author", "Set a complex function's author")
+                    .body(&[("author", "string")]),
+            ),
+        )
+        .add(
+            at(format!("{metric}/dupissues/{{issue_id:\\d+}}/state/")).put(
+                metric_triage::update_dup_state,
+                doc("update_dup_state", "Set a duplicate-code issue's state")
+                    .body(&[("state", "integer")]),
+            ),
+        )
+        .add(
+            at(format!("{metric}/dupissues/{{issue_id:\\d+}}/owner/")).put(
+                metric_triage::update_dup_owner,
+                doc("update_dup_owner", "Set a duplicate-code issue's owner")
+                    .body(&[("owner", "string"), ("all", "boolean")]),
+            ),
+        )
+        .add(
+            at(format!("{metric}/dupissues/{{issue_id:\\d+}}/comments/")).get(
+                metric_triage::list_dup_comments,
+                doc("list_dup_comments", "A duplicate-code issue's history").page(),
+            ),
+        );
+}
+
+/// Line counts per file, directory and language, from the last line count.
+fn cloc_routes(table: &mut Table, metric: &str) {
+    table
+        .add(at(format!("{metric}/clocfiles/")).get(
+            cloc::list_cloc_files,
+            doc("list_cloc_files", "Line counts per file").page(),
+        ))
+        .add(at(format!("{metric}/clocfiles/{{file_id:\\d+}}/")).get(
+            cloc::get_cloc_file,
+            doc("get_cloc_file", "One file's line counts"),
+        ))
+        .add(at(format!("{metric}/clocs/")).get(
+            cloc::list_cloc_dirs,
+            doc(
+                "list_cloc_dirs",
+                "Line counts of a directory and its children",
+            ),
+        ))
+        .add(at(format!("{metric}/cloclangs/")).get(
+            cloc::list_cloc_langs,
+            doc("list_cloc_langs", "Line counts per language").page(),
+        ));
 }
 
 /// A scheme's rule configuration and path filters (issue 11), on TCA's paths.
@@ -650,7 +797,11 @@ fn scheme_routes(table: &mut Table) {
                 )
                 .put(
                     schemes::update_gate_conf,
-                    doc("update_gate_conf", "Change a scheme's quality-gate thresholds").body(&[
+                    doc(
+                        "update_gate_conf",
+                        "Change a scheme's quality-gate thresholds",
+                    )
+                    .body(&[
                         ("gate_max_new_errors", "integer"),
                         ("gate_no_new_secrets", "boolean"),
                         ("gate_max_new_complex", "integer"),

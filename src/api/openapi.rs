@@ -244,6 +244,10 @@ fn success(doc: &Doc, description: &str) -> utoipa::openapi::Response {
             "text/plain",
             ObjectBuilder::new().schema_type(Type::String).into(),
         ),
+        Answer::Csv => (
+            "text/csv",
+            ObjectBuilder::new().schema_type(Type::String).into(),
+        ),
         Answer::Html => ("*/*", any_value()),
         Answer::Empty => return ResponseBuilder::new().description(description).build(),
     };

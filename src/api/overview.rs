@@ -50,25 +50,27 @@ pub async fn get_latest_lint_overview(
     })))
 }
 
-/// `overview/mine/`: the open findings whose author is the caller. codepup computes no
-/// complexity or duplication yet, so those counts are 0.
+/// `overview/mine/`: the open findings whose author is the caller, and the functions of the
+/// latest complexity measure that need attention and whose author is the caller, and the open
+/// duplicate-code issues the caller owns.
 pub async fn get_my_overview(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: ProjectPath,
 ) -> Result<HttpResponse, AppError> {
-    let mine = visible_project(&state, caller, path, |conn, project, caller| {
-        Ok(db::findings::count_open_by_author(
-            conn,
-            project.id,
-            &caller.username,
-        )?)
+    let (mine, cc, dup) = visible_project(&state, caller, path, |conn, project, caller| {
+        let name = &caller.username;
+        Ok((
+            db::findings::count_open_by_author(conn, project.id, name)?,
+            db::metric_triage::count_open_of_author(conn, project.id, name)?,
+            db::metric_triage::count_open_dup_of_owner(conn, project.id, name)?,
+        ))
     })
     .await?;
     Ok(envelope::ok(json!({
         "lint_issue_num": mine,
-        "cyc_issue_num": 0,
-        "dup_issue_num": 0,
+        "cyc_issue_num": cc,
+        "dup_issue_num": dup,
     })))
 }
 

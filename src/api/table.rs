@@ -20,6 +20,8 @@ pub(crate) enum Answer {
     Json,
     /// Plain text (a log), not an envelope.
     Text,
+    /// A CSV file (the findings export), not an envelope.
+    Csv,
     /// A SARIF 2.1.0 document, not an envelope.
     Sarif,
     /// An HTML page or a static file of the status page, not an envelope.

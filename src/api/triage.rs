@@ -74,7 +74,7 @@ fn split(path: IssuePath) -> ((String, String, i64, i64), i64) {
 }
 
 /// TCA's `ParseError`: a 400 with its text.
-fn parse_error(msg: String) -> AppError {
+pub(crate) fn parse_error(msg: String) -> AppError {
     AppError::business(E_SERVER_BASE, msg)
 }
 
@@ -219,11 +219,17 @@ pub async fn update_issue_resolution(
 
 /// Reads a batch's `issue_ids`: required, a list, at most `MAX_BATCH`.
 fn read_issue_ids(body: &Fields) -> Result<Vec<i64>, AppError> {
-    if !body.has("issue_ids") || body.is_null("issue_ids") {
+    read_ids(body, "issue_ids")
+}
+
+/// Reads a batch's ids from `field` (`issue_ids`, `ccissue_ids`): required, a list, at most
+/// `MAX_BATCH`; TCA's text names `issue_ids` whatever the field.
+pub(crate) fn read_ids(body: &Fields, field: &str) -> Result<Vec<i64>, AppError> {
+    if !body.has(field) || body.is_null(field) {
         return Err(parse_error("参数异常, `issue_ids`不是list格式".to_string()));
     }
     let mut fields = body.reader();
-    let ids = fields.optional_int_list("issue_ids", MAX_BATCH);
+    let ids = fields.optional_int_list(field, MAX_BATCH);
     fields.finish()?;
     Ok(ids.unwrap_or_default())
 }
@@ -279,7 +285,7 @@ pub async fn update_issue_severity(
 }
 
 /// Reads a new `author`: required, not blank (TCA's text), at most 256 characters.
-fn read_author(body: &Fields) -> Result<String, AppError> {
+pub(crate) fn read_author(body: &Fields) -> Result<String, AppError> {
     let mut fields = body.reader();
     let author = fields
         .optional_str("author", MAX_AUTHOR)

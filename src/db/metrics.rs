@@ -350,6 +350,7 @@ pub fn record_dup(conn: &Connection, results: &DupResults) -> rusqlite::Result<(
         let file_id = conn.last_insert_rowid();
         insert_blocks(conn, results, (file_id, file.total_line_count), file_blocks)?;
     }
+    crate::db::metric_triage::sync_dup_issues(conn, results.project_id, results.job_id)?;
     conn.prepare_cached(
         "INSERT INTO dup_scans (job_id, project_id, duplicate_file_count, duplicate_block_count,
              duplicate_line_count, total_line_count, duplicate_rate)
@@ -466,6 +467,12 @@ pub struct MetricFilter {
     pub change_types: Option<Vec<String>>,
     /// Only the rows of this file (`ccfiles/<id>/ccissues/`, `dupfiles/<id>/blocks/`).
     pub file_id: Option<i64>,
+    /// Only the row with this id (a detail view).
+    pub id: Option<i64>,
+    /// Complexity rows whose function has one of these statuses (1 needs attention, 2 none).
+    pub statuses: Option<Vec<i64>>,
+    /// Complexity rows whose function has this author.
+    pub author: Option<String>,
     pub ccn_gte: Option<i64>,
     pub ccn_lte: Option<i64>,
     pub worse: Option<bool>,
@@ -487,10 +494,14 @@ impl MetricList {
     fn select(self) -> &'static str {
         match self {
             MetricList::CcIssues => {
-                "id, created_time, ccn, file_path, func_name, func_param_num, long_name,
-                 change_type, language, revision, diff_ccn, project_id AS project,
-                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_open, token, line_num, code_line_num, start_line_no,
-                 end_line_no, cc_file_id FROM cc_issues"
+                concat!(
+                    "id, created_time, ccn, file_path, func_name, func_param_num, long_name,
+                     change_type, language, revision, diff_ccn, project_id AS project,
+                     (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_open, token,
+                     line_num, code_line_num, start_line_no, end_line_no, cc_file_id, ",
+                    crate::db::metric_triage::mark_columns!(),
+                    " FROM cc_issues"
+                )
             }
             MetricList::CcFiles => {
                 "id, created_time, over_func_cc, over_cc_sum, over_cc_avg, over_cc_func_count,
@@ -502,13 +513,25 @@ impl MetricList {
                 "id, created_time, file_path, duplicate_rate, total_line_count,
                  total_duplicate_line_count, distinct_hash_num, block_num, change_type,
                  revision AS scm_revision, language, project_id AS project,
-                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan FROM dup_files"
+                 (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan,
+                 (SELECT json_object('id', d.id, 'state', d.state, 'owner', d.owner)
+                  FROM dup_issues d WHERE d.project_id = dup_files.project_id
+                    AND d.file_path = dup_files.file_path) AS issue FROM dup_files"
             }
             MetricList::DupBlocks => {
                 "id, project_id, (SELECT scan_id FROM jobs WHERE jobs.id = job_id) AS scan_id, block_hash, token_num, duplicate_times,
                  duplicate_rate, start_line_num, end_line_num, duplicate_line_count,
                  dup_file_id AS duplicate_file FROM dup_blocks"
             }
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            MetricList::CcIssues => "cc_issues",
+            MetricList::CcFiles => "cc_files",
+            MetricList::DupFiles => "dup_files",
+            MetricList::DupBlocks => "dup_blocks",
         }
     }
 
@@ -560,7 +583,17 @@ pub fn list(
         values.len() - 1,
         values.len()
     );
-    let mut statement = conn.prepare_cached(&sql)?;
+    Ok((count, json_rows(conn, &sql, &values)?))
+}
+
+/// The rows of a query as JSON objects keyed by column name (integers, reals and text as they
+/// are, anything else null): what the metric lists hand the API, which orders the fields.
+pub fn json_rows(
+    conn: &Connection,
+    sql: &str,
+    values: &[rusqlite::types::Value],
+) -> rusqlite::Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    let mut statement = conn.prepare_cached(sql)?;
     let names: Vec<String> = statement
         .column_names()
         .into_iter()
@@ -581,7 +614,7 @@ pub fn list(
         }
         Ok(object)
     })?;
-    Ok((count, rows.collect::<rusqlite::Result<_>>()?))
+    rows.collect()
 }
 
 /// The WHERE clause of a list: the job's rows that pass the filter.
@@ -592,6 +625,9 @@ fn conditions(list: MetricList, job_id: JobId, filter: &MetricFilter) -> Where {
     if let Some(path) = &filter.file_path {
         conditions.add("instr(file_path, ?) > 0", vec![Value::Text(path.clone())]);
     }
+    if let Some(id) = filter.id {
+        conditions.add("id = ?", vec![Value::Integer(id)]);
+    }
     if let Some(id) = filter.file_id {
         conditions.add(
             &format!("{} = ?", list.file_column()),
@@ -599,6 +635,18 @@ fn conditions(list: MetricList, job_id: JobId, filter: &MetricFilter) -> Where {
         );
     }
     if list == MetricList::CcIssues {
+        use crate::db::metric_triage::{AUTHOR_OF, STATUS_OF};
+        if let Some(statuses) = &filter.statuses {
+            let marks = vec!["?"; statuses.len()].join(", ");
+            let values = statuses.iter().copied().map(Value::Integer).collect();
+            conditions.add(&format!("{STATUS_OF} IN ({marks})"), values);
+        }
+        if let Some(author) = &filter.author {
+            conditions.add(
+                &format!("{AUTHOR_OF} = ?"),
+                vec![Value::Text(author.clone())],
+            );
+        }
         for (bound, clause) in [(filter.ccn_gte, "ccn >= ?"), (filter.ccn_lte, "ccn <= ?")] {
             if let Some(bound) = bound {
                 conditions.add(clause, vec![Value::Integer(bound)]);
@@ -632,13 +680,13 @@ fn conditions(list: MetricList, job_id: JobId, filter: &MetricFilter) -> Where {
 
 /// A WHERE clause being built: each `?` of a condition becomes the next numbered parameter.
 #[derive(Default)]
-struct Where {
-    clauses: Vec<String>,
-    values: Vec<rusqlite::types::Value>,
+pub(crate) struct Where {
+    pub(crate) clauses: Vec<String>,
+    pub(crate) values: Vec<rusqlite::types::Value>,
 }
 
 impl Where {
-    fn add(&mut self, clause: &str, values: Vec<rusqlite::types::Value>) {
+    pub(crate) fn add(&mut self, clause: &str, values: Vec<rusqlite::types::Value>) {
         let mut numbered = String::new();
         for (index, piece) in clause.split('?').enumerate() {
             if index > 0 {
@@ -668,6 +716,67 @@ pub fn file_job(
     .query_row([file_id, project_id.0], |row| row.get(0))
     .optional()
     .map(|id| id.map(JobId))
+}
+
+/// The job of row `id` of `list`'s own table, when it belongs to `project_id` (a file's for
+/// the file lists, a function's for `CcIssues`, a block's for `DupBlocks`).
+pub fn row_job(
+    conn: &Connection,
+    list: MetricList,
+    project_id: ProjectId,
+    id: i64,
+) -> rusqlite::Result<Option<JobId>> {
+    let table = list.table();
+    conn.prepare_cached(&format!(
+        "SELECT job_id FROM {table} WHERE id = ?1 AND project_id = ?2"
+    ))?
+    .query_row([id, project_id.0], |row| row.get(0))
+    .optional()
+    .map(|id| id.map(JobId))
+}
+
+/// The project's last ten rows of the duplicate file `file_id`'s path, oldest first (TCA's
+/// `DupFileHistoryListView`); empty when the project has no such file.
+pub fn dup_file_history(
+    conn: &Connection,
+    project_id: ProjectId,
+    file_id: i64,
+) -> rusqlite::Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    use rusqlite::types::Value;
+    let sql = format!(
+        "SELECT {} WHERE project_id = ?1 AND file_path =
+             (SELECT file_path FROM dup_files WHERE id = ?2 AND project_id = ?1)
+         ORDER BY id DESC LIMIT 10",
+        MetricList::DupFiles.select()
+    );
+    let mut rows = json_rows(
+        conn,
+        &sql,
+        &[Value::Integer(project_id.0), Value::Integer(file_id)],
+    )?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// A page of the blocks with the same text as block `block_id` in the same job, itself left
+/// out (TCA's `RelatedDupBlockListView`), and how many there are.
+pub fn related_blocks(
+    conn: &Connection,
+    block_id: i64,
+    (limit, offset): (i64, i64),
+) -> rusqlite::Result<(i64, Vec<serde_json::Map<String, serde_json::Value>>)> {
+    use rusqlite::types::Value;
+    const RELATED: &str = "(job_id, block_hash) =
+             (SELECT job_id, block_hash FROM dup_blocks WHERE id = ?1) AND id <> ?1";
+    let count = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM dup_blocks WHERE {RELATED}"))?
+        .query_row([block_id], |row| row.get(0))?;
+    let sql = format!(
+        "SELECT {} WHERE {RELATED} ORDER BY id LIMIT ?2 OFFSET ?3",
+        MetricList::DupBlocks.select()
+    );
+    let values = [block_id, limit, offset].map(Value::Integer);
+    Ok((count, json_rows(conn, &sql, &values)?))
 }
 
 /// A job's complexity or duplicate-code totals, as JSON objects with TCA's field names.

@@ -3,10 +3,14 @@
 //! `api::blocking::run`.
 
 pub mod access;
+pub mod cloc;
 pub mod findings;
 pub mod gate;
 pub mod hooks;
 pub mod jobs;
+pub mod lint_export;
+pub mod metric_scans;
+pub mod metric_triage;
 pub mod metrics;
 pub mod notify;
 pub mod orgs;
@@ -37,7 +41,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -227,6 +231,16 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
             "REAL CHECK (gate_max_dup_rate BETWEEN 0 AND 100)",
         )?;
         add_column_if_missing(conn, "jobs", "gate", "TEXT")?;
+    }
+    if version < 14 {
+        // Complexity findings take a status and an author (issue 11: `ccissues/status/`,
+        // `ccissues/<id>/author/`) in `cc_issue_marks`, and files with copies become
+        // duplicate-code issues (`dup_issues`), which schema.sql makes. The files of the runs
+        // already stored get theirs here.
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO dup_issues (project_id, file_path)
+             SELECT DISTINCT project_id, file_path FROM dup_files",
+        )?;
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;

@@ -21,6 +21,7 @@ mod jobs_logs;
 mod jobs_pagination;
 mod jobs_permissions;
 mod list_counts;
+mod metric_views;
 mod notify_out;
 mod openapi;
 mod operations;

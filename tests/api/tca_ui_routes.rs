@@ -148,11 +148,15 @@ fn the_branch_overview_cards_answer_on_the_analysis_paths() {
         mine.data(),
         &json!({"lint_issue_num": 0, "cyc_issue_num": 0, "dup_issue_num": 0})
     );
+    // The default template measures neither complexity nor duplicate code; it counts lines.
+    let counted = app
+        .get(&format!("{project}/overview/clocscans/"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(counted.data()["count"], 1, "{}", counted.body);
     for list in [
         "overview/lintscans/",
         "overview/cycscans/",
         "overview/dupscans/",
-        "overview/clocscans/",
         "codemetric/ccissues/?limit=1",
     ] {
         let page = app

@@ -16,7 +16,7 @@ use crate::scan::run::notes::LeftOut;
 use crate::scan::run::{git_stop, JobRun, Step};
 
 /// The cache's name for this analyzer's results; bumped when counting changes.
-pub const ANALYZER: &str = "codecount@1";
+pub const ANALYZER: &str = crate::db::cloc::COUNT_ANALYZER;
 
 /// A finished count.
 pub struct Counted<'t> {
