@@ -22,6 +22,7 @@ pub mod schedules;
 pub mod schemes;
 pub mod tasks;
 pub mod teams;
+pub mod trends;
 pub mod triage;
 pub mod users;
 pub mod views;
@@ -366,6 +367,8 @@ fn org_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(repos::list_branch_projects)),
     )
     .service(resource(&format!("{PROJECT}/jobs/")).route(web::get().to(jobs::list_jobs)))
+    // The status page's trend charts (codepup's own, issue 11).
+    .service(resource(&format!("{PROJECT}/trends/")).route(web::get().to(trends::get_trends)))
     .service(resource(&format!("{JOB}/")).route(web::get().to(jobs::get_project_job)))
     .service(resource(&format!("{JOB}/detail/")).route(web::get().to(jobs::get_job_detail)))
     .service(resource(&format!("{JOB}/cancel/")).route(web::post().to(jobs::cancel_job)))

@@ -23,6 +23,7 @@ mod list_counts;
 mod notify_out;
 mod operations;
 mod permissions;
+mod project_views;
 mod records;
 mod result_cache;
 mod retention;
