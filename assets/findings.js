@@ -8,6 +8,7 @@
 "use strict";
 
 const FB_PAGE = 20;
+const HISTORY_SHOWN = 50;
 const RESOLUTION_NAMES = { 0: "", 1: "fixed", 2: "won't fix", 3: "false positive", 4: "duplicate", 5: "path filtered", 6: "rule removed" };
 const FINDING_STATES = { 1: "open", 2: "resolved", 3: "closed" };
 const TRIAGE_NAMES = { 0: "reopened", 2: "marked won't fix", 3: "marked false positive" };
@@ -65,7 +66,7 @@ async function loadFindingsPage() {
   query.set("offset", String(state.offset));
   const base = findingsBase(state.current);
   const [page, open] = await Promise.all([
-    api(`/codelint/issues/?${query}`, { prefix: base }),
+    api(`/issues/?${query}`, { prefix: base }),
     api("/overview/lintscans/latest/", { prefix: ANALYSIS_API + state.current.base }),
   ]);
   if (browsing !== state) return;
@@ -175,7 +176,8 @@ function toggleHistory(id) {
 
 async function loadHistory(id) {
   const state = browsing;
-  const comments = await api(`/issues/${id}/comments/`, { prefix: findingsBase(state.current) });
+  const comments = (await api(`/issues/${id}/comments/?limit=${HISTORY_SHOWN}`,
+    { prefix: findingsBase(state.current) })).results;
   const row = document.querySelector(`tr[data-history-of='${id}']`);
   if (browsing !== state || !row) return;
   const items = comments.map((comment) => element("li", "",
@@ -244,8 +246,9 @@ function wireFindingsBrowser() {
     loadFindingsPage().catch(findingsFailed);
   });
   $("fb-all").addEventListener("change", () => {
+    const wanted = $("fb-all").checked;
     for (const box of $("fb-body").querySelectorAll("input.pick")) {
-      box.checked = $("fb-all").checked;
+      box.checked = wanted;
       box.dispatchEvent(new Event("change"));
     }
   });

@@ -33,7 +33,7 @@ const TREND_CHARTS = [
 ];
 
 // The chart's box, in SVG units; it scales with the page.
-const BOX = { width: 420, height: 150, left: 46, right: 12, top: 10, bottom: 26 };
+const BOX = { width: 360, height: 150, left: 44, right: 12, top: 10, bottom: 30 };
 
 function svg(tag, attributes, text) {
   const node = document.createElementNS(SVG_NS, tag);
@@ -105,11 +105,10 @@ function drawTrendAxes(plot, scale) {
   const count = scale.points.length;
   const labelled = [...new Set([0, Math.floor((count - 1) / 2), count - 1])];
   for (const index of labelled) {
-    axes.appendChild(svg("text", { x: scale.x(index), y: BOX.height - 8, "text-anchor": count === 1 ? "middle" : index === 0 ? "start" : index === count - 1 ? "end" : "middle", class: "x-label" },
+    axes.appendChild(svg("text", { x: scale.x(index), y: BOX.height - 12, "text-anchor": count === 1 ? "middle" : index === 0 ? "start" : index === count - 1 ? "end" : "middle", class: "x-label" },
       "#" + scale.points[index].job_id));
   }
-  axes.appendChild(svg("text", { x: BOX.width - BOX.right, y: BOX.height - 0.5, "text-anchor": "end", class: "x-title" }, "job"));
-  plot.appendChild(axes);
+    plot.appendChild(axes);
 }
 
 // A series: its line (broken where a scan did not measure it) and a point per scan that did,
