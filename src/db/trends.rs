@@ -102,7 +102,8 @@ pub fn record_lint(
 }
 
 /// The series' one query: `?1` the project, `?2` the limit.
-const SERIES: &str = "SELECT j.id, j.scan_id, s.scan_type, s.scm_revision, j.create_time, j.end_time,
+const SERIES: &str =
+    "SELECT j.id, j.scan_id, s.scan_type, s.scm_revision, j.create_time, j.end_time,
              j.code_line_num, j.comment_line_num, j.blank_line_num, j.total_line_num,
              l.opened, l.reopened, l.fixed, l.open_fatal, l.open_error, l.open_warning,
              l.open_info,
@@ -193,15 +194,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pool = crate::db::open(&dir.path().join("t.db")).unwrap();
         let conn = pool.get().unwrap();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {SERIES}")).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {SERIES}"))
+            .unwrap();
         let plan: Vec<String> = stmt
             .query_map(params![1, 100], |row| row.get::<_, String>(3))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
         assert!(
-            plan.iter().all(|step| !step.starts_with("SCAN")
-                && !step.contains("TEMP B-TREE")),
+            plan.iter()
+                .all(|step| !step.starts_with("SCAN") && !step.contains("TEMP B-TREE")),
             "{plan:?}"
         );
     }

@@ -125,7 +125,10 @@ fn trends_give_each_scan_its_lines_findings_complexity_and_duplicates_oldest_fir
         .expect(200);
     let points = trends.data()["results"].as_array().unwrap().clone();
     assert_eq!(trends.data()["limit"], 100);
-    let ids: Vec<i64> = points.iter().map(|p| p["job_id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = points
+        .iter()
+        .map(|p| p["job_id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, jobs);
     let open: Vec<Value> = points.iter().map(|p| p["lint"]["open"].clone()).collect();
     assert_eq!(
@@ -215,7 +218,8 @@ fn trends_leave_out_failed_jobs_show_null_for_what_a_scan_did_not_measure_and_ne
     assert_eq!(trends.data()["results"].as_array().unwrap().len(), 1);
 
     let outsider = app.create_user("mallory");
-    app.get(&format!("{project}/trends/"), &outsider).expect(403);
+    app.get(&format!("{project}/trends/"), &outsider)
+        .expect(403);
     let member = team_member(&app, "alice", "web");
     app.get(&format!("{project}/trends/"), &member).expect(200);
     app.get(
@@ -239,6 +243,7 @@ fn in_a_real_browser_a_project_shows_its_trends_and_its_findings_can_be_filtered
     browser.screenshot_on_failure("status-page-views-failure.png", || {
         drive_the_trends(&browser, &app, &project, &jobs);
         drive_the_findings_browser(&browser, &app, &project);
+        drive_a_project_of_one_scan(&browser, &app, &world);
     });
 }
 
@@ -318,7 +323,12 @@ fn rows(browser: &Browser) -> Vec<(i64, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| (row[0].as_i64().unwrap(), row[1].as_str().unwrap().to_string()))
+        .map(|row| {
+            (
+                row[0].as_i64().unwrap(),
+                row[1].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -364,7 +374,10 @@ fn wait_open_text(browser: &Browser, text: &str) {
 
 fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
     // Open findings first: the key, and three lines with trailing whitespace.
-    wait_open_text(browser, "Open findings: 4 (fatal 1 · error 0 · warning 0 · info 3)");
+    wait_open_text(
+        browser,
+        "Open findings: 4 (fatal 1 · error 0 · warning 0 · info 3)",
+    );
     wait_rows(browser, "the four open findings", 4);
     filter(browser, "", "", "", "");
     wait_rows(browser, "every finding, the fixed marker too", 5);
@@ -390,7 +403,10 @@ fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
         "tr[data-history-of='{first}'] button[data-resolution='3']"
     ));
     wait_rows(browser, "two open info findings", 2);
-    wait_open_text(browser, "Open findings: 3 (fatal 1 · error 0 · warning 0 · info 2)");
+    wait_open_text(
+        browser,
+        "Open findings: 3 (fatal 1 · error 0 · warning 0 · info 2)",
+    );
     assert_eq!(open_count(app, project), 3);
     filter(browser, "4", "2", "3", "");
     wait_rows(browser, "the false positive", 1);
@@ -414,7 +430,10 @@ fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
     browser.type_into("#fb-reason", "legacy");
     browser.click("#fb-batch button[data-resolution='2']");
     wait_rows(browser, "no open info finding", 0);
-    wait_open_text(browser, "Open findings: 1 (fatal 1 · error 0 · warning 0 · info 0)");
+    wait_open_text(
+        browser,
+        "Open findings: 1 (fatal 1 · error 0 · warning 0 · info 0)",
+    );
     assert_eq!(open_count(app, project), 1);
     filter(browser, "", "2", "2", "");
     wait_rows(browser, "the two won't fix", 2);
@@ -428,7 +447,10 @@ fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
         "tr[data-history-of='{reopen}'] button[data-resolution='0']"
     ));
     wait_rows(browser, "one won't fix left", 1);
-    wait_open_text(browser, "Open findings: 2 (fatal 1 · error 0 · warning 0 · info 1)");
+    wait_open_text(
+        browser,
+        "Open findings: 2 (fatal 1 · error 0 · warning 0 · info 1)",
+    );
     let issue = app
         .get(
             &format!("{}/codelint/issues/{reopen}/", analysis(project)),
@@ -436,7 +458,49 @@ fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
         )
         .expect(200);
     assert_eq!(
-        (issue.data()["state"].as_i64(), issue.data()["resolution"].as_i64()),
+        (
+            issue.data()["state"].as_i64(),
+            issue.data()["resolution"].as_i64()
+        ),
         (Some(1), Some(0))
     );
+}
+
+/// A project of one scan that counts lines and runs the checker only: one point, centred, one
+/// job label, and the metrics it does not measure said so.
+fn drive_a_project_of_one_scan(browser: &Browser, app: &TestApp, world: &World) {
+    let job_id = full_scan(app, &world.project_path());
+    browser.click(&format!(
+        "li[data-project-id='{}'] button.open-project",
+        world.project_id
+    ));
+    browser.wait_for(
+        "the one scan's charts",
+        QUICK,
+        &format!(
+            "return document.getElementById('pv-title').textContent.endsWith('project {}')
+                 && document.querySelectorAll('#pv-trends figure svg').length === 3",
+            world.project_id
+        ),
+    );
+    let lines = chart_points(browser, "lines", "code");
+    assert_eq!(lines.as_array().unwrap().len(), 1, "{lines}");
+    assert_eq!(lines[0][0], job_id);
+    let shown = browser.run(
+        "const f = (id) => document.querySelector(`figure[data-chart='${id}']`);
+         return [[...f('lines').querySelectorAll('text.x-label')].map((t) => t.textContent),
+                 f('lines').querySelector('circle.pt').getAttribute('cx'),
+                 f('dup').textContent, f('cc').textContent];",
+    );
+    assert_eq!(shown[0], json!([format!("#{job_id}")]));
+    // The middle of the plot: 44 + (360 - 44 - 12) / 2.
+    assert_eq!(shown[1], "196.0");
+    assert!(shown[2]
+        .as_str()
+        .unwrap()
+        .ends_with("Not measured by these scans."));
+    assert!(shown[3]
+        .as_str()
+        .unwrap()
+        .ends_with("Not measured by these scans."));
 }

@@ -2,8 +2,8 @@
 project of a few hundred real scans with thousands of findings each, against recounting the same
 series from the findings at read time.
 
-The fixture is made by the server itself: a repository whose one file holds `--findings` lines
-that the built-in checker reports (merge-conflict markers, each with its own text, so each is its
+The fixture is made by the server itself: a repository whose files hold `--findings` lines (500
+a file) that the built-in checker reports (merge-conflict markers, each with its own text, so each is its
 own finding), and `--scans` commits, each replacing `--churn` of them (so every scan opens and
 fixes some), each scanned (incremental, `async_flag=false`). Every job then has its findings in
 `job_issues` (what it saw) and one `job_lint_counts` row (what its close stored).
@@ -60,12 +60,18 @@ RECOUNT = """WITH last AS (
  FROM last ORDER BY last.id"""
 
 
-def marker_file(first, findings):
-    return "".join(f"<<<<<<< change {n}\n" for n in range(first, first + findings)).encode()
+PER_FILE = 500  # the checker reports at most 1,000 findings of a file
 
 
-def commit(repo, content, message):
-    (repo / "markers.txt").write_bytes(content)
+def write_markers(repo, first, findings):
+    """`findings` markers numbered from `first`, `PER_FILE` a file."""
+    for index, start in enumerate(range(0, findings, PER_FILE)):
+        numbers = range(first + start, first + min(findings, start + PER_FILE))
+        (repo / f"markers{index}.txt").write_text("".join(f"<<<<<<< change {n}\n" for n in numbers))
+
+
+def commit(repo, first, findings, message):
+    write_markers(repo, first, findings)
     bench.git(repo, "add", "-A")
     bench.git(repo, "commit", "-q", "-m", message)
 
@@ -84,7 +90,7 @@ def make_fixture(args, work):
     repo = repos / "markers"
     repo.mkdir(parents=True)
     bench.git(repo, "init", "-q", "-b", "main")
-    commit(repo, marker_file(0, args.findings), "start")
+    commit(repo, 0, args.findings, "start")
     server = bench.Server(args.binary, work / "data", repos, 2)
     server.call("POST", "v3/orgs/", {"name": "bench", "org_sid": "bench"})
     server.call("POST", "v3/orgs/bench/teams/", {"name": "t"})
@@ -95,7 +101,7 @@ def make_fixture(args, work):
     started = time.perf_counter()
     for n in range(args.scans):
         if n:
-            commit(repo, marker_file(n * args.churn, args.findings), f"scan {n}")
+            commit(repo, n * args.churn, args.findings, f"scan {n}")
         job = server.call("POST", f"{base}/scans/create/", {"incr_scan": n > 0, "async_flag": False})["job"]
         if job["result_code"] != 0:
             sys.exit(f"scan {n} closed with {job}")
