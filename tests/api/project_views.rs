@@ -372,6 +372,15 @@ fn wait_open_text(browser: &Browser, text: &str) {
     );
 }
 
+/// After a triage: the list shows `rows` findings, and the page's open counts and the API's
+/// say `open` ("N (fatal ...)").
+fn counts_follow(browser: &Browser, app: &TestApp, project: &str, rows: usize, open: &str) {
+    wait_rows(browser, "the list after the change", rows);
+    wait_open_text(browser, &format!("Open findings: {open}"));
+    let total: i64 = open.split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(open_count(app, project), total);
+}
+
 fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
     // Open findings first: the key, and three lines with trailing whitespace.
     wait_open_text(
@@ -402,12 +411,13 @@ fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
     browser.click(&format!(
         "tr[data-history-of='{first}'] button[data-resolution='3']"
     ));
-    wait_rows(browser, "two open info findings", 2);
-    wait_open_text(
+    counts_follow(
         browser,
-        "Open findings: 3 (fatal 1 · error 0 · warning 0 · info 2)",
+        app,
+        project,
+        2,
+        "3 (fatal 1 · error 0 · warning 0 · info 2)",
     );
-    assert_eq!(open_count(app, project), 3);
     filter(browser, "4", "2", "3", "");
     wait_rows(browser, "the false positive", 1);
     assert_eq!(rows(browser), vec![(first, "false positive".to_string())]);
@@ -429,12 +439,13 @@ fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
     );
     browser.type_into("#fb-reason", "legacy");
     browser.click("#fb-batch button[data-resolution='2']");
-    wait_rows(browser, "no open info finding", 0);
-    wait_open_text(
+    counts_follow(
         browser,
-        "Open findings: 1 (fatal 1 · error 0 · warning 0 · info 0)",
+        app,
+        project,
+        0,
+        "1 (fatal 1 · error 0 · warning 0 · info 0)",
     );
-    assert_eq!(open_count(app, project), 1);
     filter(browser, "", "2", "2", "");
     wait_rows(browser, "the two won't fix", 2);
     browser.run("document.getElementById('fb-filters').scrollIntoView(); return true;");

@@ -9,7 +9,8 @@ fixes some), each scanned (incremental, `async_flag=false`). Every job then has 
 `job_issues` (what it saw) and one `job_lint_counts` row (what its close stored).
 
 Measured, in the same run, p50 of `--runs`:
-- the endpoint over HTTP (`trends/?limit=100`), as the page calls it;
+- the endpoint over HTTP (`trends/?limit=100`), as the page calls it, beside the project's own
+  record (`GET .../projects/<id>/`), what any request costs;
 - its one SQL query (`db::trends::series`) in Python's sqlite3 on the server's file;
 - the reference: the same series recounted from the findings, in sqlite3 on the same file:
   per job of the last 100, the findings it saw by severity (`job_issues` joined with `issues`),
@@ -127,6 +128,7 @@ def main():
         recounted = db.execute(RECOUNT, (project_id, 100)).fetchall()
         assert len(stored) == len(recounted) == min(100, args.scans)
         http = p50_ms(lambda: server.call("GET", f"{base}/trends/?limit=100"), args.runs)
+        floor = p50_ms(lambda: server.call("GET", f"{base}/"), args.runs)
         series = p50_ms(lambda: db.execute(SERIES, (project_id, 100)).fetchall(), args.runs)
         recount = p50_ms(lambda: db.execute(RECOUNT, (project_id, 100)).fetchall(), args.runs)
         server.stop()
@@ -134,6 +136,7 @@ def main():
               f"binary {args.binary}")
         print("| what (last 100 scans) | p50 |\n|---|---|")
         print(f"| `GET trends/?limit=100` over HTTP | {http:.2f} ms |")
+        print(f"| reference: `GET .../projects/<id>/` (one project) over HTTP | {floor:.2f} ms |")
         print(f"| its query (`db::trends::series`), sqlite3 | {series:.2f} ms |")
         print(f"| reference: recounted from `job_issues`/`issues`, sqlite3 | {recount:.2f} ms |")
     finally:
