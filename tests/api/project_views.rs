@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::browser::{target_dir, Browser};
-use crate::helpers::{git, has_tool, team_member, TestApp, World, ADMIN_TOKEN};
+use crate::helpers::{git, has_tool, team_member, Body, TestApp, World, ADMIN_TOKEN};
 
 const QUICK: Duration = Duration::from_secs(60);
 
@@ -190,6 +190,43 @@ fn trends_give_each_scan_its_lines_findings_complexity_and_duplicates_oldest_fir
         .get(&format!("{project}/trends/?limit=lots"), ADMIN_TOKEN)
         .expect(200);
     assert_eq!(odd.data()["limit"], 100);
+
+    // A triage shows from the next scan on: the key marked a false positive, then a scan.
+    let key = app
+        .get(
+            &format!(
+                "{}/codelint/issues/?checkrule_display_name=private-key",
+                analysis(&project)
+            ),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    let key_id = &key.data()["results"][0]["id"];
+    app.call(
+        "PUT",
+        &format!(
+            "{}/codelint/issues/{key_id}/resolution/",
+            analysis(&project)
+        ),
+        Some(ADMIN_TOKEN),
+        Body::Json(json!({"resolution": 3, "ignore_reason": "test key"})),
+    )
+    .expect(200);
+    let unchanged = app
+        .get(&format!("{project}/trends/"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(unchanged.data()["results"][2]["lint"]["open"]["fatal"], 1);
+    commit(&world, &[("README", "read me\n".into())], &[]);
+    let fourth = full_scan(&app, &project);
+    let trends = app
+        .get(&format!("{project}/trends/"), ADMIN_TOKEN)
+        .expect(200);
+    let last = &trends.data()["results"][3];
+    assert_eq!(last["job_id"], fourth);
+    assert_eq!(
+        last["lint"]["open"],
+        json!({"fatal": 0, "error": 0, "warning": 0, "info": 3})
+    );
 }
 
 #[test]
@@ -448,7 +485,7 @@ fn drive_the_findings_browser(browser: &Browser, app: &TestApp, project: &str) {
     );
     filter(browser, "", "2", "2", "");
     wait_rows(browser, "the two won't fix", 2);
-    browser.run("document.getElementById('fb-filters').scrollIntoView(); return true;");
+    browser.run("document.getElementById('fb-open').scrollIntoView(); return true;");
     browser.screenshot(&target_dir().join("status-page-findings.png"));
 
     // Reopened from the page: open again, and counted.
