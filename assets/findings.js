@@ -119,7 +119,7 @@ function findingRow(issue, canTriage) {
     });
     check.appendChild(box);
   }
-  const level = LEVELS[issue.severity] || "";
+  const severity = SEVERITY_NAMES[issue.severity - 1] || String(issue.severity);
   const more = element("button", "link history", browsing.open.has(issue.id) ? "Hide" : "History");
   more.type = "button";
   more.addEventListener("click", () => toggleHistory(issue.id));
@@ -127,7 +127,8 @@ function findingRow(issue, canTriage) {
   cellMore.appendChild(more);
   row.append(
     check,
-    element("td", "level " + level, SEVERITY_NAMES[issue.severity - 1] || String(issue.severity)),
+    // `sev-*`, not the level's name: the page's `.error` is the alert box.
+    element("td", "level sev-" + severity, severity),
     element("td", "status", findingStatus(issue)),
     element("td", "", `${issue.checktool_name || ""} / ${issue.checkrule_display_name || ""}`),
     element("td", "", issue.line ? `${issue.file_path}:${issue.line}` : issue.file_path || ""),

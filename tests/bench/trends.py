@@ -4,8 +4,8 @@ series from the findings at read time.
 
 The fixture is made by the server itself: a repository whose files hold `--findings` lines (500
 a file) that the built-in checker reports (merge-conflict markers, each with its own text, so each is its
-own finding), and `--scans` commits, each replacing `--churn` of them (so every scan opens and
-fixes some), each scanned (incremental, `async_flag=false`). Every job then has its findings in
+own finding), and `--scans` commits, each moving every file's window of markers on by `--churn`
+(so every scan opens and fixes `--churn` a file), each scanned (incremental, `async_flag=false`). Every job then has its findings in
 `job_issues` (what it saw) and one `job_lint_counts` row (what its close stored).
 
 Measured, in the same run, p50 of `--runs`:
@@ -116,7 +116,7 @@ def main():
     parser.add_argument("--binary", type=Path, default=bench.default_binary())
     parser.add_argument("--scans", type=int, default=300)
     parser.add_argument("--findings", type=int, default=2000, help="findings every scan sees")
-    parser.add_argument("--churn", type=int, default=20, help="findings each commit replaces")
+    parser.add_argument("--churn", type=int, default=20, help="findings each commit replaces in each file")
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="codepup-trends-"))
