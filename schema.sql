@@ -870,3 +870,19 @@ CREATE INDEX IF NOT EXISTS notify_deliveries_job ON notify_deliveries (job_id);
 CREATE INDEX IF NOT EXISTS notify_deliveries_redelivery ON notify_deliveries (redelivery_of);
 CREATE INDEX IF NOT EXISTS dup_blocks_job ON dup_blocks (job_id);
 CREATE INDEX IF NOT EXISTS cc_issues_file ON cc_issues (cc_file_id);
+
+-- The status page's trends (issue 11): per job that recorded lint findings, how its close
+-- changed them and how many stayed open by severity (1 fatal .. 4 info) right after it, written
+-- in the close transaction (`db::trends::record_lint`), so a project's series is read from one
+-- row per job instead of being recounted from its findings.
+CREATE TABLE IF NOT EXISTS job_lint_counts (
+    job_id       INTEGER PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    project_id   INTEGER NOT NULL REFERENCES projects (id),
+    opened       INTEGER NOT NULL,
+    reopened     INTEGER NOT NULL,
+    fixed        INTEGER NOT NULL,
+    open_fatal   INTEGER NOT NULL,
+    open_error   INTEGER NOT NULL,
+    open_warning INTEGER NOT NULL,
+    open_info    INTEGER NOT NULL
+);

@@ -168,6 +168,7 @@ function signOut() {
   pollTimer = null;
   openJob = null;
   openProject = null;
+  closeFindingsBrowser();
   $("project-view").hidden = true;
   $("sign-in").hidden = false;
   $("signed-in").hidden = true;
@@ -313,7 +314,7 @@ async function refreshProjects() {
       `${project.branch} · project ${project.id} · ${project.org_sid}/${project.team_name}`));
     name.title = project.repo_scm_url;
     item.appendChild(name);
-    const automation = element("button", "link open-project", "Schedule and webhooks");
+    const automation = element("button", "link open-project", "Trends, findings, automation");
     automation.type = "button";
     automation.addEventListener("click", () => openProjectView(project));
     item.appendChild(automation);
@@ -544,7 +545,8 @@ function openProjectView(project) {
   $("pv-schedule-form").hidden = !project.can_scan;
   $("pv-schedule-form").dataset.filled = "";
   for (const id of ["pv-schedule", "pv-hook"]) setText($(id), "–");
-  for (const id of ["pv-hook-deliveries", "pv-webhooks"]) $(id).replaceChildren();
+  for (const id of ["pv-hook-deliveries", "pv-webhooks", "pv-trends"]) $(id).replaceChildren();
+  openFindingsBrowser(openProject);
   $("project-view").hidden = false;
   $("project-view").scrollIntoView({ block: "nearest" });
   refreshProject().catch((error) => flash("Could not load the project: " + error.message, true));
@@ -566,7 +568,8 @@ async function refreshProject() {
     ["team", current.base.replace(/\/repos\/\d+\/projects\/\d+$/, "")],
     ["org", current.base.replace(/\/teams\/[^/]+\/repos\/\d+\/projects\/\d+$/, "")],
   ];
-  const [schedule, hook, ...lists] = await Promise.all([
+  const [newScan, schedule, hook, ...lists] = await Promise.all([
+    refreshTrends(current),
     api(current.base + "/schedule/"),
     api(current.repoBase + "/webhook/"),
     ...levels.map(([, path]) => api(path + "/webhooks/").catch((error) => {
@@ -582,6 +585,8 @@ async function refreshProject() {
     list.results.map((webhook) => Object.assign({ path: levels[index][1] }, webhook)));
   drawIfChanged(current, "webhooks", webhooks, drawWebhooks);
   $("pv-webhook-form").hidden = !canManage;
+  // A scan closed since the last poll: its findings belong in the list.
+  if (newScan) await loadFindingsPage();
 }
 
 function drawSchedule(current, schedule) {
@@ -767,9 +772,11 @@ $("jv-close").addEventListener("click", () => {
 });
 $("pv-close").addEventListener("click", () => {
   openProject = null;
+  closeFindingsBrowser();
   $("project-view").hidden = true;
 });
 $("pv-schedule-form").addEventListener("submit", saveSchedule);
+wireFindingsBrowser();
 $("pv-webhook-form").addEventListener("submit", addWebhook);
 $("pv-hook-make").addEventListener("click", makePushHook);
 $("pv-hook-off").addEventListener("click", turnOffPushHook);

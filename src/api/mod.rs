@@ -30,6 +30,7 @@ pub mod schemes;
 pub mod table;
 pub mod tasks;
 pub mod teams;
+pub mod trends;
 pub mod triage;
 pub mod users;
 pub mod views;
@@ -923,6 +924,14 @@ fn job_routes(table: &mut Table) {
         .add(at(format!("{PROJECT}/jobs/")).get(
             jobs::list_jobs,
             doc("list_jobs", "The project's jobs").page(),
+        ))
+        // The status page's trend charts (codepup's own, issue 11).
+        .add(at(format!("{PROJECT}/trends/")).get(
+            trends::get_trends,
+            doc(
+                "get_trends",
+                "The project's last scans' measures, for the trend charts",
+            ),
         ))
         .add(at(format!("{JOB}/")).get(
             jobs::get_project_job,

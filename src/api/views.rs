@@ -682,6 +682,7 @@ pub fn project_place(place: &ProjectPlace) -> Value {
         "org_sid": place.org_sid,
         "team_name": place.team_name,
         "can_scan": place.access.can_start_scan(),
+        "can_triage": place.access.can_triage(),
     })
 }
 
@@ -1045,6 +1046,45 @@ pub fn scan_issue_item(
         "file_owners": null,
         "created_time": time(&issue.created_time, tz),
         "fixed_time": optional_time(&issue.fixed_time, tz),
+    })
+}
+
+/// One point of a project's trends (codepup's own `trends/`): the scan, its line counts, and
+/// what its close stored for lint, complexity and duplicate code (null when it ran none).
+pub fn trend_point(point: &crate::db::trends::TrendPoint, tz: UtcOffset) -> Value {
+    let lines = point.lines.map(|[code, comment, blank, total]| {
+        json!({"code_line_num": code, "comment_line_num": comment,
+               "blank_line_num": blank, "total_line_num": total})
+    });
+    let lint = point.lint.map(|lint| {
+        let [fatal, error, warning, info] = lint.open;
+        json!({
+            "opened": lint.opened,
+            "reopened": lint.reopened,
+            "fixed": lint.fixed,
+            "open": {"fatal": fatal, "error": error, "warning": warning, "info": info},
+            "open_total": fatal + error + warning + info,
+        })
+    });
+    let cc = point.cc.map(|cc| {
+        json!({"min_ccn": cc.threshold, "cc_open_num": cc.over, "func_num": cc.functions,
+               "diff_cc_num": cc.new_or_worse, "cc_fix_num": cc.fixed})
+    });
+    let dup = point.dup.map(|dup| {
+        json!({"duplicate_rate": dup.rate, "duplicate_line_count": dup.duplicate_lines,
+               "total_line_count": dup.total_lines, "duplicate_block_count": dup.blocks})
+    });
+    json!({
+        "job_id": point.job_id,
+        "scan_id": point.scan_id,
+        "scan_type": point.scan_type,
+        "scan_revision": point.revision,
+        "create_time": time(&point.create_time, tz),
+        "end_time": optional_time(&point.end_time, tz),
+        "lines": lines,
+        "lint": lint,
+        "cc": cc,
+        "dup": dup,
     })
 }
 

@@ -25,6 +25,7 @@ pub mod schemes;
 pub mod sessions;
 pub mod tasks;
 pub mod teams;
+pub mod trends;
 pub mod triage;
 pub mod users;
 

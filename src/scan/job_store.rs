@@ -280,7 +280,11 @@ impl JobStore for SqliteStore {
             update.apply(&tx, found)?;
         }
         let recorded = match &results.findings {
-            Some(scan) => Some(findings::record(&tx, scan)?),
+            Some(scan) => {
+                let recorded = findings::record(&tx, scan)?;
+                db::trends::record_lint(&tx, scan.project_id, job_id, &recorded)?;
+                Some(recorded)
+            }
             None => None,
         };
         if let Some(config_hash) = results.config_hash {

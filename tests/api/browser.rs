@@ -108,6 +108,30 @@ impl Browser {
         Some(browser)
     }
 
+    /// As `start`; a missing Chromium fails the test when `CI` is set (`.ci/run` installs it),
+    /// and elsewhere prints a note that `what` did not run.
+    pub fn start_or_note(what: &str) -> Option<Browser> {
+        let browser = Browser::start();
+        if browser.is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have /usr/bin/chromium and /usr/bin/chromedriver (.ci/run installs them)"
+            );
+            eprintln!("note: chromium or chromedriver missing; {what} did not run");
+        }
+        browser
+    }
+
+    /// Runs `drive`; when it panics, saves a screenshot of the page to `target/<failure_png>`
+    /// first.
+    pub fn screenshot_on_failure(&self, failure_png: &str, drive: impl FnOnce()) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(drive));
+        if let Err(panic) = outcome {
+            self.screenshot(&target_dir().join(failure_png));
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     /// One WebDriver command below the session; its `value`, or WebDriver's error message.
     pub fn send(&self, method: &str, path: &str, body: Value) -> Result<Value, String> {
         let url = format!("{}{path}", self.url);

@@ -26,6 +26,7 @@ mod notify_out;
 mod openapi;
 mod operations;
 mod permissions;
+mod project_views;
 mod records;
 mod result_cache;
 mod retention;

@@ -184,6 +184,7 @@ fn a_team_member_sees_only_their_teams_jobs_and_projects_and_may_not_scan_them()
             "org_sid": "acme",
             "team_name": "web",
             "can_scan": false,
+            "can_triage": true,
         }])
     );
     assert_eq!(
@@ -356,12 +357,7 @@ fn the_summary_counts_waiting_running_and_recently_failed_jobs() {
 
 #[test]
 fn in_a_real_browser_a_person_signs_in_scans_follows_the_job_and_its_log_and_cancels_a_long_one() {
-    let Some(browser) = Browser::start() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have /usr/bin/chromium and /usr/bin/chromedriver (.ci/run installs them)"
-        );
-        eprintln!("note: chromium or chromedriver missing; the browser test did not run");
+    let Some(browser) = Browser::start_or_note("the browser test") else {
         return;
     };
     let tools_toml = tools(&[("sleeper", r#"["sleep", "652"]"#)]);
@@ -387,13 +383,9 @@ fn in_a_real_browser_a_person_signs_in_scans_follows_the_job_and_its_log_and_can
         &["trailing-whitespace"],
         true,
     );
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    browser.screenshot_on_failure("status-page-failure.png", || {
         drive_the_page(&browser, &app, &world)
-    }));
-    if let Err(panic) = outcome {
-        browser.screenshot(&target_dir().join("status-page-failure.png"));
-        std::panic::resume_unwind(panic);
-    }
+    });
 }
 
 fn drive_the_page(browser: &Browser, app: &TestApp, world: &World) {
