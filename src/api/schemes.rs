@@ -254,7 +254,7 @@ fn read_gate(
         } else if body.is_cleared("gate_max_dup_rate") {
             None
         } else {
-            fields.optional_number("gate_max_dup_rate", 0.0, 100.0)
+            fields.optional_number("gate_max_dup_rate", 0.0, gate::MAX_DUP_RATE)
         },
     }
 }
