@@ -215,6 +215,15 @@ fn a_complex_function_and_a_copy_fail_the_gate_with_their_numbers() {
         format!("duplicate rate {shown}% (at most 5% allowed)")
     );
     assert_eq!(reasons.len(), 2, "{job}");
+
+    // A function that grows past the threshold is new over it; one that stays over it is not.
+    commit(&world, &[("src/calm.py", branchy("calm", 22))]);
+    let grown = scan(&app, &project, true);
+    assert_eq!(
+        grown["gate"]["reasons"][0],
+        "1 new function over the complexity threshold 20 (at most 0 allowed)",
+        "{grown}"
+    );
 }
 
 #[test]
