@@ -208,7 +208,7 @@ pub async fn get_metric_conf(
     Ok(envelope::ok(json!({
         "id": scheme.id,
         "cc_scan_enabled": scheme.cc_scan_enabled,
-        "min_ccn": 20,
+        "min_ccn": scheme.min_ccn,
         "dup_scan_enabled": scheme.dup_scan_enabled,
         "dup_block_length_min": 120,
         "dup_block_length_max": null,
