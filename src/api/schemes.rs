@@ -208,7 +208,7 @@ pub async fn get_metric_conf(
     Ok(envelope::ok(json!({
         "id": scheme.id,
         "cc_scan_enabled": scheme.cc_scan_enabled,
-        "min_ccn": 20,
+        "min_ccn": scheme.min_ccn,
         "dup_scan_enabled": scheme.dup_scan_enabled,
         "dup_block_length_min": 120,
         "dup_block_length_max": null,
@@ -254,7 +254,7 @@ fn read_gate(
         } else if body.is_cleared("gate_max_dup_rate") {
             None
         } else {
-            fields.optional_number("gate_max_dup_rate", 0.0, 100.0)
+            fields.optional_number("gate_max_dup_rate", 0.0, gate::MAX_DUP_RATE)
         },
     }
 }

@@ -215,6 +215,15 @@ fn a_complex_function_and_a_copy_fail_the_gate_with_their_numbers() {
         format!("duplicate rate {shown}% (at most 5% allowed)")
     );
     assert_eq!(reasons.len(), 2, "{job}");
+
+    // A function that grows past the threshold is new over it; one that stays over it is not.
+    commit(&world, &[("src/calm.py", branchy("calm", 22))]);
+    let grown = scan(&app, &project, true);
+    assert_eq!(
+        grown["gate"]["reasons"][0],
+        "1 new function over the complexity threshold 20 (at most 0 allowed)",
+        "{grown}"
+    );
 }
 
 #[test]
@@ -271,7 +280,8 @@ fn thresholds_are_validated_shown_on_the_scheme_and_changed_by_team_admins() {
         .post(
             &init,
             ADMIN_TOKEN,
-            json!({"name": "good", "gate_max_new_errors": 2, "gate_max_dup_rate": 2.5}),
+            json!({"name": "good", "gate_max_new_errors": 2, "gate_max_dup_rate": 2.5,
+                   "min_ccn": 15}),
         )
         .expect(201);
     let scheme_id = created.data()["scan_scheme"].as_i64().unwrap();
@@ -281,6 +291,11 @@ fn thresholds_are_validated_shown_on_the_scheme_and_changed_by_team_admins() {
     assert_eq!(scheme.data()["gate_no_new_secrets"], false);
     assert_eq!(scheme.data()["gate_max_new_complex"], Value::Null);
     assert_eq!(scheme.data()["gate_max_dup_rate"], 2.5);
+    // The complexity threshold the gate counts against is the scheme's, wherever it is shown.
+    let metric = app
+        .get(&format!("{scheme_path}metricconf/"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(metric.data()["min_ccn"], 15);
 
     let conf = format!("{scheme_path}gateconf/");
     for body in [
@@ -310,7 +325,7 @@ fn thresholds_are_validated_shown_on_the_scheme_and_changed_by_team_admins() {
         .expect(200);
     assert_eq!(
         changed.data().clone(),
-        json!({"scan_scheme": scheme_id, "min_ccn": 20, "gate_max_new_errors": 2,
+        json!({"scan_scheme": scheme_id, "min_ccn": 15, "gate_max_new_errors": 2,
                "gate_no_new_secrets": true, "gate_max_new_complex": null,
                "gate_max_dup_rate": null})
     );
