@@ -758,6 +758,13 @@ fn scheme_routes(table: &mut Table) {
         ("dup_scan_enabled", "boolean"),
         ("cloc_scan_enabled", "boolean"),
         ("blame_enabled", "boolean"),
+        ("languages", "array"),
+        ("min_ccn", "integer"),
+        ("job_runtime_limit", "integer"),
+        ("gate_max_new_errors", "integer"),
+        ("gate_no_new_secrets", "boolean"),
+        ("gate_max_new_complex", "integer"),
+        ("gate_max_dup_rate", "number"),
     ];
     table
         .add(
@@ -802,12 +809,8 @@ fn scheme_routes(table: &mut Table) {
                         "update_gate_conf",
                         "Change a scheme's quality-gate thresholds",
                     )
-                    .body(&[
-                        ("gate_max_new_errors", "integer"),
-                        ("gate_no_new_secrets", "boolean"),
-                        ("gate_max_new_complex", "integer"),
-                        ("gate_max_dup_rate", "number"),
-                    ]),
+                    // The gate's four thresholds: the last fields of a scheme.
+                    .body(&SCHEME[SCHEME.len() - 4..]),
                 ),
         );
 }
