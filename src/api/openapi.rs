@@ -20,10 +20,10 @@ use utoipa::openapi::{
 };
 use utoipa::ToSchema;
 
+use crate::api::query::PageBody;
+use crate::api::table::{Answer, Doc, Walked};
 use crate::envelope::Envelope;
 use crate::error::{ErrorBody, InvalidField};
-
-use super::table::{Answer, Doc, Walked};
 
 const ABOUT: &str = "codepup speaks Tencent Cloud Code Analysis (TCA)'s HTTP API. Every answer \
 of the JSON API is TCA's envelope: `Envelope` on success, `Error` on failure. The paths shown \
@@ -62,7 +62,7 @@ pub async fn get_document() -> HttpResponse {
 /// The document of the whole route table.
 pub fn document() -> OpenApi {
     let mut paths = PathsBuilder::new();
-    super::table().walk(&mut |walked| {
+    crate::api::table().walk(&mut |walked| {
         if walked.documented {
             let (path, parameters) = openapi_path(&walked.path);
             let operation = operation(&walked, parameters);
@@ -88,15 +88,6 @@ pub fn document() -> OpenApi {
 }
 
 fn components() -> utoipa::openapi::Components {
-    let page = ObjectBuilder::new()
-        .property("count", ObjectBuilder::new().schema_type(Type::Integer))
-        .property("next", nullable_string())
-        .property("previous", nullable_string())
-        .property("results", ArrayBuilder::new().items(any_value()))
-        .required("count")
-        .required("next")
-        .required("previous")
-        .required("results");
     let token = ApiKeyValue::with_description(
         "Authorization",
         "`Token <key>` or `CodeDog <key>`: a user's API token or a sign-in session's",
@@ -105,7 +96,7 @@ fn components() -> utoipa::openapi::Components {
         .schema_from::<Envelope>()
         .schema_from::<ErrorBody>()
         .schema_from::<InvalidField>()
-        .schema("Page", page)
+        .schema_from::<PageBody>()
         .security_scheme("token", SecurityScheme::ApiKey(ApiKey::Header(token)))
         .build()
 }
@@ -232,7 +223,7 @@ fn success(doc: &Doc, description: &str) -> utoipa::openapi::Response {
         Answer::Record => ("application/json", enveloped(object())),
         Answer::Page => (
             "application/json",
-            enveloped(Ref::from_schema_name("Page").into()),
+            enveloped(Ref::from_schema_name(PageBody::name()).into()),
         ),
         Answer::List => (
             "application/json",
@@ -265,13 +256,6 @@ fn any_value() -> RefOr<Schema> {
     utoipa::openapi::schema::empty().into()
 }
 
-fn nullable_string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-        Type::String,
-        Type::Null,
-    ]))
-}
-
 fn http_method(method: &Method) -> HttpMethod {
     match *method {
         Method::POST => HttpMethod::Post,
@@ -294,7 +278,7 @@ mod tests {
     /// Every documented operation as (method, path with its parameters filled in).
     fn documented() -> Vec<(Method, String)> {
         let mut operations = Vec::new();
-        super::super::table().walk(&mut |walked| {
+        crate::api::table().walk(&mut |walked| {
             if walked.documented {
                 let (path, _) = openapi_path(&walked.path);
                 let filled = Regex::new(r"\{([a-z_]+)\}")
@@ -318,7 +302,7 @@ mod tests {
     async fn every_documented_operation_reaches_a_handler_of_its_method() {
         let app = actix_test::init_service(
             App::new()
-                .configure(super::super::routes)
+                .configure(crate::api::routes)
                 .default_service(web::to(|| async { HttpResponse::ImATeapot().finish() })),
         )
         .await;
@@ -342,7 +326,7 @@ mod tests {
     fn every_route_served_under_a_stripped_prefix_is_documented_under_its_full_one() {
         let mut documented = HashSet::new();
         let mut aliases = Vec::new();
-        super::super::table().walk(&mut |walked| {
+        crate::api::table().walk(&mut |walked| {
             let key = (walked.method.clone(), walked.path.clone());
             if walked.documented {
                 documented.insert(key);

@@ -247,7 +247,7 @@ impl Table {
                     let allowed = at.allowed();
                     let mut resource = web::resource(format!("{prefix}{}", at.path))
                         .default_service(web::to(move |request: HttpRequest| {
-                            let error = super::method_not_allowed(&request, &allowed);
+                            let error = crate::api::method_not_allowed(&request, &allowed);
                             async move { Err::<HttpResponse, _>(error) }
                         }));
                     for op in at.ops {
