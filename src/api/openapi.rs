@@ -21,7 +21,7 @@ use utoipa::openapi::{
 use utoipa::ToSchema;
 
 use crate::api::query::PageBody;
-use crate::api::table::{Answer, Doc, Walked};
+use crate::api::table::{Answer, BodyField, Doc, Walked};
 use crate::envelope::Envelope;
 use crate::error::{ErrorBody, InvalidField};
 
@@ -150,14 +150,18 @@ fn operation(
         .summary(Some(doc.summary))
         .parameters(Some(parameters))
         .responses(responses(doc));
-    if doc.answer == Answer::Page {
-        operation = operation.parameters(Some(["limit", "offset"].map(|name| {
+    let paging: &[BodyField] = if doc.answer == Answer::Page {
+        &[("limit", "integer"), ("offset", "integer")]
+    } else {
+        &[]
+    };
+    for (name, kind) in paging.iter().chain(doc.query) {
+        operation = operation.parameter(
             ParameterBuilder::new()
-                .name(name)
+                .name(*name)
                 .parameter_in(ParameterIn::Query)
-                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-                .build()
-        })));
+                .schema(Some(ObjectBuilder::new().schema_type(json_type(kind)))),
+        );
     }
     if matches!(*walked.method, Method::POST | Method::PUT | Method::PATCH) {
         operation = operation.request_body(Some(request_body(doc)));
@@ -172,14 +176,7 @@ fn operation(
 fn request_body(doc: &Doc) -> utoipa::openapi::request_body::RequestBody {
     let mut object = ObjectBuilder::new().schema_type(Type::Object);
     for (name, kind) in doc.body {
-        let kind = match *kind {
-            "integer" => Type::Integer,
-            "boolean" => Type::Boolean,
-            "array" => Type::Array,
-            "object" => Type::Object,
-            _ => Type::String,
-        };
-        object = object.property(*name, ObjectBuilder::new().schema_type(kind));
+        object = object.property(*name, ObjectBuilder::new().schema_type(json_type(kind)));
     }
     let schema: Schema = object.into();
     let mut body = RequestBodyBuilder::new();
@@ -254,6 +251,17 @@ fn enveloped(data: RefOr<Schema>) -> RefOr<Schema> {
 
 fn any_value() -> RefOr<Schema> {
     utoipa::openapi::schema::empty().into()
+}
+
+/// A field's type as the table names it (`"integer"`, ...).
+fn json_type(kind: &str) -> Type {
+    match kind {
+        "integer" => Type::Integer,
+        "boolean" => Type::Boolean,
+        "array" => Type::Array,
+        "object" => Type::Object,
+        _ => Type::String,
+    }
 }
 
 fn http_method(method: &Method) -> HttpMethod {

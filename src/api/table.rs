@@ -43,6 +43,8 @@ pub(crate) struct Doc {
     /// Served without a token.
     pub anonymous: bool,
     pub body: &'static [BodyField],
+    /// The query's filters beyond `limit`/`offset`, named and typed as body fields are.
+    pub query: &'static [BodyField],
 }
 
 /// The description of an operation: `doc("list_teams", "An org's teams").page()`.
@@ -55,6 +57,7 @@ pub(crate) fn doc(id: &'static str, summary: &'static str) -> Doc {
         or_existing: false,
         anonymous: false,
         body: &[],
+        query: &[],
     }
 }
 
@@ -100,6 +103,9 @@ impl Doc {
     }
     pub(crate) fn body(self, body: &'static [BodyField]) -> Doc {
         Doc { body, ..self }
+    }
+    pub(crate) fn query(self, query: &'static [BodyField]) -> Doc {
+        Doc { query, ..self }
     }
 }
 
