@@ -51,6 +51,40 @@ use crate::error::AppError;
 use crate::AppState;
 use table::{at, doc, Answer, BodyField, Mount, Table};
 
+/// The job lists' filters (TCA's `JobFilterSetV3`, and `v2/jobs/`'s).
+const JOB_FILTERS: &[BodyField] = &[
+    ("project", "integer"),
+    ("repo", "integer"),
+    ("state", "string"),
+    ("result_code_gte", "integer"),
+    ("result_code_lte", "integer"),
+    ("result_msg", "string"),
+    ("created_from", "string"),
+    ("creator", "string"),
+    ("scm_url", "string"),
+    ("create_time_gte", "string"),
+    ("create_time_lte", "string"),
+    ("end_time_gte", "string"),
+    ("end_time_lte", "string"),
+];
+
+/// The task list's filters.
+const TASK_FILTERS: &[BodyField] = &[
+    ("job", "integer"),
+    ("state", "string"),
+    ("task_name", "string"),
+    ("result_code_gte", "integer"),
+    ("result_code_lte", "integer"),
+    ("result_msg", "string"),
+    ("created_from", "string"),
+    ("create_time_gte", "string"),
+    ("create_time_lte", "string"),
+    ("start_time_gte", "string"),
+    ("start_time_lte", "string"),
+    ("end_time_gte", "string"),
+    ("end_time_lte", "string"),
+];
+
 /// The whole URL table, with each route's description (`api::table`). The API answers under its
 /// prefixes: `/server/main/api` as clients call it behind TCA's proxy, `/main/api` behind TCA's
 /// stock nginx (which strips `/server/`), and `/api` for a proxy that strips more. The analysis
@@ -128,14 +162,22 @@ fn main_routes(table: &mut Table) {
 /// The superuser's admin pages (TCA's `tca-manage`), below `v2/`.
 fn admin_routes(table: &mut Table) {
     table
-        .add(at("/jobs/").get(
-            jobs::list_all_jobs,
-            doc("list_all_jobs", "Every job (superusers)").page(),
-        ))
-        .add(at("/jobs/tasks/").get(
-            tasks::list_all_tasks,
-            doc("list_all_tasks", "Every task (superusers)").page(),
-        ))
+        .add(
+            at("/jobs/").get(
+                jobs::list_all_jobs,
+                doc("list_all_jobs", "Every job (superusers)")
+                    .page()
+                    .query(JOB_FILTERS),
+            ),
+        )
+        .add(
+            at("/jobs/tasks/").get(
+                tasks::list_all_tasks,
+                doc("list_all_tasks", "Every task (superusers)")
+                    .page()
+                    .query(TASK_FILTERS),
+            ),
+        )
         .add(at("/jobs/{job_id:\\d+}/cancel/").post(
             jobs::cancel_any_job,
             doc("cancel_any_job", "Cancel any job (superusers)"),
@@ -185,7 +227,8 @@ fn user_routes(table: &mut Table) {
                     "list_recent_jobs",
                     "Jobs of every project the caller may see",
                 )
-                .page(),
+                .page()
+                .query(JOB_FILTERS),
             ),
         )
         .add(at("/jobs/summary/").get(
@@ -898,10 +941,14 @@ fn repo_routes(table: &mut Table) {
             repos::list_branches,
             doc("list_branches", "The repository's branches").page(),
         ))
-        .add(at(format!("{REPO}/branch/projects/")).get(
-            repos::list_branch_projects,
-            doc("list_branch_projects", "A branch's projects").list(),
-        ))
+        .add(
+            at(format!("{REPO}/branch/projects/")).get(
+                repos::list_branch_projects,
+                doc("list_branch_projects", "A branch's projects")
+                    .list()
+                    .query(&[("branch", "string"), ("scheme_status", "integer")]),
+            ),
+        )
         // Push webhooks in (issue 10).
         .add(
             at(format!("{REPO}/webhook/"))
@@ -924,10 +971,14 @@ fn repo_routes(table: &mut Table) {
 fn job_routes(table: &mut Table) {
     const JOB: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/jobs/{job_id:\\d+}";
     table
-        .add(at(format!("{PROJECT}/jobs/")).get(
-            jobs::list_jobs,
-            doc("list_jobs", "The project's jobs").page(),
-        ))
+        .add(
+            at(format!("{PROJECT}/jobs/")).get(
+                jobs::list_jobs,
+                doc("list_jobs", "The project's jobs")
+                    .page()
+                    .query(JOB_FILTERS),
+            ),
+        )
         // The status page's trend charts (codepup's own, issue 11).
         .add(at(format!("{PROJECT}/trends/")).get(
             trends::get_trends,

@@ -20,10 +20,10 @@ use utoipa::openapi::{
 };
 use utoipa::ToSchema;
 
+use crate::api::query::PageBody;
+use crate::api::table::{Answer, BodyField, Doc, Walked};
 use crate::envelope::Envelope;
 use crate::error::{ErrorBody, InvalidField};
-
-use super::table::{Answer, Doc, Walked};
 
 const ABOUT: &str = "codepup speaks Tencent Cloud Code Analysis (TCA)'s HTTP API. Every answer \
 of the JSON API is TCA's envelope: `Envelope` on success, `Error` on failure. The paths shown \
@@ -62,7 +62,7 @@ pub async fn get_document() -> HttpResponse {
 /// The document of the whole route table.
 pub fn document() -> OpenApi {
     let mut paths = PathsBuilder::new();
-    super::table().walk(&mut |walked| {
+    crate::api::table().walk(&mut |walked| {
         if walked.documented {
             let (path, parameters) = openapi_path(&walked.path);
             let operation = operation(&walked, parameters);
@@ -88,15 +88,6 @@ pub fn document() -> OpenApi {
 }
 
 fn components() -> utoipa::openapi::Components {
-    let page = ObjectBuilder::new()
-        .property("count", ObjectBuilder::new().schema_type(Type::Integer))
-        .property("next", nullable_string())
-        .property("previous", nullable_string())
-        .property("results", ArrayBuilder::new().items(any_value()))
-        .required("count")
-        .required("next")
-        .required("previous")
-        .required("results");
     let token = ApiKeyValue::with_description(
         "Authorization",
         "`Token <key>` or `CodeDog <key>`: a user's API token or a sign-in session's",
@@ -105,7 +96,7 @@ fn components() -> utoipa::openapi::Components {
         .schema_from::<Envelope>()
         .schema_from::<ErrorBody>()
         .schema_from::<InvalidField>()
-        .schema("Page", page)
+        .schema_from::<PageBody>()
         .security_scheme("token", SecurityScheme::ApiKey(ApiKey::Header(token)))
         .build()
 }
@@ -159,14 +150,18 @@ fn operation(
         .summary(Some(doc.summary))
         .parameters(Some(parameters))
         .responses(responses(doc));
-    if doc.answer == Answer::Page {
-        operation = operation.parameters(Some(["limit", "offset"].map(|name| {
+    let paging: &[BodyField] = if doc.answer == Answer::Page {
+        &[("limit", "integer"), ("offset", "integer")]
+    } else {
+        &[]
+    };
+    for (name, kind) in paging.iter().chain(doc.query) {
+        operation = operation.parameter(
             ParameterBuilder::new()
-                .name(name)
+                .name(*name)
                 .parameter_in(ParameterIn::Query)
-                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-                .build()
-        })));
+                .schema(Some(ObjectBuilder::new().schema_type(json_type(kind)))),
+        );
     }
     if matches!(*walked.method, Method::POST | Method::PUT | Method::PATCH) {
         operation = operation.request_body(Some(request_body(doc)));
@@ -181,14 +176,7 @@ fn operation(
 fn request_body(doc: &Doc) -> utoipa::openapi::request_body::RequestBody {
     let mut object = ObjectBuilder::new().schema_type(Type::Object);
     for (name, kind) in doc.body {
-        let kind = match *kind {
-            "integer" => Type::Integer,
-            "boolean" => Type::Boolean,
-            "array" => Type::Array,
-            "object" => Type::Object,
-            _ => Type::String,
-        };
-        object = object.property(*name, ObjectBuilder::new().schema_type(kind));
+        object = object.property(*name, ObjectBuilder::new().schema_type(json_type(kind)));
     }
     let schema: Schema = object.into();
     let mut body = RequestBodyBuilder::new();
@@ -232,7 +220,7 @@ fn success(doc: &Doc, description: &str) -> utoipa::openapi::Response {
         Answer::Record => ("application/json", enveloped(object())),
         Answer::Page => (
             "application/json",
-            enveloped(Ref::from_schema_name("Page").into()),
+            enveloped(Ref::from_schema_name(PageBody::name()).into()),
         ),
         Answer::List => (
             "application/json",
@@ -269,11 +257,15 @@ fn any_value() -> RefOr<Schema> {
     utoipa::openapi::schema::empty().into()
 }
 
-fn nullable_string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-        Type::String,
-        Type::Null,
-    ]))
+/// A field's type as the table names it (`"integer"`, ...).
+fn json_type(kind: &str) -> Type {
+    match kind {
+        "integer" => Type::Integer,
+        "boolean" => Type::Boolean,
+        "array" => Type::Array,
+        "object" => Type::Object,
+        _ => Type::String,
+    }
 }
 
 fn http_method(method: &Method) -> HttpMethod {
@@ -298,7 +290,7 @@ mod tests {
     /// Every documented operation as (method, path with its parameters filled in).
     fn documented() -> Vec<(Method, String)> {
         let mut operations = Vec::new();
-        super::super::table().walk(&mut |walked| {
+        crate::api::table().walk(&mut |walked| {
             if walked.documented {
                 let (path, _) = openapi_path(&walked.path);
                 let filled = Regex::new(r"\{([a-z_]+)\}")
@@ -322,7 +314,7 @@ mod tests {
     async fn every_documented_operation_reaches_a_handler_of_its_method() {
         let app = actix_test::init_service(
             App::new()
-                .configure(super::super::routes)
+                .configure(crate::api::routes)
                 .default_service(web::to(|| async { HttpResponse::ImATeapot().finish() })),
         )
         .await;
@@ -346,7 +338,7 @@ mod tests {
     fn every_route_served_under_a_stripped_prefix_is_documented_under_its_full_one() {
         let mut documented = HashSet::new();
         let mut aliases = Vec::new();
-        super::super::table().walk(&mut |walked| {
+        crate::api::table().walk(&mut |walked| {
             let key = (walked.method.clone(), walked.path.clone());
             if walked.documented {
                 documented.insert(key);

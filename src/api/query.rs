@@ -4,7 +4,9 @@
 use std::num::IntErrorKind;
 
 use actix_web::HttpRequest;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::api::origin;
 use crate::error::AppError;
@@ -91,6 +93,19 @@ pub struct Page {
     pub offset: i64,
 }
 
+/// A page of a list, as every list answers it (the OpenAPI document's `Page`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Page)]
+pub struct PageBody {
+    /// How many records match, over every page.
+    pub count: i64,
+    /// The next page's absolute URL, or null on the last.
+    pub next: Option<String>,
+    /// The previous page's absolute URL, or null on the first.
+    pub previous: Option<String>,
+    pub results: Vec<Value>,
+}
+
 /// `{count, next, previous, results}` with absolute links built from the URL the client used.
 pub fn paginated(
     request: &HttpRequest,
@@ -111,7 +126,13 @@ pub fn paginated(
         let offset = (back > 0).then_some(back);
         format!("{base}?{}", query.with_page(page.limit, offset))
     });
-    json!({"count": count, "next": next, "previous": previous, "results": results})
+    serde_json::to_value(PageBody {
+        count,
+        next,
+        previous,
+        results,
+    })
+    .expect("a page of JSON values serialises")
 }
 
 /// A short list the database hands over whole (the caller's orgs, a repository's schemes), as a

@@ -45,6 +45,8 @@ pub(crate) struct Doc {
     /// Served without a token.
     pub anonymous: bool,
     pub body: &'static [BodyField],
+    /// The query's filters beyond `limit`/`offset`, named and typed as body fields are.
+    pub query: &'static [BodyField],
 }
 
 /// The description of an operation: `doc("list_teams", "An org's teams").page()`.
@@ -57,6 +59,7 @@ pub(crate) fn doc(id: &'static str, summary: &'static str) -> Doc {
         or_existing: false,
         anonymous: false,
         body: &[],
+        query: &[],
     }
 }
 
@@ -102,6 +105,9 @@ impl Doc {
     }
     pub(crate) fn body(self, body: &'static [BodyField]) -> Doc {
         Doc { body, ..self }
+    }
+    pub(crate) fn query(self, query: &'static [BodyField]) -> Doc {
+        Doc { query, ..self }
     }
 }
 
@@ -249,7 +255,7 @@ impl Table {
                     let allowed = at.allowed();
                     let mut resource = web::resource(format!("{prefix}{}", at.path))
                         .default_service(web::to(move |request: HttpRequest| {
-                            let error = super::method_not_allowed(&request, &allowed);
+                            let error = crate::api::method_not_allowed(&request, &allowed);
                             async move { Err::<HttpResponse, _>(error) }
                         }));
                     for op in at.ops {
