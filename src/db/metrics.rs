@@ -473,6 +473,10 @@ pub struct MetricFilter {
     pub statuses: Option<Vec<i64>>,
     /// Complexity rows whose function has this author.
     pub author: Option<String>,
+    /// Duplicate files whose issue has one of these states (TCA's `issue__state`).
+    pub dup_states: Option<Vec<i64>>,
+    /// Duplicate files whose issue has this owner (TCA's `issue__owner`).
+    pub dup_owner: Option<String>,
     pub ccn_gte: Option<i64>,
     pub ccn_lte: Option<i64>,
     pub worse: Option<bool>,
@@ -657,6 +661,23 @@ fn conditions(list: MetricList, job_id: JobId, filter: &MetricFilter) -> Where {
         conditions.add("worse = ?", vec![Value::Integer(worse.into())]);
     }
     if list == MetricList::DupFiles {
+        let issue = |column: &str| {
+            format!(
+                "(SELECT d.{column} FROM dup_issues d WHERE d.project_id = dup_files.project_id
+                   AND d.file_path = dup_files.file_path)"
+            )
+        };
+        if let Some(states) = &filter.dup_states {
+            let marks = vec!["?"; states.len()].join(", ");
+            let values = states.iter().copied().map(Value::Integer).collect();
+            conditions.add(&format!("{} IN ({marks})", issue("state")), values);
+        }
+        if let Some(owner) = &filter.dup_owner {
+            conditions.add(
+                &format!("{} = ?", issue("owner")),
+                vec![Value::Text(owner.clone())],
+            );
+        }
         for (bound, clause) in [
             (filter.rate_gte, "duplicate_rate >= ?"),
             (filter.rate_lte, "duplicate_rate <= ?"),
