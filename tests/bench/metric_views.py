@@ -73,13 +73,17 @@ def main():
         started = time.monotonic()
         job = json.loads(call(main_api, "POST", f"{project}/scans/create/",
                               {"incr_scan": False, "async_flag": False}))["data"]
-        print(f"scan: job {job['job']['id']} closed with {job.get('result_code')} "
+        print(f"scan: job {job['job']['id']} closed with {job['job']['result_code']} "
               f"in {time.monotonic() - started:.1f} s")
         analysis = base + "/server/analysis/api" + project
+        files = json.loads(call(analysis, "GET", "/codemetric/clocfiles/?limit=1"))["data"]["count"]
+        issues = json.loads(call(analysis, "GET", "/codelint/issues/?limit=1"))["data"]["count"]
+        print(f"counted files: {files:,}; findings: {issues:,}")
+        last = max(files - 100, 0)
         views = [
             ("jobs/<id>/codecount/ (reference)", main_api, f"{project}/jobs/{job['job']['id']}/codecount/"),
             ("clocfiles/?limit=100", analysis, "/codemetric/clocfiles/?limit=100"),
-            ("clocfiles/?limit=100&offset=7900", analysis, "/codemetric/clocfiles/?limit=100&offset=7900"),
+            ("clocfiles/, the last page", analysis, f"/codemetric/clocfiles/?limit=100&offset={last}"),
             ("clocfiles/?file_path=src", analysis, "/codemetric/clocfiles/?file_path=src&limit=100"),
             ("clocs/ (root)", analysis, "/codemetric/clocs/"),
             ("cloclangs/", analysis, "/codemetric/cloclangs/"),
