@@ -405,21 +405,8 @@ fn read_filter(query: &Query, list: MetricList) -> Result<MetricFilter, AppError
     let ccn_lte = number("ccn_lte").map(|value| value.floor() as i64);
     let rate_gte = number("duplicate_rate_gte");
     let rate_lte = number("duplicate_rate_lte");
-    let statuses = match query.get("status").map(|text| {
-        text.split(',')
-            .map(|piece| piece.trim().parse::<i64>().ok())
-            .collect::<Option<Vec<i64>>>()
-    }) {
-        None => None,
-        Some(Some(statuses)) => Some(statuses),
-        Some(None) => {
-            errors.push(FieldError {
-                field: "status".to_string(),
-                message: "Enter whole numbers separated by commas, e.g. 1,2.".to_string(),
-            });
-            None
-        }
-    };
+    let statuses = comma_numbers(query, "status", &mut errors);
+    let dup_states = comma_numbers(query, "issue__state", &mut errors);
     let worse = match query.get("worse") {
         None => None,
         Some("true" | "True" | "1") => Some(true),
@@ -447,12 +434,30 @@ fn read_filter(query: &Query, list: MetricList) -> Result<MetricFilter, AppError
         id: None,
         statuses,
         author: query.get("author").map(str::to_string),
+        dup_states,
+        dup_owner: query.get("issue__owner").map(str::to_string),
         ccn_gte,
         ccn_lte,
         worse,
         rate_gte,
         rate_lte,
     })
+}
+
+/// A comma-separated list of whole numbers (`status=1,2`), or an error naming `field`.
+fn comma_numbers(query: &Query, field: &str, errors: &mut Vec<FieldError>) -> Option<Vec<i64>> {
+    let parsed = query.get(field).map(|text| {
+        text.split(',')
+            .map(|piece| piece.trim().parse::<i64>().ok())
+            .collect::<Option<Vec<i64>>>()
+    })?;
+    if parsed.is_none() {
+        errors.push(FieldError {
+            field: field.to_string(),
+            message: "Enter whole numbers separated by commas, e.g. 1,2.".to_string(),
+        });
+    }
+    parsed
 }
 
 /// The overview's `cyclomaticcomplexityscan` and `duplicatescan`: the project's latest measures.

@@ -1,5 +1,5 @@
 //! The branch overview's cards on TCA's analysis paths (`overview/lintscans/latest/`,
-//! `overview/mine/`, the per-scan trend lists) and the metric lists codepup has no data for yet.
+//! `overview/mine/`, the per-scan lint list, which codepup has no data for).
 //! TCA's views: `server/projects/analysis/apps/codeproj/apis/v2.py` (`ProjectMyOverviewDetailView`,
 //! `ProjectOverviewLintScanLatestDetailView`, `ProjectOverview*ScanListView`).
 
@@ -74,9 +74,9 @@ pub async fn get_my_overview(
     })))
 }
 
-/// The overview's per-scan trend lists (`lintscans/`, `cycscans/`, `dupscans/`, `clocscans/`)
-/// and `codemetric/ccissues/`: codepup keeps no such per-scan records yet, so each is an
-/// empty page, after the same checks as every project route.
+/// The overview's per-scan lint list (`lintscans/`): codepup keeps no per-scan lint summaries,
+/// so it is an empty page, after the same checks as every project route. (The metric trend
+/// lists are `api::metric_scans`.)
 pub async fn list_nothing_yet(
     request: HttpRequest,
     state: web::Data<AppState>,

@@ -6,7 +6,7 @@
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use crate::db::metrics::{json_rows, Where};
+use crate::db::metrics::{count_and_page, Where};
 use crate::domain::ids::ProjectId;
 
 /// Which trend list.
@@ -100,21 +100,14 @@ pub fn list(
         kind.measures()
     );
     let mut values = conditions.values;
-    let count: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) {from}"),
-        rusqlite::params_from_iter(values.iter()),
-        |row| row.get(0),
-    )?;
     values.push(Value::Integer(limit));
     values.push(Value::Integer(offset));
-    let sql = format!(
+    let page = format!(
         "SELECT m.*, j.scan_id AS scan, s.scm_revision AS scan_revision, j.start_time AS scan_time,
                 j.end_time AS created_time, ps.scm_revision AS last_revision,
                 j.code_line_num, j.comment_line_num, j.blank_line_num, j.total_line_num {}
-         {from} ORDER BY m.job_id DESC LIMIT ?{} OFFSET ?{}",
-        kind.extra(),
-        values.len() - 1,
-        values.len()
+         {from} ORDER BY m.job_id DESC",
+        kind.extra()
     );
-    Ok((count, json_rows(conn, &sql, &values)?))
+    count_and_page(conn, &format!("SELECT COUNT(*) {from}"), &page, &values)
 }

@@ -473,6 +473,10 @@ pub struct MetricFilter {
     pub statuses: Option<Vec<i64>>,
     /// Complexity rows whose function has this author.
     pub author: Option<String>,
+    /// Duplicate files whose issue has one of these states (TCA's `issue__state`).
+    pub dup_states: Option<Vec<i64>>,
+    /// Duplicate files whose issue has this owner (TCA's `issue__owner`).
+    pub dup_owner: Option<String>,
     pub ccn_gte: Option<i64>,
     pub ccn_lte: Option<i64>,
     pub worse: Option<bool>,
@@ -570,20 +574,39 @@ pub fn list(
     let condition = clauses.join(" AND ");
     let select = list.select();
     let table = select.rsplit("FROM").next().unwrap_or_default().trim();
-    let count: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM {table} WHERE {condition}"),
-        rusqlite::params_from_iter(values.iter()),
-        |row| row.get(0),
-    )?;
     values.push(Value::Integer(limit));
     values.push(Value::Integer(offset));
+    count_and_page(
+        conn,
+        &format!("SELECT COUNT(*) FROM {table} WHERE {condition}"),
+        &format!(
+            "SELECT {select} WHERE {condition} ORDER BY {}",
+            list.order()
+        ),
+        &values,
+    )
+}
+
+/// How many rows `count_sql` counts and the page `page_sql` selects, as JSON objects: the
+/// last two of `values` are the page's limit and offset, which only the page reads.
+pub(crate) fn count_and_page(
+    conn: &Connection,
+    count_sql: &str,
+    page_sql: &str,
+    values: &[rusqlite::types::Value],
+) -> rusqlite::Result<(i64, Vec<serde_json::Map<String, serde_json::Value>>)> {
+    let filters = &values[..values.len().saturating_sub(2)];
+    let count: i64 = conn.query_row(
+        count_sql,
+        rusqlite::params_from_iter(filters.iter()),
+        |row| row.get(0),
+    )?;
     let sql = format!(
-        "SELECT {select} WHERE {condition} ORDER BY {} LIMIT ?{} OFFSET ?{}",
-        list.order(),
+        "{page_sql} LIMIT ?{} OFFSET ?{}",
         values.len() - 1,
         values.len()
     );
-    Ok((count, json_rows(conn, &sql, &values)?))
+    Ok((count, json_rows(conn, &sql, values)?))
 }
 
 /// The rows of a query as JSON objects keyed by column name (integers, reals and text as they
@@ -657,6 +680,23 @@ fn conditions(list: MetricList, job_id: JobId, filter: &MetricFilter) -> Where {
         conditions.add("worse = ?", vec![Value::Integer(worse.into())]);
     }
     if list == MetricList::DupFiles {
+        let issue = |column: &str| {
+            format!(
+                "(SELECT d.{column} FROM dup_issues d WHERE d.project_id = dup_files.project_id
+                   AND d.file_path = dup_files.file_path)"
+            )
+        };
+        if let Some(states) = &filter.dup_states {
+            let marks = vec!["?"; states.len()].join(", ");
+            let values = states.iter().copied().map(Value::Integer).collect();
+            conditions.add(&format!("{} IN ({marks})", issue("state")), values);
+        }
+        if let Some(owner) = &filter.dup_owner {
+            conditions.add(
+                &format!("{} = ?", issue("owner")),
+                vec![Value::Text(owner.clone())],
+            );
+        }
         for (bound, clause) in [
             (filter.rate_gte, "duplicate_rate >= ?"),
             (filter.rate_lte, "duplicate_rate <= ?"),
@@ -768,15 +808,15 @@ pub fn related_blocks(
     use rusqlite::types::Value;
     const RELATED: &str = "(job_id, block_hash) =
              (SELECT job_id, block_hash FROM dup_blocks WHERE id = ?1) AND id <> ?1";
-    let count = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM dup_blocks WHERE {RELATED}"))?
-        .query_row([block_id], |row| row.get(0))?;
-    let sql = format!(
-        "SELECT {} WHERE {RELATED} ORDER BY id LIMIT ?2 OFFSET ?3",
-        MetricList::DupBlocks.select()
-    );
-    let values = [block_id, limit, offset].map(Value::Integer);
-    Ok((count, json_rows(conn, &sql, &values)?))
+    count_and_page(
+        conn,
+        &format!("SELECT COUNT(*) FROM dup_blocks WHERE {RELATED}"),
+        &format!(
+            "SELECT {} WHERE {RELATED} ORDER BY id",
+            MetricList::DupBlocks.select()
+        ),
+        &[block_id, limit, offset].map(Value::Integer),
+    )
 }
 
 /// A job's complexity or duplicate-code totals, as JSON objects with TCA's field names.

@@ -1010,6 +1010,21 @@ fn duplicate_code_issues_take_a_state_and_an_owner_and_runs_close_and_reopen_the
         .get(&format!("{}/overview/mine/", analysis(&project)), &member)
         .expect(200);
     assert_eq!(mine.data()["dup_issue_num"], 1);
+    // dupfiles/ filters by the issue's state and owner (MetricDupFileFilterSet's
+    // `issue__state`, `issue__owner`, per codemetric-api.md).
+    let count = |query: &str| {
+        app.get(&format!("{metric}/dupfiles/?{query}"), &member)
+            .expect(200)
+            .data()["count"]
+            .clone()
+    };
+    assert_eq!(count("issue__state=2"), 1);
+    assert_eq!(count("issue__state=1,2"), 2);
+    assert_eq!(count("issue__owner=member"), 1);
+    let bad = app
+        .get(&format!("{metric}/dupfiles/?issue__state=open"), &member)
+        .expect(400);
+    assert_eq!(bad.invalid_fields(), ["issue__state"]);
 
     // DupIssueCommentListView: who changed what, newest first.
     put(
