@@ -288,7 +288,12 @@ mod tests {
     }
 
     fn write_randomly(conn: &Connection, rng: &mut Lcg, steps: usize) {
-        let mut next = 1;
+        let first: i64 = conn
+            .query_row("SELECT IFNULL(MAX(id), 0) + 1 FROM issues", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        let mut next = first as usize;
         for _ in 0..steps {
             let some_issue = rng.below(next.max(1)) as i64 + 1;
             match rng.below(10) {
@@ -298,7 +303,7 @@ mod tests {
                              severity, category, message, state, resolution, author, scan_open, scan_fix,
                              created_time, modified_time)
                          VALUES (?1, ?2, ?1, 't', ?3, ?4, 1, 1, ?5, 'c', 'm', ?6, ?7, ?8, ?9, ?10, 'x', 'x')",
-                        params![next, rng.below(3) as i64 + 1, rng.pick(&RULES), rng.pick(&PATHS),
+                        params![next as i64, rng.below(3) as i64 + 1, rng.pick(&RULES), rng.pick(&PATHS),
                             rng.below(4) as i64 + 1, rng.below(3) as i64 + 1, rng.below(3) as i64,
                             rng.pick(&AUTHORS), rng.pick(&SCANS), rng.pick(&SCANS)],
                     )
@@ -430,7 +435,7 @@ mod tests {
     }
 
     fn random_filter(rng: &mut Lcg) -> IssueFilter {
-        let mut maybe = |rng: &mut Lcg| rng.below(3) == 0;
+        let maybe = |rng: &mut Lcg| rng.below(3) == 0;
         let text = |rng: &mut Lcg, values: &[&str]| Some(rng.pick(values).to_string());
         IssueFilter {
             states: maybe(rng).then(|| vec![rng.below(3) as i64 + 1]),

@@ -564,7 +564,8 @@ mod tests {
                     pick("jobs")
                 ),
             };
-            conn.execute_batch(&job).unwrap();
+            conn.execute_batch(&job)
+                .unwrap_or_else(|error| panic!("{job}: {error}"));
             let (severity, state) = (1 + v, 1 + s % 3);
             let path = ["'a.py'", "'b/c.py'", "''"][next(3) as usize];
             let scan = ["NULL", "1", "2"][next(3) as usize];
@@ -601,7 +602,8 @@ mod tests {
                     pick("issues")
                 ),
             };
-            conn.execute_batch(&issue).unwrap();
+            conn.execute_batch(&issue)
+                .unwrap_or_else(|error| panic!("{issue}: {error}"));
         }
     }
 
@@ -634,7 +636,9 @@ mod tests {
              INSERT INTO teams (id, org_id, name, display_name, created_time) VALUES (1, 1, 't', 't', 't');
              INSERT INTO repos (id, team_id, name, scm_url, fetch_url, created_time) VALUES (1, 1, 'r', 'u', 'u', 't');
              INSERT INTO projects (id, repo_id, branch, scan_scheme_id, project_key, created_time)
-                 VALUES (1, 1, 'm', 1, 'a', 't'), (2, 1, 'm', 1, 'b', 't');",
+                 VALUES (1, 1, 'm', 1, 'a', 't'), (2, 1, 'm', 1, 'b', 't');
+             INSERT INTO scans (id, project_id, scan_type, create_time)
+                 VALUES (1, 1, 2, 't'), (2, 1, 2, 't'), (3, 2, 2, 't');",
         )
         .unwrap();
         write_jobs_and_findings(&conn, 3000);
