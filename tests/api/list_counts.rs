@@ -432,14 +432,13 @@ fn all_findings(conn: &Connection) -> Vec<Finding> {
     .unwrap()
 }
 
+/// Whether the naive count of the findings list keeps a finding.
+type FindingRule = Box<dyn Fn(&Finding) -> bool>;
+
 /// A random mix of the findings list's filters: the query and the naive rule.
-fn finding_filter(
-    rng: &mut Lcg,
-    scans: &[i64],
-    jobs: &[i64],
-) -> (String, Box<dyn Fn(&Finding) -> bool>) {
+fn finding_filter(rng: &mut Lcg, scans: &[i64], jobs: &[i64]) -> (String, FindingRule) {
     let mut query = Vec::new();
-    let mut rules: Vec<Box<dyn Fn(&Finding) -> bool>> = Vec::new();
+    let mut rules: Vec<FindingRule> = Vec::new();
     if rng.next(3) == 0 {
         let state = rng.next(2) as i64 + 1;
         query.push(format!("state={state}"));

@@ -38,9 +38,12 @@ def stored(micros):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(START_DAY * 86400 + seconds)) + f".{micro:06d}Z"
 
 
-def job_row(g, store_jobs, project_id, first_id):
+def job_row(g, store_jobs, project_id, first_id, every=1):
     micros = g * SPAN_MICROS // store_jobs
-    n = g
+    # The k-th job of the measured project (every `every`-th of the store) is made as the k-th
+    # job of a store of its own, so its codes and messages cycle whatever the stride (n = g
+    # gave it result code 0 only at a stride of 10); the other projects share the rest by g.
+    n = g // every if g % every == 0 else g
     code = CODES[n % 5]
     creator = f"user{(n // 7) % 50}"
     if n % 200 == 199:
@@ -65,17 +68,18 @@ def job_row(g, store_jobs, project_id, first_id):
 # first job id (n * span / store_jobs is written so that no product passes 64 bits); `others` (the other projects, in order) is a temporary table (i, id).
 JOBS_SQL = """
 WITH RECURSIVE g(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM g WHERE n < ?2),
+base AS (SELECT n AS g, CASE WHEN n % ?5 = 0 THEN n / ?5 ELSE n END AS n FROM g),
 rows AS (
-  SELECT n, n * ({span} / ?3) + n * ({span} % ?3) / ?3 AS micros,
+  SELECT g, n, g * ({span} / ?3) + g * ({span} % ?3) / ?3 AS micros,
          CASE n % 5 WHEN 0 THEN 0 WHEN 1 THEN 1 WHEN 2 THEN 110 WHEN 3 THEN 211 ELSE 301 END AS code,
          'user' || ((n / 7) % 50) AS creator
-  FROM g)
+  FROM base)
 INSERT INTO jobs (project_id, state, create_time, end_time, result_code, result_msg, created_from, creator)
-SELECT CASE WHEN n % ?5 = 0 AND n / ?5 < ?6 THEN ?4
-            ELSE IFNULL((SELECT id FROM temp.others WHERE i = n % (SELECT COUNT(*) FROM temp.others)), ?4) END,
+SELECT CASE WHEN g % ?5 = 0 AND g / ?5 < ?6 THEN ?4
+            ELSE IFNULL((SELECT id FROM temp.others WHERE i = g % (SELECT COUNT(*) FROM temp.others)), ?4) END,
        2, {time_of_micros}, {time_of_end},
        CASE WHEN n % 200 = 199 THEN 2 ELSE code END,
-       CASE WHEN n % 200 = 199 THEN 'superseded by job ' || (?7 + n + 3)
+       CASE WHEN n % 200 = 199 THEN 'superseded by job ' || (?7 + g + 3)
             WHEN code = 0 THEN 'success'
             WHEN code = 1 THEN 'nothing to scan: the head is the baseline'
             WHEN code = 110 THEN CASE (n / 5) % 4 WHEN 0 THEN '{e0}' WHEN 1 THEN '{e1}'
@@ -83,7 +87,7 @@ SELECT CASE WHEN n % ?5 = 0 AND n / ?5 < ?6 THEN ?4
             WHEN code = 211 THEN 'pylint exited with status ' || (1 + (n / 5) % 8)
             ELSE 'User( ' || creator || ' ) Canceled:  . ' END,
        CASE WHEN n % 3 THEN 'api' ELSE 'tca_web' END, creator
-FROM rows ORDER BY n
+FROM rows ORDER BY g
 """
 
 
