@@ -302,16 +302,22 @@ fn check_lists(app: &TestApp, project_path: &str, project_id: i64, seed: u64) {
     }
 }
 
+/// A world with a second project, each with one job through the API's own write path
+/// (inserted, claimed, run and closed): the world, its project's path and the other's id.
+fn two_scanned_projects(app: &TestApp) -> (World, String, i64) {
+    let world = World::build(app);
+    let path = world.project_path();
+    let other = world.project_with_scheme(app, "main", json!({"name": "other"}));
+    let other_id: i64 = other.rsplit('/').next().unwrap().parse().unwrap();
+    scan_sync(app, ADMIN_TOKEN, &path, json!({"incr_scan": false}));
+    scan_sync(app, ADMIN_TOKEN, &other, json!({"incr_scan": false}));
+    (world, path, other_id)
+}
+
 #[test]
 fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_a_migration() {
     let mut app = TestApp::spawn();
-    let world = World::build(&app);
-    let path = world.project_path();
-    let other = world.project_with_scheme(&app, "main", json!({"name": "other"}));
-    let other_id: i64 = other.rsplit('/').next().unwrap().parse().unwrap();
-    // Jobs through the API's own write path too: inserted, claimed, run and closed.
-    scan_sync(&app, ADMIN_TOKEN, &path, json!({"incr_scan": false}));
-    scan_sync(&app, ADMIN_TOKEN, &other, json!({"incr_scan": false}));
+    let (world, path, other_id) = two_scanned_projects(&app);
     let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let mut rng = Lcg(7);
     seed(&db, &[world.project_id, other_id], &mut rng, 1500);
@@ -533,12 +539,7 @@ fn check_findings(
 #[test]
 fn findings_counts_by_path_scan_and_job_equal_a_naive_count_also_after_writes_and_a_migration() {
     let mut app = TestApp::spawn();
-    let world = World::build(&app);
-    let path = world.project_path();
-    let other = world.project_with_scheme(&app, "main", json!({"name": "other"}));
-    let other_id: i64 = other.rsplit('/').next().unwrap().parse().unwrap();
-    scan_sync(&app, ADMIN_TOKEN, &path, json!({"incr_scan": false}));
-    scan_sync(&app, ADMIN_TOKEN, &other, json!({"incr_scan": false}));
+    let (world, path, other_id) = two_scanned_projects(&app);
     let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let ids_of = |sql: &str| -> Vec<i64> {
         let mut stmt = db.prepare(sql).unwrap();
