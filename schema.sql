@@ -699,6 +699,130 @@ BEGIN
             new.rule, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
+-- The findings list's key filters (issue 9): findings per project and file path (a `file_path`
+-- substring is matched against the project's distinct paths, not every finding), per scan that
+-- opened or fixed them (`fixed` 0: `scan_open`, 1: `scan_fix`), and per job that saw them and
+-- project of the finding (`job_issues`). Kept exact by the triggers below under every INSERT,
+-- UPDATE and DELETE of `issues` and `job_issues` (which is written with upserts: REPLACE's
+-- implicit delete fires no trigger); rows at 0 go.
+CREATE TABLE IF NOT EXISTS issue_paths (
+    project_id INTEGER NOT NULL,
+    path       TEXT    NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (project_id, path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issue_scan_tallies (
+    scan_id    INTEGER NOT NULL,
+    fixed      INTEGER NOT NULL,
+    project_id INTEGER NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (scan_id, fixed, project_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_issue_tallies (
+    job_id     INTEGER NOT NULL,
+    project_id INTEGER NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (job_id, project_id)
+) WITHOUT ROWID;
+-- A `file_path` substring with the tallied filters: each `issue_tallies` row the other filters
+-- keep is one range of this index, whose paths are read without touching the findings.
+CREATE INDEX IF NOT EXISTS issues_tally_path
+    ON issues (project_id, state, severity, resolution, author, rule, path);
+
+CREATE TRIGGER IF NOT EXISTS issues_keys_insert AFTER INSERT ON issues BEGIN
+    INSERT INTO issue_paths (project_id, path, n) VALUES (new.project_id, new.path, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO issue_scan_tallies (scan_id, fixed, project_id, n)
+    SELECT scan_id, fixed, new.project_id, 1
+    FROM (SELECT new.scan_open AS scan_id, 0 AS fixed UNION ALL SELECT new.scan_fix, 1)
+    WHERE scan_id IS NOT NULL
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS issues_keys_delete AFTER DELETE ON issues BEGIN
+    UPDATE issue_paths SET n = n - 1 WHERE project_id = old.project_id AND path = old.path;
+    DELETE FROM issue_paths WHERE project_id = old.project_id AND path = old.path AND n <= 0;
+    UPDATE issue_scan_tallies SET n = n - 1
+    WHERE project_id = old.project_id
+      AND ((fixed = 0 AND scan_id = old.scan_open) OR (fixed = 1 AND scan_id = old.scan_fix));
+    DELETE FROM issue_scan_tallies
+    WHERE project_id = old.project_id AND n <= 0
+      AND ((fixed = 0 AND scan_id = old.scan_open) OR (fixed = 1 AND scan_id = old.scan_fix));
+END;
+
+CREATE TRIGGER IF NOT EXISTS issues_paths_update AFTER UPDATE OF project_id, path ON issues
+WHEN old.project_id IS NOT new.project_id OR old.path IS NOT new.path
+BEGIN
+    UPDATE issue_paths SET n = n - 1 WHERE project_id = old.project_id AND path = old.path;
+    DELETE FROM issue_paths WHERE project_id = old.project_id AND path = old.path AND n <= 0;
+    INSERT INTO issue_paths (project_id, path, n) VALUES (new.project_id, new.path, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+-- A fix sets `scan_fix` and a reopen clears it: the common updates of these columns.
+CREATE TRIGGER IF NOT EXISTS issues_scans_update
+AFTER UPDATE OF project_id, scan_open, scan_fix ON issues
+WHEN old.project_id IS NOT new.project_id OR old.scan_open IS NOT new.scan_open
+  OR old.scan_fix IS NOT new.scan_fix
+BEGIN
+    UPDATE issue_scan_tallies SET n = n - 1
+    WHERE project_id = old.project_id
+      AND ((fixed = 0 AND scan_id = old.scan_open) OR (fixed = 1 AND scan_id = old.scan_fix));
+    DELETE FROM issue_scan_tallies
+    WHERE project_id = old.project_id AND n <= 0
+      AND ((fixed = 0 AND scan_id = old.scan_open) OR (fixed = 1 AND scan_id = old.scan_fix));
+    INSERT INTO issue_scan_tallies (scan_id, fixed, project_id, n)
+    SELECT scan_id, fixed, new.project_id, 1
+    FROM (SELECT new.scan_open AS scan_id, 0 AS fixed UNION ALL SELECT new.scan_fix, 1)
+    WHERE scan_id IS NOT NULL
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+-- A sighting counts for its job and its finding's project (a finding is not deleted while
+-- sightings name it: the foreign key).
+CREATE TRIGGER IF NOT EXISTS job_issues_tally_insert AFTER INSERT ON job_issues BEGIN
+    INSERT INTO job_issue_tallies (job_id, project_id, n)
+    SELECT new.job_id, project_id, 1 FROM issues WHERE id = new.issue_id
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS job_issues_tally_delete AFTER DELETE ON job_issues BEGIN
+    UPDATE job_issue_tallies SET n = n - 1
+    WHERE job_id = old.job_id
+      AND project_id = (SELECT project_id FROM issues WHERE id = old.issue_id);
+    DELETE FROM job_issue_tallies
+    WHERE job_id = old.job_id
+      AND project_id = (SELECT project_id FROM issues WHERE id = old.issue_id) AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS job_issues_tally_update AFTER UPDATE OF job_id, issue_id ON job_issues
+WHEN old.job_id IS NOT new.job_id OR old.issue_id IS NOT new.issue_id
+BEGIN
+    UPDATE job_issue_tallies SET n = n - 1
+    WHERE job_id = old.job_id
+      AND project_id = (SELECT project_id FROM issues WHERE id = old.issue_id);
+    DELETE FROM job_issue_tallies
+    WHERE job_id = old.job_id
+      AND project_id = (SELECT project_id FROM issues WHERE id = old.issue_id) AND n <= 0;
+    INSERT INTO job_issue_tallies (job_id, project_id, n)
+    SELECT new.job_id, project_id, 1 FROM issues WHERE id = new.issue_id
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+-- A finding moved to another project (codepup never does; any writer may) takes its sightings'
+-- counts along.
+CREATE TRIGGER IF NOT EXISTS issues_project_sightings AFTER UPDATE OF project_id ON issues
+WHEN old.project_id IS NOT new.project_id
+BEGIN
+    UPDATE job_issue_tallies SET n = n - 1
+    WHERE project_id = old.project_id
+      AND job_id IN (SELECT job_id FROM job_issues WHERE issue_id = new.id);
+    DELETE FROM job_issue_tallies
+    WHERE project_id = old.project_id AND n <= 0
+      AND job_id IN (SELECT job_id FROM job_issues WHERE issue_id = new.id);
+    INSERT INTO job_issue_tallies (job_id, project_id, n)
+    SELECT job_id, new.project_id, 1 FROM job_issues WHERE issue_id = new.id
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
 -- Code metrics (issue 11). A job that measured complexity (lizard): its threshold and totals,
 -- TCA's CyclomaticComplexityScan.
 CREATE TABLE IF NOT EXISTS cc_scans (

@@ -191,6 +191,14 @@ pub struct ServeArgs {
     /// the resolved address at every delivery).
     #[arg(long, env = "CODEPUP_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: bool,
+    /// Each database connection's page cache (default: a 64th of the machine's memory, 8 MiB
+    /// to 64 MiB).
+    #[arg(long, env = "CODEPUP_DB_CACHE_SIZE", value_parser = parse_size)]
+    pub db_cache_size: Option<u64>,
+    /// How much of the database file is read through a memory map, shared by all connections
+    /// (default: a quarter of the machine's memory, at most 16 GiB; 0 turns the map off).
+    #[arg(long, env = "CODEPUP_DB_MMAP_SIZE", value_parser = parse_size)]
+    pub db_mmap_size: Option<u64>,
     #[command(flatten)]
     pub retention: RetentionArgs,
 }
@@ -267,6 +275,8 @@ pub struct Config {
     pub schedule_clock: crate::schedule::Clock,
     /// Whether notification webhooks may reach non-public addresses (`--webhook-allow-private`).
     pub webhook_allow_private: bool,
+    /// The database connections' page cache and memory map (`--db-cache-size`, `--db-mmap-size`).
+    pub db_memory: crate::db::Memory,
     /// The notification thread's "now", for its backoff: real time, except in tests, which move
     /// it on instead of waiting minutes. Not a setting.
     #[doc(hidden)]
@@ -370,6 +380,11 @@ impl Config {
             max_scan_bytes: args.max_scan_bytes,
         };
         let retention = Retention::from_args(&args.retention)?;
+        let machine = crate::db::Memory::for_this_machine();
+        let db_memory = crate::db::Memory {
+            cache_bytes: args.db_cache_size.unwrap_or(machine.cache_bytes),
+            mmap_bytes: args.db_mmap_size.unwrap_or(machine.mmap_bytes),
+        };
         let local_repo_roots = args
             .local_repo_roots
             .into_iter()
@@ -412,6 +427,7 @@ impl Config {
             schedule_clock: crate::schedule::Clock::default(),
             webhook_allow_private: args.webhook_allow_private,
             notify_clock: crate::schedule::Clock::default(),
+            db_memory,
         })
     }
 

@@ -90,7 +90,7 @@ impl Application {
             Some(path) => Catalog::load(path, true)?,
             None => Catalog::load(&config.data_dir.join("tools.toml"), false)?,
         };
-        let pool = db::open(&config.db_path())?;
+        let pool = db::open(&config.db_path(), config.db_memory)?;
         ensure_admin(&pool, &config)?;
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;

@@ -475,7 +475,8 @@ pub struct Housekeeper {
 }
 
 impl Housekeeper {
-    /// Starts the thread: a pass `retention.first_pass_after` from now, then one an hour.
+    /// Starts the thread: a pass `retention.first_pass_after` from now, then one an hour, each
+    /// followed by `PRAGMA optimize` (and one more when it stops).
     pub fn start(
         pool: Pool,
         config: &Config,
@@ -496,8 +497,12 @@ impl Housekeeper {
                         }
                         Err(error) => log::warn!("retention pass failed: {error:#}"),
                     }
+                    optimize(&pool);
                     wait = EVERY;
                 }
+                // The pool's last word: statistics for the next start (SQLite's advice for
+                // long-lived connections is to optimize before closing them).
+                optimize(&pool);
             })
             .context("starting the housekeeping thread")?;
         Ok(Housekeeper { stop, thread })
@@ -507,6 +512,17 @@ impl Housekeeper {
     pub fn shutdown(self) {
         self.stop.stop();
         let _ = self.thread.join();
+    }
+}
+
+/// `PRAGMA optimize` on a pooled connection; a failure is logged, never fatal.
+fn optimize(pool: &Pool) {
+    let result = pool
+        .get()
+        .map_err(anyhow::Error::from)
+        .and_then(|conn| db::optimize(&conn, false).map_err(anyhow::Error::from));
+    if let Err(error) = result {
+        log::warn!("PRAGMA optimize failed: {error:#}");
     }
 }
 

@@ -195,8 +195,9 @@ fn update_seen(conn: &Connection, scan: &ScanFindings<'_>, now: &str) -> rusqlit
     )?
     .execute([])?;
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no)
-         SELECT ?1, issue_id, line, column_no FROM temp.scan_matches ORDER BY issue_id",
+        "INSERT INTO job_issues (job_id, issue_id, line, column_no)
+         SELECT ?1, issue_id, line, column_no FROM temp.scan_matches WHERE true ORDER BY issue_id
+         ON CONFLICT DO UPDATE SET line = excluded.line, column_no = excluded.column_no",
     )?
     .execute([scan.job_id.0])?;
     Ok(reopened as usize)
@@ -229,8 +230,9 @@ fn open_new(
             now
         ])?;
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO job_issues (job_id, issue_id, line, column_no)
-         SELECT ?1, i.id, i.line, i.column_no FROM issues i WHERE i.id > ?2 ORDER BY i.id",
+        "INSERT INTO job_issues (job_id, issue_id, line, column_no)
+         SELECT ?1, i.id, i.line, i.column_no FROM issues i WHERE i.id > ?2 ORDER BY i.id
+         ON CONFLICT DO UPDATE SET line = excluded.line, column_no = excluded.column_no",
     )?
     .execute(params![scan.job_id.0, last_id])?;
     Ok(opened)
@@ -333,8 +335,9 @@ pub struct IssueFilter {
 }
 
 impl IssueFilter {
-    /// The WHERE clause and its values; only the filters given appear in the SQL.
-    fn where_clause(&self, project_id: ProjectId) -> (String, Vec<SqlValue>) {
+    /// The WHERE clause and its values; only the filters given appear in the SQL. `job_id` is
+    /// not among them: `db::issue_lists` reaches a job's findings through its sightings.
+    pub(crate) fn where_clause(&self, project_id: ProjectId) -> (String, Vec<SqlValue>) {
         let mut clauses = vec!["project_id = ?".to_string()];
         let mut values = vec![SqlValue::Integer(project_id.0)];
         for (column, list) in [
@@ -354,10 +357,6 @@ impl IssueFilter {
                 values.push(SqlValue::Integer(number));
             }
         }
-        if let Some(job_id) = self.job_id {
-            clauses.push("id IN (SELECT issue_id FROM job_issues WHERE job_id = ?)".to_string());
-            values.push(SqlValue::Integer(job_id));
-        }
         for (column, text) in [
             ("author", &self.author),
             ("path", &self.file_path),
@@ -372,11 +371,8 @@ impl IssueFilter {
     }
 }
 
-/// Below this many matches a page is found through the filters' indexes and sorted; above it,
-/// the project's findings are walked newest first until the page is full.
-const FEW_MATCHES: i64 = 10_000;
-
-/// One page of the project's findings, newest first, and the count of all that match.
+/// One page of the project's findings, newest first, and the count of all that match
+/// (`db::issue_lists` picks the tally and the index for the filters).
 pub fn list(
     conn: &Connection,
     project_id: ProjectId,
@@ -384,44 +380,18 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<(i64, Vec<StoredIssue>)> {
-    let count = count(conn, project_id, filter)?;
+    let count = crate::db::issue_lists::count(conn, project_id, filter)?;
     if count == 0 || offset >= count {
         return Ok((count, Vec::new()));
     }
-    let (condition, mut values) = filter.where_clause(project_id);
-    values.push(SqlValue::Integer(limit));
-    values.push(SqlValue::Integer(offset));
-    // As the job list: the count says how selective the filters are.
-    let sql = if count < FEW_MATCHES {
-        format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE {condition} ORDER BY +id DESC LIMIT ? OFFSET ?")
-    } else {
-        format!(
-            "SELECT {ISSUE_COLUMNS} FROM issues INDEXED BY issues_project_id WHERE {condition}
-             ORDER BY id DESC LIMIT ? OFFSET ?"
-        )
-    };
+    let (ids, values) =
+        crate::db::issue_lists::page_ids(conn, project_id, filter, count, (limit, offset))?;
+    let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE id IN ({ids}) ORDER BY id DESC");
     let issues = conn
         .prepare_cached(&sql)?
         .query_map(params_from_iter(values.iter()), issue_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     Ok((count, issues))
-}
-
-/// How many of the project's findings the filter keeps: a sum over `issue_tallies` (schema.sql)
-/// when the filter uses only tallied columns, else a count of the findings themselves.
-fn count(conn: &Connection, project_id: ProjectId, filter: &IssueFilter) -> rusqlite::Result<i64> {
-    let tallied = filter.scan_open.is_none()
-        && filter.scan_fix.is_none()
-        && filter.job_id.is_none()
-        && filter.file_path.is_none();
-    let (condition, values) = filter.where_clause(project_id);
-    let sql = if tallied {
-        format!("SELECT IFNULL(SUM(n), 0) FROM issue_tallies WHERE {condition}")
-    } else {
-        format!("SELECT COUNT(*) FROM issues WHERE {condition}")
-    };
-    conn.prepare_cached(&sql)?
-        .query_row(params_from_iter(values.iter()), |row| row.get(0))
 }
 
 /// Counts every finding into `issue_tallies` anew (the schema step that made it; the triggers
@@ -432,6 +402,27 @@ pub fn rebuild_tallies(conn: &Connection) -> rusqlite::Result<()> {
          INSERT INTO issue_tallies (project_id, state, severity, resolution, author, rule, n)
          SELECT project_id, state, severity, resolution, IFNULL(author, ''), rule, COUNT(*)
          FROM issues GROUP BY 1, 2, 3, 4, 5, 6;",
+    )
+}
+
+/// Counts every finding into `issue_paths` and `issue_scan_tallies`, and every sighting into
+/// `job_issue_tallies`, anew (schema step 15; the triggers keep them from then on).
+pub fn rebuild_key_tallies(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "DELETE FROM issue_paths;
+         DELETE FROM issue_scan_tallies;
+         DELETE FROM job_issue_tallies;
+         INSERT INTO issue_paths (project_id, path, n)
+         SELECT project_id, path, COUNT(*) FROM issues GROUP BY 1, 2;
+         INSERT INTO issue_scan_tallies (scan_id, fixed, project_id, n)
+         SELECT scan_id, fixed, project_id, COUNT(*) FROM (
+             SELECT scan_open AS scan_id, 0 AS fixed, project_id FROM issues WHERE scan_open IS NOT NULL
+             UNION ALL
+             SELECT scan_fix, 1, project_id FROM issues WHERE scan_fix IS NOT NULL)
+         GROUP BY 1, 2, 3;
+         INSERT INTO job_issue_tallies (job_id, project_id, n)
+         SELECT ji.job_id, i.project_id, COUNT(*) FROM job_issues ji JOIN issues i ON i.id = ji.issue_id
+         GROUP BY 1, 2;",
     )
 }
 

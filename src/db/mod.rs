@@ -7,6 +7,7 @@ pub mod cloc;
 pub mod findings;
 pub mod gate;
 pub mod hooks;
+pub mod issue_lists;
 pub mod jobs;
 pub mod lint_export;
 pub mod metric_scans;
@@ -42,7 +43,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -54,12 +55,52 @@ const STATEMENT_CACHE: usize = 256;
 /// Connections in the pool. Writes are serialised by SQLite anyway; a few readers suffice.
 const POOL_SIZE: u32 = 8;
 
-/// Opens (creating if needed) the database at `path`, applies the schema, and returns a pool.
-pub fn open(path: &Path) -> anyhow::Result<Pool> {
+/// How much memory each connection reads the database with (README, Settings: `--db-cache-size`,
+/// `--db-mmap-size`). The map is shared by every connection (the kernel's page cache); the page
+/// cache is each connection's own, so it stays modest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// `PRAGMA cache_size`, in bytes, per connection.
+    pub cache_bytes: u64,
+    /// `PRAGMA mmap_size`, in bytes: how much of the file is read through a memory map.
+    pub mmap_bytes: u64,
+}
+
+impl Memory {
+    /// Sized for a machine with `physical` bytes of memory: a quarter of it mapped (at most
+    /// 16 GiB), and a 64th of it as each connection's page cache (8 MiB to 64 MiB).
+    pub fn for_machine(physical: u64) -> Memory {
+        const MIB: u64 = 1 << 20;
+        Memory {
+            cache_bytes: (physical / 64).clamp(8 * MIB, 64 * MIB),
+            mmap_bytes: (physical / 4).min(16 * 1024 * MIB),
+        }
+    }
+
+    /// Sized for this machine (`/proc/meminfo`; 4 GiB assumed where it cannot be read).
+    pub fn for_this_machine() -> Memory {
+        let physical = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                let line = text.lines().find(|line| line.starts_with("MemTotal:"))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                kib.checked_mul(1024)
+            })
+            .unwrap_or(4 << 30);
+        Memory::for_machine(physical)
+    }
+}
+
+/// Opens (creating if needed) the database at `path`, applies the schema, and returns a pool
+/// whose connections read with `memory`.
+pub fn open(path: &Path, memory: Memory) -> anyhow::Result<Pool> {
     let mut conn = connect(path)?;
     prepare(&mut conn).with_context(|| format!("preparing database {}", path.display()))?;
     drop(conn);
-    let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
+    let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
+        configure(conn)?;
+        read_with(conn, memory)
+    });
     r2d2::Pool::builder()
         .max_size(POOL_SIZE)
         // An exhausted pool answers 503 quickly instead of hanging the request.
@@ -95,6 +136,29 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// Gives the connection its page cache and memory map.
+fn read_with(conn: &Connection, memory: Memory) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{}; PRAGMA mmap_size = {};",
+        (memory.cache_bytes / 1024).max(1),
+        memory.mmap_bytes
+    ))
+}
+
+/// Rows `PRAGMA optimize` reads per index when it analyzes a table: enough for the planner's
+/// statistics, and milliseconds even at 10,000,000 jobs.
+const ANALYSIS_LIMIT: u32 = 1000;
+
+/// `PRAGMA optimize`: refreshes the planner's statistics of tables that changed much since
+/// (and, with `first`, of every table that has none yet: the server's start). The housekeeping
+/// thread runs it hourly and when the server stops.
+pub fn optimize(conn: &Connection, first: bool) -> rusqlite::Result<()> {
+    let mask = if first { "= 0x10002" } else { "" };
+    conn.execute_batch(&format!(
+        "PRAGMA analysis_limit = {ANALYSIS_LIMIT}; PRAGMA optimize{mask};"
+    ))
+}
+
 /// Switches on WAL once (it is a property of the file), applies the schema and any migrations.
 fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
     // WAL lets the status page and the job list read while a scan worker holds the write lock.
@@ -109,6 +173,7 @@ fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
     tx.execute_batch(SCHEMA).context("applying schema.sql")?;
     migrate(&tx)?;
     tx.commit()?;
+    optimize(conn, true).context("PRAGMA optimize")?;
     Ok(())
 }
 
@@ -242,6 +307,11 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
             "INSERT OR IGNORE INTO dup_issues (project_id, file_path)
              SELECT DISTINCT project_id, file_path FROM dup_files",
         )?;
+    }
+    if version < 15 {
+        // The findings list's key filters (issue 9): per path, per scan and per job's sightings
+        // tallies, made by schema.sql with their triggers, count the findings already there once.
+        findings::rebuild_key_tallies(conn)?;
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -512,7 +582,8 @@ mod tests {
     }
 
     /// `rounds` writes of jobs and of findings each: inserts, updates of every counted column
-    /// (NULLs, empty texts and -1 among the values) and deletes, of rows picked by position.
+    /// (NULLs, empty texts and -1 among the values) and deletes, of rows picked by position, and
+    /// sightings upserted and deleted (before their job or finding, as retention does).
     fn write_jobs_and_findings(conn: &Connection, rounds: usize) {
         let mut next = generator(11);
         for round in 0..rounds {
@@ -532,26 +603,51 @@ mod tests {
                          result_msg = {text}, create_time = {time} WHERE id = {}",
                     pick("jobs")
                 ),
-                _ => format!("DELETE FROM jobs WHERE id = {}", pick("jobs")),
+                _ => format!(
+                    "DELETE FROM job_issues WHERE job_id = {0}; DELETE FROM jobs WHERE id = {0}",
+                    pick("jobs")
+                ),
             };
-            conn.execute(&job, []).unwrap();
+            conn.execute_batch(&job)
+                .unwrap_or_else(|error| panic!("{job}: {error}"));
             let (severity, state) = (1 + v, 1 + s % 3);
-            let issue = match next(3) {
+            let path = ["'a.py'", "'b/c.py'", "''"][next(3) as usize];
+            let scan = ["NULL", "1", "2"][next(3) as usize];
+            let scan_fix = ["NULL", "2", "3"][next(3) as usize];
+            let issue = match next(8) {
                 0 => format!(
                     "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no,
                          severity, category, message, state, resolution, author, created_time,
                          modified_time)
-                     VALUES ({p}, 'f{round}', 't', 'r{v}', 'p', 1, 1, {severity}, 'c', 'm', {state},
+                     VALUES ({p}, 'f{round}', 't', 'r{v}', {path}, 1, 1, {severity}, 'c', 'm', {state},
                              {v}, {text}, 't', 't')"
                 ),
                 1 => format!(
                     "UPDATE issues SET state = {state}, author = {text}, severity = {severity},
-                         project_id = {p} WHERE id = {}",
+                         project_id = {p}, path = {path} WHERE id = {}",
                     pick("issues")
                 ),
-                _ => format!("DELETE FROM issues WHERE id = {}", pick("issues")),
+                2 => format!(
+                    "UPDATE issues SET scan_open = {scan}, scan_fix = {scan_fix} WHERE id = {}",
+                    pick("issues")
+                ),
+                3 => format!(
+                    "INSERT INTO job_issues (job_id, issue_id, line, column_no)
+                     SELECT job, issue, 1, 1 FROM (SELECT {} AS job, {} AS issue)
+                     WHERE job IS NOT NULL AND issue IS NOT NULL
+                     ON CONFLICT DO UPDATE SET line = line + 1",
+                    pick("jobs"),
+                    pick("issues")
+                ),
+                4 => format!("DELETE FROM job_issues WHERE issue_id = {}", pick("issues")),
+                // As retention: a finding's sightings go before it.
+                _ => format!(
+                    "DELETE FROM job_issues WHERE issue_id = {0}; DELETE FROM issues WHERE id = {0}",
+                    pick("issues")
+                ),
             };
-            conn.execute(&issue, []).unwrap();
+            conn.execute_batch(&issue)
+                .unwrap_or_else(|error| panic!("{issue}: {error}"));
         }
     }
 
@@ -584,7 +680,9 @@ mod tests {
              INSERT INTO teams (id, org_id, name, display_name, created_time) VALUES (1, 1, 't', 't', 't');
              INSERT INTO repos (id, team_id, name, scm_url, fetch_url, created_time) VALUES (1, 1, 'r', 'u', 'u', 't');
              INSERT INTO projects (id, repo_id, branch, scan_scheme_id, project_key, created_time)
-                 VALUES (1, 1, 'm', 1, 'a', 't'), (2, 1, 'm', 1, 'b', 't');",
+                 VALUES (1, 1, 'm', 1, 'a', 't'), (2, 1, 'm', 1, 'b', 't');
+             INSERT INTO scans (id, project_id, scan_type, create_time)
+                 VALUES (1, 1, 2, 't'), (2, 1, 2, 't'), (3, 2, 2, 't');",
         )
         .unwrap();
         write_jobs_and_findings(&conn, 3000);
@@ -615,6 +713,32 @@ mod tests {
             ),
             sorted_rows(&conn, "SELECT * FROM issue_tallies"),
         );
+        let key_tallies = [
+            (
+                "SELECT project_id, path, COUNT(*) FROM issues GROUP BY 1, 2",
+                "SELECT project_id, path, n FROM issue_paths",
+            ),
+            (
+                "SELECT scan_id, fixed, project_id, COUNT(*) FROM (
+                     SELECT scan_open AS scan_id, 0 AS fixed, project_id FROM issues WHERE scan_open IS NOT NULL
+                     UNION ALL SELECT scan_fix, 1, project_id FROM issues WHERE scan_fix IS NOT NULL)
+                 GROUP BY 1, 2, 3",
+                "SELECT scan_id, fixed, project_id, n FROM issue_scan_tallies",
+            ),
+            (
+                "SELECT ji.job_id, i.project_id, COUNT(*) FROM job_issues ji JOIN issues i ON i.id = ji.issue_id
+                 GROUP BY 1, 2",
+                "SELECT job_id, project_id, n FROM job_issue_tallies",
+            ),
+        ];
+        for (counted, kept) in key_tallies {
+            let expected = sorted_rows(&conn, counted);
+            assert!(
+                expected.len() > 2,
+                "the writes leave rows to count: {counted}"
+            );
+            assert_eq!(expected, sorted_rows(&conn, kept), "{kept}");
+        }
         let outside: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM job_days d

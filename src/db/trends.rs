@@ -192,7 +192,11 @@ mod tests {
     #[test]
     fn the_series_query_walks_an_index_and_never_sorts_or_scans() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = crate::db::open(&dir.path().join("t.db")).unwrap();
+        let pool = crate::db::open(
+            &dir.path().join("t.db"),
+            crate::db::Memory::for_machine(1 << 30),
+        )
+        .unwrap();
         let conn = pool.get().unwrap();
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {SERIES}"))

@@ -185,6 +185,7 @@ impl TestApp {
             schedule_clock: codepup::schedule::Clock::adjustable(),
             webhook_allow_private: false,
             notify_clock: codepup::schedule::Clock::adjustable(),
+            db_memory: codepup::db::Memory::for_this_machine(),
         };
         std::fs::create_dir_all(dir.path().join("repos")).unwrap();
         adjust(&mut config);

@@ -302,16 +302,22 @@ fn check_lists(app: &TestApp, project_path: &str, project_id: i64, seed: u64) {
     }
 }
 
+/// A world with a second project, each with one job through the API's own write path
+/// (inserted, claimed, run and closed): the world, its project's path and the other's id.
+fn two_scanned_projects(app: &TestApp) -> (World, String, i64) {
+    let world = World::build(app);
+    let path = world.project_path();
+    let other = world.project_with_scheme(app, "main", json!({"name": "other"}));
+    let other_id: i64 = other.rsplit('/').next().unwrap().parse().unwrap();
+    scan_sync(app, ADMIN_TOKEN, &path, json!({"incr_scan": false}));
+    scan_sync(app, ADMIN_TOKEN, &other, json!({"incr_scan": false}));
+    (world, path, other_id)
+}
+
 #[test]
 fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_a_migration() {
     let mut app = TestApp::spawn();
-    let world = World::build(&app);
-    let path = world.project_path();
-    let other = world.project_with_scheme(&app, "main", json!({"name": "other"}));
-    let other_id: i64 = other.rsplit('/').next().unwrap().parse().unwrap();
-    // Jobs through the API's own write path too: inserted, claimed, run and closed.
-    scan_sync(&app, ADMIN_TOKEN, &path, json!({"incr_scan": false}));
-    scan_sync(&app, ADMIN_TOKEN, &other, json!({"incr_scan": false}));
+    let (world, path, other_id) = two_scanned_projects(&app);
     let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let mut rng = Lcg(7);
     seed(&db, &[world.project_id, other_id], &mut rng, 1500);
@@ -344,4 +350,241 @@ fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_
     drop(db);
     app.restart();
     check_lists(&app, &path, world.project_id, 3);
+}
+
+/// A finding as the naive count of the findings list sees it.
+struct Finding {
+    id: i64,
+    project_id: i64,
+    state: i64,
+    severity: i64,
+    author: Option<String>,
+    path: String,
+    rule: String,
+    scan_open: Option<i64>,
+    scan_fix: Option<i64>,
+    jobs: Vec<i64>,
+}
+
+const PATHS: [&str; 5] = ["src/a.py", "src/B_1.py", "lib/100%.py", "docs/x.md", "A.PY"];
+const RULES: [&str; 3] = ["E501", "long-line", "W_1"];
+
+/// Findings of both projects written straight into the database, opened and fixed by the
+/// scans given and seen by the jobs given, as codepup and retention write them.
+fn seed_findings(conn: &Connection, projects: &[i64], scans: &[i64], jobs: &[i64], rng: &mut Lcg) {
+    for n in 0..900 {
+        let fixed = rng.next(3) == 0;
+        conn.execute(
+            "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity,
+                 category, message, state, resolution, author, scan_open, scan_fix, created_time,
+                 modified_time)
+             VALUES (?1, ?2, 't', ?3, ?4, 1, 1, ?5, 'c', 'm', ?6, ?7, ?8, ?9, ?10, 'x', 'x')",
+            rusqlite::params![
+                projects[rng.next(projects.len())],
+                format!("seeded-{n}"),
+                RULES[rng.next(RULES.len())],
+                PATHS[rng.next(PATHS.len())],
+                rng.next(4) as i64 + 1,
+                if fixed { 2 } else { 1 },
+                i64::from(fixed),
+                CREATORS[rng.next(CREATORS.len())],
+                scans[rng.next(scans.len())],
+                fixed.then(|| scans[rng.next(scans.len())]),
+            ],
+        )
+        .unwrap();
+        let issue_id = conn.last_insert_rowid();
+        for job in jobs {
+            if rng.next(2) == 0 {
+                conn.execute(
+                    "INSERT INTO job_issues (job_id, issue_id, line, column_no) VALUES (?1, ?2, 1, 1)",
+                    [*job, issue_id],
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+fn all_findings(conn: &Connection) -> Vec<Finding> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, project_id, state, severity, author, path, rule, scan_open, scan_fix,
+                 (SELECT group_concat(job_id) FROM job_issues WHERE issue_id = issues.id)
+             FROM issues ORDER BY id DESC",
+        )
+        .unwrap();
+    stmt.query_map([], |row| {
+        let jobs: Option<String> = row.get(9)?;
+        Ok(Finding {
+            id: row.get(0)?,
+            project_id: row.get(1)?,
+            state: row.get(2)?,
+            severity: row.get(3)?,
+            author: row.get(4)?,
+            path: row.get(5)?,
+            rule: row.get(6)?,
+            scan_open: row.get(7)?,
+            scan_fix: row.get(8)?,
+            jobs: jobs
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|id| id.parse().ok())
+                .collect(),
+        })
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+/// Whether the naive count of the findings list keeps a finding.
+type FindingRule = Box<dyn Fn(&Finding) -> bool>;
+
+/// A random mix of the findings list's filters: the query and the naive rule.
+fn finding_filter(rng: &mut Lcg, scans: &[i64], jobs: &[i64]) -> (String, FindingRule) {
+    let mut query = Vec::new();
+    let mut rules: Vec<FindingRule> = Vec::new();
+    if rng.next(3) == 0 {
+        let state = rng.next(2) as i64 + 1;
+        query.push(format!("state={state}"));
+        rules.push(Box::new(move |f| f.state == state));
+    }
+    if rng.next(3) == 0 {
+        let severity = rng.next(4) as i64 + 1;
+        query.push(format!("severity={severity},4"));
+        rules.push(Box::new(move |f| f.severity == severity || f.severity == 4));
+    }
+    if rng.next(3) == 0 {
+        let needle = ["al", "B", "_x", "%"][rng.next(4)];
+        query.push(format!("author={}", needle.replace('%', "%25")));
+        rules.push(Box::new(move |f| contains(&f.author, needle)));
+    }
+    if rng.next(2) == 0 {
+        let needle = ["a", "_1", "%", "src/", ".py"][rng.next(5)];
+        query.push(format!("file_path={}", needle.replace('%', "%25")));
+        rules.push(Box::new(move |f| contains(&Some(f.path.clone()), needle)));
+    }
+    if rng.next(4) == 0 {
+        let needle = ["e5", "_", "line"][rng.next(3)];
+        query.push(format!("checkrule_display_name={needle}"));
+        rules.push(Box::new(move |f| contains(&Some(f.rule.clone()), needle)));
+    }
+    if rng.next(3) == 0 {
+        let scan = scans[rng.next(scans.len())];
+        query.push(format!("scan_open={scan}"));
+        rules.push(Box::new(move |f| f.scan_open == Some(scan)));
+    }
+    if rng.next(4) == 0 {
+        let scan = scans[rng.next(scans.len())];
+        query.push(format!("scan_fix={scan}"));
+        rules.push(Box::new(move |f| f.scan_fix == Some(scan)));
+    }
+    if rng.next(3) == 0 {
+        let job = jobs[rng.next(jobs.len())];
+        query.push(format!("job_id={job}"));
+        rules.push(Box::new(move |f| f.jobs.contains(&job)));
+    }
+    (
+        query.join("&"),
+        Box::new(move |f| rules.iter().all(|rule| rule(f))),
+    )
+}
+
+/// The findings list of the first project under many filter mixes: the count and the first and
+/// last pages equal the naive answer.
+fn check_findings(
+    app: &TestApp,
+    analysis: &str,
+    project_id: i64,
+    scans: &[i64],
+    jobs: &[i64],
+    seed: u64,
+) {
+    let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let findings = all_findings(&db);
+    let mut rng = Lcg(seed);
+    for _ in 0..60 {
+        let (query, keeps) = finding_filter(&mut rng, scans, jobs);
+        let expected: Vec<i64> = findings
+            .iter()
+            .filter(|f| f.project_id == project_id && keeps(f))
+            .map(|f| f.id)
+            .collect();
+        let path = format!("{analysis}/codelint/issues/");
+        let first = app
+            .get(&format!("{path}?limit=7&{query}"), ADMIN_TOKEN)
+            .expect(200);
+        assert_eq!(first.data()["count"], expected.len(), "{query}");
+        assert_eq!(
+            ids(first.data()),
+            expected.iter().take(7).copied().collect::<Vec<_>>(),
+            "{query}"
+        );
+        let offset = expected.len().saturating_sub(5);
+        let last = app
+            .get(
+                &format!("{path}?limit=5&offset={offset}&{query}"),
+                ADMIN_TOKEN,
+            )
+            .expect(200);
+        assert_eq!(
+            ids(last.data()),
+            expected[offset..].to_vec(),
+            "{query} at {offset}"
+        );
+    }
+}
+
+#[test]
+fn findings_counts_by_path_scan_and_job_equal_a_naive_count_also_after_writes_and_a_migration() {
+    let mut app = TestApp::spawn();
+    let (world, path, other_id) = two_scanned_projects(&app);
+    let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let ids_of = |sql: &str| -> Vec<i64> {
+        let mut stmt = db.prepare(sql).unwrap();
+        stmt.query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    for _ in 0..3 {
+        db.execute(
+            "INSERT INTO scans (project_id, scan_type, create_time) VALUES (?1, 2, 'x')",
+            [world.project_id],
+        )
+        .unwrap();
+    }
+    let scans = ids_of("SELECT id FROM scans ORDER BY id");
+    let jobs = ids_of("SELECT id FROM jobs ORDER BY id");
+    let mut rng = Lcg(11);
+    seed_findings(&db, &[world.project_id, other_id], &scans, &jobs, &mut rng);
+    let analysis = path.replacen("/server/main/api/", "/server/analysis/api/", 1);
+    check_findings(&app, &analysis, world.project_id, &scans, &jobs, 1);
+
+    // Fixes, reopens, moves and deletes by plain SQL (retention deletes sightings, then findings).
+    db.execute_batch(
+        "UPDATE issues SET state = 2, resolution = 1, scan_fix = scan_open WHERE id % 5 = 1;
+         UPDATE issues SET state = 1, resolution = 0, scan_fix = NULL WHERE id % 7 = 2;
+         UPDATE issues SET path = 'moved/a_b.py', author = NULL WHERE id % 11 = 3;
+         DELETE FROM job_issues WHERE issue_id % 3 = 0;
+         DELETE FROM issues WHERE id % 6 = 0;",
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE issues SET project_id = ?1 WHERE id % 13 = 4",
+        [other_id],
+    )
+    .unwrap();
+    check_findings(&app, &analysis, world.project_id, &scans, &jobs, 2);
+
+    // A database from before these tallies: they are counted anew at the next start.
+    db.execute_batch(
+        "DELETE FROM issue_paths; DELETE FROM issue_scan_tallies; DELETE FROM job_issue_tallies;
+         PRAGMA user_version = 12;",
+    )
+    .unwrap();
+    drop(db);
+    app.restart();
+    check_findings(&app, &analysis, world.project_id, &scans, &jobs, 3);
 }

@@ -12,6 +12,9 @@ use crate::clock;
 pub struct Split {
     /// Inclusive ranges of `job_tallies.period` keys ('M2026-02', 'D2026-02-10').
     pub periods: Vec<(String, String)>,
+    /// Ranges of day keys to take away from `periods`: a month that is mostly in the range is
+    /// summed whole, less its few days outside it (fewer tally rows than its many days inside).
+    pub minus: Vec<(String, String)>,
     /// Inclusive `create_time` ranges (stored form), each within one day.
     pub edges: Vec<(String, String)>,
 }
@@ -35,8 +38,8 @@ pub fn split(low: Option<&str>, high: Option<&str>) -> Split {
             high.unwrap_or("\u{7f}").to_string(),
         );
         return Split {
-            periods: Vec::new(),
             edges: vec![edge],
+            ..Split::default()
         };
     };
     if let (Some(low_at), Some(high_at)) = (low_at, high_at) {
@@ -45,8 +48,8 @@ pub fn split(low: Option<&str>, high: Option<&str>) -> Split {
         }
         if low_at.date() == high_at.date() && !(is_midnight(low_at) && is_day_end(high_at)) {
             return Split {
-                periods: Vec::new(),
                 edges: vec![(stored(low_at), stored(high_at))],
+                ..Split::default()
             };
         }
     }
@@ -71,7 +74,9 @@ pub fn split(low: Option<&str>, high: Option<&str>) -> Split {
     };
     if let (Some(first), Some(last)) = (first_full, last_full) {
         if first.zip(last).is_none_or(|(first, last)| first <= last) {
-            split.periods = full_days(first, last);
+            let periods = full_days(first, last);
+            split.periods = periods.plus;
+            split.minus = periods.minus;
         }
     }
     split
@@ -79,7 +84,7 @@ pub fn split(low: Option<&str>, high: Option<&str>) -> Split {
 
 /// The period ranges covering the whole days `first..=last` (`None`: open): whole months as
 /// months, the days before the first and after the last whole month as days.
-fn full_days(first: Option<Date>, last: Option<Date>) -> Vec<(String, String)> {
+fn full_days(first: Option<Date>, last: Option<Date>) -> Periods {
     // The first and last whole months, as the date of their first day.
     let month_from = match first {
         None => Some(None),
@@ -97,24 +102,84 @@ fn full_days(first: Option<Date>, last: Option<Date>) -> Vec<(String, String)> {
         }
         _ => None,
     };
+    let mut periods = Periods::default();
     let Some((from, to)) = months else {
-        return vec![(day_key(first, LOWEST_DAY), day_key(last, HIGHEST_DAY))];
+        // No whole month: the days, in at most two months (both ends are dates here, or a
+        // whole month would lie between them).
+        let (Some(first), Some(last)) = (first, last) else {
+            periods
+                .plus
+                .push((day_key(first, LOWEST_DAY), day_key(last, HIGHEST_DAY)));
+            return periods;
+        };
+        if first.month() == last.month() && first.year() == last.year() {
+            periods.add_days(first, last);
+        } else {
+            periods.add_days(first, month_end(first));
+            periods.add_days(first_of(last), last);
+        }
+        return periods;
     };
-    let mut periods = vec![(month_key(from, LOWEST_MONTH), month_key(to, HIGHEST_MONTH))];
+    periods
+        .plus
+        .push((month_key(from, LOWEST_MONTH), month_key(to, HIGHEST_MONTH)));
     if let (Some(first), Some(from)) = (first, from) {
         if first < from {
             let before = from
                 .previous_day()
                 .expect("a day after `first` has one before it");
-            periods.push((day_key(Some(first), ""), day_key(Some(before), "")));
+            periods.add_days(first, before);
         }
     }
     if let (Some(last), Some(to)) = (last, to) {
         if let Some(after) = next_month(to).filter(|after| *after <= last) {
-            periods.push((day_key(Some(after), ""), day_key(Some(last), "")));
+            periods.add_days(after, last);
         }
     }
     periods
+}
+
+/// Period ranges to sum and day ranges to take away.
+#[derive(Default)]
+struct Periods {
+    plus: Vec<(String, String)>,
+    minus: Vec<(String, String)>,
+}
+
+/// What summing a month's tally rows costs, in days' rows (a month holds more combinations of
+/// the counted columns than a day, but far fewer than its days together).
+const MONTH_COST: i64 = 2;
+
+impl Periods {
+    /// The days `first..=last` of one month: as days, or as the month less the days outside
+    /// them, whichever reads fewer tally rows.
+    fn add_days(&mut self, first: Date, last: Date) {
+        let (start, end) = (first_of(first), month_end(first));
+        let inside = i64::from(last.ordinal()) - i64::from(first.ordinal()) + 1;
+        let outside = i64::from(end.day()) - inside;
+        if outside + MONTH_COST >= inside {
+            self.plus
+                .push((day_key(Some(first), ""), day_key(Some(last), "")));
+            return;
+        }
+        self.plus
+            .push((month_key(Some(start), ""), month_key(Some(start), "")));
+        if let Some(before) = first.previous_day().filter(|day| *day >= start) {
+            self.minus
+                .push((day_key(Some(start), ""), day_key(Some(before), "")));
+        }
+        if let Some(after) = last.next_day().filter(|day| *day <= end) {
+            self.minus
+                .push((day_key(Some(after), ""), day_key(Some(end), "")));
+        }
+    }
+}
+
+/// The last day of `day`'s month.
+fn month_end(day: Date) -> Date {
+    next_month(day)
+        .and_then(|next| next.previous_day())
+        .unwrap_or(Date::MAX)
 }
 
 fn stored(at: PrimitiveDateTime) -> String {
@@ -199,10 +264,12 @@ mod tests {
             split.periods,
             ranges(&[
                 ("M2026-02", "M2026-03"),
-                ("D2026-01-11", "D2026-01-31"),
+                ("M2026-01", "M2026-01"),
                 ("D2026-04-01", "D2026-04-01"),
             ])
         );
+        // January 11 to 31 is January less its first ten days.
+        assert_eq!(split.minus, ranges(&[("D2026-01-01", "D2026-01-10")]));
         assert_eq!(
             split.edges,
             ranges(&[
@@ -243,6 +310,57 @@ mod tests {
             ),
             Split::default()
         );
+    }
+
+    #[test]
+    fn a_month_mostly_in_range_is_summed_whole_less_its_days_outside() {
+        // The bench's range: March 6 to June 29 whole, March 5 and June 30 partial.
+        let split = split(
+            Some("2026-03-05T02:00:00.000000Z"),
+            Some("2026-06-30T14:00:00.000000Z"),
+        );
+        assert_eq!(
+            split.periods,
+            ranges(&[
+                ("M2026-04", "M2026-05"),
+                ("M2026-03", "M2026-03"),
+                ("M2026-06", "M2026-06")
+            ])
+        );
+        assert_eq!(
+            split.minus,
+            ranges(&[
+                ("D2026-03-01", "D2026-03-05"),
+                ("D2026-06-30", "D2026-06-30")
+            ])
+        );
+        assert_eq!(split.edges.len(), 2);
+        // Within one month, both ends away: the month less two runs of days.
+        let within = super::split(
+            Some("2026-02-03T00:00:00.000000Z"),
+            Some("2026-02-25T23:59:59.999999Z"),
+        );
+        assert_eq!(within.periods, ranges(&[("M2026-02", "M2026-02")]));
+        assert_eq!(
+            within.minus,
+            ranges(&[
+                ("D2026-02-01", "D2026-02-02"),
+                ("D2026-02-26", "D2026-02-28")
+            ])
+        );
+        // Across a month's end without a whole month: each side on its own.
+        let across = super::split(
+            Some("2026-01-20T00:00:00.000000Z"),
+            Some("2026-02-10T23:59:59.999999Z"),
+        );
+        assert_eq!(
+            across.periods,
+            ranges(&[
+                ("D2026-01-20", "D2026-01-31"),
+                ("D2026-02-01", "D2026-02-10")
+            ])
+        );
+        assert!(across.minus.is_empty());
     }
 
     #[test]

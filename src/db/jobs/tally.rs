@@ -76,20 +76,22 @@ fn count_closed(
     } else {
         periods::Split {
             periods: vec![("A".to_string(), "A".to_string())],
-            edges: Vec::new(),
+            ..periods::Split::default()
         }
     };
     let mut total = 0;
-    for (from, to) in split.periods {
+    let signed = split.periods.into_iter().map(|range| (1, range));
+    for (sign, (from, to)) in signed.chain(split.minus.into_iter().map(|range| (-1, range))) {
         let mut values = values.clone();
         values.extend([Value::Text(from), Value::Text(to)]);
-        total += conn
-            .prepare_cached(&format!(
-                "SELECT IFNULL(SUM(n), 0) FROM job_tallies WHERE {clause} AND period BETWEEN ? AND ?"
-            ))?
-            .query_row(rusqlite::params_from_iter(values.iter()), |row| {
-                row.get::<_, i64>(0)
-            })?;
+        total += sign
+            * conn
+                .prepare_cached(&format!(
+                    "SELECT IFNULL(SUM(n), 0) FROM job_tallies WHERE {clause} AND period BETWEEN ? AND ?"
+                ))?
+                .query_row(rusqlite::params_from_iter(values.iter()), |row| {
+                    row.get::<_, i64>(0)
+                })?;
     }
     if !split.edges.is_empty() {
         // The partial days: the other filters on the jobs, the day's part as the time range.
