@@ -111,6 +111,13 @@ CREATE TABLE IF NOT EXISTS scan_schemes (
     blame_enabled     INTEGER NOT NULL DEFAULT 0 CHECK (blame_enabled IN (0, 1)),
     -- Functions of a higher cyclomatic complexity become cc findings (TCA's min_ccn).
     min_ccn           INTEGER NOT NULL DEFAULT 20 CHECK (min_ccn > 0),
+    -- The quality gate (issue 11, added in schema 13); NULL (0 for the flag) is not checked:
+    -- at most this many new findings of severity error or worse, no new secret, at most this
+    -- many new functions over min_ccn, a duplicate rate of at most this percent.
+    gate_max_new_errors  INTEGER CHECK (gate_max_new_errors >= 0),
+    gate_no_new_secrets  INTEGER NOT NULL DEFAULT 0 CHECK (gate_no_new_secrets IN (0, 1)),
+    gate_max_new_complex INTEGER CHECK (gate_max_new_complex >= 0),
+    gate_max_dup_rate    REAL    CHECK (gate_max_dup_rate BETWEEN 0 AND 100),
     default_flag      INTEGER NOT NULL DEFAULT 0 CHECK (default_flag IN (0, 1)),
     status            INTEGER NOT NULL DEFAULT 1 CHECK (status IN (1, 2)),
     created_from      TEXT    NOT NULL DEFAULT 'web',
@@ -188,6 +195,8 @@ CREATE TABLE IF NOT EXISTS scans (
 );
 -- A project's scan history, newest first.
 CREATE INDEX IF NOT EXISTS scans_project ON scans (project_id, id);
+-- The quality gate (issue 11) reads the scans of one revision of a project.
+CREATE INDEX IF NOT EXISTS scans_project_revision ON scans (project_id, scm_revision);
 
 -- state: 0 WAITING, 1 RUNNING, 2 CLOSED, 3 CLOSING, 4 INITING, 5 INITED (TCA's values).
 CREATE TABLE IF NOT EXISTS jobs (
@@ -225,7 +234,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     -- How many times a server start found this job unfinished and re-queued it.
     restart_count       INTEGER NOT NULL DEFAULT 0,
     -- When retention removed the job's logs from disk (--retain-log-days); added in schema 5.
-    log_removed_time    TEXT
+    log_removed_time    TEXT,
+    -- The quality gate's verdict, JSON {"passed": bool, "reasons": [text]}, written when the
+    -- job closed with results (code 0) or matched its baseline (code 1) under a scheme with
+    -- thresholds; NULL otherwise. Added in schema 13.
+    gate                TEXT
 );
 -- The job list: newest first within a project, filtered by time, state and result code.
 CREATE INDEX IF NOT EXISTS jobs_project_id ON jobs (project_id, id);

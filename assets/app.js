@@ -402,6 +402,9 @@ async function refreshJob() {
   setText($("jv-ended"), localTime(job.end_time));
   setText($("jv-times"), `${duration(job.waiting_time)} / ${duration(job.execute_time)}`);
   setText($("jv-creator"), `${job.creator || "–"} (${job.created_from || "–"})`);
+  const gate = job.gate, gateText = $("jv-gate");
+  setText(gateText, !gate ? "not set" : gate.passed ? "passed" : `failed: ${gate.reasons.join("; ")}`);
+  if (gate) setTone(gateText, gate.passed ? "ok" : "failed"); else gateText.className = "";
   const row = jobRows.get(job.id);
   $("jv-cancel").hidden = !(job.state !== 2 && row && row.job.can_cancel);
   renderTasks(detail.tasks);

@@ -146,6 +146,15 @@ impl Fields {
         matches!(self.fields.get(key), Some(Value::Null))
     }
 
+    /// Whether the client sent `key` as null, or as an empty value in a form: "unset it".
+    pub fn is_cleared(&self, key: &str) -> bool {
+        match self.fields.get(key) {
+            Some(Value::Null) => true,
+            Some(Value::String(text)) => self.is_form && text.trim().is_empty(),
+            _ => false,
+        }
+    }
+
     /// Starts reading fields; call `finish()` at the end to get every problem at once.
     pub fn reader(&self) -> FieldReader<'_> {
         FieldReader {
@@ -361,6 +370,33 @@ impl FieldReader<'_> {
                 self.fail(
                     field,
                     format!("Ensure this value is less than or equal to {max}."),
+                );
+                None
+            }
+            Some(n) => Some(n),
+        }
+    }
+
+    /// An optional finite number within `min..=max`, from a JSON number or a numeric string.
+    pub fn optional_number(&mut self, field: &str, min: f64, max: f64) -> Option<f64> {
+        let parsed = match self.scalar(field)? {
+            Value::Null => {
+                self.fail(field, NOT_NULL);
+                return None;
+            }
+            Value::Number(number) => number.as_f64(),
+            Value::String(text) => text.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match parsed.filter(|n| n.is_finite()) {
+            None => {
+                self.fail(field, "A valid number is required.");
+                None
+            }
+            Some(n) if n < min || n > max => {
+                self.fail(
+                    field,
+                    format!("Ensure this value is between {min} and {max}."),
                 );
                 None
             }
@@ -666,6 +702,8 @@ mod fuzz {
         reader.optional_int(field, i64::MIN, i64::MAX);
         reader.optional_str_list(field, 8);
         reader.optional_int_list(field, 3);
+        reader.optional_number(field, 0.0, 100.0);
+        body.is_cleared(field);
         let _ = reader.finish();
     }
 

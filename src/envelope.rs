@@ -4,7 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 pub const OK_MSG: &str = "请求成功";
 
@@ -33,10 +34,23 @@ fn respond<T: Serialize>(status: StatusCode, data: T) -> HttpResponse {
         .and_then(Value::as_str)
         .unwrap_or(OK_MSG)
         .to_string();
-    HttpResponse::build(status).json(json!({
-        "data": data,
-        "code": 0,
-        "msg": msg,
-        "status_code": status.as_u16(),
-    }))
+    HttpResponse::build(status).json(Envelope {
+        data,
+        code: 0,
+        msg,
+        status_code: status.as_u16(),
+    })
+}
+
+/// TCA's success envelope (the OpenAPI document's `Envelope`; each operation narrows `data`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope {
+    pub data: Value,
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub code: i64,
+    /// `请求成功`, or a message the answer lifts from its data (`取消成功`).
+    pub msg: String,
+    /// Always the HTTP status.
+    pub status_code: u16,
 }

@@ -3,7 +3,8 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// TCA's default code for HTTP-API errors (`E_SERVER_BASE`).
 pub const E_SERVER_BASE: i64 = 1000;
@@ -62,8 +63,9 @@ pub enum AppError {
     /// `未找到。`, without it.
     #[error("{what} not found")]
     NotFound { what: String },
-    #[error("method {0} not allowed")]
-    MethodNotAllowed(String),
+    #[error("method {method} not allowed")]
+    /// The method asked for, and the methods the resource takes (`Allow`).
+    MethodNotAllowed { method: String, allowed: String },
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("unsupported media type {0}")]
@@ -117,7 +119,7 @@ impl AppError {
             AppError::Unauthenticated(failure) => failure.msg().to_string(),
             AppError::Forbidden => "您没有执行该操作的权限。".to_string(),
             AppError::NotFound { .. } => "未找到。".to_string(),
-            AppError::MethodNotAllowed(method) => format!("方法 “{method}” 不被允许。"),
+            AppError::MethodNotAllowed { method, .. } => format!("方法 “{method}” 不被允许。"),
             AppError::PayloadTooLarge => "request body too large: the limit is 1 MiB".to_string(),
             AppError::UnsupportedMediaType(media) => {
                 format!("不支持请求中的媒体类型 “{media}”。send application/json, application/x-www-form-urlencoded or multipart/form-data")
@@ -132,6 +134,29 @@ impl AppError {
     }
 }
 
+/// TCA's error envelope, the body of every failure (the OpenAPI document's `Error`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// Always the HTTP status.
+    pub status_code: u16,
+    /// TCA's code: 1000, or a business code such as 300, 1021, 1040.
+    pub code: i64,
+    /// Safe to show a user.
+    pub msg: String,
+    /// Every field a 400 refused, with why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub invalid_fields: Option<Vec<InvalidField>>,
+}
+
+/// A refused field of a request, in DRF's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvalidField {
+    pub field: String,
+    pub message: Vec<String>,
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -139,7 +164,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -155,25 +180,34 @@ impl ResponseError for AppError {
             AppError::Unavailable(why) => log::warn!("unavailable: {why}"),
             other => log::debug!("request refused: {other}"),
         }
-        let mut body = Map::new();
-        body.insert("status_code".into(), json!(status.as_u16()));
-        body.insert("code".into(), json!(self.code()));
-        body.insert("msg".into(), json!(self.msg()));
-        if let AppError::InvalidInput(fields) = self {
-            let fields: Vec<Value> = fields
-                .iter()
-                .map(|f| json!({"field": f.field, "message": [f.message]}))
-                .collect();
-            body.insert("invalid_fields".into(), Value::Array(fields));
-        }
+        let body = ErrorBody {
+            status_code: status.as_u16(),
+            code: self.code(),
+            msg: self.msg(),
+            invalid_fields: match self {
+                AppError::InvalidInput(fields) => Some(
+                    fields
+                        .iter()
+                        .map(|f| InvalidField {
+                            field: f.field.clone(),
+                            message: vec![f.message.clone()],
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
+        };
         let mut response = HttpResponse::build(status);
         if matches!(self, AppError::Unauthenticated(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Token"));
         }
+        if let AppError::MethodNotAllowed { allowed, .. } = self {
+            response.insert_header((header::ALLOW, allowed.as_str()));
+        }
         if let AppError::TooManyRequests(seconds) = self {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        response.json(Value::Object(body))
+        response.json(body)
     }
 }
 

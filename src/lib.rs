@@ -165,7 +165,6 @@ impl Application {
                 }))
                 .wrap(actix_web::middleware::from_fn(api::ops::access))
                 .configure(api::routes)
-                .configure(web::routes)
                 .default_service(aw::to(api::not_found))
         })
         .shutdown_timeout(10);

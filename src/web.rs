@@ -5,15 +5,32 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use rust_embed::Embed;
 
+use crate::api::table::{at, doc, Answer, Table};
 use crate::error::AppError;
 
 #[derive(Embed)]
 #[folder = "assets/"]
 struct Assets;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/assets/{path:.*}", web::get().to(asset));
+/// The page's routes, in the API's route table (`api::table`).
+pub(crate) fn routes(table: &mut Table) {
+    table
+        .add(
+            at("/").get(
+                index,
+                doc("get_status_page", "The status page (HTML)")
+                    .anonymous()
+                    .answers(Answer::Html),
+            ),
+        )
+        .add(
+            at("/assets/{path:.*}").get(
+                asset,
+                doc("get_asset", "A file of the status page")
+                    .anonymous()
+                    .answers(Answer::Html),
+            ),
+        );
 }
 
 async fn index() -> Result<HttpResponse, AppError> {

@@ -697,6 +697,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_gates_secrets_are_the_checkers_security_rules() {
+        let security: Vec<&str> = RULES
+            .iter()
+            .filter(|rule| rule.category == "security")
+            .map(|rule| rule.id)
+            .collect();
+        assert_eq!(security, crate::domain::gate::SECRET_RULES);
+        assert_eq!(TOOL, crate::domain::gate::SECRET_TOOL);
+    }
+
+    #[test]
     fn by_default_only_markers_private_keys_and_secrets_report() {
         let marker = "<".repeat(7);
         let text = format!(

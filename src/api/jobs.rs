@@ -125,7 +125,8 @@ pub async fn create_scan(
     state.queue.job_added();
     let job = wait_until_closed(&state, job_id, closed).await?;
     Ok(envelope::ok(json!({
-        "job": {"id": job_id, "state": job.state, "result_code": job.result_code, "result_msg": job.result_msg},
+        "job": {"id": job_id, "state": job.state, "result_code": job.result_code,
+                "result_msg": job.result_msg, "gate": job.gate},
         "scan": {"id": scan_id},
     })))
 }

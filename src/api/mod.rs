@@ -1,4 +1,5 @@
-//! The URL table of the JSON API, on one screen, and the lookups every handler shares.
+//! The URL table of the JSON API, each route with its description (`table.rs`), and the lookups
+//! every handler shares.
 //! Handlers hold no SQL: each makes one `blocking::run` call whose closure resolves the URL's objects,
 //! checks permission and does the work.
 
@@ -10,6 +11,7 @@ pub mod hooks;
 pub mod jobs;
 pub mod nodes;
 pub mod notify;
+pub mod openapi;
 pub mod ops;
 pub mod orgs;
 pub mod overview;
@@ -20,6 +22,7 @@ pub mod rules;
 pub mod scans;
 pub mod schedules;
 pub mod schemes;
+pub mod table;
 pub mod tasks;
 pub mod teams;
 pub mod trends;
@@ -28,7 +31,7 @@ pub mod users;
 pub mod views;
 
 use actix_web::http::{header, Method};
-use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use actix_web::{web, HttpRequest, HttpResponse};
 use rusqlite::Connection;
 
 use crate::db;
@@ -41,393 +44,848 @@ use crate::domain::repo::Repo;
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::AppState;
+use table::{at, doc, Answer, BodyField, Mount, Table};
 
-/// Registers the API under its prefixes: `/server/main/api` as clients call it behind TCA's
-/// proxy, `/main/api` behind TCA's stock nginx (which strips `/server/`), and `/api` for a proxy
-/// that strips more. The analysis and credential services answer likewise with and without
-/// `/server`.
+/// The whole URL table, with each route's description (`api::table`). The API answers under its
+/// prefixes: `/server/main/api` as clients call it behind TCA's proxy, `/main/api` behind TCA's
+/// stock nginx (which strips `/server/`), and `/api` for a proxy that strips more. The analysis
+/// and credential services answer likewise with and without `/server`. The document shows the
+/// `/server/...` prefixes only.
+pub(crate) fn table() -> Table {
+    let mut table = Table::default();
+    table
+        .add(at("/healthz").get(
+            ops::healthz,
+            doc("healthz", "The process serves").anonymous(),
+        ))
+        .add(
+            at("/readyz").get(
+                ops::readyz,
+                doc(
+                    "readyz",
+                    "The database takes a write and every scan worker is alive",
+                )
+                .anonymous(),
+            ),
+        )
+        .scopes(
+            &["/server/credential/api/v3", "/credential/api/v3"],
+            credential_routes,
+        )
+        .scopes(&["/server/main/api", "/main/api", "/api"], main_routes)
+        .scopes(&["/server/analysis/api", "/analysis/api"], |table| {
+            table
+                .mount(Mount::scope("/v3/orgs", "v3"), scan_routes)
+                .mount(Mount::scope("/orgs", ""), |table| {
+                    analysis_routes(table);
+                    scan_routes(table);
+                });
+        });
+    crate::web::routes(&mut table);
+    table
+}
+
+/// Registers the table with actix.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
-        .service(resource("/readyz").route(web::get().to(ops::readyz)));
-    for prefix in ["/server/credential/api/v3", "/credential/api/v3"] {
-        cfg.service(web::scope(prefix).configure(credential_routes));
-    }
-    for prefix in ["/server/main/api", "/main/api", "/api"] {
-        cfg.service(
-            web::scope(prefix)
-                .service(
-                    web::scope("/v2")
-                        .service(resource("/jobs/").route(web::get().to(jobs::list_all_jobs)))
-                        .service(
-                            resource("/jobs/tasks/").route(web::get().to(tasks::list_all_tasks)),
-                        )
-                        .service(
-                            resource("/jobs/{job_id:\\d+}/cancel/")
-                                .route(web::post().to(jobs::cancel_any_job)),
-                        ),
+    table().register(cfg, "");
+}
+
+/// The main service: users, the job lists across projects, and everything below `orgs/`.
+fn main_routes(table: &mut Table) {
+    table
+        .add(
+            at("/openapi.json").get(
+                openapi::get_document,
+                doc(
+                    "get_openapi",
+                    "This document (OpenAPI 3.1), not an envelope",
                 )
-                .service(
-                    web::scope("/v3")
-                        .service(resource("/users/").route(web::post().to(users::create_user)))
-                        .service(
-                            resource("/authen/userinfo/")
-                                .route(web::get().to(users::get_userinfo))
-                                .route(web::put().to(credential::update_userinfo)),
-                        )
-                        .service(
-                            resource("/authen/userinfo/password/")
-                                .route(web::put().to(credential::set_own_password)),
-                        )
-                        .service(
-                            resource("/authen/userinfo/token/")
-                                .route(web::put().to(users::rotate_token)),
-                        )
-                        .service(resource("/jobs/").route(web::get().to(jobs::list_recent_jobs)))
-                        .service(
-                            resource("/jobs/summary/")
-                                .route(web::get().to(jobs::get_queue_summary)),
-                        )
-                        .service(
-                            resource("/projects/")
-                                .route(web::get().to(projects::list_visible_projects)),
-                        )
-                        .service(web::scope("/orgs").configure(org_routes)),
+                .anonymous()
+                .answers(Answer::Json),
+            ),
+        )
+        .mount(Mount::scope("/v2", ""), admin_routes)
+        .mount(Mount::scope("/v3", ""), user_routes)
+        .mount(Mount::scope("/orgs", ""), org_routes)
+        // Forges deliver here, without a token: the signature is the credential.
+        .add(
+            at("/hooks/{hook_key}/").post(
+                hooks::receive_delivery,
+                doc(
+                    "receive_delivery",
+                    "A forge's push delivery, signed with the hook's secret",
                 )
-                .service(web::scope("/orgs").configure(org_routes))
-                // Forges deliver here, without a token: the signature is the credential.
-                .service(
-                    resource("/hooks/{hook_key}/").route(web::post().to(hooks::receive_delivery)),
-                ),
+                .anonymous(),
+            ),
         );
-    }
-    for prefix in ["/server/analysis/api", "/analysis/api"] {
-        cfg.service(
-            web::scope(prefix)
-                .service(web::scope("/v3/orgs").configure(scan_routes))
-                .service(
-                    web::scope("/orgs")
-                        .configure(analysis_routes)
-                        .configure(scan_routes),
+}
+
+/// The superuser's admin pages (TCA's `tca-manage`), below `v2/`.
+fn admin_routes(table: &mut Table) {
+    table
+        .add(at("/jobs/").get(
+            jobs::list_all_jobs,
+            doc("list_all_jobs", "Every job (superusers)").page(),
+        ))
+        .add(at("/jobs/tasks/").get(
+            tasks::list_all_tasks,
+            doc("list_all_tasks", "Every task (superusers)").page(),
+        ))
+        .add(at("/jobs/{job_id:\\d+}/cancel/").post(
+            jobs::cancel_any_job,
+            doc("cancel_any_job", "Cancel any job (superusers)"),
+        ));
+}
+
+/// The caller, users, the lists across projects, and `v3/orgs/`.
+fn user_routes(table: &mut Table) {
+    table
+        .add(
+            at("/users/").post(
+                users::create_user,
+                doc("create_user", "A new user and their token (superusers)")
+                    .created()
+                    .body(&[
+                        ("username", "string"),
+                        ("nickname", "string"),
+                        ("is_superuser", "boolean"),
+                        ("password", "string"),
+                    ]),
+            ),
+        )
+        .add(
+            at("/authen/userinfo/")
+                .get(users::get_userinfo, doc("get_userinfo", "The caller"))
+                .put(
+                    credential::update_userinfo,
+                    doc("update_userinfo", "Change the caller's nickname")
+                        .body(&[("nickname", "string")]),
                 ),
-        );
-    }
+        )
+        .add(
+            at("/authen/userinfo/password/").put(
+                credential::set_own_password,
+                doc("set_own_password", "Change the caller's password")
+                    .body(&[("old_password", "string"), ("password", "string")]),
+            ),
+        )
+        .add(at("/authen/userinfo/token/").put(
+            users::rotate_token,
+            doc("rotate_token", "A fresh token for the caller"),
+        ))
+        .add(
+            at("/jobs/").get(
+                jobs::list_recent_jobs,
+                doc(
+                    "list_recent_jobs",
+                    "Jobs of every project the caller may see",
+                )
+                .page(),
+            ),
+        )
+        .add(at("/jobs/summary/").get(
+            jobs::get_queue_summary,
+            doc("get_queue_summary", "The queue, counted"),
+        ))
+        .add(at("/projects/").get(
+            projects::list_visible_projects,
+            doc("list_visible_projects", "Projects the caller may see").page(),
+        ))
+        .mount(Mount::scope("/orgs", "v3"), org_routes);
 }
 
 /// TCA's credential service, as its login page calls it.
-fn credential_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/login/get_oapassword_info/").route(web::post().to(credential::sign_in)))
-        .service(
-            resource("/login/user/")
-                .route(web::get().to(credential::get_signed_in_user))
-                .route(web::put().to(credential::update_signed_in_user)),
+fn credential_routes(table: &mut Table) {
+    table
+        .add(
+            at("/login/get_oapassword_info/").post(
+                credential::sign_in,
+                doc("sign_in", "Sign in with a user name and password")
+                    .anonymous()
+                    .body(&[("username", "string"), ("password", "string")]),
+            ),
+        )
+        .add(
+            at("/login/user/")
+                .get(
+                    credential::get_signed_in_user,
+                    doc("get_signed_in_user", "The signed-in user"),
+                )
+                .put(
+                    credential::update_signed_in_user,
+                    doc(
+                        "update_signed_in_user",
+                        "Change the signed-in user's nickname",
+                    )
+                    .body(&[("nickname", "string")]),
+                ),
         );
 }
+
+const PROJECT: &str =
+    "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
 
 /// The scan history and the branch overview's cards, on TCA's analysis paths under both
 /// `orgs/` and `v3/orgs/` (the UI calls v3).
-fn scan_routes(cfg: &mut web::ServiceConfig) {
-    const PROJECT: &str =
-        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
-    for nothing_yet in [
-        "overview/lintscans/",
-        "overview/cycscans/",
-        "overview/dupscans/",
-        "overview/clocscans/",
-        "codemetric/ccissues/",
+fn scan_routes(table: &mut Table) {
+    for (nothing_yet, id) in [
+        ("overview/lintscans/", "list_lint_scans"),
+        ("overview/cycscans/", "list_cyc_scans"),
+        ("overview/dupscans/", "list_dup_scans"),
+        ("overview/clocscans/", "list_cloc_scans"),
+        ("codemetric/ccissues/", "list_latest_cc_issues"),
     ] {
-        cfg.service(
-            resource(&format!("{PROJECT}/{nothing_yet}"))
-                .route(web::get().to(overview::list_nothing_yet)),
-        );
+        table.add(at(format!("{PROJECT}/{nothing_yet}")).get(
+            overview::list_nothing_yet,
+            doc(id, "An empty page: codepup keeps no such data yet").page(),
+        ));
     }
-    cfg.service(
-        resource(&format!("{PROJECT}/overview/lintscans/latest/"))
-            .route(web::get().to(overview::get_latest_lint_overview)),
-    )
-    .service(
-        resource(&format!("{PROJECT}/overview/mine/"))
-            .route(web::get().to(overview::get_my_overview)),
-    )
-    .service(resource(&format!("{PROJECT}/scans/")).route(web::get().to(scans::list_scans)))
-    .service(
-        resource(&format!("{PROJECT}/scans/{{scan_id:\\d+}}/"))
-            .route(web::get().to(scans::get_scan)),
-    );
+    table
+        .add(at(format!("{PROJECT}/overview/lintscans/latest/")).get(
+            overview::get_latest_lint_overview,
+            doc("get_latest_lint_overview", "The latest lint scan's summary"),
+        ))
+        .add(at(format!("{PROJECT}/overview/mine/")).get(
+            overview::get_my_overview,
+            doc("get_my_overview", "The caller's findings in the project"),
+        ))
+        .add(at(format!("{PROJECT}/scans/")).get(
+            scans::list_scans,
+            doc("list_scans", "The project's scan history").page(),
+        ))
+        .add(
+            at(format!("{PROJECT}/scans/{{scan_id:\\d+}}/"))
+                .get(scans::get_scan, doc("get_scan", "One scan of the history")),
+        );
 }
 
 /// TCA's analysis API (lint findings and the project overview), below `orgs/`.
-fn analysis_routes(cfg: &mut web::ServiceConfig) {
-    const PROJECT: &str =
-        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
-    cfg.service(
-        resource(&format!("{PROJECT}/codelint/issues/"))
-            .route(web::get().to(findings::list_issues)),
-    )
-    .service(
-        resource(&format!("{PROJECT}/codelint/issues/{{issue_id:\\d+}}/"))
-            .route(web::get().to(findings::get_issue)),
-    )
-    .service(resource(&format!("{PROJECT}/overview/")).route(web::get().to(findings::get_overview)))
-    .configure(triage_routes)
-    .configure(codemetric_routes);
+fn analysis_routes(table: &mut Table) {
+    table
+        .add(at(format!("{PROJECT}/codelint/issues/")).get(
+            findings::list_issues,
+            doc("list_issues", "The project's findings").page(),
+        ))
+        .add(
+            at(format!("{PROJECT}/codelint/issues/{{issue_id:\\d+}}/"))
+                .get(findings::get_issue, doc("get_issue", "One finding")),
+        )
+        .add(at(format!("{PROJECT}/overview/")).get(
+            findings::get_overview,
+            doc("get_overview", "The project's overview"),
+        ));
+    triage_routes(table);
+    codemetric_routes(table);
 }
 
 /// Triage (issue 11): TCA's codelint endpoints that change findings, their history, and the
 /// per-scan finding list. TCA's views answer PUT; its documents say POST: both are served.
-fn triage_routes(cfg: &mut web::ServiceConfig) {
-    const ISSUES: &str =
-        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/issues";
+fn triage_routes(table: &mut Table) {
+    const ISSUES: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/issues";
     const ISSUE: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/issues/{issue_id:\\d+}";
-    cfg.service(
-        resource(&format!("{ISSUES}/resolution/"))
-            .route(web::put().to(triage::bulk_update_resolution)),
-    )
-    .service(resource(&format!("{ISSUES}/author/")).route(web::put().to(triage::bulk_update_author)))
-    .service(
-        resource(&format!("{ISSUES}/authors/")).route(web::get().to(triage::list_issue_authors)),
-    )
-    .service(
-        resource(&format!("{ISSUE}/resolution/"))
-            .route(web::put().to(triage::update_issue_resolution))
-            .route(web::post().to(triage::update_issue_resolution)),
-    )
-    .service(
-        resource(&format!("{ISSUE}/severity/"))
-            .route(web::put().to(triage::update_issue_severity))
-            .route(web::post().to(triage::update_issue_severity)),
-    )
-    .service(
-        resource(&format!("{ISSUE}/author/"))
-            .route(web::put().to(triage::update_issue_author))
-            .route(web::post().to(triage::update_issue_author)),
-    )
-    .service(
-        resource(&format!("{ISSUE}/comments/"))
-            .route(web::get().to(triage::list_issue_comments))
-            .route(web::post().to(triage::create_issue_comment)),
-    )
-    .service(
-        resource("/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codelint/scans/{scan_id:\\d+}/issues/")
-            .route(web::get().to(triage::list_scan_issues)),
-    );
+    table
+        .add(at(format!("{ISSUES}/resolution/")).put(
+            triage::bulk_update_resolution,
+            doc("bulk_update_resolution", "Resolve many findings").body(&[
+                ("issue_ids", "array"),
+                ("all", "boolean"),
+                ("resolution", "integer"),
+                ("scope", "integer"),
+                ("ignore_reason", "string"),
+            ]),
+        ))
+        .add(at(format!("{ISSUES}/author/")).put(
+            triage::bulk_update_author,
+            doc("bulk_update_author", "Give many findings an author").body(&[
+                ("issue_ids", "array"),
+                ("all", "boolean"),
+                ("author", "string"),
+            ]),
+        ))
+        .add(at(format!("{ISSUES}/authors/")).get(
+            triage::list_issue_authors,
+            doc("list_issue_authors", "The findings' authors").list(),
+        ))
+        .mount(Mount::group(ISSUE, ""), issue_routes)
+        .add(
+            at(format!("{PROJECT}/codelint/scans/{{scan_id:\\d+}}/issues/")).get(
+                triage::list_scan_issues,
+                doc("list_scan_issues", "The findings one scan saw").page(),
+            ),
+        );
+}
+
+/// One finding's triage: TCA's views answer PUT, its documents say POST; both are served.
+fn issue_routes(table: &mut Table) {
+    const RESOLUTION: &[BodyField] = &[
+        ("resolution", "integer"),
+        ("scope", "integer"),
+        ("ignore_reason", "string"),
+    ];
+    table
+        .add(
+            at("/resolution/")
+                .put(
+                    triage::update_issue_resolution,
+                    doc("update_issue_resolution", "Resolve a finding").body(RESOLUTION),
+                )
+                .post(
+                    triage::update_issue_resolution,
+                    doc(
+                        "update_issue_resolution_post",
+                        "Resolve a finding (POST, as TCA's documents say)",
+                    )
+                    .body(RESOLUTION),
+                ),
+        )
+        .add(
+            at("/severity/")
+                .put(
+                    triage::update_issue_severity,
+                    doc("update_issue_severity", "Set a finding's severity")
+                        .body(&[("severity", "integer")]),
+                )
+                .post(
+                    triage::update_issue_severity,
+                    doc(
+                        "update_issue_severity_post",
+                        "Set a finding's severity (POST)",
+                    )
+                    .body(&[("severity", "integer")]),
+                ),
+        )
+        .add(
+            at("/author/")
+                .put(
+                    triage::update_issue_author,
+                    doc("update_issue_author", "Set a finding's author")
+                        .body(&[("author", "string")]),
+                )
+                .post(
+                    triage::update_issue_author,
+                    doc("update_issue_author_post", "Set a finding's author (POST)")
+                        .body(&[("author", "string")]),
+                ),
+        )
+        .add(
+            at("/comments/")
+                .get(
+                    triage::list_issue_comments,
+                    doc("list_issue_comments", "A finding's history").page(),
+                )
+                .post(
+                    triage::create_issue_comment,
+                    doc("create_issue_comment", "Comment on a finding")
+                        .created()
+                        .body(&[("message", "string")]),
+                ),
+        );
 }
 
 /// TCA's code-metrics paths (`codemetric/api_urls/v1_pt.py`), for the latest measure and per scan.
-fn codemetric_routes(cfg: &mut web::ServiceConfig) {
+fn codemetric_routes(table: &mut Table) {
     const METRIC: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/codemetric";
-    for scope in ["", "/scans/{scan_id:\\d+}"] {
-        let base = format!("{METRIC}{scope}");
-        cfg.service(
-            resource(&format!("{base}/ccissues/"))
-                .route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
-        )
-        .service(
-            resource(&format!("{base}/ccfiles/"))
-                .route(web::get().to(codemetric::list::<{ codemetric::CC_FILES }>)),
-        )
-        .service(
-            resource(&format!("{base}/ccfiles/{{file_id:\\d+}}/ccissues/"))
-                .route(web::get().to(codemetric::list::<{ codemetric::CC_ISSUES }>)),
-        )
-        .service(
-            resource(&format!("{base}/dupfiles/"))
-                .route(web::get().to(codemetric::list::<{ codemetric::DUP_FILES }>)),
-        );
+    for (scope, tag) in [("", ""), ("/scans/{scan_id:\\d+}", "scan")] {
+        table.mount(Mount::group(&format!("{METRIC}{scope}"), tag), |table| {
+            table
+                .add(at("/ccissues/").get(
+                    codemetric::list::<{ codemetric::CC_ISSUES }>,
+                    doc("list_cc_issues", "Complex functions").page(),
+                ))
+                .add(at("/ccfiles/").get(
+                    codemetric::list::<{ codemetric::CC_FILES }>,
+                    doc("list_cc_files", "Files with complex functions").page(),
+                ))
+                .add(at("/ccfiles/{file_id:\\d+}/ccissues/").get(
+                    codemetric::list::<{ codemetric::CC_ISSUES }>,
+                    doc("list_cc_file_issues", "A file's complex functions").page(),
+                ))
+                .add(at("/dupfiles/").get(
+                    codemetric::list::<{ codemetric::DUP_FILES }>,
+                    doc("list_dup_files", "Files with duplicate code").page(),
+                ));
+        });
     }
-    cfg.service(
-        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/"))
-            .route(web::get().to(codemetric::get_dup_file)),
-    )
-    .service(
-        resource(&format!("{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/"))
-            .route(web::get().to(codemetric::list::<{ codemetric::DUP_BLOCKS }>)),
-    );
+    table
+        .add(at(format!("{METRIC}/dupfiles/{{file_id:\\d+}}/")).get(
+            codemetric::get_dup_file,
+            doc("get_dup_file", "A file's duplicate code"),
+        ))
+        .add(
+            at(format!("{METRIC}/dupfiles/{{file_id:\\d+}}/blocks/")).get(
+                codemetric::list::<{ codemetric::DUP_BLOCKS }>,
+                doc("list_dup_blocks", "A file's duplicate blocks").page(),
+            ),
+        );
 }
 
 /// A scheme's rule configuration and path filters (issue 11), on TCA's paths.
-fn rules_routes(cfg: &mut web::ServiceConfig) {
+fn rules_routes(table: &mut Table) {
     const SCHEME: &str =
         "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/schemes/{scheme_id:\\d+}";
-    cfg.service(resource(&format!("{SCHEME}/checkrules/")).route(web::get().to(rules::list_rules)))
-        .service(
-            resource(&format!("{SCHEME}/checkprofile/rules/modifystate/"))
-                .route(web::put().to(rules::modify_rule_state)),
+    const RULES: &[BodyField] = &[("checktool", "string"), ("checkrules", "array")];
+    const SCANDIR: &[BodyField] = &[
+        ("dir_path", "string"),
+        ("path_type", "integer"),
+        ("scan_type", "integer"),
+    ];
+    table
+        .add(at(format!("{SCHEME}/checkrules/")).get(
+            rules::list_rules,
+            doc("list_rules", "The scheme's rules").list(),
+        ))
+        .add(at(format!("{SCHEME}/checkprofile/rules/modifystate/")).put(
+            rules::modify_rule_state,
+            doc("modify_rule_state", "Turn rules on or off").body(RULES),
+        ))
+        .add(
+            at(format!("{SCHEME}/checkprofile/rules/modifyseverity/")).put(
+                rules::modify_rule_severity,
+                doc("modify_rule_severity", "Set rules' severity").body(RULES),
+            ),
         )
-        .service(
-            resource(&format!("{SCHEME}/checkprofile/rules/modifyseverity/"))
-                .route(web::put().to(rules::modify_rule_severity)),
+        .add(at(format!("{SCHEME}/checkprofile/rules/delete/")).delete(
+            rules::reset_rules,
+            doc("reset_rules", "Rules back to their defaults").body(RULES),
+        ))
+        .add(
+            at(format!("{SCHEME}/scandirs/"))
+                .get(
+                    rules::list_scandirs,
+                    doc("list_scandirs", "The scheme's path filters").page(),
+                )
+                .post(
+                    rules::create_scandir,
+                    doc("create_scandir", "A new path filter")
+                        .created()
+                        .body(SCANDIR),
+                ),
         )
-        .service(
-            resource(&format!("{SCHEME}/checkprofile/rules/delete/"))
-                .route(web::delete().to(rules::reset_rules)),
-        )
-        .service(
-            resource(&format!("{SCHEME}/scandirs/"))
-                .route(web::get().to(rules::list_scandirs))
-                .route(web::post().to(rules::create_scandir)),
-        )
-        .service(
-            resource(&format!("{SCHEME}/scandirs/bulkcreate/"))
-                .route(web::post().to(rules::bulk_create_scandirs)),
-        )
-        .service(
-            resource(&format!("{SCHEME}/scandirs/clear/"))
-                .route(web::delete().to(rules::clear_scandirs)),
-        )
-        .service(
-            resource(&format!("{SCHEME}/scandirs/{{dir_id:\\d+}}/"))
-                .route(web::get().to(rules::get_scandir))
-                .route(web::put().to(rules::update_scandir))
-                .route(web::delete().to(rules::delete_scandir)),
+        .add(at(format!("{SCHEME}/scandirs/bulkcreate/")).post(
+            rules::bulk_create_scandirs,
+            doc("bulk_create_scandirs", "Path filters in bulk").body(&[("scandirs", "array")]),
+        ))
+        .add(at(format!("{SCHEME}/scandirs/clear/")).delete(
+            rules::clear_scandirs,
+            doc("clear_scandirs", "Remove every path filter").empty(),
+        ))
+        .add(
+            at(format!("{SCHEME}/scandirs/{{dir_id:\\d+}}/"))
+                .get(rules::get_scandir, doc("get_scandir", "One path filter"))
+                .put(
+                    rules::update_scandir,
+                    doc("update_scandir", "Change a path filter").body(SCANDIR),
+                )
+                .delete(
+                    rules::delete_scandir,
+                    doc("delete_scandir", "Remove a path filter").empty(),
+                ),
         );
 }
 
 /// Everything below `orgs/`, served under both `orgs/` (TCA's v1 open API) and `v3/orgs/`.
-fn org_routes(cfg: &mut web::ServiceConfig) {
+fn org_routes(table: &mut Table) {
     const TEAM: &str = "/{org_sid}/teams/{team_name}";
-    const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
-    const PROJECT: &str =
-        "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}";
-    const JOB: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/jobs/{job_id:\\d+}";
+    const START: &[BodyField] = &[
+        ("incr_scan", "boolean"),
+        ("async_flag", "boolean"),
+        ("force_create", "boolean"),
+        ("remarks", "string"),
+    ];
     // First: clients start scans in bulk, and actix tries the resources in order, each a regex
     // match of the path (the access log matches the path once more for its route label). The
     // patterns never match the same path, so order changes nothing else.
-    cfg.service(
-        resource(&format!("{PROJECT}/scans/create/")).route(web::post().to(jobs::create_scan)),
-    )
-    // TCA's UI starts scans here (`createJob`); the same handler as `scans/create/`.
-    .service(resource(&format!("{PROJECT}/scans/")).route(web::post().to(jobs::create_scan)))
-    .service(
-        resource("/")
-            .route(web::get().to(orgs::list_orgs))
-            .route(web::post().to(orgs::create_org)),
-    )
-    .service(resource("/{org_sid}/").route(web::get().to(orgs::get_org)))
-    .service(
-        resource("/{org_sid}/memberconf/")
-            .route(web::get().to(orgs::list_org_members))
-            .route(web::post().to(orgs::add_org_members)),
-    )
-    .service(resource("/{org_sid}/schemes/").route(web::get().to(schemes::list_templates)))
-    .service(resource("/{org_sid}/repos/").route(web::get().to(repos::list_org_repos)))
-    .service(resource("/{org_sid}/nodes/").route(web::get().to(nodes::list_nodes)))
-    .service(resource("/{org_sid}/nodes/tags/").route(web::get().to(nodes::list_node_tags)))
-    .service(
-        resource("/{org_sid}/teams/")
-            .route(web::get().to(teams::list_teams))
-            .route(web::post().to(teams::create_team)),
-    )
-    .service(resource(&format!("{TEAM}/")).route(web::get().to(teams::get_team)))
-    .service(
-        resource(&format!("{TEAM}/memberconf/"))
-            .route(web::get().to(teams::list_team_members))
-            .route(web::post().to(teams::add_team_members)),
-    )
-    .service(
-        resource(&format!("{TEAM}/repos/"))
-            .route(web::get().to(repos::list_repos))
-            .route(web::post().to(repos::create_repo)),
-    )
-    .service(resource(&format!("{REPO}/")).route(web::get().to(repos::get_repo)))
-    .service(resource(&format!("{REPO}/memberconf/")).route(web::get().to(repos::get_repo_members)))
-    .service(resource(&format!("{REPO}/initscheme/")).route(web::post().to(schemes::create_scheme)))
-    .service(resource(&format!("{REPO}/schemes/")).route(web::get().to(schemes::list_schemes)))
-    .service(
-        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/"))
-            .route(web::get().to(schemes::get_scheme)),
-    )
-    .configure(rules_routes)
-    .service(
-        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/lintconf/"))
-            .route(web::get().to(schemes::get_lint_conf)),
-    )
-    .service(
-        resource(&format!("{REPO}/schemes/{{scheme_id:\\d+}}/metricconf/"))
-            .route(web::get().to(schemes::get_metric_conf)),
-    )
-    .service(
-        resource(&format!("{REPO}/projects/"))
-            .route(web::get().to(projects::list_projects))
-            .route(web::post().to(projects::create_project)),
-    )
-    .service(
-        resource(&format!("{REPO}/projects/{{project_id:\\d+}}/"))
-            .route(web::get().to(projects::get_project))
-            .route(web::put().to(projects::update_project))
-            .route(web::patch().to(projects::update_project))
-            .route(web::delete().to(projects::delete_project)),
-    )
-    .service(
-        resource(&format!("{REPO}/branchnames/")).route(web::get().to(repos::list_branch_names)),
-    )
-    .service(resource(&format!("{REPO}/branches/")).route(web::get().to(repos::list_branches)))
-    .service(
-        resource(&format!("{REPO}/branch/projects/"))
-            .route(web::get().to(repos::list_branch_projects)),
-    )
-    .service(resource(&format!("{PROJECT}/jobs/")).route(web::get().to(jobs::list_jobs)))
-    // The status page's trend charts (codepup's own, issue 11).
-    .service(resource(&format!("{PROJECT}/trends/")).route(web::get().to(trends::get_trends)))
-    .service(resource(&format!("{JOB}/")).route(web::get().to(jobs::get_project_job)))
-    .service(resource(&format!("{JOB}/detail/")).route(web::get().to(jobs::get_job_detail)))
-    .service(resource(&format!("{JOB}/cancel/")).route(web::post().to(jobs::cancel_job)))
-    .service(resource(&format!("{JOB}/codecount/")).route(web::get().to(jobs::get_job_codecount)))
-    .service(resource(&format!("{JOB}/log/")).route(web::get().to(jobs::get_job_log)))
-    .service(
-        resource(&format!("{JOB}/tasks/{{task_id:\\d+}}/")).route(web::get().to(tasks::get_task)),
-    )
-    .service(
-        resource(&format!("{JOB}/tasks/{{task_id:\\d+}}/log/"))
-            .route(web::get().to(jobs::get_task_log)),
-    )
-    .service(resource(&format!("{JOB}/sarif/")).route(web::get().to(findings::get_job_sarif)))
-    // Push webhooks in and scheduled scans (issue 10).
-    .service(
-        resource(&format!("{REPO}/webhook/"))
-            .route(web::get().to(hooks::get_repo_hook))
-            .route(web::post().to(hooks::create_repo_hook))
-            .route(web::delete().to(hooks::delete_repo_hook)),
-    )
-    .service(
-        resource(&format!("{PROJECT}/schedule/"))
-            .route(web::get().to(schedules::get_schedule))
-            .route(web::put().to(schedules::put_schedule)),
-    );
+    table
+        .add(at(format!("{PROJECT}/scans/create/")).post(
+            jobs::create_scan,
+            doc("create_scan", "Start a scan of the project").body(START),
+        ))
+        // TCA's UI starts scans here (`createJob`); the same handler as `scans/create/`.
+        .add(at(format!("{PROJECT}/scans/")).post(
+            jobs::create_scan,
+            doc("create_scan_ui", "Start a scan (TCA's UI's path)").body(START),
+        ))
+        .add(
+            at("/")
+                .get(
+                    orgs::list_orgs,
+                    doc("list_orgs", "The orgs the caller belongs to").page(),
+                )
+                .post(
+                    orgs::create_org,
+                    doc("create_org", "A new org").created().body(&[
+                        ("name", "string"),
+                        ("org_sid", "string"),
+                        ("description", "string"),
+                    ]),
+                ),
+        )
+        .add(at("/{org_sid}/").get(orgs::get_org, doc("get_org", "One org")))
+        .add(
+            at("/{org_sid}/memberconf/")
+                .get(
+                    orgs::list_org_members,
+                    doc("list_org_members", "The org's admins and users"),
+                )
+                .post(
+                    orgs::add_org_members,
+                    doc("add_org_members", "Add members to the org")
+                        .body(&[("users", "array"), ("role", "integer")]),
+                ),
+        )
+        .add(at("/{org_sid}/schemes/").get(
+            schemes::list_templates,
+            doc("list_templates", "The org's scheme templates").page(),
+        ))
+        .add(
+            at("/{org_sid}/repos/").get(
+                repos::list_org_repos,
+                doc(
+                    "list_org_repos",
+                    "The org's repositories the caller may see",
+                )
+                .page(),
+            ),
+        )
+        .add(at("/{org_sid}/nodes/").get(
+            nodes::list_nodes,
+            doc("list_nodes", "The org's analysis nodes: this server").page(),
+        ))
+        .add(at("/{org_sid}/nodes/tags/").get(
+            nodes::list_node_tags,
+            doc("list_node_tags", "The nodes' tags").page(),
+        ));
+    team_routes(table);
+    repo_routes(table);
+    job_routes(table);
     // Notifications out (issue 10): the same resources at org, team and project level.
-    for level in ["/{org_sid}", TEAM, PROJECT] {
-        notify_routes(cfg, level);
+    for (level, tag) in [("/{org_sid}", "org"), (TEAM, "team"), (PROJECT, "project")] {
+        table.mount(Mount::group(level, tag), notify_routes);
     }
 }
 
+/// An org's teams and their members.
+fn team_routes(table: &mut Table) {
+    const TEAM: &str = "/{org_sid}/teams/{team_name}";
+    table
+        .add(
+            at("/{org_sid}/teams/")
+                .get(
+                    teams::list_teams,
+                    doc("list_teams", "The org's teams").list(),
+                )
+                .post(
+                    teams::create_team,
+                    doc("create_team", "A new team").created().body(&[
+                        ("name", "string"),
+                        ("display_name", "string"),
+                        ("description", "string"),
+                    ]),
+                ),
+        )
+        .add(at(format!("{TEAM}/")).get(teams::get_team, doc("get_team", "One team")))
+        .add(
+            at(format!("{TEAM}/memberconf/"))
+                .get(
+                    teams::list_team_members,
+                    doc("list_team_members", "The team's admins and users"),
+                )
+                .post(
+                    teams::add_team_members,
+                    doc("add_team_members", "Add members to the team")
+                        .body(&[("users", "array"), ("role", "integer")]),
+                ),
+        );
+}
+
+/// A repository's scan schemes, their rules and path filters.
+fn scheme_routes(table: &mut Table) {
+    const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
+    const SCHEME: &[BodyField] = &[
+        ("name", "string"),
+        ("description", "string"),
+        ("tools", "array"),
+        ("lint_enabled", "boolean"),
+        ("cc_scan_enabled", "boolean"),
+        ("dup_scan_enabled", "boolean"),
+        ("cloc_scan_enabled", "boolean"),
+        ("blame_enabled", "boolean"),
+    ];
+    table
+        .add(
+            at(format!("{REPO}/initscheme/")).post(
+                schemes::create_scheme,
+                doc("create_scheme", "A new scan scheme")
+                    .created()
+                    .body(SCHEME),
+            ),
+        )
+        .add(at(format!("{REPO}/schemes/")).get(
+            schemes::list_schemes,
+            doc("list_schemes", "The repository's schemes").page(),
+        ))
+        .add(
+            at(format!("{REPO}/schemes/{{scheme_id:\\d+}}/"))
+                .get(schemes::get_scheme, doc("get_scheme", "One scheme")),
+        );
+    rules_routes(table);
+    table
+        .add(
+            at(format!("{REPO}/schemes/{{scheme_id:\\d+}}/lintconf/")).get(
+                schemes::get_lint_conf,
+                doc("get_lint_conf", "A scheme's lint settings"),
+            ),
+        )
+        .add(
+            at(format!("{REPO}/schemes/{{scheme_id:\\d+}}/metricconf/")).get(
+                schemes::get_metric_conf,
+                doc("get_metric_conf", "A scheme's metric settings"),
+            ),
+        )
+        .add(
+            at(format!("{REPO}/schemes/{{scheme_id:\\d+}}/gateconf/"))
+                .get(
+                    schemes::get_gate_conf,
+                    doc("get_gate_conf", "A scheme's quality-gate thresholds"),
+                )
+                .put(
+                    schemes::update_gate_conf,
+                    doc(
+                        "update_gate_conf",
+                        "Change a scheme's quality-gate thresholds",
+                    )
+                    .body(&[
+                        ("gate_max_new_errors", "integer"),
+                        ("gate_no_new_secrets", "boolean"),
+                        ("gate_max_new_complex", "integer"),
+                        ("gate_max_dup_rate", "number"),
+                    ]),
+                ),
+        );
+}
+
+/// A repository's projects.
+fn project_routes(table: &mut Table) {
+    const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
+    const PROJECT_CHANGE: &[BodyField] = &[("scan_scheme_id", "integer"), ("status", "integer")];
+    table
+        .add(
+            at(format!("{REPO}/projects/"))
+                .get(
+                    projects::list_projects,
+                    doc("list_projects", "The repository's projects").page(),
+                )
+                .post(
+                    projects::create_project,
+                    doc(
+                        "create_project",
+                        "A new project: a branch and a scheme (200 when it existed)",
+                    )
+                    .created()
+                    .or_existing()
+                    .body(&[
+                        ("branch", "string"),
+                        ("global_scheme_id", "integer"),
+                        ("scan_scheme_id", "integer"),
+                        ("scan_path", "string"),
+                    ]),
+                ),
+        )
+        .add(
+            at(format!("{REPO}/projects/{{project_id:\\d+}}/"))
+                .get(projects::get_project, doc("get_project", "One project"))
+                .put(
+                    projects::update_project,
+                    doc("update_project", "Change a project's scheme or status")
+                        .body(PROJECT_CHANGE),
+                )
+                .patch(
+                    projects::update_project,
+                    doc("patch_project", "Change a project's scheme or status")
+                        .body(PROJECT_CHANGE),
+                )
+                .delete(
+                    projects::delete_project,
+                    doc("delete_project", "Remove a project; its jobs are cancelled").empty(),
+                ),
+        );
+}
+
+/// A team's repositories, their schemes and projects.
+fn repo_routes(table: &mut Table) {
+    const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
+    scheme_routes(table);
+    project_routes(table);
+    table
+        .add(
+            at("/{org_sid}/teams/{team_name}/repos/")
+                .get(
+                    repos::list_repos,
+                    doc("list_repos", "The team's repositories").page(),
+                )
+                .post(
+                    repos::create_repo,
+                    doc("create_repo", "Register a repository")
+                        .created()
+                        .body(&[
+                            ("scm_url", "string"),
+                            ("scm_type", "string"),
+                            ("name", "string"),
+                        ]),
+                ),
+        )
+        .add(at(format!("{REPO}/")).get(repos::get_repo, doc("get_repo", "One repository")))
+        .add(at(format!("{REPO}/memberconf/")).get(
+            repos::get_repo_members,
+            doc("get_repo_members", "Who may work on the repository"),
+        ))
+        .add(at(format!("{REPO}/branchnames/")).get(
+            repos::list_branch_names,
+            doc("list_branch_names", "The repository's branch names").page(),
+        ))
+        .add(at(format!("{REPO}/branches/")).get(
+            repos::list_branches,
+            doc("list_branches", "The repository's branches").page(),
+        ))
+        .add(at(format!("{REPO}/branch/projects/")).get(
+            repos::list_branch_projects,
+            doc("list_branch_projects", "A branch's projects").list(),
+        ))
+        // Push webhooks in (issue 10).
+        .add(
+            at(format!("{REPO}/webhook/"))
+                .get(
+                    hooks::get_repo_hook,
+                    doc("get_repo_hook", "The repository's push webhook"),
+                )
+                .post(
+                    hooks::create_repo_hook,
+                    doc("create_repo_hook", "A push webhook (its secret shown once)").created(),
+                )
+                .delete(
+                    hooks::delete_repo_hook,
+                    doc("delete_repo_hook", "Remove the push webhook").empty(),
+                ),
+        );
+}
+
+/// A project's jobs, their tasks, logs and exports, and its schedule.
+fn job_routes(table: &mut Table) {
+    const JOB: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}/projects/{project_id:\\d+}/jobs/{job_id:\\d+}";
+    table
+        .add(at(format!("{PROJECT}/jobs/")).get(
+            jobs::list_jobs,
+            doc("list_jobs", "The project's jobs").page(),
+        ))
+        // The status page's trend charts (codepup's own, issue 11).
+        .add(at(format!("{PROJECT}/trends/")).get(
+            trends::get_trends,
+            doc(
+                "get_trends",
+                "The project's last scans with what each stored, oldest first",
+            ),
+        ))
+        .add(at(format!("{JOB}/")).get(
+            jobs::get_project_job,
+            doc(
+                "get_project_job",
+                "A job with its tasks (TCA's scan detail)",
+            ),
+        ))
+        .add(at(format!("{JOB}/detail/")).get(jobs::get_job_detail, doc("get_job_detail", "A job")))
+        .add(at(format!("{JOB}/cancel/")).post(jobs::cancel_job, doc("cancel_job", "Cancel a job")))
+        .add(at(format!("{JOB}/codecount/")).get(
+            jobs::get_job_codecount,
+            doc("get_job_codecount", "A job's line counts"),
+        ))
+        .add(at(format!("{JOB}/log/")).get(
+            jobs::get_job_log,
+            doc("get_job_log", "A job's log, from `offset`").answers(Answer::Text),
+        ))
+        .add(
+            at(format!("{JOB}/tasks/{{task_id:\\d+}}/"))
+                .get(tasks::get_task, doc("get_task", "A task with its progress")),
+        )
+        .add(at(format!("{JOB}/tasks/{{task_id:\\d+}}/log/")).get(
+            jobs::get_task_log,
+            doc("get_task_log", "A task's log, from `offset`").answers(Answer::Text),
+        ))
+        .add(at(format!("{JOB}/sarif/")).get(
+            findings::get_job_sarif,
+            doc("get_job_sarif", "A job's findings as SARIF 2.1.0").answers(Answer::Sarif),
+        ))
+        // Scheduled scans (issue 10).
+        .add(
+            at(format!("{PROJECT}/schedule/"))
+                .get(
+                    schedules::get_schedule,
+                    doc("get_schedule", "The project's scan schedule"),
+                )
+                .put(
+                    schedules::put_schedule,
+                    doc("put_schedule", "Set the project's scan schedule").body(&[
+                        ("cron", "string"),
+                        ("incr_scan", "boolean"),
+                        ("enabled", "boolean"),
+                    ]),
+                ),
+        );
+}
+
 /// A level's notification webhooks, their deliveries and redelivery.
-fn notify_routes(cfg: &mut web::ServiceConfig, level: &str) {
-    let webhook = format!("{level}/webhooks/{{webhook_id:\\d+}}");
-    let delivery = format!("{webhook}/deliveries/{{delivery_id:\\d+}}");
-    cfg.service(
-        resource(&format!("{level}/webhooks/"))
-            .route(web::get().to(notify::list_webhooks))
-            .route(web::post().to(notify::create_webhook)),
-    )
-    .service(
-        resource(&format!("{webhook}/"))
-            .route(web::get().to(notify::get_webhook))
-            .route(web::delete().to(notify::delete_webhook)),
-    )
-    .service(
-        resource(&format!("{webhook}/deliveries/")).route(web::get().to(notify::list_deliveries)),
-    )
-    .service(resource(&format!("{delivery}/")).route(web::get().to(notify::get_delivery)))
-    .service(resource(&format!("{delivery}/redeliver/")).route(web::post().to(notify::redeliver)));
+fn notify_routes(table: &mut Table) {
+    const WEBHOOK: &str = "/webhooks/{webhook_id:\\d+}";
+    const DELIVERY: &str = "/webhooks/{webhook_id:\\d+}/deliveries/{delivery_id:\\d+}";
+    table
+        .add(
+            at("/webhooks/")
+                .get(
+                    notify::list_webhooks,
+                    doc(
+                        "list_webhooks",
+                        "Notification webhooks and whether the caller may manage them",
+                    ),
+                )
+                .post(
+                    notify::create_webhook,
+                    doc("create_webhook", "A new notification webhook")
+                        .created()
+                        .body(&[("url", "string"), ("events", "array"), ("format", "string")]),
+                ),
+        )
+        .add(
+            at(format!("{WEBHOOK}/"))
+                .get(
+                    notify::get_webhook,
+                    doc("get_webhook", "One notification webhook"),
+                )
+                .delete(
+                    notify::delete_webhook,
+                    doc("delete_webhook", "Remove a notification webhook").empty(),
+                ),
+        )
+        .add(at(format!("{WEBHOOK}/deliveries/")).get(
+            notify::list_deliveries,
+            doc("list_deliveries", "A webhook's deliveries").page(),
+        ))
+        .add(at(format!("{DELIVERY}/")).get(
+            notify::get_delivery,
+            doc("get_delivery", "One delivery with its attempts"),
+        ))
+        .add(at(format!("{DELIVERY}/redeliver/")).post(
+            notify::redeliver,
+            doc("redeliver", "Send a delivery again").created(),
+        ));
 }
 
-/// A resource whose unlisted methods answer 405 with the envelope.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, AppError> {
-    Err(AppError::MethodNotAllowed(request.method().to_string()))
+/// What a resource answers for a method it does not list: 405 with the envelope, and the
+/// methods it takes in `Allow`.
+pub(crate) fn method_not_allowed(request: &HttpRequest, allowed: &str) -> AppError {
+    AppError::MethodNotAllowed {
+        method: request.method().to_string(),
+        allowed: allowed.to_string(),
+    }
 }
 
 /// Any path no route matched. A GET without its trailing slash is redirected to the slashed

@@ -8,8 +8,9 @@ use crate::api::blocking;
 use crate::api::query::{paginate_all, Query};
 use crate::api::{org_scope, repo_scope, require, views};
 use crate::auth::Caller;
-use crate::body::{Body, Fields};
+use crate::body::{Body, FieldReader, Fields};
 use crate::db;
+use crate::domain::gate::{self, GateThresholds};
 use crate::domain::ids::{RepoId, SchemeId};
 use crate::domain::scheme::{self, NewScheme};
 use crate::envelope;
@@ -113,6 +114,7 @@ fn read_new_scheme(body: &Fields, known_tools: &[String]) -> Result<NewScheme, A
         job_runtime_limit: fields
             .optional_int("job_runtime_limit", 1, scheme::MAX_JOB_RUNTIME_LIMIT)
             .unwrap_or(scheme::DEFAULT_JOB_RUNTIME_LIMIT),
+        gate: read_gate(body, &mut fields, GateThresholds::default()),
     };
     fields.finish()?;
     Ok(new_scheme)
@@ -219,4 +221,81 @@ pub async fn get_metric_conf(
         "cloc_scan_enabled": scheme.cloc_scan_enabled,
         "scan_scheme": scheme.id,
     })))
+}
+
+/// The quality gate's thresholds in `body` over `current`: a field sent replaces its threshold,
+/// null (or an empty form value) unsets it, a field not sent keeps it.
+fn read_gate(
+    body: &Fields,
+    fields: &mut FieldReader<'_>,
+    current: GateThresholds,
+) -> GateThresholds {
+    let count = |fields: &mut FieldReader<'_>, name: &str, kept: Option<i64>| {
+        if !body.has(name) {
+            kept
+        } else if body.is_cleared(name) {
+            None
+        } else {
+            fields.optional_int(name, 0, gate::MAX_COUNT)
+        }
+    };
+    GateThresholds {
+        max_new_errors: count(fields, "gate_max_new_errors", current.max_new_errors),
+        no_new_secrets: if body.is_cleared("gate_no_new_secrets") {
+            false
+        } else {
+            fields
+                .optional_bool("gate_no_new_secrets")
+                .unwrap_or(current.no_new_secrets)
+        },
+        max_new_complex: count(fields, "gate_max_new_complex", current.max_new_complex),
+        max_dup_rate: if !body.has("gate_max_dup_rate") {
+            current.max_dup_rate
+        } else if body.is_cleared("gate_max_dup_rate") {
+            None
+        } else {
+            fields.optional_number("gate_max_dup_rate", 0.0, 100.0)
+        },
+    }
+}
+
+/// `schemes/<id>/gateconf/`: the scheme's quality-gate thresholds (codepup's own; TCA has no
+/// gate).
+pub async fn get_gate_conf(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: SchemePath,
+) -> Result<HttpResponse, AppError> {
+    let scheme = repo_scheme(&state, caller, path).await?;
+    Ok(envelope::ok(views::gate_conf(&scheme)))
+}
+
+/// `PUT schemes/<id>/gateconf/`: changes the thresholds sent (null unsets one); team admins.
+/// The next job's verdict uses them; verdicts already given stay.
+pub async fn update_gate_conf(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: SchemePath,
+    body: Body,
+) -> Result<HttpResponse, AppError> {
+    let (org_sid, team_name, repo_id, scheme_id) = path.into_inner();
+    let scheme = blocking::run(&state.pool, move |conn| {
+        let tx = db::begin(conn)?;
+        let (_, _, repo, access) = repo_scope(&tx, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        let scheme = db::schemes::get_for_repo(&tx, repo.id, SchemeId(scheme_id))?
+            .ok_or_else(|| AppError::not_found(format!("scheme {scheme_id}")))?;
+        require(access.can_admin_team())?;
+        let body = body.fields()?;
+        let mut fields = body.reader();
+        let thresholds = read_gate(&body, &mut fields, scheme.gate);
+        fields.finish()?;
+        db::schemes::set_gate(&tx, scheme.id, &thresholds)?;
+        tx.commit()?;
+        Ok(scheme::Scheme {
+            gate: thresholds,
+            ..scheme
+        })
+    })
+    .await?;
+    Ok(envelope::ok(views::gate_conf(&scheme)))
 }

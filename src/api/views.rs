@@ -139,8 +139,26 @@ pub fn scheme(scheme: &Scheme, tz: UtcOffset) -> Value {
         "tools": scheme.tools,
         "job_runtime_limit": scheme.job_runtime_limit,
         "blame_enabled": scheme.blame_enabled,
+        "gate_max_new_errors": scheme.gate.max_new_errors,
+        "gate_no_new_secrets": scheme.gate.no_new_secrets,
+        "gate_max_new_complex": scheme.gate.max_new_complex,
+        "gate_max_dup_rate": scheme.gate.max_dup_rate,
         "created_time": time(&scheme.created_time, tz),
     })
+}
+
+/// A scheme's quality-gate thresholds (`schemes/<id>/gateconf/`), as the scheme shows them.
+pub fn gate_conf(scheme: &Scheme) -> Value {
+    let full = self::scheme(scheme, UtcOffset::UTC);
+    let mut conf = serde_json::Map::new();
+    conf.insert("scan_scheme".into(), json!(scheme.id));
+    conf.insert("min_ccn".into(), json!(scheme.min_ccn));
+    for (key, value) in full.as_object().expect("a scheme is an object") {
+        if key.starts_with("gate_") {
+            conf.insert(key.clone(), value.clone());
+        }
+    }
+    Value::Object(conf)
 }
 
 /// A project with its repository and scheme nested (TCA's `ProjectSerializer`,
@@ -428,6 +446,7 @@ pub fn project_job_detail(
         "ext_field": null,
         "archived": null,
         "remarked_by": job.remarked_by,
+        "gate": job.gate,
     })
 }
 
@@ -557,6 +576,7 @@ pub fn job_detail(
         "total_line_num": job.lines.total,
         "created_from": job.created_from,
         "creator": job.creator,
+        "gate": job.gate,
     })
 }
 
@@ -578,7 +598,8 @@ pub fn admin_job(
     let mut fields = serde_json::Map::new();
     for (key, value) in detail {
         match key.as_str() {
-            "co_jobs" => continue,
+            // TCA's admin serializer has neither; the gate is on the job's own details.
+            "co_jobs" | "gate" => continue,
             "task_num" => {
                 fields.insert("context_path".into(), Value::Null);
             }

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod findings;
+pub mod gate;
 pub mod hooks;
 pub mod jobs;
 pub mod metrics;
@@ -37,7 +38,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -199,6 +200,34 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
             "DROP INDEX IF EXISTS issues_project_scan_open;
              DROP INDEX IF EXISTS issues_project_scan_fix;",
         )?;
+    }
+    if version < 13 {
+        // The quality gate (issue 11): schemes carry its thresholds, jobs their verdict.
+        add_column_if_missing(
+            conn,
+            "scan_schemes",
+            "gate_max_new_errors",
+            "INTEGER CHECK (gate_max_new_errors >= 0)",
+        )?;
+        add_column_if_missing(
+            conn,
+            "scan_schemes",
+            "gate_no_new_secrets",
+            "INTEGER NOT NULL DEFAULT 0 CHECK (gate_no_new_secrets IN (0, 1))",
+        )?;
+        add_column_if_missing(
+            conn,
+            "scan_schemes",
+            "gate_max_new_complex",
+            "INTEGER CHECK (gate_max_new_complex >= 0)",
+        )?;
+        add_column_if_missing(
+            conn,
+            "scan_schemes",
+            "gate_max_dup_rate",
+            "REAL CHECK (gate_max_dup_rate BETWEEN 0 AND 100)",
+        )?;
+        add_column_if_missing(conn, "jobs", "gate", "TEXT")?;
     }
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -582,6 +611,38 @@ mod tests {
             )
             .unwrap();
         assert_eq!(outside, 0, "every job lies within its day's bounds");
+    }
+
+    #[test]
+    fn a_version_12_file_gets_the_gate_columns_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = open_single(&path).unwrap();
+            // The columns as schema 12 had them: none of the gate's.
+            conn.execute_batch(
+                "ALTER TABLE scan_schemes DROP COLUMN gate_max_new_errors;
+                 ALTER TABLE scan_schemes DROP COLUMN gate_no_new_secrets;
+                 ALTER TABLE scan_schemes DROP COLUMN gate_max_new_complex;
+                 ALTER TABLE scan_schemes DROP COLUMN gate_max_dup_rate;
+                 ALTER TABLE jobs DROP COLUMN gate;
+                 PRAGMA user_version = 12;",
+            )
+            .unwrap();
+        }
+        let conn = open_single(&path).unwrap();
+        let template = schemes::get(&conn, crate::domain::ids::SchemeId(1))
+            .unwrap()
+            .unwrap();
+        assert!(template.gate.is_empty(), "{:?}", template.gate);
+        let gate_column: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'gate')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(gate_column);
     }
 
     #[test]

@@ -206,7 +206,7 @@ fn job_facts(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<JobFac
                     s.scm_revision, j.incr_scan, j.created_from, j.creator, j.result_code,
                     j.result_msg, j.create_time, COALESCE(j.start_time, j.claim_time), j.end_time,
                     j.code_line_num, j.comment_line_num, j.blank_line_num, j.total_line_num,
-                    j.scan_id
+                    j.scan_id, j.gate
              FROM jobs j JOIN projects p ON p.id = j.project_id JOIN repos r ON r.id = p.repo_id
                   JOIN teams t ON t.id = r.team_id JOIN orgs o ON o.id = t.org_id
                   LEFT JOIN scans s ON s.id = j.scan_id
@@ -276,6 +276,9 @@ fn facts_from_row(row: &Row<'_>) -> rusqlite::Result<JobFacts> {
         comment_lines: row.get(18)?,
         blank_lines: row.get(19)?,
         total_lines: row.get(20)?,
+        gate: row
+            .get::<_, Option<String>>(22)?
+            .and_then(|text| serde_json::from_str(&text).ok()),
         ..JobFacts::default()
     })
 }

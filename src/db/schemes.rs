@@ -5,13 +5,15 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::clock;
 use crate::db;
 use crate::db::string_list;
+use crate::domain::gate::GateThresholds;
 use crate::domain::ids::{RepoId, SchemeId, UserId};
 use crate::domain::scheme::{NewScheme, Scheme};
 
 const COLUMNS: &str =
     "id, repo_id, name, description, refer_scheme_id, languages, tools, lint_enabled,
     cc_scan_enabled, dup_scan_enabled, cloc_scan_enabled, job_runtime_limit, default_flag, status,
-    created_from, created_time, blame_enabled, min_ccn";
+    created_from, created_time, blame_enabled, min_ccn, gate_max_new_errors, gate_no_new_secrets,
+    gate_max_new_complex, gate_max_dup_rate";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Scheme> {
     Ok(Scheme {
@@ -33,6 +35,12 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Scheme> {
         created_time: row.get(15)?,
         blame_enabled: row.get(16)?,
         min_ccn: row.get(17)?,
+        gate: GateThresholds {
+            max_new_errors: row.get(18)?,
+            no_new_secrets: row.get(19)?,
+            max_new_complex: row.get(20)?,
+            max_dup_rate: row.get(21)?,
+        },
     })
 }
 
@@ -71,7 +79,30 @@ pub fn insert(
             new_scheme.min_ccn
         ],
     )?;
-    Ok(SchemeId(conn.last_insert_rowid()))
+    let scheme_id = SchemeId(conn.last_insert_rowid());
+    set_gate(conn, scheme_id, &new_scheme.gate)?;
+    Ok(scheme_id)
+}
+
+/// Replaces a scheme's quality-gate thresholds. The verdicts of jobs already closed stay.
+pub fn set_gate(
+    conn: &Connection,
+    scheme_id: SchemeId,
+    gate: &GateThresholds,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE scan_schemes SET gate_max_new_errors = ?2, gate_no_new_secrets = ?3,
+             gate_max_new_complex = ?4, gate_max_dup_rate = ?5
+         WHERE id = ?1",
+        params![
+            scheme_id.0,
+            gate.max_new_errors,
+            gate.no_new_secrets,
+            gate.max_new_complex,
+            gate.max_dup_rate
+        ],
+    )?;
+    Ok(())
 }
 
 pub fn get(conn: &Connection, scheme_id: SchemeId) -> rusqlite::Result<Option<Scheme>> {

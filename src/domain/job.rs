@@ -266,6 +266,9 @@ pub struct Job {
     pub restart_count: i64,
     /// Whether `scans/create` answered at once (false: it waited for the close).
     pub async_flag: bool,
+    /// The quality gate's verdict, when the job closed with results under a scheme with
+    /// thresholds.
+    pub gate: Option<crate::domain::gate::GateVerdict>,
 }
 
 /// Line counts of a whole tree; `None` until counted.

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod finding;
+pub mod gate;
 pub mod hook;
 pub mod ids;
 pub mod job;

@@ -208,6 +208,8 @@ pub struct JobFacts {
     pub findings_new: i64,
     pub findings_fixed: i64,
     pub findings_open: i64,
+    /// The quality gate's verdict, when the job has one.
+    pub gate: Option<crate::domain::gate::GateVerdict>,
 }
 
 impl JobFacts {
@@ -292,6 +294,7 @@ fn json_payload(event: Event, facts: &JobFacts, page: &str, api: &str) -> Value 
         "findings": {
             "new": facts.findings_new, "fixed": facts.findings_fixed, "open": facts.findings_open,
         },
+        "gate": facts.gate,
         "links": {"status_page": page, "api": api},
     })
 }
@@ -317,8 +320,13 @@ fn slack_text(event: Event, facts: &JobFacts, page: &str) -> String {
         .chars()
         .take(12)
         .collect();
+    let gate = match &facts.gate {
+        Some(gate) if gate.passed => "; quality gate passed".to_string(),
+        Some(gate) => format!("; quality gate failed: {}", gate.reasons.join("; ")),
+        None => String::new(),
+    };
     format!(
-        "codepup job <{page}|#{}> on {} {} {revision} {outcome} (findings: {} new, {} fixed, {} open)",
+        "codepup job <{page}|#{}> on {} {} {revision} {outcome} (findings: {} new, {} fixed, {} open){gate}",
         facts.job_id,
         facts.repo_name,
         facts.branch,
@@ -456,6 +464,39 @@ mod tests {
         }
         assert!((5..=8).contains(&attempts), "{attempts} retries");
         assert!(retry_delay_seconds(i64::MAX) > 0);
+    }
+
+    #[test]
+    fn both_formats_carry_the_gate_verdict() {
+        let facts = JobFacts {
+            gate: Some(crate::domain::gate::GateVerdict {
+                passed: false,
+                reasons: vec!["1 new secret (none allowed)".to_string()],
+            }),
+            ..JobFacts::default()
+        };
+        let links = LinkBase {
+            origin: "http://codepup".to_string(),
+            api_root: "/api".to_string(),
+        };
+        let json: Value =
+            serde_json::from_str(&payload(Event::JobClosed, &facts, Format::Json, &links)).unwrap();
+        assert_eq!(
+            json["gate"],
+            json!({"passed": false, "reasons": ["1 new secret (none allowed)"]})
+        );
+        let slack: Value =
+            serde_json::from_str(&payload(Event::JobClosed, &facts, Format::Slack, &links))
+                .unwrap();
+        let text = slack["text"].as_str().unwrap();
+        assert!(
+            text.ends_with("; quality gate failed: 1 new secret (none allowed)"),
+            "{text}"
+        );
+        let plain = JobFacts::default();
+        let json: Value =
+            serde_json::from_str(&payload(Event::JobClosed, &plain, Format::Json, &links)).unwrap();
+        assert_eq!(json["gate"], Value::Null);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Scan schemes: which tools a project's scans run, and for how long they may run.
 
+use crate::domain::gate::GateThresholds;
 use crate::domain::job::ToolModule;
 
 /// Tools built into codepup: `(module, task_name)`. Line counting is switched on by
@@ -33,6 +34,8 @@ pub struct NewScheme {
     pub blame_enabled: bool,
     /// Functions of a higher cyclomatic complexity become cc findings (TCA's `min_ccn`).
     pub min_ccn: i64,
+    /// The quality gate's thresholds (none set: no gate).
+    pub gate: GateThresholds,
 }
 
 /// Language names are lowercase identifiers (`python`, `c++`, `objective-c`).
@@ -109,6 +112,7 @@ pub struct Scheme {
     pub created_time: String,
     pub blame_enabled: bool,
     pub min_ccn: i64,
+    pub gate: GateThresholds,
 }
 
 impl Scheme {
@@ -126,6 +130,7 @@ impl Scheme {
             job_runtime_limit: self.job_runtime_limit,
             blame_enabled: self.blame_enabled,
             min_ccn: self.min_ccn,
+            gate: self.gate,
         }
     }
 }

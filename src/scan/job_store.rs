@@ -6,6 +6,7 @@
 
 use crate::analyzers::codecount::Count;
 use crate::db::{self, findings, metrics, results, Pool};
+use crate::domain::gate::GateVerdict;
 use crate::domain::ids::{JobId, ProjectId, ScanId, TaskId};
 use crate::domain::job::{code, Job, JobState, ToolModule, INCR_IGNORE_MSG};
 use crate::domain::project::Project;
@@ -45,6 +46,8 @@ pub struct Results<'a> {
 pub struct Closed {
     pub recorded: Option<findings::Recorded>,
     pub cc: Option<metrics::CcRecorded>,
+    /// The quality gate's verdict, when the scheme has thresholds.
+    pub gate: Option<GateVerdict>,
     /// The project's older unfinished jobs this close superseded (closed with code 2).
     pub superseded: Vec<JobId>,
 }
@@ -244,6 +247,8 @@ impl JobStore for SqliteStore {
         db::rules::copy_job_config(&tx, job_id, base_job)?;
         db::jobs::set_task_num(&tx, job_id, task_num as i64)?;
         db::jobs::set_all_tasks_done(&tx, job_id)?;
+        // The revision is the baseline's: its scans' results give the verdict.
+        db::gate::judge_job(&tx, job_id)?;
         let closed = lifecycle::revoke_in(&tx, job_id, code::INCR_IGNORE, INCR_IGNORE_MSG)?;
         tx.commit()?;
         Ok(closed)
@@ -292,6 +297,8 @@ impl JobStore for SqliteStore {
         if let Some(dup) = &results.dup {
             metrics::record_dup(&tx, dup)?;
         }
+        // After every result is in, before the close writes the notifications that carry it.
+        let gate = db::gate::judge_job(&tx, job_id)?;
         if !db::jobs::close(&tx, job_id, code::OK, "success", false)? {
             return Ok(None);
         }
@@ -300,6 +307,7 @@ impl JobStore for SqliteStore {
         Ok(Some(Closed {
             recorded,
             cc,
+            gate,
             superseded,
         }))
     }

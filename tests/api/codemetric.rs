@@ -11,7 +11,7 @@ use crate::helpers::{git, has_tool, TestApp, World, ADMIN_TOKEN};
 const QUICK: Duration = Duration::from_secs(60);
 
 /// A Python function `name(x)` with exactly `branches` `if`s: lizard gives it `branches + 1`.
-fn branchy(name: &str, branches: usize) -> String {
+pub fn branchy(name: &str, branches: usize) -> String {
     let mut text = format!("def {name}(x):\n    total = 0\n");
     for branch in 0..branches {
         text.push_str(&format!(
@@ -23,7 +23,7 @@ fn branchy(name: &str, branches: usize) -> String {
 }
 
 /// Thirty lines that land in two files: one block of duplicate code.
-fn copied_block() -> String {
+pub fn copied_block() -> String {
     let mut text = String::from("def work(values, offset):\n    total = 0\n");
     for index in 0..30 {
         text.push_str(&format!(
@@ -34,7 +34,7 @@ fn copied_block() -> String {
     text
 }
 
-fn commit(world: &World, files: &[(&str, String)]) {
+pub fn commit(world: &World, files: &[(&str, String)]) {
     for (path, content) in files {
         let file = world.repo_dir.join(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();

@@ -31,7 +31,7 @@ pub(crate) const ITEM_KEYS: [&str; 10] = [
     "filtered_efficient_comment_line_num",
 ];
 
-pub(crate) const DETAIL_KEYS: [&str; 27] = [
+pub(crate) const DETAIL_KEYS: [&str; 28] = [
     "id",
     "scan_id",
     "create_time",
@@ -59,6 +59,7 @@ pub(crate) const DETAIL_KEYS: [&str; 27] = [
     "total_line_num",
     "created_from",
     "creator",
+    "gate",
 ];
 
 pub(crate) fn keys(value: &Value) -> Vec<String> {

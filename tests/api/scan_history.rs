@@ -184,7 +184,7 @@ fn the_ui_start_button_starts_a_scan_as_scans_create_does() {
 /// TCA: `ProjectJobDetailSerializer` (apps/codeproj/serializers/base.py): `exclude =
 /// ['result_path']`, so `id`, the declared fields, then every Job column in model order
 /// (apps/job/models/base.py), then the foreign keys.
-const PROJECT_JOB_KEYS: [&str; 39] = [
+const PROJECT_JOB_KEYS: [&str; 40] = [
     "id",
     "task_set",
     "result_code_msg",
@@ -224,6 +224,7 @@ const PROJECT_JOB_KEYS: [&str; 39] = [
     "ext_field",
     "archived",
     "remarked_by",
+    "gate",
 ];
 
 /// TCA: `ProjectTaskBriefSerializer`: declared fields first, `exclude = ['exec_tags',

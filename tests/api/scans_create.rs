@@ -45,7 +45,8 @@ fn a_sync_scan_answers_once_the_job_is_closed_with_its_state_and_result() {
         reply.body.to_string(),
         json!({
             "data": {
-                "job": {"id": job, "state": 2, "result_code": 0, "result_msg": "success"},
+                "job": {"id": job, "state": 2, "result_code": 0, "result_msg": "success",
+                        "gate": null},
                 "scan": {"id": scan}
             },
             "code": 0, "msg": "请求成功", "status_code": 200

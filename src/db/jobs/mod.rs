@@ -26,7 +26,7 @@ use crate::domain::job::{code, Job, JobState, LineCounts};
 const COLUMNS: &str = "id, project_id, scan_id, state, incr_scan, create_time, claim_time, initialized_time,
     start_time, closing_time, end_time, expire_time, result_code, result_msg, result_path, task_num, task_done,
     remarks, remarked_by, code_line_num, comment_line_num, blank_line_num, total_line_num, created_from,
-    creator, restart_count, async_flag";
+    creator, restart_count, async_flag, gate";
 
 /// The job columns `from_row` reads, each prefixed with `alias.` (for queries that join jobs).
 pub fn columns_of(alias: &str) -> String {
@@ -74,6 +74,10 @@ pub fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Job> {
         creator: row.get(at(24))?,
         restart_count: row.get(at(25))?,
         async_flag: row.get(at(26))?,
+        gate: db::parsed(row, at(27), |stored: &Option<String>| match stored {
+            None => Some(None),
+            Some(text) => serde_json::from_str(text).ok().map(Some),
+        })?,
     })
 }
 

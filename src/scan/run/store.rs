@@ -107,6 +107,16 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
             cc.over, cc.new_or_worse, cc.fixed
         ));
     }
+    if let Some(gate) = &closed.gate {
+        run.note(format_args!(
+            "quality gate: {}",
+            if gate.passed {
+                "passed".to_string()
+            } else {
+                format!("failed: {}", gate.reasons.join("; "))
+            }
+        ));
+    }
     let line = format!(
         "stored the results in {} ms; closed with 0 after {} ms",
         store_started.elapsed().as_millis(),
