@@ -398,3 +398,41 @@ fn metric_lists_answer_bad_filters_with_400_and_unknown_files_with_404() {
     app.get(&format!("{metric}/ccissues/"), &stranger)
         .expect(403);
 }
+
+/// jscpd writes no report when no file has enough tokens to compare: a tree with nothing to
+/// measure is a scan without copies, not a failed one.
+#[test]
+fn a_tree_too_small_for_jscpd_to_compare_scans_without_copies() {
+    if !has_tool("lizard") || !has_tool("jscpd") {
+        return;
+    }
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    commit(&world, &[("src/hello.py", "print('hi')\n".to_string())]);
+    let project = metrics_project(&app, &world);
+    let (job_id, _) = scan(&app, &project, json!({}));
+    let detail = app
+        .get(&format!("{project}/jobs/{job_id}/detail/"), ADMIN_TOKEN)
+        .expect(200);
+    let tasks = detail.data()["tasks"].as_array().unwrap().clone();
+    let dup = tasks
+        .iter()
+        .find(|task| task["task_name"] == "jscpd")
+        .unwrap_or_else(|| panic!("no jscpd task: {}", detail.body));
+    assert_eq!(dup["result_code"], 0, "{dup}");
+    let reply = app
+        .get(
+            &format!("{project}/jobs/{job_id}/tasks/{}/log/", dup["id"]),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    let log = reply.body.as_str().unwrap();
+    assert!(log.contains("nothing for jscpd to compare"), "{log}");
+    let dup = app
+        .get(
+            &format!("{}/codemetric/dupfiles/", analysis(&project)),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    assert_eq!(dup.data()["count"], 0, "{}", dup.body);
+}

@@ -167,6 +167,11 @@ pub fn find_duplicates(scope: &TaskScope, run: &JobRun, files: &Files) -> Step<D
     )
     .map_err(|stop| with_install_hint(stop, jscpd::NAME, jscpd::INSTALL_HINT))?;
     let Some(output) = output else {
+        if report.code == Some(0) {
+            // jscpd ends well without a report when no file had enough tokens to compare.
+            scope.note("nothing for jscpd to compare: no copies");
+            return Ok(DupReport::default());
+        }
         return Err(Stop::Fail(
             code::E_NODE_TASK_ANALYZE,
             format!("jscpd wrote no report ({})", tools::describe(&report)),
