@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use crate::analyzers::builtin;
-use crate::api::query::{paginated, Query};
+use crate::api::query::{paginate_all, Query};
 use crate::api::{blocking, repo_scope, require};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
@@ -330,17 +330,11 @@ pub async fn list_scandirs(
         Ok((scheme.id, db::rules::scandirs(conn, scheme.id)?))
     })
     .await?;
-    let page = query.page()?;
-    let results = dirs
+    let items = dirs
         .iter()
-        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.limit).unwrap_or(0))
         .map(|dir| scandir_view(dir, scheme_id))
         .collect();
-    let count = i64::try_from(dirs.len()).unwrap_or(i64::MAX);
-    Ok(envelope::ok(paginated(
-        &request, &query, page, count, results,
-    )))
+    Ok(envelope::ok(paginate_all(&request, &query, items)?))
 }
 
 pub async fn create_scandir(

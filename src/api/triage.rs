@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use time::UtcOffset;
 
 use crate::api::findings::read_issue_filter;
-use crate::api::query::{paginated, Query};
+use crate::api::query::{paginate_all, paginated, Query};
 use crate::api::{blocking, project_scope, require, views};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
@@ -386,25 +386,18 @@ pub async fn list_issue_comments(
     path: IssuePath,
 ) -> Result<HttpResponse, AppError> {
     let (path, issue_id) = split(path);
-    let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
-    let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
+    let comments = blocking::run(&state.pool, move |conn| {
         triage_scope(conn, &caller, &path, Some(issue_id))?;
-        let page = query.page()?;
-        let comments = db::triage::comments(conn, issue_id)?;
-        let count = comments.len() as i64;
-        let results = comments
-            .iter()
-            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(page.limit).unwrap_or(0))
-            .map(|comment| views::issue_comment(comment, tz))
-            .collect();
-        Ok((query, page, count, results))
+        Ok(db::triage::comments(conn, issue_id)?)
     })
     .await?;
-    Ok(envelope::ok(paginated(
-        &request, &query, page, count, results,
-    )))
+    let items = comments
+        .iter()
+        .map(|comment| views::issue_comment(comment, tz))
+        .collect();
+    let query = Query::from_request(&request);
+    Ok(envelope::ok(paginate_all(&request, &query, items)?))
 }
 
 /// `POST .../codelint/issues/<id>/comments/`: adds a comment (`message`, and optionally an

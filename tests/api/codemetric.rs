@@ -34,7 +34,8 @@ pub fn copied_block() -> String {
     text
 }
 
-pub fn commit(world: &World, files: &[(&str, String)]) {
+/// Writes `files` and commits them; returns the new revision.
+pub fn commit(world: &World, files: &[(&str, String)]) -> String {
     for (path, content) in files {
         let file = world.repo_dir.join(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -42,6 +43,9 @@ pub fn commit(world: &World, files: &[(&str, String)]) {
     }
     git(&world.repo_dir, &["add", "-A"]);
     git(&world.repo_dir, &["commit", "-q", "-m", "plant"]);
+    git(&world.repo_dir, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string()
 }
 
 fn metrics_project(app: &TestApp, world: &World) -> String {
@@ -53,18 +57,18 @@ fn metrics_project(app: &TestApp, world: &World) -> String {
     )
 }
 
-fn analysis(project: &str) -> String {
+pub fn analysis(project: &str) -> String {
     project.replacen("/server/main/api/", "/server/analysis/api/", 1)
 }
 
-fn scan(app: &TestApp, project: &str, body: Value) -> (i64, i64) {
+pub fn scan(app: &TestApp, project: &str, body: Value) -> (i64, i64) {
     let (job_id, scan_id) = app.start_scan(project, body);
     let detail = app.wait_for_job(project, job_id, QUICK);
     assert_eq!(detail["result_code"], 0, "{detail}");
     (job_id, scan_id)
 }
 
-fn keys(item: &Value) -> Vec<&str> {
+pub fn keys(item: &Value) -> Vec<&str> {
     item.as_object()
         .unwrap()
         .keys()

@@ -3,46 +3,10 @@
 //! (`codemetric/clocfiles/`, `clocs/`, `cloclangs/`), on `orgs/` and `v3/orgs/`, with TCA's
 //! serializers' fields, permissions and bad input.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-use crate::codemetric::{branchy, copied_block};
-use crate::helpers::{git, has_tool, team_member, Body, TestApp, World, ADMIN_TOKEN};
-
-const QUICK: Duration = Duration::from_secs(60);
-
-fn commit(world: &World, files: &[(&str, String)]) -> String {
-    for (path, content) in files {
-        let file = world.repo_dir.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
-    }
-    git(&world.repo_dir, &["add", "-A"]);
-    git(&world.repo_dir, &["commit", "-q", "-m", "plant"]);
-    git(&world.repo_dir, &["rev-parse", "HEAD"])
-        .trim()
-        .to_string()
-}
-
-fn analysis(project: &str) -> String {
-    project.replacen("/server/main/api/", "/server/analysis/api/", 1)
-}
-
-fn scan(app: &TestApp, project: &str) -> (i64, i64) {
-    let (job_id, scan_id) = app.start_scan(project, json!({"incr_scan": false}));
-    let detail = app.wait_for_job(project, job_id, QUICK);
-    assert_eq!(detail["result_code"], 0, "{detail}");
-    (job_id, scan_id)
-}
-
-fn keys(item: &Value) -> Vec<&str> {
-    item.as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
+use crate::codemetric::{analysis, branchy, commit, copied_block, keys, scan};
+use crate::helpers::{has_tool, team_member, Body, TestApp, World, ADMIN_TOKEN};
 
 fn results(reply: &crate::helpers::Reply) -> Vec<Value> {
     reply.data()["results"].as_array().unwrap().clone()
@@ -102,9 +66,9 @@ fn the_overviews_trend_lists_serve_each_measure_newest_first_with_tcas_fields() 
         json!({"name": "metrics", "cc_scan_enabled": true, "dup_scan_enabled": true,
                "languages": ["python"]}),
     );
-    let (first_job, first_scan) = scan(&app, &project);
+    let (first_job, first_scan) = scan(&app, &project, json!({"incr_scan": false}));
     let second_revision = commit(&world, &[("src/more.py", branchy("more", 30))]);
-    let (second_job, second_scan) = scan(&app, &project);
+    let (second_job, second_scan) = scan(&app, &project, json!({"incr_scan": false}));
     let overview = format!("{}/overview", analysis(&project));
 
     // CyclomaticComplexityScanSerializer (codemetric/serializers/cc.py): the model's fields
@@ -293,7 +257,7 @@ fn line_counts_are_served_per_file_directory_and_language() {
         .get(&format!("{metric}/clocfiles/"), ADMIN_TOKEN)
         .expect(200);
     assert_eq!(empty.data()["count"], 0, "nothing counted yet");
-    let (_, scan_id) = scan(&app, &project);
+    let (_, scan_id) = scan(&app, &project, json!({"incr_scan": false}));
 
     // ClocFileSerializer: the ClocFile model's fields (codemetric/models/codecount.py).
     let files = app
@@ -490,9 +454,9 @@ fn measured_twice(app: &TestApp, world: &World) -> (String, i64, i64) {
         json!({"name": "metrics", "cc_scan_enabled": true, "dup_scan_enabled": true,
                "languages": ["python"]}),
     );
-    let (_, first_scan) = scan(app, &project);
+    let (_, first_scan) = scan(app, &project, json!({"incr_scan": false}));
     commit(world, &[("src/note.py", "Y = 2\n".to_string())]);
-    let (_, second_scan) = scan(app, &project);
+    let (_, second_scan) = scan(app, &project, json!({"incr_scan": false}));
     (project, first_scan, second_scan)
 }
 
@@ -762,7 +726,7 @@ fn team_members_mark_complexity_findings_and_later_scans_keep_the_marks() {
         json!({"ccissue_ids": [issue["id"]], "status": 2}),
     )
     .expect(200);
-    let (_, third_scan) = scan(&app, &project);
+    let (_, third_scan) = scan(&app, &project, json!({"incr_scan": false}));
     let latest = &results(&list(""))[0];
     assert_eq!(latest["scan_open"], third_scan);
     assert_ne!(latest["id"], issue["id"]);
@@ -793,7 +757,7 @@ fn findings_download_as_csv_with_tcas_columns_and_count_by_rule() {
         "main",
         json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
     );
-    let (_, scan_id) = scan(&app, &project);
+    let (_, scan_id) = scan(&app, &project, json!({"incr_scan": false}));
     let issues = format!("{}/codelint/issues", analysis(&project));
     let list = app
         .get(&format!("{issues}/?limit=10"), ADMIN_TOKEN)
@@ -1076,14 +1040,14 @@ fn duplicate_code_issues_take_a_state_and_an_owner_and_runs_close_and_reopen_the
         results(&history)[0]["issue"]["state"].clone()
     };
     commit(&world, &[("src/two.py", "X = 1\n".to_string())]);
-    scan(&app, &project);
+    scan(&app, &project, json!({"incr_scan": false}));
     assert_eq!(state_of(&one), 3, "no copies left: closed");
     assert_eq!(state_of(&two), 2, "ignored stays ignored");
     commit(
         &world,
         &[("src/two.py", format!("X = 1\n\n\n{}", copied_block()))],
     );
-    scan(&app, &project);
+    scan(&app, &project, json!({"incr_scan": false}));
     assert_eq!(state_of(&one), 1, "copies again: reopened");
     assert_eq!(
         file("one.py")["issue"]["owner"],
