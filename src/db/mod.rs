@@ -197,6 +197,49 @@ fn enable_incremental_vacuum(conn: &Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Columns added after version 1, as (the version that added it, table, column, definition):
+/// 2, tasks record the codepup version that made and ran them; 5, retention marks the jobs
+/// whose logs it removed (issue 9); 8, users may have a password (issue 13); 9, schemes carry
+/// their complexity threshold (issue 11); 13, the quality gate: schemes carry its thresholds,
+/// jobs their verdict (issue 11).
+const ADDED_COLUMNS: &[(i64, &str, &str, &str)] = &[
+    (2, "tasks", "create_version", "TEXT"),
+    (2, "tasks", "execute_version", "TEXT"),
+    (5, "jobs", "log_removed_time", "TEXT"),
+    (8, "users", "password_hash", "TEXT"),
+    (
+        9,
+        "scan_schemes",
+        "min_ccn",
+        "INTEGER NOT NULL DEFAULT 20 CHECK (min_ccn > 0)",
+    ),
+    (
+        13,
+        "scan_schemes",
+        "gate_max_new_errors",
+        "INTEGER CHECK (gate_max_new_errors >= 0)",
+    ),
+    (
+        13,
+        "scan_schemes",
+        "gate_no_new_secrets",
+        "INTEGER NOT NULL DEFAULT 0 CHECK (gate_no_new_secrets IN (0, 1))",
+    ),
+    (
+        13,
+        "scan_schemes",
+        "gate_max_new_complex",
+        "INTEGER CHECK (gate_max_new_complex >= 0)",
+    ),
+    (
+        13,
+        "scan_schemes",
+        "gate_max_dup_rate",
+        "REAL CHECK (gate_max_dup_rate BETWEEN 0 AND 100)",
+    ),
+    (13, "jobs", "gate", "TEXT"),
+];
+
 fn migrate(conn: &Connection) -> anyhow::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > SCHEMA_VERSION {
@@ -205,12 +248,24 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         );
     }
     // Version 1 is schema.sql as first released; later numbered steps go here. schema.sql holds
-    // the result, so a step adds only what a file made by an older schema lacks.
-    if version < 2 {
-        // Tasks record the codepup version that made and ran them.
-        add_column_if_missing(conn, "tasks", "create_version", "TEXT")?;
-        add_column_if_missing(conn, "tasks", "execute_version", "TEXT")?;
+    // the result, so a step adds only what a file made by an older schema lacks. Steps that
+    // only add tables or indexes (6: notifications out, 10: triage, 11: retention's indexes)
+    // need none: schema.sql makes them IF NOT EXISTS; their number tells an older binary to
+    // refuse the file.
+    for &(step, table, column, kind) in ADDED_COLUMNS {
+        if version < step {
+            add_column_if_missing(conn, table, column, kind)?;
+        }
     }
+    migrate_rows(conn, version)?;
+    if version < SCHEMA_VERSION {
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    }
+    Ok(())
+}
+
+/// The steps that change rows, tables or indexes, after `ADDED_COLUMNS`.
+fn migrate_rows(conn: &Connection, version: i64) -> anyhow::Result<()> {
     if version < 3 {
         // Per-project caches of line counts and checker results became the shared result
         // cache (`file_results`); the old rows are only a cache, so the next scan of each
@@ -227,39 +282,13 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         findings::rebuild_tallies(conn)?;
     }
     if version < 5 {
-        // Retention (issue 9) marks the jobs whose logs it removed. Free pages go back to the
-        // file system through incremental auto-vacuum, which `prepare` switches on outside this
-        // transaction (it needs a VACUUM).
-        add_column_if_missing(conn, "jobs", "log_removed_time", "TEXT")?;
+        // Free pages go back to the file system through incremental auto-vacuum, which
+        // `prepare` switches on outside this transaction (it needs a VACUUM).
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS jobs_logs_kept ON jobs (end_time)
              WHERE log_removed_time IS NULL",
         )?;
     }
-    if version < 6 {
-        // Notifications out (issue 10) only add tables (`notify_*`), which schema.sql makes;
-        // the number tells an older binary, which would close jobs without their outbox rows,
-        // to refuse the file.
-    }
-    if version < 8 {
-        // Password sign-in (issue 13): users may have a password; the sessions table is made
-        // by schema.sql.
-        add_column_if_missing(conn, "users", "password_hash", "TEXT")?;
-    }
-    if version < 9 {
-        // Schemes carry their complexity threshold (issue 11); the metric tables are new and
-        // made by schema.sql.
-        add_column_if_missing(
-            conn,
-            "scan_schemes",
-            "min_ccn",
-            "INTEGER NOT NULL DEFAULT 20 CHECK (min_ccn > 0)",
-        )?;
-    }
-    // Version 10 (triage: issue_comments, issue_ignores, issue_severity_overrides) only adds
-    // tables, which schema.sql makes IF NOT EXISTS: no step.
-    // Version 11 (retention's write time) only adds indexes on columns that refer to jobs,
-    // which schema.sql makes IF NOT EXISTS: no step.
     if version < 12 {
         // Version 4 indexed findings by (project, scan_open) and (project, scan_fix), and
         // version 5 by scan_open and scan_fix alone; a scan belongs to one project, so the
@@ -269,34 +298,6 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
             "DROP INDEX IF EXISTS issues_project_scan_open;
              DROP INDEX IF EXISTS issues_project_scan_fix;",
         )?;
-    }
-    if version < 13 {
-        // The quality gate (issue 11): schemes carry its thresholds, jobs their verdict.
-        add_column_if_missing(
-            conn,
-            "scan_schemes",
-            "gate_max_new_errors",
-            "INTEGER CHECK (gate_max_new_errors >= 0)",
-        )?;
-        add_column_if_missing(
-            conn,
-            "scan_schemes",
-            "gate_no_new_secrets",
-            "INTEGER NOT NULL DEFAULT 0 CHECK (gate_no_new_secrets IN (0, 1))",
-        )?;
-        add_column_if_missing(
-            conn,
-            "scan_schemes",
-            "gate_max_new_complex",
-            "INTEGER CHECK (gate_max_new_complex >= 0)",
-        )?;
-        add_column_if_missing(
-            conn,
-            "scan_schemes",
-            "gate_max_dup_rate",
-            "REAL CHECK (gate_max_dup_rate BETWEEN 0 AND 100)",
-        )?;
-        add_column_if_missing(conn, "jobs", "gate", "TEXT")?;
     }
     if version < 14 {
         // Complexity findings take a status and an author (issue 11: `ccissues/status/`,
@@ -312,9 +313,6 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         // The findings list's key filters (issue 9): per path, per scan and per job's sightings
         // tallies, made by schema.sql with their triggers, count the findings already there once.
         findings::rebuild_key_tallies(conn)?;
-    }
-    if version < SCHEMA_VERSION {
-        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
     Ok(())
 }

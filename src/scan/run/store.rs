@@ -9,7 +9,7 @@ use crate::db::findings::{Coverage, ScanFindings};
 use crate::db::metrics::{CcResults, DupResults};
 use crate::domain::ids::JobId;
 use crate::domain::job::code;
-use crate::scan::job_store::Results;
+use crate::scan::job_store::{Closed, Results};
 use crate::scan::lifecycle;
 use crate::scan::run::source::{Files, Source};
 use crate::scan::run::tasks::Outcome;
@@ -38,17 +38,7 @@ pub fn nothing_to_scan(
 /// Stores the job's results and closes it with 0.
 pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome) -> Step<()> {
     let job_id = run.id();
-    // Files left out of the scan, or given up on by the checker, keep their findings open.
-    let mut left_out: HashSet<&str> = files.left_out.iter().map(String::as_str).collect();
-    left_out.extend(outcome.unchecked.iter().map(String::as_str));
-    let left_out: HashSet<String> = left_out.into_iter().map(str::to_string).collect();
-    let covered: Option<HashSet<String>> = files.covered.as_ref().map(|covered| {
-        covered
-            .iter()
-            .filter(|path| !left_out.contains(*path))
-            .cloned()
-            .collect()
-    });
+    let (left_out, covered) = lint_coverage(files, &outcome);
     let findings = (!outcome.lint_tools.is_empty()).then(|| ScanFindings {
         project_id: run.project.id,
         job_id,
@@ -95,13 +85,47 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
         return Err(Stop::Abandon);
     };
     // The log is complete before anyone waiting on the job hears that it closed.
+    note_stored(run, &closed);
+    let line = format!(
+        "stored the results in {} ms; closed with 0 after {} ms",
+        store_started.elapsed().as_millis(),
+        run.elapsed_ms()
+    );
+    run.note(line);
+    lifecycle::closed(run.shared, job_id, code::OK);
+    for older in closed.superseded {
+        log::info!("job {older} superseded by job {job_id}");
+        lifecycle::closed(run.shared, older, code::CLIENT_REDIRECT);
+    }
+    log::info!("job {job_id}: closed with 0");
+    Ok(())
+}
+
+/// The files whose findings a lint close must leave as they are (left out of the scan, or
+/// given up on by the checker), and the files it covered (`None`: the whole tree).
+fn lint_coverage(files: &Files, outcome: &Outcome) -> (HashSet<String>, Option<HashSet<String>>) {
+    let mut left_out: HashSet<&str> = files.left_out.iter().map(String::as_str).collect();
+    left_out.extend(outcome.unchecked.iter().map(String::as_str));
+    let left_out: HashSet<String> = left_out.into_iter().map(str::to_string).collect();
+    let covered = files.covered.as_ref().map(|covered| {
+        covered
+            .iter()
+            .filter(|path| !left_out.contains(*path))
+            .cloned()
+            .collect()
+    });
+    (left_out, covered)
+}
+
+/// What the close stored, in the job's log: findings, complexity and the gate's verdict.
+fn note_stored(run: &mut JobRun, closed: &Closed) {
     if let Some(recorded) = closed.recorded {
         run.note(format_args!(
             "findings: {} seen, {} new, {} reopened, {} fixed",
             recorded.seen, recorded.opened, recorded.reopened, recorded.fixed
         ));
     }
-    if let Some(cc) = closed.cc {
+    if let Some(cc) = &closed.cc {
         run.note(format_args!(
             "complexity: {} functions over the threshold, {} new or worse, {} no longer over it",
             cc.over, cc.new_or_worse, cc.fixed
@@ -117,17 +141,4 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
             }
         ));
     }
-    let line = format!(
-        "stored the results in {} ms; closed with 0 after {} ms",
-        store_started.elapsed().as_millis(),
-        run.elapsed_ms()
-    );
-    run.note(line);
-    lifecycle::closed(run.shared, job_id, code::OK);
-    for older in closed.superseded {
-        log::info!("job {older} superseded by job {job_id}");
-        lifecycle::closed(run.shared, older, code::CLIENT_REDIRECT);
-    }
-    log::info!("job {job_id}: closed with 0");
-    Ok(())
 }
