@@ -130,7 +130,7 @@ pub fn parse(report: &str, root: &str) -> Result<DupReport, String> {
                 lines: duplicate.lines,
                 first: copy(&duplicate.first_file)?,
                 second: copy(&duplicate.second_file)?,
-                block_hash: hex(&Sha256::digest(duplicate.fragment.as_bytes())),
+                block_hash: crate::domain::hex(&Sha256::digest(duplicate.fragment.as_bytes())),
             })
         })
         .collect();
@@ -157,10 +157,6 @@ pub fn parse(report: &str, root: &str) -> Result<DupReport, String> {
         total_line_count: report.statistics.total.lines,
         duplicate_line_count: report.statistics.total.duplicated_lines,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

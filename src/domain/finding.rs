@@ -79,7 +79,7 @@ pub fn fingerprints(
         let digest = Sha256::digest(
             format!("{}\0{}\0{}\0{}\0{}", key.0, key.1, key.2, key.3, occurrence).as_bytes(),
         );
-        result[i] = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        result[i] = crate::domain::hex(&digest[..16]);
     }
     result
 }

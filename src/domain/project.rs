@@ -117,7 +117,7 @@ text_newtype!(ScanPath);
 /// TCA's `project_key`: SHA-256 of `repo_id#scheme_id#branch#scan_path`.
 pub fn project_key(repo_id: RepoId, scheme_id: SchemeId, branch: &str, scan_path: &str) -> String {
     let digest = Sha256::digest(format!("{repo_id}#{scheme_id}#{branch}#{scan_path}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex(&digest)
 }
 
 #[cfg(test)]

@@ -297,11 +297,7 @@ impl SchemeRules {
             settings.join("\u{2}"),
             dirs.join("\u{2}")
         );
-        Sha256::digest(text.as_bytes())
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::domain::hex(&Sha256::digest(text.as_bytes())[..16])
     }
 
     /// The findings the scheme keeps, by tool and rule: a rule turned off loses its findings,

@@ -25,7 +25,7 @@ pub struct User {
 pub fn new_token() -> String {
     let mut bytes = [0u8; 20];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex(&bytes)
 }
 
 /// What the database keeps of a token: the prefix that finds the row and the hash that proves it.

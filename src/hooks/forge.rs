@@ -148,11 +148,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::hex(&mac.finalize().into_bytes())
 }
 
 /// The payload of a delivery: JSON, or GitHub's form encoding (`payload=<JSON>`).
