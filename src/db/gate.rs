@@ -20,18 +20,19 @@ use crate::domain::metrics::change_type;
 const REVISION_SCANS: &str = "SELECT id FROM scans WHERE project_id = ?1 AND scm_revision = ?2";
 
 /// Evaluates the gate of job `job_id` with its scheme's thresholds now, and stores the verdict
-/// on the job (NULL when the scheme has none). Call it in the transaction that closes the job
-/// with results, before the close writes its notifications.
+/// on the job (whose `gate` stays NULL when the scheme has none). Call it in the transaction
+/// that closes the job with results, before the close writes its notifications.
 pub fn judge_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<GateVerdict>> {
-    let verdict = evaluate(conn, job_id)?;
-    let stored = verdict
-        .as_ref()
-        .map(|verdict| serde_json::to_string(verdict).expect("a verdict is plain JSON"));
+    let Some(verdict) = evaluate(conn, job_id)? else {
+        // No thresholds, or nothing stored: `gate` stays null, as the job was made.
+        return Ok(None);
+    };
+    let stored = serde_json::to_string(&verdict).expect("a verdict is plain JSON");
     conn.execute(
         "UPDATE jobs SET gate = ?2 WHERE id = ?1",
         params![job_id.0, stored],
     )?;
-    Ok(verdict)
+    Ok(Some(verdict))
 }
 
 fn evaluate(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<GateVerdict>> {
