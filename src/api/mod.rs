@@ -792,7 +792,14 @@ fn team_routes(table: &mut Table) {
 /// A repository's scan schemes, their rules and path filters.
 fn scheme_routes(table: &mut Table) {
     const REPO: &str = "/{org_sid}/teams/{team_name}/repos/{repo_id:\\d+}";
-    const SCHEME: &[BodyField] = &[
+    // The quality gate's thresholds: the body of `gateconf/`, and part of a new scheme's.
+    const GATE: [BodyField; 4] = [
+        ("gate_max_new_errors", "integer"),
+        ("gate_no_new_secrets", "boolean"),
+        ("gate_max_new_complex", "integer"),
+        ("gate_max_dup_rate", "number"),
+    ];
+    const SCHEME_SETTINGS: [BodyField; 11] = [
         ("name", "string"),
         ("description", "string"),
         ("tools", "array"),
@@ -804,18 +811,15 @@ fn scheme_routes(table: &mut Table) {
         ("languages", "array"),
         ("min_ccn", "integer"),
         ("job_runtime_limit", "integer"),
-        ("gate_max_new_errors", "integer"),
-        ("gate_no_new_secrets", "boolean"),
-        ("gate_max_new_complex", "integer"),
-        ("gate_max_dup_rate", "number"),
     ];
+    const SCHEME: [BodyField; 15] = table::joined(SCHEME_SETTINGS, GATE);
     table
         .add(
             at(format!("{REPO}/initscheme/")).post(
                 schemes::create_scheme,
                 doc("create_scheme", "A new scan scheme")
                     .created()
-                    .body(SCHEME),
+                    .body(&SCHEME),
             ),
         )
         .add(at(format!("{REPO}/schemes/")).get(
@@ -852,8 +856,7 @@ fn scheme_routes(table: &mut Table) {
                         "update_gate_conf",
                         "Change a scheme's quality-gate thresholds",
                     )
-                    // The gate's four thresholds: the last fields of a scheme.
-                    .body(&SCHEME[SCHEME.len() - 4..]),
+                    .body(&GATE),
                 ),
         );
 }

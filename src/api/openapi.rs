@@ -335,6 +335,22 @@ mod tests {
     }
 
     #[test]
+    fn a_new_scheme_takes_the_gate_fields_that_gateconf_takes() {
+        let mut bodies = std::collections::HashMap::new();
+        crate::api::table().walk(&mut |walked| {
+            let names: Vec<&str> = walked.doc.body.iter().map(|(name, _)| *name).collect();
+            bodies.insert(walked.doc.id, names);
+        });
+        let gate = ["gate_max_new_errors", "gate_no_new_secrets"];
+        let gate = [&gate[..], &["gate_max_new_complex", "gate_max_dup_rate"]].concat();
+        assert_eq!(bodies["update_gate_conf"], gate);
+        let scheme = &bodies["create_scheme"];
+        assert_eq!(scheme.len(), 15);
+        assert_eq!(scheme[..2], ["name", "description"]);
+        assert_eq!(scheme[11..], gate[..]);
+    }
+
+    #[test]
     fn every_route_served_under_a_stripped_prefix_is_documented_under_its_full_one() {
         let mut documented = HashSet::new();
         let mut aliases = Vec::new();

@@ -32,6 +32,26 @@ pub(crate) enum Answer {
 /// (`"string"`, `"integer"`, `"boolean"`, `"array"`, `"object"`).
 pub(crate) type BodyField = (&'static str, &'static str);
 
+/// `first`'s fields then `second`'s, for a body that is made of two named sets (a new scheme's
+/// settings and its gate). `T` must be `N + M`; a wrong length fails the build.
+pub(crate) const fn joined<const N: usize, const M: usize, const T: usize>(
+    first: [BodyField; N],
+    second: [BodyField; M],
+) -> [BodyField; T] {
+    assert!(N + M == T, "joined: T must be N + M");
+    let mut all: [BodyField; T] = [("", ""); T];
+    let mut index = 0;
+    while index < N {
+        all[index] = first[index];
+        index += 1;
+    }
+    while index < T {
+        all[index] = second[index - N];
+        index += 1;
+    }
+    all
+}
+
 /// What the document says of one operation.
 #[derive(Debug, Clone)]
 pub(crate) struct Doc {
