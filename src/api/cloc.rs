@@ -23,7 +23,7 @@ use crate::envelope;
 use crate::error::AppError;
 use crate::AppState;
 
-type ProjectPath = web::Path<(String, String, i64, i64)>;
+type ProjectPath = web::Path<crate::api::ProjectPath>;
 
 /// TCA's counts of changed lines, which codepup does not count.
 pub const CHANGED_LINE_FIELDS: [&str; 12] = [

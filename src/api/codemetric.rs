@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::api::blocking;
+use crate::api::project_at;
 use crate::api::query::{paginated, Query};
-use crate::api::{project_scope, require};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::metrics::{Metric, MetricFilter, MetricList};
@@ -198,15 +198,13 @@ pub(crate) fn metric_project(
     caller: &crate::domain::user::User,
     path: &MetricPath,
 ) -> Result<(crate::domain::repo::Repo, crate::domain::project::Project), AppError> {
-    let (_, _, repo, project, access) = project_scope(
-        conn,
-        caller,
-        &path.org_sid,
-        &path.team_name,
-        RepoId(path.repo_id),
-        ProjectId(path.project_id),
-    )?;
-    require(access.can_view_team())?;
+    let project_path = (
+        path.org_sid.clone(),
+        path.team_name.clone(),
+        path.repo_id,
+        path.project_id,
+    );
+    let (_, _, repo, project, _) = project_at(conn, caller, &project_path)?;
     Ok((repo, project))
 }
 

@@ -11,17 +11,17 @@ use rusqlite::Connection;
 use crate::analyzers::sarif::{ExportOptions, LogWriter};
 use crate::api::blocking;
 use crate::api::query::{paginated, Query};
-use crate::api::{job_scope, project_scope, require, views, visible_project, JobScope};
+use crate::api::{job_scope, project_at, views, visible_project, JobScope};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::findings::{IssueFilter, ToolFindings};
-use crate::domain::ids::{JobId, ProjectId, RepoId};
+use crate::domain::ids::JobId;
 use crate::domain::job::ToolModule;
 use crate::envelope;
 use crate::error::{AppError, FieldError};
 use crate::AppState;
 
-type ProjectPath = web::Path<(String, String, i64, i64)>;
+type ProjectPath = web::Path<crate::api::ProjectPath>;
 type IssuePath = web::Path<(String, String, i64, i64, i64)>;
 type JobPath = web::Path<(String, String, i64, i64, i64)>;
 
@@ -34,19 +34,11 @@ pub async fn list_issues(
     Caller(caller): Caller,
     path: ProjectPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let path = path.into_inner();
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
     let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_view_team())?;
+        let (_, _, repo, project, _) = project_at(conn, &caller, &path)?;
         let filter = read_issue_filter(&query)?;
         let page = query.page()?;
         let (count, issues) =
@@ -133,19 +125,12 @@ pub async fn get_issue(
     path: IssuePath,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, issue_id) = path.into_inner();
+    let path = (org_sid, team_name, repo_id, project_id);
     let tz = state.config.tz_offset;
     let detail = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
+        let (_, _, repo, project, _) = project_at(conn, &caller, &path)?;
         let issue = db::findings::get(conn, project.id, issue_id)?
             .ok_or_else(|| AppError::not_found(format!("issue {issue_id}")))?;
-        require(access.can_view_team())?;
         let sighting = db::findings::latest_sighting(conn, issue.id)?;
         Ok(views::issue_detail(&issue, sighting.as_ref(), &repo, tz))
     })
@@ -202,15 +187,10 @@ pub async fn get_job_sarif(
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let export = blocking::run(&state.pool, move |conn| {
         let JobScope {
-            repo,
-            project,
-            job,
-            access,
-            ..
+            repo, project, job, ..
         } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        require(access.can_view_team())?;
         let tools: Vec<String> = db::tasks::list_for_job(conn, job.id)?
             .into_iter()
             .filter(|task| task.module == ToolModule::Codelint)
@@ -363,7 +343,7 @@ mod streamed {
     use crate::analyzers::sarif;
     use crate::db::findings::{Coverage, ScanFindings};
     use crate::domain::finding::{Finding, Severity};
-    use crate::domain::ids::ScanId;
+    use crate::domain::ids::{ProjectId, ScanId};
 
     #[test]
     fn a_streamed_export_is_byte_for_byte_the_built_log() {

@@ -67,9 +67,7 @@ pub async fn get_repo_hook(
     let links = Links::new(&request);
     let tz = state.config.tz_offset;
     let found = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
+        let (_, _, repo, _) = repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let Some(hook) = db::hooks::get_for_repo(conn, repo.id)? else {
             return Ok(None);
         };

@@ -370,11 +370,10 @@ pub async fn get_job_detail(
             team,
             repo,
             project,
-            access,
+            ..
         } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        require(access.can_view_team())?;
         let tasks = db::tasks::list_for_job(conn, job.id)?;
         Ok(views::job_detail(
             &job, &tasks, &project, &repo, &team, &org, tz,
@@ -397,15 +396,10 @@ pub async fn get_project_job(
     let links = Links::new(&request);
     let detail = blocking::run(&state.pool, move |conn| {
         let JobScope {
-            job,
-            repo,
-            project,
-            access,
-            ..
+            job, repo, project, ..
         } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        require(access.can_view_team())?;
         let tasks = db::tasks::list_for_job(conn, job.id)?
             .into_iter()
             .map(|task| {
@@ -456,10 +450,9 @@ pub async fn cancel_job(
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let queue = state.queue.clone();
     let outcome = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, access, .. } = job_scope(
+        let JobScope { job, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        require(access.can_view_team())?;
         cancel_as(&queue, conn, &caller, job.id, body)
     })
     .await?;
@@ -586,10 +579,9 @@ pub async fn get_job_codecount(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
     let counts = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, access, .. } = job_scope(
+        let JobScope { job, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        require(access.can_view_team())?;
         let languages = db::jobs::languages(conn, job.id)?;
         Ok(views::codecount(&job, &languages))
     })
@@ -609,14 +601,13 @@ pub async fn get_task_log(
     let offset = log_offset(&request);
     let queue = state.queue.clone();
     let (log_path, offset) = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, access, .. } = job_scope(
+        let JobScope { job, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
         let tasks = db::tasks::list_for_job(conn, job.id)?;
         if !tasks.iter().any(|task| task.id == TaskId(task_id)) {
             return Err(AppError::not_found(format!("task {task_id}")));
         }
-        require(access.can_view_team())?;
         Ok((queue.task_log_path(job.id, TaskId(task_id)), offset?))
     })
     .await?;
@@ -634,10 +625,9 @@ pub async fn get_job_log(
     let offset = log_offset(&request);
     let queue = state.queue.clone();
     let (log_path, offset) = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, access, .. } = job_scope(
+        let JobScope { job, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
-        require(access.can_view_team())?;
         Ok((queue.job_log_path(job.id), offset?))
     })
     .await?;

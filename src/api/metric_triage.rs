@@ -9,13 +9,13 @@ use serde_json::json;
 
 use crate::api::codemetric::{metric_project, shape, MetricPath};
 use crate::api::triage::{parse_error, read_author, read_ids};
-use crate::api::{blocking, project_scope, require};
+use crate::api::{blocking, project_allowing, ProjectPath};
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::db;
 use crate::db::metric_triage::Mark;
 use crate::db::metrics::{MetricFilter, MetricList};
-use crate::domain::ids::{ProjectId, RepoId};
+use crate::domain::ids::ProjectId;
 use crate::envelope;
 use crate::error::AppError;
 use crate::AppState;
@@ -25,21 +25,14 @@ use crate::AppState;
 pub async fn update_cc_status(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    path: web::Path<(String, String, i64, i64)>,
+    path: web::Path<ProjectPath>,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let path = path.into_inner();
     let changed = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
-        let (_, _, _, project, access) = project_scope(
-            &tx,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_triage())?;
+        let (_, _, _, project, _) =
+            project_allowing(&tx, &caller, &path, |access, _| access.can_triage())?;
         let body = body.fields()?;
         let ids = read_ids(&body, "ccissue_ids")?;
         let mut fields = body.reader();

@@ -1182,16 +1182,55 @@ pub(crate) fn project_scope(
     Ok((org, team, repo, project, access))
 }
 
+/// The path of a project's URL, as its handlers extract it: org, team, repository id, project id.
+pub(crate) type ProjectPath = (String, String, i64, i64);
+
+/// The project `path` names, with everything around it (`project_scope`: 403 for a caller
+/// outside the team, then 404 for what is missing). Enough for a handler that only reads.
+pub(crate) fn project_at(
+    conn: &Connection,
+    caller: &User,
+    path: &ProjectPath,
+) -> Result<(Org, Team, Repo, Project, Access), AppError> {
+    let (org_sid, team_name, repo_id, project_id) = path;
+    project_scope(
+        conn,
+        caller,
+        org_sid,
+        team_name,
+        RepoId(*repo_id),
+        ProjectId(*project_id),
+    )
+}
+
+/// `project_at`, then 403 unless `may` grants the handler's action to the caller's roles on
+/// that project (`|access, _| access.can_triage()`).
+pub(crate) fn project_allowing(
+    conn: &Connection,
+    caller: &User,
+    path: &ProjectPath,
+    may: impl FnOnce(&Access, &Project) -> bool,
+) -> Result<(Org, Team, Repo, Project, Access), AppError> {
+    let scope = project_at(conn, caller, path)?;
+    let (_, _, _, project, access) = &scope;
+    require(may(access, project))?;
+    Ok(scope)
+}
+
+/// Whether `caller` may change or delete `project`: a team admin, or its creator.
+pub(crate) fn may_change_project(caller: &User) -> impl Fn(&Access, &Project) -> bool + '_ {
+    |access, project| access.can_change_project(project.creator_id == Some(caller.id))
+}
+
 /// The job a URL names, with everything around it (403 for a caller outside the team, then 404
-/// when any of it is missing). The caller still checks any permission beyond seeing the team
-/// with `access`.
+/// when any of it is missing). Every job route needs only to see the team (a cancel too, as
+/// TCA lets any member cancel), so the caller's roles are not kept.
 pub(crate) struct JobScope {
     pub org: Org,
     pub team: Team,
     pub repo: Repo,
     pub project: Project,
     pub job: Job,
-    pub access: Access,
 }
 
 pub(crate) fn job_scope(
@@ -1203,7 +1242,7 @@ pub(crate) fn job_scope(
     project_id: i64,
     job_id: i64,
 ) -> Result<JobScope, AppError> {
-    let (org, team, repo, project, access) = project_scope(
+    let (org, team, repo, project, _) = project_scope(
         conn,
         caller,
         org_sid,
@@ -1219,7 +1258,6 @@ pub(crate) fn job_scope(
         repo,
         project,
         job,
-        access,
     })
 }
 
@@ -1340,28 +1378,14 @@ pub(crate) fn require(allowed: bool) -> Result<(), AppError> {
 
 /// The project the URL names, once the caller may see its team.
 pub(crate) async fn visible_project<T: Send + 'static>(
-    state: &web::Data<crate::AppState>,
-    caller: crate::domain::user::User,
-    path: web::Path<(String, String, i64, i64)>,
-    then: impl FnOnce(
-            &rusqlite::Connection,
-            &crate::domain::project::Project,
-            &crate::domain::user::User,
-        ) -> Result<T, AppError>
-        + Send
-        + 'static,
+    state: &web::Data<AppState>,
+    caller: User,
+    path: web::Path<ProjectPath>,
+    then: impl FnOnce(&Connection, &Project, &User) -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let path = path.into_inner();
     blocking::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            crate::domain::ids::RepoId(repo_id),
-            crate::domain::ids::ProjectId(project_id),
-        )?;
-        require(access.can_view_team())?;
+        let (_, _, _, project, _) = project_at(conn, &caller, &path)?;
         then(conn, &project, &caller)
     })
     .await

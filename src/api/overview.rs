@@ -14,7 +14,7 @@ use crate::envelope;
 use crate::error::AppError;
 use crate::AppState;
 
-type ProjectPath = web::Path<(String, String, i64, i64)>;
+type ProjectPath = web::Path<crate::api::ProjectPath>;
 
 /// TCA's `Issue.StateEnum.ACTIVE`: an open finding.
 const ACTIVE: i64 = 1;

@@ -8,12 +8,14 @@ use time::UtcOffset;
 use crate::api::blocking;
 use crate::api::query::{paginated, Query};
 use crate::api::repos::repo_view;
-use crate::api::{project_scope, repo_scope, require, views};
+use crate::api::{
+    may_change_project, project_allowing, project_at, repo_scope, views, ProjectPath,
+};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
 use crate::db;
 use crate::db::projects::{NewProject, ProjectFilter};
-use crate::domain::ids::{ProjectId, RepoId, SchemeId};
+use crate::domain::ids::{RepoId, SchemeId};
 use crate::domain::org::Team;
 use crate::domain::project::{self, BranchName, Project, ScanPath};
 use crate::domain::repo::Repo;
@@ -52,9 +54,8 @@ pub async fn create_project(
     let tz = state.config.tz_offset;
     let scope_caller = caller.clone();
     let (repo, team, request, existing) = blocking::run(&state.pool, move |conn| {
-        let (_, team, repo, access) =
-            repo_scope(conn, &scope_caller, &org_sid, &team_name, repo_id)?;
-        require(access.can_view_team())?;
+        // Any member of the team may make a project (repo_scope checks that).
+        let (_, team, repo, _) = repo_scope(conn, &scope_caller, &org_sid, &team_name, repo_id)?;
         let request = read_project_request(conn, repo.id, &body.fields()?)?;
         let existing = match &request.scheme {
             SchemeChoice::Own(scheme) => {
@@ -276,9 +277,7 @@ pub async fn list_projects(
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
     let (query, page, count, projects) = blocking::run(&state.pool, move |conn| {
-        let (_, team, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
+        let (_, team, repo, _) = repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let filter = read_project_filter(&query)?;
         let page = query.page()?;
         let (count, projects) =
@@ -323,16 +322,12 @@ fn read_project_filter(query: &Query) -> Result<ProjectFilter, AppError> {
 pub async fn get_project(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    path: web::Path<(String, String, i64, i64)>,
+    path: web::Path<ProjectPath>,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let path = path.into_inner();
     let tz = state.config.tz_offset;
     let view = blocking::run(&state.pool, move |conn| {
-        let (_, team, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        let project = db::projects::get(conn, repo.id, ProjectId(project_id))?
-            .ok_or_else(|| AppError::not_found(format!("project {project_id}")))?;
-        require(access.can_view_team())?;
+        let (_, team, repo, project, _) = project_at(conn, &caller, &path)?;
         project_view(conn, &project, &repo, &team, tz)
     })
     .await?;
@@ -346,22 +341,15 @@ pub async fn get_project(
 pub async fn update_project(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    path: web::Path<(String, String, i64, i64)>,
+    path: web::Path<ProjectPath>,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let path = path.into_inner();
     let tz = state.config.tz_offset;
     let view = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
-        let (_, team, repo, project, access) = project_scope(
-            &tx,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_change_project(project.creator_id == Some(caller.id)))?;
+        let (_, team, repo, project, _) =
+            project_allowing(&tx, &caller, &path, may_change_project(&caller))?;
         let body = body.fields()?;
         let mut fields = body.reader();
         let status = fields.optional_int("status", i64::MIN, i64::MAX);
@@ -412,7 +400,8 @@ pub async fn update_project(
         db::projects::update(&tx, project.id, status, scheme_id, &key)?;
         let project = db::projects::get(&tx, repo.id, project.id)?.ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!(
-                "project {project_id} vanished in an update"
+                "project {} vanished in an update",
+                project.id
             ))
         })?;
         let view = project_view(&tx, &project, &repo, &team, tz)?;
@@ -429,20 +418,13 @@ pub async fn update_project(
 pub async fn delete_project(
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    path: web::Path<(String, String, i64, i64)>,
+    path: web::Path<ProjectPath>,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let path = path.into_inner();
     let queue = state.queue.clone();
     blocking::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_change_project(project.creator_id == Some(caller.id)))?;
+        let (_, _, _, project, _) =
+            project_allowing(conn, &caller, &path, may_change_project(&caller))?;
         // Deleted first: from here on no scan of it can start, so the cancels below catch
         // every job it will ever have.
         db::projects::delete(conn, project.id)?;

@@ -136,8 +136,7 @@ pub async fn list_repos(
     };
     let tz = state.config.tz_offset;
     let (page, count, repos) = blocking::run(&state.pool, move |conn| {
-        let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
-        require(access.can_view_team())?;
+        let (_, team, _) = team_scope(conn, &caller, &org_sid, &team_name)?;
         let page = page?;
         let (count, repos) = db::repos::list(conn, team.id, &filter, page.limit, page.offset)?;
         let views = repos
@@ -204,9 +203,7 @@ pub async fn get_repo(
     let (org_sid, team_name, repo_id) = path.into_inner();
     let tz = state.config.tz_offset;
     let repo = blocking::run(&state.pool, move |conn| {
-        let (_, team, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
+        let (_, team, repo, _) = repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         repo_view(conn, &repo, &team, tz)
     })
     .await?;
@@ -223,9 +220,7 @@ pub async fn get_repo_members(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
     let creator = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
+        let (_, _, repo, _) = repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         Ok(match repo.creator_id {
             Some(user_id) => db::users::summary(conn, user_id)?,
             None => None,
@@ -263,9 +258,7 @@ pub async fn list_branch_names(
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
     let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
+        let (_, _, repo, _) = repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let page = query.page()?;
         let (count, branches) = db::projects::branch_names(
             conn,
@@ -302,9 +295,7 @@ pub async fn list_branches(
         .get("scheme_status")
         .and_then(|text| text.parse::<i64>().ok());
     let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
+        let (_, _, repo, _) = repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let page = query.page()?;
         let (_, all) = db::projects::branch_names(conn, repo.id, None, i64::MAX, 0)?;
         let projects = db::projects::on_branches(conn, repo.id, &all)?;
@@ -359,9 +350,8 @@ pub async fn list_branch_projects(
     let (org_sid, team_name, repo_id) = path.into_inner();
     let query = Query::from_request(&request);
     let projects = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, access) =
+        let (_, _, repo, _) =
             repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
         let branch = query
             .get("branch")
             .ok_or_else(|| AppError::invalid("branch", "分支名称筛选项必填"))?

@@ -39,7 +39,6 @@ fn scheme_scope(
     let (_, _, repo, access) = repo_scope(conn, user, org_sid, team_name, RepoId(*repo_id))?;
     let scheme = db::schemes::get_for_repo(conn, repo.id, SchemeId(*scheme_id))?
         .ok_or_else(|| AppError::not_found(format!("scheme {scheme_id}")))?;
-    require(access.can_view_team())?;
     Ok((scheme, access))
 }
 

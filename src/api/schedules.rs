@@ -6,20 +6,18 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use time::UtcOffset;
 
-use crate::api::blocking;
-use crate::api::{project_scope, require};
+use crate::api::{blocking, project_allowing, visible_project};
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::clock;
 use crate::db;
 use crate::domain::hook::Schedule;
-use crate::domain::ids::{ProjectId, RepoId};
 use crate::envelope;
 use crate::error::AppError;
 use crate::schedule;
 use crate::AppState;
 
-type ProjectPath = web::Path<(String, String, i64, i64)>;
+type ProjectPath = web::Path<crate::api::ProjectPath>;
 
 /// A schedule as the API shows it (also inside the project's own record); `null` fields when
 /// the project has none.
@@ -55,18 +53,8 @@ pub async fn get_schedule(
     Caller(caller): Caller,
     path: ProjectPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
     let tz = state.config.tz_offset;
-    let schedule = blocking::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_view_team())?;
+    let schedule = visible_project(&state, caller, path, |conn, project, _| {
         Ok(db::schedules::get(conn, project.id)?)
     })
     .await?;
@@ -81,20 +69,13 @@ pub async fn put_schedule(
     path: ProjectPath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let path = path.into_inner();
     let tz = state.config.tz_offset;
     let now = state.config.schedule_clock.now();
     let schedule = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
-        let (_, _, _, project, access) = project_scope(
-            &tx,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_start_scan())?;
+        let (_, _, _, project, _) =
+            project_allowing(&tx, &caller, &path, |access, _| access.can_start_scan())?;
         let body = body.fields()?;
         let mut fields = body.reader();
         let cron_text = fields.required_str("cron", 200);

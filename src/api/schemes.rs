@@ -51,8 +51,7 @@ pub async fn create_scheme(
     let known_tools = state.catalog.names();
     let scheme_id = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
-        let (_, _, repo, access) = repo_scope(&tx, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
+        let (_, _, repo, _) = repo_scope(&tx, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let new_scheme = read_new_scheme(&body.fields()?, &known_tools)?;
         let scheme_id =
             db::schemes::insert(&tx, repo.id, &new_scheme, None, caller.id).map_err(|error| {
@@ -130,9 +129,7 @@ pub async fn list_schemes(
     let (org_sid, team_name, repo_id) = path.into_inner();
     let tz = state.config.tz_offset;
     let schemes = blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
-        require(access.can_view_team())?;
+        let (_, _, repo, _) = repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         Ok(db::schemes::list_for_repo(conn, repo.id)?)
     })
     .await?;
@@ -164,11 +161,9 @@ async fn repo_scheme(
 ) -> Result<scheme::Scheme, AppError> {
     let (org_sid, team_name, repo_id, scheme_id) = path.into_inner();
     blocking::run(&state.pool, move |conn| {
-        let (_, _, repo, access) =
-            repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
+        let (_, _, repo, _) = repo_scope(conn, &caller, &org_sid, &team_name, RepoId(repo_id))?;
         let scheme = db::schemes::get_for_repo(conn, repo.id, SchemeId(scheme_id))?
             .ok_or_else(|| AppError::not_found(format!("scheme {scheme_id}")))?;
-        require(access.can_view_team())?;
         Ok(scheme)
     })
     .await

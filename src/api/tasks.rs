@@ -27,17 +27,11 @@ pub async fn get_task(
     let tz = state.config.tz_offset;
     let links = Links::new(&request);
     let detail = blocking::run(&state.pool, move |conn| {
-        let JobScope {
-            job,
-            project,
-            access,
-            ..
-        } = job_scope(
+        let JobScope { job, project, .. } = job_scope(
             conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
         )?;
         let task = db::tasks::get(conn, job.id, TaskId(task_id))?
             .ok_or_else(|| AppError::not_found(format!("task {task_id}")))?;
-        require(access.can_view_team())?;
         let steps = db::tasks::progresses(conn, task.id)?;
         let context = views::TaskContext {
             log_url: links.task_log(&org_sid, &team_name, project.repo_id, project.id, &task),

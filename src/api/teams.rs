@@ -103,8 +103,7 @@ pub async fn get_team(
     let (org_sid, team_name) = path.into_inner();
     let tz = state.config.tz_offset;
     let team = blocking::run(&state.pool, move |conn| {
-        let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
-        require(access.can_view_team())?;
+        let (_, team, _) = team_scope(conn, &caller, &org_sid, &team_name)?;
         Ok(team)
     })
     .await?;
@@ -118,8 +117,7 @@ pub async fn list_team_members(
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name) = path.into_inner();
     let members = blocking::run(&state.pool, move |conn| {
-        let (_, team, access) = team_scope(conn, &caller, &org_sid, &team_name)?;
-        require(access.can_view_team())?;
+        let (_, team, _) = team_scope(conn, &caller, &org_sid, &team_name)?;
         Ok(db::teams::members(conn, team.id)?)
     })
     .await?;

@@ -23,7 +23,7 @@ pub async fn get_trends(
     request: HttpRequest,
     state: web::Data<AppState>,
     Caller(caller): Caller,
-    path: web::Path<(String, String, i64, i64)>,
+    path: web::Path<crate::api::ProjectPath>,
 ) -> Result<HttpResponse, AppError> {
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;

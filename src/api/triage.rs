@@ -11,12 +11,12 @@ use time::UtcOffset;
 
 use crate::api::findings::read_issue_filter;
 use crate::api::query::{paginate_all, paginated, Query};
-use crate::api::{blocking, project_scope, require, views};
+use crate::api::{blocking, project_at, require, views};
 use crate::auth::Caller;
 use crate::body::{Body, Fields};
 use crate::db;
 use crate::db::triage::{Actor, ResolutionChange};
-use crate::domain::ids::{ProjectId, RepoId, ScanId};
+use crate::domain::ids::{ProjectId, ScanId};
 use crate::domain::project::Project;
 use crate::domain::repo::Repo;
 use crate::domain::triage::{Resolution, Scope};
@@ -25,7 +25,7 @@ use crate::envelope;
 use crate::error::{AppError, E_SERVER_BASE};
 use crate::AppState;
 
-type ProjectPath = web::Path<(String, String, i64, i64)>;
+type ProjectPath = web::Path<crate::api::ProjectPath>;
 type IssuePath = web::Path<(String, String, i64, i64, i64)>;
 
 /// The most findings one batch request may name.
@@ -37,22 +37,15 @@ const MAX_ACTION: usize = 128;
 
 /// The project a triage URL names, checked in the documented order: 401, 404 for the org and
 /// team, 403 outside the team, 404 for the repository, project and (when given) finding, then
-/// 403 unless the caller may triage.
+/// 403 unless the caller may triage. Not `project_allowing`, which would answer 403 before
+/// the finding's 404.
 fn triage_scope(
     conn: &Connection,
     caller: &User,
-    path: &(String, String, i64, i64),
+    path: &crate::api::ProjectPath,
     issue_id: Option<i64>,
 ) -> Result<(Repo, Project), AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path;
-    let (_, _, repo, project, access) = project_scope(
-        conn,
-        caller,
-        org_sid,
-        team_name,
-        RepoId(*repo_id),
-        ProjectId(*project_id),
-    )?;
+    let (_, _, repo, project, access) = project_at(conn, caller, path)?;
     if let Some(issue_id) = issue_id {
         db::findings::get(conn, project.id, issue_id)?
             .ok_or_else(|| AppError::not_found(format!("issue {issue_id}")))?;
@@ -68,7 +61,7 @@ fn actor(caller: &User) -> Actor<'_> {
     }
 }
 
-fn split(path: IssuePath) -> ((String, String, i64, i64), i64) {
+fn split(path: IssuePath) -> (crate::api::ProjectPath, i64) {
     let (org_sid, team_name, repo_id, project_id, issue_id) = path.into_inner();
     ((org_sid, team_name, repo_id, project_id), issue_id)
 }
@@ -448,18 +441,9 @@ pub async fn list_scan_issues(
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
     let (query, page, count, results) = blocking::run(&state.pool, move |conn| {
-        let (org_sid, team_name, repo_id, project_id) = &path;
-        let (_, _, repo, project, access) = project_scope(
-            conn,
-            &caller,
-            org_sid,
-            team_name,
-            RepoId(*repo_id),
-            ProjectId(*project_id),
-        )?;
+        let (_, _, repo, project, _) = project_at(conn, &caller, &path)?;
         let scan = db::scans::get(conn, project.id, ScanId(scan_id))?
             .ok_or_else(|| AppError::not_found(format!("scan {scan_id}")))?;
-        require(access.can_view_team())?;
         let mut filter = read_issue_filter(&query)?;
         filter.job_id = Some(scan.job.id.0);
         let page = query.page()?;
