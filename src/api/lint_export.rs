@@ -15,13 +15,13 @@ use crate::api::query::Query;
 use crate::api::{blocking, origin, visible_project};
 use crate::auth::Caller;
 use crate::db;
-use crate::db::findings::{IssueFilter, StoredIssue};
-use crate::domain::ids::ProjectId;
+use crate::db::findings::StoredIssue;
+use crate::db::lint_export::FindingsExport;
 use crate::domain::triage::{resolution_word, severity_word, state_word};
 use crate::error::AppError;
 use crate::AppState;
 
-type ProjectPath = web::Path<(String, String, i64, i64)>;
+type ProjectPath = web::Path<crate::api::ProjectPath>;
 
 /// `IssueResource.get_export_headers`, in its order.
 const HEADERS: [&str; 15] = [
@@ -67,29 +67,24 @@ pub async fn list_rule_counts(
 
 /// Where a streamed download is.
 struct Download {
-    project_id: ProjectId,
-    filter: IssueFilter,
+    findings: FindingsExport,
     /// The findings' own URLs start with this (`.../codelint/issues/`).
     url_base: String,
-    offset: i64,
-    done: bool,
+    has_headers: bool,
 }
 
 impl Download {
     /// The next piece of the file: the header row first, then up to `BATCH` findings, newest
-    /// first as the issue list orders them.
+    /// first as the issue list orders them, each after the last one the piece before gave.
     fn next_piece(&mut self, conn: &Connection) -> Result<Vec<u8>, AppError> {
         let mut writer = csv::Writer::from_writer(Vec::with_capacity(64 * 1024));
-        if self.offset == 0 {
+        if !self.has_headers {
             writer.write_record(HEADERS).map_err(written)?;
+            self.has_headers = true;
         }
-        let (_, issues) =
-            db::findings::list(conn, self.project_id, &self.filter, BATCH, self.offset)?;
-        for issue in &issues {
+        for issue in &self.findings.next_piece(conn, BATCH)? {
             writer.write_record(self.record(issue)).map_err(written)?;
         }
-        self.offset += BATCH;
-        self.done = (issues.len() as i64) < BATCH;
         writer
             .into_inner()
             .map_err(|error| written(error.into_error().into()))
@@ -127,7 +122,9 @@ fn written(error: csv::Error) -> AppError {
 
 /// `issues/download/`: the project's findings that pass the issue list's filters, as CSV
 /// (`Project_<id>_issue_data.csv`), streamed a thousand findings a piece; no connection is
-/// held between pieces or while the client reads.
+/// held between pieces or while the client reads. The filter is counted once; each piece
+/// starts below the last finding the one before it wrote (`FindingsExport`), so a finding is
+/// written at most once and findings stored during the download are not in it.
 pub async fn download_issues(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -140,22 +137,21 @@ pub async fn download_issues(
         origin(&request),
         request.path().trim_end_matches("download/")
     );
-    let download = visible_project(&state, caller, path, move |_, project, _| {
+    let filename = format!("Project_{}_issue_data.csv", path.3);
+    let download = visible_project(&state, caller, path, move |conn, project, _| {
+        let filter = read_issue_filter(&query)?;
         Ok(Download {
-            project_id: project.id,
-            filter: read_issue_filter(&query)?,
+            findings: FindingsExport::start(conn, project.id, filter)?,
             url_base,
-            offset: 0,
-            done: false,
+            has_headers: false,
         })
     })
     .await?;
-    let filename = format!("Project_{}_issue_data.csv", download.project_id.0);
     let pool = state.pool.clone();
     let body = futures_util::stream::try_unfold(download, move |mut download| {
         let pool = pool.clone();
         async move {
-            if download.done {
+            if download.has_headers && download.findings.is_done() {
                 return Ok(None);
             }
             blocking::run(&pool, move |conn| {

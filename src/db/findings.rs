@@ -386,12 +386,19 @@ pub fn list(
     }
     let (ids, values) =
         crate::db::issue_lists::page_ids(conn, project_id, filter, count, (limit, offset))?;
+    Ok((count, issues_in(conn, &ids, &values)?))
+}
+
+/// The findings whose ids the SELECT `ids` (with `values`) gives, newest first.
+pub(crate) fn issues_in(
+    conn: &Connection,
+    ids: &str,
+    values: &[rusqlite::types::Value],
+) -> rusqlite::Result<Vec<StoredIssue>> {
     let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE id IN ({ids}) ORDER BY id DESC");
-    let issues = conn
-        .prepare_cached(&sql)?
+    conn.prepare_cached(&sql)?
         .query_map(params_from_iter(values.iter()), issue_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok((count, issues))
+        .collect()
 }
 
 /// Counts every finding into `issue_tallies` anew (the schema step that made it; the triggers

@@ -142,7 +142,7 @@ fn count_findings(
 }
 
 /// Where the findings a filter keeps are reached: its most selective key.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     /// The job's sightings (`job_issues`, by issue id).
     Sightings,
@@ -195,12 +195,69 @@ const WALK_BUDGET: i64 = if cfg!(test) { 40 } else { 20_000 };
 /// sorting them all costs more than any walk (a deep offset sorted 1,000,000 in 2.7 s).
 const FEW_MATCHES: i64 = if cfg!(test) { 200 } else { 10_000 };
 
+/// How the findings a filter keeps are read newest first, chosen once from its count: a job's
+/// sightings and a scan's findings are walked in their own index; otherwise the project's
+/// findings are walked when matches are many (`FEW_MATCHES`) or dense enough to give the
+/// `wanted` ones within `WALK_BUDGET` reads (the count over the span of the project's ids says
+/// how dense), else found through the filters' indexes and sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Walk {
+    source: Source,
+    walks_project: bool,
+}
+
+impl Walk {
+    pub fn choose(
+        conn: &Connection,
+        project_id: ProjectId,
+        filter: &IssueFilter,
+        count: i64,
+        wanted: i64,
+    ) -> rusqlite::Result<Walk> {
+        let source = Source::of(filter);
+        let walks_project = source == Source::Project
+            && (count >= FEW_MATCHES || walk_is_cheap(conn, project_id, count, wanted)?);
+        Ok(Walk {
+            source,
+            walks_project,
+        })
+    }
+
+    /// `SELECT issues.id FROM ... WHERE <the filter> [AND <id> < ?] ORDER BY <id> DESC` and its
+    /// values: the ids below `before` (all with `None`), newest first, for a LIMIT to follow.
+    fn select(
+        self,
+        project_id: ProjectId,
+        filter: &IssueFilter,
+        before: Option<i64>,
+    ) -> (String, Vec<SqlValue>) {
+        let (condition, mut values) = self.source.condition(project_id, filter);
+        let (from, id, order) = match self.source {
+            Source::Sightings => (self.source.from(), "ji.issue_id", "ji.issue_id DESC"),
+            Source::Scan(_) => (self.source.from(), "issues.id", "issues.id DESC"),
+            _ if self.walks_project => (
+                "issues INDEXED BY issues_project_id".to_string(),
+                "issues.id",
+                "issues.id DESC",
+            ),
+            Source::Project => (self.source.from(), "issues.id", "+issues.id DESC"),
+        };
+        let below = match before {
+            Some(before) => {
+                values.push(SqlValue::Integer(before));
+                format!(" AND {id} < ?")
+            }
+            None => String::new(),
+        };
+        (
+            format!("SELECT issues.id FROM {from} WHERE {condition}{below} ORDER BY {order}"),
+            values,
+        )
+    }
+}
+
 /// The SELECT of the ids of one page (`limit`, `offset`) of the `count` findings the filter
-/// keeps, newest first, and its values. A job's sightings and a scan's findings are walked in
-/// their own index, newest first; otherwise the project's findings are walked newest first when
-/// matches are many (`FEW_MATCHES`) or dense enough to fill the page within `WALK_BUDGET` reads
-/// (the count over the span of the project's ids says how dense), else found through the
-/// filters' indexes and sorted.
+/// keeps, newest first, and its values (`Walk` says through which index).
 pub fn page_ids(
     conn: &Connection,
     project_id: ProjectId,
@@ -209,26 +266,26 @@ pub fn page_ids(
     page: (i64, i64),
 ) -> rusqlite::Result<(String, Vec<SqlValue>)> {
     let (limit, offset) = page;
-    let source = Source::of(filter);
-    let (condition, mut values) = source.condition(project_id, filter);
-    let (from, order) = match source {
-        Source::Sightings => (source.from(), "ji.issue_id DESC"),
-        Source::Scan(_) => (source.from(), "issues.id DESC"),
-        Source::Project
-            if count >= FEW_MATCHES || walk_is_cheap(conn, project_id, count, limit + offset)? =>
-        {
-            (
-                "issues INDEXED BY issues_project_id".to_string(),
-                "issues.id DESC",
-            )
-        }
-        Source::Project => (source.from(), "+issues.id DESC"),
-    };
+    let walk = Walk::choose(conn, project_id, filter, count, limit + offset)?;
+    let (select, mut values) = walk.select(project_id, filter, None);
     values.extend([SqlValue::Integer(limit), SqlValue::Integer(offset)]);
-    Ok((
-        format!("SELECT issues.id FROM {from} WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?"),
-        values,
-    ))
+    Ok((format!("{select} LIMIT ? OFFSET ?"), values))
+}
+
+/// The SELECT of the ids of the next `limit` findings the filter keeps below the id `before`
+/// (from the newest with `None`), newest first: a keyset cursor, so a reader that goes through
+/// every piece (the findings download) reads each finding once, and findings added meanwhile
+/// (higher ids) never shift what comes next. `walk` is chosen once for the whole read.
+pub fn ids_before(
+    walk: Walk,
+    project_id: ProjectId,
+    filter: &IssueFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> (String, Vec<SqlValue>) {
+    let (select, mut values) = walk.select(project_id, filter, before);
+    values.push(SqlValue::Integer(limit));
+    (format!("{select} LIMIT ?"), values)
 }
 
 /// Whether walking the project's findings newest first meets `wanted` matches within

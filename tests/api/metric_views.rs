@@ -740,24 +740,31 @@ fn marked(tag: &str) -> String {
     format!("{tag}\n{} HEAD\n", "<".repeat(7))
 }
 
+/// A project whose scheme runs the built-in checker, scanned once after `files` were
+/// committed: the project's URL and the scan's id.
+fn scanned_by_the_checker(app: &TestApp, files: &[(&str, String)]) -> (String, i64) {
+    let world = World::build(app);
+    commit(&world, files);
+    let project = world.project_with_scheme(
+        app,
+        "main",
+        json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
+    );
+    let (_, scan_id) = scan(app, &project, json!({"incr_scan": false}));
+    (project, scan_id)
+}
+
 #[test]
 fn findings_download_as_csv_with_tcas_columns_and_count_by_rule() {
     let app = TestApp::spawn();
-    let world = World::build(&app);
-    commit(
-        &world,
+    let (project, scan_id) = scanned_by_the_checker(
+        &app,
         &[
             ("a.txt", marked("a")),
             ("b.txt", marked("b,\"quoted\"")),
             ("c.txt", marked("c")),
         ],
     );
-    let project = world.project_with_scheme(
-        &app,
-        "main",
-        json!({"name": "lint", "lint_enabled": true, "tools": ["codepup"]}),
-    );
-    let (_, scan_id) = scan(&app, &project, json!({"incr_scan": false}));
     let issues = format!("{}/codelint/issues", analysis(&project));
     let list = app
         .get(&format!("{issues}/?limit=10"), ADMIN_TOKEN)
@@ -776,12 +783,7 @@ fn findings_download_as_csv_with_tcas_columns_and_count_by_rule() {
     .expect(200);
 
     // ProjectIssueDownloadView with IssueResource's headers and values.
-    let download = app.call(
-        "GET",
-        &format!("{issues}/download/"),
-        Some(ADMIN_TOKEN),
-        Body::None,
-    );
+    let download = get_download(&app, &format!("{issues}/download/"));
     assert_eq!(download.status, 200);
     assert_eq!(
         download.header("content-type"),
@@ -829,19 +831,9 @@ fn findings_download_as_csv_with_tcas_columns_and_count_by_rule() {
     );
     assert!(rows[1..].iter().all(|row| row.len() == 15));
     // The issue list's filters apply: the won't-fix findings alone, or the open ones.
-    let wontfix = app.call(
-        "GET",
-        &format!("{issues}/download/?resolution=2"),
-        Some(ADMIN_TOKEN),
-        Body::None,
-    );
+    let wontfix = get_download(&app, &format!("{issues}/download/?resolution=2"));
     assert_eq!(parse_csv(wontfix.body.as_str().unwrap()).len(), 2);
-    let open = app.call(
-        "GET",
-        &format!("{issues}/download/?state=1"),
-        Some(ADMIN_TOKEN),
-        Body::None,
-    );
+    let open = get_download(&app, &format!("{issues}/download/?state=1"));
     assert_eq!(parse_csv(open.body.as_str().unwrap()).len(), 3);
     let bad = app
         .get(&format!("{issues}/download/?state=9"), ADMIN_TOKEN)
@@ -873,6 +865,51 @@ fn findings_download_as_csv_with_tcas_columns_and_count_by_rule() {
         app.call("GET", &format!("{issues}/{route}"), None, Body::None)
             .expect(401);
     }
+}
+
+#[test]
+fn a_download_of_more_findings_than_one_piece_holds_writes_each_finding_once_newest_first() {
+    let app = TestApp::spawn();
+    // 1,350 findings, more than the download's piece of 1,000 (and at most 1,000 a file, the
+    // checker's cap): each line a conflict marker of its own.
+    let file = |name: &str| {
+        let lines: Vec<String> = (0..450)
+            .map(|n| format!("{} {name}{n}", "<".repeat(7)))
+            .collect();
+        lines.join("\n")
+    };
+    let files = [
+        ("a.txt", file("a")),
+        ("b.txt", file("b")),
+        ("c.txt", file("c")),
+    ];
+    let (project, _) = scanned_by_the_checker(&app, &files);
+    let issues = format!("{}/codelint/issues", analysis(&project));
+    let list = app
+        .get(&format!("{issues}/?limit=1"), ADMIN_TOKEN)
+        .expect(200);
+    assert_eq!(list.data()["count"], 1350, "{}", list.body);
+    let newest = results(&list)[0]["id"].as_i64().unwrap();
+
+    let download = get_download(&app, &format!("{issues}/download/"));
+    assert_eq!(download.status, 200);
+    let rows = parse_csv(download.body.as_str().unwrap());
+    let ids: Vec<i64> = rows[1..]
+        .iter()
+        .map(|row| row[0].parse().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1350);
+    assert_eq!(ids[0], newest);
+    assert!(
+        ids.windows(2).all(|pair| pair[0] > pair[1]),
+        "each finding once, newest first"
+    );
+    assert!(rows[1..].iter().all(|row| row.len() == 15));
+}
+
+/// The admin's download at `url` (`.../issues/download/...`).
+fn get_download(app: &TestApp, url: &str) -> crate::helpers::Reply {
+    app.call("GET", url, Some(ADMIN_TOKEN), Body::None)
 }
 
 /// A CSV text's records.
