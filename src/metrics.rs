@@ -94,113 +94,115 @@ fn latency_histogram() -> Histogram {
 
 impl Metrics {
     pub fn new(data_dir: &Path) -> Metrics {
-        let mut registry = Registry::with_prefix("codepup");
-        let http_requests = Family::<HttpLabels, Counter>::default();
-        let http_seconds =
-            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram);
-        let tool_runs = Family::<ToolLabels, Counter>::default();
-        let jobs_closed = Family::<ClassLabels, Counter>::default();
-        let job_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 18));
-        let phase_seconds = Family::<PhaseLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.005, 2.0, 20))
-        });
-        let task_seconds = Family::<TaskLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.005, 2.0, 20))
-        });
-        let jobs = Family::<StateLabels, Gauge>::default();
-        let oldest_waiting = Gauge::default();
-        let (db_bytes, wal_bytes, git_cache_bytes) =
-            (Gauge::default(), Gauge::default(), Gauge::default());
+        let buckets = |start, count| Histogram::new(exponential_buckets(start, 2.0, count));
+        let mut metrics = Metrics {
+            registry: Registry::with_prefix("codepup"),
+            http_requests: Family::default(),
+            http_seconds: Family::new_with_constructor(latency_histogram),
+            tool_runs: Family::default(),
+            jobs_closed: Family::default(),
+            job_seconds: buckets(0.05, 18),
+            phase_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.005, 2.0, 20))
+            }),
+            task_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.005, 2.0, 20))
+            }),
+            jobs: Family::default(),
+            oldest_waiting: Gauge::default(),
+            db_bytes: Gauge::default(),
+            wal_bytes: Gauge::default(),
+            git_cache_bytes: Gauge::default(),
+            retention_removed: Family::default(),
+            retention_passes: Counter::default(),
+            retention_longest_write: buckets(0.001, 14),
+            git_cache_measured: Mutex::new(None),
+            data_dir: data_dir.to_path_buf(),
+        };
+        metrics.register_requests_and_jobs();
+        metrics.register_storage();
+        metrics
+    }
+
+    /// The HTTP, tool and job metrics, named and described in the registry.
+    fn register_requests_and_jobs(&mut self) {
+        let registry = &mut self.registry;
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
-            http_requests.clone(),
+            self.http_requests.clone(),
         );
         registry.register(
             "http_request_seconds",
             "HTTP request latency by route",
-            http_seconds.clone(),
+            self.http_seconds.clone(),
         );
         registry.register(
             "tool_runs",
             "Tool processes run, by tool and outcome",
-            tool_runs.clone(),
+            self.tool_runs.clone(),
         );
         registry.register(
             "jobs_closed",
             "Jobs closed since the server started, by result-code class",
-            jobs_closed.clone(),
+            self.jobs_closed.clone(),
         );
         registry.register(
             "job_seconds",
             "Time from a job's claim to its close",
-            job_seconds.clone(),
+            self.job_seconds.clone(),
         );
         registry.register(
             "phase_seconds",
             "Time of the phases of a job: source (fetch and resolve) and store (results and close)",
-            phase_seconds.clone(),
+            self.phase_seconds.clone(),
         );
         registry.register(
             "task_seconds",
             "Time of a job's task, by tool",
-            task_seconds.clone(),
+            self.task_seconds.clone(),
         );
-        registry.register("jobs", "Jobs not yet closed, by state", jobs.clone());
+        registry.register("jobs", "Jobs not yet closed, by state", self.jobs.clone());
         registry.register(
             "queue_oldest_waiting_seconds",
             "Age of the oldest waiting job (0 when none waits)",
-            oldest_waiting.clone(),
+            self.oldest_waiting.clone(),
         );
-        registry.register("database_bytes", "Size of codepup.db", db_bytes.clone());
+    }
+
+    /// The database, retention and git cache metrics, named and described in the registry.
+    fn register_storage(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "database_bytes",
+            "Size of codepup.db",
+            self.db_bytes.clone(),
+        );
         registry.register(
             "database_wal_bytes",
             "Size of codepup.db-wal",
-            wal_bytes.clone(),
+            self.wal_bytes.clone(),
         );
-        let retention_removed = Family::<WhatLabels, Counter>::default();
-        let retention_passes = Counter::default();
-        let retention_longest_write = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         registry.register(
             "retention_removed",
             "What retention passes removed, by kind (jobs, tasks, sightings, logs, ...)",
-            retention_removed.clone(),
+            self.retention_removed.clone(),
         );
         registry.register(
             "retention_passes",
             "Retention passes run by the housekeeping thread",
-            retention_passes.clone(),
+            self.retention_passes.clone(),
         );
         registry.register(
             "retention_longest_write_seconds",
             "The longest write transaction of each retention pass",
-            retention_longest_write.clone(),
+            self.retention_longest_write.clone(),
         );
         registry.register(
             "git_cache_bytes",
             "Size of the cached clones (measured at most once a minute)",
-            git_cache_bytes.clone(),
+            self.git_cache_bytes.clone(),
         );
-        Metrics {
-            registry,
-            http_requests,
-            http_seconds,
-            tool_runs,
-            jobs_closed,
-            job_seconds,
-            phase_seconds,
-            task_seconds,
-            jobs,
-            oldest_waiting,
-            db_bytes,
-            wal_bytes,
-            git_cache_bytes,
-            retention_removed,
-            retention_passes,
-            retention_longest_write,
-            git_cache_measured: Mutex::new(None),
-            data_dir: data_dir.to_path_buf(),
-        }
     }
 
     pub fn http_request(&self, labels: HttpLabels, took: Duration) {

@@ -261,68 +261,18 @@ pub fn check_bounded(path: &str, bytes: &[u8], config: &Config) -> Checked {
             .extend(too_large(path, bytes.len() as u64, config));
         return out.checked();
     }
-    let rules = config.rules;
-    let look_for = |rule: &Rule| rules.contains(rule);
-    let (utf8, conflicts, secrets) = (
-        look_for(&INVALID_UTF8),
-        look_for(&CONFLICT_MARKER),
-        look_for(&PRIVATE_KEY) || look_for(&SECRET_TOKEN),
-    );
-    let (trailing, indentation, length) = (
-        look_for(&TRAILING_WHITESPACE),
-        look_for(&MIXED_INDENTATION),
-        look_for(&LONG_LINE),
-    );
-
-    let markdown = is_markdown(path);
-    let mut in_conflict = false;
-    // Line and column of the first byte that is not UTF-8, if any.
-    let mut first_invalid: Option<(u32, u32)> = None;
-    let mut line_no: u32 = 0;
-    let mut last_line: &[u8] = &[];
-    // Without its final newline a file splits into exactly its lines.
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    for raw in body.split(|&b| b == b'\n') {
-        line_no = line_no.saturating_add(1);
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        last_line = line;
-
-        if utf8 && first_invalid.is_none() {
-            // A newline is never part of a multi-byte sequence, so checking line by line is
-            // the same as checking the whole file.
-            if let Err(error) = std::str::from_utf8(line) {
-                first_invalid = Some((line_no, column(line, error.valid_up_to())));
-            }
-        }
-
-        if conflicts {
-            check_conflict_marker(&mut out, line_no, line, &mut in_conflict);
-        }
-        if secrets {
-            check_secrets(&mut out, line_no, line);
-        }
-        if trailing {
-            check_trailing_whitespace(&mut out, line_no, line, markdown);
-        }
-        if indentation {
-            check_indentation(&mut out, line_no, line);
-        }
-        if length {
-            check_length(&mut out, line_no, line, config.max_line_length);
-        }
-    }
-
+    let end = check_lines(&mut out, bytes, config);
     if !bytes.ends_with(b"\n") {
         out.push(
             &MISSING_FINAL_NEWLINE,
-            line_no,
-            char_count(last_line).saturating_add(1),
+            end.line_no,
+            char_count(end.last_line).saturating_add(1),
             "the file does not end with a newline: add one, so the last line is a complete \
              line for git, diff and cat"
                 .to_string(),
         );
     }
-    if let Some((line, col)) = first_invalid {
+    if let Some((line, col)) = end.first_invalid {
         // A file-level finding (line 0), first in the list; the message says where to look.
         // It is kept even past the limit: one more finding is no risk.
         out.findings.insert(
@@ -340,6 +290,82 @@ pub fn check_bounded(path: &str, bytes: &[u8], config: &Config) -> Checked {
         );
     }
     out.checked()
+}
+
+/// Which of the line-by-line checks the rule set turns on.
+struct LineChecks {
+    utf8: bool,
+    conflicts: bool,
+    secrets: bool,
+    trailing: bool,
+    indentation: bool,
+    length: bool,
+}
+
+impl LineChecks {
+    fn of(rules: RuleSet) -> LineChecks {
+        let look_for = |rule: &Rule| rules.contains(rule);
+        LineChecks {
+            utf8: look_for(&INVALID_UTF8),
+            conflicts: look_for(&CONFLICT_MARKER),
+            secrets: look_for(&PRIVATE_KEY) || look_for(&SECRET_TOKEN),
+            trailing: look_for(&TRAILING_WHITESPACE),
+            indentation: look_for(&MIXED_INDENTATION),
+            length: look_for(&LONG_LINE),
+        }
+    }
+}
+
+/// Where the line-by-line checks of a file ended.
+struct LinesEnd<'a> {
+    /// The number of the last line.
+    line_no: u32,
+    last_line: &'a [u8],
+    /// Line and column of the first byte that is not UTF-8, if any.
+    first_invalid: Option<(u32, u32)>,
+}
+
+/// Runs the checks that look at one line at a time over every line of `bytes`.
+fn check_lines<'a>(out: &mut Out<'_>, bytes: &'a [u8], config: &Config) -> LinesEnd<'a> {
+    let checks = LineChecks::of(config.rules);
+    let markdown = is_markdown(out.path);
+    let mut in_conflict = false;
+    let mut end = LinesEnd {
+        line_no: 0,
+        last_line: &[],
+        first_invalid: None,
+    };
+    // Without its final newline a file splits into exactly its lines.
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    for raw in body.split(|&b| b == b'\n') {
+        end.line_no = end.line_no.saturating_add(1);
+        let line_no = end.line_no;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        end.last_line = line;
+        if checks.utf8 && end.first_invalid.is_none() {
+            // A newline is never part of a multi-byte sequence, so checking line by line is
+            // the same as checking the whole file.
+            if let Err(error) = std::str::from_utf8(line) {
+                end.first_invalid = Some((line_no, column(line, error.valid_up_to())));
+            }
+        }
+        if checks.conflicts {
+            check_conflict_marker(out, line_no, line, &mut in_conflict);
+        }
+        if checks.secrets {
+            check_secrets(out, line_no, line);
+        }
+        if checks.trailing {
+            check_trailing_whitespace(out, line_no, line, markdown);
+        }
+        if checks.indentation {
+            check_indentation(out, line_no, line);
+        }
+        if checks.length {
+            check_length(out, line_no, line, config.max_line_length);
+        }
+    }
+    end
 }
 
 /// The findings of one file.

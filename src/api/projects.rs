@@ -12,7 +12,7 @@ use crate::api::{
     may_change_project, project_allowing, project_at, repo_scope, views, ProjectPath,
 };
 use crate::auth::Caller;
-use crate::body::{Body, Fields};
+use crate::body::{Body, FieldReader, Fields};
 use crate::db;
 use crate::db::projects::{NewProject, ProjectFilter};
 use crate::domain::ids::{RepoId, SchemeId};
@@ -50,21 +50,14 @@ pub async fn create_project(
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id) = path.into_inner();
-    let repo_id = RepoId(repo_id);
     let tz = state.config.tz_offset;
     let scope_caller = caller.clone();
     let (repo, team, request, existing) = blocking::run(&state.pool, move |conn| {
         // Any member of the team may make a project (repo_scope checks that).
-        let (_, team, repo, _) = repo_scope(conn, &scope_caller, &org_sid, &team_name, repo_id)?;
+        let (_, team, repo, _) =
+            repo_scope(conn, &scope_caller, &org_sid, &team_name, RepoId(repo_id))?;
         let request = read_project_request(conn, repo.id, &body.fields()?)?;
-        let existing = match &request.scheme {
-            SchemeChoice::Own(scheme) => {
-                let key =
-                    project::project_key(repo.id, scheme.id, &request.branch, &request.scan_path);
-                db::projects::get_by_key(conn, &key)?
-            }
-            SchemeChoice::FromTemplate { .. } => None,
-        };
+        let existing = existing_project(conn, &repo, &request)?;
         Ok((repo, team, request, existing))
     })
     .await?;
@@ -75,64 +68,10 @@ pub async fn create_project(
         .await?;
         return Ok(envelope::ok(view));
     }
-
-    // git runs on the blocking pool without holding a database connection.
-    let fetch_url = repo.fetch_url.clone();
-    let branch = request.branch.clone();
-    let local = repo.local_path().map(|path| path.to_path_buf());
-    let roots = state.config.local_repo_roots.clone();
-    let head = web::block(move || {
-        // The directory may have changed since it was registered.
-        if let Some(path) = local {
-            git::check_local_repository(&path, &roots)?;
-        }
-        git::remote_branch_head(&fetch_url, &branch)
-    })
-    .await?;
-    let revision = match head {
-        Ok(Some(revision)) => revision,
-        Ok(None) => {
-            return Err(AppError::invalid(
-                "branch",
-                format!(
-                    "代码库分支不存在: {:?} does not exist in {}",
-                    request.branch, repo.scm_url
-                ),
-            ))
-        }
-        Err(error) => return Err(git_failure(&repo, error)),
-    };
-
+    let revision = branch_head(&state, &repo, &request.branch).await?;
     let (view, is_new) = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
-        let scheme_id = match &request.scheme {
-            SchemeChoice::Own(scheme) => scheme.id,
-            SchemeChoice::FromTemplate { template, name } => {
-                copy_template(&tx, &repo, template, name, caller.id)?
-            }
-        };
-        let key = project::project_key(repo.id, scheme_id, &request.branch, &request.scan_path);
-        let (project, is_new) = match db::projects::get_by_key(&tx, &key)? {
-            Some(project) => (project, false),
-            None => {
-                let new_project = NewProject {
-                    branch: &request.branch,
-                    scheme_id,
-                    scan_path: &request.scan_path,
-                    project_key: &key,
-                    created_from: &request.created_from,
-                    creator: caller.id,
-                    scm_initial_revision: Some(&revision),
-                };
-                let project_id = db::projects::insert(&tx, repo.id, &new_project)?;
-                let project = db::projects::get(&tx, repo.id, project_id)?.ok_or_else(|| {
-                    AppError::Internal(anyhow::anyhow!(
-                        "project {project_id} vanished after insert"
-                    ))
-                })?;
-                (project, true)
-            }
-        };
+        let (project, is_new) = insert_project(&tx, &repo, &request, (caller.id, &revision))?;
         let view = project_view(&tx, &project, &repo, &team, tz)?;
         tx.commit()?;
         Ok((view, is_new))
@@ -145,6 +84,92 @@ pub async fn create_project(
     })
 }
 
+/// The project the request names, when it already exists with one of the repository's own
+/// schemes (a template's copy is looked for once the copy is made).
+fn existing_project(
+    conn: &Connection,
+    repo: &Repo,
+    request: &ProjectRequest,
+) -> Result<Option<Project>, AppError> {
+    Ok(match &request.scheme {
+        SchemeChoice::Own(scheme) => {
+            let key = project::project_key(repo.id, scheme.id, &request.branch, &request.scan_path);
+            db::projects::get_by_key(conn, &key)?
+        }
+        SchemeChoice::FromTemplate { .. } => None,
+    })
+}
+
+/// The head of `branch` in the repository (400 when the branch does not exist). git runs on
+/// the blocking pool without holding a database connection.
+async fn branch_head(
+    state: &web::Data<AppState>,
+    repo: &Repo,
+    branch: &BranchName,
+) -> Result<String, AppError> {
+    let fetch_url = repo.fetch_url.clone();
+    let asked = branch.clone();
+    let local = repo.local_path().map(|path| path.to_path_buf());
+    let roots = state.config.local_repo_roots.clone();
+    let head = web::block(move || {
+        // The directory may have changed since it was registered.
+        if let Some(path) = local {
+            git::check_local_repository(&path, &roots)?;
+        }
+        git::remote_branch_head(&fetch_url, &asked)
+    })
+    .await?;
+    match head {
+        Ok(Some(revision)) => Ok(revision),
+        Ok(None) => Err(AppError::invalid(
+            "branch",
+            format!(
+                "代码库分支不存在: {branch:?} does not exist in {}",
+                repo.scm_url
+            ),
+        )),
+        Err(error) => Err(git_failure(repo, error)),
+    }
+}
+
+/// The project the request names (with the template copied first when it names one): the
+/// existing one, or a new one at `revision` (then `true`).
+fn insert_project(
+    tx: &Connection,
+    repo: &Repo,
+    request: &ProjectRequest,
+    (creator, revision): (crate::domain::ids::UserId, &str),
+) -> Result<(Project, bool), AppError> {
+    let scheme_id = match &request.scheme {
+        SchemeChoice::Own(scheme) => scheme.id,
+        SchemeChoice::FromTemplate { template, name } => {
+            copy_template(tx, repo, template, name, creator)?
+        }
+    };
+    let key = project::project_key(repo.id, scheme_id, &request.branch, &request.scan_path);
+    if let Some(project) = db::projects::get_by_key(tx, &key)? {
+        return Ok((project, false));
+    }
+    let new_project = NewProject {
+        branch: &request.branch,
+        scheme_id,
+        scan_path: &request.scan_path,
+        project_key: &key,
+        created_from: &request.created_from,
+        creator,
+        scm_initial_revision: Some(revision),
+    };
+    let project_id = db::projects::insert(tx, repo.id, &new_project)?;
+    let project = db::projects::get(tx, repo.id, project_id)?.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "project {project_id} vanished after insert"
+        ))
+    })?;
+    Ok((project, true))
+}
+
+/// The body of a new project: `branch`, `scan_path`, `created_from` and the scheme, every bad
+/// field refused together.
 fn read_project_request(
     conn: &Connection,
     repo_id: RepoId,
@@ -159,11 +184,13 @@ fn read_project_request(
             .map_err(|message| fields.reject("branch", message))
             .ok()
     };
-    let scan_scheme_id = fields.optional_int("scan_scheme_id", 1, i64::MAX);
-    let global_scheme_id = fields.optional_int("global_scheme_id", 1, i64::MAX);
-    let custom_scheme_name = fields
-        .optional_str("custom_scheme_name", 128)
-        .filter(|n| !n.is_empty());
+    let asked = SchemeAsked {
+        scan_scheme_id: fields.optional_int("scan_scheme_id", 1, i64::MAX),
+        global_scheme_id: fields.optional_int("global_scheme_id", 1, i64::MAX),
+        custom_scheme_name: fields
+            .optional_str("custom_scheme_name", 128)
+            .filter(|n| !n.is_empty()),
+    };
     let scan_path = match fields
         .optional_str("scan_path", 1024)
         .filter(|p| !p.is_empty())
@@ -177,44 +204,7 @@ fn read_project_request(
         .optional_str("created_from", 32)
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "codedog_web".to_string());
-    let scheme = match (scan_scheme_id, global_scheme_id) {
-        (Some(_), Some(_)) => {
-            fields.reject(
-                "scan_scheme_id",
-                "give scan_scheme_id or global_scheme_id, not both",
-            );
-            None
-        }
-        (Some(id), None) => match db::schemes::get_for_repo(conn, repo_id, SchemeId(id))? {
-            Some(scheme) => Some(SchemeChoice::Own(scheme)),
-            None => {
-                fields.reject(
-                    "scan_scheme_id",
-                    format!("scheme {id} is not a scheme of this repository"),
-                );
-                None
-            }
-        },
-        (None, Some(id)) => match db::schemes::get_template(conn, SchemeId(id))? {
-            Some(template) => {
-                let name = custom_scheme_name.unwrap_or_else(|| template.name.clone());
-                Some(SchemeChoice::FromTemplate { template, name })
-            }
-            None => {
-                fields.reject(
-                    "global_scheme_id",
-                    format!("there is no scheme template {id}"),
-                );
-                None
-            }
-        },
-        (None, None) => {
-            if !body.has("scan_scheme_id") && !body.has("global_scheme_id") {
-                fields.reject("scan_scheme_id", "give scan_scheme_id (a scheme of this repository) or global_scheme_id (a template)");
-            }
-            None
-        }
-    };
+    let scheme = choose_scheme(conn, repo_id, body, &mut fields, asked)?;
     fields.finish()?;
     let scheme = scheme.ok_or_else(|| AppError::invalid("scan_scheme_id", "no scheme chosen"))?;
     // `finish` refused every bad field, so both are parsed here.
@@ -227,6 +217,64 @@ fn read_project_request(
         created_from,
         scheme,
     })
+}
+
+/// The scheme fields of a new project's body, as read.
+struct SchemeAsked {
+    scan_scheme_id: Option<i64>,
+    global_scheme_id: Option<i64>,
+    custom_scheme_name: Option<String>,
+}
+
+/// The scheme a new project asks for: one of the repository's (`scan_scheme_id`) or a
+/// template (`global_scheme_id`, copied as `custom_scheme_name`), exactly one of them; `None`
+/// once `fields` holds the refusal.
+fn choose_scheme(
+    conn: &Connection,
+    repo_id: RepoId,
+    body: &Fields,
+    fields: &mut FieldReader<'_>,
+    asked: SchemeAsked,
+) -> Result<Option<SchemeChoice>, AppError> {
+    let SchemeAsked {
+        scan_scheme_id,
+        global_scheme_id,
+        custom_scheme_name,
+    } = asked;
+    let (field, message) = match (scan_scheme_id, global_scheme_id) {
+        (Some(_), Some(_)) => (
+            "scan_scheme_id",
+            "give scan_scheme_id or global_scheme_id, not both".to_string(),
+        ),
+        (Some(id), None) => match db::schemes::get_for_repo(conn, repo_id, SchemeId(id))? {
+            Some(scheme) => return Ok(Some(SchemeChoice::Own(scheme))),
+            None => (
+                "scan_scheme_id",
+                format!("scheme {id} is not a scheme of this repository"),
+            ),
+        },
+        (None, Some(id)) => match db::schemes::get_template(conn, SchemeId(id))? {
+            Some(template) => {
+                let name = custom_scheme_name.unwrap_or_else(|| template.name.clone());
+                return Ok(Some(SchemeChoice::FromTemplate { template, name }));
+            }
+            None => (
+                "global_scheme_id",
+                format!("there is no scheme template {id}"),
+            ),
+        },
+        // A bad value was refused when read.
+        (None, None) if body.has("scan_scheme_id") || body.has("global_scheme_id") => {
+            return Ok(None)
+        }
+        (None, None) => (
+            "scan_scheme_id",
+            "give scan_scheme_id (a scheme of this repository) or global_scheme_id (a template)"
+                .to_string(),
+        ),
+    };
+    fields.reject(field, message);
+    Ok(None)
 }
 
 /// The repository's copy of `template` named `name`: an earlier copy is reused, so re-posting a

@@ -34,84 +34,111 @@ pub async fn create_repo(
         let tx = db::begin(conn)?;
         let (_, team, access) = team_scope(&tx, &caller, &org_sid, &team_name)?;
         require(access.can_admin_team())?;
-        let body = body.fields()?;
-        let mut fields = body.reader();
-        let scm_url = fields.required_str("scm_url", 1024);
-        let scm_type = fields
-            .optional_str("scm_type", 16)
-            .unwrap_or_else(|| "git".to_string());
-        if scm_type != "git" {
-            fields.reject(
-                "scm_type",
-                format!("\"{scm_type}\" is not supported: codepup scans git repositories only"),
-            );
-        }
-        let name = fields.optional_str("name", 128).filter(|n| !n.is_empty());
-        let ssh_url = fields
-            .optional_str("ssh_url", 1024)
-            .filter(|u| !u.is_empty());
-        if ssh_url
-            .as_deref()
-            .is_some_and(|url| url.starts_with('-') || url.chars().any(char::is_whitespace))
-        {
-            fields.reject(
-                "ssh_url",
-                "an ssh URL may not start with '-' or contain spaces",
-            );
-        }
-        let created_from = fields
-            .optional_str("created_from", 32)
-            .filter(|c| !c.is_empty());
-        let url = if scm_url.is_empty() {
-            None
-        } else {
-            // A local path is also checked with git (one quick `rev-parse`, run here with the
-            // transaction open: registrations are rare, and what is checked is what is stored).
-            let roots = &config.local_repo_roots;
-            match RepoUrl::parse(&scm_url, roots).and_then(|url| match url.local_path() {
-                Some(path) => git::check_local_repository(path, roots)
-                    .map(|()| url)
-                    .map_err(|error| error.to_string()),
-                None => Ok(url),
-            }) {
-                Ok(url) => Some(url),
-                Err(message) => {
-                    fields.reject("scm_url", message);
-                    None
-                }
-            }
-        };
-        fields.finish()?;
-        let url = url.ok_or_else(|| AppError::invalid("scm_url", "This field is required."))?;
+        let request = read_repo_request(&body.fields()?, &config.local_repo_roots)?;
         let new_repo = NewRepo {
-            url: &url,
-            name: name.as_deref().unwrap_or(url.default_name()),
-            ssh_url: ssh_url.as_deref(),
-            created_from: created_from.as_deref().unwrap_or("codedog_web"),
+            url: &request.url,
+            name: (request.name.as_deref()).unwrap_or(request.url.default_name()),
+            ssh_url: request.ssh_url.as_deref(),
+            created_from: (request.created_from.as_deref()).unwrap_or("codedog_web"),
             creator: caller.id,
         };
-        let repo_id = db::repos::insert(&tx, team.id, &new_repo).map_err(|error| {
-            if db::is_unique_violation(&error) {
-                AppError::business(
-                    E_REPO_EXISTS,
-                    format!(
-                        "代码库已接入: {} is already registered in this team",
-                        url.scm_url()
-                    ),
-                )
-            } else {
-                error.into()
-            }
-        })?;
-        let repo = db::repos::get(&tx, team.id, repo_id)?.ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!("repo {repo_id} vanished after insert"))
-        })?;
+        let repo = insert_repo(&tx, &team, &new_repo)?;
         let view = repo_view(&tx, &repo, &team, config.tz_offset)?;
         tx.commit()?;
         Ok(view)
     })
     .await?;
     Ok(envelope::created(repo))
+}
+
+/// A new repository's body, checked.
+struct RepoRequest {
+    url: RepoUrl,
+    name: Option<String>,
+    ssh_url: Option<String>,
+    created_from: Option<String>,
+}
+
+/// `scm_url` (required), `scm_type` (git only), `name`, `ssh_url` and `created_from`, every
+/// bad field refused together.
+fn read_repo_request(
+    body: &crate::body::Fields,
+    roots: &[std::path::PathBuf],
+) -> Result<RepoRequest, AppError> {
+    let mut fields = body.reader();
+    let scm_url = fields.required_str("scm_url", 1024);
+    let scm_type = fields
+        .optional_str("scm_type", 16)
+        .unwrap_or_else(|| "git".to_string());
+    if scm_type != "git" {
+        fields.reject(
+            "scm_type",
+            format!("\"{scm_type}\" is not supported: codepup scans git repositories only"),
+        );
+    }
+    let name = fields.optional_str("name", 128).filter(|n| !n.is_empty());
+    let ssh_url = fields
+        .optional_str("ssh_url", 1024)
+        .filter(|u| !u.is_empty());
+    if ssh_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with('-') || url.chars().any(char::is_whitespace))
+    {
+        fields.reject(
+            "ssh_url",
+            "an ssh URL may not start with '-' or contain spaces",
+        );
+    }
+    let created_from = fields
+        .optional_str("created_from", 32)
+        .filter(|c| !c.is_empty());
+    let url = if scm_url.is_empty() {
+        None
+    } else {
+        check_repo_url(&scm_url, roots)
+            .map_err(|message| fields.reject("scm_url", message))
+            .ok()
+    };
+    fields.finish()?;
+    let url = url.ok_or_else(|| AppError::invalid("scm_url", "This field is required."))?;
+    Ok(RepoRequest {
+        url,
+        name,
+        ssh_url,
+        created_from,
+    })
+}
+
+/// `scm_url` parsed; a local path is also checked with git (one quick `rev-parse`, run with
+/// the registration's transaction open: registrations are rare, and what is checked is what
+/// is stored).
+fn check_repo_url(scm_url: &str, roots: &[std::path::PathBuf]) -> Result<RepoUrl, String> {
+    let url = RepoUrl::parse(scm_url, roots)?;
+    match url.local_path() {
+        Some(path) => git::check_local_repository(path, roots)
+            .map(|()| url)
+            .map_err(|error| error.to_string()),
+        None => Ok(url),
+    }
+}
+
+/// Stores the new repository in the team (TCA's 代码库已接入 when its URL is there already).
+fn insert_repo(tx: &Connection, team: &Team, new_repo: &NewRepo<'_>) -> Result<Repo, AppError> {
+    let repo_id = db::repos::insert(tx, team.id, new_repo).map_err(|error| {
+        if db::is_unique_violation(&error) {
+            AppError::business(
+                E_REPO_EXISTS,
+                format!(
+                    "代码库已接入: {} is already registered in this team",
+                    new_repo.url.scm_url()
+                ),
+            )
+        } else {
+            error.into()
+        }
+    })?;
+    db::repos::get(tx, team.id, repo_id)?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("repo {repo_id} vanished after insert")))
 }
 
 /// The team's repositories, newest first; filters `scm_url_or_name` (substring) and `scm_url`

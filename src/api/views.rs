@@ -908,6 +908,40 @@ pub fn overview(
     latest: Option<&(Job, Option<String>, i64)>,
     tz: UtcOffset,
 ) -> Value {
+    let sum = |state: i64| -> i64 {
+        tally
+            .iter()
+            .filter(|row| row.state == state)
+            .map(|row| row.count)
+            .sum()
+    };
+    let scan = latest.map(|(job, _, _)| {
+        json!({
+            "id": job.scan_id,
+            "job_id": job.id,
+            "scan_time": time(&job.create_time, tz),
+            "execute_time": durations(job).1.map(clock::seconds_text),
+        })
+    });
+    json!({
+        "lintscan": {
+            "issue_open_num": sum(1),
+            "issue_fix_num": sum(2),
+            "issue_detail_num": latest.map_or(0, |(_, _, n_findings)| *n_findings),
+            "scan": scan,
+            "total": overview_totals(tally),
+            "status": 0,
+            "text": "成功",
+            "description": null,
+        },
+        "clocscan": latest.map(|(job, revision, _)| overview_clocscan(job, revision, tz)),
+        "latest_job": latest.map(|(job, revision, _)| overview_latest_job(job, revision, tz)),
+    })
+}
+
+/// The overview's `lintscan.total`: the findings by state, and by category, severity and tool,
+/// each of those by state.
+fn overview_totals(tally: &[IssueTally]) -> Value {
     let mut state_detail = serde_json::Map::new();
     let mut category_detail = serde_json::Map::new();
     let mut severity_detail = serde_json::Map::new();
@@ -926,64 +960,40 @@ pub fn overview(
         );
         add_to(&mut tool_detail, &row.tool, row.state, row.count);
     }
-    let sum = |state: i64| -> i64 {
-        tally
-            .iter()
-            .filter(|row| row.state == state)
-            .map(|row| row.count)
-            .sum()
-    };
-    let scan = latest.map(|(job, _, _)| {
-        json!({
-            "id": job.scan_id,
-            "job_id": job.id,
-            "scan_time": time(&job.create_time, tz),
-            "execute_time": durations(job).1.map(clock::seconds_text),
-        })
-    });
-    let latest_job = latest.map(|(job, revision, _)| {
-        json!({
-            "id": job.id,
-            "scan_id": job.scan_id,
-            "state": job.state,
-            "result_code": job.result_code,
-            "result_code_msg": result_code_msg(job.result_code),
-            "result_msg": job.result_msg,
-            "create_time": time(&job.create_time, tz),
-            "end_time": optional_time(&job.end_time, tz),
-            "scan_revision": revision,
-        })
-    });
-    let clocscan = latest.map(|(job, revision, _)| {
-        json!({
-            "id": job.id,
-            "scan_revision": revision,
-            "scan_time": time(&job.create_time, tz),
-            "code_line_num": job.lines.code,
-            "comment_line_num": job.lines.comment,
-            "blank_line_num": job.lines.blank,
-            "total_line_num": job.lines.total,
-            "scan": job.scan_id,
-        })
-    });
     json!({
-        "lintscan": {
-            "issue_open_num": sum(1),
-            "issue_fix_num": sum(2),
-            "issue_detail_num": latest.map_or(0, |(_, _, n_findings)| *n_findings),
-            "scan": scan,
-            "total": {
-                "state_detail": state_detail,
-                "category_detail": category_detail,
-                "severity_detail": severity_detail,
-                "tool_detail": tool_detail,
-            },
-            "status": 0,
-            "text": "成功",
-            "description": null,
-        },
-        "clocscan": clocscan,
-        "latest_job": latest_job,
+        "state_detail": state_detail,
+        "category_detail": category_detail,
+        "severity_detail": severity_detail,
+        "tool_detail": tool_detail,
+    })
+}
+
+/// The overview's `latest_job`.
+fn overview_latest_job(job: &Job, revision: &Option<String>, tz: UtcOffset) -> Value {
+    json!({
+        "id": job.id,
+        "scan_id": job.scan_id,
+        "state": job.state,
+        "result_code": job.result_code,
+        "result_code_msg": result_code_msg(job.result_code),
+        "result_msg": job.result_msg,
+        "create_time": time(&job.create_time, tz),
+        "end_time": optional_time(&job.end_time, tz),
+        "scan_revision": revision,
+    })
+}
+
+/// The overview's `clocscan`: the latest job's line counts.
+fn overview_clocscan(job: &Job, revision: &Option<String>, tz: UtcOffset) -> Value {
+    json!({
+        "id": job.id,
+        "scan_revision": revision,
+        "scan_time": time(&job.create_time, tz),
+        "code_line_num": job.lines.code,
+        "comment_line_num": job.lines.comment,
+        "blank_line_num": job.lines.blank,
+        "total_line_num": job.lines.total,
+        "scan": job.scan_id,
     })
 }
 
