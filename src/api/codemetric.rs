@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::api::blocking;
-use crate::api::project_at;
+use crate::api::project_allowing;
 use crate::api::query::{paginated, Query};
 use crate::auth::Caller;
 use crate::db;
@@ -198,13 +198,24 @@ pub(crate) fn metric_project(
     caller: &crate::domain::user::User,
     path: &MetricPath,
 ) -> Result<(crate::domain::repo::Repo, crate::domain::project::Project), AppError> {
+    metric_project_allowing(conn, caller, path, |_| true)
+}
+
+/// [`metric_project`], then 403 unless `may` allows the caller's access (triage, for one).
+pub(crate) fn metric_project_allowing(
+    conn: &rusqlite::Connection,
+    caller: &crate::domain::user::User,
+    path: &MetricPath,
+    may: impl FnOnce(&crate::domain::access::Access) -> bool,
+) -> Result<(crate::domain::repo::Repo, crate::domain::project::Project), AppError> {
     let project_path = (
         path.org_sid.clone(),
         path.team_name.clone(),
         path.repo_id,
         path.project_id,
     );
-    let (_, _, repo, project, _) = project_at(conn, caller, &project_path)?;
+    let (_, _, repo, project, _) =
+        project_allowing(conn, caller, &project_path, |access, _| may(access))?;
     Ok((repo, project))
 }
 

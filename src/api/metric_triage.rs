@@ -7,7 +7,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::api::codemetric::{metric_project, shape, MetricPath};
+use crate::api::codemetric::{metric_project, metric_project_allowing, shape, MetricPath};
 use crate::api::triage::{parse_error, read_author, read_ids};
 use crate::api::{blocking, project_allowing, ProjectPath};
 use crate::auth::Caller;
@@ -15,6 +15,7 @@ use crate::body::Body;
 use crate::db;
 use crate::db::metric_triage::Mark;
 use crate::db::metrics::{MetricFilter, MetricList};
+use crate::domain::access::Access;
 use crate::domain::ids::ProjectId;
 use crate::envelope;
 use crate::error::AppError;
@@ -70,7 +71,7 @@ pub async fn update_cc_author(
     let tz = state.config.tz_offset;
     let (repo_id, row) = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
-        let (repo, project) = metric_project(&tx, &caller, &path)?;
+        let (repo, project) = metric_project_allowing(&tx, &caller, &path, Access::can_triage)?;
         let issue_id = path.issue_id.unwrap_or(0);
         let job_id = db::metrics::row_job(&tx, MetricList::CcIssues, project.id, issue_id)?
             .ok_or_else(|| AppError::not_found(format!("cc issue {issue_id}")))?;
@@ -115,7 +116,7 @@ where
 {
     let issue = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;
-        let (_, project) = metric_project(&tx, &caller, &path)?;
+        let (_, project) = metric_project_allowing(&tx, &caller, &path, Access::can_triage)?;
         let issue_id = path.issue_id.unwrap_or(0);
         let (now_state, owner) = db::metric_triage::dup_issue(&tx, project.id, issue_id)?
             .ok_or_else(|| AppError::not_found(format!("duplicate issue {issue_id}")))?;
