@@ -365,7 +365,8 @@ print("the pool's answer came")
 /// that starts.
 #[test]
 fn no_tool_runs_cgroup_is_left_behind_after_runs_or_a_killed_server() {
-    let hog = "import os\nfor _ in range(2):\n    if os.fork() == 0:\n        b = bytearray(150 << 20)\n        b[::4096] = b'x' * (len(b) // 4096)\n        os._exit(0)\nos.wait(); os.wait()\n";
+    // Each child holds its 150 MiB until it is killed, so the two are held together.
+    let hog = "import os, time\nfor _ in range(2):\n    if os.fork() == 0:\n        b = bytearray(150 << 20)\n        b[::4096] = b'x' * (len(b) // 4096)\n        time.sleep(600)\n        os._exit(0)\nos.wait(); os.wait()\n";
     let finished = RealServer::start(
         &tools(&[
             ("fine", r#"["true"]"#, ""),
@@ -423,11 +424,27 @@ fn no_tool_runs_cgroup_is_left_behind_after_runs_or_a_killed_server() {
         runs.iter().all(|run| run.exists()),
         "SIGKILL removes nothing"
     );
-    let _next = RealServer::start("", &[("a.txt", b"a\n")]);
+    let mut next = RealServer::start("", &[("a.txt", b"a\n")]);
     let left: Vec<&PathBuf> = bases.iter().filter(|base| base.exists()).collect();
     assert!(
         left.is_empty(),
         "the killed server's cgroups stayed: {left:?}"
+    );
+    // A server that stops removes its own. (Once it answers, it handles SIGTERM.)
+    next.call("GET", "v3/jobs/summary/", Value::Null);
+    let next_bases = next.cgroup_bases();
+    assert!(!next_bases.is_empty());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(next.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = next.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let left: Vec<&PathBuf> = next_bases.iter().filter(|base| base.exists()).collect();
+    assert!(
+        left.is_empty(),
+        "a stopped server's cgroups stayed: {left:?}"
     );
 }
 
