@@ -96,6 +96,18 @@ fn other_project(app: &TestApp, world: &World, repo_dir: &Path, scheme: Value) -
     format!("{repo_path}/projects/{}", project.data()["id"])
 }
 
+/// Commits `file` into a new world's repository, scans it with a scheme running `tool` alone
+/// and returns the job's detail and the tool task's log.
+fn scan_with_file(app: &TestApp, tool: &str, (path, bytes): (&str, &[u8])) -> (Value, String) {
+    let world = World::build(app);
+    commit(&world.repo_dir, &[(path, bytes)]);
+    let project = world.project_with_scheme(app, "main", json!({"name": tool, "tools": [tool]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let log = task_log(app, &project, job_id, &detail["tasks"][1]["id"]);
+    (detail, log)
+}
+
 fn job_log(app: &TestApp, project: &str, job_id: i64) -> String {
     let reply = app
         .get(&format!("{project}/jobs/{job_id}/log/"), ADMIN_TOKEN)
@@ -286,12 +298,7 @@ print("done")
     if !cgroups_in_force(&app) {
         return;
     }
-    let world = World::build(&app);
-    commit(&world.repo_dir, &[("hog.py", hog.as_bytes())]);
-    let project = world.project_with_scheme(&app, "main", json!({"name": "hog", "tools": ["hog"]}));
-    let (job_id, _) = app.start_scan(&project, json!({}));
-    let detail = app.wait_for_job(&project, job_id, SLOW);
-    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    let (detail, log) = scan_with_file(&app, "hog", ("hog.py", hog.as_bytes()));
     let held = log.matches("child holds 200 MiB").count();
     assert!(
         held <= 1,
@@ -334,19 +341,13 @@ print("the pool's answer came")
     if !cgroups_in_force(&app) {
         return;
     }
-    let world = World::build(&app);
-    commit(&world.repo_dir, &[("pool.py", waiter.as_bytes())]);
-    let project =
-        world.project_with_scheme(&app, "main", json!({"name": "pool", "tools": ["pool"]}));
-    let (job_id, _) = app.start_scan(&project, json!({}));
-    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let (detail, log) = scan_with_file(&app, "pool", ("pool.py", waiter.as_bytes()));
     assert_eq!(detail["result_code"], 201, "{detail}");
     let message = detail["result_msg"].as_str().unwrap();
     assert!(
         message.contains("pool reached its memory limit of 256 MiB"),
         "{detail}"
     );
-    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
     assert!(log.contains("reached its memory limit"), "{log}");
     assert!(!log.contains("the pool's answer came"), "{log}");
     let gone = eventually(Duration::from_secs(5), || {
