@@ -252,8 +252,10 @@ pub(super) fn describe(report: &Report) -> String {
 
 /// Runs one tool process confined, stdout to `run.stdout` and stderr to the task log. Killed on
 /// its timeout, on the job's close (checked at most every half second, which keeps a cancel
-/// well inside 2 seconds) or on shutdown. Returns how it ended when it ran to its end; a
-/// missing program, a sandbox that cannot be set up or a limit reached fail the task.
+/// well inside 2 seconds), on shutdown, or when its cgroup (`sandbox::cgroup::RunGroup`, made
+/// here and removed when the run ends) reaches the memory limit. Returns how it ended when it
+/// ran to its end; a missing program, a sandbox that cannot be set up or a limit reached fail
+/// the task.
 fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
     let shared = scope.shared;
     let confinement = &shared.confinement;
