@@ -6,8 +6,10 @@
 //!
 //! This module is the server's half: the server-wide `Confinement` (decided once at start), the
 //! per-run `Spec` that the supervisor reads, the paths a tool may read, and the `Report` the
-//! supervisor writes back.
+//! supervisor writes back. `cgroup.rs` gives each run a control group of its own, so the memory
+//! and process limits hold for all of a run's processes together.
 
+pub mod cgroup;
 mod init;
 pub use init::set_parent_death_signal;
 pub mod paths;
@@ -15,6 +17,7 @@ pub mod supervisor;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -28,11 +31,13 @@ pub const SETUP_FAILED: i32 = 125;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Address space, MiB (RLIMIT_AS).
+    /// Memory, MiB: each process's address space (RLIMIT_AS) and, where the server has cgroups,
+    /// the memory of all the run's processes together (its cgroup's limit).
     pub memory_mb: u64,
     /// CPU seconds (RLIMIT_CPU); the tool gets SIGXCPU there and SIGKILL 5 s later.
     pub cpu_seconds: u64,
-    /// Processes and threads of one run (RLIMIT_NPROC, counted in the run's user namespace).
+    /// Processes and threads of one run (RLIMIT_NPROC, counted in the run's user namespace, and
+    /// its cgroup's `pids.max` where there is one).
     pub processes: u64,
     /// Largest file the tool may write, MiB (RLIMIT_FSIZE).
     pub file_size_mb: u64,
@@ -128,6 +133,8 @@ pub struct Confinement {
     pub path: OsString,
     /// Why the tool user cannot reach the workspaces, if it cannot.
     pub unreachable: Option<String>,
+    /// The control groups runs get, if any (shared: the last holder removes the server's base).
+    pub cgroups: Arc<cgroup::Cgroups>,
 }
 
 impl Confinement {
@@ -165,7 +172,14 @@ impl Confinement {
             hidden,
             path: config.tools.path.clone(),
             unreachable: None,
+            cgroups: Arc::new(cgroup::Cgroups::detect()),
         };
+        if !confinement.cgroups.per_run() {
+            log::warn!(
+                "tools' memory_mb holds per process, not per run: {}",
+                confinement.cgroups.describe()
+            );
+        }
         if let Some(ids) = confinement.tool_user {
             prepare_data_dir(config)?;
             confinement.unreachable = unreachable_by(&config.data_dir, ids);
@@ -240,7 +254,7 @@ impl Confinement {
             Some(ids) => format!("uid {} gid {}", ids.uid, ids.gid),
             None => "the server's user".to_string(),
         };
-        format!("{files}; tools run as {user}")
+        format!("{files}; tools run as {user}; {}", self.cgroups.describe())
     }
 }
 
@@ -389,6 +403,10 @@ pub struct Spec {
     pub require_landlock: bool,
     /// Where the supervisor writes its `Report` (opened before anything is restricted).
     pub report: PathBuf,
+    /// The `cgroup.procs` files of the run's control group, which the supervisor joins first
+    /// (empty when the server has no cgroups).
+    #[serde(default)]
+    pub cgroup: Vec<PathBuf>,
     /// How much of the tool's output reaches the task's files.
     pub output: OutputCaps,
 }
@@ -486,6 +504,7 @@ mod tests {
             system: Vec::new(),
             path: OsString::from("/usr/bin"),
             unreachable: None,
+            cgroups: Arc::new(cgroup::Cgroups::unavailable("a unit test")),
         }
     }
 

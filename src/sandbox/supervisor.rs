@@ -1,6 +1,9 @@
 //! The supervisor: `codepup sandbox-exec SPEC`, one per tool run, started by the server with a
 //! parent-death signal. It confines itself, then starts the tool, which inherits everything:
 //!
+//! 0. the run's control group (`spec.cgroup`, made by the server), joined first, so the
+//!    supervisor, init and every process of the tool count against its memory and process
+//!    limits together;
 //! 1. the working directory, entered while the server's user can still reach it;
 //! 2. the tool user (when the server runs as root);
 //! 3. new user, PID, IPC and network namespaces: when the namespace's init ends (after the tool,
@@ -74,6 +77,7 @@ fn write_report(file: &mut File, report: &Report) {
 /// Steps 1 to 5 of the module comment.
 fn confine(spec: &Spec, report: &mut Report) -> Result<(), String> {
     let parent = getppid();
+    join_cgroup(spec, report)?;
     // The working directory is entered while the server's user can still reach it.
     std::env::set_current_dir(&spec.cwd)
         .map_err(|e| format!("cannot enter {}: {e}", spec.cwd.display()))?;
@@ -90,6 +94,19 @@ fn confine(spec: &Spec, report: &mut Report) -> Result<(), String> {
         .map_err(|e| format!("parent-death signal: {e}"))?;
     if getppid() != parent {
         return Err("the server went away".to_string());
+    }
+    Ok(())
+}
+
+/// Writes the supervisor into the run's control group ("0" is the writer itself), while it still
+/// has the server's rights over the group; what it starts later is born inside.
+fn join_cgroup(spec: &Spec, report: &mut Report) -> Result<(), String> {
+    for procs in &spec.cgroup {
+        std::fs::write(procs, "0")
+            .map_err(|e| format!("cannot join the run's cgroup {}: {e}", procs.display()))?;
+    }
+    if !spec.cgroup.is_empty() {
+        report.confined_by.push("cgroup".to_string());
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::analyzers::{Linter, ToolDef};
 use crate::domain::finding::{self, Finding};
 use crate::domain::ids::{JobId, TaskId};
 use crate::domain::job::{code, JobState};
+use crate::sandbox::cgroup::RunGroup;
 use crate::sandbox::{self, paths, Limits, OutputCaps, Report, Spec};
 use crate::scan::checkout::Workspace;
 use crate::scan::process::{self, Outcome};
@@ -251,8 +252,10 @@ pub(super) fn describe(report: &Report) -> String {
 
 /// Runs one tool process confined, stdout to `run.stdout` and stderr to the task log. Killed on
 /// its timeout, on the job's close (checked at most every half second, which keeps a cancel
-/// well inside 2 seconds) or on shutdown. Returns how it ended when it ran to its end; a
-/// missing program, a sandbox that cannot be set up or a limit reached fail the task.
+/// well inside 2 seconds), on shutdown, or when its cgroup (`sandbox::cgroup::RunGroup`, made
+/// here and removed when the run ends) reaches the memory limit. Returns how it ended when it
+/// ran to its end; a missing program, a sandbox that cannot be set up or a limit reached fail
+/// the task.
 fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
     let shared = scope.shared;
     let confinement = &shared.confinement;
@@ -275,23 +278,33 @@ fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
     let timeout = run
         .timeout
         .unwrap_or(Duration::from_secs(limits.wall_seconds));
-    let spec = spec_for(scope, &run, program, limits)?;
+    let group = run_group(scope, &limits);
+    let mut spec = spec_for(scope, &run, program, limits)?;
+    spec.cgroup = group.as_ref().map(RunGroup::procs).unwrap_or_default();
     scope.note(&format!("$ {}", run.argv.join(" ")));
     set_progress(shared, scope.task_id, 10)?;
+    let job_closed = stop_check(shared, scope.job_id);
+    // A run that reached its cgroup's memory limit is stopped whole, like a closed job's.
+    let at_limit = || group.as_ref().is_some_and(RunGroup::reached_limit);
     let outcome = process::run(
         &shared.processes,
         scope.job_id,
         confinement.command(&spec),
         (run.stdout, scope.log),
         Some(timeout),
-        &stop_check(shared, scope.job_id),
+        &|| at_limit() || job_closed(),
     );
     set_progress(shared, scope.task_id, 90)?;
     let report = Report::read(&spec.report);
     let _ = fs::remove_file(&spec.report);
-    shared
-        .metrics
-        .tool_run(run.name, outcome_name(&outcome, report.as_ref(), &limits));
+    let label = match at_limit() {
+        true => "limit",
+        false => outcome_name(&outcome, report.as_ref(), &limits),
+    };
+    shared.metrics.tool_run(run.name, label);
+    if let Some(group) = group.filter(RunGroup::reached_limit) {
+        return Err(memory_reached(scope, &run, &group));
+    }
     match outcome {
         Outcome::Exited(status) => ended(scope, &run, &limits, status, report),
         Outcome::Stopped => Err(Stop::Abandon),
@@ -311,6 +324,39 @@ fn run_confined(scope: &TaskScope, run: Run) -> Step<Report> {
             ),
         )),
     }
+}
+
+/// The run's own control group, when the server has cgroups; a group that cannot be made leaves
+/// the run to its per-process limits, and the task log says so.
+fn run_group(scope: &TaskScope, limits: &Limits) -> Option<RunGroup> {
+    match scope.shared.confinement.cgroups.run(limits) {
+        Ok(group) => group,
+        Err(error) => {
+            log::warn!("a tool run gets no cgroup: {error}");
+            scope.note(&format!(
+                "no cgroup for this run ({error}): memory_mb holds per process only"
+            ));
+            None
+        }
+    }
+}
+
+/// The failure of a run stopped at its memory limit (unless its job closed meanwhile).
+fn memory_reached(scope: &TaskScope, run: &Run, group: &RunGroup) -> Stop {
+    if let Err(stop) = still(scope.shared, scope.job_id, JobState::Running) {
+        return stop;
+    }
+    let peak = group
+        .peak_mb()
+        .map(|mb| format!(", at most {mb} MiB in use"))
+        .unwrap_or_default();
+    let message = format!(
+        "{} reached its memory limit of {} MiB (all its processes together{peak}) and was stopped",
+        run.name,
+        group.limit_mb()
+    );
+    scope.note(&message);
+    Stop::Fail(code::E_NODE_TASK, message)
 }
 
 /// The `outcome` label of the tool-run metric.
@@ -351,6 +397,7 @@ fn spec_for(scope: &TaskScope, run: &Run, program: PathBuf, limits: Limits) -> S
             scope.job_id, scope.task_id
         )),
         output: output_caps(scope, run),
+        cgroup: Vec::new(),
     })
 }
 

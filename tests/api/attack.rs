@@ -96,6 +96,18 @@ fn other_project(app: &TestApp, world: &World, repo_dir: &Path, scheme: Value) -
     format!("{repo_path}/projects/{}", project.data()["id"])
 }
 
+/// Commits `file` into a new world's repository, scans it with a scheme running `tool` alone
+/// and returns the job's detail and the tool task's log.
+fn scan_with_file(app: &TestApp, tool: &str, (path, bytes): (&str, &[u8])) -> (Value, String) {
+    let world = World::build(app);
+    commit(&world.repo_dir, &[(path, bytes)]);
+    let project = world.project_with_scheme(app, "main", json!({"name": tool, "tools": [tool]}));
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    let log = task_log(app, &project, job_id, &detail["tasks"][1]["id"]);
+    (detail, log)
+}
+
 fn job_log(app: &TestApp, project: &str, job_id: i64) -> String {
     let reply = app
         .get(&format!("{project}/jobs/{job_id}/log/"), ADMIN_TOKEN)
@@ -235,10 +247,30 @@ fn a_tool_that_clears_its_parent_death_signal_does_not_outlive_its_job() {
 // Resources.
 // ---------------------------------------------------------------------------------------------
 
-/// `memory_mb` is RLIMIT_AS, which counts one process. A tool that forks gets it once per
-/// process: six children of a 256 MiB tool each hold 200 MiB at once.
+/// Whether this server's tool runs get cgroups (root, a writable cgroupfs); in CI they must.
+fn cgroups_in_force(app: &TestApp) -> bool {
+    let summary = app
+        .get("/server/main/api/v3/jobs/summary/", ADMIN_TOKEN)
+        .expect(200);
+    let description = summary.data()["tools"]["description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let in_force = description.contains("memory limited per run");
+    assert!(
+        in_force || std::env::var_os("CI").is_none(),
+        "CI runs as root with cgroups: {description}"
+    );
+    if !in_force {
+        eprintln!("note: no cgroups here ({description}); skipped");
+    }
+    in_force
+}
+
+/// `memory_mb` was RLIMIT_AS alone, which counts one process. A tool that forks got it once per
+/// process: six children of a 256 MiB tool each held 200 MiB at once. The run's cgroup holds
+/// them together, and the run is stopped whole when they reach it.
 #[test]
-#[ignore = "open: memory_mb is RLIMIT_AS, per process; a per-run cgroup would bound the tool as a whole (README, Security model)"]
 fn a_tools_memory_limit_holds_for_all_its_processes_together() {
     let hog = r#"import os, time
 kids = []
@@ -263,17 +295,157 @@ print("done")
         "[limits]\nmemory_mb = 256\nprocesses = 64\n{}",
         tools(&[("hog", r#"["python3", "hog.py"]"#, "")])
     ));
-    let world = World::build(&app);
-    commit(&world.repo_dir, &[("hog.py", hog.as_bytes())]);
-    let project = world.project_with_scheme(&app, "main", json!({"name": "hog", "tools": ["hog"]}));
-    let (job_id, _) = app.start_scan(&project, json!({}));
-    let detail = app.wait_for_job(&project, job_id, SLOW);
-    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
-    assert!(log.contains("done"), "{log}");
+    if !cgroups_in_force(&app) {
+        return;
+    }
+    let (detail, log) = scan_with_file(&app, "hog", ("hog.py", hog.as_bytes()));
     let held = log.matches("child holds 200 MiB").count();
     assert!(
         held <= 1,
         "a tool limited to 256 MiB held {held} x 200 MiB at once:\n{log}"
+    );
+    assert_eq!(detail["result_code"], 201, "{detail}");
+    let words = "hog reached its memory limit of 256 MiB (all its processes together";
+    assert!(
+        detail["result_msg"].as_str().unwrap().contains(words),
+        "{detail}"
+    );
+    assert!(log.contains(words), "{log}");
+}
+
+/// A tool whose worker dies at the memory limit may wait for it for ever (a pool that waits on
+/// a pipe): the run is stopped whole at the limit, its task fails saying so, and nothing of
+/// it stays behind.
+#[test]
+fn a_tool_at_its_memory_limit_is_stopped_whole_and_its_task_says_why() {
+    let sleeper = marker(703);
+    let waiter = format!(
+        r#"import os, subprocess, time
+subprocess.Popen(["sleep", "{sleeper}"], start_new_session=True)
+reader, writer = os.pipe()
+for _ in range(2):
+    if os.fork() == 0:
+        block = bytearray(150 * 1024 * 1024)
+        block[::4096] = b"x" * (len(block) // 4096)
+        time.sleep(600)
+        os._exit(0)
+os.read(reader, 1)
+print("the pool's answer came")
+"#
+    );
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "pool",
+        r#"["python3", "pool.py"]"#,
+        "[tool.limits]\nmemory_mb = 256",
+    )]));
+    if !cgroups_in_force(&app) {
+        return;
+    }
+    let (detail, log) = scan_with_file(&app, "pool", ("pool.py", waiter.as_bytes()));
+    assert_eq!(detail["result_code"], 201, "{detail}");
+    let message = detail["result_msg"].as_str().unwrap();
+    assert!(
+        message.contains("pool reached its memory limit of 256 MiB"),
+        "{detail}"
+    );
+    assert!(log.contains("reached its memory limit"), "{log}");
+    assert!(!log.contains("the pool's answer came"), "{log}");
+    let gone = eventually(Duration::from_secs(5), || {
+        !process_running(&format!("sleep {sleeper}"))
+    });
+    let left = if gone {
+        Vec::new()
+    } else {
+        kill_processes_with(&format!("sleep {sleeper}"))
+    };
+    assert!(gone, "a process outlived its run (pids {left:?})");
+}
+
+/// Each run's cgroup is removed after it, whether it ended by itself or at its limit, and a
+/// server killed with SIGKILL (which removes nothing) has its groups removed by the next server
+/// that starts.
+#[test]
+fn no_tool_runs_cgroup_is_left_behind_after_runs_or_a_killed_server() {
+    // Each child holds its 150 MiB until it is killed, so the two are held together.
+    let hog = "import os, time\nfor _ in range(2):\n    if os.fork() == 0:\n        b = bytearray(150 << 20)\n        b[::4096] = b'x' * (len(b) // 4096)\n        time.sleep(600)\n        os._exit(0)\nos.wait(); os.wait()\n";
+    let finished = RealServer::start(
+        &tools(&[
+            ("fine", r#"["true"]"#, ""),
+            (
+                "hog",
+                r#"["python3", "hog.py"]"#,
+                "[tool.limits]\nmemory_mb = 256",
+            ),
+        ]),
+        &[("hog.py", hog.as_bytes())],
+    );
+    let bases = finished.cgroup_bases();
+    if bases.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root with cgroups"
+        );
+        eprintln!("note: no cgroups here; skipped");
+        return;
+    }
+    let detail = finished.scan(json!({"name": "s", "tools": ["fine", "hog"]}));
+    assert_eq!(detail["result_code"], 201, "{detail}");
+    assert!(
+        detail["result_msg"]
+            .as_str()
+            .unwrap()
+            .contains("memory limit"),
+        "{detail}"
+    );
+    assert_eq!(finished.cgroup_runs(), Vec::<PathBuf>::new());
+    drop(finished);
+
+    let sleeper = marker(704);
+    let mut killed = RealServer::start(
+        &tools(&[("nap", &format!(r#"["sleep", "{sleeper}"]"#), "")]),
+        &[("a.txt", b"a\n")],
+    );
+    killed.start_scan(json!({"name": "s", "tools": ["nap"]}));
+    assert!(
+        eventually(SLOW, || process_running(&format!("sleep {sleeper}"))),
+        "the tool never started"
+    );
+    let runs = killed.cgroup_runs();
+    assert!(!runs.is_empty(), "a running tool has a cgroup of its own");
+    let bases = killed.cgroup_bases();
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || !process_running(&format!(
+            "sleep {sleeper}"
+        ))),
+        "the tool outlived its server"
+    );
+    assert!(
+        runs.iter().all(|run| run.exists()),
+        "SIGKILL removes nothing"
+    );
+    let mut next = RealServer::start("", &[("a.txt", b"a\n")]);
+    let left: Vec<&PathBuf> = bases.iter().filter(|base| base.exists()).collect();
+    assert!(
+        left.is_empty(),
+        "the killed server's cgroups stayed: {left:?}"
+    );
+    // A server that stops removes its own. (Once it answers, it handles SIGTERM.)
+    next.call("GET", "v3/jobs/summary/", Value::Null);
+    let next_bases = next.cgroup_bases();
+    assert!(!next_bases.is_empty());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(next.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = next.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let left: Vec<&PathBuf> = next_bases.iter().filter(|base| base.exists()).collect();
+    assert!(
+        left.is_empty(),
+        "a stopped server's cgroups stayed: {left:?}"
     );
 }
 
@@ -645,6 +817,24 @@ impl RealServer {
 
     /// Scans the repository with `scheme`, waits for the job and returns its detail.
     fn scan(&self, scheme: Value) -> Value {
+        let job = self.start_scan(scheme);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let detail = self.call(
+                "GET",
+                &format!("orgs/k/teams/t/repos/1/projects/1/jobs/{job}/detail/"),
+                Value::Null,
+            );
+            if detail["data"]["state"] == 2 {
+                return detail["data"].clone();
+            }
+            assert!(Instant::now() < deadline, "{detail}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Starts a scan of the repository with `scheme` and returns the job's id.
+    fn start_scan(&self, scheme: Value) -> i64 {
         self.call("POST", "v3/orgs/", json!({"name": "k", "org_sid": "k"}));
         self.call("POST", "v3/orgs/k/teams/", json!({"name": "t"}));
         self.call(
@@ -664,20 +854,39 @@ impl RealServer {
             "orgs/k/teams/t/repos/1/projects/1/scans/create/",
             json!({}),
         );
-        let job = started["data"]["job"]["id"].as_i64().expect("a job");
-        let deadline = Instant::now() + Duration::from_secs(600);
-        loop {
-            let detail = self.call(
-                "GET",
-                &format!("orgs/k/teams/t/repos/1/projects/1/jobs/{job}/detail/"),
-                Value::Null,
-            );
-            if detail["data"]["state"] == 2 {
-                return detail["data"].clone();
+        started["data"]["job"]["id"].as_i64().expect("a job")
+    }
+
+    /// The cgroups this server made for its tool runs (its bases, `codepup-<pid>-<n>`, in each
+    /// hierarchy), found by walking the cgroup filesystem.
+    fn cgroup_bases(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, prefix: &str, depth: u32, found: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+                if !is_dir {
+                    continue;
+                }
+                if entry.file_name().to_string_lossy().starts_with(prefix) {
+                    found.push(entry.path());
+                } else if depth > 0 {
+                    walk(&entry.path(), prefix, depth - 1, found);
+                }
             }
-            assert!(Instant::now() < deadline, "{detail}");
-            std::thread::sleep(Duration::from_millis(200));
         }
+        let mut found = Vec::new();
+        let prefix = format!("codepup-{}-", self.child.id());
+        walk(Path::new("/sys/fs/cgroup"), &prefix, 8, &mut found);
+        found
+    }
+
+    /// The run groups below this server's bases.
+    fn cgroup_runs(&self) -> Vec<PathBuf> {
+        self.cgroup_bases()
+            .iter()
+            .flat_map(|base| std::fs::read_dir(base).unwrap().flatten())
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+            .map(|entry| entry.path())
+            .collect()
     }
 }
 
