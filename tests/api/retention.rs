@@ -535,10 +535,13 @@ fn bulk_jobs_before(conn: &Connection, project_id: i64, n: i64) {
     .unwrap();
 }
 
+/// (project, closed jobs) pairs, by project.
+type PerProject = Vec<(i64, i64)>;
+
 /// Closed jobs per project as the job tallies count them, and as the jobs table holds them:
 /// equal when every deleting transaction was whole (a stop rolls the one it interrupts back).
-fn closed_jobs_counted_and_held(conn: &Connection) -> (Vec<(i64, i64)>, Vec<(i64, i64)>) {
-    let pairs = |sql: &str| -> Vec<(i64, i64)> {
+fn closed_jobs_counted_and_held(conn: &Connection) -> (PerProject, PerProject) {
+    let pairs = |sql: &str| -> PerProject {
         let mut stmt = conn.prepare(sql).unwrap();
         let rows = stmt
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))

@@ -21,6 +21,17 @@ Then, in the same run:
   writer. The pass also reports its own longest write transaction.
 - reference: the same jobs deleted from a copy of the file with one statement per table in one
   transaction, as a naive implementation would: how long the write lock is held without batches.
+
+Store mode, a store of millions of jobs (the list benchmark's jobs over a year, see `seed_store`):
+
+    python3 tests/bench/retention.py --store-jobs 2000000 --work DIR [--binary B]
+        [--steps dry server pass] [--retain-days 30] [--term-after 20] [--pass-timeout 1800]
+
+seeds `DIR/pristine.db` once (kept; delete DIR when done), then runs each step on a fresh copy:
+`dry` times `codepup prune --dry-run`; `server` starts `codepup serve`, sends SIGTERM
+`--term-after` seconds into its first pass and times the exit; `pass` runs `codepup prune` (stopped
+after `--pass-timeout`) while the one-row writer above records its commits. Each step prints the
+pass's phase lines and a table row.
 """
 
 import argparse
@@ -185,10 +196,10 @@ SIGHTINGS_SQL = (
 
 
 def seed_store(db_path, args):
+    """Writes the large store (see STORE_SQL); the jobs only if none are there yet."""
     began = time.perf_counter()
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
     if conn.execute("SELECT COUNT(*) FROM projects").fetchone()[0] == 0:
         conn.execute("BEGIN")
         conn.executemany(
@@ -200,6 +211,8 @@ def seed_store(db_path, args):
         lists.seed_jobs(db_path, 1, list(range(2, args.projects + 1)), args.store_jobs // args.projects,
                         args.store_jobs)
         print(f"jobs: {time.perf_counter() - began:.0f} s", flush=True)
+    else:
+        conn.close()
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("PRAGMA synchronous = OFF")
@@ -237,6 +250,17 @@ def timed_lines(stream, sink, began):
         sink.append((time.perf_counter() - began, line.rstrip()))
 
 
+def count_jobs(db):
+    """Jobs in the file, read on a connection closed at once: an unclosed one (the sqlite3
+    module's statement cache keeps it alive until a garbage collection) would write its stale
+    view of the WAL into the next step's fresh copy."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def store_dry_run(binary, data, args):
     began = time.perf_counter()
     proc = subprocess.Popen([binary, "prune", "--dry-run", "--retain-days", str(args.retain_days),
@@ -260,7 +284,7 @@ def store_server(binary, data, args):
     """The server's first pass (a minute after start), SIGTERM `--term-after` seconds into it."""
     env = {**os.environ, "RUST_LOG": "info,codepup::access=warn", "CODEPUP_RETAIN_DAYS": str(args.retain_days),
            "CODEPUP_ADMIN_TOKEN": "bench-admin-token-0123456789abcdef"}
-    jobs_before = sqlite3.connect(os.path.join(data, "codepup.db")).execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    jobs_before = count_jobs(os.path.join(data, "codepup.db"))
     began = time.perf_counter()
     proc = subprocess.Popen([binary, "serve", "--bind", "127.0.0.1:0", "--data-dir", data, "--workers", "1"],
                             env=env, stderr=subprocess.PIPE, text=True)
@@ -283,14 +307,14 @@ def store_server(binary, data, args):
     for at, line in lines:
         if "retention" in line or "housekeeping" in line or "stopp" in line:
             print(f"{at:8.1f} s  {line[:300]}")
-    jobs_after = sqlite3.connect(os.path.join(data, "codepup.db")).execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    jobs_after = count_jobs(os.path.join(data, "codepup.db"))
     print(f"| server's pass, SIGTERM {args.term_after} s after it started | exit {exited:.1f} s after SIGTERM;"
           f" {jobs_before - jobs_after:,} jobs deleted by then | load {os.getloadavg()[0]:.1f} |")
 
 
 def store_pass(binary, data, args):
     db = os.path.join(data, "codepup.db")
-    jobs_before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    jobs_before = count_jobs(db)
     writer = Writer(db)
     writer.start()
     time.sleep(0.5)
@@ -310,7 +334,7 @@ def store_pass(binary, data, args):
     writer.stop.set()
     writer.join()
     waits = sorted(writer.times)
-    jobs_after = sqlite3.connect(db).execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    jobs_after = count_jobs(db)
     print(err.strip()[-6000:])
     print(out.strip())
     summary = out.strip().splitlines()[-1] if out.strip() else ""
