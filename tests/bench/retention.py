@@ -326,7 +326,8 @@ def store_pass(binary, data, args):
         out, err = proc.communicate(timeout=args.pass_timeout)
         finished = True
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
+        # SIGTERM: a shell running the script in the background ignores SIGINT for its children.
+        proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate()
         finished = False
     took = time.perf_counter() - began
@@ -339,6 +340,8 @@ def store_pass(binary, data, args):
     print(out.strip())
     summary = out.strip().splitlines()[-1] if out.strip() else ""
     longest = re.search(r"longest write (\d+) ms", summary)
+    slow = [int(ms) for ms in re.findall(r"held the write lock (\d+) ms", err)]
+    print(f"write transactions over 50 ms: {len(slow)}, longest {max(slow, default=0)} ms")
     print(f"| `codepup prune --retain-days {args.retain_days}` | {'' if finished else 'stopped after '}{took:.0f} s,"
           f" {jobs_before - jobs_after:,} jobs deleted, longest write transaction"
           f" {longest.group(1) + ' ms' if longest else '?'} |")
