@@ -36,6 +36,9 @@ const PAGE: usize = 500;
 /// (well under a millisecond of work).
 const PROGRESS_STEPS: std::ffi::c_int = 10_000;
 
+/// A write transaction longer than this is logged (the pass's target is ~50 ms).
+const SLOW_WRITE: Duration = Duration::from_millis(50);
+
 /// Pages `PRAGMA incremental_vacuum` gives back per step (each step is a write of its own).
 const VACUUM_STEP_PAGES: i64 = 256;
 
@@ -281,6 +284,12 @@ impl<'a> Pass<'a> {
     /// writer waits for, and copies only what no reader still needs.
     fn wrote(&mut self, took: Duration) -> rusqlite::Result<()> {
         self.report.longest_write = self.report.longest_write.max(took);
+        if took > SLOW_WRITE {
+            log::info!(
+                "retention: a write transaction held the write lock {} ms",
+                took.as_millis()
+            );
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         thread::sleep(pause_after(took));
