@@ -32,6 +32,13 @@ const EVERY: Duration = Duration::from_secs(60 * 60);
 /// Jobs (or cache rows) looked at per read.
 const PAGE: usize = 500;
 
+/// SQLite virtual-machine steps between two looks at the stop signal while a statement runs
+/// (well under a millisecond of work).
+const PROGRESS_STEPS: std::ffi::c_int = 10_000;
+
+/// A write transaction longer than this is logged (the pass's target is ~50 ms).
+const SLOW_WRITE: Duration = Duration::from_millis(50);
+
 /// Pages `PRAGMA incremental_vacuum` gives back per step (each step is a write of its own).
 const VACUUM_STEP_PAGES: i64 = 256;
 
@@ -85,6 +92,8 @@ pub struct Report {
     pub freed_bytes: u64,
     /// The longest any of the pass's write transactions held the write lock.
     pub longest_write: Duration,
+    /// Whether a stop (the server shutting down) ended the pass before its end.
+    pub stopped: bool,
 }
 
 impl Report {
@@ -128,6 +137,9 @@ impl fmt::Display for Report {
                 self.longest_write.as_millis()
             )?;
         }
+        if self.stopped {
+            write!(out, "; stopped before its end (the next pass goes on)")?;
+        }
         Ok(())
     }
 }
@@ -138,7 +150,7 @@ struct Pass<'a> {
     paths: &'a Paths,
     policy: sql::Policy,
     report: Report,
-    stop: Option<&'a StopSignal>,
+    stop: Option<Arc<StopSignal>>,
 }
 
 /// Runs one pass at `now` (or counts what it would remove, with `dry_run`).
@@ -177,34 +189,78 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Runs the pass with the connection's automatic checkpoint off (see `wrote`), and sets it
-    /// back after, whatever happened: the connection may go back to a pool.
+    /// Runs the pass with the connection's automatic checkpoint off (see `wrote`) and, when it
+    /// can be stopped, a progress handler that interrupts whatever statement runs once a stop
+    /// is asked (a long read, a write transaction, which then rolls back); sets both back
+    /// after, whatever happened: the connection may go back to a pool.
     fn run(mut self) -> anyhow::Result<Report> {
         let automatic: i64 = self
             .conn
             .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))?;
         self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        if let Some(stop) = self.stop.clone() {
+            self.conn
+                .progress_handler(PROGRESS_STEPS, Some(move || stop.is_stopping()))?;
+        }
+        log::info!("retention pass started");
         let done = self.steps();
+        let removed = self.conn.progress_handler(0, None::<fn() -> bool>);
         self.conn
             .execute_batch(&format!("PRAGMA wal_autocheckpoint = {automatic}"))?;
-        done.map(|()| self.report)
+        removed?;
+        match done {
+            Err(error) if self.is_stopping() && was_interrupted(&error) => {
+                self.report.stopped = true;
+                Ok(self.report)
+            }
+            done => done.map(|()| {
+                self.report.stopped = self.is_stopping();
+                self.report
+            }),
+        }
     }
 
     fn steps(&mut self) -> anyhow::Result<()> {
         let size_before = file_size(&self.paths.db);
-        let doomed = self.jobs().context("deleting old jobs")?;
-        self.logs(&doomed).context("removing old logs")?;
-        self.results().context("deleting unused cached results")?;
-        self.files().context("removing leftover files")?;
+        let doomed = self
+            .phase("jobs", Pass::jobs)
+            .context("deleting old jobs")?;
+        self.phase("logs", |pass| pass.logs(&doomed))
+            .context("removing old logs")?;
+        self.phase("result cache", Pass::results)
+            .context("deleting unused cached results")?;
+        self.phase("files", Pass::files)
+            .context("removing leftover files")?;
         if !self.report.dry_run && !self.is_stopping() {
-            self.vacuum().context("giving free pages back")?;
+            self.phase("vacuum", Pass::vacuum)
+                .context("giving free pages back")?;
             self.report.freed_bytes = size_before.saturating_sub(file_size(&self.paths.db));
         }
         Ok(())
     }
 
+    /// Runs one phase of the pass, logging how long it took and what the pass had removed by
+    /// its end.
+    fn phase<T>(
+        &mut self,
+        name: &str,
+        work: impl FnOnce(&mut Self) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let started = Instant::now();
+        let done = work(self);
+        log::info!(
+            "retention phase {name}: {:.1} s{}; {} jobs, {} logs, {} result cache rows so far",
+            started.elapsed().as_secs_f64(),
+            if self.is_stopping() { " (stopped)" } else { "" },
+            self.report.rows.jobs,
+            self.report.logs,
+            self.report.rows.result_cache,
+        );
+        done
+    }
+
     fn is_stopping(&self) -> bool {
-        self.stop.is_some_and(StopSignal::is_stopping)
+        self.stop.as_deref().is_some_and(StopSignal::is_stopping)
     }
 
     /// Runs `work` in a write transaction of its own, timing how long it holds the lock, then
@@ -228,6 +284,12 @@ impl<'a> Pass<'a> {
     /// writer waits for, and copies only what no reader still needs.
     fn wrote(&mut self, took: Duration) -> rusqlite::Result<()> {
         self.report.longest_write = self.report.longest_write.max(took);
+        if took > SLOW_WRITE {
+            log::info!(
+                "retention: a write transaction held the write lock {} ms",
+                took.as_millis()
+            );
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         thread::sleep(pause_after(took));
@@ -237,17 +299,12 @@ impl<'a> Pass<'a> {
     /// Deletes (or counts) the jobs the policy lets go; returns the ids of those a dry run
     /// would delete, so its log count does not count them twice.
     fn jobs(&mut self) -> anyhow::Result<HashSet<i64>> {
-        let referrers = sql::referrers(self.conn)?;
-        let kept = sql::last_sightings_of_open_findings(self.conn)?;
+        let mut guard = sql::Guard::new(self.conn, self.policy.keep_last)?;
         let mut cursor = sql::Cursor::default();
         let mut all = Vec::new();
-        while let Some(page) = sql::doomed_page(
-            self.conn,
-            &self.policy,
-            (&kept, &referrers),
-            &mut cursor,
-            PAGE,
-        )? {
+        while let Some(page) =
+            sql::doomed_page(self.conn, &self.policy, &mut guard, &mut cursor, PAGE)?
+        {
             if self.is_stopping() {
                 break;
             }
@@ -305,7 +362,12 @@ impl<'a> Pass<'a> {
             if !self.report.dry_run {
                 // Marked after the files went: a crash in between leaves them unmarked, and
                 // the next pass marks them (the files are gone already).
-                self.write(|tx| sql::mark_logs_removed(tx, &due, &now))?;
+                let mut left = &due[..];
+                while !left.is_empty() && !self.is_stopping() {
+                    let done =
+                        self.write(|tx| sql::mark_logs_removed(tx, left, &now, Instant::now()))?;
+                    left = &left[done..];
+                }
             }
         }
     }
@@ -345,6 +407,9 @@ impl<'a> Pass<'a> {
         let dry_run = self.report.dry_run;
         let mut workspaces = HashSet::new();
         for (path, job_id) in numbered_entries(&self.paths.workspaces, "job-") {
+            if self.is_stopping() {
+                return Ok(());
+            }
             if !sql::is_unfinished(self.conn, job_id)? {
                 workspaces.insert(job_id);
                 if !dry_run {
@@ -497,7 +562,9 @@ impl Housekeeper {
                         }
                         Err(error) => log::warn!("retention pass failed: {error:#}"),
                     }
-                    optimize(&pool);
+                    if !thread_stop.is_stopping() {
+                        optimize(&pool);
+                    }
                     wait = EVERY;
                 }
                 // The pool's last word: statistics for the next start (SQLite's advice for
@@ -530,7 +597,7 @@ fn one_pass(
     pool: &Pool,
     paths: &Paths,
     retention: &Retention,
-    stop: &StopSignal,
+    stop: &Arc<StopSignal>,
 ) -> anyhow::Result<Report> {
     let mut conn = pool.get()?;
     let mut pass = Pass::new(
@@ -540,6 +607,62 @@ fn one_pass(
         OffsetDateTime::now_utc(),
         false,
     );
-    pass.stop = Some(stop);
+    pass.stop = Some(stop.clone());
     pass.run()
+}
+
+/// Whether a statement of the pass was interrupted by its progress handler (a stop).
+fn was_interrupted(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(failure, _))
+                if failure.code == rusqlite::ErrorCode::OperationInterrupted
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pass asked to stop ends at once, as a stopped pass and not as a failure, deleting
+    /// nothing more; the connection it leaves behind (a pooled one, in the server) has no
+    /// progress handler left to interrupt its next user.
+    #[test]
+    fn a_stopped_pass_ends_without_deleting_and_leaves_the_connection_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::in_data_dir(dir.path());
+        let mut conn = db::open_single(&paths.db).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO jobs (id, project_id, state, create_time, end_time, result_code)
+             SELECT i, 1, 2, '2000', '2000', 301 FROM n;",
+        )
+        .unwrap();
+        let stop = Arc::new(StopSignal::default());
+        stop.stop();
+        let retention = Retention::default();
+        let mut pass = Pass::new(
+            &mut conn,
+            &paths,
+            &retention,
+            OffsetDateTime::now_utc(),
+            false,
+        );
+        pass.stop = Some(stop);
+        let report = pass.run().unwrap();
+        assert!(report.stopped);
+        assert_eq!(report.rows.jobs, 0);
+        let (jobs, steps): (i64, i64) = conn
+            .query_row(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+                 SELECT (SELECT COUNT(*) FROM jobs), COUNT(*) FROM n",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((jobs, steps), (3000, 100_000));
+    }
 }

@@ -4,11 +4,12 @@
 //! kept by SQLite) see every deletion. Knows nothing of files: `crate::retention` removes logs,
 //! workspaces and git caches.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::domain::ids::{JobId, ProjectId};
 use crate::domain::job::code;
 
 /// What a pass keeps, as stored times.
@@ -89,63 +90,111 @@ impl Referrers {
     }
 }
 
-/// The jobs holding the last sighting of an open finding (computed once per pass, outside any
-/// write: a finding becomes open again only through a new scan, whose job then holds its last
-/// sighting, so the set can only grow by jobs too young to go).
-pub fn last_sightings_of_open_findings(conn: &Connection) -> rusqlite::Result<HashSet<i64>> {
-    let mut stmt = conn.prepare(
-        "SELECT DISTINCT (SELECT MAX(ji.job_id) FROM job_issues ji WHERE ji.issue_id = i.id)
-         FROM issues i WHERE i.state = 1",
-    )?;
-    let ids = stmt.query_map([], |row| row.get::<_, Option<i64>>(0))?;
-    let mut kept = HashSet::new();
-    for id in ids {
-        kept.extend(id?);
+/// What keeps a project's jobs whatever their age, read once per project and pass (outside any
+/// write): the id from which its last `keep_last` closed jobs start, the job its next incremental
+/// scan compares with (`db::jobs::baseline`, the scan's own query), and its latest job with stored
+/// results. Read early, they keep more, never less: a job closing later only adds newer ones.
+#[derive(Debug, Clone, Copy, Default)]
+struct ProjectKeeps {
+    /// `None`: the project has no more than `keep_last` closed jobs (all are kept).
+    last_from: Option<i64>,
+    baseline: Option<i64>,
+    last_results: Option<i64>,
+}
+
+impl ProjectKeeps {
+    fn read(conn: &Connection, project_id: i64, keep_last: u32) -> rusqlite::Result<ProjectKeeps> {
+        let last_from = if keep_last == 0 {
+            Some(i64::MAX)
+        } else {
+            conn.prepare_cached(
+                "SELECT id FROM jobs WHERE project_id = ?1 AND state = 2
+                 ORDER BY id DESC LIMIT 1 OFFSET ?2 - 1",
+            )?
+            .query_row(params![project_id, keep_last], |row| row.get(0))
+            .optional()?
+        };
+        let baseline =
+            crate::db::jobs::baseline(conn, ProjectId(project_id), JobId(0))?.map(|(_, job)| job.0);
+        let last_results = conn
+            .prepare_cached(
+                "SELECT id FROM jobs WHERE project_id = ?1 AND result_code = ?2 AND state = 2
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![project_id, code::OK], |row| row.get(0))
+            .optional()?;
+        Ok(ProjectKeeps {
+            last_from,
+            baseline,
+            last_results,
+        })
     }
-    Ok(kept)
+
+    fn keeps(&self, job_id: i64) -> bool {
+        self.last_from.is_none_or(|from| job_id >= from)
+            || self.baseline == Some(job_id)
+            || self.last_results == Some(job_id)
+    }
+}
+
+/// What a walk keeps besides each job's own rows: the tables that refer to jobs, and each
+/// project's `ProjectKeeps`, read when the walk first meets one of its jobs.
+#[derive(Debug, Default)]
+pub struct Guard {
+    referrers: Referrers,
+    keep_last: u32,
+    projects: HashMap<i64, ProjectKeeps>,
+}
+
+impl Guard {
+    pub fn new(conn: &Connection, keep_last: u32) -> rusqlite::Result<Guard> {
+        Ok(Guard {
+            referrers: referrers(conn)?,
+            keep_last,
+            projects: HashMap::new(),
+        })
+    }
+
+    fn keeps(&mut self, conn: &Connection, project_id: i64, job_id: i64) -> rusqlite::Result<bool> {
+        let keeps = match self.projects.get(&project_id) {
+            Some(keeps) => *keeps,
+            None => {
+                let keeps = ProjectKeeps::read(conn, project_id, self.keep_last)?;
+                self.projects.insert(project_id, keeps);
+                keeps
+            }
+        };
+        Ok(keeps.keeps(job_id))
+    }
 }
 
 /// Looks at up to `limit` closed jobs past `cursor` that closed before the cutoff and returns
-/// those the policy lets go; `None` when no job is left to look at. Kept: the project's last
-/// `keep_last` closed jobs, the job its next incremental scan compares with (the latest with
-/// stored results and a revision), the latest with stored results, the first sighting of an
-/// open finding, a job in `kept`, and a job another table refers to.
+/// those the policy lets go; `None` when no job is left to look at. Kept: what `ProjectKeeps`
+/// keeps, the first or last sighting of an open finding, and a job another table refers to.
+/// Each row costs a few index look-ups and one per sighting of the job (the last-sighting
+/// check), so a page is a bounded read.
 pub fn doomed_page(
     conn: &Connection,
     policy: &Policy,
-    guard: (&HashSet<i64>, &Referrers),
+    guard: &mut Guard,
     cursor: &mut Cursor,
     limit: usize,
 ) -> rusqlite::Result<Option<Vec<Doomed>>> {
-    let (kept, referrers) = guard;
     let sql = format!(
-        "SELECT j.id, j.end_time, j.scan_id,
-           (?4 > 0 AND j.id >= COALESCE((SELECT k.id FROM jobs k
-               WHERE k.project_id = j.project_id AND k.state = 2
-               ORDER BY k.id DESC LIMIT 1 OFFSET ?4 - 1), 0))
-           OR j.id IS (SELECT b.id FROM jobs b JOIN scans s ON s.id = b.scan_id
-               WHERE b.project_id = j.project_id AND +b.state = 2 AND +b.result_code IN (?6, ?7)
-                 AND s.scm_revision IS NOT NULL ORDER BY b.id DESC LIMIT 1)
-           OR j.id IS (SELECT b.id FROM jobs b
-               WHERE b.project_id = j.project_id AND +b.state = 2 AND +b.result_code = ?6
-               ORDER BY b.id DESC LIMIT 1)
-           OR {open_first} {others} AS is_kept
+        "SELECT j.id, j.end_time, j.scan_id, j.project_id,
+           {OPEN_FIRST_SIGHTING} {others} OR {OPEN_LAST_SIGHTING} AS is_kept
          FROM jobs j
          WHERE j.end_time >= ?1 AND (j.end_time > ?1 OR j.id > ?2) AND j.end_time < ?3
            AND +j.state = 2
-         ORDER BY j.end_time, j.id LIMIT ?5",
-        open_first = OPEN_FIRST_SIGHTING,
-        others = referrers.keeps_sql(),
+         ORDER BY j.end_time, j.id LIMIT ?4",
+        others = guard.referrers.keeps_sql(),
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![
         cursor.end_time,
         cursor.id,
         policy.job_cutoff,
-        policy.keep_last,
         limit as i64,
-        code::OK,
-        code::INCR_IGNORE,
     ])?;
     let mut seen = false;
     let mut doomed = Vec::new();
@@ -154,8 +203,8 @@ pub fn doomed_page(
         let job_id: i64 = row.get(0)?;
         cursor.end_time = row.get(1)?;
         cursor.id = job_id;
-        let is_kept: bool = row.get(3)?;
-        if !is_kept && !kept.contains(&job_id) {
+        let is_kept: bool = row.get(4)?;
+        if !is_kept && !guard.keeps(conn, row.get(3)?, job_id)? {
             doomed.push(Doomed {
                 job_id,
                 scan_id: row.get(2)?,
@@ -164,6 +213,13 @@ pub fn doomed_page(
     }
     Ok(seen.then_some(doomed))
 }
+
+/// Whether job `j` holds the last sighting of an open finding: one look-up per sighting of the
+/// job (not per open finding of the store). Not checked again when deleting: a finding becomes
+/// open again only through a new scan, whose job then holds its last sighting.
+const OPEN_LAST_SIGHTING: &str = "EXISTS (SELECT 1 FROM job_issues ji JOIN issues i ON i.id = ji.issue_id
+       WHERE ji.job_id = j.id AND i.state = 1
+         AND NOT EXISTS (SELECT 1 FROM job_issues l WHERE l.issue_id = ji.issue_id AND l.job_id > j.id))";
 
 /// Whether job `j` is the first sighting of an open finding (checked again in the deleting
 /// transaction: a scan may reopen a fixed finding, whose first sighting stays what it was).
@@ -391,13 +447,26 @@ pub fn logs_due(
     Ok(ids)
 }
 
-/// Records that the logs of `jobs` are gone from disk.
-pub fn mark_logs_removed(tx: &Connection, jobs: &[i64], now: &str) -> rusqlite::Result<()> {
+/// Records that the logs of `jobs` are gone from disk, front first, within one transaction's
+/// budget (`ROWS_PER_TRANSACTION` rows, half of `TIME_PER_TRANSACTION` from `started`: an
+/// update rewrites the job's row and its index entry, pages a cold disk may have to read);
+/// returns how many from the front are marked (at least one).
+pub fn mark_logs_removed(
+    tx: &Connection,
+    jobs: &[i64],
+    now: &str,
+    started: Instant,
+) -> rusqlite::Result<usize> {
     let mut stmt = tx.prepare_cached("UPDATE jobs SET log_removed_time = ?2 WHERE id = ?1")?;
-    for job in jobs {
+    let mut done = 0;
+    for job in jobs.iter().take(ROWS_PER_TRANSACTION) {
+        if done > 0 && started.elapsed() * 2 >= TIME_PER_TRANSACTION {
+            break;
+        }
         stmt.execute(params![job, now])?;
+        done += 1;
     }
-    Ok(())
+    Ok(done)
 }
 
 /// Whether a job exists and is not closed: its workspace may be in use.
@@ -539,28 +608,15 @@ mod tests {
             keep_last: 0,
             log_cutoff: "2100".to_string(),
         };
-        let referrers = referrers(&conn).unwrap();
+        let mut guard = Guard::new(&conn, 0).unwrap();
         let mut cursor = Cursor::default();
-        let doomed = doomed_page(
-            &conn,
-            &policy,
-            (&HashSet::new(), &referrers),
-            &mut cursor,
-            10,
-        )
-        .unwrap()
-        .unwrap();
+        let doomed = doomed_page(&conn, &policy, &mut guard, &mut cursor, 10)
+            .unwrap()
+            .unwrap();
         let ids: Vec<i64> = doomed.iter().map(|job| job.job_id).collect();
         assert_eq!(ids, [2, 3]);
         assert_eq!(
-            doomed_page(
-                &conn,
-                &policy,
-                (&HashSet::new(), &referrers),
-                &mut cursor,
-                10
-            )
-            .unwrap(),
+            doomed_page(&conn, &policy, &mut guard, &mut cursor, 10).unwrap(),
             None,
             "the walk ends"
         );

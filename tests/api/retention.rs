@@ -534,3 +534,91 @@ fn bulk_jobs_before(conn: &Connection, project_id: i64, n: i64) {
     )
     .unwrap();
 }
+
+/// (project, closed jobs) pairs, by project.
+type PerProject = Vec<(i64, i64)>;
+
+/// Closed jobs per project as the job tallies count them, and as the jobs table holds them:
+/// equal when every deleting transaction was whole (a stop rolls the one it interrupts back).
+fn closed_jobs_counted_and_held(conn: &Connection) -> (PerProject, PerProject) {
+    let pairs = |sql: &str| -> PerProject {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    (
+        pairs(
+            "SELECT project_id, SUM(n) FROM job_tallies WHERE period = 'A' AND state = 2
+             GROUP BY project_id ORDER BY project_id",
+        ),
+        pairs(
+            "SELECT project_id, COUNT(*) FROM jobs WHERE state = 2
+             GROUP BY project_id ORDER BY project_id",
+        ),
+    )
+}
+
+/// A server stopped while its housekeeping pass deletes stops the pass where it is (the
+/// shutdown does not wait for the pass to end), leaves every job whole or gone, and its next
+/// start's pass finishes the work: exactly the project's last 50 closed jobs remain.
+#[test]
+fn a_server_stopped_during_a_pass_leaves_a_consistent_store_and_the_next_pass_finishes() {
+    let mut app = TestApp::spawn();
+    let world = World::build(&app);
+    let project = world.project_path();
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    app.wait_for_job(&project, job_id, QUICK);
+    let conn = db(&app);
+    // Many transactions' worth of old jobs (each with a task: at most
+    // `ROWS_PER_TRANSACTION` rows a transaction, and a pause after each).
+    let old = 5_000;
+    bulk_jobs_before(&conn, world.project_id, old);
+    let total = count(&conn, "SELECT COUNT(*) FROM jobs");
+    assert_eq!(total, old as u64 + 1);
+    app.config.retention.first_pass_after = Duration::ZERO;
+    app.restart();
+    assert!(
+        eventually(QUICK, || count(&conn, "SELECT COUNT(*) FROM jobs") < total),
+        "the pass deletes"
+    );
+    app.stop();
+    let left = count(&conn, "SELECT COUNT(*) FROM jobs");
+    assert!(
+        left > 50,
+        "the stop ended the pass before its end: {left} jobs left"
+    );
+    let (counted, held) = closed_jobs_counted_and_held(&conn);
+    assert_eq!(counted, held);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM tasks WHERE job_id NOT IN (SELECT id FROM jobs)"
+        ),
+        0
+    );
+
+    app.restart();
+    assert!(
+        eventually(Duration::from_secs(600), || count(
+            &conn,
+            "SELECT COUNT(*) FROM jobs"
+        ) == 50),
+        "the next pass finishes: {} jobs",
+        count(&conn, "SELECT COUNT(*) FROM jobs")
+    );
+    let mut expected: Vec<i64> = (1..=49).map(|i| -i).collect();
+    expected.push(job_id);
+    expected.sort_unstable();
+    assert_eq!(ids(&conn, "SELECT id FROM jobs ORDER BY id"), expected);
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM tasks"),
+        49 + count(
+            &conn,
+            &format!("SELECT COUNT(*) FROM tasks WHERE job_id = {job_id}")
+        )
+    );
+    let (counted, held) = closed_jobs_counted_and_held(&conn);
+    assert_eq!(counted, held);
+}

@@ -21,12 +21,24 @@ Then, in the same run:
   writer. The pass also reports its own longest write transaction.
 - reference: the same jobs deleted from a copy of the file with one statement per table in one
   transaction, as a naive implementation would: how long the write lock is held without batches.
+
+Store mode, a store of millions of jobs (the list benchmark's jobs over a year, see `seed_store`):
+
+    python3 tests/bench/retention.py --store-jobs 2000000 --work DIR [--binary B]
+        [--steps dry server pass] [--retain-days 30] [--term-after 20] [--pass-timeout 1800]
+
+seeds `DIR/pristine.db` once (kept; delete DIR when done), then runs each step on a fresh copy:
+`dry` times `codepup prune --dry-run`; `server` starts `codepup serve`, sends SIGTERM
+`--term-after` seconds into its first pass and times the exit; `pass` runs `codepup prune` (stopped
+after `--pass-timeout`) while the one-row writer above records its commits. Each step prints the
+pass's phase lines and a table row.
 """
 
 import argparse
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -34,6 +46,10 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lists  # noqa: E402  (a sibling script, not a package)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "codepup")
@@ -137,6 +153,225 @@ def reference(path, cutoff_jobs):
     return took
 
 
+# The large store (`store` mode): the list benchmark's jobs (`lists.seed_jobs`: closed over the
+# year to 2026-11-30 UTC, in `projects` projects, the first with every k-th job), then, inside
+# SQLite, what hangs off them: a scan row each (`scans.id` = the job's id; the last project's
+# scans have no revision, as a project whose checkouts always fail, so it has no baseline), one
+# task with one progress step, one line count; `findings` findings in the first project, 70 %
+# open, opened by 100 of its jobs and fixed (the rest) by its 100 newest; each of its jobs saw 10
+# of them (so each finding has two old sightings), and its newest job saw every open one but
+# the 1 % whose last sighting stays an old job.
+STORE_SQL = (
+    "INSERT INTO scans (id, project_id, scan_type, scm_revision, create_time)"
+    " SELECT id, project_id, 2, CASE WHEN project_id = ?3 THEN NULL ELSE printf('%040x', id) END,"
+    " create_time FROM jobs WHERE id BETWEEN ?1 AND ?2",
+    "UPDATE jobs SET scan_id = id WHERE id BETWEEN ?1 AND ?2",
+    "INSERT INTO tasks (id, job_id, module, task_name, state, create_time)"
+    " SELECT id, id, 'codelint', 'pylint', 2, create_time FROM jobs WHERE id BETWEEN ?1 AND ?2",
+    "INSERT INTO task_progresses (task_id, progress_rate, message, create_time)"
+    " SELECT id, 100, 'done', create_time FROM tasks WHERE id BETWEEN ?1 AND ?2",
+    "INSERT INTO job_languages (job_id, language, files, code, comment, blank)"
+    " SELECT id, 'Python', 1, 100, 10, 5 FROM jobs WHERE id BETWEEN ?1 AND ?2",
+)
+FINDINGS_SQL = """
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1),
+c(cnt) AS (SELECT COUNT(*) FROM temp.p1)
+INSERT INTO issues (id, project_id, fingerprint, tool, rule, path, line, column_no, severity, category,
+                    message, state, resolution, author, scan_open, scan_fix, created_time, modified_time)
+SELECT i + 1, ?1, printf('fp%08d', i), 'pylint', printf('rule-%03d', i % 200),
+       printf('src/dir%d/file%d.py', i % 100, i % 10000), 1 + i % 500, 1, 1 + i % 4, 'style', 'a message',
+       CASE WHEN i % 10 < 7 THEN 1 ELSE 2 END, CASE WHEN i % 10 < 7 THEN 0 ELSE 1 END, 'author' || (i % 50),
+       (SELECT id FROM temp.p1 WHERE k = (i % 100) * (cnt / 100)),
+       CASE WHEN i % 10 < 7 THEN NULL ELSE (SELECT id FROM temp.p1 WHERE k = cnt - 1 - i % 100) END,
+       '2025-12-01T00:00:00.000000Z', '2025-12-01T00:00:00.000000Z'
+FROM n, c
+"""
+SIGHTINGS_SQL = (
+    "WITH RECURSIVE s(s) AS (SELECT 0 UNION ALL SELECT s + 1 FROM s WHERE s < 9)"
+    " INSERT OR IGNORE INTO job_issues (job_id, issue_id, line, column_no)"
+    " SELECT p.id, 1 + (p.k * 10 + s.s) % ?1, 1, 1 FROM temp.p1 p, s WHERE p.k BETWEEN ?2 AND ?3",
+    "INSERT OR IGNORE INTO job_issues (job_id, issue_id, line, column_no)"
+    " SELECT (SELECT MAX(id) FROM temp.p1), id, 1, 1 FROM issues WHERE state = 1 AND (id - 1) % 100 != 0",
+)
+
+
+def seed_store(db_path, args):
+    """Writes the large store (see STORE_SQL); the jobs only if none are there yet."""
+    began = time.perf_counter()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    if conn.execute("SELECT COUNT(*) FROM projects").fetchone()[0] == 0:
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO projects (id, repo_id, branch, scan_scheme_id, project_key, created_time)"
+            " VALUES (?, 1, 'main', 1, ?, '2025-12-01T00:00:00.000000Z')",
+            [(p, f"bench-{p}") for p in range(1, args.projects + 1)])
+        conn.execute("COMMIT")
+        conn.close()
+        lists.seed_jobs(db_path, 1, list(range(2, args.projects + 1)), args.store_jobs // args.projects,
+                        args.store_jobs)
+        print(f"jobs: {time.perf_counter() - began:.0f} s", flush=True)
+    else:
+        conn.close()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -2000000")
+    last = conn.execute("SELECT MAX(id) FROM jobs").fetchone()[0]
+    for low in range(1, last + 1, 250_000):
+        conn.execute("BEGIN")
+        for sql in STORE_SQL:
+            conn.execute(sql, (low, low + 249_999, args.projects)[:3 if "?3" in sql else 2])
+        conn.execute("COMMIT")
+        print(f"  rows of {min(last, low + 249_999):,} jobs ({time.perf_counter() - began:.0f} s)", flush=True)
+    conn.execute("CREATE TEMP TABLE p1 (k INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
+    conn.execute("INSERT INTO temp.p1 (k, id) SELECT ROW_NUMBER() OVER (ORDER BY id) - 1, id FROM jobs"
+                 " WHERE project_id = 1")
+    conn.execute("BEGIN")
+    conn.execute(FINDINGS_SQL, (1, args.findings))
+    conn.execute("COMMIT")
+    print(f"findings: {time.perf_counter() - began:.0f} s", flush=True)
+    jobs = conn.execute("SELECT COUNT(*) FROM temp.p1").fetchone()[0]
+    for low in range(0, jobs, 50_000):
+        conn.execute("BEGIN")
+        conn.execute(SIGHTINGS_SQL[0], (args.findings, low, low + 49_999))
+        conn.execute("COMMIT")
+    conn.execute("BEGIN")
+    conn.execute(SIGHTINGS_SQL[1])
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    print(f"seeded in {time.perf_counter() - began:.0f} s; {os.path.getsize(db_path) / 2**20:,.0f} MiB", flush=True)
+
+
+def timed_lines(stream, sink, began):
+    """Appends (seconds since `began`, line) for each line of `stream` to `sink`."""
+    for line in stream:
+        sink.append((time.perf_counter() - began, line.rstrip()))
+
+
+def count_jobs(db):
+    """Jobs in the file, read on a connection closed at once: an unclosed one (the sqlite3
+    module's statement cache keeps it alive until a garbage collection) would write its stale
+    view of the WAL into the next step's fresh copy."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def store_dry_run(binary, data, args):
+    began = time.perf_counter()
+    proc = subprocess.Popen([binary, "prune", "--dry-run", "--retain-days", str(args.retain_days),
+                             "--data-dir", data], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "RUST_LOG": "info"})
+    try:
+        out, err = proc.communicate(timeout=args.pass_timeout)
+        finished = True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        finished = False
+    took = time.perf_counter() - began
+    print(err.strip())
+    print(out.strip())
+    print(f"| dry run (`codepup prune --dry-run --retain-days {args.retain_days}`) |"
+          f" {'' if finished else 'no answer after '}{took:.1f} s |")
+
+
+def store_server(binary, data, args):
+    """The server's first pass (a minute after start), SIGTERM `--term-after` seconds into it."""
+    env = {**os.environ, "RUST_LOG": "info,codepup::access=warn", "CODEPUP_RETAIN_DAYS": str(args.retain_days),
+           "CODEPUP_ADMIN_TOKEN": "bench-admin-token-0123456789abcdef"}
+    jobs_before = count_jobs(os.path.join(data, "codepup.db"))
+    began = time.perf_counter()
+    proc = subprocess.Popen([binary, "serve", "--bind", "127.0.0.1:0", "--data-dir", data, "--workers", "1"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=timed_lines, args=(proc.stderr, lines, began), daemon=True)
+    reader.start()
+    # The first pass starts a minute after the server is up; the newer binary logs its start.
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline and not any("retention pass started" in line for _, line in lines):
+        time.sleep(0.2)
+    started = next((at for at, line in lines if "retention pass started" in line), None)
+    if started is None:
+        started = next(at for at, line in lines if "listening on" in line) + 60
+    time.sleep(max(0.0, started + args.term_after - (time.perf_counter() - began)))
+    term = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait()
+    exited = time.perf_counter() - term
+    reader.join(5)
+    for at, line in lines:
+        if "retention" in line or "housekeeping" in line or "stopp" in line:
+            print(f"{at:8.1f} s  {line[:300]}")
+    jobs_after = count_jobs(os.path.join(data, "codepup.db"))
+    print(f"| server's pass, SIGTERM {args.term_after} s after it started | exit {exited:.1f} s after SIGTERM;"
+          f" {jobs_before - jobs_after:,} jobs deleted by then | load {os.getloadavg()[0]:.1f} |")
+
+
+def store_pass(binary, data, args):
+    db = os.path.join(data, "codepup.db")
+    jobs_before = count_jobs(db)
+    writer = Writer(db)
+    writer.start()
+    time.sleep(0.5)
+    began = time.perf_counter()
+    proc = subprocess.Popen([binary, "prune", "--retain-days", str(args.retain_days), "--data-dir", data],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "RUST_LOG": "info"})
+    try:
+        out, err = proc.communicate(timeout=args.pass_timeout)
+        finished = True
+    except subprocess.TimeoutExpired:
+        # SIGTERM: a shell running the script in the background ignores SIGINT for its children.
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate()
+        finished = False
+    took = time.perf_counter() - began
+    time.sleep(0.5)
+    writer.stop.set()
+    writer.join()
+    waits = sorted(writer.times)
+    jobs_after = count_jobs(db)
+    print(err.strip()[-6000:])
+    print(out.strip())
+    summary = out.strip().splitlines()[-1] if out.strip() else ""
+    longest = re.search(r"longest write (\d+) ms", summary)
+    slow = [int(ms) for ms in re.findall(r"held the write lock (\d+) ms", err)]
+    print(f"write transactions over 50 ms: {len(slow)}, longest {max(slow, default=0)} ms")
+    print(f"| `codepup prune --retain-days {args.retain_days}` | {'' if finished else 'stopped after '}{took:.0f} s,"
+          f" {jobs_before - jobs_after:,} jobs deleted, longest write transaction"
+          f" {longest.group(1) + ' ms' if longest else '?'} |")
+    print(f"| a concurrent one-row writer ({len(waits):,} commits) | p50 {statistics.median(waits) * 1000:.1f} ms,"
+          f" p99 {waits[int(len(waits) * 0.99)] * 1000:.1f} ms, max {waits[-1] * 1000:.1f} ms"
+          f" | load {os.getloadavg()[0]:.1f} |")
+
+
+def store_main(args):
+    """The large store: seeded once into `--work` (and kept there as `pristine.db`), each step
+    run on a fresh copy of it."""
+    data = os.path.join(args.work, "data")
+    db = os.path.join(data, "codepup.db")
+    pristine = os.path.join(args.work, "pristine.db")
+    if not os.path.exists(pristine):
+        if not os.path.exists(db):
+            os.makedirs(data, exist_ok=True)
+            subprocess.run([args.binary, "prune", "--dry-run", "--data-dir", data], check=True, capture_output=True)
+        seed_store(db, args)
+        shutil.copy(db, pristine)
+    for step in args.steps:
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                os.remove(db + suffix)
+        if step != "dry":
+            shutil.copy(pristine, db)
+        print(f"## {step} ({args.binary}), load {os.getloadavg()[0]:.1f}", flush=True)
+        {"dry": store_dry_run, "server": store_server, "pass": store_pass}[step](args.binary, data, args)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--projects", type=int, default=10)
@@ -144,7 +379,16 @@ def main():
     parser.add_argument("--sightings", type=int, default=20)
     parser.add_argument("--big", type=int, default=100000)
     parser.add_argument("--binary", default=BINARY, help="the codepup to measure (release)")
+    parser.add_argument("--store-jobs", type=int, help="the large store: this many jobs (store mode)")
+    parser.add_argument("--findings", type=int, default=1_000_000, help="store mode: findings of its first project")
+    parser.add_argument("--work", help="store mode: where the store is seeded and kept")
+    parser.add_argument("--retain-days", type=int, default=30, help="store mode: the passes' --retain-days")
+    parser.add_argument("--steps", nargs="*", default=["dry", "server", "pass"], help="store mode: dry server pass")
+    parser.add_argument("--term-after", type=float, default=20, help="store mode: SIGTERM this long into the pass")
+    parser.add_argument("--pass-timeout", type=float, default=1800, help="store mode: stop the pass after this long")
     args = parser.parse_args()
+    if args.store_jobs:
+        return store_main(args)
     binary = args.binary
     work = tempfile.mkdtemp(prefix="retention-bench-")
     data = os.path.join(work, "data")
