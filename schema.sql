@@ -248,6 +248,12 @@ CREATE INDEX IF NOT EXISTS jobs_project_result_code ON jobs (project_id, result_
 -- Covers the substring filters (creator, created_from, result_msg): a scan of this index reads far
 -- less than a scan of the jobs themselves.
 CREATE INDEX IF NOT EXISTS jobs_project_text ON jobs (project_id, creator, created_from, result_msg);
+-- An incremental scan's baseline (db::jobs::scans::baseline): the project's latest job with stored
+-- results. Without it, a project whose jobs all failed walked every one of its jobs per scan (and
+-- per retention pass). The literals are code::OK and code::INCR_IGNORE (the query repeats them:
+-- SQLite uses a partial index only for a WHERE that names its constants).
+CREATE INDEX IF NOT EXISTS jobs_project_baseline ON jobs (project_id, id)
+    WHERE state = 2 AND result_code IN (0, 1);
 -- The queue: unfinished jobs in arrival order.
 CREATE INDEX IF NOT EXISTS jobs_state_id ON jobs (state, id);
 -- The status page's queue health: jobs closed in the last day.
