@@ -4,7 +4,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db;
 use crate::domain::ids::{JobId, ProjectId, ScanId};
-use crate::domain::job::code;
 
 /// Records the revisions a job scans (and, when incremental, compares with).
 pub fn set_revisions(
@@ -58,7 +57,7 @@ const BASELINE_SQL: &str = "SELECT s.scm_revision, j.id
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::job::JobState;
+    use crate::domain::job::{code, JobState};
 
     #[test]
     fn the_baseline_walks_only_jobs_with_stored_results() {
