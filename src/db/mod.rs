@@ -733,7 +733,11 @@ mod tests {
         }
         let kept = sorted_rows(&conn, "SELECT * FROM job_sums");
         jobs::rebuild_sums(&conn).unwrap();
-        assert_eq!(kept, sorted_rows(&conn, "SELECT * FROM job_sums"), "rebuilt from the tallies");
+        assert_eq!(
+            kept,
+            sorted_rows(&conn, "SELECT * FROM job_sums"),
+            "rebuilt from the tallies"
+        );
         assert_eq!(
             sorted_rows(
                 &conn,

@@ -44,19 +44,19 @@ SPLITS = {
     "all": ([(1, "A", "A")], []),
 }
 
-# name: (filter on tally rows, the same on jobs, split name without -old/-new, message filter?)
+# name: (the filter on tally rows, the split's name without -old/-new)
 FILTERS = {
-    "no filter": ("", "", "all"),
-    "`state=2`": ("AND state IN (2)", "AND state IN (2)", "all"),
-    "`result_code_gte=200`": ("AND code_set = 1 AND result_code >= 200", "", "all"),
-    "`result_code_lte=1`": ("AND code_set = 1 AND result_code <= 1", "", "all"),
-    "`create_time` range (7%)": ("", "", "range"),
-    "`creator` substring": ("AND creator LIKE '%user4%' ESCAPE '\\'", "", "all"),
-    "`created_from` substring": ("AND created_from LIKE '%tca%' ESCAPE '\\'", "", "all"),
+    "no filter": ("", "all"),
+    "`state=2`": ("AND state IN (2)", "all"),
+    "`result_code_gte=200`": ("AND code_set = 1 AND result_code >= 200", "all"),
+    "`result_code_lte=1`": ("AND code_set = 1 AND result_code <= 1", "all"),
+    "`create_time` range (7%)": ("", "range"),
+    "`creator` substring": ("AND creator LIKE '%user4%' ESCAPE '\\'", "all"),
+    "`created_from` substring": ("AND created_from LIKE '%tca%' ESCAPE '\\'", "all"),
     "every filter at once": (
-        "AND code_set = 1 AND result_code >= 100 AND code_set = 1 AND result_code <= 300"
-        " AND result_msg LIKE '%exit%' ESCAPE '\\' AND created_from LIKE '%api%' ESCAPE '\\'"
-        " AND creator LIKE '%user4%' ESCAPE '\\' AND state IN (1, 2)", "", "long"),
+        ("AND code_set = 1 AND result_code >= 100 AND code_set = 1 AND result_code <= 300"
+         " AND result_msg LIKE '%exit%' ESCAPE '\\' AND created_from LIKE '%api%' ESCAPE '\\'"
+         " AND creator LIKE '%user4%' ESCAPE '\\' AND state IN (1, 2)"), "long"),
 }
 
 
@@ -110,7 +110,7 @@ def main():
     for label, old_scope, new_scope in (
             ("project", f"project_id = {project}", f"project_id = {project}"),
             (f"every project ({store_jobs:,} jobs)", "project_id IN (SELECT id FROM projects)", "project_id = 0")):
-        for name, (tally_filter, _, split) in FILTERS.items():
+        for name, (tally_filter, split) in FILTERS.items():
             old_split = split if split == "all" else f"{split}-old"
             new_split = split if split == "all" else f"{split}-new"
             message = "result_msg" in tally_filter
