@@ -362,9 +362,11 @@ fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_
     check_lists(&app, &path, world.project_id, 2);
 
     // A database of schema 15, before `job_sums` and the covering index, with jobs written
-    // after its tallies: the next start counts the sums and swaps the index.
+    // after its tallies: the next start counts the sums and swaps the index. (The jobs set
+    // RUNNING above are closed first, or the start would queue them again.)
     db.execute_batch(
-        "DROP TRIGGER jobs_sums_insert; DROP TRIGGER jobs_sums_delete;
+        "UPDATE jobs SET state = 2 WHERE state = 1;
+         DROP TRIGGER jobs_sums_insert; DROP TRIGGER jobs_sums_delete;
          DROP TRIGGER jobs_sums_update_old; DROP TRIGGER jobs_sums_update_new;
          DROP TABLE job_sums; DROP INDEX jobs_project_create_cover;
          CREATE INDEX jobs_project_create_time ON jobs (project_id, create_time);
@@ -385,11 +387,9 @@ fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_
     assert_eq!(indexes, ["jobs_project_create_cover"]);
     check_lists(&app, &path, world.project_id, 4);
 
-    // A database from before the tallies: they are counted anew at the next start. (The jobs
-    // set RUNNING above are closed first, or the start would queue them again.)
+    // A database from before the tallies: they are counted anew at the next start.
     db.execute_batch(
-        "UPDATE jobs SET state = 2 WHERE state = 1;
-         DELETE FROM job_tallies; DELETE FROM job_days; PRAGMA user_version = 3;",
+        "DELETE FROM job_tallies; DELETE FROM job_days; PRAGMA user_version = 3;",
     )
     .unwrap();
     drop(db);
