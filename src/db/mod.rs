@@ -710,12 +710,6 @@ mod tests {
                 sorted_rows(&conn, &format!("SELECT * FROM job_tallies WHERE substr(period, 1, 1) = '{prefix}'")),
                 "period {prefix}"
             );
-        }
-        for (prefix, period) in [
-            ("A", "'A'"),
-            ("M", "'M' || substr(create_time, 1, 7)"),
-            ("D", "'D' || substr(create_time, 1, 10)"),
-        ] {
             // `job_sums`: per project, and for the whole store as project 0.
             assert_eq!(
                 sorted_rows(&conn, &format!(

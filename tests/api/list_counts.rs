@@ -388,10 +388,8 @@ fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_
     check_lists(&app, &path, world.project_id, 4);
 
     // A database from before the tallies: they are counted anew at the next start.
-    db.execute_batch(
-        "DELETE FROM job_tallies; DELETE FROM job_days; PRAGMA user_version = 3;",
-    )
-    .unwrap();
+    db.execute_batch("DELETE FROM job_tallies; DELETE FROM job_days; PRAGMA user_version = 3;")
+        .unwrap();
     drop(db);
     app.restart();
     check_lists(&app, &path, world.project_id, 3);
