@@ -242,7 +242,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 -- The job list: newest first within a project, filtered by time, state and result code.
 CREATE INDEX IF NOT EXISTS jobs_project_id ON jobs (project_id, id);
-CREATE INDEX IF NOT EXISTS jobs_project_create_time ON jobs (project_id, create_time);
+-- A `create_time` range, covering every column the list filters name: the jobs of a partial day
+-- are counted in this index alone, never read from the table (src/db/jobs/tally.rs). It replaced
+-- `jobs_project_create_time` (project_id, create_time) in schema 16.
+CREATE INDEX IF NOT EXISTS jobs_project_create_cover
+    ON jobs (project_id, create_time, state, result_code, creator, created_from, result_msg);
 CREATE INDEX IF NOT EXISTS jobs_project_state ON jobs (project_id, state);
 CREATE INDEX IF NOT EXISTS jobs_project_result_code ON jobs (project_id, result_code);
 -- Covers the substring filters (creator, created_from, result_msg): a scan of this index reads far
@@ -649,6 +653,89 @@ BEGIN
            IFNULL(new.result_msg, ''), 1
     FROM (SELECT 'A' AS period UNION ALL SELECT 'M' || substr(new.create_time, 1, 7)
           UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p
+    WHERE 1
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+-- `job_tallies` without `result_msg`, per project and for the whole store (`project_id` 0), kept
+-- by the triggers below the same way (schema 16): a count whose filter names no message sums
+-- these, so its rows are the combinations of the few counted values (no message unique to its
+-- job, like "superseded by job N", makes a row of its own), and a list of every project reads
+-- the store's rows instead of each project's (src/db/jobs/tally.rs).
+CREATE TABLE IF NOT EXISTS job_sums (
+    project_id   INTEGER NOT NULL,
+    period       TEXT    NOT NULL,
+    state        INTEGER NOT NULL,
+    code_set     INTEGER NOT NULL,
+    result_code  INTEGER NOT NULL,
+    creator      TEXT    NOT NULL,
+    created_from TEXT    NOT NULL,
+    n            INTEGER NOT NULL,
+    PRIMARY KEY (project_id, period, state, code_set, result_code, creator, created_from)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS jobs_sums_insert AFTER INSERT ON jobs WHEN new.state = 2 BEGIN
+    INSERT INTO job_sums
+        (project_id, period, state, code_set, result_code, creator, created_from, n)
+    SELECT s.project_id, p.period, new.state, new.result_code IS NOT NULL,
+           IFNULL(new.result_code, -1), IFNULL(new.creator, ''), IFNULL(new.created_from, ''), 1
+    FROM (SELECT 'A' AS period UNION ALL SELECT 'M' || substr(new.create_time, 1, 7)
+          UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p,
+         (SELECT new.project_id AS project_id UNION ALL SELECT 0) s
+    WHERE 1
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_sums_delete AFTER DELETE ON jobs WHEN old.state = 2 BEGIN
+    UPDATE job_sums SET n = n - 1
+    WHERE project_id IN (old.project_id, 0)
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '');
+    DELETE FROM job_sums
+    WHERE project_id IN (old.project_id, 0)
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_sums_update_old
+AFTER UPDATE OF project_id, state, result_code, creator, created_from, create_time ON jobs
+WHEN old.state = 2
+  AND (old.project_id IS NOT new.project_id OR old.state IS NOT new.state
+       OR old.result_code IS NOT new.result_code OR old.creator IS NOT new.creator
+       OR old.created_from IS NOT new.created_from OR old.create_time IS NOT new.create_time)
+BEGIN
+    UPDATE job_sums SET n = n - 1
+    WHERE project_id IN (old.project_id, 0)
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '');
+    DELETE FROM job_sums
+    WHERE project_id IN (old.project_id, 0)
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_sums_update_new
+AFTER UPDATE OF project_id, state, result_code, creator, created_from, create_time ON jobs
+WHEN new.state = 2
+  AND (old.project_id IS NOT new.project_id OR old.state IS NOT new.state
+       OR old.result_code IS NOT new.result_code OR old.creator IS NOT new.creator
+       OR old.created_from IS NOT new.created_from OR old.create_time IS NOT new.create_time)
+BEGIN
+    INSERT INTO job_sums
+        (project_id, period, state, code_set, result_code, creator, created_from, n)
+    SELECT s.project_id, p.period, new.state, new.result_code IS NOT NULL,
+           IFNULL(new.result_code, -1), IFNULL(new.creator, ''), IFNULL(new.created_from, ''), 1
+    FROM (SELECT 'A' AS period UNION ALL SELECT 'M' || substr(new.create_time, 1, 7)
+          UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p,
+         (SELECT new.project_id AS project_id UNION ALL SELECT 0) s
     WHERE 1
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;

@@ -43,7 +43,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -313,6 +313,14 @@ fn migrate_rows(conn: &Connection, version: i64) -> anyhow::Result<()> {
         // The findings list's key filters (issue 9): per path, per scan and per job's sightings
         // tallies, made by schema.sql with their triggers, count the findings already there once.
         findings::rebuild_key_tallies(conn)?;
+    }
+    if version < 16 {
+        // The job lists at 10,000,000 jobs (issue 9): `job_sums` (the job tallies less their
+        // messages, per project and for the whole store), made by schema.sql with its
+        // triggers, counts the jobs already there once, from `job_tallies`; the (project,
+        // create_time) index gave way to one that covers the filtered columns.
+        jobs::rebuild_sums(conn)?;
+        conn.execute_batch("DROP INDEX IF EXISTS jobs_project_create_time;")?;
     }
     Ok(())
 }
@@ -598,7 +606,7 @@ mod tests {
                 ),
                 5..=7 => format!(
                     "UPDATE jobs SET project_id = {p}, state = {s}, result_code = {code}, creator = {text},
-                         result_msg = {text}, create_time = {time} WHERE id = {}",
+                         created_from = {text}, result_msg = {text}, create_time = {time} WHERE id = {}",
                     pick("jobs")
                 ),
                 _ => format!(
@@ -702,7 +710,28 @@ mod tests {
                 sorted_rows(&conn, &format!("SELECT * FROM job_tallies WHERE substr(period, 1, 1) = '{prefix}'")),
                 "period {prefix}"
             );
+            // `job_sums`: per project, and for the whole store as project 0.
+            assert_eq!(
+                sorted_rows(&conn, &format!(
+                    "SELECT project_id, {period}, state, result_code IS NOT NULL, IFNULL(result_code, -1),
+                            IFNULL(creator, ''), IFNULL(created_from, ''), COUNT(*)
+                     FROM (SELECT project_id, state, result_code, creator, created_from, create_time
+                           FROM jobs WHERE state = 2
+                           UNION ALL SELECT 0, state, result_code, creator, created_from, create_time
+                           FROM jobs WHERE state = 2)
+                     GROUP BY 1, 2, 3, 4, 5, 6, 7"
+                )),
+                sorted_rows(&conn, &format!("SELECT * FROM job_sums WHERE substr(period, 1, 1) = '{prefix}'")),
+                "sums of period {prefix}"
+            );
         }
+        let kept = sorted_rows(&conn, "SELECT * FROM job_sums");
+        jobs::rebuild_sums(&conn).unwrap();
+        assert_eq!(
+            kept,
+            sorted_rows(&conn, "SELECT * FROM job_sums"),
+            "rebuilt from the tallies"
+        );
         assert_eq!(
             sorted_rows(
                 &conn,

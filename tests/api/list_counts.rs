@@ -257,9 +257,18 @@ fn ids(page: &Value) -> Vec<i64> {
 
 /// Every list (one project's, `v3/jobs/`, `v2/jobs/`) under many filter combinations: the count
 /// and the first and last pages equal the naive answer.
+/// A deleted project's jobs are in `v2/jobs/` (every job there is) but not in `v3/jobs/` (the
+/// projects one may see), which then counts the store's tallies less the deleted project's.
 fn check_lists(app: &TestApp, project_path: &str, project_id: i64, seed: u64) {
     let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let jobs = all_jobs(&db);
+    let deleted: Vec<i64> = db
+        .prepare("SELECT id FROM projects WHERE deleted_time IS NOT NULL")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     let mut rng = Lcg(seed);
     let lists: [(String, Option<i64>, bool); 3] = [
         (format!("{project_path}/jobs/"), Some(project_id), false),
@@ -269,9 +278,13 @@ fn check_lists(app: &TestApp, project_path: &str, project_id: i64, seed: u64) {
     for round in 0..60 {
         let (path, project, admin) = &lists[round % 3];
         let filter = filter(&mut |below| rng.next(below), *admin);
+        let seen = |job: &Job| match project {
+            Some(id) => job.project_id == *id,
+            None => *admin || !deleted.contains(&job.project_id),
+        };
         let mut expected: Vec<i64> = jobs
             .iter()
-            .filter(|job| project.is_none_or(|id| job.project_id == id) && (filter.keeps)(job))
+            .filter(|job| seen(job) && (filter.keeps)(job))
             .map(|job| job.id)
             .collect();
         expected.sort_unstable_by(|a, b| b.cmp(a));
@@ -320,7 +333,15 @@ fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_
     let (world, path, other_id) = two_scanned_projects(&app);
     let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
     let mut rng = Lcg(7);
-    seed(&db, &[world.project_id, other_id], &mut rng, 1500);
+    // A third project, deleted: `v3/jobs/` no longer shows its jobs.
+    let gone = world.project_with_scheme(&app, "main", json!({"name": "gone"}));
+    let gone_id: i64 = gone.rsplit('/').next().unwrap().parse().unwrap();
+    seed(&db, &[world.project_id, other_id, gone_id], &mut rng, 1500);
+    db.execute(
+        "UPDATE projects SET deleted_time = '2026-05-01T00:00:00.000000Z' WHERE id = ?1",
+        [gone_id],
+    )
+    .unwrap();
     check_lists(&app, &path, world.project_id, 1);
 
     // What retention does: plain DELETEs. And changes of every counted column.
@@ -340,13 +361,35 @@ fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_
     .unwrap();
     check_lists(&app, &path, world.project_id, 2);
 
-    // A database from before the tallies: they are counted anew at the next start. (The jobs
-    // set RUNNING above are closed first, or the start would queue them again.)
+    // A database of schema 15, before `job_sums` and the covering index, with jobs written
+    // after its tallies: the next start counts the sums and swaps the index. (The jobs set
+    // RUNNING above are closed first, or the start would queue them again.)
     db.execute_batch(
         "UPDATE jobs SET state = 2 WHERE state = 1;
-         DELETE FROM job_tallies; DELETE FROM job_days; PRAGMA user_version = 3;",
+         DROP TRIGGER jobs_sums_insert; DROP TRIGGER jobs_sums_delete;
+         DROP TRIGGER jobs_sums_update_old; DROP TRIGGER jobs_sums_update_new;
+         DROP TABLE job_sums; DROP INDEX jobs_project_create_cover;
+         CREATE INDEX jobs_project_create_time ON jobs (project_id, create_time);
+         PRAGMA user_version = 15;",
     )
     .unwrap();
+    seed(&db, &[world.project_id, other_id, gone_id], &mut rng, 300);
+    drop(db);
+    app.restart();
+    let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let indexes: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'jobs_project_create%'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(indexes, ["jobs_project_create_cover"]);
+    check_lists(&app, &path, world.project_id, 4);
+
+    // A database from before the tallies: they are counted anew at the next start.
+    db.execute_batch("DELETE FROM job_tallies; DELETE FROM job_days; PRAGMA user_version = 3;")
+        .unwrap();
     drop(db);
     app.restart();
     check_lists(&app, &path, world.project_id, 3);

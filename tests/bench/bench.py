@@ -227,6 +227,8 @@ def main():
     parser.add_argument("--projects", type=int, default=10, help="projects the store's jobs are spread over")
     parser.add_argument("--findings", type=int, default=1_000_000, help="findings of the findings-list fixture")
     parser.add_argument("--list-runs", type=int, default=100, help="calls per list query (p50, p95)")
+    parser.add_argument("--seed-only", action="store_true",
+                        help="list rows: write the fixture into --work and stop (measure later with --reuse)")
     parser.add_argument("--reuse", action="store_true",
                         help="list rows: measure the fixture already in --work (another binary's numbers)")
     parser.add_argument("--sarif-results", type=int, default=150_000)
@@ -651,6 +653,9 @@ def run_lists(args, work):
             base, project_id, last_job, scans = seed_lists(bench, args, db_path)
         store_jobs = args.store_jobs or args.jobs
         size = db_path.stat().st_size
+        if args.seed_only:
+            table.add("fixture", f"{size / MB:,.0f} MB written, not measured (--seed-only)")
+            return table
         bench.start()
         table.add("fixture", f"{args.jobs:,} jobs in the measured project, {store_jobs:,} in {args.projects} "
                   f"projects, {args.findings if 'findings' in args.only else 0:,} findings; database {size / MB:,.0f} MB")

@@ -94,6 +94,12 @@ impl JobFilter {
         self.end_time_gte.is_none() && self.end_time_lte.is_none()
     }
 
+    /// Whether the filter narrows the projects itself (`project`, `repo`, `scm_url`), so only
+    /// per-project rows can count it.
+    pub(super) fn names_projects(&self) -> bool {
+        self.project.is_some() || self.repo.is_some() || self.scm_url.is_some()
+    }
+
     /// The WHERE clause and its values. Only the filters given appear in the SQL, so SQLite can
     /// use the (project, state), (project, create_time) and (project, result_code) indexes;
     /// a catch-all `?n IS NULL OR ...` form would make it scan every job of the project. For
@@ -103,7 +109,16 @@ impl JobFilter {
         scope: &JobScope<'_>,
         target: Target,
     ) -> (String, Vec<Value>) {
-        let (scope_condition, mut values) = scope.condition();
+        self.where_clause_in(scope.condition(), target)
+    }
+
+    /// `where_clause` with the scope given as a condition on `project_id` and its values.
+    pub(super) fn where_clause_in(
+        &self,
+        scope: (String, Vec<Value>),
+        target: Target,
+    ) -> (String, Vec<Value>) {
+        let (scope_condition, mut values) = scope;
         let mut clauses = vec![scope_condition];
         let mut add = |clause: &str, value: Value| {
             clauses.push(clause.to_string());

@@ -17,6 +17,9 @@ pub struct Split {
     pub minus: Vec<(String, String)>,
     /// Inclusive `create_time` ranges (stored form), each within one day.
     pub edges: Vec<(String, String)>,
+    /// Ranges of `edges`' kind to take away: a partial day that is most of its day is its day's
+    /// tallies (in `periods`) less the jobs of the rest of it.
+    pub minus_edges: Vec<(String, String)>,
 }
 
 const LOWEST_MONTH: &str = "M0000-00";
@@ -58,9 +61,7 @@ pub fn split(low: Option<&str>, high: Option<&str>) -> Split {
         None => Some(None),
         Some(at) if is_midnight(at) => Some(Some(at.date())),
         Some(at) => {
-            split
-                .edges
-                .push((stored(at), stored(at.date().with_time(day_end()))));
+            split.add_edge(at, at.date().with_time(day_end()));
             at.date().next_day().map(Some)
         }
     };
@@ -68,18 +69,40 @@ pub fn split(low: Option<&str>, high: Option<&str>) -> Split {
         None => Some(None),
         Some(at) if is_day_end(at) => Some(Some(at.date())),
         Some(at) => {
-            split.edges.push((stored(at.date().midnight()), stored(at)));
+            split.add_edge(at.date().midnight(), at);
             at.date().previous_day().map(Some)
         }
     };
     if let (Some(first), Some(last)) = (first_full, last_full) {
         if first.zip(last).is_none_or(|(first, last)| first <= last) {
             let periods = full_days(first, last);
-            split.periods = periods.plus;
+            split.periods.extend(periods.plus);
             split.minus = periods.minus;
         }
     }
     split
+}
+
+impl Split {
+    /// A partial day `[from, to]` that starts at midnight or ends at the day's end: counted in
+    /// the jobs, or, when it is more than half its day, as the day's tallies less the jobs of
+    /// the rest of the day, so at most half a day's jobs are read at each end.
+    fn add_edge(&mut self, from: PrimitiveDateTime, to: PrimitiveDateTime) {
+        let half_day = time::Duration::hours(12);
+        if to - from <= half_day {
+            self.edges.push((stored(from), stored(to)));
+            return;
+        }
+        let day = day_key(Some(from.date()), "");
+        self.periods.push((day.clone(), day));
+        let micro = time::Duration::microseconds(1);
+        let rest = if is_midnight(from) {
+            (to + micro, from.date().with_time(day_end()))
+        } else {
+            (from.date().midnight(), from - micro)
+        };
+        self.minus_edges.push((stored(rest.0), stored(rest.1)));
+    }
 }
 
 /// The period ranges covering the whole days `first..=last` (`None`: open): whole months as
@@ -260,9 +283,11 @@ mod tests {
             Some("2026-01-10T16:00:00.000000Z"),
             Some("2026-04-02T15:59:59.999999Z"),
         );
+        // April 2 until 16:00 is most of the day: the day less its last eight hours.
         assert_eq!(
             split.periods,
             ranges(&[
+                ("D2026-04-02", "D2026-04-02"),
                 ("M2026-02", "M2026-03"),
                 ("M2026-01", "M2026-01"),
                 ("D2026-04-01", "D2026-04-01"),
@@ -272,11 +297,51 @@ mod tests {
         assert_eq!(split.minus, ranges(&[("D2026-01-01", "D2026-01-10")]));
         assert_eq!(
             split.edges,
+            ranges(&[("2026-01-10T16:00:00.000000Z", "2026-01-10T23:59:59.999999Z")])
+        );
+        assert_eq!(
+            split.minus_edges,
+            ranges(&[("2026-04-02T16:00:00.000000Z", "2026-04-02T23:59:59.999999Z")])
+        );
+    }
+
+    #[test]
+    fn a_partial_day_is_counted_from_its_shorter_side() {
+        // The bench's range: from 10:00 on the first day (14 hours of it) to 22:00 on the last.
+        let split = split(
+            Some("2026-03-05T10:00:00.000000Z"),
+            Some("2026-03-30T22:00:00.000000Z"),
+        );
+        assert!(split.edges.is_empty());
+        assert_eq!(
+            split.minus_edges,
             ranges(&[
-                ("2026-01-10T16:00:00.000000Z", "2026-01-10T23:59:59.999999Z"),
-                ("2026-04-02T00:00:00.000000Z", "2026-04-02T15:59:59.999999Z"),
+                ("2026-03-05T00:00:00.000000Z", "2026-03-05T09:59:59.999999Z"),
+                ("2026-03-30T22:00:00.000001Z", "2026-03-30T23:59:59.999999Z"),
             ])
         );
+        assert_eq!(
+            split.periods,
+            ranges(&[
+                ("D2026-03-05", "D2026-03-05"),
+                ("D2026-03-30", "D2026-03-30"),
+                ("M2026-03", "M2026-03"),
+            ])
+        );
+        assert_eq!(
+            split.minus,
+            ranges(&[
+                ("D2026-03-01", "D2026-03-05"),
+                ("D2026-03-30", "D2026-03-31")
+            ])
+        );
+        // Exactly half a day stays an edge.
+        let half = super::split(Some("2026-03-05T12:00:00.000000Z"), None);
+        assert_eq!(
+            half.edges,
+            ranges(&[("2026-03-05T12:00:00.000000Z", "2026-03-05T23:59:59.999999Z")])
+        );
+        assert!(half.minus_edges.is_empty());
     }
 
     #[test]
@@ -322,6 +387,8 @@ mod tests {
         assert_eq!(
             split.periods,
             ranges(&[
+                ("D2026-03-05", "D2026-03-05"),
+                ("D2026-06-30", "D2026-06-30"),
                 ("M2026-04", "M2026-05"),
                 ("M2026-03", "M2026-03"),
                 ("M2026-06", "M2026-06")
@@ -334,7 +401,7 @@ mod tests {
                 ("D2026-06-30", "D2026-06-30")
             ])
         );
-        assert_eq!(split.edges.len(), 2);
+        assert_eq!(split.minus_edges.len(), 2);
         // Within one month, both ends away: the month less two runs of days.
         let within = super::split(
             Some("2026-02-03T00:00:00.000000Z"),
