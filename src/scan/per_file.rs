@@ -184,6 +184,8 @@ pub fn position(tree: &[TreeEntry], path: &str) -> Option<usize> {
 pub struct Twins<'t> {
     /// Each blob's first entry, in the order of the entries given.
     pub unique: Vec<&'t TreeEntry>,
+    /// The first entry of each shared blob, by blob.
+    first: HashMap<Oid, &'t TreeEntry>,
     /// The other entries holding the blob of a `unique` one, by blob.
     others: HashMap<Oid, Vec<&'t TreeEntry>>,
 }
@@ -192,9 +194,9 @@ impl<'t> Twins<'t> {
     /// Groups `entries` by blob; only those `shareable` accepts are grouped (a blob streamed
     /// rather than held whole can be read only once).
     pub fn of(entries: &[&'t TreeEntry], shareable: impl Fn(&TreeEntry) -> bool) -> Twins<'t> {
-        let mut first: HashMap<Oid, &'t TreeEntry> = HashMap::new();
         let mut twins = Twins {
             unique: Vec::with_capacity(entries.len()),
+            first: HashMap::new(),
             others: HashMap::new(),
         };
         for &entry in entries {
@@ -202,7 +204,7 @@ impl<'t> Twins<'t> {
                 twins.unique.push(entry);
                 continue;
             }
-            match first.entry(entry.blob) {
+            match twins.first.entry(entry.blob) {
                 std::collections::hash_map::Entry::Occupied(_) => {
                     twins.others.entry(entry.blob).or_default().push(entry)
                 }
@@ -215,9 +217,16 @@ impl<'t> Twins<'t> {
         twins
     }
 
-    /// `entry` and the other entries that hold its blob.
+    /// `entry` and, when it is the first of a shared blob, the other entries that hold it.
     pub fn with(&self, entry: &'t TreeEntry) -> Vec<&'t TreeEntry> {
-        let others = self.others.get(&entry.blob).map_or(&[][..], Vec::as_slice);
+        let is_first = self
+            .first
+            .get(&entry.blob)
+            .is_some_and(|first| std::ptr::eq(*first, entry));
+        let others = match self.others.get(&entry.blob) {
+            Some(others) if is_first => others.as_slice(),
+            _ => &[],
+        };
         std::iter::once(entry)
             .chain(others.iter().copied())
             .collect()

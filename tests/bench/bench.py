@@ -478,13 +478,19 @@ def measure_incremental(bench, table, base, work):
     bench.scan(base, True)  # the baseline is main's head
     tree = git(bench.repo, "ls-tree", "-r", "--name-only", "main").decode().splitlines()
     path = next((p for p in tree if p.endswith(".rs")), tree[0])
-    scans, refs = [], []
+    scans, refs, scan_cpu, ref_cpu = [], [], [], []
     for n in range(args.runs):
         commit_one_file(bench.repo, path, n)
+        cpu = children_cpu()
         refs.append(timed(lambda: run_quiet(fetch))[0])
+        ref_cpu.append(children_cpu() - cpu)
+        cpu = bench.server.cpu_seconds()
         elapsed, job = timed(lambda: bench.scan(base, True, codes=(0,)))
+        scan_cpu.append(bench.server.cpu_seconds() - cpu)
         scans.append(elapsed)
     print("job log of the last incremental scan:\n" + bench.log(base, job), flush=True)
+    table.add("incremental scan: CPU seconds (server and its git children; the fetch)",
+              f"{ms(p50(scan_cpu))} (p50 of {args.runs})", f"the fetch: {ms(p50(ref_cpu))}")
     scan, ref = p50(scans), p50(refs)
     table.add("incremental scan after a one-file commit, count-only scheme, client wait",
               f"{secs(scan)} (p50 of {args.runs})",
