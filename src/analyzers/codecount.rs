@@ -82,12 +82,37 @@ fn language_by_name(path: &str) -> Option<tokei::LanguageType> {
 /// Counts one file from its bytes (a blob read from git), or `None` when tokei does not know its
 /// language. A file without an extension is recognised by its shebang line, as tokei does.
 pub fn count_blob(path: &str, bytes: &[u8]) -> Option<Lines> {
-    let config = config();
-    // By name only: tokei would read a file of that relative path on the server's disk for its
-    // shebang; the blob's own first line is looked at instead.
-    let language = language_by_name(path).or_else(|| shebang_language(path, bytes))?;
+    count_as(blob_language(path, bytes)?, bytes)
+}
+
+/// Counts the same bytes held by several files (`paths`: one blob at several places in a
+/// tree), parsing them once per language the paths give: the counts of each path, in order.
+pub fn count_shared_blob(paths: &[&str], bytes: &[u8]) -> Vec<Option<Lines>> {
+    let mut counted: Vec<(tokei::LanguageType, Option<Lines>)> = Vec::new();
+    paths
+        .iter()
+        .map(|path| {
+            let language = blob_language(path, bytes)?;
+            if let Some((_, lines)) = counted.iter().find(|(seen, _)| *seen == language) {
+                return *lines;
+            }
+            let lines = count_as(language, bytes);
+            counted.push((language, lines));
+            lines
+        })
+        .collect()
+}
+
+/// The language of the file `path` holding `bytes`. By name only: tokei would read a file of
+/// that relative path on the server's disk for its shebang; the blob's own first line is looked
+/// at instead.
+fn blob_language(path: &str, bytes: &[u8]) -> Option<tokei::LanguageType> {
+    language_by_name(path).or_else(|| shebang_language(path, bytes))
+}
+
+fn count_as(language: tokei::LanguageType, bytes: &[u8]) -> Option<Lines> {
     // Folds embedded languages (code blocks in Markdown, say) into the file's language.
-    let stats = language.parse_from_slice(bytes, &config).summarise();
+    let stats = language.parse_from_slice(bytes, &config()).summarise();
     Some(Lines::new(
         language,
         stats.code,
@@ -366,6 +391,12 @@ mod tests {
         assert_eq!(language_named("Klingon"), None);
         assert_eq!(from_blobs, from_files);
         assert_eq!(count_blob("notes.unknownext", b"x"), None);
+        // One blob at several paths counts at each as it would alone.
+        let paths = ["a.py", "copy/a.py", "run", "notes.unknownext", "a.rs"];
+        let alone: Vec<Option<Lines>> = paths.iter().map(|p| count_blob(p, script)).collect();
+        assert_eq!(count_shared_blob(&paths, script), alone);
+        assert_eq!(alone[0], alone[1]);
+        assert_ne!(alone[0], alone[2]);
     }
 
     #[test]

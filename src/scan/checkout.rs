@@ -21,6 +21,27 @@ pub fn cache_dir(cache_root: &Path, repo_id: i64) -> PathBuf {
     cache_root.join(format!("repo-{repo_id}.git"))
 }
 
+/// A branch brought into the repository's cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The repository's cache.
+    pub cache: PathBuf,
+    /// The commit the branch points to now.
+    pub head: String,
+    /// The commit the cache's branch pointed to before, which the cache therefore holds.
+    pub previous: Option<String>,
+}
+
+impl Fetched {
+    /// Whether the cache holds `revision`: known without asking git when it is the branch's
+    /// head now or before.
+    pub fn holds(&self, revision: &str) -> bool {
+        self.head == revision
+            || self.previous.as_deref() == Some(revision)
+            || has_commit(&self.cache, revision)
+    }
+}
+
 /// Brings `branch` of the repository at `fetch_url` into the repository's cache and returns the
 /// cache and the commit the branch points to, or `None` when the remote has no such branch.
 ///
@@ -30,6 +51,10 @@ pub fn cache_dir(cache_root: &Path, repo_id: i64) -> PathBuf {
 /// head another project's branch brought in) the local branch is pointed at it and nothing is
 /// fetched. A fetch never prunes: other projects' branches stay, and a branch gone from the
 /// remote is only forgotten when a scan asks for it.
+///
+/// Around the fetch git runs as little as it can, since an incremental scan waits for every
+/// process: one `cat-file --batch-check` says where the cache's branch is and whether the
+/// remote head is in the cache, and the head after a fetch is read from the ref the fetch wrote.
 ///
 /// Caches made by older versions (full bare clones with every branch and tag) are a superset of
 /// this and are used as they are; nothing migrates them.
@@ -43,7 +68,7 @@ pub fn fetch_branch(
     fetch_url: &str,
     branch: &str,
     log: &mut impl Write,
-) -> Result<Option<(PathBuf, String)>, GitError> {
+) -> Result<Option<Fetched>, GitError> {
     let cache = cache_dir(cache_root, repo_id);
     let reference = format!("refs/heads/{branch}");
     let shown_url = without_credentials(fetch_url);
@@ -57,25 +82,56 @@ pub fn fetch_branch(
     };
     if !cache.join("HEAD").exists() {
         create_cache(cache_root, repo_id, fetch_url, branch, log)?;
-        return match resolve_branch(&cache, branch)? {
-            Some(head) => Ok(Some((cache, head))),
-            // Deleted since `ls-remote` looked.
-            None => Ok(None),
-        };
-    } else if resolve_branch(&cache, branch)?.as_deref() == Some(head.as_str()) {
+        // `None`: deleted since `ls-remote` looked.
+        return Ok(resolve_branch(&cache, branch)?.map(|head| Fetched {
+            cache,
+            head,
+            previous: None,
+        }));
+    }
+    let (previous, has_head) = branch_and_commit(&cache, &reference, &head)?;
+    let fetched = |head: String| Fetched {
+        cache: cache.clone(),
+        head,
+        previous: previous.clone(),
+    };
+    if previous.as_deref() == Some(head.as_str()) {
         let _ = writeln!(log, "{reference} is at {head} already: nothing to fetch");
-        return Ok(Some((cache, head)));
-    } else if has_commit(&cache, &head) {
+        return Ok(Some(fetched(head)));
+    } else if has_head {
         // Pushed back to an older commit, or a commit another branch brought in.
         let _ = writeln!(
             log,
             "$ git update-ref {reference} {head} (in the cache already)"
         );
         local(&cache, &["update-ref", &reference, &head])?;
-        return Ok(Some((cache, head)));
+        return Ok(Some(fetched(head)));
     }
+    let _ = writeln!(
+        log,
+        "$ git fetch --no-tags -- {shown_url} +{reference}:{reference}"
+    );
+    if !fetch_into(&cache, fetch_url, &reference)? {
+        // Deleted since `ls-remote` looked.
+        return Ok(None);
+    }
+    // What was fetched, which may be newer than what `ls-remote` saw.
+    let after = match loose_ref(&cache, &reference) {
+        Some(head) => Some(head),
+        None => resolve_branch(&cache, branch)?,
+    };
+    match after {
+        Some(head) => Ok(Some(fetched(head))),
+        None => Err(GitError::Other(format!(
+            "{reference} is missing from the cache after its fetch"
+        ))),
+    }
+}
+
+/// Fetches `reference` alone from `fetch_url` into the cache; `false` when the remote has no
+/// such reference.
+fn fetch_into(cache: &Path, fetch_url: &str, reference: &str) -> Result<bool, GitError> {
     let refspec = format!("+{reference}:{reference}");
-    let _ = writeln!(log, "$ git fetch --no-tags -- {shown_url} {refspec}");
     let mut command = git::command();
     command
         .args([
@@ -85,7 +141,7 @@ pub fn fetch_branch(
             "maintenance.auto=false",
             "--git-dir",
         ])
-        .arg(&cache)
+        .arg(cache)
         .args([
             "fetch",
             "--quiet",
@@ -96,20 +152,42 @@ pub fn fetch_branch(
             &refspec,
         ]);
     match git::run(command, FETCH_TIMEOUT) {
-        Ok(_) => {}
-        // Deleted since `ls-remote` looked.
-        Err(GitError::Other(message)) if message.contains("couldn't find remote ref") => {
-            return Ok(None)
-        }
-        Err(error) => return Err(error),
+        Ok(_) => Ok(true),
+        Err(GitError::Other(message)) if message.contains("couldn't find remote ref") => Ok(false),
+        Err(error) => Err(error),
     }
-    // What was fetched, which may be newer than what `ls-remote` saw.
-    match resolve_branch(&cache, branch)? {
-        Some(head) => Ok(Some((cache, head))),
-        None => Err(GitError::Other(format!(
-            "{reference} is missing from the cache after its fetch"
-        ))),
-    }
+}
+
+/// The commit `reference` points to in the cache and whether the cache holds `commit`, from one
+/// `git cat-file --batch-check` (a missing reference or commit is `missing` to it).
+fn branch_and_commit(
+    cache: &Path,
+    reference: &str,
+    commit: &str,
+) -> Result<(Option<String>, bool), GitError> {
+    let mut command = git::command();
+    command
+        .arg("--git-dir")
+        .arg(cache)
+        .args(["cat-file", "--batch-check=%(objectname)"]);
+    let input = format!("{reference}^{{commit}}\n{commit}^{{commit}}\n");
+    let stdout = git::run_with_input(command, input.into_bytes(), LOCAL_TIMEOUT)?;
+    let text = String::from_utf8_lossy(&stdout);
+    let mut answers = text
+        .lines()
+        .map(|line| Oid::from_hex(line).map(|_| line.to_string()));
+    let previous = answers.next().flatten();
+    let has_commit = answers.next().flatten().is_some();
+    Ok((previous, has_commit))
+}
+
+/// The commit a loose `reference` file of the cache names: a fetch that moves a branch writes
+/// it so (git's "files" ref storage). `None` when there is no such file or it holds anything
+/// else (a packed or symbolic ref, another ref storage), for the caller to ask git.
+fn loose_ref(cache: &Path, reference: &str) -> Option<String> {
+    let text = fs::read_to_string(cache.join(reference)).ok()?;
+    let line = text.strip_suffix('\n')?;
+    Oid::from_hex(line).map(|_| line.to_string())
 }
 
 /// Makes the repository's cache: a bare clone of `branch` alone, without tags, under a
@@ -584,7 +662,7 @@ pub fn clear_workspaces(root: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -700,6 +778,7 @@ mod tests {
         let mut log = Vec::new();
         let url = format!("file://{}", url.display());
         let fetched = fetch_branch(root, 7, &url, branch, &mut log).unwrap();
+        let fetched = fetched.map(|fetched| (fetched.cache, fetched.head));
         (fetched, String::from_utf8(log).unwrap())
     }
 
@@ -752,6 +831,7 @@ mod tests {
         let (fetched, log) = fetch(caches.path(), at, "main");
         assert_eq!(fetched.unwrap().1, new_head);
         assert!(log.contains("$ git fetch"), "{log}");
+        assert_eq!(loose_ref(&cache, "refs/heads/main"), Some(new_head.clone()));
         git(&["reset", "-q", "--hard", &main_head]);
         let (fetched, log) = fetch(caches.path(), at, "main");
         assert_eq!(fetched.unwrap().1, main_head);
@@ -788,6 +868,46 @@ mod tests {
             fetch_branch(caches.path(), 8, gone.to_str().unwrap(), "main", &mut log),
             Err(GitError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn the_branch_before_and_after_a_fetch_is_read_as_git_reads_it() {
+        let remote = tempfile::tempdir().unwrap();
+        let caches = tempfile::tempdir().unwrap();
+        let at = remote.path();
+        git_in(at, &["init", "-q", "-b", "main"]);
+        git_in(at, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let one = git_in(at, &["rev-parse", "HEAD"]);
+        let url = format!("file://{}", at.display());
+        let mut log = Vec::new();
+        let first = fetch_branch(caches.path(), 7, &url, "main", &mut log)
+            .unwrap()
+            .unwrap();
+        assert_eq!((first.head.as_str(), first.previous), (one.as_str(), None));
+        let cache = first.cache;
+        // A clone packs its refs: no loose file, git is asked instead.
+        assert_eq!(loose_ref(&cache, "refs/heads/main"), None);
+        let missing = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(
+            branch_and_commit(&cache, "refs/heads/main", &one).unwrap(),
+            (Some(one.clone()), true)
+        );
+        assert_eq!(
+            branch_and_commit(&cache, "refs/heads/nope", missing).unwrap(),
+            (None, false)
+        );
+        git_in(at, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        let two = git_in(at, &["rev-parse", "HEAD"]);
+        let fetched = fetch_branch(caches.path(), 7, &url, "main", &mut log)
+            .unwrap()
+            .unwrap();
+        assert_eq!(fetched.head, two);
+        assert_eq!(fetched.previous.as_deref(), Some(one.as_str()));
+        assert!(fetched.holds(&one) && fetched.holds(&two) && !fetched.holds(missing));
+        // A symbolic or unreadable ref file is not taken for a commit.
+        fs::write(cache.join("refs/heads/sym"), "ref: refs/heads/main\n").unwrap();
+        assert_eq!(loose_ref(&cache, "refs/heads/sym"), None);
+        assert_eq!(resolve_branch(&cache, "sym").unwrap(), Some(two));
     }
 
     #[test]
@@ -945,7 +1065,8 @@ mod tests {
     }
 
     /// A bare-bones repository holding `files`, committed on `main`.
-    fn repo(files: &[(&str, &[u8])]) -> (tempfile::TempDir, PathBuf, String) {
+    /// A repository with one commit of `files`: its directory, git directory and head.
+    pub(crate) fn repo(files: &[(&str, &[u8])]) -> (tempfile::TempDir, PathBuf, String) {
         let dir = tempfile::tempdir().unwrap();
         let git = |args: &[&str]| {
             let output = std::process::Command::new("git")

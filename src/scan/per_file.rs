@@ -4,13 +4,14 @@
 //! other files from git on several readers at once (`read_parallel`), and stores what it learnt
 //! with the job's results (`CacheUpdate`).
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
 use crate::db::results::{self, Scope};
 use crate::domain::finding::{Author, Finding, Severity};
 use crate::git::GitError;
-use crate::scan::checkout::{self, Blob, TreeEntry};
+use crate::scan::checkout::{self, Blob, Oid, TreeEntry};
 use crate::scan::job_store::JobStore;
 
 /// What a scan changes in the result cache and in the project's references to it.
@@ -179,6 +180,59 @@ pub fn position(tree: &[TreeEntry], path: &str) -> Option<usize> {
     tree.binary_search_by(|entry| (*entry.path).cmp(path)).ok()
 }
 
+/// Entries that hold the same blob, read once (`read_parallel` over `unique`) for all of them.
+pub struct Twins<'t> {
+    /// Each blob's first entry, in the order of the entries given.
+    pub unique: Vec<&'t TreeEntry>,
+    /// The first entry of each shared blob, by blob.
+    first: HashMap<Oid, &'t TreeEntry>,
+    /// The other entries holding the blob of a `unique` one, by blob.
+    others: HashMap<Oid, Vec<&'t TreeEntry>>,
+}
+
+impl<'t> Twins<'t> {
+    /// Groups `entries` by blob; only those `shareable` accepts are grouped (a blob streamed
+    /// rather than held whole can be read only once).
+    pub fn of(entries: &[&'t TreeEntry], shareable: impl Fn(&TreeEntry) -> bool) -> Twins<'t> {
+        let mut twins = Twins {
+            unique: Vec::with_capacity(entries.len()),
+            first: HashMap::new(),
+            others: HashMap::new(),
+        };
+        for &entry in entries {
+            if !shareable(entry) {
+                twins.unique.push(entry);
+                continue;
+            }
+            match twins.first.entry(entry.blob) {
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    twins.others.entry(entry.blob).or_default().push(entry)
+                }
+                std::collections::hash_map::Entry::Vacant(vacant) => {
+                    vacant.insert(entry);
+                    twins.unique.push(entry);
+                }
+            }
+        }
+        twins
+    }
+
+    /// `entry` and, when it is the first of a shared blob, the other entries that hold it.
+    pub fn with(&self, entry: &'t TreeEntry) -> Vec<&'t TreeEntry> {
+        let is_first = self
+            .first
+            .get(&entry.blob)
+            .is_some_and(|first| std::ptr::eq(*first, entry));
+        let others = match self.others.get(&entry.blob) {
+            Some(others) if is_first => others.as_slice(),
+            _ => &[],
+        };
+        std::iter::once(entry)
+            .chain(others.iter().copied())
+            .collect()
+    }
+}
+
 /// Below this many bytes to read, one reader is as fast as several.
 const PARALLEL_FROM_BYTES: u64 = 4 << 20;
 
@@ -189,6 +243,12 @@ const MAX_READERS: usize = 4;
 /// threads as the machine has cores (up to `MAX_READERS`), each with its own `git cat-file
 /// --batch`: inflating objects is the floor of a cold scan, and it then runs on every core.
 /// Returns what `each` made of each entry, in the order of `entries`.
+///
+/// The readers are the threads of a rayon pool of their own: tokei parses a file with
+/// `rayon::join`, which on a thread outside any pool hands the work to rayon's global pool and
+/// sleeps until it is done, a round trip through the scheduler for every file. On a worker of
+/// the pool it runs in place, and the halves another reader's worker steals keep every core
+/// busy. The pool is the job's own, so two jobs never wait for each other's readers.
 pub fn read_parallel<'t, R: Send>(
     cache: &Path,
     entries: &[&'t TreeEntry],
@@ -202,30 +262,28 @@ pub fn read_parallel<'t, R: Send>(
         cores.clamp(1, MAX_READERS)
     };
     let slices = split_by_size(entries, readers);
-    let each = &each;
-    let parts: Vec<Result<Vec<(&'t TreeEntry, R)>, GitError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = slices
-            .into_iter()
-            .map(|slice| {
-                scope.spawn(move || {
-                    let mut out = Vec::with_capacity(slice.len());
-                    checkout::read_blobs(cache, slice, |entry, blob| {
-                        if let Some(result) = each(entry, blob) {
-                            out.push((entry, result));
-                        }
-                    })?;
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(GitError::Other("a blob reader panicked".into())))
-            })
-            .collect()
+    if slices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(slices.len())
+        .thread_name(|n| format!("blob-reader-{n}"))
+        .build()
+        .map_err(|error| GitError::Other(format!("cannot start the blob readers: {error}")))?;
+    let read_slice = |slice: &[&'t TreeEntry]| {
+        let mut out = Vec::with_capacity(slice.len());
+        checkout::read_blobs(cache, slice, |entry, blob| {
+            if let Some(result) = each(entry, blob) {
+                out.push((entry, result));
+            }
+        })?;
+        Ok(out)
+    };
+    // Every thread of the pool reads one slice, and the parts come back in the threads' order.
+    let parts: Vec<Result<Vec<(&'t TreeEntry, R)>, GitError>> = pool.broadcast(|context| {
+        let slice = slices.get(context.index()).copied().unwrap_or_default();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_slice(slice)))
+            .unwrap_or_else(|_| Err(GitError::Other("a blob reader panicked".into())))
     });
     let mut all = Vec::with_capacity(entries.len());
     for part in parts {
@@ -256,8 +314,9 @@ fn split_by_size<'a, 't>(entries: &'a [&'t TreeEntry], parts: usize) -> Vec<&'a 
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
-    use crate::scan::checkout::Oid;
 
     fn entry(path: &str, size: u64) -> TreeEntry {
         TreeEntry {
@@ -284,5 +343,75 @@ mod tests {
         let two = split_by_size(&refs, 2);
         assert_eq!((two[0].len(), two[1].len()), (5, 5));
         assert!(split_by_size(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn every_core_reads_and_each_blob_comes_back_in_order_counted_as_alone() {
+        use crate::analyzers::codecount;
+        // Over `PARALLEL_FROM_BYTES`, so every core (up to `MAX_READERS`) gets a reader; code
+        // with strings and comments, so tokei parses with `rayon::join`.
+        let files: Vec<(String, Vec<u8>)> = (0..48)
+            .map(|n| {
+                let text: String = (0..2500)
+                    .map(|line| {
+                        format!("fn f{n}_{line}() {{ let s = \"/* {line} */\"; }} // c\n\n")
+                    })
+                    .collect();
+                (format!("src/{n:02}.rs"), text.into_bytes())
+            })
+            .collect();
+        let borrowed: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+            .collect();
+        let (_dir, git_dir, head) = checkout::tests::repo(&borrowed);
+        let tree = checkout::scan_tree(&git_dir, &head, "", 1000, u64::MAX).unwrap();
+        let entries: Vec<&TreeEntry> = tree.entries.iter().collect();
+        assert!(entries.iter().map(|e| e.size).sum::<u64>() > PARALLEL_FROM_BYTES);
+        let read = read_parallel(&git_dir, &entries, |entry, blob| {
+            let reader = std::thread::current().name().map(str::to_string);
+            Some((
+                reader,
+                codecount::count_blob(&entry.path, &blob.read_all().ok()?),
+            ))
+        })
+        .unwrap();
+        let paths: Vec<&str> = read.iter().map(|(entry, _)| &*entry.path).collect();
+        let expected: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(paths, expected);
+        for ((_, (_, counted)), (path, bytes)) in read.iter().zip(&files) {
+            assert_eq!(*counted, codecount::count_blob(path, bytes), "{path}");
+        }
+        let readers: HashSet<&str> = read
+            .iter()
+            .filter_map(|(_, (reader, _))| reader.as_deref())
+            .filter(|name| name.starts_with("blob-reader-"))
+            .collect();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(readers.len(), cores.clamp(1, MAX_READERS), "{readers:?}");
+    }
+
+    #[test]
+    fn a_blob_at_several_paths_is_read_once_for_all_of_them() {
+        let other = |path: &str| TreeEntry {
+            blob: Oid::from_hex("89abcdef0123456789abcdef0123456789abcdef").unwrap(),
+            ..entry(path, 100)
+        };
+        let tree = [
+            entry("a", 10),
+            other("b"),
+            entry("c", 10),
+            entry("d", 10),
+            other("e"),
+        ];
+        let refs: Vec<&TreeEntry> = tree.iter().collect();
+        let twins = Twins::of(&refs, |entry| entry.path.as_ref() != "d");
+        let paths = |entries: &[&TreeEntry]| -> Vec<String> {
+            entries.iter().map(|entry| entry.path.to_string()).collect()
+        };
+        assert_eq!(paths(&twins.unique), ["a", "b", "d"]);
+        assert_eq!(paths(&twins.with(twins.unique[0])), ["a", "c"]);
+        assert_eq!(paths(&twins.with(twins.unique[1])), ["b", "e"]);
+        assert_eq!(paths(&twins.with(twins.unique[2])), ["d"]);
     }
 }

@@ -58,17 +58,23 @@ pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Ste
     })?;
     let looked_up = started.elapsed();
     let max_whole = limits.max_check_file_size;
-    let read = per_file::read_parallel(cache, &lookup.misses, |entry, blob| {
-        let counted = if blob.size() <= max_whole {
-            blob.read_all()
-                .map(|bytes| codecount::count_blob(&entry.path, &bytes))
-        } else {
-            codecount::count_stream(&entry.path, blob)
-        };
+    // A blob at several paths (a vendored copy, an empty `__init__.py`) is read once.
+    let twins = per_file::Twins::of(&lookup.misses, |entry| entry.size <= max_whole);
+    let read = per_file::read_parallel(cache, &twins.unique, |entry, blob| {
         // A read that failed is git's failure: `read_blobs` returns it.
-        counted.ok()
+        if blob.size() > max_whole {
+            let counted = codecount::count_stream(&entry.path, blob).ok()?;
+            return Some(vec![(entry, counted)]);
+        }
+        let bytes = blob.read_all().ok()?;
+        let entries = twins.with(entry);
+        let paths: Vec<&str> = entries.iter().map(|entry| &*entry.path).collect();
+        let counted = codecount::count_shared_blob(&paths, &bytes);
+        Some(entries.into_iter().zip(counted).collect::<Vec<_>>())
     })
     .map_err(git_stop)?;
+    let read: Vec<(&TreeEntry, Option<Lines>)> =
+        read.into_iter().flat_map(|(_, counted)| counted).collect();
     let timings = (looked_up, started.elapsed() - looked_up);
     let count = codecount::summarise(
         lines

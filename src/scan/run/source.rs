@@ -57,20 +57,21 @@ pub struct Files {
 
 /// Fetches the repository, resolves the branch head, and finds the baseline.
 pub fn fetch(run: &mut JobRun) -> Step<Source> {
-    let (cache, revision) = fetch_head(run)?;
+    let fetched = fetch_head(run)?;
+    let revision = fetched.head.clone();
     let line = format!(
         "revision {revision} (source ready after {} ms)",
         run.elapsed_ms()
     );
     run.note(line);
     run.shared.metrics.phase("source", run.started.elapsed());
-    let baseline = baseline(run, &cache)?;
+    let baseline = baseline(run, &fetched)?;
     if let Some(scan_id) = run.job.scan_id {
         let base = baseline.as_ref().map(|(base, _)| base.as_str());
         run.store().set_revisions(scan_id, &revision, base)?;
     }
     Ok(Source {
-        cache,
+        cache: fetched.cache,
         revision,
         baseline,
     })
@@ -78,7 +79,7 @@ pub fn fetch(run: &mut JobRun) -> Step<Source> {
 
 /// The branch's head commit, fetched into the repository's cache (under its lock) unless
 /// already there, and the cache.
-fn fetch_head(run: &mut JobRun) -> Step<(PathBuf, String)> {
+fn fetch_head(run: &mut JobRun) -> Step<checkout::Fetched> {
     let shared = run.shared;
     let lock = shared.repo_lock(run.repo.id);
     let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -107,7 +108,7 @@ fn fetch_head(run: &mut JobRun) -> Step<(PathBuf, String)> {
 }
 
 /// The baseline of an incremental scan: the revision of the last job whose results were stored.
-fn baseline(run: &mut JobRun, cache: &Path) -> Step<Option<(String, JobId)>> {
+fn baseline(run: &mut JobRun, fetched: &checkout::Fetched) -> Step<Option<(String, JobId)>> {
     if !run.job.incr_scan {
         return Ok(None);
     }
@@ -120,7 +121,7 @@ fn baseline(run: &mut JobRun, cache: &Path) -> Step<Option<(String, JobId)>> {
             ));
             Ok(None)
         }
-        Some((base, job)) if checkout::has_commit(cache, &base) => Ok(Some((base, job))),
+        Some((base, job)) if fetched.holds(&base) => Ok(Some((base, job))),
         Some((base, _)) => {
             run.note(format_args!(
                 "baseline {base} is no longer in the repository: full scan"
