@@ -757,7 +757,18 @@ CREATE TABLE IF NOT EXISTS issue_tallies (
 -- `issues_scan_fix` (a scan belongs to one project, so the project adds nothing to those keys).
 CREATE INDEX IF NOT EXISTS issues_project_id ON issues (project_id, id);
 
-CREATE TRIGGER IF NOT EXISTS issues_tally_insert AFTER INSERT ON issues BEGIN
+-- A bulk insert of findings (`db::findings::record`) holds a row here, inside its own
+-- transaction, while it inserts a scan's new findings: the two insert triggers below then leave
+-- `issue_tallies`, `issue_paths` and `issue_scan_tallies` to it, and it adds the whole scan's
+-- counts in a few grouped statements instead of three upserts per finding. No row outlives that
+-- statement, so every other writer is counted by the triggers.
+CREATE TABLE IF NOT EXISTS tally_deferrals (
+    id INTEGER PRIMARY KEY CHECK (id = 1)
+);
+
+CREATE TRIGGER IF NOT EXISTS issues_tally_insert AFTER INSERT ON issues
+WHEN NOT EXISTS (SELECT 1 FROM tally_deferrals)
+BEGIN
     INSERT INTO issue_tallies (project_id, state, severity, resolution, author, rule, n)
     VALUES (new.project_id, new.state, new.severity, new.resolution, IFNULL(new.author, ''),
             new.rule, 1)
@@ -822,7 +833,9 @@ CREATE TABLE IF NOT EXISTS job_issue_tallies (
 CREATE INDEX IF NOT EXISTS issues_tally_path
     ON issues (project_id, state, severity, resolution, author, rule, path);
 
-CREATE TRIGGER IF NOT EXISTS issues_keys_insert AFTER INSERT ON issues BEGIN
+CREATE TRIGGER IF NOT EXISTS issues_keys_insert AFTER INSERT ON issues
+WHEN NOT EXISTS (SELECT 1 FROM tally_deferrals)
+BEGIN
     INSERT INTO issue_paths (project_id, path, n) VALUES (new.project_id, new.path, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
     INSERT INTO issue_scan_tallies (scan_id, fixed, project_id, n)

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use rusqlite::Connection;
 use serde_json::json;
 
 use crate::api::blocking;
@@ -18,7 +19,7 @@ use crate::body::Body;
 use crate::clock;
 use crate::db;
 use crate::db::jobs::{JobFilter, NewJob};
-use crate::domain::ids::{JobId, ProjectId, RepoId, TaskId};
+use crate::domain::ids::{JobId, ProjectId, RepoId, ScanId, TaskId};
 use crate::domain::job::{code, JobState, Task};
 use crate::domain::org::{Org, Team};
 use crate::domain::project::Project;
@@ -48,70 +49,13 @@ pub async fn create_scan(
         // Authenticated in the same blocking call as the work (one thread hop, not two), before
         // anything else, so a bad key is still the first refusal.
         let caller = token.authenticate(conn)?;
-        // The checks run inside the write transaction, so a project deleted meanwhile either
-        // sees this job among the ones it cancels or refuses it with 404.
-        let tx = db::begin(conn)?;
-        let (_, _, _, project, access) = project_scope(
-            &tx,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_start_scan())?;
-        let body = body.fields()?;
-        let mut fields = body.reader();
-        // TCA reads a boolean missing from a form as false (the HTML checkbox rule); from JSON
-        // or an empty body, a missing incr_scan means incremental.
-        let missing = |name: &str| {
-            if body.is_form() && !body.has(name) {
-                Some(false)
-            } else {
-                None
-            }
+        let target = ScanTarget {
+            org_sid,
+            team_name,
+            repo_id: RepoId(repo_id),
+            project_id: ProjectId(project_id),
         };
-        let incr_scan = fields
-            .optional_bool("incr_scan")
-            .or(missing("incr_scan"))
-            .unwrap_or(true);
-        let force_create = fields.optional_bool("force_create").unwrap_or(false);
-        // TCA ignores async_flag; codepup honours it, and a form without it stays asynchronous.
-        let async_flag = fields.optional_bool("async_flag").unwrap_or(true);
-        let created_from = fields
-            .optional_str("created_from", 32)
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "tca_web".to_string());
-        fields.finish()?;
-        if !force_create {
-            let unfinished = db::jobs::unfinished_scan_ids(&tx, project.id)?;
-            if !unfinished.is_empty() {
-                let ids: Vec<String> = unfinished
-                    .iter()
-                    .map(|id| id.map_or("None".to_string(), |id| id.to_string()))
-                    .collect();
-                return Err(AppError::business(
-                    code::E_CLIENT,
-                    format!(
-                        "当前项目分支[{}]{}还有未完成任务，编号为: [{}]",
-                        project.id,
-                        project.branch,
-                        ids.join(", ")
-                    ),
-                ));
-            }
-        }
-        let new_job = NewJob {
-            incr_scan,
-            force_create,
-            async_flag,
-            created_from: &created_from,
-            creator: &caller.nickname,
-            creator_id: caller.id,
-        };
-        let (job_id, scan_id) = db::jobs::insert(&tx, project.id, &new_job)?;
-        tx.commit()?;
-        Ok((job_id, scan_id, async_flag))
+        insert_scan(conn, &caller, &target, body)
     })
     .await?;
     if async_flag {
@@ -129,6 +73,114 @@ pub async fn create_scan(
                 "result_msg": job.result_msg, "gate": job.gate},
         "scan": {"id": scan_id},
     })))
+}
+
+/// The project a `scans/create` URL names.
+struct ScanTarget {
+    org_sid: String,
+    team_name: String,
+    repo_id: RepoId,
+    project_id: ProjectId,
+}
+
+/// What a `scans/create` body asks for, with TCA's defaults.
+struct ScanRequest {
+    incr_scan: bool,
+    force_create: bool,
+    async_flag: bool,
+    created_from: String,
+}
+
+/// Checks the caller may scan the project, reads the body and inserts the WAITING job and its
+/// scan row: the job id, the scan id and whether the client waits.
+fn insert_scan(
+    conn: &mut Connection,
+    caller: &User,
+    target: &ScanTarget,
+    body: Body,
+) -> Result<(JobId, ScanId, bool), AppError> {
+    // The checks run inside the write transaction, so a project deleted meanwhile either
+    // sees this job among the ones it cancels or refuses it with 404.
+    let tx = db::begin(conn)?;
+    let (_, _, _, project, access) = project_scope(
+        &tx,
+        caller,
+        &target.org_sid,
+        &target.team_name,
+        target.repo_id,
+        target.project_id,
+    )?;
+    require(access.can_start_scan())?;
+    let request = read_scan_request(body)?;
+    if !request.force_create {
+        refuse_unfinished(&tx, &project)?;
+    }
+    let new_job = NewJob {
+        incr_scan: request.incr_scan,
+        force_create: request.force_create,
+        async_flag: request.async_flag,
+        created_from: &request.created_from,
+        creator: &caller.nickname,
+        creator_id: caller.id,
+    };
+    let (job_id, scan_id) = db::jobs::insert(&tx, project.id, &new_job)?;
+    tx.commit()?;
+    Ok((job_id, scan_id, request.async_flag))
+}
+
+/// Reads a `scans/create` body (400 on a bad field).
+fn read_scan_request(body: Body) -> Result<ScanRequest, AppError> {
+    let body = body.fields()?;
+    let mut fields = body.reader();
+    // TCA reads a boolean missing from a form as false (the HTML checkbox rule); from JSON
+    // or an empty body, a missing incr_scan means incremental.
+    let missing = |name: &str| {
+        if body.is_form() && !body.has(name) {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let incr_scan = fields
+        .optional_bool("incr_scan")
+        .or(missing("incr_scan"))
+        .unwrap_or(true);
+    let force_create = fields.optional_bool("force_create").unwrap_or(false);
+    // TCA ignores async_flag; codepup honours it, and a form without it stays asynchronous.
+    let async_flag = fields.optional_bool("async_flag").unwrap_or(true);
+    let created_from = fields
+        .optional_str("created_from", 32)
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "tca_web".to_string());
+    fields.finish()?;
+    Ok(ScanRequest {
+        incr_scan,
+        force_create,
+        async_flag,
+        created_from,
+    })
+}
+
+/// TCA's refusal of a scan while the project's branch has unfinished jobs (without
+/// `force_create`).
+fn refuse_unfinished(conn: &Connection, project: &Project) -> Result<(), AppError> {
+    let unfinished = db::jobs::unfinished_scan_ids(conn, project.id)?;
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = unfinished
+        .iter()
+        .map(|id| id.map_or("None".to_string(), |id| id.to_string()))
+        .collect();
+    Err(AppError::business(
+        code::E_CLIENT,
+        format!(
+            "当前项目分支[{}]{}还有未完成任务，编号为: [{}]",
+            project.id,
+            project.branch,
+            ids.join(", ")
+        ),
+    ))
 }
 
 async fn wait_until_closed(
@@ -463,7 +515,7 @@ pub async fn cancel_job(
 /// which TCA accepts and ignores) and revokes through `ScanQueue::cancel`.
 fn cancel_as(
     queue: &ScanQueue,
-    conn: &mut rusqlite::Connection,
+    conn: &mut Connection,
     caller: &User,
     job_id: JobId,
     body: Body,
@@ -533,7 +585,7 @@ pub async fn list_all_jobs(
 /// A project with its repository, team and org, whatever their state (the admin pages show
 /// jobs of deleted projects too).
 fn place_of(
-    conn: &rusqlite::Connection,
+    conn: &Connection,
     project_id: ProjectId,
 ) -> Result<(Project, Repo, Team, Org), AppError> {
     let missing = |what: String| AppError::Internal(anyhow::anyhow!("{what} of a job is missing"));

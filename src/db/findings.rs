@@ -48,16 +48,15 @@ pub struct Recorded {
 /// resolved at once (`db::triage::apply_ignores`). Of findings sharing a fingerprint, the first
 /// counts. Called once per job, in its close transaction.
 ///
-/// In bulk: the scan's findings go, sorted by fingerprint, into a temporary table of the
-/// connection, and a few set-based statements update, insert, link and fix against it, walking
-/// the project's fingerprint index in order instead of looking each finding up; nothing of the
-/// project's other findings is read into memory. The temporary tables are emptied before
-/// returning.
+/// In bulk: the first finding of each fingerprint goes, in the order the scan reported it, into
+/// a temporary table of the connection keyed by that order (appended, never sorted), and a few
+/// set-based statements update, insert, link and fix against it; nothing of the project's other
+/// findings is read into memory. The temporary tables are emptied before returning.
 pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Recorded> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS scan_findings (
-             fingerprint TEXT    PRIMARY KEY,
-             seq         INTEGER NOT NULL,
+             seq         INTEGER PRIMARY KEY,
+             fingerprint TEXT    NOT NULL,
              tool        TEXT    NOT NULL,
              rule        TEXT    NOT NULL,
              path        TEXT    NOT NULL,
@@ -68,7 +67,7 @@ pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Re
              message     TEXT    NOT NULL,
              author      TEXT,
              author_email TEXT
-         ) WITHOUT ROWID;
+         );
          CREATE TEMP TABLE IF NOT EXISTS scan_matches (
              issue_id  INTEGER PRIMARY KEY,
              line      INTEGER NOT NULL,
@@ -81,8 +80,11 @@ pub fn record(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Re
          CREATE TEMP TABLE IF NOT EXISTS scan_paths (path TEXT PRIMARY KEY) WITHOUT ROWID;",
     )?;
     let recorded = record_staged(conn, scan);
-    // Emptied whatever happened: the connection goes back to the pool.
-    let emptied = conn.execute_batch(EMPTY_STAGING);
+    // Emptied whatever happened: the connection goes back to the pool, and outside a
+    // transaction (the unit tests) a failed insert must not leave the tallies deferred.
+    let emptied = conn
+        .execute_batch(EMPTY_STAGING)
+        .and_then(|()| conn.execute(END_DEFERRAL, []).map(drop));
     let recorded = recorded?;
     emptied?;
     Ok(recorded)
@@ -93,10 +95,7 @@ const EMPTY_STAGING: &str = "DELETE FROM temp.scan_findings; DELETE FROM temp.sc
 
 fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Recorded> {
     let now = clock::now_stored();
-    stage(conn, scan)?;
-    let seen: i64 = conn.query_row("SELECT COUNT(*) FROM temp.scan_findings", [], |row| {
-        row.get(0)
-    })?;
+    let seen = stage(conn, scan)?;
     let reopened = update_seen(conn, scan, &now)?;
     let last_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM issues", [], |row| {
         row.get(0)
@@ -109,28 +108,29 @@ fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result
         opened,
         reopened,
         fixed,
-        seen: seen as usize,
+        seen,
     })
 }
 
 /// Fills the staging tables: the scan's findings, the tools that ran, the paths of its
-/// coverage.
-fn stage(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<()> {
+/// coverage. Returns how many distinct findings the scan saw.
+fn stage(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<usize> {
     conn.execute_batch(EMPTY_STAGING)?;
-    // In fingerprint order, so the table is built by appending and read in the order of the
-    // project's fingerprint index; of equal fingerprints the first reported comes first and wins.
-    let mut order: Vec<usize> = (0..scan.findings.len()).collect();
-    order.sort_by(|&a, &b| scan.findings[a].1.cmp(&scan.findings[b].1));
+    // In the order reported, so the table is built by appending and the new findings are
+    // inserted in that order without a sort; of equal fingerprints the first reported wins.
     let mut stage = conn.prepare_cached(
-        "INSERT OR IGNORE INTO temp.scan_findings (fingerprint, seq, tool, rule, path, line,
-             column_no, severity, category, message, author, author_email)
+        "INSERT INTO temp.scan_findings (seq, fingerprint, tool, rule, path, line, column_no,
+             severity, category, message, author, author_email)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    for seq in order {
-        let (finding, fingerprint, author) = &scan.findings[seq];
+    let mut staged: HashSet<&str> = HashSet::with_capacity(scan.findings.len());
+    for (seq, (finding, fingerprint, author)) in scan.findings.iter().enumerate() {
+        if !staged.insert(fingerprint) {
+            continue;
+        }
         stage.execute(params![
-            fingerprint,
             seq as i64,
+            fingerprint,
             finding.tool,
             finding.rule,
             finding.path,
@@ -155,7 +155,7 @@ fn stage(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<()> {
             path.execute([name])?;
         }
     }
-    Ok(())
+    Ok(staged.len())
 }
 
 /// Known findings seen again take their place as seen now, fixed ones reopen, and each is
@@ -211,6 +211,9 @@ fn open_new(
     now: &str,
     last_id: i64,
 ) -> rusqlite::Result<usize> {
+    // The insert triggers' tallies are added for the whole scan at once (schema.sql,
+    // `tally_deferrals`); `record` removes the row whatever happens.
+    conn.execute("INSERT INTO tally_deferrals (id) VALUES (1)", [])?;
     let opened = conn
         .prepare_cached(
             "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity,
@@ -229,6 +232,8 @@ fn open_new(
             scan.scan_id.map(|id| id.0),
             now
         ])?;
+    conn.execute(END_DEFERRAL, [])?;
+    count_opened(conn, scan, last_id, opened)?;
     conn.prepare_cached(
         "INSERT INTO job_issues (job_id, issue_id, line, column_no)
          SELECT ?1, i.id, i.line, i.column_no FROM issues i WHERE i.id > ?2 ORDER BY i.id
@@ -236,6 +241,41 @@ fn open_new(
     )?
     .execute(params![scan.job_id.0, last_id])?;
     Ok(opened)
+}
+
+const END_DEFERRAL: &str = "DELETE FROM tally_deferrals";
+
+/// What the insert triggers of `issues` would have counted for the findings just opened (ids
+/// above `last_id`), added per tally row: `issue_tallies` and `issue_paths` grouped, and
+/// `issue_scan_tallies` the one row of the scan that opened them all.
+fn count_opened(
+    conn: &Connection,
+    scan: &ScanFindings<'_>,
+    last_id: i64,
+    opened: usize,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO issue_tallies (project_id, state, severity, resolution, author, rule, n)
+         SELECT project_id, state, severity, resolution, IFNULL(author, ''), rule, COUNT(*)
+         FROM issues WHERE id > ?1 GROUP BY 1, 2, 3, 4, 5, 6
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?
+    .execute([last_id])?;
+    conn.prepare_cached(
+        "INSERT INTO issue_paths (project_id, path, n)
+         SELECT project_id, path, COUNT(*) FROM issues WHERE id > ?1 GROUP BY 1, 2
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?
+    .execute([last_id])?;
+    // Every finding opened names this scan as `scan_open` and none has a `scan_fix` yet.
+    if let (Some(scan_id), true) = (scan.scan_id, opened > 0) {
+        conn.prepare_cached(
+            "INSERT INTO issue_scan_tallies (scan_id, fixed, project_id, n) VALUES (?1, 0, ?2, ?3)
+             ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        )?
+        .execute(params![scan_id.0, scan.project_id.0, opened as i64])?;
+    }
+    Ok(())
 }
 
 /// Open findings of the tools that ran, in files the scan covered, that it did not see: fixed.
@@ -637,6 +677,41 @@ mod tests {
         }
     }
 
+    /// Every tally the triggers and `record` keep, as rows of text.
+    fn tallies(conn: &Connection) -> Vec<String> {
+        let mut rows = Vec::new();
+        for sql in [
+            "SELECT project_id, state, severity, resolution, author, rule, n FROM issue_tallies",
+            "SELECT project_id, path, n, '', '', '', '' FROM issue_paths",
+            "SELECT scan_id, fixed, project_id, n, '', '', '' FROM issue_scan_tallies",
+            "SELECT job_id, project_id, n, '', '', '', '' FROM job_issue_tallies",
+        ] {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let found = stmt
+                .query_map([], |row| {
+                    (0..7)
+                        .map(|i| {
+                            row.get::<_, rusqlite::types::Value>(i)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .unwrap();
+            rows.extend(found.map(|row| format!("{sql}: {}", row.unwrap().join(" "))));
+        }
+        rows.sort();
+        rows
+    }
+
+    /// The tallies as they stand equal a count of every finding and sighting from scratch.
+    fn assert_tallies_exact(conn: &Connection) {
+        let kept = tallies(conn);
+        assert!(!kept.is_empty());
+        rebuild_tallies(conn).unwrap();
+        rebuild_key_tallies(conn).unwrap();
+        assert_eq!(kept, tallies(conn), "the tallies kept equal a recount");
+    }
+
     fn state_of(conn: &Connection, fingerprint: &str) -> (i64, i64, Option<i64>) {
         conn.query_row(
             "SELECT state, resolution, scan_fix FROM issues WHERE fingerprint = ?1",
@@ -682,6 +757,7 @@ mod tests {
         let again = scan(4, Coverage::Full, &[a.clone(), b.clone()]);
         assert_eq!(again.reopened, 1);
         assert_eq!(state_of(&conn, "fb"), (1, 0, None));
+        assert_tallies_exact(&conn);
         let other_tools = ScanFindings {
             project_id: ProjectId(1),
             job_id: JobId(5),
@@ -851,5 +927,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(temp_rows, 0, "the staging tables are left empty");
+        assert_tallies_exact(&conn);
+        let deferred: i64 = conn
+            .query_row("SELECT COUNT(*) FROM tally_deferrals", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(deferred, 0, "no tally is left deferred");
     }
 }
