@@ -146,9 +146,10 @@ class Server:
                 return int(line.split()[1])
         return 0
 
-    def cpu_seconds(self, skip_prefix="scan-worker"):
-        """CPU time (user + system) of the server's threads but those whose name starts with
-        `skip_prefix`: the request path's share, without the scans the workers run meanwhile."""
+    def request_cpu_seconds(self, skip_prefixes=("scan-worker", "blob-reader")):
+        """CPU time (user + system) of the server's threads but those whose name starts with one
+        of `skip_prefixes`: the request path's share, without the scans the workers (and the
+        blob readers counting for them) run meanwhile."""
         tick = os.sysconf("SC_CLK_TCK")
         total = 0
         for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
@@ -157,7 +158,7 @@ class Server:
             except OSError:
                 continue  # the thread ended
             name = stat[stat.index("(") + 1:stat.rindex(")")]
-            if name.startswith(skip_prefix):
+            if name.startswith(skip_prefixes):
                 continue
             fields = stat[stat.rindex(")") + 2:].split()
             total += int(fields[11]) + int(fields[12])
@@ -780,11 +781,11 @@ def measure_create(bench, table, base):
     rates, server_cpu, client_cpu = [], [], []
     peak = 0
     for _ in range(max(3, args.runs // 2)):
-        server_before, client_before = server.cpu_seconds(), time.process_time()
+        server_before, client_before = server.request_cpu_seconds(), time.process_time()
         elapsed, _ = timed(lambda: [server.call("POST", f"{base}/scans/create/",
                                                 {"force_create": True, "incr_scan": False}) for _ in range(n)])
         client_cpu.append((time.process_time() - client_before) / n)
-        server_cpu.append((server.cpu_seconds() - server_before) / n)
+        server_cpu.append((server.request_cpu_seconds() - server_before) / n)
         rates.append(n / elapsed)
         peak = max(peak, wait_idle(server, base))
     rate = p50(rates)
