@@ -117,14 +117,6 @@ impl Application {
             config.notify_clock.clone(),
         )?;
         let housekeeper = Housekeeper::start(pool.clone(), &config, metrics.clone())?;
-        log::info!(
-            "codepup listening on http://{} with data in {}",
-            listener.local_addr()?,
-            config.data_dir.display()
-        );
-        if let Some(listener) = &metrics_listener {
-            log::info!("metrics on http://{}/metrics", listener.local_addr()?);
-        }
         Ok(Application {
             listener,
             metrics_listener,
@@ -171,6 +163,17 @@ impl Application {
         if let Some(workers) = http_workers {
             server = server.workers(workers);
         }
+        let mut listening = vec![format!(
+            "codepup listening on http://{} with data in {}",
+            self.listener.local_addr()?,
+            self.state.config.data_dir.display()
+        )];
+        if let Some(listener) = &self.metrics_listener {
+            listening.push(format!(
+                "metrics on http://{}/metrics",
+                listener.local_addr()?
+            ));
+        }
         let metrics = match self.metrics_listener {
             Some(listener) => {
                 let state = self.state.clone();
@@ -188,6 +191,7 @@ impl Application {
             None => None,
         };
         Ok(Serving {
+            listening,
             http: server.listen(self.listener)?.run(),
             metrics,
             scan_pool: self.scan_pool,
@@ -243,6 +247,8 @@ impl Application {
 
 /// The servers of a built application, ready to be awaited.
 struct Serving {
+    /// What the server logs once it serves and handles SIGTERM (see `serve`).
+    listening: Vec<String>,
     http: Server,
     metrics: Option<Server>,
     scan_pool: ScanPool,
@@ -262,7 +268,22 @@ impl Serving {
             actix_web::rt::spawn(server);
             handle
         });
-        let served = self.http.await.context("serving HTTP");
+        // The HTTP server installs its SIGINT/SIGTERM handlers when it is first polled: only
+        // then does "listening on" go out, so whoever acts on that line (a supervisor, a test)
+        // gets a graceful stop for its signal rather than the signal's default action.
+        let mut http = self.http;
+        let first = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(std::pin::Pin::new(&mut http), cx))
+        })
+        .await;
+        for line in &self.listening {
+            log::info!("{line}");
+        }
+        let served = match first {
+            std::task::Poll::Ready(served) => served,
+            std::task::Poll::Pending => http.await,
+        }
+        .context("serving HTTP");
         if let Some(handle) = metrics {
             handle.stop(false).await;
         }

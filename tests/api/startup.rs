@@ -272,3 +272,38 @@ fn a_scan_of_files_of_unknown_types_logs_no_tokei_warnings_by_default() {
         "no info line: {log:?}"
     );
 }
+
+/// "listening on" promises a server that stops gracefully on SIGTERM: a supervisor (or a test)
+/// that signals the moment it reads the line gets a clean exit, not the signal's default action.
+#[test]
+fn a_sigterm_right_after_listening_on_stops_the_server_gracefully() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Command::new(env!("CARGO_BIN_EXE_codepup"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env("CODEPUP_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the codepup binary runs");
+        let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+        let listening = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains("listening on "));
+        assert!(listening, "round {round}: the server never said it listens");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = server.wait().unwrap();
+        assert!(status.success(), "round {round}: {status:?}\n{rest:#?}");
+    }
+}
