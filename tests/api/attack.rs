@@ -38,6 +38,18 @@ fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// Whether every process whose command line holds `needle` ended within 5 s; those left are
+/// killed now (their pids come back for the failure message).
+fn gone_or_killed(needle: &str) -> (bool, Vec<i32>) {
+    let gone = eventually(Duration::from_secs(5), || !process_running(needle));
+    let left = if gone {
+        Vec::new()
+    } else {
+        kill_processes_with(needle)
+    };
+    (gone, left)
+}
+
 /// Kills (SIGKILL, by pid) every process whose command line holds `needle`: cleanup of what an
 /// attack left behind, before the test fails.
 fn kill_processes_with(needle: &str) -> Vec<i32> {
@@ -229,14 +241,7 @@ fn a_tool_that_clears_its_parent_death_signal_does_not_outlive_its_job() {
     let (job_id, _) = app.start_scan(&project, json!({}));
     let detail = app.wait_for_job(&project, job_id, SLOW);
     assert_eq!(detail["result_code"], 202, "{detail}");
-    let gone = eventually(Duration::from_secs(5), || {
-        !process_running(&format!("sleep {sleeper}"))
-    });
-    let left = if gone {
-        Vec::new()
-    } else {
-        kill_processes_with(&format!("sleep {sleeper}"))
-    };
+    let (gone, left) = gone_or_killed(&format!("sleep {sleeper}"));
     assert!(
         gone,
         "the tool outlived its job (killed by the test now: pids {left:?})"
@@ -350,14 +355,7 @@ print("the pool's answer came")
     );
     assert!(log.contains("reached its memory limit"), "{log}");
     assert!(!log.contains("the pool's answer came"), "{log}");
-    let gone = eventually(Duration::from_secs(5), || {
-        !process_running(&format!("sleep {sleeper}"))
-    });
-    let left = if gone {
-        Vec::new()
-    } else {
-        kill_processes_with(&format!("sleep {sleeper}"))
-    };
+    let (gone, left) = gone_or_killed(&format!("sleep {sleeper}"));
     assert!(gone, "a process outlived its run (pids {left:?})");
 }
 

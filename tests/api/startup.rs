@@ -6,6 +6,21 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, World, ADMIN_TOKEN};
 
+/// `codepup serve` on a free loopback port over `data`, its log (info and up) on a pipe, with
+/// `args` after the data directory.
+fn serve_logging_to_a_pipe(data: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_codepup"));
+    command
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(args)
+        .env("CODEPUP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
 fn codepup(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_codepup"))
         .args(args)
@@ -187,7 +202,6 @@ fn a_bad_setting_stops_the_binary_with_a_clear_message() {
 fn a_scan_of_files_of_unknown_types_logs_no_tokei_warnings_by_default() {
     // Issue 8, hole 9: tokei warned "Unknown extension" for every such file of every scan.
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     use std::sync::{Arc, Mutex};
 
     let dir = tempfile::tempdir().unwrap();
@@ -198,15 +212,8 @@ fn a_scan_of_files_of_unknown_types_logs_no_tokei_warnings_by_default() {
         .collect();
     let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), *c)).collect();
     let repo = crate::helpers::make_git_repo(&repos.join("r"), &files);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_codepup"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--allow-local-repos")
+    let mut server = serve_logging_to_a_pipe(&dir.path().join("data"), &["--allow-local-repos"])
         .arg(&repos)
-        .env("CODEPUP_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("the codepup binary runs");
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -278,17 +285,10 @@ fn a_scan_of_files_of_unknown_types_logs_no_tokei_warnings_by_default() {
 #[test]
 fn a_sigterm_right_after_listening_on_stops_the_server_gracefully() {
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
 
     for round in 0..5 {
         let dir = tempfile::tempdir().unwrap();
-        let mut server = Command::new(env!("CARGO_BIN_EXE_codepup"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .env("CODEPUP_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+        let mut server = serve_logging_to_a_pipe(&dir.path().join("data"), &[])
             .spawn()
             .expect("the codepup binary runs");
         let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
