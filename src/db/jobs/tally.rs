@@ -123,13 +123,14 @@ fn sum_terms(
     if filter.names_projects() {
         return per_project("job_sums");
     }
-    let store = || ("project_id = 0".to_string(), Vec::new());
+    let store = || {
+        let (clause, values) =
+            filter.where_clause_in(("project_id = 0".to_string(), Vec::new()), Target::Tallies);
+        (1, "job_sums", clause, values)
+    };
     let user = match scope {
         JobScope::Project(_) => return per_project("job_sums"),
-        JobScope::All | JobScope::EveryProject => {
-            let (clause, values) = filter.where_clause_in(store(), Target::Tallies);
-            return Ok(vec![(1, "job_sums", clause, values)]);
-        }
+        JobScope::All | JobScope::EveryProject => return Ok(vec![store()]),
         JobScope::VisibleTo(user) => user,
     };
     let (visible, visible_values) = db::access::visible_projects(user);
@@ -144,8 +145,7 @@ fn sum_terms(
     if all - seen >= seen {
         return per_project("job_sums");
     }
-    let (clause, values) = filter.where_clause_in(store(), Target::Tallies);
-    let mut terms = vec![(1, "job_sums", clause, values)];
+    let mut terms = vec![store()];
     if seen < all {
         let hidden = format!(
             "project_id IN (SELECT id FROM projects WHERE id NOT IN
