@@ -124,6 +124,10 @@ pub struct ServeArgs {
     /// Scan worker threads (default: the number of cores).
     #[arg(long, env = "CODEPUP_WORKERS")]
     pub workers: Option<usize>,
+    /// Niceness added to the scan workers and the tools they start (0-19): requests first.
+    #[arg(long, env = "CODEPUP_SCAN_NICE", default_value_t = 10,
+          value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub scan_nice: i32,
     /// A directory below which local repositories (paths, file:// URLs) may be registered.
     /// Repeat the flag for several roots; the variable takes a colon-separated list.
     #[arg(
@@ -251,6 +255,8 @@ pub struct Config {
     pub bind: String,
     pub data_dir: PathBuf,
     pub scan_workers: usize,
+    /// Niceness (0-19) added to the scan workers, inherited by their threads and processes.
+    pub scan_nice: i32,
     /// HTTP worker threads; `None` lets actix choose (one per core).
     pub http_workers: Option<usize>,
     pub local_repo_roots: Vec<PathBuf>,
@@ -413,6 +419,7 @@ impl Config {
             bind: args.bind,
             data_dir: args.data.data_dir,
             scan_workers,
+            scan_nice: args.scan_nice,
             http_workers: None,
             local_repo_roots,
             tz_offset,

@@ -151,6 +151,31 @@ impl Shared {
 }
 
 /// The directory of a job's logs (its own and its tasks') below the logs directory.
+/// Lowers the calling thread's CPU priority by `nice` (added to the niceness it inherited, at
+/// most 19). On Linux niceness is per thread, and the threads and processes a thread starts
+/// inherit it: the scans and their tools run below the requests that queue them. A failure only
+/// costs that precedence: it is logged, not fatal.
+#[allow(unsafe_code)]
+fn lower_priority(nice: i32) {
+    use nix::libc::{getpriority, id_t, setpriority, PRIO_PROCESS};
+    if nice == 0 {
+        return;
+    }
+    let tid = nix::unistd::gettid().as_raw() as id_t;
+    // SAFETY: both calls only read their integer arguments; `tid` is this thread's id.
+    // getpriority can return -1 as a value: errno tells, and -1 + nice is right in either case.
+    let done = unsafe {
+        let now = getpriority(PRIO_PROCESS, tid);
+        setpriority(PRIO_PROCESS, tid, (now + nice).min(19))
+    };
+    if done != 0 {
+        log::warn!(
+            "could not lower a scan worker's priority by {nice}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 pub fn job_logs_dir(logs_dir: &Path, job_id: JobId) -> PathBuf {
     logs_dir.join(format!("job-{job_id}"))
 }
@@ -303,6 +328,7 @@ impl ScanPool {
         let mut threads = Vec::new();
         for n in 0..config.scan_workers {
             let shared = shared.clone();
+            let nice = config.scan_nice;
             shared.workers_alive.fetch_add(1, Ordering::SeqCst);
             threads.push(
                 thread::Builder::new()
@@ -311,6 +337,7 @@ impl ScanPool {
                         // Counted up before the thread started (so /readyz never sees a worker
                         // that is merely starting as dead), down however the loop ends.
                         let _alive = AliveGuard(&shared.workers_alive);
+                        lower_priority(nice);
                         worker::run(&shared)
                     })
                     .context("starting a scan worker")?,

@@ -504,6 +504,47 @@ fn a_tool_command_may_run_a_script_of_the_repository_by_its_relative_path() {
     );
 }
 
+/// Scans run below the requests that queue them: the scan workers, and the tools they start, at
+/// `scan_nice` (10 here), the server's other threads at the normal priority.
+#[test]
+fn scan_workers_and_their_tools_run_at_the_scan_niceness_and_requests_do_not() {
+    let app = TestApp::spawn_with_tools(&tools(&[(
+        "niceness",
+        r#"["sh", "-c", "echo niceness=$(nice)"]"#,
+        "",
+    )]));
+    let world = World::build(&app);
+    commit(&world, &[("readme.txt", "scanned at a lower priority\n")]);
+    let project = world.project_with_scheme(
+        &app,
+        "main",
+        json!({"name": "niceness", "tools": ["niceness"]}),
+    );
+    let (job_id, _) = app.start_scan(&project, json!({}));
+    let detail = app.wait_for_job(&project, job_id, SLOW);
+    assert_eq!(detail["result_code"], 0, "{detail}");
+    let log = task_log(&app, &project, job_id, &detail["tasks"][1]["id"]);
+    let niceness = |stat: &str| -> i64 {
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        fields[16].parse().unwrap()
+    };
+    // Niceness adds to what the server inherited (0 unless the tests run under `nice`).
+    let own = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let scans = (niceness(&own) + 10).min(19);
+    assert!(log.contains(&format!("niceness={scans}")), "{log}");
+    let mut workers = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue; // the thread ended
+        };
+        if stat.contains("(scan-worker-") {
+            workers += 1;
+            assert_eq!(niceness(&stat), scans, "{stat}");
+        }
+    }
+    assert!(workers >= 2, "the app's two scan workers were not found");
+}
+
 /// A report too large to read fails its task instead of filling the server's memory.
 #[test]
 fn a_report_over_256_mib_fails_its_task_and_the_server_reads_none_of_it() {

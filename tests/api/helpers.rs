@@ -162,6 +162,7 @@ impl TestApp {
             bind: "127.0.0.1:0".to_string(),
             data_dir: dir.path().join("data"),
             scan_workers: 2,
+            scan_nice: 10,
             http_workers: Some(1),
             local_repo_roots: vec![dir.path().join("repos")],
             tz_offset: parse_offset("+08:00").unwrap(),
