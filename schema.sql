@@ -686,15 +686,33 @@ CREATE TRIGGER IF NOT EXISTS jobs_sums_insert AFTER INSERT ON jobs WHEN new.stat
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 
+-- A job's delete takes it out of its project's sums and out of the store's (project 0) in two
+-- triggers: one trigger with both (`project_id IN (old.project_id, 0)`, or four statements)
+-- cost retention about 3x the CPU per deleted job (measured on 400,000 jobs: 125 against 40 µs).
 CREATE TRIGGER IF NOT EXISTS jobs_sums_delete AFTER DELETE ON jobs WHEN old.state = 2 BEGIN
     UPDATE job_sums SET n = n - 1
-    WHERE project_id IN (old.project_id, 0)
+    WHERE project_id = old.project_id
       AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
       AND state = old.state AND code_set = (old.result_code IS NOT NULL)
       AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
       AND created_from = IFNULL(old.created_from, '');
     DELETE FROM job_sums
-    WHERE project_id IN (old.project_id, 0)
+    WHERE project_id = old.project_id
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_sums_delete_store AFTER DELETE ON jobs WHEN old.state = 2 BEGIN
+    UPDATE job_sums SET n = n - 1
+    WHERE project_id = 0
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '');
+    DELETE FROM job_sums
+    WHERE project_id = 0
       AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
       AND state = old.state AND code_set = (old.result_code IS NOT NULL)
       AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')

@@ -460,6 +460,16 @@ pub fn seconds_text(micros: i64) -> String {
     }
 }
 
+/// The CPU time the calling thread has used, in microseconds (0 where the system cannot say):
+/// what a stage costs apart from the time other threads and processes took from it.
+pub fn thread_cpu_micros() -> i64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    use nix::sys::time::TimeValLike;
+    getrusage(UsageWho::RUSAGE_THREAD)
+        .map(|usage| (usage.user_time() + usage.system_time()).num_microseconds())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod duration_tests {
     use super::*;

@@ -46,12 +46,18 @@ const VACUUM_STEP_PAGES: i64 = 256;
 /// `checkout::FETCH_TIMEOUT`, and its file is written to as it runs.
 const STALE_TMP_PACK: Duration = Duration::from_secs(2 * 60 * 60);
 
-/// How long a pass leaves the write lock alone after a write transaction: a writer that waited
-/// (SQLite's busy handler retries after 1, 2, 5, 10, 15, 20, 25 ms, ...) gets in before the
-/// pass's next transaction, instead of being starved by transactions back to back. At least
-/// as long as the transaction took, so a pass never has the lock more than half the time.
-fn pause_after(took: Duration) -> Duration {
-    took.max(Duration::from_millis(25))
+/// How long a pass leaves the write lock alone after a write transaction that took `took`:
+/// at least as long as the transaction, so a pass never has the lock more than half the time.
+/// When another connection wrote since the pass's previous transaction (`others_wrote`), at
+/// least 25 ms too: a writer that waited (SQLite's busy handler retries after 1, 2, 5, 10, 15,
+/// 20, 25 ms, ...) gets in before the pass's next transaction instead of being starved by
+/// transactions back to back. When nobody else writes, the backlog drains at full speed.
+fn pause_after(took: Duration, others_wrote: bool) -> Duration {
+    if others_wrote {
+        took.max(Duration::from_millis(25))
+    } else {
+        took.max(Duration::from_millis(1))
+    }
 }
 
 /// Where a pass finds the files it removes.
@@ -151,6 +157,9 @@ struct Pass<'a> {
     policy: sql::Policy,
     report: Report,
     stop: Option<Arc<StopSignal>>,
+    /// Whether another connection committed during the pause after the pass's previous write
+    /// (`PRAGMA data_version` changed): writers are about, the next pause is a long one.
+    others_wrote: bool,
 }
 
 /// Runs one pass at `now` (or counts what it would remove, with `dry_run`).
@@ -186,6 +195,7 @@ impl<'a> Pass<'a> {
                 ..Report::default()
             },
             stop: None,
+            others_wrote: true,
         }
     }
 
@@ -263,36 +273,46 @@ impl<'a> Pass<'a> {
         self.stop.as_deref().is_some_and(StopSignal::is_stopping)
     }
 
-    /// Runs `work` in a write transaction of its own, timing how long it holds the lock, then
-    /// lets the lock go for a while (see `pause_after`).
+    /// Runs `work` in a write transaction of its own, timing how long it holds the lock (and
+    /// the CPU time it used meanwhile), then lets the lock go for a while (see `pause_after`).
     fn write<T>(
         &mut self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
         let tx = db::begin(self.conn)?;
         let started = Instant::now();
+        let cpu_started = clock::thread_cpu_micros();
         let value = work(&tx)?;
         tx.commit()?;
-        self.wrote(started.elapsed())?;
+        let cpu = clock::thread_cpu_micros() - cpu_started;
+        self.wrote(started.elapsed(), cpu)?;
         Ok(value)
     }
 
-    /// After a write transaction (`took` is how long it held the write lock): copies the
-    /// write-ahead log into the database file, then pauses. The connection's own automatic
-    /// checkpoint is off during a pass, so the copy (and its fsync, slow on a busy disk) runs
-    /// here, outside the transaction and its timing: a PASSIVE checkpoint holds no lock a
-    /// writer waits for, and copies only what no reader still needs.
-    fn wrote(&mut self, took: Duration) -> rusqlite::Result<()> {
+    /// After a write transaction (`took` is how long it held the write lock, `cpu_micros` the
+    /// CPU time it used): copies the write-ahead log into the database file, then pauses. The
+    /// connection's own automatic checkpoint is off during a pass, so the copy (and its fsync,
+    /// slow on a busy disk) runs here, outside the transaction and its timing: a PASSIVE
+    /// checkpoint holds no lock a writer waits for, and copies only what no reader still needs.
+    fn wrote(&mut self, took: Duration, cpu_micros: i64) -> rusqlite::Result<()> {
         self.report.longest_write = self.report.longest_write.max(took);
         if took > SLOW_WRITE {
+            // Far more time than CPU: the thread waited (for the CPU on a busy machine, or for
+            // pages from the disk) while it held the lock.
             log::info!(
-                "retention: a write transaction held the write lock {} ms",
-                took.as_millis()
+                "retention: a write transaction held the write lock {} ms ({} ms of CPU)",
+                took.as_millis(),
+                cpu_micros / 1000
             );
         }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        thread::sleep(pause_after(took));
+        let data_version = |conn: &Connection| -> rusqlite::Result<i64> {
+            conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+        };
+        let before = data_version(self.conn)?;
+        thread::sleep(pause_after(took, self.others_wrote));
+        self.others_wrote = data_version(self.conn)? != before;
         Ok(())
     }
 
@@ -450,8 +470,9 @@ impl<'a> Pass<'a> {
             }
             last_free = free;
             let started = Instant::now();
+            let cpu_started = clock::thread_cpu_micros();
             sql::vacuum_step(self.conn, VACUUM_STEP_PAGES)?;
-            self.wrote(started.elapsed())?;
+            self.wrote(started.elapsed(), clock::thread_cpu_micros() - cpu_started)?;
         }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;

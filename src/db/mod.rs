@@ -43,7 +43,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -359,6 +359,13 @@ fn migrate_rows(conn: &Connection, version: i64) -> anyhow::Result<()> {
         )?;
         conn.execute_batch(SCHEMA)?;
     }
+    if version < 18 {
+        // A job's delete leaves `job_sums` through two triggers (its project's, the store's)
+        // instead of one that did both at three times the cost: the old one goes, and
+        // schema.sql (idempotent) makes both.
+        conn.execute_batch("DROP TRIGGER IF EXISTS jobs_sums_delete;")?;
+        conn.execute_batch(SCHEMA)?;
+    }
     Ok(())
 }
 
@@ -552,6 +559,65 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_17_file_gets_the_job_sums_delete_triggers_split_and_sums_stay_exact() {
+        use rusqlite::{params, OptionalExtension};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v17.db");
+        let trigger = |conn: &Connection, name: &str| -> Option<String> {
+            conn.query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
+            .unwrap()
+        };
+        {
+            let conn = open_single(&path).unwrap();
+            // Schema 17's one trigger, both sums in one `IN (old.project_id, 0)`.
+            let split = trigger(&conn, "jobs_sums_delete").unwrap();
+            let old = split.replace(
+                "project_id = old.project_id",
+                "project_id IN (old.project_id, 0)",
+            );
+            conn.execute_batch(&format!(
+                "DROP TRIGGER jobs_sums_delete; DROP TRIGGER jobs_sums_delete_store; {old};
+                 PRAGMA user_version = 17;"
+            ))
+            .unwrap();
+        }
+        let conn = open_single(&path).unwrap();
+        let project = trigger(&conn, "jobs_sums_delete").unwrap();
+        assert!(project.contains("project_id = old.project_id"), "{project}");
+        assert!(!project.contains("IN (old.project_id, 0)"), "{project}");
+        let store = trigger(&conn, "jobs_sums_delete_store").unwrap();
+        assert!(store.contains("project_id = 0"), "{store}");
+        // Three closed jobs of two projects; one deleted: both sums count the other two.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO jobs (project_id, state, result_code, create_time, creator)
+             VALUES (1, 2, 0, '2026-11-30T10:00:00.000000Z', 'a'),
+                    (1, 2, 0, '2026-11-30T11:00:00.000000Z', 'a'),
+                    (2, 2, 0, '2026-11-29T10:00:00.000000Z', 'a');
+             DELETE FROM jobs WHERE id = (SELECT MIN(id) FROM jobs);",
+        )
+        .unwrap();
+        let sum = |project: i64, period: &str| -> i64 {
+            conn.query_row(
+                "SELECT COALESCE(SUM(n), 0) FROM job_sums WHERE project_id = ?1 AND period = ?2",
+                params![project, period],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(sum(1, "A"), 1);
+        assert_eq!(sum(0, "A"), 2);
+        assert_eq!(sum(1, "D2026-11-30"), 1);
+        assert_eq!(sum(0, "D2026-11-30"), 1);
+        assert_eq!(sum(0, "D2026-11-29"), 1);
     }
 
     #[test]

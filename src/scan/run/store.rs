@@ -79,9 +79,9 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
         }),
     };
     let store_started = Instant::now();
-    let cpu_started = thread_cpu_micros();
+    let cpu_started = crate::clock::thread_cpu_micros();
     let closed = run.store().close(job_id, &results)?;
-    let store_cpu_ms = (thread_cpu_micros() - cpu_started) / 1000;
+    let store_cpu_ms = (crate::clock::thread_cpu_micros() - cpu_started) / 1000;
     run.shared.metrics.phase("store", store_started.elapsed());
     let Some(closed) = closed else {
         return Err(Stop::Abandon);
@@ -102,15 +102,6 @@ pub fn close(run: &mut JobRun, source: &Source, files: &Files, outcome: Outcome)
     }
     log::info!("job {job_id}: closed with 0");
     Ok(())
-}
-
-/// The CPU time this thread has used, in microseconds (0 where the system cannot say).
-fn thread_cpu_micros() -> i64 {
-    use nix::sys::resource::{getrusage, UsageWho};
-    use nix::sys::time::TimeValLike;
-    getrusage(UsageWho::RUSAGE_THREAD)
-        .map(|usage| (usage.user_time() + usage.system_time()).num_microseconds())
-        .unwrap_or(0)
 }
 
 /// The files whose findings a lint close must leave as they are (left out of the scan, or
