@@ -647,6 +647,18 @@ fn was_interrupted(error: &anyhow::Error) -> bool {
 mod tests {
     use super::*;
 
+    /// The pause after a write: as long as the write at least; 25 ms at least while other
+    /// connections write, so a writer in SQLite's busy handler gets its turn.
+    #[test]
+    fn the_pause_is_as_long_as_the_write_and_long_enough_for_waiting_writers_only_when_they_write()
+    {
+        let ms = Duration::from_millis;
+        assert_eq!(pause_after(ms(10), true), ms(25));
+        assert_eq!(pause_after(ms(40), true), ms(40));
+        assert_eq!(pause_after(ms(10), false), ms(10));
+        assert_eq!(pause_after(Duration::ZERO, false), ms(1));
+    }
+
     /// A pass asked to stop ends at once, as a stopped pass and not as a failure, deleting
     /// nothing more; the connection it leaves behind (a pooled one, in the server) has no
     /// progress handler left to interrupt its next user.
