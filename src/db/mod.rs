@@ -43,7 +43,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -171,6 +171,58 @@ fn read_with(conn: &Connection, memory: Memory) -> rusqlite::Result<()> {
         (memory.cache_bytes / 1024).max(1),
         memory.mmap_bytes
     ))
+}
+
+/// The page cache of a connection while it writes or reads much once (`in_bulk`), in KiB.
+/// Measured (BENCHMARKS.md, "Issue 14: peak memory"): storing 100,000 SARIF findings costs
+/// about 350 ms more CPU with 2 MiB, about the same with 8 MiB as with 64 MiB.
+const BULK_CACHE_KIB: u64 = 8 * 1024;
+
+/// What a piece of work run `in_bulk` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bulk {
+    /// Reads much once (a SARIF export).
+    Read,
+    /// Writes much in one transaction (a scan's results): its temporary tables (the staged
+    /// findings, 25 MB for 100,000) and statement journals go to a temporary file, read
+    /// through the temporary database's own small cache, instead of the server's memory.
+    Write,
+}
+
+/// Runs `work` on `conn` with a small page cache and no memory map, then frees what the
+/// connection cached and gives it back its own settings (`read_with`, `configure`). For the
+/// one-off big reads and writes (a scan's results, a SARIF export): their pages are read or
+/// written once, so a big cache or map would only hold them in the server's memory (the page
+/// cache of the connection that stored 100,000 findings was 64 MiB of its peak), while the
+/// lists, which read the same pages over and over, keep theirs. A write whose changed pages
+/// outgrow the cache spills them to the WAL before its commit, as SQLite does with any cache.
+/// Must run outside a transaction (SQLite refuses to move temporary storage inside one).
+pub fn in_bulk<T, E: From<rusqlite::Error>>(
+    conn: &mut Connection,
+    bulk: Bulk,
+    work: impl FnOnce(&mut Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    let pragma = |conn: &Connection, name: &str| -> rusqlite::Result<i64> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+    };
+    let (cache, mmap, temp) = (
+        pragma(conn, "cache_size")?,
+        pragma(conn, "mmap_size")?,
+        pragma(conn, "temp_store")?,
+    );
+    let temp_file = if bulk == Bulk::Write { 1 } else { temp };
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{BULK_CACHE_KIB}; PRAGMA mmap_size = 0; PRAGMA temp_store = {temp_file};"
+    ))?;
+    let done = work(conn);
+    // Given back whatever `work` did: the connection returns to the pool.
+    let restored = conn.execute_batch(&format!(
+        "PRAGMA shrink_memory; PRAGMA cache_size = {cache}; PRAGMA mmap_size = {mmap};
+         PRAGMA temp_store = {temp};"
+    ));
+    let value = done?;
+    restored?;
+    Ok(value)
 }
 
 /// Rows `PRAGMA optimize` reads per index when it analyzes a table: enough for the planner's
@@ -356,6 +408,17 @@ fn migrate_rows(conn: &Connection, version: i64) -> anyhow::Result<()> {
         // go, and schema.sql (idempotent) makes them anew.
         conn.execute_batch(
             "DROP TRIGGER IF EXISTS issues_tally_insert; DROP TRIGGER IF EXISTS issues_keys_insert;",
+        )?;
+        conn.execute_batch(SCHEMA)?;
+    }
+    if version < 18 {
+        // Storing a scan's findings (issue 14): `issues_project_state` (project, state,
+        // severity) was a prefix of `issues_tally_path`, which serves the same lookups, and
+        // every stored finding paid for both; the sightings' insert trigger leaves a bulk
+        // insert's counts to `db::findings::record` too, and schema.sql makes it anew.
+        conn.execute_batch(
+            "DROP INDEX IF EXISTS issues_project_state;
+             DROP TRIGGER IF EXISTS job_issues_tally_insert;",
         )?;
         conn.execute_batch(SCHEMA)?;
     }
