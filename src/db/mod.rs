@@ -67,18 +67,34 @@ pub struct Memory {
 }
 
 impl Memory {
-    /// Sized for a machine with `physical` bytes of memory: a quarter of it mapped (at most
-    /// 16 GiB), and a 64th of it as each connection's page cache (8 MiB to 64 MiB).
+    /// Sized for a machine with `physical` bytes of memory, every setting left to its default.
     pub fn for_machine(physical: u64) -> Memory {
+        Memory::sized(physical, None, None)
+    }
+
+    /// Sized for a machine with `physical` bytes of memory, with the settings given: a quarter
+    /// of it mapped (at most 16 GiB); each connection's page cache 8 MiB while the map is on,
+    /// and a 64th of the memory (8 MiB to 64 MiB) when it is off. Reads of mapped pages do
+    /// not go through the page cache, so with the map on a bigger cache made the job and
+    /// findings lists no faster at 1,000,000 jobs; with the map off, 8 MiB made them about
+    /// three times slower than 64 MiB (BENCHMARKS.md, "Issue 14: peak memory").
+    pub fn sized(physical: u64, cache: Option<u64>, mmap: Option<u64>) -> Memory {
         const MIB: u64 = 1 << 20;
+        let mmap_bytes = mmap.unwrap_or((physical / 4).min(16 * 1024 * MIB));
+        let unmapped_cache = (physical / 64).clamp(8 * MIB, 64 * MIB);
         Memory {
-            cache_bytes: (physical / 64).clamp(8 * MIB, 64 * MIB),
-            mmap_bytes: (physical / 4).min(16 * 1024 * MIB),
+            cache_bytes: cache.unwrap_or(if mmap_bytes == 0 {
+                unmapped_cache
+            } else {
+                8 * MIB
+            }),
+            mmap_bytes,
         }
     }
 
-    /// Sized for this machine (`/proc/meminfo`; 4 GiB assumed where it cannot be read).
-    pub fn for_this_machine() -> Memory {
+    /// Sized for this machine, with the settings given (`/proc/meminfo`; 4 GiB assumed where
+    /// it cannot be read).
+    pub fn for_this_machine_with(cache: Option<u64>, mmap: Option<u64>) -> Memory {
         let physical = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|text| {
@@ -87,7 +103,12 @@ impl Memory {
                 kib.checked_mul(1024)
             })
             .unwrap_or(4 << 30);
-        Memory::for_machine(physical)
+        Memory::sized(physical, cache, mmap)
+    }
+
+    /// Sized for this machine, every setting left to its default.
+    pub fn for_this_machine() -> Memory {
+        Memory::for_this_machine_with(None, None)
     }
 }
 
@@ -515,6 +536,64 @@ pub fn begin(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page cache, map and temporary storage a connection reads with.
+    fn settings(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
+        let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0));
+        Ok((
+            pragma("cache_size")?,
+            pragma("mmap_size")?,
+            pragma("temp_store")?,
+        ))
+    }
+
+    #[test]
+    fn the_page_cache_is_small_while_the_map_is_on_and_bigger_without_it() {
+        const MIB: u64 = 1 << 20;
+        let gib = 1024 * MIB;
+        assert_eq!(
+            Memory::for_machine(24 * gib),
+            Memory {
+                cache_bytes: 8 * MIB,
+                mmap_bytes: 6 * gib
+            }
+        );
+        assert_eq!(Memory::sized(24 * gib, None, Some(0)).cache_bytes, 64 * MIB);
+        assert_eq!(Memory::sized(1 * gib, None, Some(0)).cache_bytes, 16 * MIB);
+        assert_eq!(Memory::sized(128 * gib, None, None).mmap_bytes, 16 * gib);
+        assert_eq!(
+            Memory::sized(24 * gib, Some(3 * MIB), Some(0)),
+            Memory {
+                cache_bytes: 3 * MIB,
+                mmap_bytes: 0
+            }
+        );
+    }
+
+    #[test]
+    fn bulk_work_runs_small_and_gives_the_connection_its_settings_back_even_when_it_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Memory {
+            cache_bytes: 64 << 20,
+            mmap_bytes: 1 << 30,
+        };
+        let pool = open(&dir.path().join("bulk.db"), memory).unwrap();
+        let mut conn = pool.get().unwrap();
+        let own = (-(64 << 10), 1 << 30, 2);
+        assert_eq!(settings(&conn).unwrap(), own);
+        let small = -(BULK_CACHE_KIB as i64);
+        let during = in_bulk(&mut conn, Bulk::Write, |conn| settings(conn)).unwrap();
+        assert_eq!(during, (small, 0, 1));
+        assert_eq!(settings(&conn).unwrap(), own);
+        let during = in_bulk(&mut conn, Bulk::Read, |conn| settings(conn)).unwrap();
+        assert_eq!(during, (small, 0, 2));
+        let failed: rusqlite::Result<()> = in_bulk(&mut conn, Bulk::Write, |conn| {
+            conn.execute_batch("CREATE TEMP TABLE t (x); INSERT INTO t VALUES (1);")?;
+            conn.execute_batch("SELECT no_such_function()")
+        });
+        assert!(failed.is_err());
+        assert_eq!(settings(&conn).unwrap(), own);
+    }
 
     #[test]
     fn a_busy_connection_waits_in_short_steps_for_the_whole_timeout() {
