@@ -195,9 +195,10 @@ fn read_with(conn: &Connection, memory: Memory) -> rusqlite::Result<()> {
 }
 
 /// The page cache of a connection while it writes or reads much once (`in_bulk`), in KiB.
-/// Measured (BENCHMARKS.md, "Issue 14: peak memory"): storing 100,000 SARIF findings costs
-/// about 350 ms more CPU with 2 MiB, about the same with 8 MiB as with 64 MiB.
-const BULK_CACHE_KIB: u64 = 8 * 1024;
+/// Measured (BENCHMARKS.md, "Issue 14: peak memory"): the statements that store 100,000 SARIF
+/// findings took 1.74 s of CPU with 8 MiB, 1.59 s with 16 MiB, 1.51-1.53 s with 32 or 64 MiB;
+/// 2 MiB cost about 0.35 s more than 64 MiB in the server.
+const BULK_CACHE_KIB: u64 = 16 * 1024;
 
 /// What a piece of work run `in_bulk` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
