@@ -191,8 +191,8 @@ pub struct ServeArgs {
     /// the resolved address at every delivery).
     #[arg(long, env = "CODEPUP_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: bool,
-    /// Each database connection's page cache (default: 8 MiB while the memory map is on; a
-    /// 64th of the machine's memory, 8 MiB to 64 MiB, with `--db-mmap-size 0`).
+    /// Each database connection's page cache for reads (default: a 64th of the machine's
+    /// memory, 8 MiB to 64 MiB); a scan's store and a SARIF export use 16 MiB whatever this is.
     #[arg(long, env = "CODEPUP_DB_CACHE_SIZE", value_parser = parse_size)]
     pub db_cache_size: Option<u64>,
     /// How much of the database file is read through a memory map, shared by all connections
@@ -380,8 +380,11 @@ impl Config {
             max_scan_bytes: args.max_scan_bytes,
         };
         let retention = Retention::from_args(&args.retention)?;
-        let db_memory =
-            crate::db::Memory::for_this_machine_with(args.db_cache_size, args.db_mmap_size);
+        let machine = crate::db::Memory::for_this_machine();
+        let db_memory = crate::db::Memory {
+            cache_bytes: args.db_cache_size.unwrap_or(machine.cache_bytes),
+            mmap_bytes: args.db_mmap_size.unwrap_or(machine.mmap_bytes),
+        };
         let local_repo_roots = args
             .local_repo_roots
             .into_iter()

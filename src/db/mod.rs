@@ -67,34 +67,21 @@ pub struct Memory {
 }
 
 impl Memory {
-    /// Sized for a machine with `physical` bytes of memory, every setting left to its default.
+    /// Sized for a machine with `physical` bytes of memory: a quarter of it mapped (at most
+    /// 16 GiB), and a 64th of it as each connection's page cache (8 MiB to 64 MiB). Chosen for
+    /// the lists, which read the same pages over and over (8 MiB made some rows 2-4 times
+    /// slower at 1,000,000 jobs, BENCHMARKS.md, "Issue 14: peak memory"); the one-off bulk
+    /// work runs on its own small settings (`in_bulk`), so these no longer set its peak.
     pub fn for_machine(physical: u64) -> Memory {
-        Memory::sized(physical, None, None)
-    }
-
-    /// Sized for a machine with `physical` bytes of memory, with the settings given: a quarter
-    /// of it mapped (at most 16 GiB); each connection's page cache 8 MiB while the map is on,
-    /// and a 64th of the memory (8 MiB to 64 MiB) when it is off. Reads of mapped pages do
-    /// not go through the page cache, so with the map on a bigger cache made the job and
-    /// findings lists no faster at 1,000,000 jobs; with the map off, 8 MiB made them about
-    /// three times slower than 64 MiB (BENCHMARKS.md, "Issue 14: peak memory").
-    pub fn sized(physical: u64, cache: Option<u64>, mmap: Option<u64>) -> Memory {
         const MIB: u64 = 1 << 20;
-        let mmap_bytes = mmap.unwrap_or((physical / 4).min(16 * 1024 * MIB));
-        let unmapped_cache = (physical / 64).clamp(8 * MIB, 64 * MIB);
         Memory {
-            cache_bytes: cache.unwrap_or(if mmap_bytes == 0 {
-                unmapped_cache
-            } else {
-                8 * MIB
-            }),
-            mmap_bytes,
+            cache_bytes: (physical / 64).clamp(8 * MIB, 64 * MIB),
+            mmap_bytes: (physical / 4).min(16 * 1024 * MIB),
         }
     }
 
-    /// Sized for this machine, with the settings given (`/proc/meminfo`; 4 GiB assumed where
-    /// it cannot be read).
-    pub fn for_this_machine_with(cache: Option<u64>, mmap: Option<u64>) -> Memory {
+    /// Sized for this machine (`/proc/meminfo`; 4 GiB assumed where it cannot be read).
+    pub fn for_this_machine() -> Memory {
         let physical = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|text| {
@@ -103,12 +90,7 @@ impl Memory {
                 kib.checked_mul(1024)
             })
             .unwrap_or(4 << 30);
-        Memory::sized(physical, cache, mmap)
-    }
-
-    /// Sized for this machine, every setting left to its default.
-    pub fn for_this_machine() -> Memory {
-        Memory::for_this_machine_with(None, None)
+        Memory::for_machine(physical)
     }
 }
 
@@ -546,29 +528,6 @@ mod tests {
             pragma("mmap_size")?,
             pragma("temp_store")?,
         ))
-    }
-
-    #[test]
-    fn the_page_cache_is_small_while_the_map_is_on_and_bigger_without_it() {
-        const MIB: u64 = 1 << 20;
-        let gib = 1024 * MIB;
-        assert_eq!(
-            Memory::for_machine(24 * gib),
-            Memory {
-                cache_bytes: 8 * MIB,
-                mmap_bytes: 6 * gib
-            }
-        );
-        assert_eq!(Memory::sized(24 * gib, None, Some(0)).cache_bytes, 64 * MIB);
-        assert_eq!(Memory::sized(1 * gib, None, Some(0)).cache_bytes, 16 * MIB);
-        assert_eq!(Memory::sized(128 * gib, None, None).mmap_bytes, 16 * gib);
-        assert_eq!(
-            Memory::sized(24 * gib, Some(3 * MIB), Some(0)),
-            Memory {
-                cache_bytes: 3 * MIB,
-                mmap_bytes: 0
-            }
-        );
     }
 
     #[test]
