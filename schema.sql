@@ -338,7 +338,6 @@ CREATE TABLE IF NOT EXISTS issues (
     modified_time TEXT    NOT NULL,
     UNIQUE (project_id, fingerprint)
 );
-CREATE INDEX IF NOT EXISTS issues_project_state ON issues (project_id, state, severity);
 -- Retention: the findings that name a scan as their first sighting or their fix.
 CREATE INDEX IF NOT EXISTS issues_scan_open ON issues (scan_open);
 CREATE INDEX IF NOT EXISTS issues_scan_fix ON issues (scan_fix);
@@ -776,10 +775,11 @@ CREATE TABLE IF NOT EXISTS issue_tallies (
 CREATE INDEX IF NOT EXISTS issues_project_id ON issues (project_id, id);
 
 -- A bulk insert of findings (`db::findings::record`) holds a row here, inside its own
--- transaction, while it inserts a scan's new findings: the two insert triggers below then leave
--- `issue_tallies`, `issue_paths` and `issue_scan_tallies` to it, and it adds the whole scan's
--- counts in a few grouped statements instead of three upserts per finding. No row outlives that
--- statement, so every other writer is counted by the triggers.
+-- transaction, while it inserts a scan's new findings and sightings: the insert triggers of
+-- `issues` and `job_issues` then leave `issue_tallies`, `issue_paths`, `issue_scan_tallies` and
+-- `job_issue_tallies` to it, and it adds the whole scan's counts in a few grouped statements
+-- instead of four upserts per finding. No row outlives those statements, so every other writer
+-- is counted by the triggers.
 CREATE TABLE IF NOT EXISTS tally_deferrals (
     id INTEGER PRIMARY KEY CHECK (id = 1)
 );
@@ -904,7 +904,9 @@ END;
 
 -- A sighting counts for its job and its finding's project (a finding is not deleted while
 -- sightings name it: the foreign key).
-CREATE TRIGGER IF NOT EXISTS job_issues_tally_insert AFTER INSERT ON job_issues BEGIN
+CREATE TRIGGER IF NOT EXISTS job_issues_tally_insert AFTER INSERT ON job_issues
+WHEN NOT EXISTS (SELECT 1 FROM tally_deferrals)
+BEGIN
     INSERT INTO job_issue_tallies (job_id, project_id, n)
     SELECT new.job_id, project_id, 1 FROM issues WHERE id = new.issue_id
     ON CONFLICT DO UPDATE SET n = n + 1;

@@ -195,8 +195,8 @@ pub struct ServeArgs {
     /// the resolved address at every delivery).
     #[arg(long, env = "CODEPUP_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: bool,
-    /// Each database connection's page cache (default: a 64th of the machine's memory, 8 MiB
-    /// to 64 MiB).
+    /// Each database connection's page cache for reads (default: a 64th of the machine's
+    /// memory, 8 MiB to 64 MiB); a scan's store and a SARIF export use 16 MiB whatever this is.
     #[arg(long, env = "CODEPUP_DB_CACHE_SIZE", value_parser = parse_size)]
     pub db_cache_size: Option<u64>,
     /// How much of the database file is read through a memory map, shared by all connections

@@ -196,7 +196,10 @@ pub async fn get_job_sarif(
             .filter(|task| task.module == ToolModule::Codelint)
             .map(|task| task.task_name)
             .collect();
-        let order = db::findings::export_order(conn, job.id)?;
+        // Read once: a small cache and no map (`db::in_bulk`), as each piece below.
+        let order = db::in_bulk(conn, db::Bulk::Read, |conn| {
+            db::findings::export_order(conn, job.id)
+        })?;
         let revision = db::jobs::revision(conn, job.scan_id)?;
         Ok(SarifExport {
             job_id: job.id,
@@ -220,7 +223,7 @@ pub async fn get_job_sarif(
                 return Ok(None);
             }
             blocking::run(&pool, move |conn| {
-                let piece = export.next_piece(conn)?;
+                let piece = db::in_bulk(conn, db::Bulk::Read, |conn| export.next_piece(conn))?;
                 Ok(Some((web::Bytes::from(piece), export)))
             })
             .await

@@ -96,11 +96,18 @@ const EMPTY_STAGING: &str = "DELETE FROM temp.scan_findings; DELETE FROM temp.sc
 fn record_staged(conn: &Connection, scan: &ScanFindings<'_>) -> rusqlite::Result<Recorded> {
     let now = clock::now_stored();
     let seen = stage(conn, scan)?;
+    let sightings_before = count_sightings(conn, scan.job_id)?;
+    // The insert triggers' tallies are added for the whole scan at once (schema.sql,
+    // `tally_deferrals`); `record` removes the row whatever happens.
+    conn.execute("INSERT INTO tally_deferrals (id) VALUES (1)", [])?;
     let reopened = update_seen(conn, scan, &now)?;
     let last_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM issues", [], |row| {
         row.get(0)
     })?;
     let opened = open_new(conn, scan, &now, last_id)?;
+    conn.execute(END_DEFERRAL, [])?;
+    count_opened(conn, scan, last_id, opened)?;
+    count_sightings_added(conn, scan, sightings_before)?;
     // Before fixing: an ignored finding is resolved, and fixing reads open ones only.
     crate::db::triage::apply_ignores(conn, scan.project_id, last_id)?;
     let fixed = fix_unseen(conn, scan, &now)?;
@@ -211,9 +218,6 @@ fn open_new(
     now: &str,
     last_id: i64,
 ) -> rusqlite::Result<usize> {
-    // The insert triggers' tallies are added for the whole scan at once (schema.sql,
-    // `tally_deferrals`); `record` removes the row whatever happens.
-    conn.execute("INSERT INTO tally_deferrals (id) VALUES (1)", [])?;
     let opened = conn
         .prepare_cached(
             "INSERT INTO issues (project_id, fingerprint, tool, rule, path, line, column_no, severity,
@@ -232,8 +236,6 @@ fn open_new(
             scan.scan_id.map(|id| id.0),
             now
         ])?;
-    conn.execute(END_DEFERRAL, [])?;
-    count_opened(conn, scan, last_id, opened)?;
     conn.prepare_cached(
         "INSERT INTO job_issues (job_id, issue_id, line, column_no)
          SELECT ?1, i.id, i.line, i.column_no FROM issues i WHERE i.id > ?2 ORDER BY i.id
@@ -244,6 +246,35 @@ fn open_new(
 }
 
 const END_DEFERRAL: &str = "DELETE FROM tally_deferrals";
+
+/// How many findings job `job_id` has seen so far.
+fn count_sightings(conn: &Connection, job_id: JobId) -> rusqlite::Result<i64> {
+    crate::db::query_row(
+        conn,
+        "SELECT COUNT(*) FROM job_issues WHERE job_id = ?1",
+        [job_id.0],
+        |row| row.get(0),
+    )
+}
+
+/// What the insert trigger of `job_issues` would have counted for the sightings just added:
+/// every one is of a finding of the scan's project (`update_seen` and `open_new` link only
+/// those), and an upsert that found its row added none.
+fn count_sightings_added(
+    conn: &Connection,
+    scan: &ScanFindings<'_>,
+    before: i64,
+) -> rusqlite::Result<()> {
+    let added = count_sightings(conn, scan.job_id)? - before;
+    if added > 0 {
+        conn.prepare_cached(
+            "INSERT INTO job_issue_tallies (job_id, project_id, n) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        )?
+        .execute(params![scan.job_id.0, scan.project_id.0, added])?;
+    }
+    Ok(())
+}
 
 /// What the insert triggers of `issues` would have counted for the findings just opened (ids
 /// above `last_id`), added per tally row: `issue_tallies` and `issue_paths` grouped, and

@@ -43,7 +43,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -68,7 +68,10 @@ pub struct Memory {
 
 impl Memory {
     /// Sized for a machine with `physical` bytes of memory: a quarter of it mapped (at most
-    /// 16 GiB), and a 64th of it as each connection's page cache (8 MiB to 64 MiB).
+    /// 16 GiB), and a 64th of it as each connection's page cache (8 MiB to 64 MiB). Chosen for
+    /// the lists, which read the same pages over and over (8 MiB made some rows 2-4 times
+    /// slower at 1,000,000 jobs, BENCHMARKS.md, "Issue 14: peak memory"); the one-off bulk
+    /// work runs on its own small settings (`in_bulk`), so these no longer set its peak.
     pub fn for_machine(physical: u64) -> Memory {
         const MIB: u64 = 1 << 20;
         Memory {
@@ -171,6 +174,59 @@ fn read_with(conn: &Connection, memory: Memory) -> rusqlite::Result<()> {
         (memory.cache_bytes / 1024).max(1),
         memory.mmap_bytes
     ))
+}
+
+/// The page cache of a connection while it writes or reads much once (`in_bulk`), in KiB.
+/// Measured (BENCHMARKS.md, "Issue 14: peak memory"): the statements that store 100,000 SARIF
+/// findings took 1.74 s of CPU with 8 MiB, 1.59 s with 16 MiB, 1.51-1.53 s with 32 or 64 MiB;
+/// 2 MiB cost about 0.35 s more than 64 MiB in the server.
+const BULK_CACHE_KIB: u64 = 16 * 1024;
+
+/// What a piece of work run `in_bulk` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bulk {
+    /// Reads much once (a SARIF export).
+    Read,
+    /// Writes much in one transaction (a scan's results): its temporary tables (the staged
+    /// findings, 25 MB for 100,000) and statement journals go to a temporary file, read
+    /// through the temporary database's own small cache, instead of the server's memory.
+    Write,
+}
+
+/// Runs `work` on `conn` with a small page cache and no memory map, then frees what the
+/// connection cached and gives it back its own settings (`read_with`, `configure`). For the
+/// one-off big reads and writes (a scan's results, a SARIF export): their pages are read or
+/// written once, so a big cache or map would only hold them in the server's memory (the page
+/// cache of the connection that stored 100,000 findings was 64 MiB of its peak), while the
+/// lists, which read the same pages over and over, keep theirs. A write whose changed pages
+/// outgrow the cache spills them to the WAL before its commit, as SQLite does with any cache.
+/// Must run outside a transaction (SQLite refuses to move temporary storage inside one).
+pub fn in_bulk<T, E: From<rusqlite::Error>>(
+    conn: &mut Connection,
+    bulk: Bulk,
+    work: impl FnOnce(&mut Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    let pragma = |conn: &Connection, name: &str| -> rusqlite::Result<i64> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+    };
+    let (cache, mmap, temp) = (
+        pragma(conn, "cache_size")?,
+        pragma(conn, "mmap_size")?,
+        pragma(conn, "temp_store")?,
+    );
+    let temp_file = if bulk == Bulk::Write { 1 } else { temp };
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{BULK_CACHE_KIB}; PRAGMA mmap_size = 0; PRAGMA temp_store = {temp_file};"
+    ))?;
+    let done = work(conn);
+    // Given back whatever `work` did: the connection returns to the pool.
+    let restored = conn.execute_batch(&format!(
+        "PRAGMA shrink_memory; PRAGMA cache_size = {cache}; PRAGMA mmap_size = {mmap};
+         PRAGMA temp_store = {temp};"
+    ));
+    let value = done?;
+    restored?;
+    Ok(value)
 }
 
 /// Rows `PRAGMA optimize` reads per index when it analyzes a table: enough for the planner's
@@ -366,6 +422,17 @@ fn migrate_rows(conn: &Connection, version: i64) -> anyhow::Result<()> {
         conn.execute_batch("DROP TRIGGER IF EXISTS jobs_sums_delete;")?;
         conn.execute_batch(SCHEMA)?;
     }
+    if version < 19 {
+        // Storing a scan's findings (issue 14): `issues_project_state` (project, state,
+        // severity) was a prefix of `issues_tally_path`, which serves the same lookups, and
+        // every stored finding paid for both; the sightings' insert trigger leaves a bulk
+        // insert's counts to `db::findings::record` too, and schema.sql makes it anew.
+        conn.execute_batch(
+            "DROP INDEX IF EXISTS issues_project_state;
+             DROP TRIGGER IF EXISTS job_issues_tally_insert;",
+        )?;
+        conn.execute_batch(SCHEMA)?;
+    }
     Ok(())
 }
 
@@ -459,6 +526,41 @@ pub fn begin(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page cache, map and temporary storage a connection reads with.
+    fn settings(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
+        let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0));
+        Ok((
+            pragma("cache_size")?,
+            pragma("mmap_size")?,
+            pragma("temp_store")?,
+        ))
+    }
+
+    #[test]
+    fn bulk_work_runs_small_and_gives_the_connection_its_settings_back_even_when_it_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Memory {
+            cache_bytes: 64 << 20,
+            mmap_bytes: 1 << 30,
+        };
+        let pool = open(&dir.path().join("bulk.db"), memory).unwrap();
+        let mut conn = pool.get().unwrap();
+        let own = (-(64 << 10), 1 << 30, 2);
+        assert_eq!(settings(&conn).unwrap(), own);
+        let small = -(BULK_CACHE_KIB as i64);
+        let during = in_bulk(&mut conn, Bulk::Write, |conn| settings(conn)).unwrap();
+        assert_eq!(during, (small, 0, 1));
+        assert_eq!(settings(&conn).unwrap(), own);
+        let during = in_bulk(&mut conn, Bulk::Read, |conn| settings(conn)).unwrap();
+        assert_eq!(during, (small, 0, 2));
+        let failed: rusqlite::Result<()> = in_bulk(&mut conn, Bulk::Write, |conn| {
+            conn.execute_batch("CREATE TEMP TABLE t (x); INSERT INTO t VALUES (1);")?;
+            conn.execute_batch("SELECT no_such_function()")
+        });
+        assert!(failed.is_err());
+        assert_eq!(settings(&conn).unwrap(), own);
+    }
 
     #[test]
     fn a_busy_connection_waits_in_short_steps_for_the_whole_timeout() {

@@ -4,6 +4,8 @@
 //! is the seam where a worker on another machine, or another database, plugs in later;
 //! `SqliteStore` is the one implementation.
 
+use rusqlite::Connection;
+
 use crate::analyzers::codecount::Count;
 use crate::db::{self, findings, metrics, results, Pool};
 use crate::domain::gate::GateVerdict;
@@ -122,6 +124,59 @@ impl SqliteStore {
     fn conn(&self) -> StoreResult<r2d2::PooledConnection<r2d2_sqlite::SqliteConnectionManager>> {
         Ok(self.pool.get()?)
     }
+}
+
+/// What a close stored: the findings' changes, the complexity verdict, the gate's.
+type Stored = (
+    Option<findings::Recorded>,
+    Option<metrics::CcRecorded>,
+    Option<GateVerdict>,
+);
+
+/// The results of job `job_id` and its CLOSED state, in one transaction; `None` when the job
+/// was no longer CLOSING (cancelled meanwhile).
+fn store_results(
+    conn: &mut Connection,
+    job_id: JobId,
+    results: &Results<'_>,
+) -> StoreResult<Option<Stored>> {
+    // The results and the final state go in one transaction: a crash keeps both or neither.
+    let tx = db::begin(conn)?;
+    if let Some(count) = results.line_counts {
+        db::jobs::set_line_counts(&tx, job_id, &count.lines, &count.languages)?;
+    }
+    let found = results
+        .findings
+        .as_ref()
+        .map_or(&[][..], |scan| scan.findings);
+    for update in &results.caches {
+        update.apply(&tx, found)?;
+    }
+    let recorded = match &results.findings {
+        Some(scan) => {
+            let recorded = findings::record(&tx, scan)?;
+            db::trends::record_lint(&tx, scan.project_id, job_id, &recorded)?;
+            Some(recorded)
+        }
+        None => None,
+    };
+    if let Some(config_hash) = results.config_hash {
+        db::rules::set_job_config(&tx, job_id, config_hash)?;
+    }
+    let cc = match &results.cc {
+        Some(measured) => Some(metrics::record_cc(&tx, measured)?),
+        None => None,
+    };
+    if let Some(dup) = &results.dup {
+        metrics::record_dup(&tx, dup)?;
+    }
+    // After every result is in, before the close writes the notifications that carry it.
+    let gate = db::gate::judge_job(&tx, job_id)?;
+    if !db::jobs::close(&tx, job_id, code::OK, "success", false)? {
+        return Ok(None);
+    }
+    tx.commit()?;
+    Ok(Some((recorded, cc, gate)))
 }
 
 fn missing(what: &str, id: impl std::fmt::Display) -> anyhow::Error {
@@ -267,42 +322,18 @@ impl JobStore for SqliteStore {
         if !db::jobs::transition(&conn, job_id, JobState::Running, JobState::Closing)? {
             return Ok(None);
         }
-        // The results and the final state go in one transaction: a crash keeps both or neither.
-        let tx = db::begin(&mut conn)?;
-        if let Some(count) = results.line_counts {
-            db::jobs::set_line_counts(&tx, job_id, &count.lines, &count.languages)?;
-        }
-        let found = results
-            .findings
-            .as_ref()
-            .map_or(&[][..], |scan| scan.findings);
-        for update in &results.caches {
-            update.apply(&tx, found)?;
-        }
-        let recorded = match &results.findings {
-            Some(scan) => {
-                let recorded = findings::record(&tx, scan)?;
-                db::trends::record_lint(&tx, scan.project_id, job_id, &recorded)?;
-                Some(recorded)
-            }
-            None => None,
+        // A scan's findings are written once, in bulk: with a small page cache, given back
+        // after (`db::in_bulk`), so the server's memory does not keep them.
+        let stored = if results.findings.is_some() {
+            db::in_bulk(&mut conn, db::Bulk::Write, |conn| {
+                store_results(conn, job_id, results)
+            })?
+        } else {
+            store_results(&mut conn, job_id, results)?
         };
-        if let Some(config_hash) = results.config_hash {
-            db::rules::set_job_config(&tx, job_id, config_hash)?;
-        }
-        let cc = match &results.cc {
-            Some(measured) => Some(metrics::record_cc(&tx, measured)?),
-            None => None,
-        };
-        if let Some(dup) = &results.dup {
-            metrics::record_dup(&tx, dup)?;
-        }
-        // After every result is in, before the close writes the notifications that carry it.
-        let gate = db::gate::judge_job(&tx, job_id)?;
-        if !db::jobs::close(&tx, job_id, code::OK, "success", false)? {
+        let Some((recorded, cc, gate)) = stored else {
             return Ok(None);
-        }
-        tx.commit()?;
+        };
         let superseded = supersede(&mut conn, job_id)?;
         Ok(Some(Closed {
             recorded,
