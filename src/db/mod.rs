@@ -406,32 +406,37 @@ fn migrate_rows(conn: &Connection, version: i64) -> anyhow::Result<()> {
         jobs::rebuild_sums(conn)?;
         conn.execute_batch("DROP INDEX IF EXISTS jobs_project_create_time;")?;
     }
-    if version < 17 {
-        // The insert triggers of `issues` leave a bulk insert's counts to
-        // `db::findings::record` while it holds a row of `tally_deferrals`: the old triggers
-        // go, and schema.sql (idempotent) makes them anew.
-        conn.execute_batch(
-            "DROP TRIGGER IF EXISTS issues_tally_insert; DROP TRIGGER IF EXISTS issues_keys_insert;",
-        )?;
-        conn.execute_batch(SCHEMA)?;
-    }
-    if version < 18 {
-        // A job's delete leaves `job_sums` through two triggers (its project's, the store's)
-        // instead of one that did both at three times the cost: the old one goes, and
-        // schema.sql (idempotent) makes both.
-        conn.execute_batch("DROP TRIGGER IF EXISTS jobs_sums_delete;")?;
-        conn.execute_batch(SCHEMA)?;
-    }
-    if version < 19 {
-        // Storing a scan's findings (issue 14): `issues_project_state` (project, state,
-        // severity) was a prefix of `issues_tally_path`, which serves the same lookups, and
-        // every stored finding paid for both; the sightings' insert trigger leaves a bulk
-        // insert's counts to `db::findings::record` too, and schema.sql makes it anew.
-        conn.execute_batch(
-            "DROP INDEX IF EXISTS issues_project_state;
-             DROP TRIGGER IF EXISTS job_issues_tally_insert;",
-        )?;
-        conn.execute_batch(SCHEMA)?;
+    remake_from_schema(conn, version)
+}
+
+/// The steps that replace triggers or indexes schema.sql defines: each drops the old ones, then
+/// schema.sql (idempotent) makes them anew, in step order.
+const REMADE_FROM_SCHEMA: &[(i64, &str)] = &[
+    // The insert triggers of `issues` leave a bulk insert's counts to `db::findings::record`
+    // while it holds a row of `tally_deferrals`.
+    (
+        17,
+        "DROP TRIGGER IF EXISTS issues_tally_insert; DROP TRIGGER IF EXISTS issues_keys_insert;",
+    ),
+    // A job's delete leaves `job_sums` through two triggers (its project's, the store's)
+    // instead of one that did both at three times the cost.
+    (18, "DROP TRIGGER IF EXISTS jobs_sums_delete;"),
+    // Storing a scan's findings (issue 14): `issues_project_state` (project, state, severity)
+    // was a prefix of `issues_tally_path`, which serves the same lookups, and every stored
+    // finding paid for both; the sightings' insert trigger leaves a bulk insert's counts to
+    // `db::findings::record` too.
+    (
+        19,
+        "DROP INDEX IF EXISTS issues_project_state; DROP TRIGGER IF EXISTS job_issues_tally_insert;",
+    ),
+];
+
+fn remake_from_schema(conn: &Connection, version: i64) -> anyhow::Result<()> {
+    for (step, drops) in REMADE_FROM_SCHEMA {
+        if version < *step {
+            conn.execute_batch(drops)?;
+            conn.execute_batch(SCHEMA)?;
+        }
     }
     Ok(())
 }
