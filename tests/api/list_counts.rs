@@ -644,7 +644,7 @@ fn seed_in_id_order(conn: &mut Connection, projects: [i64; 2], n: usize) {
                      create_time, end_time)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6,
                          strftime('%Y-%m-%dT%H:%M:%S.000000Z', '2027-01-01', ?7 || ' seconds'),
-                         strftime('%Y-%m-%dT%H:%M:%S.000000Z', '2027-01-01', ?7 + 60 || ' seconds'))",
+                         strftime('%Y-%m-%dT%H:%M:%S.000000Z', '2027-01-01', (?7 + 60) || ' seconds'))",
             )
             .unwrap();
         for i in 0..n {
@@ -676,7 +676,10 @@ fn check_deep_pages(app: &TestApp, project_path: &str, project_id: i64) {
             "result_code_gte=200",
             Box::new(|job: &Job| job.code.is_some_and(|code| code >= 200)),
         ),
-        ("creator=USER1", Box::new(|job: &Job| contains(&job.creator, "user1"))),
+        (
+            "creator=USER1",
+            Box::new(|job: &Job| contains(&job.creator, "user1")),
+        ),
         (
             "state=1,2&created_from=api",
             Box::new(|job: &Job| job.state >= 1 && contains(&job.origin, "api")),

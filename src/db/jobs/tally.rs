@@ -228,7 +228,9 @@ pub(super) fn id_bounds(
         (from, to) => Some(ended_bounds(conn, from, to)?),
     };
     Ok(match (created, ended) {
-        (Some((low, high)), Some((end_low, end_high))) => Some((low.max(end_low), high.min(end_high))),
+        (Some((low, high)), Some((end_low, end_high))) => {
+            Some((low.max(end_low), high.min(end_high)))
+        }
         (bounds, None) | (None, bounds) => bounds,
     })
 }
