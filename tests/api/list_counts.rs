@@ -631,3 +631,103 @@ fn findings_counts_by_path_scan_and_job_equal_a_naive_count_also_after_writes_an
     app.restart();
     check_findings(&app, &analysis, world.project_id, &scans, &jobs, 3);
 }
+
+/// Jobs of both projects written straight into the database, created in id order from
+/// 2027-01-01 (after the scanned jobs), seven minutes apart: about four months, two thirds of
+/// them in the first project, one in 400 still running.
+fn seed_in_id_order(conn: &mut Connection, projects: [i64; 2], n: usize) {
+    let transaction = conn.transaction().unwrap();
+    {
+        let mut insert = transaction
+            .prepare(
+                "INSERT INTO jobs (project_id, state, result_code, creator, created_from, result_msg,
+                     create_time, end_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6,
+                         strftime('%Y-%m-%dT%H:%M:%S.000000Z', '2027-01-01', ?7 || ' seconds'),
+                         strftime('%Y-%m-%dT%H:%M:%S.000000Z', '2027-01-01', (?7 + 60) || ' seconds'))",
+            )
+            .unwrap();
+        for i in 0..n {
+            let running = i % 400 == 399;
+            insert
+                .execute(rusqlite::params![
+                    projects[usize::from(i % 3 == 2)],
+                    if running { 1 } else { 2 },
+                    (!running).then_some([0, 1, 110, 211, 301][i % 5]),
+                    format!("user{}", (i / 7) % 5),
+                    ["api", "api", "tca_web"][(i / 2) % 3],
+                    MESSAGES[i % MESSAGES.len()],
+                    (i * 420) as i64,
+                ])
+                .unwrap();
+        }
+    }
+    transaction.commit().unwrap();
+}
+
+/// Deep pages (offsets of 10,000 and more) of every list under a few filters equal the naive
+/// answer.
+fn check_deep_pages(app: &TestApp, project_path: &str, project_id: i64) {
+    let db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    let jobs = all_jobs(&db);
+    let filters: [(&str, Rule); 5] = [
+        ("", Box::new(|_: &Job| true)),
+        (
+            "result_code_gte=200",
+            Box::new(|job: &Job| job.code.is_some_and(|code| code >= 200)),
+        ),
+        (
+            "creator=USER1",
+            Box::new(|job: &Job| contains(&job.creator, "user1")),
+        ),
+        (
+            "state=1,2&created_from=api",
+            Box::new(|job: &Job| job.state >= 1 && contains(&job.origin, "api")),
+        ),
+        ("state=1", Box::new(|job: &Job| job.state == 1)),
+    ];
+    for (path, project) in [
+        (format!("{project_path}/jobs/"), Some(project_id)),
+        ("/server/main/api/v3/jobs/".to_string(), None),
+        ("/server/main/api/v2/jobs/".to_string(), None),
+    ] {
+        for (query, keeps) in &filters {
+            let mut expected: Vec<i64> = jobs
+                .iter()
+                .filter(|job| project.is_none_or(|id| job.project_id == id) && keeps(job))
+                .map(|job| job.id)
+                .collect();
+            expected.sort_unstable_by(|a, b| b.cmp(a));
+            for offset in [10_000, 12_345, 15_001, expected.len().saturating_sub(3)] {
+                let page = app
+                    .get(
+                        &format!("{path}?limit=6&offset={offset}&{query}"),
+                        ADMIN_TOKEN,
+                    )
+                    .expect(200);
+                assert_eq!(page.data()["count"], expected.len(), "{path}?{query}");
+                let want: Vec<i64> = expected.iter().skip(offset).take(6).copied().collect();
+                assert_eq!(ids(page.data()), want, "{path}?{query} at {offset}");
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_pages_skip_whole_days_and_equal_a_naive_page_also_when_ids_do_not_follow_days() {
+    let app = TestApp::spawn();
+    let (world, path, other_id) = two_scanned_projects(&app);
+    let mut db = Connection::open(app.data_dir().join("codepup.db")).unwrap();
+    seed_in_id_order(&mut db, [world.project_id, other_id], 24_000);
+    check_deep_pages(&app, &path, world.project_id);
+
+    // A job moved to an older day and one deleted: the ids no longer follow the days there, and
+    // the days' tallies change.
+    db.execute_batch(
+        "UPDATE jobs SET create_time = '2027-01-02T00:00:00.000000Z'
+             WHERE id = (SELECT MAX(id) - 100 FROM jobs);
+         DELETE FROM jobs WHERE id = (SELECT MAX(id) - 3000 FROM jobs);",
+    )
+    .unwrap();
+    check_deep_pages(&app, &path, world.project_id);
+}

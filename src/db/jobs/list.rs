@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use crate::clock;
 use crate::db;
 use crate::db::access::{PLACE_COLUMNS, PLACE_JOINS};
-use crate::db::jobs::{from_row, tally, COLUMNS};
+use crate::db::jobs::{from_row, skip, tally, COLUMNS};
 use crate::domain::ids::ProjectId;
 use crate::domain::job::{Job, JobOverview, JobState, QueueHealth};
 use crate::domain::user::User;
@@ -206,7 +206,7 @@ fn count_and_page(
     filter: &JobFilter,
     page: (i64, i64),
 ) -> rusqlite::Result<(i64, Option<PageQuery>)> {
-    let (limit, offset) = page;
+    let (limit, mut offset) = page;
     let count = tally::count(conn, scope, filter)?;
     if count == 0 || offset >= count {
         return Ok((count, None));
@@ -229,6 +229,12 @@ fn count_and_page(
         if let Some((low, high)) = tally::id_bounds(conn, scope, filter)? {
             walk.push_str(" AND id BETWEEN ? AND ?");
             values.extend([Value::Integer(low), Value::Integer(high)]);
+        }
+        // A deep offset: the matches of the newer whole days are skipped by their tallies.
+        if let Some(skip) = skip::skip(conn, scope, filter, offset)? {
+            walk.push_str(" AND id <= ?");
+            values.push(Value::Integer(skip.last_id));
+            offset = skip.offset;
         }
         format!("SELECT {COLUMNS} FROM jobs {index} WHERE {walk} ORDER BY id DESC LIMIT ? OFFSET ?")
     };

@@ -7,6 +7,7 @@ mod counts;
 mod list;
 mod periods;
 mod scans;
+mod skip;
 mod tally;
 
 pub use counts::{copy_line_counts, languages, set_line_counts};

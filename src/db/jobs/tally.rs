@@ -28,14 +28,26 @@ pub(super) fn count(
 /// States of a job not yet closed: the tallies hold closed jobs (state 2) only.
 const UNFINISHED: [i64; 5] = [0, 1, 3, 4, 5];
 
-/// How many unfinished jobs (the queue: few) of `scope` the filter keeps, read through a state
-/// index with only unfinished states as its keys: given the filter's own `state IN (1, 2)`
-/// beside them, SQLite seeked state 2 too and read every closed job (21 ms at 200,000).
+/// How many unfinished jobs (the queue: few) of `scope` the filter keeps.
 fn count_unfinished(
     conn: &Connection,
     scope: &JobScope<'_>,
     filter: &JobFilter,
 ) -> rusqlite::Result<i64> {
+    match unfinished(scope, filter) {
+        Some((from, clause, values)) => count_jobs(conn, from, &clause, values),
+        None => Ok(0),
+    }
+}
+
+/// The unfinished jobs of `scope` the filter keeps, as a FROM (with its index), a WHERE clause
+/// and its values, or `None` when the filter allows no unfinished state. They are read through
+/// a state index with only unfinished states as its keys: given the filter's own `state IN (1,
+/// 2)` beside them, SQLite seeked state 2 too and read every closed job (21 ms at 200,000).
+pub(super) fn unfinished(
+    scope: &JobScope<'_>,
+    filter: &JobFilter,
+) -> Option<(&'static str, String, Vec<Value>)> {
     let states: Vec<i64> = UNFINISHED
         .into_iter()
         .filter(|state| {
@@ -46,7 +58,7 @@ fn count_unfinished(
         })
         .collect();
     if states.is_empty() {
-        return Ok(0);
+        return None;
     }
     let open = JobFilter {
         states: Some(states),
@@ -57,7 +69,7 @@ fn count_unfinished(
         JobScope::Project(_) => "jobs INDEXED BY jobs_project_state",
         _ => "jobs INDEXED BY jobs_state_id",
     };
-    count_jobs(conn, index, &clause, values)
+    Some((index, clause, values))
 }
 
 /// How many closed jobs of `scope` the filter keeps (which has no `end_time` filters): the
@@ -100,13 +112,13 @@ fn count_closed(
 }
 
 /// One sum of tally rows: its sign, table, WHERE clause (without the period) and values.
-type SumTerm = (i64, &'static str, String, Vec<Value>);
+pub(super) type SumTerm = (i64, &'static str, String, Vec<Value>);
 
 /// Which tally rows count the closed jobs: a filter on the message sums `job_tallies` project
 /// by project; any other sums `job_sums`, whose rows are fewer, project by project, or the
 /// store's rows (project 0) for every job or for a user who sees most projects, less the rows
 /// of the projects they cannot see.
-fn sum_terms(
+pub(super) fn sum_terms(
     conn: &Connection,
     scope: &JobScope<'_>,
     filter: &JobFilter,
@@ -198,16 +210,37 @@ fn count_jobs(
         .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))
 }
 
-/// The lowest and highest id a job matching the filter's `create_time` range can have (from
-/// `job_days`: a superset, never too narrow), or `None` without a time filter.
+/// The lowest and highest id a job matching the filter's time ranges can have, or `None`
+/// without a time filter: for `create_time` from `job_days` (a superset, never too narrow), for
+/// `end_time` the ids in that range of its index (without them a list of last March walked
+/// every job closed since, 3.3 s at 10,000,000 jobs).
 pub(super) fn id_bounds(
     conn: &Connection,
     scope: &JobScope<'_>,
     filter: &JobFilter,
 ) -> rusqlite::Result<Option<(i64, i64)>> {
-    if filter.create_time_gte.is_none() && filter.create_time_lte.is_none() {
-        return Ok(None);
-    }
+    let created = match (&filter.create_time_gte, &filter.create_time_lte) {
+        (None, None) => None,
+        _ => Some(created_bounds(conn, scope, filter)?),
+    };
+    let ended = match (&filter.end_time_gte, &filter.end_time_lte) {
+        (None, None) => None,
+        (from, to) => Some(ended_bounds(conn, from, to)?),
+    };
+    Ok(match (created, ended) {
+        (Some((low, high)), Some((end_low, end_high))) => {
+            Some((low.max(end_low), high.min(end_high)))
+        }
+        (bounds, None) | (None, bounds) => bounds,
+    })
+}
+
+/// `id_bounds` of a `create_time` range, from `job_days`.
+fn created_bounds(
+    conn: &Connection,
+    scope: &JobScope<'_>,
+    filter: &JobFilter,
+) -> rusqlite::Result<(i64, i64)> {
     let day = |time: &Option<String>, open: &str| {
         Value::Text(
             time.as_deref()
@@ -219,18 +252,50 @@ pub(super) fn id_bounds(
     let (condition, mut values) = scope.for_time_ranges().condition();
     values.push(day(&filter.create_time_gte, "0000-00-00"));
     values.push(day(&filter.create_time_lte, "9999-99-99"));
-    let bounds: (Option<i64>, Option<i64>) = conn
+    let bounds = conn
         .prepare_cached(&format!(
             "SELECT MIN(min_id), MAX(max_id) FROM job_days WHERE {condition} AND day BETWEEN ? AND ?"
         ))?
         .query_row(rusqlite::params_from_iter(values.iter()), |row| {
             Ok((row.get(0)?, row.get(1)?))
         })?;
-    // No day in range: an empty range of ids.
-    Ok(Some(match bounds {
+    Ok(or_empty(bounds))
+}
+
+/// `id_bounds` of an `end_time` range: the exact lowest and highest id of every job that ended
+/// in it (whatever its project), read from the `end_time` index alone.
+fn ended_bounds(
+    conn: &Connection,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> rusqlite::Result<(i64, i64)> {
+    let mut clauses = vec!["end_time IS NOT NULL"];
+    let mut values = Vec::new();
+    if let Some(from) = from {
+        clauses.push("end_time >= ?");
+        values.push(Value::Text(from.clone()));
+    }
+    if let Some(to) = to {
+        clauses.push("end_time <= ?");
+        values.push(Value::Text(to.clone()));
+    }
+    let bounds = conn
+        .prepare_cached(&format!(
+            "SELECT MIN(id), MAX(id) FROM jobs INDEXED BY jobs_end_time WHERE {}",
+            clauses.join(" AND ")
+        ))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    Ok(or_empty(bounds))
+}
+
+/// Bounds read with MIN and MAX, or an empty range of ids where nothing was in range.
+fn or_empty(bounds: (Option<i64>, Option<i64>)) -> (i64, i64) {
+    match bounds {
         (Some(low), Some(high)) => (low, high),
         _ => (1, 0),
-    }))
+    }
 }
 
 /// Counts every job into `job_tallies` and `job_days` anew (the schema step that made them;
