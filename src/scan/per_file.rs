@@ -184,10 +184,8 @@ pub fn position(tree: &[TreeEntry], path: &str) -> Option<usize> {
 pub struct Twins<'t> {
     /// Each blob's first entry, in the order of the entries given.
     pub unique: Vec<&'t TreeEntry>,
-    /// The first entry of each shared blob, by blob.
-    first: HashMap<Oid, &'t TreeEntry>,
-    /// The other entries holding the blob of a `unique` one, by blob.
-    others: HashMap<Oid, Vec<&'t TreeEntry>>,
+    /// By shared blob: its first entry and the other entries that hold it.
+    shared: HashMap<Oid, (&'t TreeEntry, Vec<&'t TreeEntry>)>,
 }
 
 impl<'t> Twins<'t> {
@@ -196,20 +194,19 @@ impl<'t> Twins<'t> {
     pub fn of(entries: &[&'t TreeEntry], shareable: impl Fn(&TreeEntry) -> bool) -> Twins<'t> {
         let mut twins = Twins {
             unique: Vec::with_capacity(entries.len()),
-            first: HashMap::new(),
-            others: HashMap::new(),
+            shared: HashMap::new(),
         };
         for &entry in entries {
             if !shareable(entry) {
                 twins.unique.push(entry);
                 continue;
             }
-            match twins.first.entry(entry.blob) {
-                std::collections::hash_map::Entry::Occupied(_) => {
-                    twins.others.entry(entry.blob).or_default().push(entry)
+            match twins.shared.entry(entry.blob) {
+                std::collections::hash_map::Entry::Occupied(mut first) => {
+                    first.get_mut().1.push(entry)
                 }
                 std::collections::hash_map::Entry::Vacant(vacant) => {
-                    vacant.insert(entry);
+                    vacant.insert((entry, Vec::new()));
                     twins.unique.push(entry);
                 }
             }
@@ -219,12 +216,8 @@ impl<'t> Twins<'t> {
 
     /// `entry` and, when it is the first of a shared blob, the other entries that hold it.
     pub fn with(&self, entry: &'t TreeEntry) -> Vec<&'t TreeEntry> {
-        let is_first = self
-            .first
-            .get(&entry.blob)
-            .is_some_and(|first| std::ptr::eq(*first, entry));
-        let others = match self.others.get(&entry.blob) {
-            Some(others) if is_first => others.as_slice(),
+        let others = match self.shared.get(&entry.blob) {
+            Some((first, others)) if std::ptr::eq(*first, entry) => others.as_slice(),
             _ => &[],
         };
         std::iter::once(entry)
