@@ -1203,6 +1203,11 @@ impl Oid {
         })
     }
 
+    /// The id's bytes: 20 for SHA-1, 32 for SHA-256.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
     /// Whether `hex` spells this id.
     pub fn is(&self, hex: &str) -> bool {
         Oid::from_hex(hex).as_ref() == Some(self)
@@ -1518,11 +1523,24 @@ pub struct Blob<'a> {
     left: u64,
     piece: Vec<u8>,
     at: usize,
-    queue: &'a mpsc::Receiver<Piece>,
+    /// Where the rest comes from: none for a blob read whole.
+    queue: Option<&'a mpsc::Receiver<Piece>>,
     error: Option<GitError>,
 }
 
 impl Blob<'_> {
+    /// A blob read whole already.
+    pub fn whole(bytes: Vec<u8>) -> Blob<'static> {
+        Blob {
+            size: bytes.len() as u64,
+            left: 0,
+            piece: bytes,
+            at: 0,
+            queue: None,
+            error: None,
+        }
+    }
+
     /// The blob's size in bytes.
     pub fn size(&self) -> u64 {
         self.size
@@ -1542,10 +1560,10 @@ impl Blob<'_> {
     }
 
     fn next_piece(&mut self) -> std::io::Result<bool> {
-        if self.left == 0 {
+        let Some(queue) = self.queue.filter(|_| self.left > 0) else {
             return Ok(false);
-        }
-        match self.queue.recv() {
+        };
+        match queue.recv() {
             Ok(Piece::More(bytes)) => {
                 self.left = self.left.saturating_sub(bytes.len() as u64);
                 self.piece = bytes;
@@ -1756,7 +1774,7 @@ fn hand_over<'e>(
             left: size - first.len() as u64,
             piece: first,
             at: 0,
-            queue: receiver,
+            queue: Some(receiver),
             error: None,
         };
         each(entry, &mut blob);

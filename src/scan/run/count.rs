@@ -62,8 +62,8 @@ pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Ste
     let whole = |entry: &TreeEntry| entry.size <= max_whole;
     // A blob at several paths (a vendored copy, an empty `__init__.py`) is read once.
     let twins = per_file::Twins::of(&lookup.misses, whole);
-    let read = per_file::read_parallel(cache, &twins.unique, |entry, blob| {
-        // A read that failed is git's failure: `read_blobs` returns it.
+    let read = per_file::read_parallel(cache, &twins.unique, max_whole, |entry, blob| {
+        // A read that failed is git's failure: `read_parallel` returns it.
         if !whole(entry) {
             let counted = codecount::count_stream(&entry.path, blob).ok()?;
             return Some(vec![(entry, counted)]);
