@@ -881,11 +881,11 @@ pub(crate) mod tests {
         let missing = "0123456789abcdef0123456789abcdef01234567";
         assert_eq!(
             branch_and_commit(&cache, "refs/heads/main", &one).unwrap(),
-            (Some(one.clone()), true)
+            (Some(one.clone()), Some(one.clone()))
         );
         assert_eq!(
             branch_and_commit(&cache, "refs/heads/nope", missing).unwrap(),
-            (None, false)
+            (None, None)
         );
         git_in(at, &["commit", "-q", "--allow-empty", "-m", "two"]);
         let two = git_in(at, &["rev-parse", "HEAD"]);
