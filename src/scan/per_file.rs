@@ -253,6 +253,9 @@ fn readers() -> Result<&'static rayon::ThreadPool, GitError> {
         .map_err(|error| GitError::Other(format!("cannot start the blob readers: {error}")))
 }
 
+/// Entries with their place in the list given to `read_parallel`.
+type Placed<'t> = Vec<(usize, &'t TreeEntry)>;
+
 /// Reads `entries` from the repository `cache` and calls `each` on every blob, on the blob
 /// readers (`readers`): blobs of at most `whole_up_to` bytes are inflated in-process, on every
 /// reader at once, and handed over whole; larger ones (and those of a SHA-256 cache) are
@@ -269,7 +272,7 @@ pub fn read_parallel<'t, R: Send>(
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    let (whole, streamed): (Vec<(usize, &'t TreeEntry)>, Vec<(usize, &'t TreeEntry)>) = entries
+    let (whole, streamed): (Placed<'t>, Placed<'t>) = entries
         .iter()
         .copied()
         .enumerate()
