@@ -54,7 +54,8 @@ impl Fetched {
 ///
 /// Around the fetch git runs as little as it can, since an incremental scan waits for every
 /// process: one `cat-file --batch-check` says where the cache's branch is and whether the
-/// remote head is in the cache, and the head after a fetch is read from the ref the fetch wrote.
+/// remote head is in the cache (a branch may point at an annotated tag: the commit it stands
+/// for counts), and the head after a fetch is what git resolves the branch to.
 ///
 /// Caches made by older versions (full bare clones with every branch and tag) are a superset of
 /// this and are used as they are; nothing migrates them.
@@ -89,23 +90,24 @@ pub fn fetch_branch(
             previous: None,
         }));
     }
-    let (previous, has_head) = branch_and_commit(&cache, &reference, &head)?;
+    let (previous, head_commit) = branch_and_commit(&cache, &reference, &head)?;
     let fetched = |head: String| Fetched {
         cache: cache.clone(),
         head,
         previous: previous.clone(),
     };
-    if previous.as_deref() == Some(head.as_str()) {
-        let _ = writeln!(log, "{reference} is at {head} already: nothing to fetch");
-        return Ok(Some(fetched(head)));
-    } else if has_head {
-        // Pushed back to an older commit, or a commit another branch brought in.
-        let _ = writeln!(
-            log,
-            "$ git update-ref {reference} {head} (in the cache already)"
-        );
-        local(&cache, &["update-ref", &reference, &head])?;
-        return Ok(Some(fetched(head)));
+    if let Some(commit) = head_commit {
+        if previous.as_ref() == Some(&commit) {
+            let _ = writeln!(log, "{reference} is at {commit} already: nothing to fetch");
+        } else {
+            // Pushed back to an older commit, or a commit another branch brought in.
+            let _ = writeln!(
+                log,
+                "$ git update-ref {reference} {commit} (in the cache already)"
+            );
+            local(&cache, &["update-ref", &reference, &commit])?;
+        }
+        return Ok(Some(fetched(commit)));
     }
     let _ = writeln!(
         log,
@@ -116,11 +118,7 @@ pub fn fetch_branch(
         return Ok(None);
     }
     // What was fetched, which may be newer than what `ls-remote` saw.
-    let after = match loose_ref(&cache, &reference) {
-        Some(head) => Some(head),
-        None => resolve_branch(&cache, branch)?,
-    };
-    match after {
+    match resolve_branch(&cache, branch)? {
         Some(head) => Ok(Some(fetched(head))),
         None => Err(GitError::Other(format!(
             "{reference} is missing from the cache after its fetch"
@@ -158,36 +156,28 @@ fn fetch_into(cache: &Path, fetch_url: &str, reference: &str) -> Result<bool, Gi
     }
 }
 
-/// The commit `reference` points to in the cache and whether the cache holds `commit`, from one
-/// `git cat-file --batch-check` (a missing reference or commit is `missing` to it).
+/// The commit `reference` points to in the cache, and the commit `head` (a commit, or a tag the
+/// remote's branch points to) stands for when the cache holds it, from one `git cat-file
+/// --batch-check` (a missing reference or object is `missing` to it).
 fn branch_and_commit(
     cache: &Path,
     reference: &str,
-    commit: &str,
-) -> Result<(Option<String>, bool), GitError> {
+    head: &str,
+) -> Result<(Option<String>, Option<String>), GitError> {
     let mut command = git::command();
     command
         .arg("--git-dir")
         .arg(cache)
         .args(["cat-file", "--batch-check=%(objectname)"]);
-    let input = format!("{reference}^{{commit}}\n{commit}^{{commit}}\n");
+    let input = format!("{reference}^{{commit}}\n{head}^{{commit}}\n");
     let stdout = git::run_with_input(command, input.into_bytes(), LOCAL_TIMEOUT)?;
     let text = String::from_utf8_lossy(&stdout);
     let mut answers = text
         .lines()
         .map(|line| Oid::from_hex(line).map(|_| line.to_string()));
     let previous = answers.next().flatten();
-    let has_commit = answers.next().flatten().is_some();
-    Ok((previous, has_commit))
-}
-
-/// The commit a loose `reference` file of the cache names: a fetch that moves a branch writes
-/// it so (git's "files" ref storage). `None` when there is no such file or it holds anything
-/// else (a packed or symbolic ref, another ref storage), for the caller to ask git.
-fn loose_ref(cache: &Path, reference: &str) -> Option<String> {
-    let text = fs::read_to_string(cache.join(reference)).ok()?;
-    let line = text.strip_suffix('\n')?;
-    Oid::from_hex(line).map(|_| line.to_string())
+    let head_commit = answers.next().flatten();
+    Ok((previous, head_commit))
 }
 
 /// Makes the repository's cache: a bare clone of `branch` alone, without tags, under a
@@ -831,7 +821,10 @@ pub(crate) mod tests {
         let (fetched, log) = fetch(caches.path(), at, "main");
         assert_eq!(fetched.unwrap().1, new_head);
         assert!(log.contains("$ git fetch"), "{log}");
-        assert_eq!(loose_ref(&cache, "refs/heads/main"), Some(new_head.clone()));
+        assert_eq!(
+            resolve_branch(&cache, "main").unwrap(),
+            Some(new_head.clone())
+        );
         git(&["reset", "-q", "--hard", &main_head]);
         let (fetched, log) = fetch(caches.path(), at, "main");
         assert_eq!(fetched.unwrap().1, main_head);
@@ -885,16 +878,14 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!((first.head.as_str(), first.previous), (one.as_str(), None));
         let cache = first.cache;
-        // A clone packs its refs: no loose file, git is asked instead.
-        assert_eq!(loose_ref(&cache, "refs/heads/main"), None);
         let missing = "0123456789abcdef0123456789abcdef01234567";
         assert_eq!(
             branch_and_commit(&cache, "refs/heads/main", &one).unwrap(),
-            (Some(one.clone()), true)
+            (Some(one.clone()), Some(one.clone()))
         );
         assert_eq!(
             branch_and_commit(&cache, "refs/heads/nope", missing).unwrap(),
-            (None, false)
+            (None, None)
         );
         git_in(at, &["commit", "-q", "--allow-empty", "-m", "two"]);
         let two = git_in(at, &["rev-parse", "HEAD"]);
@@ -904,10 +895,46 @@ pub(crate) mod tests {
         assert_eq!(fetched.head, two);
         assert_eq!(fetched.previous.as_deref(), Some(one.as_str()));
         assert!(fetched.holds(&one) && fetched.holds(&two) && !fetched.holds(missing));
-        // A symbolic or unreadable ref file is not taken for a commit.
+        // A symbolic ref is followed as git follows it.
         fs::write(cache.join("refs/heads/sym"), "ref: refs/heads/main\n").unwrap();
-        assert_eq!(loose_ref(&cache, "refs/heads/sym"), None);
         assert_eq!(resolve_branch(&cache, "sym").unwrap(), Some(two));
+    }
+
+    #[test]
+    fn a_branch_pointing_at_an_annotated_tag_is_its_commit_scan_after_scan() {
+        let remote = tempfile::tempdir().unwrap();
+        let caches = tempfile::tempdir().unwrap();
+        let at = remote.path();
+        git_in(at, &["init", "-q", "-b", "main"]);
+        git_in(at, &["commit", "-q", "--allow-empty", "-m", "zero"]);
+        let zero = git_in(at, &["rev-parse", "HEAD"]);
+        git_in(at, &["tag", "-a", "-m", "t0", "t0"]);
+        git_in(at, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let one = git_in(at, &["rev-parse", "HEAD"]);
+        git_in(at, &["tag", "-a", "-m", "t1", "t1"]);
+        // git refuses to write a tag to a branch; a remote's files can hold one all the same.
+        let point_at = |tag: &str| {
+            let id = git_in(at, &["rev-parse", tag]);
+            fs::write(at.join(".git/refs/heads/tagged"), format!("{id}\n")).unwrap();
+        };
+        point_at("t1");
+        let url = format!("file://{}", at.display());
+        let mut log = Vec::new();
+        let mut fetch = || fetch_branch(caches.path(), 7, &url, "tagged", &mut log);
+        assert_eq!(fetch().unwrap().unwrap().head, one);
+        // The same head again: nothing to fetch, and still the commit.
+        let again = fetch().unwrap().unwrap();
+        assert_eq!(
+            (again.head.as_str(), again.previous.as_deref()),
+            (one.as_str(), Some(one.as_str()))
+        );
+        // Back to an older tagged commit the cache holds: no fetch, its commit.
+        point_at("t0");
+        let back = fetch().unwrap().unwrap();
+        assert_eq!(back.head, zero);
+        assert_eq!(resolve_branch(&back.cache, "tagged").unwrap(), Some(zero));
+        let log = String::from_utf8(log).unwrap();
+        assert!(!log.contains("$ git fetch"), "{log}");
     }
 
     #[test]
@@ -1174,6 +1201,11 @@ impl Oid {
             len: (hex.len() / 2) as u8,
             bytes,
         })
+    }
+
+    /// The id's bytes: 20 for SHA-1, 32 for SHA-256.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 
     /// Whether `hex` spells this id.
@@ -1491,11 +1523,24 @@ pub struct Blob<'a> {
     left: u64,
     piece: Vec<u8>,
     at: usize,
-    queue: &'a mpsc::Receiver<Piece>,
+    /// Where the rest comes from: none for a blob read whole.
+    queue: Option<&'a mpsc::Receiver<Piece>>,
     error: Option<GitError>,
 }
 
 impl Blob<'_> {
+    /// A blob read whole already.
+    pub fn whole(bytes: Vec<u8>) -> Blob<'static> {
+        Blob {
+            size: bytes.len() as u64,
+            left: 0,
+            piece: bytes,
+            at: 0,
+            queue: None,
+            error: None,
+        }
+    }
+
     /// The blob's size in bytes.
     pub fn size(&self) -> u64 {
         self.size
@@ -1515,10 +1560,10 @@ impl Blob<'_> {
     }
 
     fn next_piece(&mut self) -> std::io::Result<bool> {
-        if self.left == 0 {
+        let Some(queue) = self.queue.filter(|_| self.left > 0) else {
             return Ok(false);
-        }
-        match self.queue.recv() {
+        };
+        match queue.recv() {
             Ok(Piece::More(bytes)) => {
                 self.left = self.left.saturating_sub(bytes.len() as u64);
                 self.piece = bytes;
@@ -1729,7 +1774,7 @@ fn hand_over<'e>(
             left: size - first.len() as u64,
             piece: first,
             at: 0,
-            queue: receiver,
+            queue: Some(receiver),
             error: None,
         };
         each(entry, &mut blob);

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod job_store;
 pub mod lifecycle;
 mod listings;
+mod objects;
 pub mod per_file;
 pub mod process;
 mod run;

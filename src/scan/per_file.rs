@@ -13,6 +13,7 @@ use crate::domain::finding::{Author, Finding, Severity};
 use crate::git::GitError;
 use crate::scan::checkout::{self, Blob, Oid, TreeEntry};
 use crate::scan::job_store::JobStore;
+use crate::scan::objects::Objects;
 
 /// What a scan changes in the result cache and in the project's references to it.
 pub struct CacheUpdate<'t> {
@@ -184,10 +185,8 @@ pub fn position(tree: &[TreeEntry], path: &str) -> Option<usize> {
 pub struct Twins<'t> {
     /// Each blob's first entry, in the order of the entries given.
     pub unique: Vec<&'t TreeEntry>,
-    /// The first entry of each shared blob, by blob.
-    first: HashMap<Oid, &'t TreeEntry>,
-    /// The other entries holding the blob of a `unique` one, by blob.
-    others: HashMap<Oid, Vec<&'t TreeEntry>>,
+    /// By shared blob: its first entry and the other entries that hold it.
+    shared: HashMap<Oid, (&'t TreeEntry, Vec<&'t TreeEntry>)>,
 }
 
 impl<'t> Twins<'t> {
@@ -196,20 +195,19 @@ impl<'t> Twins<'t> {
     pub fn of(entries: &[&'t TreeEntry], shareable: impl Fn(&TreeEntry) -> bool) -> Twins<'t> {
         let mut twins = Twins {
             unique: Vec::with_capacity(entries.len()),
-            first: HashMap::new(),
-            others: HashMap::new(),
+            shared: HashMap::new(),
         };
         for &entry in entries {
             if !shareable(entry) {
                 twins.unique.push(entry);
                 continue;
             }
-            match twins.first.entry(entry.blob) {
-                std::collections::hash_map::Entry::Occupied(_) => {
-                    twins.others.entry(entry.blob).or_default().push(entry)
+            match twins.shared.entry(entry.blob) {
+                std::collections::hash_map::Entry::Occupied(mut first) => {
+                    first.get_mut().1.push(entry)
                 }
                 std::collections::hash_map::Entry::Vacant(vacant) => {
-                    vacant.insert(entry);
+                    vacant.insert((entry, Vec::new()));
                     twins.unique.push(entry);
                 }
             }
@@ -219,12 +217,8 @@ impl<'t> Twins<'t> {
 
     /// `entry` and, when it is the first of a shared blob, the other entries that hold it.
     pub fn with(&self, entry: &'t TreeEntry) -> Vec<&'t TreeEntry> {
-        let is_first = self
-            .first
-            .get(&entry.blob)
-            .is_some_and(|first| std::ptr::eq(*first, entry));
-        let others = match self.others.get(&entry.blob) {
-            Some(others) if is_first => others.as_slice(),
+        let others = match self.shared.get(&entry.blob) {
+            Some((first, others)) if std::ptr::eq(*first, entry) => others.as_slice(),
             _ => &[],
         };
         std::iter::once(entry)
@@ -233,83 +227,90 @@ impl<'t> Twins<'t> {
     }
 }
 
-/// Below this many bytes to read, one reader is as fast as several.
-const PARALLEL_FROM_BYTES: u64 = 4 << 20;
-
-/// The most `git cat-file` readers one scan starts.
+/// The most threads that read and parse blobs, whatever the number of cores.
 const MAX_READERS: usize = 4;
 
-/// Reads `entries` from the repository `cache` and calls `each` on every blob, on as many
-/// threads as the machine has cores (up to `MAX_READERS`), each with its own `git cat-file
-/// --batch`: inflating objects is the floor of a cold scan, and it then runs on every core.
-/// Returns what `each` made of each entry, in the order of `entries`.
+/// The blob readers: one rayon pool for the server, with a thread per core (up to
+/// `MAX_READERS`), built on first use.
 ///
-/// The readers are the threads of a rayon pool of their own: tokei parses a file with
-/// `rayon::join`, which on a thread outside any pool hands the work to rayon's global pool and
-/// sleeps until it is done, a round trip through the scheduler for every file. On a worker of
-/// the pool it runs in place, and the halves another reader's worker steals keep every core
-/// busy. The pool is the job's own, so two jobs never wait for each other's readers.
+/// tokei parses a file with `rayon::join`, which on a thread outside any pool hands the work to
+/// rayon's global pool and sleeps until it is done, a round trip through the scheduler for every
+/// file; on a worker of this pool it runs in place, and what one worker splits off the others
+/// steal. Jobs reading at once share the pool as they would share the cores.
+fn readers() -> Result<&'static rayon::ThreadPool, GitError> {
+    static READERS: std::sync::OnceLock<Result<rayon::ThreadPool, String>> =
+        std::sync::OnceLock::new();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    READERS
+        .get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(cores.clamp(1, MAX_READERS))
+                .thread_name(|n| format!("blob-reader-{n}"))
+                .build()
+                .map_err(|error| error.to_string())
+        })
+        .as_ref()
+        .map_err(|error| GitError::Other(format!("cannot start the blob readers: {error}")))
+}
+
+/// Entries with their place in the list given to `read_parallel`.
+type Placed<'t> = Vec<(usize, &'t TreeEntry)>;
+
+/// Reads `entries` from the repository `cache` and calls `each` on every blob, on the blob
+/// readers (`readers`): blobs of at most `whole_up_to` bytes are inflated in-process, on every
+/// reader at once, and handed over whole; larger ones (and those of a SHA-256 cache) are
+/// streamed from one `git cat-file --batch` meanwhile, so no reader holds more than
+/// `whole_up_to` bytes of a blob. Returns what `each` made of each entry, in the order of
+/// `entries`.
 pub fn read_parallel<'t, R: Send>(
     cache: &Path,
     entries: &[&'t TreeEntry],
+    whole_up_to: u64,
     each: impl Fn(&'t TreeEntry, &mut Blob<'_>) -> Option<R> + Sync,
 ) -> Result<Vec<(&'t TreeEntry, R)>, GitError> {
-    let total: u64 = entries.iter().map(|entry| entry.size).sum();
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let readers = if total < PARALLEL_FROM_BYTES {
-        1
-    } else {
-        cores.clamp(1, MAX_READERS)
-    };
-    let slices = split_by_size(entries, readers);
-    if slices.is_empty() {
+    use rayon::prelude::*;
+    if entries.is_empty() {
         return Ok(Vec::new());
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(slices.len())
-        .thread_name(|n| format!("blob-reader-{n}"))
-        .build()
-        .map_err(|error| GitError::Other(format!("cannot start the blob readers: {error}")))?;
-    let read_slice = |slice: &[&'t TreeEntry]| {
-        let mut out = Vec::with_capacity(slice.len());
-        checkout::read_blobs(cache, slice, |entry, blob| {
-            if let Some(result) = each(entry, blob) {
-                out.push((entry, result));
+    let (whole, streamed): (Placed<'t>, Placed<'t>) = entries
+        .iter()
+        .copied()
+        .enumerate()
+        .partition(|(_, entry)| entry.size <= whole_up_to && Objects::takes(&entry.blob));
+    let objects = Objects::open(cache)?;
+    let read_whole = || {
+        whole
+            .par_iter()
+            .map_init(
+                || objects.reader(),
+                |reader, &(at, entry)| {
+                    let mut blob = Blob::whole(reader.blob(&entry.blob)?);
+                    Ok(each(entry, &mut blob).map(|made| (at, entry, made)))
+                },
+            )
+            .filter_map(Result::transpose)
+            .collect::<Result<Vec<_>, GitError>>()
+    };
+    let read_streamed = || {
+        let mut out = Vec::new();
+        let list: Vec<&'t TreeEntry> = streamed.iter().map(|(_, entry)| *entry).collect();
+        let mut places = streamed.iter().map(|(at, _)| *at);
+        checkout::read_blobs(cache, &list, |entry, blob| {
+            let at = places.next().unwrap_or_default();
+            if let Some(made) = each(entry, blob) {
+                out.push((at, entry, made));
             }
         })?;
-        Ok(out)
+        Ok::<_, GitError>(out)
     };
-    // Every thread of the pool reads one slice, and the parts come back in the threads' order.
-    let parts: Vec<Result<Vec<(&'t TreeEntry, R)>, GitError>> = pool.broadcast(|context| {
-        let slice = slices.get(context.index()).copied().unwrap_or_default();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_slice(slice)))
-            .unwrap_or_else(|_| Err(GitError::Other("a blob reader panicked".into())))
-    });
-    let mut all = Vec::with_capacity(entries.len());
-    for part in parts {
-        all.extend(part?);
-    }
-    Ok(all)
-}
-
-/// `entries` cut into at most `parts` consecutive slices of about the same number of bytes.
-fn split_by_size<'a, 't>(entries: &'a [&'t TreeEntry], parts: usize) -> Vec<&'a [&'t TreeEntry]> {
-    let total: u64 = entries.iter().map(|entry| entry.size.max(1)).sum();
-    let share = total.div_ceil(parts.max(1) as u64);
-    let mut slices = Vec::with_capacity(parts);
-    let (mut start, mut bytes) = (0, 0u64);
-    for (index, entry) in entries.iter().enumerate() {
-        bytes += entry.size.max(1);
-        if bytes >= share && slices.len() + 1 < parts {
-            slices.push(&entries[start..=index]);
-            start = index + 1;
-            bytes = 0;
-        }
-    }
-    if start < entries.len() {
-        slices.push(&entries[start..]);
-    }
-    slices
+    let (whole, streamed) = readers()?.install(|| rayon::join(read_whole, read_streamed));
+    let mut all = whole?;
+    all.extend(streamed?);
+    all.sort_unstable_by_key(|(at, _, _)| *at);
+    Ok(all
+        .into_iter()
+        .map(|(_, entry, made)| (entry, made))
+        .collect())
 }
 
 #[cfg(test)]
@@ -326,33 +327,37 @@ mod tests {
         }
     }
 
-    #[test]
-    fn slices_cover_every_entry_once_in_order_with_similar_sizes() {
-        let tree: Vec<TreeEntry> = (0..10).map(|n| entry(&format!("f{n}"), 100)).collect();
-        let refs: Vec<&TreeEntry> = tree.iter().collect();
-        for parts in 1..=4 {
-            let slices = split_by_size(&refs, parts);
-            assert!(slices.len() <= parts);
-            let joined: Vec<&str> = slices
-                .iter()
-                .flat_map(|s| s.iter().map(|e| &*e.path))
-                .collect();
-            let expected: Vec<&str> = tree.iter().map(|e| &*e.path).collect();
-            assert_eq!(joined, expected, "{parts} parts");
+    /// Records which threads `each` runs on. The first call on a reader waits (up to ten minutes,
+    /// a guard against a hang, never reached when readers run side by side) until a call runs
+    /// on another thread, so a pool of several readers that read one blob at a time fails.
+    struct Threads {
+        seen: std::sync::Mutex<HashSet<String>>,
+        grew: std::sync::Condvar,
+        want: usize,
+    }
+
+    impl Threads {
+        fn enter(&self) -> String {
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            let mut seen = self.seen.lock().unwrap();
+            seen.insert(name.clone());
+            self.grew.notify_all();
+            let wait = std::time::Duration::from_secs(600);
+            let _ = self
+                .grew
+                .wait_timeout_while(seen, wait, |seen| seen.len() < self.want);
+            name
         }
-        let two = split_by_size(&refs, 2);
-        assert_eq!((two[0].len(), two[1].len()), (5, 5));
-        assert!(split_by_size(&[], 3).is_empty());
     }
 
     #[test]
     fn every_core_reads_and_each_blob_comes_back_in_order_counted_as_alone() {
         use crate::analyzers::codecount;
-        // Over `PARALLEL_FROM_BYTES`, so every core (up to `MAX_READERS`) gets a reader; code
-        // with strings and comments, so tokei parses with `rayon::join`.
+        // Code with strings and comments, so tokei parses with `rayon::join`; of many sizes, so
+        // a limit between them sends some blobs through `git cat-file`.
         let files: Vec<(String, Vec<u8>)> = (0..48)
             .map(|n| {
-                let text: String = (0..2500)
+                let text: String = (0..200 + 40 * n)
                     .map(|line| {
                         format!("fn f{n}_{line}() {{ let s = \"/* {line} */\"; }} // c\n\n")
                     })
@@ -367,28 +372,36 @@ mod tests {
         let (_dir, git_dir, head) = checkout::tests::repo(&borrowed);
         let tree = checkout::scan_tree(&git_dir, &head, "", 1000, u64::MAX).unwrap();
         let entries: Vec<&TreeEntry> = tree.entries.iter().collect();
-        assert!(entries.iter().map(|e| e.size).sum::<u64>() > PARALLEL_FROM_BYTES);
-        let read = read_parallel(&git_dir, &entries, |entry, blob| {
-            let reader = std::thread::current().name().map(str::to_string);
-            Some((
-                reader,
-                codecount::count_blob(&entry.path, &blob.read_all().ok()?),
-            ))
-        })
-        .unwrap();
-        let paths: Vec<&str> = read.iter().map(|(entry, _)| &*entry.path).collect();
-        let expected: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
-        assert_eq!(paths, expected);
-        for ((_, (_, counted)), (path, bytes)) in read.iter().zip(&files) {
-            assert_eq!(*counted, codecount::count_blob(path, bytes), "{path}");
-        }
-        let readers: HashSet<&str> = read
-            .iter()
-            .filter_map(|(_, (reader, _))| reader.as_deref())
-            .filter(|name| name.starts_with("blob-reader-"))
-            .collect();
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        assert_eq!(readers.len(), cores.clamp(1, MAX_READERS), "{readers:?}");
+        let pool = cores.clamp(1, MAX_READERS);
+        let middle = files[24].1.len() as u64;
+        for whole_up_to in [u64::MAX, middle, 0] {
+            // All in `git cat-file` is one stream, read on one reader.
+            let wanted = if whole_up_to == 0 { 1 } else { pool.min(2) };
+            let threads = Threads {
+                seen: Default::default(),
+                grew: Default::default(),
+                want: wanted,
+            };
+            let read = read_parallel(&git_dir, &entries, whole_up_to, |entry, blob| {
+                let reader = threads.enter();
+                let bytes = blob.read_all().ok()?;
+                Some((reader, codecount::count_blob(&entry.path, &bytes)))
+            })
+            .unwrap();
+            let paths: Vec<&str> = read.iter().map(|(entry, _)| &*entry.path).collect();
+            let expected: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+            assert_eq!(paths, expected, "{whole_up_to}");
+            for ((_, (reader, counted)), (path, bytes)) in read.iter().zip(&files) {
+                assert_eq!(*counted, codecount::count_blob(path, bytes), "{path}");
+                assert!(reader.starts_with("blob-reader-"), "{path} on {reader}");
+            }
+            let readers: HashSet<&str> = read.iter().map(|(_, (reader, _))| &**reader).collect();
+            assert!(
+                (wanted..=pool).contains(&readers.len()),
+                "{whole_up_to}: {readers:?}"
+            );
+        }
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub fn check<'t>(
         too_large_to_read(entry, &config, &mut found, &mut short);
     }
     let budget = AtomicUsize::new(found.len());
-    let read = per_file::read_parallel(cache, &lookup.misses, |entry, blob| {
+    let read = per_file::read_parallel(cache, &lookup.misses, max_read, |entry, blob| {
         check_blob(entry, blob, &config, &budget)
     })
     .map_err(git_stop)?;

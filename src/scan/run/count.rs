@@ -58,11 +58,13 @@ pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Ste
     })?;
     let looked_up = started.elapsed();
     let max_whole = limits.max_check_file_size;
+    // Up to `max_whole` a blob is read whole and counted by tokei, above it counted as a stream.
+    let whole = |entry: &TreeEntry| entry.size <= max_whole;
     // A blob at several paths (a vendored copy, an empty `__init__.py`) is read once.
-    let twins = per_file::Twins::of(&lookup.misses, |entry| entry.size <= max_whole);
-    let read = per_file::read_parallel(cache, &twins.unique, |entry, blob| {
-        // A read that failed is git's failure: `read_blobs` returns it.
-        if blob.size() > max_whole {
+    let twins = per_file::Twins::of(&lookup.misses, whole);
+    let read = per_file::read_parallel(cache, &twins.unique, max_whole, |entry, blob| {
+        // A read that failed is git's failure: `read_parallel` returns it.
+        if !whole(entry) {
             let counted = codecount::count_stream(&entry.path, blob).ok()?;
             return Some(vec![(entry, counted)]);
         }
@@ -89,7 +91,7 @@ pub fn count_lines<'t>(run: &JobRun, cache: &Path, tree: &'t [TreeEntry]) -> Ste
             format_size(max_whole)
         ),
         read.iter()
-            .filter(|(entry, counted)| counted.is_some() && entry.size > max_whole)
+            .filter(|(entry, counted)| counted.is_some() && !whole(entry))
             .map(|(entry, _)| entry.path.to_string())
             .collect(),
     );
