@@ -195,9 +195,20 @@ pub fn check_local_repository(path: &Path, roots: &[PathBuf]) -> Result<(), GitE
         )));
     }
     let dir = below_a_root(path, roots).map_err(GitError::Forbidden)?;
+    let (git_dir, common_dir) = git_dirs_of(&dir)?;
+    let check = RootCheck { dir: &dir, roots };
+    check.inside("git directory", dir.join(git_dir))?;
+    let common_dir = check.inside("common git directory", dir.join(common_dir))?;
+    check.object_stores(check.inside("object store", common_dir.join("objects"))?)
+}
+
+/// The git directory and the common git directory git names for the repository at `dir`
+/// (as `rev-parse` prints them: relative to `dir` or absolute), asked with only the
+/// repository's own config and without looking in the directories above it.
+fn git_dirs_of(dir: &Path) -> Result<(String, String), GitError> {
     let mut command = command();
     command
-        .current_dir(&dir)
+        .current_dir(dir)
         // Only the repository's own config: no system file, no hooks, no fsmonitor daemon.
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .args([
@@ -233,61 +244,81 @@ pub fn check_local_repository(path: &Path, roots: &[PathBuf]) -> Result<(), GitE
         ))
     })?;
     let mut lines = stdout.lines();
-    let (Some(git_dir), Some(common_dir)) = (lines.next(), lines.next()) else {
-        return Err(GitError::Other(format!(
+    match (lines.next(), lines.next()) {
+        (Some(git_dir), Some(common_dir)) => Ok((git_dir.to_string(), common_dir.to_string())),
+        _ => Err(GitError::Other(format!(
             "local repository {}: git named no git directory",
             dir.display()
-        )));
-    };
-    // Each resolved, and below a root: what git reads, named in the refusal.
-    let inside = |what: &str, path: PathBuf| {
+        ))),
+    }
+}
+
+/// What git reads for the local repository at `dir`, each resolved and checked to lie below
+/// one of `roots`; a refusal names the part that does not.
+struct RootCheck<'a> {
+    dir: &'a Path,
+    roots: &'a [PathBuf],
+}
+
+impl RootCheck<'_> {
+    /// `path` resolved with symlinks, if it lies below a root.
+    fn inside(&self, what: &str, path: PathBuf) -> Result<PathBuf, GitError> {
         let resolved = path.canonicalize().map_err(|error| {
             GitError::NotFound(format!(
                 "local repository {}: its {what} {} cannot be read: {error}",
-                dir.display(),
+                self.dir.display(),
                 path.display()
             ))
         })?;
-        if is_below_a_root(&resolved, roots) {
+        if is_below_a_root(&resolved, self.roots) {
             Ok(resolved)
         } else {
             Err(GitError::Forbidden(format!(
                 "local repository {}: its {what} {} is not below an allowed root",
-                dir.display(),
+                self.dir.display(),
                 resolved.display()
             )))
         }
-    };
-    inside("git directory", dir.join(git_dir))?;
-    let common_dir = inside("common git directory", dir.join(common_dir))?;
-    // Objects can come from the object store and the alternates it lists, wherever they are.
-    let mut stores = vec![inside("object store", common_dir.join("objects"))?];
-    for _ in 0..ALTERNATES_DEPTH {
-        let mut next = Vec::new();
-        for store in &stores {
-            let Ok(text) = std::fs::read_to_string(store.join("info/alternates")) else {
-                continue;
-            };
-            for line in text.lines() {
-                let line = line.trim_end();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                if line.starts_with('"') {
-                    return Err(GitError::Forbidden(format!(
-                        "local repository {} has a quoted alternate, which codepup does not follow: {line}",
-                        dir.display()
-                    )));
-                }
-                next.push(inside("alternate object store", store.join(line))?);
-            }
-        }
-        if next.is_empty() {
-            break;
-        }
-        stores = next;
     }
-    Ok(())
+
+    /// Objects can come from the object store and the alternates it lists, wherever they
+    /// are, and from their alternates in turn, as deep as git follows them.
+    fn object_stores(&self, objects: PathBuf) -> Result<(), GitError> {
+        let mut stores = vec![objects];
+        for _ in 0..ALTERNATES_DEPTH {
+            let mut next = Vec::new();
+            for store in &stores {
+                next.extend(self.alternates_of(store)?);
+            }
+            if next.is_empty() {
+                break;
+            }
+            stores = next;
+        }
+        Ok(())
+    }
+
+    /// The alternate object stores `store` lists, each checked.
+    fn alternates_of(&self, store: &Path) -> Result<Vec<PathBuf>, GitError> {
+        let Ok(text) = std::fs::read_to_string(store.join("info/alternates")) else {
+            return Ok(Vec::new());
+        };
+        let mut alternates = Vec::new();
+        for line in text.lines() {
+            let line = line.trim_end();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with('"') {
+                return Err(GitError::Forbidden(format!(
+                    "local repository {} has a quoted alternate, which codepup does not follow: {line}",
+                    self.dir.display()
+                )));
+            }
+            alternates.push(self.inside("alternate object store", store.join(line))?);
+        }
+        Ok(alternates)
+    }
 }
 
 /// Whether `git` can be run at all (checked once at start-up, to warn early).
