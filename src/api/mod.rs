@@ -1342,29 +1342,54 @@ pub(crate) fn origin(request: &HttpRequest) -> String {
     format!("{scheme}://{host}")
 }
 
+/// The ranges of the proxies the admin trusts (`--trusted-proxy`) to say who the client is.
+fn trusted_proxies(request: &HttpRequest) -> &[crate::config::IpRange] {
+    request
+        .app_data::<web::Data<AppState>>()
+        .map_or(&[], |state| state.config.trusted_proxies.as_slice())
+}
+
+fn is_trusted(request: &HttpRequest, address: std::net::IpAddr) -> bool {
+    trusted_proxies(request)
+        .iter()
+        .any(|range| range.contains(address))
+}
+
 /// Whether the peer is a proxy the admin trusts (`--trusted-proxy`) to say who the client is.
 fn is_from_trusted_proxy(request: &HttpRequest) -> bool {
     request
-        .app_data::<web::Data<AppState>>()
-        .zip(request.peer_addr())
-        .is_some_and(|(state, peer)| {
-            state
-                .config
-                .trusted_proxies
-                .iter()
-                .any(|range| range.contains(peer.ip()))
-        })
+        .peer_addr()
+        .is_some_and(|peer| is_trusted(request, peer.ip()))
 }
 
-/// The client's address, for counting failed sign-ins: the one a trusted proxy names in its
-/// forwarding headers, else the peer's.
+/// The client's address, for counting failed sign-ins. Behind trusted proxies it is the
+/// right-most `X-Forwarded-For` entry that is not a trusted proxy itself: each proxy appends the
+/// peer it saw, and what stands to the left of that is the client's own say (nginx's
+/// `proxy_add_x_forwarded_for` keeps it). `Forwarded` is not read for this, since nginx passes a
+/// client's on unchanged. An entry that is no address ends the walk at the last one read.
 pub(crate) fn client_address(request: &HttpRequest) -> Option<String> {
-    if is_from_trusted_proxy(request) {
-        if let Some(address) = request.connection_info().realip_remote_addr() {
-            return Some(address.to_string());
+    let mut client = request.peer_addr()?.ip();
+    if is_trusted(request, client) {
+        let headers = request.headers().get_all("x-forwarded-for");
+        let entries: Vec<&str> = headers
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .collect();
+        for entry in entries.iter().rev() {
+            let entry = entry.trim();
+            let parsed = entry.parse().or_else(|_| {
+                entry
+                    .parse::<std::net::SocketAddr>()
+                    .map(|socket| socket.ip())
+            });
+            let Ok(address) = parsed else { break };
+            client = address;
+            if !is_trusted(request, address) {
+                break;
+            }
         }
     }
-    request.peer_addr().map(|peer| peer.ip().to_string())
+    Some(client.to_string())
 }
 
 /// Fails with 403 unless `allowed`.

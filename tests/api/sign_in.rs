@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
+use codepup::config::IpRange;
+
 use crate::helpers::{Body, TestApp, ADMIN_TOKEN};
 
 const SIGN_IN: &str = "/server/credential/api/v3/login/get_oapassword_info/";
@@ -207,4 +209,42 @@ fn the_cli_makes_a_user_with_a_password_and_changes_it_while_the_server_runs() {
     assert!(!short.status.success());
     let unknown = codepup_cli(&app, &["user", "password", "nobody"], "long enough\n");
     assert!(!unknown.status.success());
+}
+
+/// A sign-in with a wrong password for `username`, sent through a proxy at 127.0.0.1 with
+/// these forwarding headers; the status.
+fn fail_through_proxy(app: &TestApp, username: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut request = ureq::post(&format!("{}{SIGN_IN}", app.base));
+    for (name, value) in headers {
+        request = request.set(name, value);
+    }
+    match request.send_json(json!({"username": username, "password": "wrong wrong wrong"})) {
+        Ok(response) => response.status(),
+        Err(ureq::Error::Status(status, _)) => status,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+#[test]
+fn a_client_behind_a_trusted_proxy_cannot_pick_the_address_its_failures_count_against() {
+    // Review: the client's own `Forwarded` or the first `X-Forwarded-For` entry (which nginx's
+    // `proxy_add_x_forwarded_for` keeps as the client sent it) named the address, so a new
+    // made-up address each try was never throttled.
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxies = vec![IpRange::parse("127.0.0.0/8").unwrap()];
+    });
+    for n in 0..codepup::throttle::MAX_PER_ADDRESS {
+        let spoofed = format!("10.0.{}.{}", n / 250, n % 250 + 1);
+        let headers = [
+            ("Forwarded", format!("for={spoofed}")),
+            ("X-Forwarded-For", format!("{spoofed}, 203.0.113.7")),
+        ];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(fail_through_proxy(&app, &format!("user{n}"), &headers), 400);
+    }
+    let last = [("X-Forwarded-For", "10.9.9.9, 203.0.113.7")];
+    assert_eq!(fail_through_proxy(&app, "someone", &last), 429);
+    // The proxy's own address is not the client's: another client behind it still gets in line.
+    let other = [("X-Forwarded-For", "198.51.100.1")];
+    assert_eq!(fail_through_proxy(&app, "someone", &other), 400);
 }
