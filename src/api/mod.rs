@@ -1273,7 +1273,7 @@ pub(crate) struct Links {
 impl Links {
     pub(crate) fn new(request: &HttpRequest) -> Links {
         Links {
-            root: format!("{}{}", origin(request), api_root(request)),
+            root: format!("{}{API_ROOT}", origin(request)),
         }
     }
 
@@ -1299,16 +1299,25 @@ impl Links {
     }
 }
 
-/// The API root the request used: `/api` when a proxy stripped `/server/main`, `/main/api` when
-/// one stripped `/server` (TCA's ingress), else `/server/main/api`.
-pub(crate) fn api_root(request: &HttpRequest) -> &'static str {
+/// The API root of the links codepup hands out. A request that came
+/// in under `/main/api` or `/api` came through a proxy that stripped `/server` or
+/// `/server/main` (TCA's stock nginx strips `/server/`), so the client reaches codepup under
+/// `/server/main/api`, and so does one that calls codepup directly.
+pub(crate) const API_ROOT: &str = "/server/main/api";
+
+/// The request's path as the client reaches it (see `API_ROOT`): the stripped prefixes
+/// `/main/`, `/analysis/` and `/credential/` (TCA's nginx) and `/api/` are put back.
+pub(crate) fn public_path(request: &HttpRequest) -> String {
     let path = request.path();
     if path.starts_with("/api/") {
-        "/api"
-    } else if path.starts_with("/main/api/") {
-        "/main/api"
+        format!("/server/main{path}")
+    } else if ["/main/", "/analysis/", "/credential/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+    {
+        format!("/server{path}")
     } else {
-        "/server/main/api"
+        path.to_string()
     }
 }
 

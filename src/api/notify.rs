@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use time::UtcOffset;
 
 use crate::api::query::{paginated, Query};
-use crate::api::{api_root, blocking, org_scope, origin, project_scope, require, team_scope};
+use crate::api::{blocking, org_scope, origin, project_scope, require, team_scope};
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::clock;
@@ -257,7 +257,7 @@ pub async fn create_webhook(
     let allow_private = state.config.webhook_allow_private;
     let links = LinkBase {
         origin: origin(&request),
-        api_root: api_root(&request).to_string(),
+        api_root: crate::api::API_ROOT.to_string(),
     };
     let webhook = blocking::run(&state.pool, move |conn| {
         let tx = db::begin(conn)?;

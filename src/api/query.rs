@@ -1,5 +1,5 @@
 //! Query strings and the one pagination helper every list endpoint uses (TCA_API.md §3.5, with
-//! codepup's maximum and links that keep the prefix the client used).
+//! codepup's maximum and links under the prefix the client used, `/server/main/api`).
 
 use std::num::IntErrorKind;
 
@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::api::origin;
+use crate::api::{origin, public_path};
 use crate::error::AppError;
 
 pub const DEFAULT_LIMIT: i64 = 10;
@@ -114,7 +114,7 @@ pub fn paginated(
     count: i64,
     results: Vec<Value>,
 ) -> Value {
-    let base = format!("{}{}", origin(request), request.path());
+    let base = format!("{}{}", origin(request), public_path(request));
     // Checked: an offset near i64::MAX has no next page, rather than one at a negative offset.
     let next = page
         .offset

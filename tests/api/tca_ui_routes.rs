@@ -182,7 +182,7 @@ fn the_branch_overview_cards_answer_on_the_analysis_paths() {
 }
 
 #[test]
-fn behind_tcas_stock_nginx_the_prefixes_without_server_answer_and_links_keep_them() {
+fn behind_tcas_stock_nginx_the_prefixes_without_server_answer_and_links_lead_back_through_it() {
     let app = TestApp::spawn();
     let world = World::build(&app);
     scan(&app, &world);
@@ -218,11 +218,28 @@ fn behind_tcas_stock_nginx_the_prefixes_without_server_answer_and_links_keep_the
         )
         .expect(200)
         .body;
+    // The stock nginx strips `/server/` on the way in: links must carry it, or a client that
+    // follows them reaches the web UI instead of the API (review).
     let log_url = detail["data"]["task_set"][0]["log_url"].as_str().unwrap();
     assert!(
-        log_url.starts_with(&format!("{}/main/api/orgs/acme/", app.base)),
+        log_url.starts_with(&format!("{}/server/main/api/orgs/acme/", app.base)),
         "{log_url}"
     );
+    let page = app
+        .get(
+            &format!(
+                "/main/api/orgs/acme/teams/web/repos/{}/projects/{}/jobs/?limit=1&offset=1",
+                world.repo_id, world.project_id
+            ),
+            ADMIN_TOKEN,
+        )
+        .expect(200);
+    let previous = page.data()["previous"].as_str().unwrap();
+    let wanted = format!(
+        "{}/server/main/api/orgs/acme/teams/web/repos/{}/projects/{}/jobs/?limit=1",
+        app.base, world.repo_id, world.project_id
+    );
+    assert_eq!(previous, wanted);
     app.get("/main/api/v3/nothing-here/", ADMIN_TOKEN)
         .expect(404);
 }
