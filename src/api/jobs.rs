@@ -322,11 +322,18 @@ impl<'a> FilterReader<'a> {
         });
     }
 
-    /// A number as Django's `NumberFilter` reads it: `1e400` too; only NaN is refused.
+    /// A number for an integer field as Django's `NumberFilter` reads it: a Decimal (`1.5`,
+    /// `1e2`, `1e400`), refused when not finite (`nan`, `inf`), then truncated toward zero by the
+    /// field (`int(Decimal('1.5'))` is 1). Beyond the integers SQLite holds it stays beyond them.
     pub(crate) fn number(&mut self, field: &str) -> Option<f64> {
         let text = self.query.get(field)?;
+        let named = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
+        let not_finite = named.starts_with("inf") || named.starts_with("nan");
         match text.parse::<f64>() {
-            Ok(value) if !value.is_nan() => Some(value),
+            Ok(value) if !not_finite => {
+                let limit = i64::MAX as f64;
+                Some(value.trunc().clamp(-limit * 2.0, limit * 2.0))
+            }
             _ => {
                 self.fail(field, "Enter a number.");
                 None

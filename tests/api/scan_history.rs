@@ -368,7 +368,7 @@ fn the_scan_detail_page_gets_tcas_project_job_detail_with_drf_durations_and_task
     assert!(bare.data()["task_set"][0]["log_url"]
         .as_str()
         .unwrap()
-        .starts_with(&format!("{}/api/orgs/acme/", app.base)));
+        .starts_with(&format!("{}/server/main/api/orgs/acme/", app.base)));
 }
 
 // --- A task's detail -----------------------------------------------------------------------------

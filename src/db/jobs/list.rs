@@ -13,8 +13,8 @@ use crate::domain::job::{Job, JobOverview, JobState, QueueHealth};
 use crate::domain::user::User;
 
 /// Filters of the job lists (TCA_API.md §5.3 and TCA's `JobFilterSet`), already parsed. Times
-/// are stored-form text. `project` and `repo` are numbers as Django reads them: `1.5` matches
-/// nothing, `1.0` matches 1.
+/// are stored-form text. `project` and `repo` are numbers as Django reads them, whole (`api::jobs`
+/// truncates `1.5` to 1).
 #[derive(Debug, Default, Clone)]
 pub struct JobFilter {
     pub project: Option<f64>,
