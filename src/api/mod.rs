@@ -68,6 +68,9 @@ const JOB_FILTERS: &[BodyField] = &[
     ("end_time_lte", "string"),
 ];
 
+/// A cancel's body: `remarks`, and `force` (read; a cancel always stops the job).
+const CANCEL: &[BodyField] = &[("remarks", "string"), ("force", "boolean")];
+
 /// The task list's filters.
 const TASK_FILTERS: &[BodyField] = &[
     ("job", "integer"),
@@ -178,10 +181,16 @@ fn admin_routes(table: &mut Table) {
                     .query(TASK_FILTERS),
             ),
         )
-        .add(at("/jobs/{job_id:\\d+}/cancel/").post(
-            jobs::cancel_any_job,
-            doc("cancel_any_job", "Cancel any job (superusers)"),
-        ));
+        .add(
+            at("/jobs/{job_id:\\d+}/cancel/").post(
+                jobs::cancel_any_job,
+                doc(
+                    "cancel_any_job",
+                    "Cancel a job by id (superusers, and whoever may see its project)",
+                )
+                .body(CANCEL),
+            ),
+        );
 }
 
 /// The caller, users, the lists across projects, and `v3/orgs/`.
@@ -681,7 +690,7 @@ fn org_routes(table: &mut Table) {
         ("incr_scan", "boolean"),
         ("async_flag", "boolean"),
         ("force_create", "boolean"),
-        ("remarks", "string"),
+        ("created_from", "string"),
     ];
     // First: clients start scans in bulk, and actix tries the resources in order, each a regex
     // match of the path (the access log matches the path once more for its route label). The
@@ -998,7 +1007,10 @@ fn job_routes(table: &mut Table) {
             ),
         ))
         .add(at(format!("{JOB}/detail/")).get(jobs::get_job_detail, doc("get_job_detail", "A job")))
-        .add(at(format!("{JOB}/cancel/")).post(jobs::cancel_job, doc("cancel_job", "Cancel a job")))
+        .add(at(format!("{JOB}/cancel/")).post(
+            jobs::cancel_job,
+            doc("cancel_job", "Cancel a job").body(CANCEL),
+        ))
         .add(at(format!("{JOB}/codecount/")).get(
             jobs::get_job_codecount,
             doc("get_job_codecount", "A job's line counts"),
