@@ -292,6 +292,17 @@ impl FieldReader<'_> {
         }
     }
 
+    /// An optional string, trimmed, that may not be blank when sent (DRF's `CharField` with a
+    /// default: `allow_blank` is false).
+    pub fn optional_non_blank_str(&mut self, field: &str, max_chars: usize) -> Option<String> {
+        let text = self.optional_str(field, max_chars)?;
+        if text.is_empty() {
+            self.fail(field, NOT_BLANK);
+            return None;
+        }
+        Some(text)
+    }
+
     /// An optional string, trimmed; `None` when absent, null or of a wrong type (the last is recorded).
     pub fn optional_str(&mut self, field: &str, max_chars: usize) -> Option<String> {
         let text = match self.scalar(field)? {

@@ -149,8 +149,7 @@ fn read_scan_request(body: Body) -> Result<ScanRequest, AppError> {
     // TCA ignores async_flag; codepup honours it, and a form without it stays asynchronous.
     let async_flag = fields.optional_bool("async_flag").unwrap_or(true);
     let created_from = fields
-        .optional_str("created_from", 32)
-        .filter(|c| !c.is_empty())
+        .optional_non_blank_str("created_from", 32)
         .unwrap_or_else(|| "tca_web".to_string());
     fields.finish()?;
     Ok(ScanRequest {

@@ -231,7 +231,7 @@ fn a_null_boolean_in_scans_create_gets_tcas_not_null_message() {
 }
 
 #[test]
-fn a_long_created_from_or_an_unreadable_body_is_400_and_creates_no_job() {
+fn a_long_or_blank_created_from_or_an_unreadable_body_is_400_and_creates_no_job() {
     let app = TestApp::spawn();
     let world = World::build(&app);
     let path = world.project_path();
@@ -243,6 +243,11 @@ fn a_long_created_from_or_an_unreadable_body_is_400_and_creates_no_job() {
         .post_form(&create, ADMIN_TOKEN, &[("created_from", long.as_str())])
         .expect(400);
     assert_eq!(form.invalid_fields(), ["created_from"]);
+    // TCA's serializer field allows no blank (review): "" or spaces are a 400, not `tca_web`.
+    for blank in ["", "   "] {
+        let reply = scan_as(&app, ADMIN_TOKEN, &path, json!({"created_from": blank})).expect(400);
+        assert_eq!(reply.invalid_fields(), ["created_from"], "{blank:?}");
+    }
     let malformed = app
         .call(
             "POST",
