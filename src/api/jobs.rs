@@ -563,7 +563,10 @@ pub async fn list_all_jobs(
             page.offset,
         )?;
         let job_ids: Vec<JobId> = jobs.iter().map(|job| job.id).collect();
-        let tasks = db::tasks::list_for_jobs(conn, &job_ids)?;
+        let mut tasks: HashMap<JobId, Vec<Task>> = HashMap::new();
+        for task in db::tasks::list_for_jobs(conn, &job_ids)? {
+            tasks.entry(task.job_id).or_default().push(task);
+        }
         let mut places = HashMap::new();
         let mut results = Vec::with_capacity(jobs.len());
         for job in &jobs {
@@ -571,13 +574,9 @@ pub async fn list_all_jobs(
                 Entry::Occupied(place) => place.into_mut(),
                 Entry::Vacant(slot) => slot.insert(place_of(conn, job.project_id)?),
             };
-            let job_tasks: Vec<Task> = tasks
-                .iter()
-                .filter(|task| task.job_id == job.id)
-                .cloned()
-                .collect();
+            let job_tasks = tasks.get(&job.id).map_or(&[][..], Vec::as_slice);
             results.push(views::admin_job(
-                job, &job_tasks, project, repo, team, org, tz,
+                job, job_tasks, project, repo, team, org, tz,
             ));
         }
         Ok((query, page, count, results))
