@@ -23,7 +23,7 @@ use crate::AppState;
 
 type ProjectPath = web::Path<crate::api::ProjectPath>;
 type IssuePath = web::Path<(String, String, i64, i64, i64)>;
-type JobPath = web::Path<(String, String, i64, i64, i64)>;
+type JobPath = web::Path<crate::api::JobPath>;
 
 /// The project's findings, newest first, with the filters of codelint-issues-api.md (and
 /// codepup's `job_id`: the findings one job saw) and pagination. `ci_time_gte`/`ci_time_lte` and `checkpackage` are accepted and ignored: codepup
@@ -184,13 +184,11 @@ pub async fn get_job_sarif(
     Caller(caller): Caller,
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let path = path.into_inner();
     let export = blocking::run(&state.pool, move |conn| {
         let JobScope {
             repo, project, job, ..
-        } = job_scope(
-            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
-        )?;
+        } = job_scope(conn, &caller, &path)?;
         let tools: Vec<String> = db::tasks::list_for_job(conn, job.id)?
             .into_iter()
             .filter(|task| task.module == ToolModule::Codelint)

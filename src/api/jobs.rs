@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::api::blocking;
 use crate::api::query::{paginated, Query};
-use crate::api::{job_scope, project_scope, require, views, JobScope, Links};
+use crate::api::{job_scope, project_at, project_scope, require, views, JobScope, Links};
 use crate::auth::{Caller, Token};
 use crate::body::Body;
 use crate::clock;
@@ -33,8 +33,8 @@ use crate::AppState;
 /// The largest piece of a log one answer carries; clients continue with `offset`.
 const LOG_CHUNK: u64 = 1024 * 1024;
 
-type ProjectPath = web::Path<(String, String, i64, i64)>;
-type JobPath = web::Path<(String, String, i64, i64, i64)>;
+type ProjectPath = web::Path<crate::api::ProjectPath>;
+type JobPath = web::Path<crate::api::JobPath>;
 
 /// Starts a scan (TCA §4). With `async_flag=false` the answer waits, without holding a thread,
 /// until the job is CLOSED; a client that hangs up does not stop the job.
@@ -216,19 +216,11 @@ pub async fn list_jobs(
     Caller(caller): Caller,
     path: ProjectPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id) = path.into_inner();
+    let path = path.into_inner();
     let query = Query::from_request(&request);
     let tz = state.config.tz_offset;
     let (query, page, count, jobs) = blocking::run(&state.pool, move |conn| {
-        let (_, _, _, project, access) = project_scope(
-            conn,
-            &caller,
-            &org_sid,
-            &team_name,
-            RepoId(repo_id),
-            ProjectId(project_id),
-        )?;
-        require(access.can_view_team())?;
+        let (_, _, _, project, _) = project_at(conn, &caller, &path)?;
         let filter = read_job_filter(&query, tz, JobFilters::Project)?;
         let page = query.page()?;
         let (count, jobs) = db::jobs::list(
@@ -419,7 +411,7 @@ pub async fn get_job_detail(
     Caller(caller): Caller,
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let path = path.into_inner();
     let tz = state.config.tz_offset;
     let detail = blocking::run(&state.pool, move |conn| {
         let JobScope {
@@ -429,9 +421,7 @@ pub async fn get_job_detail(
             repo,
             project,
             ..
-        } = job_scope(
-            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
-        )?;
+        } = job_scope(conn, &caller, &path)?;
         let tasks = db::tasks::list_for_job(conn, job.id)?;
         Ok(views::job_detail(
             &job, &tasks, &project, &repo, &team, &org, tz,
@@ -449,26 +439,18 @@ pub async fn get_project_job(
     Caller(caller): Caller,
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let path = path.into_inner();
     let tz = state.config.tz_offset;
     let links = Links::new(&request);
     let detail = blocking::run(&state.pool, move |conn| {
         let JobScope {
             job, repo, project, ..
-        } = job_scope(
-            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
-        )?;
+        } = job_scope(conn, &caller, &path)?;
         let tasks = db::tasks::list_for_job(conn, job.id)?
             .into_iter()
             .map(|task| {
                 let context = views::TaskContext {
-                    log_url: links.task_log(
-                        &org_sid,
-                        &team_name,
-                        project.repo_id,
-                        project.id,
-                        &task,
-                    ),
+                    log_url: links.task_log(&path.0, &path.1, project.repo_id, project.id, &task),
                     is_superuser: caller.is_superuser,
                 };
                 (task, context)
@@ -505,12 +487,10 @@ pub async fn cancel_job(
     path: JobPath,
     body: Body,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let path = path.into_inner();
     let queue = state.queue.clone();
     let outcome = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, .. } = job_scope(
-            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
-        )?;
+        let JobScope { job, .. } = job_scope(conn, &caller, &path)?;
         cancel_as(&queue, conn, &caller, job.id, body)
     })
     .await?;
@@ -634,11 +614,9 @@ pub async fn get_job_codecount(
     Caller(caller): Caller,
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let path = path.into_inner();
     let counts = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, .. } = job_scope(
-            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
-        )?;
+        let JobScope { job, .. } = job_scope(conn, &caller, &path)?;
         let languages = db::jobs::languages(conn, job.id)?;
         Ok(views::codecount(&job, &languages))
     })
@@ -655,12 +633,11 @@ pub async fn get_task_log(
     path: web::Path<(String, String, i64, i64, i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id, task_id) = path.into_inner();
+    let path = (org_sid, team_name, repo_id, project_id, job_id);
     let offset = log_offset(&request);
     let queue = state.queue.clone();
     let (log_path, offset) = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, .. } = job_scope(
-            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
-        )?;
+        let JobScope { job, .. } = job_scope(conn, &caller, &path)?;
         let tasks = db::tasks::list_for_job(conn, job.id)?;
         if !tasks.iter().any(|task| task.id == TaskId(task_id)) {
             return Err(AppError::not_found(format!("task {task_id}")));
@@ -678,13 +655,11 @@ pub async fn get_job_log(
     Caller(caller): Caller,
     path: JobPath,
 ) -> Result<HttpResponse, AppError> {
-    let (org_sid, team_name, repo_id, project_id, job_id) = path.into_inner();
+    let path = path.into_inner();
     let offset = log_offset(&request);
     let queue = state.queue.clone();
     let (log_path, offset) = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, .. } = job_scope(
-            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
-        )?;
+        let JobScope { job, .. } = job_scope(conn, &caller, &path)?;
         Ok((queue.job_log_path(job.id), offset?))
     })
     .await?;

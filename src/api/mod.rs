@@ -1197,6 +1197,9 @@ pub(crate) fn project_scope(
 /// The path of a project's URL, as its handlers extract it: org, team, repository id, project id.
 pub(crate) type ProjectPath = (String, String, i64, i64);
 
+/// The path of a job's URL: its project's path, then the job id.
+pub(crate) type JobPath = (String, String, i64, i64, i64);
+
 /// The project `path` names, with everything around it (`project_scope`: 403 for a caller
 /// outside the team, then 404 for what is missing). Enough for a handler that only reads.
 pub(crate) fn project_at(
@@ -1248,21 +1251,18 @@ pub(crate) struct JobScope {
 pub(crate) fn job_scope(
     conn: &Connection,
     caller: &User,
-    org_sid: &str,
-    team_name: &str,
-    repo_id: i64,
-    project_id: i64,
-    job_id: i64,
+    path: &JobPath,
 ) -> Result<JobScope, AppError> {
+    let (org_sid, team_name, repo_id, project_id, job_id) = path;
     let (org, team, repo, project, _) = project_scope(
         conn,
         caller,
         org_sid,
         team_name,
-        RepoId(repo_id),
-        ProjectId(project_id),
+        RepoId(*repo_id),
+        ProjectId(*project_id),
     )?;
-    let job = db::jobs::get_in_project(conn, project.id, JobId(job_id))?
+    let job = db::jobs::get_in_project(conn, project.id, JobId(*job_id))?
         .ok_or_else(|| AppError::not_found(format!("job {job_id}")))?;
     Ok(JobScope {
         org,

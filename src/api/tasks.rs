@@ -24,17 +24,16 @@ pub async fn get_task(
     path: web::Path<(String, String, i64, i64, i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (org_sid, team_name, repo_id, project_id, job_id, task_id) = path.into_inner();
+    let path = (org_sid, team_name, repo_id, project_id, job_id);
     let tz = state.config.tz_offset;
     let links = Links::new(&request);
     let detail = blocking::run(&state.pool, move |conn| {
-        let JobScope { job, project, .. } = job_scope(
-            conn, &caller, &org_sid, &team_name, repo_id, project_id, job_id,
-        )?;
+        let JobScope { job, project, .. } = job_scope(conn, &caller, &path)?;
         let task = db::tasks::get(conn, job.id, TaskId(task_id))?
             .ok_or_else(|| AppError::not_found(format!("task {task_id}")))?;
         let steps = db::tasks::progresses(conn, task.id)?;
         let context = views::TaskContext {
-            log_url: links.task_log(&org_sid, &team_name, project.repo_id, project.id, &task),
+            log_url: links.task_log(&path.0, &path.1, project.repo_id, project.id, &task),
             is_superuser: caller.is_superuser,
         };
         Ok(views::task_detail(&task, &steps, &context, tz))
