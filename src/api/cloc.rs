@@ -13,7 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::api::jobs::FilterReader;
+use crate::api::query::FilterReader;
 use crate::api::query::{paginated, Query};
 use crate::api::visible_project;
 use crate::auth::Caller;
@@ -158,7 +158,7 @@ pub async fn list_cloc_files(
             }) {
                 let message =
                     format!("Select a valid choice. {bad} is not one of the available choices.");
-                reader.reject("change_type", &message);
+                reader.fail("change_type", &message);
             }
             reader.finish()?;
             let page = query.page()?;

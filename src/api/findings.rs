@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 use crate::analyzers::sarif::{ExportOptions, LogWriter};
 use crate::api::blocking;
-use crate::api::query::{paginated, Query};
+use crate::api::query::{paginated, FilterReader, Query};
 use crate::api::{job_scope, project_at, views, visible_project, JobScope};
 use crate::auth::Caller;
 use crate::db;
@@ -18,7 +18,7 @@ use crate::db::findings::{IssueFilter, ToolFindings};
 use crate::domain::ids::JobId;
 use crate::domain::job::ToolModule;
 use crate::envelope;
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::AppState;
 
 type ProjectPath = web::Path<crate::api::ProjectPath>;
@@ -58,52 +58,19 @@ pub async fn list_issues(
 /// The issue list's filters from the query string (also the per-scan list's, which names the
 /// scan filters `scan_open_id` and `scan_fix_id` as TCA's document does).
 pub(crate) fn read_issue_filter(query: &Query) -> Result<IssueFilter, AppError> {
-    let mut errors = Vec::new();
-    let mut fail = |field: &str, message: String| {
-        errors.push(FieldError {
-            field: field.to_string(),
-            message,
-        })
-    };
-    let mut choices = |field: &str, allowed: std::ops::RangeInclusive<i64>| {
-        let text = query.get(field)?;
-        let mut values = Vec::new();
-        for piece in text.split(',') {
-            match piece.trim().parse::<i64>() {
-                Ok(value) if allowed.contains(&value) => values.push(value),
-                _ => {
-                    fail(
-                        field,
-                        format!(
-                            "Select a valid choice. {} is not one of the available choices.",
-                            piece.trim()
-                        ),
-                    );
-                    return None;
-                }
-            }
-        }
-        Some(values)
-    };
-    let states = choices("state", 1..=3);
-    let severities = choices("severity", 1..=4);
-    let resolutions = choices("resolution", 0..=6);
-    let mut number = |field: &str| {
-        let text = query.get(field)?;
-        match text.parse::<i64>() {
-            Ok(value) => Some(value),
-            Err(_) => {
-                fail(field, "Enter a whole number.".to_string());
-                None
-            }
-        }
-    };
-    let scan_open = number("scan_open").or_else(|| number("scan_open_id"));
-    let scan_fix = number("scan_fix").or_else(|| number("scan_fix_id"));
-    let job_id = number("job_id");
-    if !errors.is_empty() {
-        return Err(AppError::InvalidInput(errors));
-    }
+    // No time filter here, so the reader's offset is never used.
+    let mut reader = FilterReader::new(query, time::UtcOffset::UTC);
+    let states = reader.choices("state", 1..=3);
+    let severities = reader.choices("severity", 1..=4);
+    let resolutions = reader.choices("resolution", 0..=6);
+    let scan_open = reader
+        .whole("scan_open")
+        .or_else(|| reader.whole("scan_open_id"));
+    let scan_fix = reader
+        .whole("scan_fix")
+        .or_else(|| reader.whole("scan_fix_id"));
+    let job_id = reader.whole("job_id");
+    reader.finish()?;
     Ok(IssueFilter {
         states,
         severities,

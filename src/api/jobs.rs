@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use crate::api::blocking;
-use crate::api::query::{paginated, Query};
+use crate::api::query::{paginated, FilterReader, Query};
 use crate::api::{job_scope, project_at, project_scope, require, views, JobScope, Links};
 use crate::auth::{Caller, Token};
 use crate::body::Body;
@@ -26,7 +26,7 @@ use crate::domain::project::Project;
 use crate::domain::repo::Repo;
 use crate::domain::user::User;
 use crate::envelope;
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::scan::{Cancelled, ScanQueue};
 use crate::AppState;
 
@@ -288,92 +288,6 @@ pub(crate) enum JobFilters {
     Project,
     /// `JobFilterSet`, the admin job list's: also `repo`, `end_time_gte`/`_lte` and `scm_url`.
     Admin,
-}
-
-/// Reads typed query values, collecting every bad one for a single 400.
-pub(crate) struct FilterReader<'a> {
-    query: &'a Query,
-    tz: time::UtcOffset,
-    errors: Vec<FieldError>,
-}
-
-impl<'a> FilterReader<'a> {
-    pub(crate) fn new(query: &'a Query, tz: time::UtcOffset) -> FilterReader<'a> {
-        FilterReader {
-            query,
-            tz,
-            errors: Vec::new(),
-        }
-    }
-
-    fn fail(&mut self, field: &str, message: &str) {
-        self.errors.push(FieldError {
-            field: field.to_string(),
-            message: message.to_string(),
-        });
-    }
-
-    /// A number for an integer field as Django's `NumberFilter` reads it: a Decimal (`1.5`,
-    /// `1e2`, `1e400`), refused when not finite (`nan`, `inf`), then truncated toward zero by the
-    /// field (`int(Decimal('1.5'))` is 1). Beyond the integers SQLite holds it stays beyond them.
-    pub(crate) fn number(&mut self, field: &str) -> Option<f64> {
-        let text = self.query.get(field)?;
-        let named = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
-        let not_finite = named.starts_with("inf") || named.starts_with("nan");
-        match text.parse::<f64>() {
-            Ok(value) if !not_finite => {
-                let limit = i64::MAX as f64;
-                Some(value.trunc().clamp(-limit * 2.0, limit * 2.0))
-            }
-            _ => {
-                self.fail(field, "Enter a number.");
-                None
-            }
-        }
-    }
-
-    /// A date or date-time, naive ones in the server's offset; stored form.
-    pub(crate) fn time(&mut self, field: &str) -> Option<String> {
-        let text = self.query.get(field)?;
-        match clock::parse_filter_datetime(text, self.tz) {
-            Some(moment) => Some(clock::to_stored(moment)),
-            None => {
-                self.fail(field, "Enter a valid date/time.");
-                None
-            }
-        }
-    }
-
-    /// A comma-separated list of whole numbers (`state=1,2`).
-    pub(crate) fn numbers(&mut self, field: &str) -> Option<Vec<i64>> {
-        let text = self.query.get(field)?;
-        let parsed: Option<Vec<i64>> = text
-            .split(',')
-            .map(|piece| piece.trim().parse::<i64>().ok())
-            .collect();
-        if parsed.is_none() {
-            self.fail(field, "Enter whole numbers separated by commas, e.g. 1,2.");
-        }
-        parsed
-    }
-
-    /// Records a problem found by the caller's own check.
-    pub(crate) fn reject(&mut self, field: &str, message: &str) {
-        self.fail(field, message);
-    }
-
-    /// A text value; an empty one means no filter.
-    pub(crate) fn text(&self, field: &str) -> Option<String> {
-        self.query.get(field).map(str::to_string)
-    }
-
-    pub(crate) fn finish(self) -> Result<(), AppError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::InvalidInput(self.errors))
-        }
-    }
 }
 
 /// Reads the job filters of `filters` from the query, in the order TCA's filter set declares

@@ -9,7 +9,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use crate::api::jobs::FilterReader;
+use crate::api::query::FilterReader;
 use crate::api::query::{paginated, Query};
 use crate::api::visible_project;
 use crate::auth::Caller;

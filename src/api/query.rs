@@ -9,7 +9,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::api::{origin, public_path};
-use crate::error::AppError;
+use crate::clock;
+use crate::error::{AppError, FieldError};
 
 pub const DEFAULT_LIMIT: i64 = 10;
 pub const MAX_LIMIT: i64 = 1000;
@@ -374,6 +375,122 @@ mod fuzz {
                 let value = relinked.pairs.iter().find(|(name, _)| name == key).map(|(_, v)| v.clone());
                 prop_assert_eq!(value, Some(expected));
             }
+        }
+    }
+}
+
+/// Reads typed query values, collecting every bad one for a single 400.
+pub(crate) struct FilterReader<'a> {
+    query: &'a Query,
+    tz: time::UtcOffset,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> FilterReader<'a> {
+    pub(crate) fn new(query: &'a Query, tz: time::UtcOffset) -> FilterReader<'a> {
+        FilterReader {
+            query,
+            tz,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records a problem, found here or by the caller's own check.
+    pub(crate) fn fail(&mut self, field: &str, message: &str) {
+        self.errors.push(FieldError {
+            field: field.to_string(),
+            message: message.to_string(),
+        });
+    }
+
+    /// A number for an integer field as Django's `NumberFilter` reads it: a Decimal (`1.5`,
+    /// `1e2`, `1e400`), refused when not finite (`nan`, `inf`), then truncated toward zero by the
+    /// field (`int(Decimal('1.5'))` is 1). Beyond the integers SQLite holds it stays beyond them.
+    pub(crate) fn number(&mut self, field: &str) -> Option<f64> {
+        let text = self.query.get(field)?;
+        let named = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
+        let not_finite = named.starts_with("inf") || named.starts_with("nan");
+        match text.parse::<f64>() {
+            Ok(value) if !not_finite => {
+                let limit = i64::MAX as f64;
+                Some(value.trunc().clamp(-limit * 2.0, limit * 2.0))
+            }
+            _ => {
+                self.fail(field, "Enter a number.");
+                None
+            }
+        }
+    }
+
+    /// A date or date-time, naive ones in the server's offset; stored form.
+    pub(crate) fn time(&mut self, field: &str) -> Option<String> {
+        let text = self.query.get(field)?;
+        match clock::parse_filter_datetime(text, self.tz) {
+            Some(moment) => Some(clock::to_stored(moment)),
+            None => {
+                self.fail(field, "Enter a valid date/time.");
+                None
+            }
+        }
+    }
+
+    /// A comma-separated list of whole numbers (`state=1,2`).
+    pub(crate) fn numbers(&mut self, field: &str) -> Option<Vec<i64>> {
+        let text = self.query.get(field)?;
+        let parsed: Option<Vec<i64>> = text
+            .split(',')
+            .map(|piece| piece.trim().parse::<i64>().ok())
+            .collect();
+        if parsed.is_none() {
+            self.fail(field, "Enter whole numbers separated by commas, e.g. 1,2.");
+        }
+        parsed
+    }
+
+    /// A comma-separated list of choices within `allowed` (`severity=1,2`), as Django's
+    /// `MultipleChoiceFilter` reads them: the first bad piece is named.
+    pub(crate) fn choices(
+        &mut self,
+        field: &str,
+        allowed: std::ops::RangeInclusive<i64>,
+    ) -> Option<Vec<i64>> {
+        let text = self.query.get(field)?;
+        let mut values = Vec::new();
+        for piece in text.split(',').map(str::trim) {
+            match piece.parse::<i64>() {
+                Ok(value) if allowed.contains(&value) => values.push(value),
+                _ => {
+                    let message = format!(
+                        "Select a valid choice. {piece} is not one of the available choices."
+                    );
+                    self.fail(field, &message);
+                    return None;
+                }
+            }
+        }
+        Some(values)
+    }
+
+    /// A whole number (`job_id=3`).
+    pub(crate) fn whole(&mut self, field: &str) -> Option<i64> {
+        let text = self.query.get(field)?;
+        let parsed = text.parse::<i64>().ok();
+        if parsed.is_none() {
+            self.fail(field, "Enter a whole number.");
+        }
+        parsed
+    }
+
+    /// A text value; an empty one means no filter.
+    pub(crate) fn text(&self, field: &str) -> Option<String> {
+        self.query.get(field).map(str::to_string)
+    }
+
+    pub(crate) fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidInput(self.errors))
         }
     }
 }

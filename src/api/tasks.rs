@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::blocking;
-use crate::api::jobs::FilterReader;
+use crate::api::query::FilterReader;
 use crate::api::query::{paginated, Query};
 use crate::api::{job_scope, require, views, JobScope, Links};
 use crate::auth::Caller;
@@ -86,7 +86,7 @@ fn read_task_filter(query: &Query, tz: time::UtcOffset) -> Result<TaskFilter, Ap
     // codepup has no exec tags or nodes, so no value can name one.
     for field in ["tag", "node"] {
         if query.get(field).is_some() {
-            reader.reject(
+            reader.fail(
                 field,
                 "Select a valid choice. That choice is not one of the available choices.",
             );
