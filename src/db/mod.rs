@@ -43,7 +43,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -406,6 +406,12 @@ fn migrate_rows(conn: &Connection, version: i64) -> anyhow::Result<()> {
         jobs::rebuild_sums(conn)?;
         conn.execute_batch("DROP INDEX IF EXISTS jobs_project_create_time;")?;
     }
+    if version < 20 {
+        // A message filter across projects (issue 9): the distinct messages, their trigram
+        // index and the store's sums by message, made by schema.sql with their triggers, count
+        // the jobs already there once, from `job_tallies`.
+        jobs::rebuild_messages(conn)?;
+    }
     remake_from_schema(conn, version)
 }
 
@@ -429,6 +435,9 @@ const REMADE_FROM_SCHEMA: &[(i64, &str)] = &[
         19,
         "DROP INDEX IF EXISTS issues_project_state; DROP TRIGGER IF EXISTS job_issues_tally_insert;",
     ),
+    // An update of a closed job leaves `job_sums` through two triggers (its project's, the
+    // store's), as a delete does, instead of one with `project_id IN (old.project_id, 0)`.
+    (20, "DROP TRIGGER IF EXISTS jobs_sums_update_old;"),
 ];
 
 fn remake_from_schema(conn: &Connection, version: i64) -> anyhow::Result<()> {
