@@ -737,6 +737,42 @@ mod tests {
     }
 
     #[test]
+    fn a_version_19_file_gets_the_job_sums_update_trigger_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v19.db");
+        let trigger = |conn: &Connection, name: &str| -> Option<String> {
+            use rusqlite::OptionalExtension;
+            conn.query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
+            .unwrap()
+        };
+        {
+            let conn = open_single(&path).unwrap();
+            // Schema 19's one trigger, both sums in one `IN (old.project_id, 0)`.
+            let split = trigger(&conn, "jobs_sums_update_old").unwrap();
+            let old = split.replace(
+                "project_id = old.project_id",
+                "project_id IN (old.project_id, 0)",
+            );
+            conn.execute_batch(&format!(
+                "DROP TRIGGER jobs_sums_update_old; DROP TRIGGER jobs_sums_update_old_store; {old};
+                 PRAGMA user_version = 19;"
+            ))
+            .unwrap();
+        }
+        let conn = open_single(&path).unwrap();
+        let project = trigger(&conn, "jobs_sums_update_old").unwrap();
+        assert!(project.contains("project_id = old.project_id"), "{project}");
+        assert!(!project.contains("IN (old.project_id, 0)"), "{project}");
+        let store = trigger(&conn, "jobs_sums_update_old_store").unwrap();
+        assert!(store.contains("project_id = 0"), "{store}");
+    }
+
+    #[test]
     fn a_version_1_file_gets_the_task_version_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
@@ -832,9 +868,9 @@ mod tests {
     fn write_jobs_and_findings(conn: &Connection, rounds: usize) {
         let mut next = generator(11);
         for round in 0..rounds {
-            let (p, s, t, v, k) = (1 + next(2), next(6), next(3), next(3), next(60));
+            let (p, s, t, v, k) = (1 + next(2), next(6), next(4), next(3), next(60));
             let code = ["NULL", "0", "211", "-1"][next(4) as usize];
-            let text = ["NULL", "'a'", "''"][t as usize];
+            let text = ["NULL", "'a'", "''", "'Exits'"][t as usize];
             let time = format!("'2026-0{}-1{}T00:00:00.000000Z'", 1 + next(3), next(10));
             let pick =
                 |table: &str| format!("(SELECT id FROM {table} ORDER BY id LIMIT 1 OFFSET {k})");
@@ -964,6 +1000,65 @@ mod tests {
                 "sums of period {prefix}"
             );
         }
+        // The store's sums by message, and the distinct messages with their counts.
+        for (prefix, period) in [
+            ("A", "'A'"),
+            ("M", "'M' || substr(create_time, 1, 7)"),
+            ("D", "'D' || substr(create_time, 1, 10)"),
+        ] {
+            assert_eq!(
+                sorted_rows(&conn, &format!(
+                    "SELECT IFNULL(result_msg, ''), {period}, state, result_code IS NOT NULL,
+                            IFNULL(result_code, -1), IFNULL(creator, ''), IFNULL(created_from, ''), COUNT(*)
+                     FROM jobs WHERE state = 2 GROUP BY 1, 2, 3, 4, 5, 6, 7"
+                )),
+                sorted_rows(&conn, &format!(
+                    "SELECT m.text, s.period, s.state, s.code_set, s.result_code, s.creator,
+                            s.created_from, s.n
+                     FROM job_message_sums s JOIN job_messages m ON m.id = s.message_id
+                     WHERE substr(s.period, 1, 1) = '{prefix}'"
+                )),
+                "message sums of period {prefix}"
+            );
+        }
+        let messages = "SELECT text, n FROM job_messages";
+        assert_eq!(
+            sorted_rows(
+                &conn,
+                "SELECT IFNULL(result_msg, ''), COUNT(*) FROM jobs WHERE state = 2 GROUP BY 1"
+            ),
+            sorted_rows(&conn, messages),
+        );
+        let trigram = "SELECT rowid, text FROM job_messages_trigram WHERE text LIKE '%xit%'";
+        let found = sorted_rows(&conn, trigram);
+        assert_eq!(
+            found,
+            sorted_rows(
+                &conn,
+                "SELECT id, text FROM job_messages WHERE text LIKE '%xit%'"
+            ),
+            "the trigram index holds the messages there are"
+        );
+        let kept_messages = sorted_rows(
+            &conn,
+            "SELECT text, period, state, code_set, result_code, creator, created_from, s.n
+             FROM job_message_sums s JOIN job_messages m ON m.id = s.message_id",
+        );
+        jobs::rebuild_messages(&conn).unwrap();
+        assert_eq!(
+            kept_messages,
+            sorted_rows(
+                &conn,
+                "SELECT text, period, state, code_set, result_code, creator, created_from, s.n
+             FROM job_message_sums s JOIN job_messages m ON m.id = s.message_id"
+            ),
+            "rebuilt from the tallies"
+        );
+        assert_eq!(found.len(), sorted_rows(&conn, trigram).len());
+        conn.execute_batch(
+            "INSERT INTO job_messages_trigram (job_messages_trigram) VALUES ('integrity-check');",
+        )
+        .unwrap();
         let kept = sorted_rows(&conn, "SELECT * FROM job_sums");
         jobs::rebuild_sums(&conn).unwrap();
         assert_eq!(
