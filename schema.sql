@@ -718,6 +718,9 @@ CREATE TRIGGER IF NOT EXISTS jobs_sums_delete_store AFTER DELETE ON jobs WHEN ol
       AND created_from = IFNULL(old.created_from, '') AND n <= 0;
 END;
 
+-- An update takes the job's old row out of its project's sums and the store's in two triggers,
+-- as the delete does: `project_id IN (old.project_id, 0)` is the form that cost retention's
+-- deletes three times the CPU (schema 20).
 CREATE TRIGGER IF NOT EXISTS jobs_sums_update_old
 AFTER UPDATE OF project_id, state, result_code, creator, created_from, create_time ON jobs
 WHEN old.state = 2
@@ -726,13 +729,34 @@ WHEN old.state = 2
        OR old.created_from IS NOT new.created_from OR old.create_time IS NOT new.create_time)
 BEGIN
     UPDATE job_sums SET n = n - 1
-    WHERE project_id IN (old.project_id, 0)
+    WHERE project_id = old.project_id
       AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
       AND state = old.state AND code_set = (old.result_code IS NOT NULL)
       AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
       AND created_from = IFNULL(old.created_from, '');
     DELETE FROM job_sums
-    WHERE project_id IN (old.project_id, 0)
+    WHERE project_id = old.project_id
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_sums_update_old_store
+AFTER UPDATE OF project_id, state, result_code, creator, created_from, create_time ON jobs
+WHEN old.state = 2
+  AND (old.project_id IS NOT new.project_id OR old.state IS NOT new.state
+       OR old.result_code IS NOT new.result_code OR old.creator IS NOT new.creator
+       OR old.created_from IS NOT new.created_from OR old.create_time IS NOT new.create_time)
+BEGIN
+    UPDATE job_sums SET n = n - 1
+    WHERE project_id = 0
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '');
+    DELETE FROM job_sums
+    WHERE project_id = 0
       AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
       AND state = old.state AND code_set = (old.result_code IS NOT NULL)
       AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
@@ -754,6 +778,116 @@ BEGIN
           UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p,
          (SELECT new.project_id AS project_id UNION ALL SELECT 0) s
     WHERE 1
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+-- The store's job counts by message (schema 20): a filter on `result_msg` across projects
+-- (`v3/jobs/`, `v2/jobs/`) finds the matching messages first, among the distinct ones, through a
+-- trigram index, then sums only their rows, instead of every message row of every project
+-- (src/db/jobs/tally.rs). `job_messages` holds each distinct message of the closed jobs (NULL as
+-- '', as in `job_tallies`) with how many closed jobs carry it, and goes when that reaches 0;
+-- `job_message_sums` is `job_sums`' store rows (project 0) keyed by message first, so one
+-- message's rows of a period range are one seek.
+CREATE TABLE IF NOT EXISTS job_messages (
+    id   INTEGER PRIMARY KEY,
+    text TEXT    NOT NULL UNIQUE,
+    n    INTEGER NOT NULL
+);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS job_messages_trigram
+    USING fts5 (text, content = 'job_messages', content_rowid = 'id', tokenize = 'trigram');
+
+CREATE TRIGGER IF NOT EXISTS job_messages_trigram_insert AFTER INSERT ON job_messages BEGIN
+    INSERT INTO job_messages_trigram (rowid, text) VALUES (new.id, new.text);
+END;
+
+CREATE TRIGGER IF NOT EXISTS job_messages_trigram_delete AFTER DELETE ON job_messages BEGIN
+    INSERT INTO job_messages_trigram (job_messages_trigram, rowid, text)
+    VALUES ('delete', old.id, old.text);
+END;
+
+CREATE TABLE IF NOT EXISTS job_message_sums (
+    message_id   INTEGER NOT NULL,
+    period       TEXT    NOT NULL,
+    state        INTEGER NOT NULL,
+    code_set     INTEGER NOT NULL,
+    result_code  INTEGER NOT NULL,
+    creator      TEXT    NOT NULL,
+    created_from TEXT    NOT NULL,
+    n            INTEGER NOT NULL,
+    PRIMARY KEY (message_id, period, state, code_set, result_code, creator, created_from)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS jobs_messages_insert AFTER INSERT ON jobs WHEN new.state = 2 BEGIN
+    INSERT INTO job_messages (text, n) VALUES (IFNULL(new.result_msg, ''), 1)
+    ON CONFLICT (text) DO UPDATE SET n = n + 1;
+    INSERT INTO job_message_sums
+        (message_id, period, state, code_set, result_code, creator, created_from, n)
+    SELECT m.id, p.period, new.state, new.result_code IS NOT NULL,
+           IFNULL(new.result_code, -1), IFNULL(new.creator, ''), IFNULL(new.created_from, ''), 1
+    FROM (SELECT 'A' AS period UNION ALL SELECT 'M' || substr(new.create_time, 1, 7)
+          UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p, job_messages m
+    WHERE m.text = IFNULL(new.result_msg, '')
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_messages_delete AFTER DELETE ON jobs WHEN old.state = 2 BEGIN
+    UPDATE job_message_sums SET n = n - 1
+    WHERE message_id = (SELECT id FROM job_messages WHERE text = IFNULL(old.result_msg, ''))
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '');
+    DELETE FROM job_message_sums
+    WHERE message_id = (SELECT id FROM job_messages WHERE text = IFNULL(old.result_msg, ''))
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND n <= 0;
+    UPDATE job_messages SET n = n - 1 WHERE text = IFNULL(old.result_msg, '');
+    DELETE FROM job_messages WHERE text = IFNULL(old.result_msg, '') AND n <= 0;
+END;
+
+-- The store's counts know no project: moving a job between projects leaves them as they are.
+CREATE TRIGGER IF NOT EXISTS jobs_messages_update_old
+AFTER UPDATE OF state, result_code, creator, created_from, result_msg, create_time ON jobs
+WHEN old.state = 2
+  AND (old.state IS NOT new.state OR old.result_code IS NOT new.result_code
+       OR old.creator IS NOT new.creator OR old.created_from IS NOT new.created_from
+       OR old.result_msg IS NOT new.result_msg OR old.create_time IS NOT new.create_time)
+BEGIN
+    UPDATE job_message_sums SET n = n - 1
+    WHERE message_id = (SELECT id FROM job_messages WHERE text = IFNULL(old.result_msg, ''))
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '');
+    DELETE FROM job_message_sums
+    WHERE message_id = (SELECT id FROM job_messages WHERE text = IFNULL(old.result_msg, ''))
+      AND period IN ('A', 'M' || substr(old.create_time, 1, 7), 'D' || substr(old.create_time, 1, 10))
+      AND state = old.state AND code_set = (old.result_code IS NOT NULL)
+      AND result_code = IFNULL(old.result_code, -1) AND creator = IFNULL(old.creator, '')
+      AND created_from = IFNULL(old.created_from, '') AND n <= 0;
+    UPDATE job_messages SET n = n - 1 WHERE text = IFNULL(old.result_msg, '');
+    DELETE FROM job_messages WHERE text = IFNULL(old.result_msg, '') AND n <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS jobs_messages_update_new
+AFTER UPDATE OF state, result_code, creator, created_from, result_msg, create_time ON jobs
+WHEN new.state = 2
+  AND (old.state IS NOT new.state OR old.result_code IS NOT new.result_code
+       OR old.creator IS NOT new.creator OR old.created_from IS NOT new.created_from
+       OR old.result_msg IS NOT new.result_msg OR old.create_time IS NOT new.create_time)
+BEGIN
+    INSERT INTO job_messages (text, n) VALUES (IFNULL(new.result_msg, ''), 1)
+    ON CONFLICT (text) DO UPDATE SET n = n + 1;
+    INSERT INTO job_message_sums
+        (message_id, period, state, code_set, result_code, creator, created_from, n)
+    SELECT m.id, p.period, new.state, new.result_code IS NOT NULL,
+           IFNULL(new.result_code, -1), IFNULL(new.creator, ''), IFNULL(new.created_from, ''), 1
+    FROM (SELECT 'A' AS period UNION ALL SELECT 'M' || substr(new.create_time, 1, 7)
+          UNION ALL SELECT 'D' || substr(new.create_time, 1, 10)) p, job_messages m
+    WHERE m.text = IFNULL(new.result_msg, '')
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 

@@ -43,7 +43,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. Steps that `IF NOT EXISTS` cannot express are added to
 /// `migrate` and bump this number.
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
 
 /// How long a connection waits for another writer before giving up with SQLITE_BUSY. The CLI and
 /// the server may write the same file at once; their transactions are short.
@@ -406,6 +406,12 @@ fn migrate_rows(conn: &Connection, version: i64) -> anyhow::Result<()> {
         jobs::rebuild_sums(conn)?;
         conn.execute_batch("DROP INDEX IF EXISTS jobs_project_create_time;")?;
     }
+    if version < 20 {
+        // A message filter across projects (issue 9): the distinct messages, their trigram
+        // index and the store's sums by message, made by schema.sql with their triggers, count
+        // the jobs already there once, from `job_tallies`.
+        jobs::rebuild_messages(conn)?;
+    }
     remake_from_schema(conn, version)
 }
 
@@ -429,6 +435,9 @@ const REMADE_FROM_SCHEMA: &[(i64, &str)] = &[
         19,
         "DROP INDEX IF EXISTS issues_project_state; DROP TRIGGER IF EXISTS job_issues_tally_insert;",
     ),
+    // An update of a closed job leaves `job_sums` through two triggers (its project's, the
+    // store's), as a delete does, instead of one with `project_id IN (old.project_id, 0)`.
+    (20, "DROP TRIGGER IF EXISTS jobs_sums_update_old;"),
 ];
 
 fn remake_from_schema(conn: &Connection, version: i64) -> anyhow::Result<()> {
@@ -668,40 +677,55 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
     }
 
-    #[test]
-    fn a_version_17_file_gets_the_job_sums_delete_triggers_split_and_sums_stay_exact() {
-        use rusqlite::{params, OptionalExtension};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v17.db");
-        let trigger = |conn: &Connection, name: &str| -> Option<String> {
-            conn.query_row(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
-                [name],
-                |row| row.get(0),
-            )
-            .optional()
-            .unwrap()
-        };
+    /// The SQL of trigger `name`, if there is one.
+    fn trigger(conn: &Connection, name: &str) -> Option<String> {
+        use rusqlite::OptionalExtension;
+        conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .optional()
+        .unwrap()
+    }
+
+    /// A file of schema `version` whose `project` and `store` triggers were one trigger with
+    /// both sums in `IN (old.project_id, 0)`: opened, it has the two again, each with one.
+    fn splits_the_sums_trigger(
+        path: &std::path::Path,
+        version: i64,
+        project: &str,
+        store: &str,
+    ) -> Connection {
         {
-            let conn = open_single(&path).unwrap();
-            // Schema 17's one trigger, both sums in one `IN (old.project_id, 0)`.
-            let split = trigger(&conn, "jobs_sums_delete").unwrap();
+            let conn = open_single(path).unwrap();
+            let split = trigger(&conn, project).unwrap();
             let old = split.replace(
                 "project_id = old.project_id",
                 "project_id IN (old.project_id, 0)",
             );
             conn.execute_batch(&format!(
-                "DROP TRIGGER jobs_sums_delete; DROP TRIGGER jobs_sums_delete_store; {old};
-                 PRAGMA user_version = 17;"
+                "DROP TRIGGER {project}; DROP TRIGGER {store}; {old};
+                 PRAGMA user_version = {version};"
             ))
             .unwrap();
         }
-        let conn = open_single(&path).unwrap();
-        let project = trigger(&conn, "jobs_sums_delete").unwrap();
-        assert!(project.contains("project_id = old.project_id"), "{project}");
-        assert!(!project.contains("IN (old.project_id, 0)"), "{project}");
-        let store = trigger(&conn, "jobs_sums_delete_store").unwrap();
-        assert!(store.contains("project_id = 0"), "{store}");
+        let conn = open_single(path).unwrap();
+        let sql = trigger(&conn, project).unwrap();
+        assert!(sql.contains("project_id = old.project_id"), "{sql}");
+        assert!(!sql.contains("IN (old.project_id, 0)"), "{sql}");
+        let sql = trigger(&conn, store).unwrap();
+        assert!(sql.contains("project_id = 0"), "{sql}");
+        conn
+    }
+
+    #[test]
+    fn a_version_17_file_gets_the_job_sums_delete_triggers_split_and_sums_stay_exact() {
+        use rusqlite::params;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v17.db");
+        // Schema 17 had one delete trigger for both sums.
+        let conn = splits_the_sums_trigger(&path, 17, "jobs_sums_delete", "jobs_sums_delete_store");
         // Three closed jobs of two projects; one deleted: both sums count the other two.
         conn.execute_batch(
             "PRAGMA foreign_keys = OFF;
@@ -725,6 +749,36 @@ mod tests {
         assert_eq!(sum(1, "D2026-11-30"), 1);
         assert_eq!(sum(0, "D2026-11-30"), 1);
         assert_eq!(sum(0, "D2026-11-29"), 1);
+    }
+
+    #[test]
+    fn a_version_19_file_gets_the_job_sums_update_trigger_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v19.db");
+        // Schema 19 had one update trigger (the old row's side) for both sums.
+        let conn = splits_the_sums_trigger(
+            &path,
+            19,
+            "jobs_sums_update_old",
+            "jobs_sums_update_old_store",
+        );
+        // A closed job moved to another project and day: both sums follow it.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO jobs (project_id, state, result_code, create_time, creator)
+             VALUES (1, 2, 0, '2026-11-30T10:00:00.000000Z', 'a');
+             UPDATE jobs SET project_id = 2, create_time = '2026-11-29T10:00:00.000000Z';",
+        )
+        .unwrap();
+        let rows: Vec<(i64, String, i64)> = conn
+            .prepare("SELECT project_id, period, n FROM job_sums WHERE period LIKE 'D%' ORDER BY 1")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let day = "D2026-11-29".to_string();
+        assert_eq!(rows, [(0, day.clone(), 1), (2, day, 1)]);
     }
 
     #[test]
@@ -823,9 +877,9 @@ mod tests {
     fn write_jobs_and_findings(conn: &Connection, rounds: usize) {
         let mut next = generator(11);
         for round in 0..rounds {
-            let (p, s, t, v, k) = (1 + next(2), next(6), next(3), next(3), next(60));
+            let (p, s, t, v, k) = (1 + next(2), next(6), next(4), next(3), next(60));
             let code = ["NULL", "0", "211", "-1"][next(4) as usize];
-            let text = ["NULL", "'a'", "''"][t as usize];
+            let text = ["NULL", "'a'", "''", "'Exits'"][t as usize];
             let time = format!("'2026-0{}-1{}T00:00:00.000000Z'", 1 + next(3), next(10));
             let pick =
                 |table: &str| format!("(SELECT id FROM {table} ORDER BY id LIMIT 1 OFFSET {k})");
@@ -904,6 +958,49 @@ mod tests {
         rows
     }
 
+    /// `job_messages` holds the closed jobs per distinct message, its trigram index those
+    /// messages, and `rebuild_messages` gives the rows the triggers kept.
+    fn check_messages(conn: &Connection) {
+        let messages = "SELECT text, n FROM job_messages";
+        assert_eq!(
+            sorted_rows(
+                conn,
+                "SELECT IFNULL(result_msg, ''), COUNT(*) FROM jobs WHERE state = 2 GROUP BY 1"
+            ),
+            sorted_rows(conn, messages),
+        );
+        let trigram = "SELECT rowid, text FROM job_messages_trigram WHERE text LIKE '%xit%'";
+        let found = sorted_rows(conn, trigram);
+        assert_eq!(
+            found,
+            sorted_rows(
+                conn,
+                "SELECT id, text FROM job_messages WHERE text LIKE '%xit%'"
+            ),
+            "the trigram index holds the messages there are"
+        );
+        let kept_messages = sorted_rows(
+            conn,
+            "SELECT text, period, state, code_set, result_code, creator, created_from, s.n
+             FROM job_message_sums s JOIN job_messages m ON m.id = s.message_id",
+        );
+        jobs::rebuild_messages(conn).unwrap();
+        assert_eq!(
+            kept_messages,
+            sorted_rows(
+                conn,
+                "SELECT text, period, state, code_set, result_code, creator, created_from, s.n
+             FROM job_message_sums s JOIN job_messages m ON m.id = s.message_id"
+            ),
+            "rebuilt from the tallies"
+        );
+        assert_eq!(found.len(), sorted_rows(conn, trigram).len());
+        conn.execute_batch(
+            "INSERT INTO job_messages_trigram (job_messages_trigram) VALUES ('integrity-check');",
+        )
+        .unwrap();
+    }
+
     /// The tallies the triggers keep equal a GROUP BY of the (closed) rows after any mix of inserts,
     /// updates of every counted column and deletes (issue 9: retention deletes with plain SQL),
     /// and every job lies within its day's id bounds.
@@ -954,7 +1051,23 @@ mod tests {
                 sorted_rows(&conn, &format!("SELECT * FROM job_sums WHERE substr(period, 1, 1) = '{prefix}'")),
                 "sums of period {prefix}"
             );
+            // The store's sums by message.
+            assert_eq!(
+                sorted_rows(&conn, &format!(
+                    "SELECT IFNULL(result_msg, ''), {period}, state, result_code IS NOT NULL,
+                            IFNULL(result_code, -1), IFNULL(creator, ''), IFNULL(created_from, ''), COUNT(*)
+                     FROM jobs WHERE state = 2 GROUP BY 1, 2, 3, 4, 5, 6, 7"
+                )),
+                sorted_rows(&conn, &format!(
+                    "SELECT m.text, s.period, s.state, s.code_set, s.result_code, s.creator,
+                            s.created_from, s.n
+                     FROM job_message_sums s JOIN job_messages m ON m.id = s.message_id
+                     WHERE substr(s.period, 1, 1) = '{prefix}'"
+                )),
+                "message sums of period {prefix}"
+            );
         }
+        check_messages(&conn);
         let kept = sorted_rows(&conn, "SELECT * FROM job_sums");
         jobs::rebuild_sums(&conn).unwrap();
         assert_eq!(

@@ -367,7 +367,8 @@ fn filtered_counts_and_pages_equal_a_naive_count_also_after_deletes_updates_and_
     db.execute_batch(
         "UPDATE jobs SET state = 2 WHERE state = 1;
          DROP TRIGGER jobs_sums_insert; DROP TRIGGER jobs_sums_delete; DROP TRIGGER jobs_sums_delete_store;
-         DROP TRIGGER jobs_sums_update_old; DROP TRIGGER jobs_sums_update_new;
+         DROP TRIGGER jobs_sums_update_old; DROP TRIGGER jobs_sums_update_old_store;
+         DROP TRIGGER jobs_sums_update_new;
          DROP TABLE job_sums; DROP INDEX jobs_project_create_cover;
          CREATE INDEX jobs_project_create_time ON jobs (project_id, create_time);
          PRAGMA user_version = 15;",

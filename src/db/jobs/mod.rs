@@ -15,7 +15,7 @@ pub use list::{
     list, list_visible, open_job_snapshot, queue_health, JobFilter, JobScope, OpenJobs,
 };
 pub use scans::{baseline, revision, set_revisions};
-pub use tally::{rebuild_sums, rebuild_tallies};
+pub use tally::{rebuild_messages, rebuild_sums, rebuild_tallies};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 

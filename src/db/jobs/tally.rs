@@ -114,35 +114,31 @@ fn count_closed(
 /// One sum of tally rows: its sign, table, WHERE clause (without the period) and values.
 pub(super) type SumTerm = (i64, &'static str, String, Vec<Value>);
 
-/// Which tally rows count the closed jobs: a filter on the message sums `job_tallies` project
-/// by project; any other sums `job_sums`, whose rows are fewer, project by project, or the
-/// store's rows (project 0) for every job or for a user who sees most projects, less the rows
-/// of the projects they cannot see.
+/// Which tally rows count the closed jobs: project by project, `job_tallies` for a filter on the
+/// message and `job_sums` (fewer rows) for any other; or, for every job or a user who sees most
+/// projects, the store's rows (`store_term`) less the rows of the projects they cannot see.
 pub(super) fn sum_terms(
     conn: &Connection,
     scope: &JobScope<'_>,
     filter: &JobFilter,
 ) -> rusqlite::Result<Vec<SumTerm>> {
+    let rows = if filter.result_msg.is_some() {
+        "job_tallies"
+    } else {
+        "job_sums"
+    };
     // Across every project, said through `projects` so the rows' key (project first) is seeked
     // project by project: "every job" scanned all the tallies (21 ms at 400,000 jobs).
-    let per_project = |table| {
+    let per_project = || {
         let (clause, values) = filter.where_clause(&scope.for_time_ranges(), Target::Tallies);
-        Ok(vec![(1, table, clause, values)])
+        Ok(vec![(1, rows, clause, values)])
     };
-    if filter.result_msg.is_some() {
-        return per_project("job_tallies");
-    }
     if filter.names_projects() {
-        return per_project("job_sums");
+        return per_project();
     }
-    let store = || {
-        let (clause, values) =
-            filter.where_clause_in(("project_id = 0".to_string(), Vec::new()), Target::Tallies);
-        (1, "job_sums", clause, values)
-    };
     let user = match scope {
-        JobScope::Project(_) => return per_project("job_sums"),
-        JobScope::All | JobScope::EveryProject => return Ok(vec![store()]),
+        JobScope::Project(_) => return per_project(),
+        JobScope::All | JobScope::EveryProject => return Ok(vec![store_term(conn, filter)?]),
         JobScope::VisibleTo(user) => user,
     };
     let (visible, visible_values) = db::access::visible_projects(user);
@@ -155,18 +151,58 @@ pub(super) fn sum_terms(
             Ok((row.get(0)?, row.get(1)?))
         })?;
     if all - seen >= seen {
-        return per_project("job_sums");
+        return per_project();
     }
-    let mut terms = vec![store()];
+    let mut terms = vec![store_term(conn, filter)?];
     if seen < all {
         let hidden = format!(
             "project_id IN (SELECT id FROM projects WHERE id NOT IN
                  (SELECT p.id FROM projects p {PLACE_JOINS} WHERE {visible}))"
         );
         let (clause, values) = filter.where_clause_in((hidden, visible_values), Target::Tallies);
-        terms.push((-1, "job_sums", clause, values));
+        terms.push((-1, rows, clause, values));
     }
     Ok(terms)
+}
+
+/// The store's rows (every project's jobs at once): `job_sums` of project 0, or, for a filter on
+/// the message, `job_message_sums` of the messages that match, found first among the distinct
+/// messages (`matching_messages`).
+fn store_term(conn: &Connection, filter: &JobFilter) -> rusqlite::Result<SumTerm> {
+    let Some(text) = &filter.result_msg else {
+        let (clause, values) =
+            filter.where_clause_in(("project_id = 0".to_string(), Vec::new()), Target::Tallies);
+        return Ok((1, "job_sums", clause, values));
+    };
+    let others = JobFilter {
+        result_msg: None,
+        ..filter.clone()
+    };
+    let messages = (
+        "message_id IN (SELECT value FROM json_each(?))".to_string(),
+        vec![Value::Text(matching_messages(conn, text)?)],
+    );
+    let (clause, values) = others.where_clause_in(messages, Target::Tallies);
+    Ok((1, "job_message_sums", clause, values))
+}
+
+/// The ids of the distinct messages (`job_messages`) that contain `text` as the jobs' filter
+/// reads it (`LIKE`, ASCII case ignored), as a JSON array. A text of three characters or more
+/// without LIKE's wildcards is looked up in the trigram index (its matches, a superset under
+/// Unicode case folding, are checked by the same `LIKE`); a shorter one reads every distinct
+/// message.
+fn matching_messages(conn: &Connection, text: &str) -> rusqlite::Result<String> {
+    let pattern = crate::db::contains_pattern(text);
+    let indexed = text.chars().count() >= 3 && !text.contains(['%', '_', '\\']);
+    let sql = if indexed {
+        "SELECT json_group_array(m.id) FROM job_messages_trigram t
+         JOIN job_messages m ON m.id = t.rowid
+         WHERE t.text LIKE ?1 AND m.text LIKE ?1 ESCAPE '\\'"
+    } else {
+        "SELECT json_group_array(id) FROM job_messages WHERE text LIKE ?1 ESCAPE '\\'"
+    };
+    conn.prepare_cached(sql)?
+        .query_row([pattern], |row| row.get(0))
 }
 
 /// The closed jobs of `scope` the filter keeps within the partial days `edges` (`create_time`
@@ -335,5 +371,23 @@ pub fn rebuild_sums(conn: &Connection) -> rusqlite::Result<()> {
          SELECT 0, period, state, code_set, result_code, creator, created_from, SUM(n)
          FROM job_sums WHERE project_id > 0
          GROUP BY period, state, code_set, result_code, creator, created_from;",
+    )
+}
+
+/// Counts `job_messages` (with its trigram index) and `job_message_sums` anew from `job_tallies`
+/// (the schema step that made them; the triggers keep them from then on).
+pub fn rebuild_messages(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "DELETE FROM job_message_sums;
+         DELETE FROM job_messages;
+         INSERT INTO job_messages_trigram (job_messages_trigram) VALUES ('delete-all');
+         INSERT INTO job_messages (text, n)
+         SELECT result_msg, SUM(n) FROM job_tallies WHERE period = 'A' GROUP BY result_msg;
+         INSERT INTO job_message_sums
+             (message_id, period, state, code_set, result_code, creator, created_from, n)
+         SELECT m.id, t.period, t.state, t.code_set, t.result_code, t.creator, t.created_from,
+                SUM(t.n)
+         FROM job_tallies t JOIN job_messages m ON m.text = t.result_msg
+         GROUP BY m.id, t.period, t.state, t.code_set, t.result_code, t.creator, t.created_from;",
     )
 }
