@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  (the server and the raw client of the benchmarks)
+import bench  # the server and the raw client of the benchmarks
 
 
 def main():
