@@ -7,7 +7,7 @@ use rusqlite::{Connection, Row};
 use crate::db;
 use crate::domain::access::Access;
 use crate::domain::ids::{ProjectId, RepoId};
-use crate::domain::org::{Org, Role, Team};
+use crate::domain::org::{Org, Team};
 use crate::domain::project::{BranchName, ProjectPlace};
 use crate::domain::user::User;
 
@@ -17,12 +17,12 @@ pub fn for_org(
     user: &User,
     org_sid: &str,
 ) -> rusqlite::Result<Option<(Org, Access)>> {
-    let Some(org) = db::orgs::get_by_sid(conn, org_sid)? else {
+    let Some((org, org_role)) = db::orgs::get_by_sid_with_role(conn, org_sid, user.id)? else {
         return Ok(None);
     };
     let access = Access {
         is_superuser: user.is_superuser,
-        org_role: db::orgs::role(conn, org.id, user.id)?,
+        org_role,
         ..Access::default()
     };
     Ok(Some((org, access)))
@@ -39,11 +39,12 @@ pub fn for_team(
     let Some((org, access)) = for_org(conn, user, org_sid)? else {
         return Ok(None);
     };
-    let Some(team) = db::teams::get(conn, org.id, team_name)? else {
+    let Some((team, team_role)) = db::teams::get_with_role(conn, org.id, team_name, user.id)?
+    else {
         return Ok(None);
     };
     let access = Access {
-        team_role: db::teams::role(conn, team.id, user.id)?,
+        team_role,
         ..access
     };
     Ok(Some((org, team, access)))
@@ -66,11 +67,7 @@ pub fn place_values(user: &User) -> Vec<Value> {
 
 /// A `ProjectPlace` from `PLACE_COLUMNS` starting at column `first`.
 pub fn place_from_row(row: &Row<'_>, first: usize, user: &User) -> rusqlite::Result<ProjectPlace> {
-    let role = |index: usize| -> rusqlite::Result<Option<Role>> {
-        Ok(row
-            .get::<_, Option<i64>>(first + index)?
-            .and_then(Role::from_i64))
-    };
+    let role = |index: usize| db::role_at(row, first + index);
     Ok(ProjectPlace {
         project_id: ProjectId(row.get(first)?),
         branch: BranchName::from_stored(row.get(first + 1)?),

@@ -481,6 +481,16 @@ pub fn query_row<T, P: rusqlite::Params>(
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// A member's role in column `index` (NULL or an unknown number: no role).
+pub fn role_at(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<crate::domain::org::Role>> {
+    Ok(row
+        .get::<_, Option<i64>>(index)?
+        .and_then(crate::domain::org::Role::from_i64))
+}
+
 /// Column `index` read through a domain parser (`JobState::from_i64`, `ToolModule::parse`, ...):
 /// a stored value the parser refuses is a conversion error, which the schema's CHECKs and the
 /// writers' own types keep from happening.

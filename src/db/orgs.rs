@@ -52,6 +52,25 @@ pub fn get_by_sid(conn: &Connection, org_sid: &str) -> rusqlite::Result<Option<O
     .optional()
 }
 
+/// The org `org_sid` with `user_id`'s role in it, in one statement (every team-scoped request
+/// resolves its org this way).
+pub fn get_by_sid_with_role(
+    conn: &Connection,
+    org_sid: &str,
+    user_id: UserId,
+) -> rusqlite::Result<Option<(Org, Option<Role>)>> {
+    db::query_row(
+        conn,
+        &format!(
+            "SELECT {COLUMNS}, (SELECT role FROM org_members WHERE org_id = o.id AND user_id = ?2)
+             {FROM} WHERE o.org_sid = ?1"
+        ),
+        params![org_sid, user_id.0],
+        |row| Ok((from_row(row)?, db::role_at(row, 9)?)),
+    )
+    .optional()
+}
+
 /// The orgs `user` belongs to (every org for a superuser), oldest first.
 pub fn list_for_user(conn: &Connection, user: &User) -> rusqlite::Result<Vec<Org>> {
     let sql = if user.is_superuser {
@@ -67,13 +86,13 @@ pub fn list_for_user(conn: &Connection, user: &User) -> rusqlite::Result<Vec<Org
 }
 
 pub fn role(conn: &Connection, org_id: OrgId, user_id: UserId) -> rusqlite::Result<Option<Role>> {
-    let role: Option<i64> = conn
-        .query_row(
-            "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-            params![org_id.0, user_id.0],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let role: Option<i64> = db::query_row(
+        conn,
+        "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+        params![org_id.0, user_id.0],
+        |row| row.get(0),
+    )
+    .optional()?;
     Ok(role.and_then(Role::from_i64))
 }
 

@@ -61,6 +61,25 @@ pub fn get(conn: &Connection, org_id: OrgId, name: &str) -> rusqlite::Result<Opt
     .optional()
 }
 
+/// An active team of an org, by name, with `user_id`'s role in it, in one statement.
+pub fn get_with_role(
+    conn: &Connection,
+    org_id: OrgId,
+    name: &str,
+    user_id: UserId,
+) -> rusqlite::Result<Option<(Team, Option<Role>)>> {
+    db::query_row(
+        conn,
+        &format!(
+            "SELECT {COLUMNS}, (SELECT role FROM team_members WHERE team_id = t.id AND user_id = ?3)
+             {FROM} WHERE t.org_id = ?1 AND t.name = ?2 AND t.status = 1"
+        ),
+        params![org_id.0, name, user_id.0],
+        |row| Ok((from_row(row)?, db::role_at(row, 7)?)),
+    )
+    .optional()
+}
+
 pub fn get_by_id(conn: &Connection, team_id: TeamId) -> rusqlite::Result<Option<Team>> {
     db::query_row(
         conn,
@@ -90,13 +109,13 @@ pub fn list(
 }
 
 pub fn role(conn: &Connection, team_id: TeamId, user_id: UserId) -> rusqlite::Result<Option<Role>> {
-    let role: Option<i64> = conn
-        .query_row(
-            "SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2",
-            params![team_id.0, user_id.0],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let role: Option<i64> = db::query_row(
+        conn,
+        "SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2",
+        params![team_id.0, user_id.0],
+        |row| row.get(0),
+    )
+    .optional()?;
     Ok(role.and_then(Role::from_i64))
 }
 

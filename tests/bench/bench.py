@@ -149,22 +149,20 @@ class Server:
         return 0
 
     def request_cpu_seconds(self, skip_prefixes=("scan-worker", "blob-reader")):
-        """CPU time (user + system) of the server's threads but those whose name starts with one
-        of `skip_prefixes`: the request path's share, without the scans the workers (and the
-        blob readers counting for them) run meanwhile."""
-        tick = os.sysconf("SC_CLK_TCK")
+        """CPU time of the server's threads but those whose name starts with one of
+        `skip_prefixes`: the request path's share, without the scans the workers (and the blob
+        readers counting for them) run meanwhile. Read from each thread's `schedstat` (time on
+        the CPU in nanoseconds), not `stat`'s 10 ms clock ticks, so a burst's share is exact."""
         total = 0
         for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
             try:
-                stat = (task / "stat").read_text()
-            except OSError:
+                comm = (task / "comm").read_text().strip()
+                on_cpu_ns = int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
                 continue  # the thread ended
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
-            if name.startswith(skip_prefixes):
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / tick
+            if not comm.startswith(skip_prefixes):
+                total += on_cpu_ns
+        return total / 1e9
 
     def rss_peak_kib(self):
         return self.status_kib("VmHWM")
@@ -851,8 +849,8 @@ def create_bursts(bench, table, base, label, call, before_burst=lambda: None):
         rates.append(n / elapsed)
         peak = max(peak, wait_idle(server, base))
     rate = p50(rates)
-    # CPU per request (clock ticks of 10 ms, so a burst's share is coarse): what the rate
-    # would be on a quiet machine is about 1 / (server + client).
+    # CPU per request (the server's from `schedstat`, exact): what the rate would be on a
+    # quiet machine is about 1 / (server + client).
     table.add(f"`scans/create` (async), one keep-alive client{label}",
               f"{rate:,.0f} requests/s (p50 of {len(rates)} bursts of {n}: "
               f"{', '.join(f'{r:,.0f}' for r in rates)}); CPU per request: server "
