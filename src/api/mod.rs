@@ -51,8 +51,22 @@ use crate::error::AppError;
 use crate::AppState;
 use table::{at, doc, Answer, BodyField, Mount, Table};
 
-/// The job lists' filters (TCA's `JobFilterSetV3`, and `v2/jobs/`'s).
+/// The project job lists' filters (TCA's `JobFilterSetV3`; also `v3/jobs/`'s).
 const JOB_FILTERS: &[BodyField] = &[
+    ("project", "integer"),
+    ("state", "string"),
+    ("result_code_gte", "integer"),
+    ("result_code_lte", "integer"),
+    ("result_msg", "string"),
+    ("created_from", "string"),
+    ("creator", "string"),
+    ("create_time_gte", "string"),
+    ("create_time_lte", "string"),
+];
+
+/// The admin job list's filters (TCA's `JobFilterSet`, `v2/jobs/`): the above, and `repo`,
+/// `scm_url` and the `end_time` range.
+const ADMIN_JOB_FILTERS: &[BodyField] = &[
     ("project", "integer"),
     ("repo", "integer"),
     ("state", "string"),
@@ -170,7 +184,7 @@ fn admin_routes(table: &mut Table) {
                 jobs::list_all_jobs,
                 doc("list_all_jobs", "Every job (superusers)")
                     .page()
-                    .query(JOB_FILTERS),
+                    .query(ADMIN_JOB_FILTERS),
             ),
         )
         .add(

@@ -266,7 +266,13 @@ pub fn page_ids(
     page: (i64, i64),
 ) -> rusqlite::Result<(String, Vec<SqlValue>)> {
     let (limit, offset) = page;
-    let walk = Walk::choose(conn, project_id, filter, count, limit + offset)?;
+    let walk = Walk::choose(
+        conn,
+        project_id,
+        filter,
+        count,
+        limit.saturating_add(offset),
+    )?;
     let (select, mut values) = walk.select(project_id, filter, None);
     values.extend([SqlValue::Integer(limit), SqlValue::Integer(offset)]);
     Ok((format!("{select} LIMIT ? OFFSET ?"), values))
