@@ -155,7 +155,7 @@ fn operation(
     } else {
         &[]
     };
-    for (name, kind) in paging.iter().chain(doc.query) {
+    for (name, kind) in paging.iter().chain(doc.query.iter().copied().flatten()) {
         operation = operation.parameter(
             ParameterBuilder::new()
                 .name(*name)

@@ -65,8 +65,9 @@ pub(crate) struct Doc {
     /// Served without a token.
     pub anonymous: bool,
     pub body: &'static [BodyField],
-    /// The query's filters beyond `limit`/`offset`, named and typed as body fields are.
-    pub query: &'static [BodyField],
+    /// The query's filters beyond `limit`/`offset`, named and typed as body fields are: the
+    /// lists given to `query`, in order.
+    pub query: Vec<&'static [BodyField]>,
 }
 
 /// The description of an operation: `doc("list_teams", "An org's teams").page()`.
@@ -79,7 +80,7 @@ pub(crate) fn doc(id: &'static str, summary: &'static str) -> Doc {
         or_existing: false,
         anonymous: false,
         body: &[],
-        query: &[],
+        query: Vec::new(),
     }
 }
 
@@ -126,8 +127,10 @@ impl Doc {
     pub(crate) fn body(self, body: &'static [BodyField]) -> Doc {
         Doc { body, ..self }
     }
-    pub(crate) fn query(self, query: &'static [BodyField]) -> Doc {
-        Doc { query, ..self }
+    /// Adds `filters` to the query's parameters (called again, a further list).
+    pub(crate) fn query(mut self, filters: &'static [BodyField]) -> Doc {
+        self.query.push(filters);
+        self
     }
 }
 

@@ -86,14 +86,14 @@ pub fn list_for_user(conn: &Connection, user: &User) -> rusqlite::Result<Vec<Org
 }
 
 pub fn role(conn: &Connection, org_id: OrgId, user_id: UserId) -> rusqlite::Result<Option<Role>> {
-    let role: Option<i64> = db::query_row(
+    let role = db::query_row(
         conn,
         "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
         params![org_id.0, user_id.0],
-        |row| row.get(0),
+        |row| db::role_at(row, 0),
     )
     .optional()?;
-    Ok(role.and_then(Role::from_i64))
+    Ok(role.flatten())
 }
 
 /// Gives `user_id` the role `role` in the org, replacing any role it had.

@@ -108,17 +108,6 @@ pub fn list(
     teams
 }
 
-pub fn role(conn: &Connection, team_id: TeamId, user_id: UserId) -> rusqlite::Result<Option<Role>> {
-    let role: Option<i64> = db::query_row(
-        conn,
-        "SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2",
-        params![team_id.0, user_id.0],
-        |row| row.get(0),
-    )
-    .optional()?;
-    Ok(role.and_then(Role::from_i64))
-}
-
 pub fn set_role(
     conn: &Connection,
     team_id: TeamId,
